@@ -1,0 +1,1 @@
+"""Egress judgement: what the loaded (and persisted) packet filter rules really admit."""

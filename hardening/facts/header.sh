@@ -1,0 +1,67 @@
+# harden collector: header. Defines the section helpers every piece uses.
+# Runs under any POSIX sh (dash, busybox ash, bash). Reads nothing from the controller
+# but this script; prints sections delimited by "@@$HN B name" / "@@$HN E name rc".
+LC_ALL=C
+export LC_ALL
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export PATH
+umask 077
+HT=$(mktemp -d 2>/dev/null || { d=/tmp/harden.$$; mkdir -m 700 "$d" && echo "$d"; })
+trap 'rm -rf "$HT"' EXIT HUP INT TERM
+
+# _h_run NAME CMD [ARGS...]: run CMD, capture stdout as section NAME, stderr as NAME!err.
+_h_run() {
+    _hn=$1
+    shift
+    printf '\n@@%s B %s\n' "$HN" "$_hn"
+    "$@" 2>"$HT/err" </dev/null
+    _hrc=$?
+    printf '\n@@%s E %s %s\n' "$HN" "$_hn" "$_hrc"
+    if [ -s "$HT/err" ]; then
+        printf '\n@@%s B %s!err\n' "$HN" "$_hn"
+        head -c 65536 "$HT/err"
+        printf '\n@@%s E %s!err 0\n' "$HN" "$_hn"
+    fi
+}
+
+# _h_has CMD: true when CMD is on PATH.
+_h_has() { command -v "$1" >/dev/null 2>&1; }
+
+# _h_cmd NAME CMD [ARGS...]: like _h_run, but exit 127 without running when CMD is absent.
+_h_cmd() {
+    _hn=$1
+    if _h_has "$2"; then
+        _h_run "$@"
+    else
+        printf '\n@@%s B %s\n\n@@%s E %s 127\n' "$HN" "$_hn" "$HN" "$_hn"
+    fi
+}
+
+# _h_file NAME PATH: the file's content; rc 127 when it does not exist, 1 when unreadable.
+_h_file() {
+    if [ -e "$2" ]; then
+        _h_run "$1" cat -- "$2"
+    else
+        printf '\n@@%s B %s\n\n@@%s E %s 127\n' "$HN" "$1" "$HN" "$1"
+    fi
+}
+
+# _h_files NAME GLOB...: every existing file as "==> path <==" blocks (like head/tail).
+_h_files_body() {
+    for _hf in "$@"; do
+        [ -f "$_hf" ] || continue
+        printf '==> %s <==\n' "$_hf"
+        cat -- "$_hf"
+        printf '\n'
+    done
+}
+_h_files() {
+    _hn=$1
+    shift
+    _h_run "$_hn" _h_files_body "$@"
+}
+
+_h_run meta.id id -u
+_h_file meta.os_release /etc/os-release
+_h_run meta.uname uname -srm
+_h_run meta.hostname hostname

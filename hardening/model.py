@@ -1,0 +1,175 @@
+"""Typed results shared by every part of harden.
+
+Nothing here does I/O. A check produces a :class:`Verdict`; the runner joins it with
+the check's :class:`CheckMeta` into a :class:`CheckResult`; a host's results and its
+connection outcome make a :class:`HostResult`.
+
+Example::
+
+    >>> v = Verdict(Status.FAIL, "no output filter", Evidence({"nft": "absent"}))
+    >>> v.status.value
+    'fail'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+JSON = Any  # a JSON-serialisable value (dict/list/str/int/float/bool/None)
+
+
+class Status(StrEnum):
+    """Outcome of one check on one host."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    ERROR = "error"
+    NOT_APPLICABLE = "not_applicable"
+    WAIVED = "waived"
+
+
+class Severity(StrEnum):
+    """How bad a failing check is; ordered by :attr:`rank`."""
+
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        return _SEVERITY_RANK[self]
+
+
+_SEVERITY_RANK = {
+    Severity.INFO: 0,
+    Severity.LOW: 1,
+    Severity.MEDIUM: 2,
+    Severity.HIGH: 3,
+    Severity.CRITICAL: 4,
+}
+
+
+class HostStatus(StrEnum):
+    """How far the audit of a host got. Only ``ok`` means every check was judged."""
+
+    OK = "ok"
+    UNREACHABLE = "unreachable"
+    AUTH_FAILED = "auth_failed"
+    TIMEOUT = "timeout"
+    ERROR = "error"
+
+
+class Platform(StrEnum):
+    LINUX = "linux"
+    WINDOWS = "windows"
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A pointer into a framework: ``Reference("attack", "T1071")``."""
+
+    framework: str  # "attack" | "cis" | "nist"
+    id: str
+    title: str = ""
+
+    def to_json(self) -> dict[str, str]:
+        return {"framework": self.framework, "id": self.id, "title": self.title}
+
+
+@dataclass(frozen=True)
+class CheckMeta:
+    """What a check is, independent of any host."""
+
+    id: str
+    title: str
+    severity: Severity
+    rationale: str
+    references: tuple[Reference, ...]
+    platforms: frozenset[Platform] = frozenset({Platform.LINUX})
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the verdict rests on: parsed facts plus a raw excerpt of collector output."""
+
+    facts: Mapping[str, JSON] = field(default_factory=dict)
+    excerpt: str = ""
+
+    def to_json(self) -> dict[str, JSON]:
+        return {"facts": dict(self.facts), "excerpt": self.excerpt}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A check's judgement before metadata is attached."""
+
+    status: Status
+    message: str
+    evidence: Evidence = field(default_factory=Evidence)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    id: str
+    status: Status
+    severity: Severity
+    title: str
+    message: str
+    evidence: Evidence
+    references: tuple[Reference, ...]
+
+    @classmethod
+    def of(cls, meta: CheckMeta, verdict: Verdict) -> CheckResult:
+        return cls(
+            id=meta.id,
+            status=verdict.status,
+            severity=meta.severity,
+            title=meta.title,
+            message=verdict.message,
+            evidence=verdict.evidence,
+            references=meta.references,
+        )
+
+    def to_json(self) -> dict[str, JSON]:
+        return {
+            "id": self.id,
+            "status": self.status.value,
+            "severity": self.severity.value,
+            "title": self.title,
+            "message": self.message,
+            "evidence": self.evidence.to_json(),
+            "references": [r.to_json() for r in self.references],
+        }
+
+
+@dataclass(frozen=True)
+class HostResult:
+    """Everything known about one host after an audit.
+
+    ``checks`` never holds a ``pass`` unless ``status`` is ``ok``: a host that could
+    not be fully audited is never reported as passing (see :func:`HostResult.failed`).
+    """
+
+    name: str
+    platform: Platform
+    status: HostStatus
+    message: str = ""
+    address: str = ""
+    checks: tuple[CheckResult, ...] = ()
+    duration_s: float = 0.0
+
+    def to_json(self) -> dict[str, JSON]:
+        return {
+            "name": self.name,
+            "platform": self.platform.value,
+            "status": self.status.value,
+            "message": self.message,
+            "address": self.address,
+            "duration_s": round(self.duration_s, 3),
+            "checks": [c.to_json() for c in self.checks],
+        }

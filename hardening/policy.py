@@ -1,0 +1,160 @@
+"""Audit policy, read from a host's inventory variables.
+
+Every variable is optional; the defaults are the strict reading of ../CHECKS.md.
+
+=========================  ==================================================  ==========
+variable                   meaning                                             default
+=========================  ==================================================  ==========
+harden_egress_allow        destinations new outbound traffic may reach: CIDR   [] (only
+                           strings, or ``{net: CIDR, ports: [443, "8000-8080"]}``  "names a
+                                                                               destination")
+harden_dns_resolvers       approved (logging) resolvers: IP addresses          []
+harden_allowed_binaries    netcat-likes tolerated here: names (``socat``) or   []
+                           absolute paths (``/usr/bin/socat``)
+harden_probe_addresses     public addresses the egress judge uses as "an       203.0.113.77,
+                           arbitrary destination" (never contacted)            2001:db8:4::77
+=========================  ==================================================  ==========
+
+Example::
+
+    >>> p = Policy.from_vars({"harden_egress_allow": ["198.18.0.0/24"]})
+    >>> str(p.egress_allow[0].net)
+    '198.18.0.0/24'
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class PolicyError(ValueError):
+    """An inventory variable holds a value harden cannot use."""
+
+
+@dataclass(frozen=True)
+class PortRange:
+    first: int
+    last: int
+
+    def __contains__(self, port: object) -> bool:
+        return isinstance(port, int) and self.first <= port <= self.last
+
+
+@dataclass(frozen=True)
+class AllowedDestination:
+    """One entry of ``harden_egress_allow``: a network and optionally ports (empty = any)."""
+
+    net: IPNetwork
+    ports: tuple[PortRange, ...] = ()
+
+    def covers(self, net: IPNetwork, ports: tuple[PortRange, ...] = ()) -> bool:
+        """True when traffic to ``net`` on ``ports`` (empty = any port) stays inside this entry."""
+        if net.version != self.net.version or not net.subnet_of(self.net):  # type: ignore[arg-type]
+            return False
+        if not self.ports:
+            return True
+        return bool(ports) and all(
+            any(a.first <= p.first and p.last <= a.last for a in self.ports) for p in ports
+        )
+
+
+@dataclass(frozen=True)
+class Policy:
+    egress_allow: tuple[AllowedDestination, ...] = ()
+    dns_resolvers: tuple[IPAddress, ...] = ()
+    allowed_binaries: tuple[str, ...] = ()
+    probe_addresses: tuple[IPAddress, ...] = (
+        ipaddress.ip_address("203.0.113.77"),
+        ipaddress.ip_address("2001:db8:4::77"),
+    )
+
+    @classmethod
+    def from_vars(cls, hostvars: Mapping[str, Any]) -> Policy:
+        """Read the ``harden_*`` variables; raises :class:`PolicyError` naming the bad one."""
+        return cls(
+            egress_allow=tuple(
+                _destination(v) for v in _as_list(hostvars, "harden_egress_allow")
+            ),
+            dns_resolvers=tuple(
+                _address(v, "harden_dns_resolvers") for v in _as_list(hostvars, "harden_dns_resolvers")
+            ),
+            allowed_binaries=tuple(
+                _string(v, "harden_allowed_binaries") for v in _as_list(hostvars, "harden_allowed_binaries")
+            ),
+            probe_addresses=tuple(
+                _address(v, "harden_probe_addresses")
+                for v in _as_list(hostvars, "harden_probe_addresses")
+            )
+            or cls.probe_addresses,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "egress_allow": [
+                {"net": str(d.net), "ports": [f"{r.first}-{r.last}" for r in d.ports]}
+                for d in self.egress_allow
+            ],
+            "dns_resolvers": [str(a) for a in self.dns_resolvers],
+            "allowed_binaries": list(self.allowed_binaries),
+        }
+
+
+def _as_list(hostvars: Mapping[str, Any], name: str) -> list[Any]:
+    value = hostvars.get(name)
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        return [v for v in (p.strip() for p in value.split(",")) if v]
+    if isinstance(value, list | tuple):
+        return list(value)
+    raise PolicyError(f"{name}: expected a list, got {type(value).__name__}")
+
+
+def _string(value: Any, name: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise PolicyError(f"{name}: expected non-empty strings, got {value!r}")
+    return value
+
+
+def _address(value: Any, name: str) -> IPAddress:
+    try:
+        return ipaddress.ip_address(str(value).strip())
+    except ValueError as exc:
+        raise PolicyError(f"{name}: {value!r} is not an IP address") from exc
+
+
+def _network(value: Any, name: str) -> IPNetwork:
+    try:
+        return ipaddress.ip_network(str(value).strip(), strict=False)
+    except ValueError as exc:
+        raise PolicyError(f"{name}: {value!r} is not an address or CIDR network") from exc
+
+
+def _ports(value: Any) -> tuple[PortRange, ...]:
+    out = []
+    for item in value if isinstance(value, list | tuple) else [value]:
+        text = str(item).strip()
+        first, _, last = text.partition("-")
+        try:
+            lo, hi = int(first), int(last or first)
+        except ValueError as exc:
+            raise PolicyError(f"harden_egress_allow: bad port {item!r}") from exc
+        if not (0 <= lo <= hi <= 65535):
+            raise PolicyError(f"harden_egress_allow: bad port range {item!r}")
+        out.append(PortRange(lo, hi))
+    return tuple(out)
+
+
+def _destination(value: Any) -> AllowedDestination:
+    if isinstance(value, Mapping):
+        if "net" not in value:
+            raise PolicyError(f"harden_egress_allow: entry {dict(value)!r} has no 'net'")
+        ports = _ports(value["ports"]) if value.get("ports") not in (None, "", []) else ()
+        return AllowedDestination(_network(value["net"], "harden_egress_allow"), ports)
+    return AllowedDestination(_network(value, "harden_egress_allow"))
