@@ -78,9 +78,7 @@ class Policy:
     def from_vars(cls, hostvars: Mapping[str, Any]) -> Policy:
         """Read the ``harden_*`` variables; raises :class:`PolicyError` naming the bad one."""
         return cls(
-            egress_allow=tuple(
-                _destination(v) for v in _as_list(hostvars, "harden_egress_allow")
-            ),
+            egress_allow=tuple(_destination(v) for v in _as_list(hostvars, "harden_egress_allow")),
             dns_resolvers=tuple(
                 _address(v, "harden_dns_resolvers") for v in _as_list(hostvars, "harden_dns_resolvers")
             ),
@@ -88,8 +86,7 @@ class Policy:
                 _string(v, "harden_allowed_binaries") for v in _as_list(hostvars, "harden_allowed_binaries")
             ),
             probe_addresses=tuple(
-                _address(v, "harden_probe_addresses")
-                for v in _as_list(hostvars, "harden_probe_addresses")
+                _address(v, "harden_probe_addresses") for v in _as_list(hostvars, "harden_probe_addresses")
             )
             or cls.probe_addresses,
         )

@@ -55,7 +55,7 @@ class Sections(Mapping[str, Section]):
     def __getitem__(self, key: str) -> Section:
         return self.by_name[key]
 
-    def __iter__(self):  # noqa: ANN204 - Mapping protocol
+    def __iter__(self):
         return iter(self.by_name)
 
     def __len__(self) -> int:

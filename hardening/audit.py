@@ -1,0 +1,153 @@
+"""Audit hosts: run the collector (one round trip), parse, judge every check.
+
+A host's failure is data: :func:`audit_host` never raises for a host problem, it
+returns a :class:`HostResult` whose status says what went wrong. A host that was not
+fully audited never carries a passing check (see :func:`seal`).
+
+Example::
+
+    for result in audit_fleet(targets, AuditOptions(forks=10)):
+        print(result.name, result.status)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, replace
+
+from hardening.checks import Check, linux_checks
+from hardening.facts.collector import new_linux_collector
+from hardening.facts.linux import LinuxFacts, gather
+from hardening.facts.sections import Sections, parse_sections
+from hardening.inventory import Connection, Target
+from hardening.model import CheckResult, Evidence, HostResult, HostStatus, Platform, Status, Verdict
+from hardening.transport.base import RunResult, TransportError
+
+
+@dataclass(frozen=True)
+class AuditOptions:
+    forks: int = 10
+    timeout: float = 60.0
+    known_hosts: str | None = None
+
+
+def seal(result: HostResult) -> HostResult:
+    """Enforce the rule: only a fully audited host (status ok) may show ``pass``."""
+    if result.status is HostStatus.OK:
+        return result
+    checks = tuple(
+        replace(c, status=Status.ERROR, message=f"not fully audited ({result.status.value}): {c.message}")
+        if c.status is Status.PASS
+        else c
+        for c in result.checks
+    )
+    return replace(result, checks=checks)
+
+
+def _unaudited(checks: Iterable[Check], status: HostStatus, message: str) -> tuple[CheckResult, ...]:
+    verdict = Verdict(Status.ERROR, f"host not audited ({status.value}): {message}")
+    return tuple(CheckResult.of(c.meta, verdict) for c in checks)
+
+
+def judge_linux(facts: LinuxFacts, target: Target, checks: Iterable[Check]) -> tuple[CheckResult, ...]:
+    """Run every check over the parsed facts. A crashing check is an error, never a pass."""
+    results = []
+    for check in checks:
+        try:
+            verdict = check.evaluate(facts, target.policy)
+        except Exception as exc:
+            verdict = Verdict(Status.ERROR, f"internal error in {check.meta.id}: {exc!r}", Evidence())
+        results.append(CheckResult.of(check.meta, verdict))
+    return tuple(results)
+
+
+def _run_transport(target: Target, script: str, options: AuditOptions) -> RunResult:
+    if target.connection is Connection.LOCAL:
+        from hardening.transport.local import LocalTransport
+
+        return LocalTransport(target, options.timeout).run(script)
+    from hardening.transport.ssh import SshTransport
+
+    return SshTransport(target, options.timeout, options.known_hosts).run(script)
+
+
+def collect_linux(target: Target, options: AuditOptions) -> tuple[Sections, RunResult]:
+    """One round trip: run the collector on the host and split its output."""
+    collector = new_linux_collector()
+    run = _run_transport(target, collector.script, options)
+    text = run.stdout.decode("utf-8", "replace")
+    return parse_sections(text, collector.nonce), run
+
+
+def audit_host(target: Target, options: AuditOptions) -> HostResult:
+    started = time.monotonic()
+    checks = linux_checks()
+    address = f"{target.host}:{target.port}" if target.port else target.host
+    if target.connection is Connection.WINRM:
+        return HostResult(
+            name=target.name,
+            platform=Platform.WINDOWS,
+            status=HostStatus.ERROR,
+            message="Windows (ansible_connection=winrm) is not supported yet",
+            address=address,
+        )
+    try:
+        sections, run = collect_linux(target, options)
+    except TransportError as exc:
+        return HostResult(
+            name=target.name,
+            platform=Platform.LINUX,
+            status=exc.status,
+            message=exc.message,
+            address=address,
+            checks=_unaudited(checks, exc.status, exc.message),
+            duration_s=time.monotonic() - started,
+        )
+    status, message = HostStatus.OK, ""
+    if not sections.complete:
+        status = HostStatus.ERROR
+        tail = run.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
+        message = f"collector output incomplete (exit {run.exit_code}) {tail[0]}".strip()
+    facts = gather(sections)
+    if status is HostStatus.OK and not facts.is_root:
+        message = "audited without root: checks that need root report error (set ansible_become=true)"
+    result = HostResult(
+        name=target.name,
+        platform=Platform.LINUX,
+        status=status,
+        message=message,
+        address=address,
+        checks=judge_linux(facts, target, checks),
+        duration_s=time.monotonic() - started,
+    )
+    return seal(result)
+
+
+def audit_fleet(
+    targets: Iterable[Target],
+    options: AuditOptions,
+    on_start: Callable[[Target], None] | None = None,
+) -> Iterator[HostResult]:
+    """Audit hosts concurrently (at most ``options.forks`` at once), yielding each as it finishes."""
+    pending: set[Future[HostResult]] = set()
+    queue = list(targets)
+    queue.reverse()
+    with ThreadPoolExecutor(max_workers=max(1, options.forks), thread_name_prefix="harden") as pool:
+
+        def submit() -> None:
+            target = queue.pop()
+            if on_start:
+                on_start(target)
+            pending.add(pool.submit(audit_host, target, options))
+
+        while queue and len(pending) < options.forks:
+            submit()
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                pending.discard(fut)
+                yield fut.result()
+                if queue:
+                    submit()

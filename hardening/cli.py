@@ -1,0 +1,199 @@
+"""The ``harden`` command line.
+
+Exit codes: 0 clean; 1 a failing check at or above ``--fail-on``; 2 bad input
+(inventory, options); 3 some host not fully audited.
+
+Example::
+
+    harden audit inventory.ini --limit web --forks 20 --out reports/today
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from hardening import __version__
+from hardening.model import Severity
+from hardening.results import EXIT_BAD_INPUT, EXIT_INCOMPLETE
+
+_SEVERITIES = [s.value for s in Severity]
+
+
+def _default_out() -> Path:
+    return Path("reports") / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="harden")
+def cli() -> None:
+    """Audit and harden hosts against reverse shells (agentless: SSH and WinRM)."""
+
+
+@cli.command()
+@click.argument("inventory", type=click.Path(path_type=Path, dir_okay=True))
+@click.option("--limit", "-l", metavar="PATTERN", help="Ansible host pattern to audit (as ansible --limit).")
+@click.option(
+    "--forks", "-f", type=click.IntRange(1, 200), default=10, show_default=True, help="Hosts audited at once."
+)
+@click.option(
+    "--timeout",
+    "-T",
+    type=click.FloatRange(1, 3600),
+    default=60.0,
+    show_default=True,
+    help="Seconds per host for connect, authentication and the collector.",
+)
+@click.option(
+    "--known-hosts",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="known_hosts file for host key verification (default: ~/.ssh/known_hosts).",
+)
+@click.option(
+    "--out",
+    "-o",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Output directory (default: reports/<timestamp>/).",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(_SEVERITIES),
+    default="high",
+    show_default=True,
+    help="Exit 1 when a check at or above this severity fails.",
+)
+@click.option(
+    "--vault-password-file",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Password file for vault-encrypted inventory values.",
+)
+def audit(
+    inventory: Path,
+    limit: str | None,
+    forks: int,
+    timeout: float,
+    known_hosts: Path | None,
+    out_dir: Path | None,
+    fail_on: str,
+    vault_password_file: Path | None,
+) -> None:
+    """Audit every host of INVENTORY (INI or YAML) and write results.json."""
+    from hardening.audit import AuditOptions, audit_fleet
+    from hardening.console import Console
+    from hardening.inventory import InventoryError, load_inventory
+    from hardening.results import ResultsWriter, exit_code
+
+    ui = Console.for_stream(sys.stderr)
+    try:
+        targets = load_inventory(inventory, limit=limit, vault_password_file=vault_password_file)
+    except InventoryError as exc:
+        ui.error(str(exc))
+        sys.exit(EXIT_BAD_INPUT)
+    if not targets:
+        ui.error(f"{inventory}: no hosts in inventory")
+        sys.exit(EXIT_BAD_INPUT)
+    if known_hosts is not None and not known_hosts.exists():
+        ui.error(f"--known-hosts {known_hosts}: file not found")
+        sys.exit(EXIT_BAD_INPUT)
+    out_dir = out_dir or _default_out()
+    options = AuditOptions(
+        forks=forks, timeout=timeout, known_hosts=str(known_hosts) if known_hosts else None
+    )
+    writer = ResultsWriter(out_dir, inventory=str(inventory), limit=limit)
+    interrupted = False
+    try:
+        with ui.progress(total=len(targets)) as progress:
+            for result in audit_fleet(targets, options, on_start=lambda t: progress.host_started(t.name)):
+                writer.add(result)
+                progress.host_done(result)
+        writer.complete = True
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        path = writer.close()
+    ui.summary(writer.hosts, path)
+    if interrupted:
+        ui.error(
+            f"interrupted: {len(writer.hosts)} of {len(targets)} hosts audited; partial results in {path}"
+        )
+        sys.exit(EXIT_INCOMPLETE)
+    sys.exit(exit_code(writer.hosts, Severity(fail_on)))
+
+
+@cli.group()
+def lab() -> None:
+    """Local test hosts: podman containers on 198.18.0.0/24 with sshd on 127.0.0.1."""
+
+
+@lab.command("up")
+@click.option(
+    "--dir",
+    "workdir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path(".lab"),
+    show_default=True,
+    help="Where the inventory, key and known_hosts are written.",
+)
+def lab_up_cmd(workdir: Path) -> None:
+    """Build the lab image if needed and start the lab hosts."""
+    from hardening.lab import LabError, lab_up
+
+    try:
+        lab_ = lab_up(workdir.resolve())
+    except LabError as exc:
+        click.echo(f"harden: error: {exc}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    for host in lab_.hosts:
+        click.echo(f"{host.name:<12} {host.state:<10} {host.ip:<15} 127.0.0.1:{host.port}")
+    click.echo(f"inventory:   {lab_.inventory}")
+    click.echo(f"known_hosts: {lab_.known_hosts}")
+    click.echo(f"next: harden audit {lab_.inventory} --known-hosts {lab_.known_hosts}")
+
+
+@lab.command("down")
+@click.option(
+    "--dir",
+    "workdir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path(".lab"),
+    show_default=True,
+)
+def lab_down_cmd(workdir: Path) -> None:
+    """Stop and remove the lab hosts and network."""
+    from hardening.lab import LabError, lab_down
+
+    try:
+        lab_down(workdir=workdir.resolve())
+    except LabError as exc:
+        click.echo(f"harden: error: {exc}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    click.echo("lab removed")
+
+
+@lab.command("status")
+def lab_status_cmd() -> None:
+    """List the lab hosts."""
+    from hardening.lab import LabError, lab_status
+
+    try:
+        hosts = lab_status()
+    except LabError as exc:
+        click.echo(f"harden: error: {exc}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    if not hosts:
+        click.echo("no lab hosts running")
+    for host in hosts:
+        state = "running" if host.running else "stopped"
+        click.echo(f"{host.name:<12} {host.state:<10} {host.ip:<15} 127.0.0.1:{host.port}  {state}")
+
+
+def main() -> None:
+    cli(prog_name="harden")
+
+
+if __name__ == "__main__":
+    main()

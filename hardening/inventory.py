@@ -1,0 +1,282 @@
+"""Read an Ansible inventory with ansible-core's own API and turn each host into a :class:`Target`.
+
+Nothing is parsed by hand: INI, YAML, group_vars/ and host_vars/ beside the inventory,
+children groups, ``--limit`` patterns and Jinja2 in variables all behave as in Ansible.
+
+Example::
+
+    >>> targets = load_inventory(Path("inventory.ini"), limit="web")  # doctest: +SKIP
+    >>> targets[0].connection
+    <Connection.SSH: 'ssh'>
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import re
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from hardening.policy import Policy, PolicyError
+
+
+class InventoryError(Exception):
+    """The inventory cannot be used; the message names the file and the problem."""
+
+
+class Connection(StrEnum):
+    SSH = "ssh"
+    LOCAL = "local"
+    WINRM = "winrm"
+
+
+# ansible_connection values and what harden does with them.
+_CONNECTIONS = {
+    "ssh": Connection.SSH,
+    "paramiko": Connection.SSH,
+    "paramiko_ssh": Connection.SSH,
+    "ansible.builtin.ssh": Connection.SSH,
+    "ansible.builtin.paramiko_ssh": Connection.SSH,
+    "smart": Connection.SSH,
+    "local": Connection.LOCAL,
+    "ansible.builtin.local": Connection.LOCAL,
+    "winrm": Connection.WINRM,
+    "ansible.builtin.winrm": Connection.WINRM,
+    "psrp": Connection.WINRM,
+}
+
+_FALSE = {"false", "no", "off", "0", "n", "f"}
+_TRUE = {"true", "yes", "on", "1", "y", "t"}
+
+
+@dataclass(frozen=True)
+class Target:
+    """How to reach one inventory host, and its audit policy.
+
+    ``password`` and ``become_password`` are secrets: they are excluded from ``repr``
+    and never written anywhere.
+    """
+
+    name: str
+    connection: Connection
+    host: str
+    port: int | None = None
+    user: str | None = None
+    key_file: str | None = None
+    password: str | None = field(default=None, repr=False)
+    become: bool = False
+    become_user: str = "root"
+    become_password: str | None = field(default=None, repr=False)
+    host_key_checking: bool = True
+    known_hosts: str | None = None
+    policy: Policy = field(default_factory=Policy)
+    variables: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+
+def _bool(value: Any, name: str, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise InventoryError(f"{name}: expected a boolean, got {value!r}")
+
+
+def _port(value: Any, host: str) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        port = int(value)
+    except (TypeError, ValueError):
+        raise InventoryError(f"host {host}: ansible_port {value!r} is not a number") from None
+    if not 0 < port < 65536:
+        raise InventoryError(f"host {host}: ansible_port {port} is out of range")
+    return port
+
+
+def _first(hostvars: Mapping[str, Any], *names: str) -> Any:
+    for name in names:
+        value = hostvars.get(name)
+        if value not in (None, ""):
+            return value
+    return None
+
+
+def _known_hosts_from_args(*args: Any) -> str | None:
+    """``-o UserKnownHostsFile=PATH`` in ansible_ssh_common_args / ansible_ssh_extra_args."""
+    found = None
+    for arg in args:
+        if not arg:
+            continue
+        try:
+            words = shlex.split(str(arg))
+        except ValueError:
+            continue
+        for i, word in enumerate(words):
+            opt = word[2:] if word.startswith("-o") and len(word) > 2 else None
+            if word == "-o" and i + 1 < len(words):
+                opt = words[i + 1]
+            if opt:
+                key, _, value = opt.partition("=")
+                if key.strip().lower() == "userknownhostsfile" and value.strip():
+                    found = os.path.expanduser(value.strip().split()[0])
+    return found
+
+
+def target_from_vars(name: str, hostvars: Mapping[str, Any], env: Mapping[str, str]) -> Target:
+    """Build a :class:`Target` from one host's (already templated) variables."""
+    conn_name = str(hostvars.get("ansible_connection") or "ssh")
+    connection = _CONNECTIONS.get(conn_name)
+    if connection is None:
+        raise InventoryError(
+            f"host {name}: ansible_connection={conn_name!r} is not supported (ssh, paramiko, local, winrm)"
+        )
+    method = str(hostvars.get("ansible_become_method") or "sudo")
+    become = _bool(hostvars.get("ansible_become"), f"host {name}: ansible_become", False)
+    if become and method not in ("sudo", "ansible.builtin.sudo"):
+        raise InventoryError(f"host {name}: ansible_become_method={method!r} is not supported (sudo)")
+    env_check = env.get("ANSIBLE_HOST_KEY_CHECKING")
+    checking = _bool(env_check, "ANSIBLE_HOST_KEY_CHECKING", True)
+    checking = _bool(
+        _first(
+            hostvars,
+            "ansible_host_key_checking",
+            "ansible_ssh_host_key_checking",
+            "ansible_paramiko_host_key_checking",
+        ),
+        f"host {name}: ansible_host_key_checking",
+        checking,
+    )
+    try:
+        policy = Policy.from_vars(hostvars)
+    except PolicyError as exc:
+        raise InventoryError(f"host {name}: {exc}") from None
+    key_file = _first(hostvars, "ansible_ssh_private_key_file", "ansible_private_key_file")
+    return Target(
+        name=name,
+        connection=connection,
+        host=str(_first(hostvars, "ansible_host", "ansible_ssh_host") or name),
+        port=_port(_first(hostvars, "ansible_port", "ansible_ssh_port"), name),
+        user=_first(hostvars, "ansible_user", "ansible_ssh_user"),
+        key_file=os.path.expanduser(str(key_file)) if key_file else None,
+        password=_first(hostvars, "ansible_password", "ansible_ssh_pass", "ansible_ssh_password"),
+        become=become,
+        become_user=str(hostvars.get("ansible_become_user") or "root"),
+        become_password=_first(
+            hostvars, "ansible_become_password", "ansible_become_pass", "ansible_sudo_pass"
+        ),
+        host_key_checking=checking,
+        known_hosts=_known_hosts_from_args(
+            hostvars.get("ansible_ssh_common_args"), hostvars.get("ansible_ssh_extra_args")
+        ),
+        policy=policy,
+        variables=hostvars,
+    )
+
+
+# The variables harden reads; only these are templated (a Jinja2 error elsewhere is not ours).
+_USED = (
+    "ansible_connection", "ansible_host", "ansible_ssh_host", "ansible_port", "ansible_ssh_port",
+    "ansible_user", "ansible_ssh_user", "ansible_ssh_private_key_file", "ansible_private_key_file",
+    "ansible_password", "ansible_ssh_pass", "ansible_ssh_password", "ansible_become",
+    "ansible_become_method", "ansible_become_user", "ansible_become_password", "ansible_become_pass",
+    "ansible_sudo_pass", "ansible_host_key_checking", "ansible_ssh_host_key_checking",
+    "ansible_paramiko_host_key_checking", "ansible_ssh_common_args", "ansible_ssh_extra_args",
+    "harden_egress_allow", "harden_dns_resolvers", "harden_allowed_binaries",
+    "harden_probe_addresses", "harden_role", "harden_approved_networks",
+)  # fmt: skip
+
+
+def _plain(value: Any) -> Any:
+    """Strip ansible's tagged types down to plain Python values."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, str):
+        return str(value)
+    return value
+
+
+_WARNING = re.compile(r"\[WARNING\]: (Failed to parse .*)")
+
+
+def _parse_failure(source: Path, captured: str, exc: Exception) -> InventoryError:
+    reasons = [m.group(1).strip() for m in _WARNING.finditer(captured)]
+    detail = "; ".join(dict.fromkeys(reasons)) or str(exc).splitlines()[0]
+    return InventoryError(f"{source}: cannot parse inventory: {detail}")
+
+
+def load_inventory(
+    source: Path,
+    limit: str | None = None,
+    vault_password_file: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> list[Target]:
+    """Every host of ``source`` (after ``limit``), in inventory order."""
+    env = os.environ if env is None else env
+    if not source.exists():
+        raise InventoryError(f"{source}: inventory not found")
+    # Fail loudly instead of Ansible's default warn-and-continue on an unparsable source.
+    os.environ.setdefault("ANSIBLE_INVENTORY_UNPARSED_FAILED", "True")
+    os.environ.setdefault("ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED", "True")
+    os.environ.setdefault("ANSIBLE_NOCOLOR", "1")
+    os.environ.setdefault("ANSIBLE_LOCALHOST_WARNING", "False")
+    os.environ.setdefault("ANSIBLE_INVENTORY_UNPARSED_WARNING", "False")
+    from ansible.errors import AnsibleError
+    from ansible.inventory.manager import InventoryManager
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar
+    from ansible.vars.manager import VariableManager
+
+    loader = DataLoader()
+    if vault_password_file is not None:
+        from ansible.cli import CLI
+
+        try:
+            secrets = CLI.setup_vault_secrets(
+                loader, vault_ids=[], vault_password_files=[str(vault_password_file)]
+            )
+        except (AnsibleError, OSError) as exc:
+            raise InventoryError(f"{vault_password_file}: cannot read vault password: {exc}") from None
+        loader.set_vault_secrets(secrets)
+    captured = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(captured), contextlib.redirect_stdout(captured):
+            inventory = InventoryManager(loader=loader, sources=[str(source)])
+            if limit:
+                inventory.subset(limit)
+            hosts = inventory.get_hosts("all")
+    except AnsibleError as exc:
+        raise _parse_failure(source, captured.getvalue(), exc) from None
+    if limit and not hosts:
+        raise InventoryError(f"{source}: --limit {limit!r} matches no host")
+    variables = VariableManager(loader=loader, inventory=inventory)
+    targets = []
+    for host in hosts:
+        try:
+            with contextlib.redirect_stderr(captured), contextlib.redirect_stdout(captured):
+                hostvars = variables.get_vars(host=host, include_hostvars=False)
+                templar = Templar(loader=loader, variables=hostvars)
+                used = {k: _plain(templar.template(hostvars[k])) for k in _USED if k in hostvars}
+        except AnsibleError as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise InventoryError(f"{source}: host {host.name}: {first}") from None
+        targets.append(target_from_vars(host.name, used, env))
+    return targets

@@ -1,0 +1,150 @@
+"""What every transport shares: the error type, the result, and the become (sudo) handshake.
+
+A transport opens ONE command channel to a host and feeds the collector script on its
+standard input. With ``become``, the command is a sudo wrapper that prints a random
+success marker once it runs as the target user; the script is sent only after the
+marker, and the sudo password only when sudo prints our random prompt. That keeps
+a password from ever reaching the shell as a command, and keeps it out of every log.
+
+Example::
+
+    channel = SomeChannel(...)
+    result = exchange(channel, script, plan_command(become=True, become_user="root"), deadline)
+"""
+
+from __future__ import annotations
+
+import secrets
+import shlex
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+from hardening.model import HostStatus
+
+MAX_OUTPUT = 32 * 1024 * 1024  # a host may not send more than this (bytes, stdout + stderr)
+
+
+class TransportError(Exception):
+    """Reaching or running on a host failed; ``status`` says how (never ``ok``)."""
+
+    def __init__(self, status: HostStatus, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class RunResult:
+    stdout: bytes
+    stderr: bytes
+    exit_code: int | None
+
+
+class Channel(Protocol):
+    """A started remote (or local) command with stdin/stdout/stderr."""
+
+    def send(self, data: bytes) -> None: ...
+
+    def close_stdin(self) -> None: ...
+
+    def recv(self, timeout: float) -> tuple[bytes, bytes, bool]:
+        """Wait up to ``timeout`` s; return (stdout chunk, stderr chunk, finished)."""
+        ...
+
+    def exit_code(self) -> int | None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class CommandPlan:
+    """The command to start, and the markers of the become handshake (empty without become)."""
+
+    command: str
+    success_marker: str = ""
+    prompt: str = ""
+
+    @property
+    def become(self) -> bool:
+        return bool(self.success_marker)
+
+
+def plan_command(become: bool, become_user: str = "root", shell: str = "/bin/sh") -> CommandPlan:
+    """``sh -s`` or, with become, a sudo wrapper around it. ``become_user`` is quoted."""
+    if not become:
+        return CommandPlan(f"{shell} -s")
+    token = secrets.token_hex(8)
+    marker = f"HARDEN-BECOME-SUCCESS-{token}"
+    prompt = f"[harden-sudo-password-{token}]"
+    inner = f"echo {marker}; exec {shell} -s"
+    command = " ".join(
+        [
+            "sudo", "-H", "-S", "-p", shlex.quote(prompt), "-u", shlex.quote(become_user),
+            shell, "-c", shlex.quote(inner),
+        ]
+    )  # fmt: skip
+    return CommandPlan(command, marker, prompt)
+
+
+def _remaining(deadline: float) -> float:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TransportError(HostStatus.TIMEOUT, "timed out waiting for the command to finish")
+    return left
+
+
+def exchange(
+    channel: Channel,
+    script: bytes,
+    plan: CommandPlan,
+    deadline: float,
+    become_password: str | None = None,
+    max_output: int = MAX_OUTPUT,
+) -> RunResult:
+    """Drive one command: become handshake (if any), send ``script`` on stdin, read to the end."""
+    out = bytearray()
+    err = bytearray()
+    started = not plan.become
+    password_sent = False
+    if started:
+        channel.send(script)
+        channel.close_stdin()
+    finished = False
+    while not finished:
+        chunk_out, chunk_err, finished = channel.recv(min(0.5, _remaining(deadline)))
+        out += chunk_out
+        err += chunk_err
+        if len(out) + len(err) > max_output:
+            raise TransportError(
+                HostStatus.ERROR, f"the host sent more than {max_output // (1024 * 1024)} MiB of output"
+            )
+        if started:
+            continue
+        marker = plan.success_marker.encode()
+        if marker in out:
+            # Everything up to the marker line is sudo's; the rest is the script's.
+            out = out[out.index(marker) + len(marker) :].lstrip(b"\r\n")
+            started = True
+            channel.send(script)
+            channel.close_stdin()
+            continue
+        if err.rstrip().endswith(plan.prompt.encode()):
+            if password_sent:
+                raise TransportError(HostStatus.AUTH_FAILED, "sudo rejected the become password")
+            if not become_password:
+                raise TransportError(
+                    HostStatus.AUTH_FAILED,
+                    "sudo asks for a password: set ansible_become_password (or allow NOPASSWD)",
+                )
+            channel.send(become_password.encode() + b"\n")
+            password_sent = True
+            err.clear()
+    if not started:
+        text = err.decode("utf-8", "replace").replace(plan.prompt, "").strip()
+        reason = text.splitlines()[-1] if text else "no output"
+        status = HostStatus.AUTH_FAILED if "password" in text or "sudoers" in text else HostStatus.ERROR
+        raise TransportError(status, f"become (sudo) failed: {reason}")
+    if plan.become:
+        err = bytearray(err.replace(plan.prompt.encode(), b""))
+    return RunResult(bytes(out), bytes(err), channel.exit_code())

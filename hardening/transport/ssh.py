@@ -1,0 +1,186 @@
+"""SSH transport over paramiko: one connection, one exec channel, bounded in time.
+
+Host keys are verified against a known_hosts file (``~/.ssh/known_hosts`` unless told
+otherwise); an unknown or changed key refuses the host. Turning checking off
+(``ANSIBLE_HOST_KEY_CHECKING=False`` or ``ansible_host_key_checking=false``) accepts any key
+without recording it, as Ansible does.
+
+Example::
+
+    result = SshTransport(target, timeout=30).run(script)
+"""
+
+from __future__ import annotations
+
+import select
+import time
+from pathlib import Path
+
+import paramiko
+
+from hardening.inventory import Target
+from hardening.model import HostStatus
+from hardening.transport.base import RunResult, TransportError, exchange, plan_command
+
+
+class UnknownHostKey(paramiko.SSHException):
+    pass
+
+
+class _RejectUnknown(paramiko.MissingHostKeyPolicy):
+    def __init__(self, known_hosts: str) -> None:
+        self.known_hosts = known_hosts
+
+    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
+        raise UnknownHostKey(
+            f"host key for {hostname} ({key.get_name()} {key.fingerprint}) is not in {self.known_hosts}; "
+            "verify it and add it (ssh-keyscan), or pass --known-hosts FILE"
+        )
+
+
+class _AcceptAny(paramiko.MissingHostKeyPolicy):
+    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
+        return None
+
+
+class _ParamikoChannel:
+    """Adapter from a paramiko Channel to :class:`hardening.transport.base.Channel`."""
+
+    def __init__(self, chan: paramiko.Channel) -> None:
+        self._chan = chan
+
+    def send(self, data: bytes) -> None:
+        self._chan.sendall(data)
+
+    def close_stdin(self) -> None:
+        self._chan.shutdown_write()
+
+    def recv(self, timeout: float) -> tuple[bytes, bytes, bool]:
+        end = time.monotonic() + timeout
+        while True:
+            out = self._chan.recv(65536) if self._chan.recv_ready() else b""
+            err = self._chan.recv_stderr(65536) if self._chan.recv_stderr_ready() else b""
+            if out or err:
+                return out, err, False
+            pending = self._chan.recv_ready() or self._chan.recv_stderr_ready()
+            if not pending and (self._chan.exit_status_ready() or self._chan.closed):
+                return b"", b"", True
+            left = end - time.monotonic()
+            if left <= 0:
+                return b"", b"", False
+            if pending:
+                continue
+            if self._chan.eof_received:
+                time.sleep(min(0.01, left))  # output closed, exit status still on its way
+            else:
+                # The channel's fileno wakes us on stdout; stderr is polled every 50 ms.
+                select.select([self._chan], [], [], min(0.05, left))
+
+    def exit_code(self) -> int | None:
+        return self._chan.recv_exit_status() if self._chan.exit_status_ready() else None
+
+    def close(self) -> None:
+        self._chan.close()
+
+
+def default_known_hosts() -> str:
+    return str(Path("~/.ssh/known_hosts").expanduser())
+
+
+class SshTransport:
+    """Run one script on one host over SSH."""
+
+    def __init__(self, target: Target, timeout: float, known_hosts: str | None = None) -> None:
+        self.target = target
+        self.timeout = timeout
+        self.known_hosts = known_hosts or target.known_hosts or default_known_hosts()
+
+    def _client(self) -> paramiko.SSHClient:
+        client = paramiko.SSHClient()
+        if self.target.host_key_checking:
+            if Path(self.known_hosts).exists():
+                try:
+                    client.load_host_keys(self.known_hosts)
+                except (OSError, paramiko.SSHException) as exc:
+                    raise TransportError(HostStatus.ERROR, f"cannot read {self.known_hosts}: {exc}") from None
+            client.set_missing_host_key_policy(_RejectUnknown(self.known_hosts))
+        else:
+            client.set_missing_host_key_policy(_AcceptAny())
+        return client
+
+    def _connect(self, client: paramiko.SSHClient, deadline: float) -> None:
+        t = self.target
+        left = max(0.1, deadline - time.monotonic())
+        try:
+            client.connect(
+                hostname=t.host,
+                port=t.port or 22,
+                username=t.user,
+                password=t.password,
+                key_filename=t.key_file,
+                look_for_keys=t.key_file is None and t.password is None,
+                allow_agent=t.password is None,
+                timeout=left,
+                banner_timeout=left,
+                auth_timeout=left,
+                channel_timeout=left,
+            )
+        except UnknownHostKey as exc:
+            raise TransportError(HostStatus.AUTH_FAILED, f"host key verification failed: {exc}") from None
+        except paramiko.BadHostKeyException as exc:
+            raise TransportError(
+                HostStatus.AUTH_FAILED,
+                f"host key verification failed: the key of {t.host} CHANGED "
+                f"(got {exc.key.get_name()} {exc.key.fingerprint}, expected {exc.expected_key.fingerprint} "
+                f"from {self.known_hosts}); this may be an attack — verify before updating known_hosts",
+            ) from None
+        except paramiko.AuthenticationException as exc:
+            raise TransportError(
+                HostStatus.AUTH_FAILED, f"SSH authentication failed for {t.user}: {exc}"
+            ) from None
+        except TimeoutError:
+            raise TransportError(
+                HostStatus.TIMEOUT, f"timed out connecting to {t.host}:{t.port or 22}"
+            ) from None
+        except paramiko.SSHException as exc:
+            text = str(exc)
+            status = (
+                HostStatus.TIMEOUT
+                if "banner" in text.lower() or "timeout" in text.lower()
+                else HostStatus.ERROR
+            )
+            raise TransportError(status, f"SSH error with {t.host}:{t.port or 22}: {text}") from None
+        except (paramiko.ssh_exception.NoValidConnectionsError, OSError) as exc:
+            raise TransportError(
+                HostStatus.UNREACHABLE, f"cannot connect to {t.host}:{t.port or 22}: {exc.strerror or exc}"
+            ) from None
+
+    def run(self, script: str) -> RunResult:
+        deadline = time.monotonic() + self.timeout
+        client = self._client()
+        try:
+            self._connect(client, deadline)
+            transport = client.get_transport()
+            if transport is None:
+                raise TransportError(HostStatus.ERROR, "SSH transport closed after connecting")
+            plan = plan_command(self.target.become, self.target.become_user)
+            try:
+                chan = transport.open_session(timeout=max(0.1, deadline - time.monotonic()))
+                chan.exec_command(plan.command)
+            except (paramiko.SSHException, OSError) as exc:
+                raise TransportError(HostStatus.ERROR, f"cannot start the collector: {exc}") from None
+            channel = _ParamikoChannel(chan)
+            try:
+                return exchange(
+                    channel,
+                    script.encode("ascii"),
+                    plan,
+                    deadline,
+                    become_password=self.target.become_password,
+                )
+            except (paramiko.SSHException, OSError, EOFError) as exc:
+                raise TransportError(HostStatus.ERROR, f"connection lost while collecting: {exc}") from None
+            finally:
+                channel.close()
+        finally:
+            client.close()

@@ -1,0 +1,103 @@
+"""Inventories are read by ansible-core: INI, YAML, group_vars/host_vars, limits, errors."""
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from hardening.inventory import Connection, InventoryError, load_inventory
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_ini_with_groups_children_and_vars_dirs(tmp_path):
+    inv = write(
+        tmp_path / "inv.ini",
+        """
+        [web]
+        w1 ansible_host=10.0.0.1 ansible_port=2222
+        w2 ansible_host="{{ 'w2' + '.example' }}"
+        [db]
+        d1 ansible_connection=local
+        [servers:children]
+        web
+        db
+        [win]
+        win1 ansible_connection=winrm
+        """,
+    )
+    write(tmp_path / "group_vars" / "web.yml", "ansible_user: deploy\nharden_egress_allow: [198.18.0.0/24]\n")
+    write(tmp_path / "host_vars" / "w1.yml", "ansible_become: true\nansible_become_password: s3cret\n")
+    targets = {t.name: t for t in load_inventory(inv, env={})}
+    assert set(targets) == {"w1", "w2", "d1", "win1"}
+    w1 = targets["w1"]
+    assert (w1.host, w1.port, w1.user, w1.become) == ("10.0.0.1", 2222, "deploy", True)
+    assert w1.become_password == "s3cret" and "s3cret" not in repr(w1)
+    assert str(w1.policy.egress_allow[0].net) == "198.18.0.0/24"
+    assert targets["w2"].host == "w2.example"
+    assert targets["d1"].connection is Connection.LOCAL
+    assert targets["win1"].connection is Connection.WINRM
+
+
+def test_yaml_inventory_and_limit(tmp_path):
+    inv = write(
+        tmp_path / "inv.yml",
+        """
+        all:
+          children:
+            web:
+              hosts:
+                a: {ansible_host: 127.0.0.1, ansible_ssh_private_key_file: ~/k}
+                b: {}
+            db:
+              hosts:
+                c: {ansible_ssh_common_args: "-o UserKnownHostsFile=/tmp/kh -o Foo=bar"}
+        """,
+    )
+    assert [t.name for t in load_inventory(inv, limit="web", env={})] == ["a", "b"]
+    (a,) = load_inventory(inv, limit="a", env={})
+    assert a.key_file == str(Path("~/k").expanduser())
+    (c,) = load_inventory(inv, limit="c", env={})
+    assert c.known_hosts == "/tmp/kh"
+
+
+def test_host_key_checking_follows_ansible_env_and_vars(tmp_path):
+    inv = write(
+        tmp_path / "i.ini", "a\nb ansible_host_key_checking=false\nc ansible_host_key_checking=true\n"
+    )
+    default = {t.name: t.host_key_checking for t in load_inventory(inv, env={})}
+    assert default == {"a": True, "b": False, "c": True}
+    off = {
+        t.name: t.host_key_checking for t in load_inventory(inv, env={"ANSIBLE_HOST_KEY_CHECKING": "False"})
+    }
+    assert off == {"a": False, "b": False, "c": True}
+
+
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("[web\nw1 = =\n", "Failed to parse"),
+        ("a ansible_port=notaport\n", "ansible_port"),
+        ("a ansible_connection=docker\n", "ansible_connection"),
+        ("a ansible_become=true ansible_become_method=su\n", "ansible_become_method"),
+        ("a harden_egress_allow=not-a-cidr\n", "harden_egress_allow"),
+    ],
+)
+def test_bad_inventories_name_file_and_problem(tmp_path, text, problem):
+    inv = write(tmp_path / "bad.ini", text)
+    with pytest.raises(InventoryError) as err:
+        load_inventory(inv, env={})
+    assert problem in str(err.value)
+    assert "bad.ini" in str(err.value) or "host a" in str(err.value)
+
+
+def test_missing_inventory_and_empty_limit(tmp_path):
+    with pytest.raises(InventoryError, match="not found"):
+        load_inventory(tmp_path / "nope.ini", env={})
+    inv = write(tmp_path / "i.ini", "a\n")
+    with pytest.raises(InventoryError, match="matches no host"):
+        load_inventory(inv, limit="zzz", env={})
