@@ -150,7 +150,12 @@ class SshTransport:
                 else HostStatus.ERROR
             )
             raise TransportError(status, f"SSH error with {t.host}:{t.port or 22}: {text}") from None
-        except (paramiko.ssh_exception.NoValidConnectionsError, OSError) as exc:
+        except paramiko.ssh_exception.NoValidConnectionsError as exc:
+            reasons = sorted({(e.strerror or str(e)) for e in exc.errors.values()})
+            raise TransportError(
+                HostStatus.UNREACHABLE, f"cannot connect to {t.host}:{t.port or 22}: {', '.join(reasons)}"
+            ) from None
+        except OSError as exc:
             raise TransportError(
                 HostStatus.UNREACHABLE, f"cannot connect to {t.host}:{t.port or 22}: {exc.strerror or exc}"
             ) from None

@@ -1,0 +1,60 @@
+"""``python -m hardening.lab image|up|down|status`` — the lab without the harden CLI.
+
+Used by the Makefile (``make lab-image``). Exit 0 on success, 2 on a :class:`LabError`.
+
+Example::
+
+    python -m hardening.lab up --workdir .lab
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from hardening.lab import (
+    DEFAULT_NETWORK,
+    DEFAULT_PREFIX,
+    DEFAULT_STATES,
+    DEFAULT_WORKDIR,
+    LabError,
+    build_image,
+    lab_down,
+    lab_status,
+    lab_up,
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse ``argv`` and run one lab command; return the exit code."""
+    parser = argparse.ArgumentParser(prog="python -m hardening.lab")
+    parser.add_argument("command", choices=["image", "up", "down", "status"])
+    parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
+    parser.add_argument("--prefix", default=DEFAULT_PREFIX)
+    parser.add_argument("--network", default=DEFAULT_NETWORK)
+    parser.add_argument("--states", default=",".join(DEFAULT_STATES))
+    args = parser.parse_args(argv)
+    say = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
+    try:
+        if args.command == "image":
+            print(build_image(progress=say))
+        elif args.command == "up":
+            lab = lab_up(args.workdir, tuple(args.states.split(",")), args.prefix, args.network, progress=say)
+            for h in lab.hosts:
+                print(f"{h.name:10} {h.container:24} {h.ip:14} 127.0.0.1:{h.port}")
+            print(f"inventory: {lab.inventory}")
+        elif args.command == "down":
+            lab_down(args.prefix, args.network, args.workdir)
+        else:
+            for h in lab_status(args.prefix):
+                state = "running" if h.running else "stopped"
+                print(f"{h.name:10} {h.container:24} {h.ip:14} 127.0.0.1:{h.port} {state}")
+    except LabError as exc:
+        print(f"lab: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+# hardened: everything the checks want that a container can have.
+# - nftables inet output chain: policy drop, established/related, loopback, the SSH
+#   management replies, the lab subnet; IPv6 falls to the drop policy. Same ruleset in
+#   /etc/nftables.conf (running == persisted).
+# - dnsmasq on 127.0.0.1 with log-queries to /var/log/dnsmasq.log; resolv.conf -> 127.0.0.1.
+# - no netcat-likes at all.
+# - auditd installed, reverse-shell rules persisted, enabled at boot (kernel audit is not
+#   available in a container: the daemon cannot run, the checks say so).
+# Login: harden with the lab key, sudo without password.
+lab_purge netcat-openbsd netcat-traditional ncat socat busybox
+
+cat > /etc/nftables.conf <<NFT
+#!/usr/sbin/nft -f
+flush ruleset
+
+table inet filter {
+	chain input {
+		type filter hook input priority filter; policy accept;
+	}
+	chain forward {
+		type filter hook forward priority filter; policy drop;
+	}
+	chain output {
+		type filter hook output priority filter; policy drop;
+		ct state established,related accept
+		oif "lo" accept
+		tcp sport 22 accept
+		ip daddr $SUBNET accept
+	}
+}
+NFT
+nft -f /etc/nftables.conf
+
+mkdir -p /etc/dnsmasq.d
+cat > /etc/dnsmasq.d/harden.conf <<DNS
+listen-address=127.0.0.1
+bind-interfaces
+no-resolv
+server=198.18.0.1
+log-queries
+log-facility=/var/log/dnsmasq.log
+DNS
+/etc/init.d/dnsmasq start >/dev/null
+lab_resolver 127.0.0.1
+
+mkdir -p /etc/audit/rules.d
+cat > /etc/audit/rules.d/harden.rules <<AUD
+## harden: reverse-shell coverage
+-a always,exit -F arch=b64 -S execve -k harden_exec
+-a always,exit -F arch=b32 -S execve -k harden_exec
+-a always,exit -F arch=b64 -S connect -F a2=16 -k harden_connect
+-a always,exit -F arch=b64 -S connect -F a2=28 -k harden_connect
+-a always,exit -F arch=b32 -S connect -F a2=16 -k harden_connect
+-a always,exit -F arch=b32 -S connect -F a2=28 -k harden_connect
+-w /etc/crontab -p wa -k harden_persist
+-w /etc/cron.d/ -p wa -k harden_persist
+-w /var/spool/cron/ -p wa -k harden_persist
+-w /etc/systemd/system/ -p wa -k harden_persist
+-w /lib/systemd/system/ -p wa -k harden_persist
+-w /root/.ssh/authorized_keys -p wa -k harden_persist
+-w /home/harden/.ssh/authorized_keys -p wa -k harden_persist
+AUD
+mkdir -p /etc/systemd/system/multi-user.target.wants
+ln -sf /lib/systemd/system/auditd.service /etc/systemd/system/multi-user.target.wants/auditd.service
+
+lab_user harden
+lab_key harden
+lab_sudo harden nopasswd

@@ -1,0 +1,13 @@
+# ufw: egress filtered with ufw: default deny outgoing, allow out to the lab subnet,
+# allow in 22/tcp; netcat-openbsd present (stock), no other netcat-likes, no auditd,
+# no dnsmasq, resolv.conf -> 198.18.0.1.
+# Login: root with the lab key (no become).
+lab_purge netcat-traditional ncat socat busybox auditd dnsmasq dnsmasq-base
+nft flush ruleset
+ufw default deny incoming >/dev/null
+ufw default deny outgoing >/dev/null
+ufw allow out to "$SUBNET" >/dev/null
+ufw allow in 22/tcp >/dev/null
+ufw --force enable >/dev/null
+lab_resolver 198.18.0.1
+lab_key root
