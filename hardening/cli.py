@@ -192,7 +192,14 @@ def lab_status_cmd() -> None:
 
 
 def main() -> None:
-    cli(prog_name="harden")
+    try:
+        cli(prog_name="harden")
+    except Exception as exc:  # last resort: a bug must not look like "checks failed"
+        import traceback
+
+        traceback.print_exc()
+        click.echo(f"harden: internal error: {exc!r} (please report it)", err=True)
+        sys.exit(EXIT_INCOMPLETE)
 
 
 if __name__ == "__main__":

@@ -59,7 +59,8 @@ lab_resolver() {  # lab_resolver ADDR: the only nameserver in /etc/resolv.conf
     printf 'nameserver %s\n' "$1" > /etc/resolv.conf
 }
 lab_sshd() {  # lab_sshd PasswordAuthentication(yes|no)
-    printf 'PasswordAuthentication %s\nUseDNS no\n' "$1" > /etc/ssh/sshd_config.d/harden-lab.conf
+    # DEBUG1 logs each channel a client opens (tests count them: one per audit).
+    printf 'PasswordAuthentication %s\nUseDNS no\nLogLevel DEBUG1\n' "$1" > /etc/ssh/sshd_config.d/harden-lab.conf
 }
 
 # --- fresh identity

@@ -1,0 +1,200 @@
+"""binaries.netcat: parser goldens (real output, see golden/binaries/README.md) and pure check tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hardening.checks import binaries_netcat as check
+
+from hardening.facts import binaries
+from hardening.facts.linux import gather
+from hardening.facts.sections import FactError, parse_sections
+from hardening.model import Status
+from hardening.policy import Policy
+
+GOLDEN = Path(__file__).parent / "golden" / "binaries"
+SHELLS = ("dash", "busybox")
+HOSTILE = "/tmp/.x\n\tevil/nc"
+
+
+def raw(name: str, shell: str = "dash") -> str:
+    return (GOLDEN / f"{name}.{shell}.txt").read_text(encoding="utf-8", errors="surrogateescape")
+
+
+def facts(name: str, shell: str = "dash", text: str | None = None) -> binaries.BinaryFacts:
+    return binaries.parse(parse_sections(text if text is not None else raw(name, shell), "x"))
+
+
+def verdict(name: str, policy: Policy | None = None, shell: str = "dash", text: str | None = None):
+    s = parse_sections(text if text is not None else raw(name, shell), "x")
+    return check.evaluate(gather(s), policy or Policy())
+
+
+def by_flavor(f: binaries.BinaryFacts) -> dict[str, binaries.Binary]:
+    return {b.flavor: b for b in f.binaries}
+
+
+# -- parser goldens ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_host_with_every_variant(shell):
+    f = facts("host_all", shell)
+    assert f.package_db == "dpkg" and f.incomplete == ""
+    b = by_flavor(f)
+    assert set(b) == {"openbsd-nc", "traditional-nc", "ncat", "socat", "busybox"}
+    nc = b["openbsd-nc"]
+    # /usr/bin/nc -> /etc/alternatives/nc -> /bin/nc.openbsd: one finding, all names
+    assert nc.real_path == "/usr/bin/nc.openbsd"
+    assert set(nc.names) == {"/usr/bin/nc", "/usr/bin/netcat", "/usr/bin/nc.openbsd"}
+    assert nc.packages == ("netcat-openbsd",) and nc.exec_support == "no"
+    assert b["traditional-nc"].exec_support == "yes" and b["traditional-nc"].packages == (
+        "netcat-traditional",
+    )
+    assert b["ncat"].exec_support == "yes" and b["socat"].exec_support == "yes"
+    for x in f.binaries:
+        assert len(x.sha256) == 64 and x.magic == "7f454c46" and x.location == "system"
+    symlink = next(p for p in f.paths if p.path == "/usr/bin/nc")
+    assert symlink.kind == "symlink" and symlink.link_target == "/etc/alternatives/nc"
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_busybox_merged_usr_spelling_is_owned(shell):
+    (bb,) = facts("busybox_only", shell).binaries
+    # dpkg records /bin/busybox; the file was found as /usr/bin/busybox
+    assert bb.real_path == "/usr/bin/busybox" and bb.packages == ("busybox",)
+    assert bb.busybox_nc is True and bb.exec_support == "yes" and bb.exec_how == "busybox nc -e PROG"
+    assert "busybox: /bin/busybox" in parse_sections(raw("busybox_only", shell), "x").text("binaries.dpkg")
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_dropped_copies_and_hostile_names(shell):
+    f = facts("dropped", shell)
+    names = {n for b in f.binaries for n in b.names}
+    assert HOSTILE in names  # a directory name with a newline and a tab survives intact
+    assert names == {
+        HOSTILE,
+        "/tmp/nc",
+        "/usr/local/bin/nc",
+        "/usr/local/bin/socat",
+        "/dev/shm/ncat",
+        "/home/alice/.local/bin/busybox",
+    }
+    assert not any(p.executed for p in f.paths)  # nothing outside system dirs is ever run
+    reasons = {p.path: p.not_run_reason for p in f.paths}
+    assert reasons.pop(HOSTILE) == "unusual characters in path"
+    assert set(reasons.values()) == {"not a system directory"}
+    real = {b.real_path: b for b in f.binaries}
+    assert set(real["/tmp/nc"].names) == {"/tmp/nc", "/usr/local/bin/nc"}
+    assert real["/tmp/nc"].location == "dropped" and real["/tmp/nc"].flavor == "traditional-nc"
+    assert real["/usr/local/bin/socat"].location == "local"
+    assert real["/home/alice/.local/bin/busybox"].busybox_nc is None
+    assert all(b.packages == () and b.owner_known for b in f.binaries)
+
+
+def test_none_golden_is_empty():
+    f = facts("none")
+    assert f.binaries == () and f.incomplete == ""
+
+
+def test_spellings():
+    assert binaries.spellings("/usr/bin/busybox") == ("/usr/bin/busybox", "/bin/busybox")
+    assert binaries.spellings("/sbin/x") == ("/sbin/x", "/usr/sbin/x")
+    assert binaries.spellings("/opt/x") == ("/opt/x",)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "@bin\0/tmp/nc\0file\0",  # wrong field count
+        "garbage\0" * 12,  # not a record
+        "@bin\0/tmp/nc",  # cut short
+    ],
+)
+def test_garbage_raises_fact_error(body):
+    with pytest.raises(FactError):
+        binaries.parse_found(body)
+
+
+# -- check ----------------------------------------------------------------------------------
+
+
+def test_none_passes():
+    v = verdict("none")
+    assert v.status is Status.PASS and v.evidence.facts["findings"] == []
+
+
+def test_openbsd_nc_fails_with_lower_weight():
+    v = verdict("openbsd_only")
+    assert v.status is Status.FAIL
+    assert "netcat-openbsd" in v.message and "no -e" in v.message and "piped to a shell" in v.message
+    assert "/usr/bin/nc" in v.message
+
+
+def test_traditional_nc_fails_with_exec():
+    v = verdict("traditional_only")
+    assert v.status is Status.FAIL
+    assert "netcat-traditional" in v.message and "can run a program on connect" in v.message
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_busybox_with_nc_applet_fails_even_though_packaged(shell):
+    v = verdict("busybox_only", shell=shell)
+    assert v.status is Status.FAIL
+    assert "package busybox" in v.message and "-e PROG" in v.message
+    assert "unpackaged" not in v.message
+
+
+def test_unpackaged_socat_and_dropped_nc_fail_flagged_dropped():
+    v = verdict("dropped")
+    assert v.status is Status.FAIL
+    assert "looks dropped" in v.message
+    assert "/usr/local/bin/socat" in v.message and repr(HOSTILE) in v.message
+    found = {f["real_path"]: f for f in v.evidence.facts["findings"]}
+    assert found["/usr/local/bin/socat"]["location"] == "local"
+    assert found["/tmp/nc"]["location"] == "dropped"
+
+
+def test_policy_allows_by_name_and_path():
+    policy = Policy.from_vars(
+        {
+            "harden_allowed_binaries": [
+                "socat",
+                "ncat",
+                "busybox",
+                "/usr/bin/nc.traditional",
+                "/usr/bin/nc",  # a name of the nc.openbsd binary
+            ]
+        }
+    )
+    v = verdict("host_all", policy)
+    assert v.status is Status.PASS and "allowed by" in v.message
+    assert len(v.evidence.facts["allowed"]) == 5
+    partial = Policy.from_vars({"harden_allowed_binaries": ["socat"]})
+    v = verdict("host_all", partial)
+    assert v.status is Status.FAIL and "allowed by policy: /usr/bin/socat" in v.message
+
+
+def test_busybox_without_nc_applet_is_not_a_finding():
+    text = raw("busybox_only").replace("\nnc\n", "\n", 1)
+    (bb,) = facts("busybox_only", text=text).binaries
+    assert bb.busybox_nc is False and not bb.is_netcat
+    v = verdict("busybox_only", text=text)
+    assert v.status is Status.PASS and "busybox without an nc applet" in v.message
+
+
+def test_incomplete_search_without_findings_is_error_not_pass():
+    text = raw("none").replace(
+        "@@x E binaries.found 0\n",
+        "@@x E binaries.found 1\n\n@@x B binaries.found!err\nfind: '/home/bob': Permission denied\n"
+        "@@x E binaries.found!err 0\n",
+    )
+    v = verdict("none", text=text)
+    assert v.status is Status.ERROR and "Permission denied" in v.message
+
+
+def test_cut_output_is_error():
+    text = raw("host_all")
+    v = verdict("host_all", text=text[: text.index("@@x E binaries.found")])
+    assert v.status is Status.ERROR
