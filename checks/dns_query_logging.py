@@ -104,7 +104,8 @@ def _hop(ns: str, facts: DnsFacts, policy: Policy, depth: int = 0) -> Hop:
                 ns,
                 None,
                 f"cannot tell which process answers on {ns}:53 (socket inode {lis.inode}): "
-                f"/proc/<pid>/fd of {', '.join(p.comm for p in blind)} is unreadable — run the audit as root",
+                f"/proc/<pid>/fd of {', '.join(p.comm for p in blind)} is unreadable — run the audit as root "
+                "(root needs CAP_SYS_PTRACE to read another user's fds, e.g. inside a container)",
             )
         return Hop(
             ns,

@@ -53,7 +53,15 @@ _dns_procs() {
         od -An -v -tx1 2>/dev/null <"$_dd/cmdline" | tr -d ' \n'
         printf '\nsockets '
         ls -l "$_dd/fd/" 2>/dev/null | grep -o 'socket:\[[0-9]*\]' | tr -dc '0-9\n' | tr '\n' ' '
-        printf '\nfd_readable %s\n' "$(if ls "$_dd/fd/" >/dev/null 2>&1; then echo yes; else echo no; fi)"
+        # Listing fd/ is not enough: reading the links needs ptrace access (root with
+        # CAP_SYS_PTRACE, or the same uid).
+        _dfr=yes
+        ls "$_dd/fd/" >/dev/null 2>&1 || _dfr=no
+        for _df in "$_dd"/fd/*; do
+            [ -e "$_df" ] || [ -L "$_df" ] || continue
+            readlink "$_df" >/dev/null 2>&1 || { _dfr=no; break; }
+        done
+        printf '\nfd_readable %s\n' "$_dfr"
     done
 }
 

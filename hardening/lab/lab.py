@@ -285,7 +285,10 @@ def _start(image: str, prefix: str, network: str, state: str, ip: str, pubkey: s
     argv += ["--label", f"{LABEL_PREFIX}={prefix}", "--label", f"{LABEL_STATE}={state}"]
     argv += ["--label", f"{LABEL_IP}={ip}", "--network", network, "--ip", ip, "--mac-address", mac_for(ip)]
     argv += ["--dns", GATEWAY]
-    argv += ["-p", "127.0.0.1::22", "--cap-add", "NET_ADMIN", "--stop-signal", "SIGKILL"]
+    # NET_ADMIN: nft/ufw inside. SYS_PTRACE: root may read other users' /proc/<pid>/fd, as
+    # root on a real host can (the DNS check maps port 53 to its process that way).
+    argv += ["-p", "127.0.0.1::22", "--cap-add", "NET_ADMIN", "--cap-add", "SYS_PTRACE"]
+    argv += ["--stop-signal", "SIGKILL"]
     argv += ["-v", f"{lab_dir()}:{_MOUNT}:ro"]
     for k, v in env.items():
         argv += ["-e", f"{k}={v}"]
