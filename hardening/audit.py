@@ -81,6 +81,12 @@ def collect_linux(target: Target, options: AuditOptions) -> tuple[Sections, RunR
     return parse_sections(text, collector.nonce), run
 
 
+def collect_raw(target: Target, options: AuditOptions) -> tuple[str, bytes]:
+    """The collector's raw output and its marker nonce (``harden collect``)."""
+    collector = new_linux_collector()
+    return collector.nonce, _run_transport(target, collector.script, options).stdout
+
+
 def audit_host(target: Target, options: AuditOptions) -> HostResult:
     started = time.monotonic()
     checks = linux_checks()

@@ -124,6 +124,53 @@ def audit(
     sys.exit(exit_code(writer.hosts, Severity(fail_on)))
 
 
+@cli.command()
+@click.argument("inventory", type=click.Path(path_type=Path, dir_okay=True))
+@click.argument("host")
+@click.option("--out", "-o", "out_file", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write the raw collector output here (default: stdout).")
+@click.option("--timeout", "-T", type=click.FloatRange(1, 3600), default=60.0, show_default=True)
+@click.option("--known-hosts", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option("--vault-password-file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+def collect(
+    inventory: Path,
+    host: str,
+    out_file: Path | None,
+    timeout: float,
+    known_hosts: Path | None,
+    vault_password_file: Path | None,
+) -> None:
+    """Run the collector on HOST and write its raw output (for fixtures and bug reports).
+
+    The first line names the nonce of the section markers:
+    ``hardening.facts.sections.parse_sections(text, nonce)`` reads the file back.
+    """
+    from hardening.audit import AuditOptions, collect_raw
+    from hardening.inventory import InventoryError, load_inventory
+    from hardening.transport.base import TransportError
+
+    try:
+        targets = load_inventory(inventory, limit=host, vault_password_file=vault_password_file)
+    except InventoryError as exc:
+        click.echo(f"harden: error: {exc}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    if len(targets) != 1:
+        click.echo(f"harden: error: {host!r} matches {len(targets)} hosts; name one", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    options = AuditOptions(timeout=timeout, known_hosts=str(known_hosts) if known_hosts else None)
+    try:
+        nonce, raw = collect_raw(targets[0], options)
+    except TransportError as exc:
+        click.echo(f"harden: error: {targets[0].name}: {exc.status.value}: {exc.message}", err=True)
+        sys.exit(EXIT_INCOMPLETE)
+    data = f"# harden collector output host={targets[0].name} nonce={nonce}\n".encode() + raw
+    if out_file is None:
+        sys.stdout.buffer.write(data)
+    else:
+        out_file.write_bytes(data)
+        click.echo(f"{len(data)} bytes from {targets[0].name} written to {out_file} (nonce {nonce})", err=True)
+
+
 @cli.group()
 def lab() -> None:
     """Local test hosts: podman containers on 198.18.0.0/24 with sshd on 127.0.0.1."""

@@ -106,9 +106,7 @@ def test_apparmor_enforce_passes_with_counts():
 
 def test_apparmor_all_complain_fails():
     v = judge(apparmor("apparmor-profiles-complain.txt"))
-    assert (
-        v.status == Status.FAIL and "no profile is in enforce mode" in v.message and "8 complain" in v.message
-    )
+    assert v.status == Status.FAIL and "no profile is in enforce mode" in v.message and "8 complain" in v.message
 
 
 def test_neither_fails_on_real_host():

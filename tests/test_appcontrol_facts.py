@@ -81,9 +81,7 @@ def test_selinux_config_quotes_and_last_wins():
 
 def test_garbled_enforce_raises():
     s = golden("host_root")
-    bad = Sections(
-        {**s.by_name, "appcontrol.selinux_enforce": Section("appcontrol.selinux_enforce", "7", 0)}, True
-    )
+    bad = Sections({**s.by_name, "appcontrol.selinux_enforce": Section("appcontrol.selinux_enforce", "7", 0)}, True)
     with pytest.raises(FactError, match="enforce"):
         appcontrol.parse(bad)
 

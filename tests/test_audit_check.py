@@ -134,8 +134,7 @@ def test_connect_without_a2_and_keyed_by_exe_covers_both_families():
         "-a always,exit -F arch=b64 -S connect -F exe=/usr/bin/bash -F key=shell_net\n"
     )
     persisted = (
-        without(COVERAGE_RULES, "connect")
-        + "-a always,exit -F arch=b64 -S connect -F exe=/usr/bin/bash -k shell_net\n"
+        without(COVERAGE_RULES, "connect") + "-a always,exit -F arch=b64 -S connect -F exe=/usr/bin/bash -k shell_net\n"
     )
     v = judge(healthy(listing, persisted))
     assert v.status == Status.PASS, v.message
@@ -143,11 +142,7 @@ def test_connect_without_a2_and_keyed_by_exe_covers_both_families():
 
 
 def test_missing_persistence_watches_fail():
-    v = judge(
-        healthy(
-            without(LISTING, "/etc/cron", "/root/.ssh"), without(COVERAGE_RULES, "/etc/cron", "/root/.ssh")
-        )
-    )
+    v = judge(healthy(without(LISTING, "/etc/cron", "/root/.ssh"), without(COVERAGE_RULES, "/etc/cron", "/root/.ssh")))
     assert v.status == Status.FAIL
     missing = v.evidence.facts["loaded_missing"]
     assert "watch /etc/cron.d" in missing and "watch /root/.ssh" in missing
@@ -158,8 +153,7 @@ def test_missing_persistence_watches_fail():
 
 def test_parent_directory_watch_covers_children():
     listing = (
-        without(LISTING, "/etc/cron", "/etc/profile", "/etc/bash.bashrc", "/etc/systemd")
-        + "-w /etc -p wa -k etc\n"
+        without(LISTING, "/etc/cron", "/etc/profile", "/etc/bash.bashrc", "/etc/systemd") + "-w /etc -p wa -k etc\n"
     )
     persisted = (
         without(COVERAGE_RULES, "/etc/cron", "/etc/profile", "/etc/bash.bashrc", "/etc/systemd")
@@ -195,9 +189,7 @@ def test_extra_rules_differ_but_still_pass_with_the_difference_reported():
     v = judge(healthy(listing))
     assert v.status == Status.PASS, v.message
     assert "differ (1 only loaded, 0 only persisted)" in v.message
-    assert v.evidence.facts["rules_only_loaded"] == [
-        "-a always,exit -F arch=b64 -S setns,unshare -k container-config"
-    ]
+    assert v.evidence.facts["rules_only_loaded"] == ["-a always,exit -F arch=b64 -S setns,unshare -k container-config"]
 
 
 def test_execve_narrowed_to_login_users_misses_service_shells():

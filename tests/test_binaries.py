@@ -49,9 +49,7 @@ def test_host_with_every_variant(shell):
     assert nc.real_path == "/usr/bin/nc.openbsd"
     assert set(nc.names) == {"/usr/bin/nc", "/usr/bin/netcat", "/usr/bin/nc.openbsd"}
     assert nc.packages == ("netcat-openbsd",) and nc.exec_support == "no"
-    assert b["traditional-nc"].exec_support == "yes" and b["traditional-nc"].packages == (
-        "netcat-traditional",
-    )
+    assert b["traditional-nc"].exec_support == "yes" and b["traditional-nc"].packages == ("netcat-traditional",)
     assert b["ncat"].exec_support == "yes" and b["socat"].exec_support == "yes"
     for x in f.binaries:
         assert len(x.sha256) == 64 and x.magic == "7f454c46" and x.location == "system"

@@ -14,9 +14,7 @@ HARDEN = str(Path(sys.executable).parent / "harden")
 
 
 def harden(*args, cwd=None, env=None, timeout=120):
-    return subprocess.run(
-        [HARDEN, *map(str, args)], capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout
-    )
+    return subprocess.run([HARDEN, *map(str, args)], capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout)
 
 
 def closed_port() -> int:

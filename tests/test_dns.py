@@ -132,9 +132,7 @@ def test_named_logging_without_rndc_reads_effective_config():
     assert dns.named_logging(category, None).source == "logging category queries (named-checkconf -p)"
     assert dns.named_logging(default, None).enabled is False
     # an explicit querylog no beats a category queries channel (BIND ARM)
-    assert (
-        dns.named_logging(category.replace("options {", "options {\n\tquerylog no;"), None).enabled is False
-    )
+    assert dns.named_logging(category.replace("options {", "options {\n\tquerylog no;"), None).enabled is False
     nulled = category.replace('\t\t"queries_file";', '\t\t"null";')
     assert nulled != category and dns.named_logging(nulled, None).enabled is False
 

@@ -66,14 +66,10 @@ def test_yaml_inventory_and_limit(tmp_path):
 
 
 def test_host_key_checking_follows_ansible_env_and_vars(tmp_path):
-    inv = write(
-        tmp_path / "i.ini", "a\nb ansible_host_key_checking=false\nc ansible_host_key_checking=true\n"
-    )
+    inv = write(tmp_path / "i.ini", "a\nb ansible_host_key_checking=false\nc ansible_host_key_checking=true\n")
     default = {t.name: t.host_key_checking for t in load_inventory(inv, env={})}
     assert default == {"a": True, "b": False, "c": True}
-    off = {
-        t.name: t.host_key_checking for t in load_inventory(inv, env={"ANSIBLE_HOST_KEY_CHECKING": "False"})
-    }
+    off = {t.name: t.host_key_checking for t in load_inventory(inv, env={"ANSIBLE_HOST_KEY_CHECKING": "False"})}
     assert off == {"a": False, "b": False, "c": True}
 
 

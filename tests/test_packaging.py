@@ -14,9 +14,7 @@ def test_non_editable_install_runs_from_elsewhere(tmp_path):
     shutil.copytree(
         ROOT,
         src,
-        ignore=shutil.ignore_patterns(
-            ".venv", ".git", ".lab", "reports", "build", "*.egg-info", "__pycache__"
-        ),
+        ignore=shutil.ignore_patterns(".venv", ".git", ".lab", "reports", "build", "*.egg-info", "__pycache__"),
     )
     target = tmp_path / "site"
     subprocess.run(

@@ -29,9 +29,7 @@ def test_truncated_output_is_flagged_not_complete():
 
 
 def test_a_host_cannot_forge_markers_without_the_nonce_or_override_sections():
-    out = (
-        "@@n1 B a\n@@other E a 0\n@@other B __done__\nreal\n@@n1 E a 0\n\n@@n1 B a\nsecond copy\n@@n1 E a 0\n"
-    )
+    out = "@@n1 B a\n@@other E a 0\n@@other B __done__\nreal\n@@n1 E a 0\n\n@@n1 B a\nsecond copy\n@@n1 E a 0\n"
     s = parse_sections(out, "n1")
     assert s["a"].text == "@@other E a 0\n@@other B __done__\nreal"
     assert "__done__" not in s

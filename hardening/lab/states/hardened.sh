@@ -30,6 +30,9 @@ table inet filter {
 }
 NFT
 nft -f /etc/nftables.conf
+# enabled at boot, as `systemctl enable nftables` leaves it
+mkdir -p /etc/systemd/system/sysinit.target.wants
+ln -sf /lib/systemd/system/nftables.service /etc/systemd/system/sysinit.target.wants/nftables.service
 
 mkdir -p /etc/dnsmasq.d
 cat > /etc/dnsmasq.d/harden.conf <<DNS
@@ -54,12 +57,20 @@ cat > /etc/audit/rules.d/harden.rules <<AUD
 -a always,exit -F arch=b32 -S connect -F a2=28 -k harden_connect
 -w /etc/crontab -p wa -k harden_persist
 -w /etc/cron.d/ -p wa -k harden_persist
+-w /etc/cron.hourly/ -p wa -k harden_persist
+-w /etc/cron.daily/ -p wa -k harden_persist
+-w /etc/cron.weekly/ -p wa -k harden_persist
+-w /etc/cron.monthly/ -p wa -k harden_persist
 -w /var/spool/cron/ -p wa -k harden_persist
+-w /etc/profile -p wa -k harden_persist
+-w /etc/profile.d/ -p wa -k harden_persist
+-w /etc/bash.bashrc -p wa -k harden_persist
+-w /root/.ssh/ -p wa -k harden_persist
 -w /etc/systemd/system/ -p wa -k harden_persist
 -w /lib/systemd/system/ -p wa -k harden_persist
--w /root/.ssh/authorized_keys -p wa -k harden_persist
 -w /home/harden/.ssh/authorized_keys -p wa -k harden_persist
 AUD
+augenrules >/dev/null 2>&1 || true  # regenerate /etc/audit/audit.rules (loading needs the kernel)
 mkdir -p /etc/systemd/system/multi-user.target.wants
 ln -sf /lib/systemd/system/auditd.service /etc/systemd/system/multi-user.target.wants/auditd.service
 

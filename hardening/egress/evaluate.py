@@ -1,0 +1,389 @@
+"""Send probe packets through a :class:`~hardening.egress.model.Ruleset`, with real semantics.
+
+A probe is the first SYN of a new outbound TCP connection from a local process.
+It must pass EVERY base chain on the output path (all tables, all backends): an
+accept ends only its own chain, a drop anywhere is final. Within a chain: rules in
+order, jump/goto/return, the policy at the end.
+
+Matches are three-valued. When a rule's matches are UNKNOWN (none false), both
+branches are explored, each carrying a note of what was assumed; a chain "may
+accept" when any branch accepts. That is the pessimistic reading the audit needs:
+an accept behind an unknown match counts as admitting, a drop behind one counts as
+not dropping.
+
+Example::
+
+    >>> from hardening.egress.iptables import parse_save
+    >>> rs = parse_save("*filter\\n:OUTPUT DROP [0:0]\\nCOMMIT\\n", 4, "iptables-nft")
+    >>> p = Probe(4, ip_to_int("203.0.113.77"), 4444, "eth0")
+    >>> run_probe(rs, p).admitted
+    False
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import itertools
+from dataclasses import dataclass
+
+from hardening.egress.model import (
+    MAX_V4,
+    MAX_V6,
+    Chain,
+    Cond,
+    Intervals,
+    Kind,
+    Probe,
+    Rule,
+    Ruleset,
+    Table,
+    Tri,
+    ip_to_int,
+)
+
+MAX_STATES = 20000  # explored branch states per chain before giving up (pessimistically)
+MAX_DEPTH = 32
+FIXED_PORTS = (4444, 443, 53, 80)
+PROBE_PORT = 4444
+MAX_ADDR_CLASSES = 256
+MAX_PORT_CLASSES = 64
+PROBE_BUDGET = 3000  # named-destination probes per family (each ~0.1 ms per rule set of 30 rules)
+LOOPBACK = {
+    4: Intervals.of([(ip_to_int("127.0.0.0"), ip_to_int("127.255.255.255"))]),
+    6: Intervals.of([(1, 1)]),
+}
+_CANDIDATES = {
+    4: ("203.0.113.77", "198.51.100.77", "192.0.2.77", "45.77.0.77", "91.198.174.77", "1.2.3.77"),
+    6: ("2001:db8:4::77", "2001:db8:ffff::77", "2a00:1450:4001::77", "2600:1f00::77", "2c0f:f000::77"),
+}
+
+
+@dataclass(frozen=True)
+class ChainOutcome:
+    """How one base chain ends for one probe on one branch."""
+
+    accepted: bool
+    table: str
+    chain: str
+    rule_index: int  # 0: the chain policy decided
+    rule_text: str
+    assumptions: tuple[str, ...] = ()
+    daddr_constrained: bool = False  # a positive destination match held on the way
+    dport_constrained: bool = False
+
+    def describe(self) -> str:
+        what = "accepts" if self.accepted else "drops"
+        if self.rule_index == 0:
+            s = f"{self.table} {self.chain}: {self.rule_text} {what} it"
+        else:
+            s = f"{self.table} {self.chain}: rule {self.rule_index} `{self.rule_text}` {what} it"
+        if self.assumptions:
+            s += " (assuming " + "; ".join(self.assumptions[:3]) + ")"
+        return s
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """The fate of one probe: admitted when every base chain may accept it."""
+
+    probe: Probe
+    admitted: bool
+    certain: bool  # no unknown match was assumed on the deciding branches
+    outcomes: tuple[ChainOutcome, ...]  # admitted: the accepting branch per chain; else the blockers
+
+    def admitting_rules(self) -> list[ChainOutcome]:
+        """Accepting outcomes that came from a rule (policy accepts say less)."""
+        return [o for o in self.outcomes if o.accepted and o.rule_index]
+
+    def describe(self) -> str:
+        if not self.outcomes:
+            return "no base chain on the output path filters it"
+        if self.admitted:
+            rules = self.admitting_rules() or list(self.outcomes)
+            return "; ".join(o.describe() for o in rules[:4])
+        return "; ".join(o.describe() for o in self.outcomes[:2])
+
+
+# ---------------------------------------------------------------- one chain
+
+
+@dataclass(frozen=True)
+class _State:
+    chain: str
+    idx: int
+    stack: tuple[tuple[str, int, bool, bool], ...]
+    assumptions: tuple[str, ...]
+    dcons: bool
+    pcons: bool
+
+
+def _constrains(conds: tuple[Cond, ...], probe: Probe) -> tuple[bool, bool]:
+    d = p = False
+    for c in conds:
+        parts = [c, *(x for alt in c.alternatives for x in alt)]
+        for x in parts:
+            if x.negate or x.op != "in":
+                continue
+            if x.key == "daddr" and isinstance(x.values, Intervals) and not _is_everything(x.values, probe):
+                d = True
+            if x.key == "dport" and isinstance(x.values, Intervals) and x.values.spans != ((0, 65535),):
+                p = True
+    return d, p
+
+
+def _is_everything(v: Intervals, probe: Probe) -> bool:
+    return v.spans == ((0, MAX_V4 if probe.family == 4 else MAX_V6),)
+
+
+def eval_chain(table: Table, base: Chain, probe: Probe) -> list[ChainOutcome]:
+    """Every distinct way ``base`` can end for ``probe`` (bounded; pessimistic when cut)."""
+    outcomes: dict[tuple[bool, int, str, str, tuple[str, ...]], ChainOutcome] = {}
+    work = [_State(base.name, 0, (), (), False, False)]
+    seen = 0
+
+    def finish(
+        accepted: bool, st: _State, chain: str, rule: Rule | None, extra: tuple[str, ...] = ()
+    ) -> None:
+        o = ChainOutcome(
+            accepted,
+            table.label,
+            chain if rule else base.name,
+            rule.index if rule else 0,
+            rule.text if rule else f"policy {base.policy or 'accept'}",
+            st.assumptions + extra,
+            st.dcons,
+            st.pcons,
+        )
+        outcomes.setdefault((o.accepted, o.rule_index, o.chain, o.rule_text, o.assumptions), o)
+
+    while work:
+        st = work.pop()
+        seen += 1
+        if seen > MAX_STATES:
+            finish(True, st, st.chain, None, ("too many branches to explore: assumed it may accept",))
+            break
+        chain = table.chain(st.chain)
+        if chain is None:
+            finish(True, st, st.chain, None, (f"chain {st.chain} not found: assumed it may accept",))
+            continue
+        if st.idx >= len(chain.rules):
+            if st.stack:
+                top = st.stack[-1]
+                work.append(_State(top[0], top[1], st.stack[:-1], st.assumptions, top[2], top[3]))
+            else:
+                finish(base.policy != "drop", st, base.name, None)
+            continue
+        rule = chain.rules[st.idx]
+        nxt = _State(st.chain, st.idx + 1, st.stack, st.assumptions, st.dcons, st.pcons)
+        if rule.kind is Kind.CONTINUE:  # counter, log, mark...: no effect on the verdict
+            work.append(nxt)
+            continue
+        results = [c.test(probe) for c in rule.conds]
+        if Tri.FALSE in results:
+            work.append(nxt)
+            continue
+        unknown = [c for c, r in zip(rule.conds, results, strict=True) if r is Tri.UNKNOWN]
+        if unknown:
+            label = f"{st.chain} rule {rule.index}"
+            doubts = ", ".join(
+                f"`{c.mentions()}` ({c.why})" if c.why else f"`{c.mentions()}`" for c in unknown
+            )
+            work.append(_with(nxt, f"{label}: {doubts} does not match"))
+            fired = _with(st, f"{label}: {doubts} matches")
+        else:
+            fired = st
+        d, p = _constrains(rule.conds, probe)
+        fired = _State(
+            fired.chain, fired.idx, fired.stack, fired.assumptions, fired.dcons or d, fired.pcons or p
+        )
+        _fire(table, base, rule, fired, nxt, work, finish, probe)
+    return list(outcomes.values())
+
+
+def _with(st: _State, note: str) -> _State:
+    return _State(st.chain, st.idx, st.stack, (*st.assumptions, note), st.dcons, st.pcons)
+
+
+def _fire(table, base, rule, st, nxt, work, finish, probe) -> None:  # noqa: ANN001
+    after = _State(st.chain, st.idx + 1, st.stack, st.assumptions, nxt.dcons, nxt.pcons)
+    kind = rule.kind
+    if kind is Kind.ACCEPT:
+        finish(True, st, st.chain, rule)
+    elif kind is Kind.DROP:
+        finish(False, st, st.chain, rule)
+    elif kind is Kind.CONTINUE:
+        work.append(after)
+    elif kind is Kind.RETURN:
+        if st.stack:
+            top = st.stack[-1]
+            work.append(_State(top[0], top[1], st.stack[:-1], st.assumptions, top[2], top[3]))
+        else:
+            finish(base.policy != "drop", st, base.name, None)
+    elif kind in (Kind.JUMP, Kind.GOTO):
+        if table.chain(rule.target) is None or len(st.stack) >= MAX_DEPTH:
+            finish(
+                True, st, st.chain, rule, (f"jump target {rule.target!r} unusable: assumed it may accept",)
+            )
+            work.append(_with(after, f"jump target {rule.target!r} unusable: assumed it may return"))
+            return
+        stack = st.stack
+        if kind is Kind.JUMP:
+            stack = (*stack, (st.chain, st.idx + 1, nxt.dcons, nxt.pcons))
+        work.append(_State(rule.target, 0, stack, st.assumptions, st.dcons, st.pcons))
+    else:  # UNKNOWN: may accept, may continue
+        why = rule.why or "unknown verdict"
+        finish(True, st, st.chain, rule, (f"{why}: assumed it may accept",))
+        work.append(_with(after, f"{why}: assumed it may continue"))
+
+
+# ---------------------------------------------------------------- one probe
+
+
+def run_probe(ruleset: Ruleset, probe: Probe) -> ProbeResult:
+    """Admitted only if every base chain for the probe's family may accept it."""
+    chosen: list[ChainOutcome] = []
+    for table, chain in ruleset.base_chains(probe.family):
+        outs = eval_chain(table, chain, probe)
+        accepts = [o for o in outs if o.accepted]
+        if not accepts:
+            drops = sorted(outs, key=lambda o: len(o.assumptions))
+            return ProbeResult(probe, False, all(not o.assumptions for o in drops), tuple(drops[:1]))
+        accepts.sort(key=lambda o: (len(o.assumptions), o.rule_index == 0))
+        chosen.append(accepts[0])
+    return ProbeResult(probe, True, all(not o.assumptions for o in chosen), tuple(chosen))
+
+
+# ---------------------------------------------------------------- probe selection
+
+
+@dataclass(frozen=True)
+class ProbePlan:
+    """Which probes a family needs; addresses/ports as representatives of classes."""
+
+    family: int
+    arbitrary: int  # an address outside every named prefix (or the policy probe)
+    named: tuple[tuple[int, int], ...]  # (representative, ) of named address classes: (rep, hi)
+    ports: tuple[tuple[int, int, int], ...]  # (rep, lo, hi) per elementary port class
+    named_ports: Intervals  # ports appearing as constants in the rules
+    interfaces: tuple[str, ...]
+    notes: tuple[str, ...] = ()
+
+    def probes(self) -> list[Probe]:
+        """The arbitrary address on every port class and interface; named classes on the first."""
+        out = []
+        for oif in self.interfaces:
+            for rep, _lo, _hi in self.ports:
+                out.append(Probe(self.family, self.arbitrary, rep, oif))
+        for addr, _hi in self.named:
+            for rep, _lo, _hi2 in self.ports:
+                out.append(Probe(self.family, addr, rep, self.interfaces[0]))
+        return out
+
+
+def _walk_conds(ruleset: Ruleset, family: int) -> list[Cond]:
+    out: list[Cond] = []
+    for t in ruleset.tables:
+        if family not in t.families():
+            continue
+        for c in t.chains:
+            for r in c.rules:
+                for cond in r.conds:
+                    out.append(cond)
+                    out.extend(x for alt in cond.alternatives for x in alt)
+    return out
+
+
+def _classes(spans: list[tuple[int, int]], top: int) -> list[tuple[int, int]]:
+    """Elementary intervals of [0, top] cut at every span boundary."""
+    points = {0, top + 1}
+    for lo, hi in spans:
+        points.add(max(0, min(lo, top + 1)))
+        points.add(max(0, min(hi + 1, top + 1)))
+    cuts = sorted(points)
+    return [(a, b - 1) for a, b in itertools.pairwise(cuts) if a <= b - 1]
+
+
+def plan(
+    ruleset: Ruleset,
+    family: int,
+    interfaces: tuple[str, ...],
+    probe_address: int | None = None,
+    extra_nets: list[tuple[int, int]] | None = None,
+    extra_ports: list[tuple[int, int]] | None = None,
+) -> ProbePlan:
+    """Choose probes: every address class named in the rules (and the policy), one
+    arbitrary address outside all of them, on every elementary port class."""
+    top = MAX_V4 if family == 4 else MAX_V6
+    conds = _walk_conds(ruleset, family)
+    addr_spans: list[tuple[int, int]] = []
+    port_spans: list[tuple[int, int]] = [(p, p) for p in FIXED_PORTS]
+    named_ports: list[tuple[int, int]] = []
+    for c in conds:
+        if not isinstance(c.values, Intervals):
+            continue
+        if c.key == "daddr" and (c.version in (None, family)):
+            addr_spans.extend(s for s in c.values.spans if s[1] <= top)
+        if c.key == "dport":
+            if c.op == "in":
+                port_spans.extend(c.values.spans)
+                named_ports.extend(c.values.spans)
+            elif c.values.spans:
+                b = c.values.spans[0][0]
+                port_spans.extend([(b, b), (min(b + 1, 65535), 65535), (0, max(b - 1, 0))])
+    rule_spans = [s for s in addr_spans if s != (0, top)]
+    addr_spans = rule_spans + list(extra_nets or [])
+    port_spans += list(extra_ports or [])
+    named_iv = Intervals.of(addr_spans)
+    notes: list[str] = []
+
+    arbitrary = _arbitrary(family, named_iv, probe_address, top)
+    if arbitrary in named_iv:
+        notes.append("every candidate address is inside a named prefix; probing with the policy address")
+    named = [
+        (lo, hi)
+        for lo, hi in _classes(addr_spans, top)
+        if lo in named_iv and not (lo in LOOPBACK[family] and hi in LOOPBACK[family])
+    ]
+    port_classes = []
+    for lo, hi in _classes(port_spans, 65535):
+        rep = next((p for p in FIXED_PORTS if lo <= p <= hi), lo)
+        port_classes.append((rep, lo, hi))
+    if len(port_classes) > MAX_PORT_CLASSES:
+        keep = [c for c in port_classes if c[0] in FIXED_PORTS]
+        named_iv_ports = Intervals.of(named_ports)
+        # ports no rule names are the dangerous ones: keep them before named ones
+        rest = sorted(
+            (c for c in port_classes if c[0] not in FIXED_PORTS), key=lambda c: c[0] in named_iv_ports
+        )
+        notes.append(f"{len(port_classes)} port classes: only {MAX_PORT_CLASSES} probed")
+        port_classes = keep + rest[: MAX_PORT_CLASSES - len(keep)]
+    limit = min(MAX_ADDR_CLASSES, max(16, PROBE_BUDGET // max(1, len(port_classes))))
+    if len(named) > limit:
+        notes.append(f"{len(named)} named address classes: only the first {limit} probed")
+        named = named[:limit]
+    return ProbePlan(
+        family,
+        arbitrary,
+        tuple(named),
+        tuple(port_classes),
+        Intervals.of(named_ports),
+        interfaces or ("eth0",),
+        tuple(notes),
+    )
+
+
+def _arbitrary(family: int, named: Intervals, probe_address: int | None, top: int) -> int:
+    cands = [probe_address] if probe_address is not None else []
+    cands += [ip_to_int(a) for a in _CANDIDATES[family]]
+    for a in cands:
+        if a not in named:
+            return a
+    for lo, _hi in _classes(list(named.spans), top):
+        if lo not in named:
+            addr = ipaddress.ip_address(lo) if family == 4 else ipaddress.IPv6Address(lo)
+            if addr.is_global:
+                return lo
+    return cands[0]
+
+
+__all__ = ["ChainOutcome", "ProbePlan", "ProbeResult", "eval_chain", "plan", "run_probe"]

@@ -1,0 +1,231 @@
+"""Egress judgement shared by the ``egress.*`` checks: probe a ruleset, summarise.
+
+For one ruleset and one family, :func:`judge` sends the probes of
+:func:`hardening.egress.evaluate.plan` and sorts the admitted ones:
+
+- ``open_any``: an arbitrary destination admitted on port 4444 or on a port no rule
+  names: default deny is defeated;
+- ``open_ports``: an arbitrary destination admitted only on ports the rules name
+  (``tcp dport 443 accept``): default deny holds, the allowlist does not;
+- ``admitted``: the named destinations admitted, as (network, ports) for the allowlist.
+
+Example::
+
+    >>> from hardening.egress.iptables import parse_save
+    >>> rs = parse_save("*filter\\n:OUTPUT DROP [0:0]\\nCOMMIT\\n", 4, "iptables-nft")
+    >>> judge(rs, 4, ("eth0",)).default_deny
+    True
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from hardening.egress.evaluate import PROBE_PORT, ProbePlan, ProbeResult, plan, run_probe
+from hardening.egress.model import Intervals, Ruleset
+from hardening.policy import AllowedDestination, IPNetwork, Policy, PortRange
+
+
+@dataclass(frozen=True)
+class Admission:
+    """A class of destinations admitted: networks x one port interval, and why."""
+
+    nets: tuple[IPNetwork, ...]
+    ports: PortRange
+    result: ProbeResult
+    arbitrary: bool  # the "any address" class
+    span: tuple[int, int] = (0, 0)  # the address class as integers
+
+    def dest_text(self) -> str:
+        where = "any address" if self.arbitrary else ", ".join(str(n) for n in self.nets[:4])
+        if not self.arbitrary and len(self.nets) > 4:
+            where += f" (+{len(self.nets) - 4} networks)"
+        return f"{where} {port_text(self.ports)}"
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "destination": "any" if self.arbitrary else [str(n) for n in self.nets],
+            "ports": port_text(self.ports),
+            "certain": self.result.certain,
+            "why": self.result.describe(),
+        }
+
+
+def port_text(p: PortRange) -> str:
+    if p.first == 0 and p.last == 65535:
+        return "on any port"
+    return f"on port {p.first}" if p.first == p.last else f"on ports {p.first}-{p.last}"
+
+
+@dataclass(frozen=True)
+class FamilyReport:
+    family: int
+    base_chains: tuple[str, ...]
+    arbitrary: str
+    open_any: tuple[Admission, ...]
+    open_ports: tuple[Admission, ...]
+    admitted: tuple[Admission, ...]  # named destination classes admitted
+    blocked: ProbeResult | None  # the arbitrary destination on 4444, when not admitted
+    plan: ProbePlan
+
+    @property
+    def default_deny(self) -> bool:
+        return not self.open_any
+
+    @property
+    def name(self) -> str:
+        return f"IPv{self.family}"
+
+    def headline(self) -> str:
+        """One sentence on what decides this family."""
+        if self.open_any:
+            a = self.open_any[0]
+            verb = "are admitted" if a.result.certain else "may be admitted"
+            return f"{self.name}: new connections to {a.dest_text()} {verb} ({a.result.describe()})"
+        if self.blocked is not None:
+            return (
+                f"{self.name}: new connections to arbitrary addresses are blocked ({self.blocked.describe()})"
+            )
+        return f"{self.name}: no arbitrary destination admitted"
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "default_deny": self.default_deny,
+            "base_chains": list(self.base_chains),
+            "probe_address": self.arbitrary,
+            "deciding": self.headline(),
+            "open_to_any_address": [a.to_json() for a in self.open_any[:8]],
+            "any_address_on_named_ports": [a.to_json() for a in self.open_ports[:8]],
+            "admitted_destinations": [a.to_json() for a in self.admitted[:16]],
+            "notes": list(self.plan.notes),
+        }
+
+
+def _addr_text(family: int, value: int) -> str:
+    return str(ipaddress.IPv4Address(value) if family == 4 else ipaddress.IPv6Address(value))
+
+
+def _nets(family: int, lo: int, hi: int) -> tuple[IPNetwork, ...]:
+    cls = ipaddress.IPv4Address if family == 4 else ipaddress.IPv6Address
+    return tuple(ipaddress.summarize_address_range(cls(lo), cls(hi)))
+
+
+def judge(
+    ruleset: Ruleset,
+    family: int,
+    interfaces: tuple[str, ...],
+    policy: Policy | None = None,
+) -> FamilyReport:
+    """Probe ``ruleset`` for ``family`` and sort what is admitted."""
+    policy = policy or Policy()
+    probe_addr = next((int(a) for a in policy.probe_addresses if a.version == family), None)
+    extra_nets = [
+        (int(d.net.network_address), int(d.net.broadcast_address))
+        for d in policy.egress_allow
+        if d.net.version == family and d.net.prefixlen > 0
+    ]
+    extra_ports = [(p.first, p.last) for d in policy.egress_allow for p in d.ports]
+    pl = plan(ruleset, family, interfaces, probe_addr, extra_nets, extra_ports)
+    named_classes = dict(pl.named)
+    open_any: list[Admission] = []
+    open_ports: list[Admission] = []
+    admitted: dict[tuple[int, int, int, int], Admission] = {}
+    blocked = None
+    for probe in pl.probes():
+        res = run_probe(ruleset, probe)
+        cls = next((c for c in pl.ports if c[0] == probe.dport), (probe.dport, probe.dport, probe.dport))
+        ports = PortRange(cls[1], cls[2])
+        if probe.daddr == pl.arbitrary:
+            if not res.admitted:
+                if probe.dport == PROBE_PORT and blocked is None:
+                    blocked = res
+                continue
+            adm = Admission((), ports, res, True)
+            named_port = probe.dport in pl.named_ports and probe.dport != PROBE_PORT
+            (open_ports if named_port else open_any).append(adm)
+        elif res.admitted:
+            hi = named_classes[probe.daddr]
+            key = (probe.daddr, hi, cls[1], cls[2])
+            adm = Admission(_nets(family, probe.daddr, hi), ports, res, False, (probe.daddr, hi))
+            admitted.setdefault(key, adm)
+    open_any.sort(key=lambda a: (a.ports.first != PROBE_PORT, not a.result.certain))
+    return FamilyReport(
+        family,
+        tuple(
+            f"{t.label} {c.name} (hook {c.hook}, policy {c.policy})" for t, c in ruleset.base_chains(family)
+        ),
+        _addr_text(family, pl.arbitrary),
+        tuple(_dedupe(open_any)),
+        tuple(_dedupe(open_ports)),
+        tuple(_merge_addresses(family, _merge_ports(list(admitted.values())))),
+        blocked,
+        pl,
+    )
+
+
+def _dedupe(items: list[Admission]) -> list[Admission]:
+    """One entry per (admitting rules, interface-independent) with merged port text kept first."""
+    seen: set[tuple[str, int, int]] = set()
+    out = []
+    for a in items:
+        key = (a.result.describe(), a.ports.first, a.ports.last)
+        if key not in seen:
+            seen.add(key)
+            out.append(a)
+    return out
+
+
+def _merge_ports(items: list[Admission]) -> list[Admission]:
+    """Adjacent port classes of the same destination admitted by the same rules become one."""
+    items.sort(key=lambda a: (tuple(str(n) for n in a.nets), a.ports.first))
+    out: list[Admission] = []
+    for a in items:
+        if out:
+            last = out[-1]
+            if (
+                last.nets == a.nets
+                and last.ports.last + 1 == a.ports.first
+                and last.result.describe() == a.result.describe()
+            ):
+                out[-1] = Admission(
+                    a.nets, PortRange(last.ports.first, a.ports.last), last.result, False, a.span
+                )
+                continue
+        out.append(a)
+    return out
+
+
+def _merge_addresses(family: int, items: list[Admission]) -> list[Admission]:
+    """Adjacent address classes on the same ports admitted by the same rules become one."""
+    items = sorted(items, key=lambda a: (a.ports.first, a.ports.last, a.result.describe(), a.span))
+    out: list[Admission] = []
+    for a in items:
+        if out:
+            last = out[-1]
+            if (
+                last.ports == a.ports
+                and last.span[1] + 1 == a.span[0]
+                and last.result.describe() == a.result.describe()
+            ):
+                span = (last.span[0], a.span[1])
+                out[-1] = Admission(_nets(family, *span), a.ports, last.result, False, span)
+                continue
+        out.append(a)
+    out.sort(key=lambda a: (a.span, a.ports.first))
+    return out
+
+
+def outside_policy(report: FamilyReport, allow: tuple[AllowedDestination, ...]) -> list[Admission]:
+    """Admitted destination classes not inside the policy allowlist."""
+    bad = []
+    for a in report.admitted:
+        ok = all(
+            any(d.covers(net, (a.ports,)) or (d.covers(net) and not d.ports) for d in allow) for net in a.nets
+        )
+        if not ok:
+            bad.append(a)
+    return bad
+
+
+__all__ = ["Admission", "FamilyReport", "Intervals", "judge", "outside_policy", "port_text"]

@@ -1,0 +1,102 @@
+# harden collector: firewall (egress) piece. Read-only: never loads rules into the
+# host's network namespace; the persisted nftables file is parsed by nft inside a
+# throwaway network namespace (unshare), whose ruleset dies with it.
+
+_h_cmd firewall.nft_version nft --version
+_h_cmd firewall.nft_ruleset nft -j list ruleset
+_h_cmd firewall.iptables_version iptables -V
+_h_cmd firewall.iptables_save iptables-save
+_h_cmd firewall.ip6tables_save ip6tables-save
+_h_cmd firewall.iptables_nft_save iptables-nft-save
+_h_cmd firewall.ip6tables_nft_save ip6tables-nft-save
+# Legacy xtables only when its kernel tables exist: reading them must not load modules.
+# (/proc files report size 0, so test their content, not -s.)
+_h_file firewall.legacy_names /proc/net/ip_tables_names
+_h_file firewall.legacy6_names /proc/net/ip6_tables_names
+if [ -n "$(cat /proc/net/ip_tables_names 2>/dev/null)" ]; then
+    _h_cmd firewall.iptables_legacy_save iptables-legacy-save
+fi
+if [ -n "$(cat /proc/net/ip6_tables_names 2>/dev/null)" ]; then
+    _h_cmd firewall.ip6tables_legacy_save ip6tables-legacy-save
+fi
+
+# Persisted configuration, and whether it loads at boot.
+_h_file firewall.nft_conf /etc/nftables.conf
+_h_file firewall.nft_conf_sysconfig /etc/sysconfig/nftables.conf
+
+_h_fw_persisted() {
+    # nft's own parser, in a new network namespace: user namespace first, then plain.
+    _hfc=/etc/nftables.conf
+    [ -e "$_hfc" ] || _hfc=/etc/sysconfig/nftables.conf
+    [ -e "$_hfc" ] || return 127
+    _h_has nft || return 126
+    _h_has unshare || { echo "harden: unshare not found" >&2; return 125; }
+    _hto=
+    _h_has timeout && _hto="timeout 10"
+    if $_hto unshare -rn sh -c 'nft -f "$1" >/dev/null && nft -j list ruleset' sh "$_hfc" 2>"$HT/un1"; then
+        echo "harden: loaded $_hfc with unshare -rn" >&2
+        return 0
+    fi
+    if $_hto unshare -n sh -c 'nft -f "$1" >/dev/null && nft -j list ruleset' sh "$_hfc" 2>"$HT/un2"; then
+        echo "harden: loaded $_hfc with unshare -n" >&2
+        return 0
+    fi
+    echo "harden: unshare -rn: $(head -c 400 "$HT/un1" | tr '\n' ' ')" >&2
+    echo "harden: unshare -n: $(head -c 400 "$HT/un2" | tr '\n' ' ')" >&2
+    return 124
+}
+_h_run firewall.nft_persisted _h_fw_persisted
+
+_h_fw_enabled() {
+    for _hu in nftables netfilter-persistent iptables ip6tables ufw firewalld; do
+        for _hw in /etc/systemd/system/*.wants/$_hu.service; do
+            [ -e "$_hw" ] && echo "wants $_hu $_hw"
+        done
+        for _hw in /etc/runlevels/*/$_hu; do
+            [ -e "$_hw" ] && echo "rc $_hu $_hw"
+        done
+        if [ -d /run/systemd/system ] && _h_has systemctl; then
+            echo "systemctl $_hu $(systemctl is-enabled "$_hu.service" 2>/dev/null || true)"
+            echo "active $_hu $(systemctl is-active "$_hu.service" 2>/dev/null || true)"
+        fi
+    done
+    return 0
+}
+_h_run firewall.boot _h_fw_enabled
+
+_h_file firewall.rules_v4 /etc/iptables/rules.v4
+_h_file firewall.rules_v6 /etc/iptables/rules.v6
+_h_file firewall.sysconfig_iptables /etc/sysconfig/iptables
+_h_file firewall.sysconfig_ip6tables /etc/sysconfig/ip6tables
+
+_h_file firewall.ufw_conf /etc/ufw/ufw.conf
+_h_file firewall.ufw_default /etc/default/ufw
+_h_files firewall.ufw_rules /etc/ufw/before.rules /etc/ufw/user.rules /etc/ufw/after.rules \
+    /etc/ufw/before6.rules /etc/ufw/user6.rules /etc/ufw/after6.rules
+
+if _h_has firewall-cmd; then
+    _h_run firewall.firewalld_state firewall-cmd --state
+else
+    printf '\n@@%s B %s\n\n@@%s E %s 127\n' "$HN" firewall.firewalld_state "$HN" firewall.firewalld_state
+fi
+_h_file firewall.firewalld_conf /etc/firewalld/firewalld.conf
+_h_files firewall.firewalld_policies /usr/lib/firewalld/policies/*.xml /etc/firewalld/policies/*.xml
+
+# IPv6 state and interfaces.
+_h_fw_v6() {
+    for _hf in /proc/sys/net/ipv6/conf/*/disable_ipv6; do
+        [ -r "$_hf" ] || continue
+        _hd=${_hf%/disable_ipv6}
+        echo "${_hd##*/} $(cat "$_hf")"
+    done
+    return 0
+}
+_h_run firewall.ipv6_disable _h_fw_v6
+_h_file firewall.if_inet6 /proc/net/if_inet6
+if _h_has ip; then
+    _h_run firewall.links ip -o link show
+    _h_run firewall.routes4 ip -o -4 route show default
+    _h_run firewall.routes6 ip -o -6 route show default
+else
+    _h_run firewall.links ls /sys/class/net
+fi
