@@ -156,13 +156,14 @@ class Console:
                     )
         failing = [(h, c) for h in hosts for c in h.checks if c.status is Status.FAIL]
         if failing and self.interactive:
-            self.rich.print(Text("Failing checks:", style="bold"))
+            self.rich.print(Text("Failing checks (details and evidence in results.json):", style="bold"))
             for h, c in sorted(failing, key=lambda hc: (-hc[1].severity.rank, hc[0].name)):
-                self.rich.print(
+                line = (
                     Text(f"  [{c.severity.value}] ", style="red")
-                    + Text(f"{safe(h.name, 40)} {c.id}: ")
+                    + Text(f"{safe(h.name, 40)} {c.id}: ", style="bold")
                     + Text(safe(c.message, 300))
                 )
+                self.rich.print(line, overflow="ellipsis", no_wrap=True, crop=True)
         not_ok = [h for h in hosts if h.status is not HostStatus.OK]
         for h in not_ok:
             self.rich.print(

@@ -87,3 +87,68 @@ def test_schema_rejects_a_pass_on_a_host_not_fully_audited():
     except jsonschema.ValidationError:
         return
     raise AssertionError("schema accepted a passing check on a timed-out host")
+
+
+def test_tarpit_that_never_sends_a_banner_times_out_within_the_bound(tmp_path):
+    """A real listener on 127.0.0.1 that accepts and stays silent (bounded, cleaned up)."""
+    import threading
+    import time
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    server.settimeout(0.2)
+    port = server.getsockname()[1]
+    stop = threading.Event()
+    held = []
+
+    def accept_and_hold():
+        deadline = time.monotonic() + 30
+        while not stop.is_set() and time.monotonic() < deadline:
+            try:
+                conn, _ = server.accept()
+                held.append(conn)
+            except TimeoutError:
+                continue
+
+    t = threading.Thread(target=accept_and_hold, daemon=True)
+    t.start()
+    try:
+        inv = tmp_path / "inv.ini"
+        inv.write_text(
+            f"tarpit ansible_host=127.0.0.1 ansible_port={port} ansible_user=x\n"
+            f"gone ansible_host=127.0.0.1 ansible_port={closed_port()} ansible_user=x\n"
+        )
+        started = time.monotonic()
+        r = harden("audit", inv, "--out", tmp_path / "o", "--timeout", "3")
+        elapsed = time.monotonic() - started
+    finally:
+        stop.set()
+        t.join(5)
+        for c in held:
+            c.close()
+        server.close()
+    assert r.returncode == 3
+    hosts = {h["name"]: h for h in json.loads((tmp_path / "o" / "results.json").read_text())["hosts"]}
+    assert hosts["tarpit"]["status"] == "timeout", hosts["tarpit"]["message"]
+    assert hosts["gone"]["status"] == "unreachable"
+    assert elapsed < 15, elapsed
+
+
+def test_local_connection_audits_this_machine(tmp_path):
+    """ansible_connection=local runs the same collector here; every check is judged."""
+    import os
+
+    inv = tmp_path / "inv.yml"
+    inv.write_text("all:\n  hosts:\n    controller:\n      ansible_connection: local\n")
+    r = harden("audit", inv, "--out", tmp_path / "o", "--timeout", "60")
+    (host,) = json.loads((tmp_path / "o" / "results.json").read_text())["hosts"]
+    assert host["status"] == "ok", host["message"]
+    assert r.returncode in (0, 1)
+    ids = {c["id"] for c in host["checks"]}
+    assert ids == {
+        "egress.default_deny", "egress.allowlist", "dns.query_logging",
+        "audit.auditd", "appcontrol.enforced", "binaries.netcat",
+    }  # fmt: skip
+    if os.geteuid() != 0:
+        assert "root" in host["message"]

@@ -144,6 +144,13 @@ class SshTransport:
             ) from None
         except paramiko.SSHException as exc:
             text = str(exc)
+            transport = client.get_transport()
+            if transport is not None and not transport.remote_version:
+                text = f"no SSH banner received ({text})"
+            if time.monotonic() >= deadline - 0.05:
+                raise TransportError(
+                    HostStatus.TIMEOUT, f"timed out after {self.timeout:g}s with {t.host}:{t.port or 22}: {text}"
+                ) from None
             status = (
                 HostStatus.TIMEOUT
                 if "banner" in text.lower() or "timeout" in text.lower()
