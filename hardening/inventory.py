@@ -277,6 +277,8 @@ def load_inventory(
                 used = {k: _plain(templar.template(hostvars[k])) for k in _USED if k in hostvars}
         except AnsibleError as exc:
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            if "undecryptable" in first or "vault" in first.lower():
+                first = "a vault-encrypted variable cannot be decrypted: pass --vault-password-file FILE"
             raise InventoryError(f"{source}: host {host.name}: {first}") from None
         targets.append(target_from_vars(host.name, used, env))
     return targets

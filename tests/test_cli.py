@@ -152,3 +152,14 @@ def test_local_connection_audits_this_machine(tmp_path):
     }  # fmt: skip
     if os.geteuid() != 0:
         assert "root" in host["message"]
+
+
+def test_winrm_hosts_are_reported_not_yet_supported_never_passing(tmp_path):
+    inv = tmp_path / "inv.ini"
+    inv.write_text("win1 ansible_connection=winrm ansible_host=127.0.0.1\n")
+    r = harden("audit", inv, "--out", tmp_path / "o", "--timeout", "5")
+    assert r.returncode == 3
+    (host,) = json.loads((tmp_path / "o" / "results.json").read_text())["hosts"]
+    assert host["platform"] == "windows" and host["status"] == "error"
+    assert "not supported yet" in host["message"]
+    assert not any(c["status"] == "pass" for c in host["checks"])

@@ -97,3 +97,26 @@ def test_missing_inventory_and_empty_limit(tmp_path):
     inv = write(tmp_path / "i.ini", "a\n")
     with pytest.raises(InventoryError, match="matches no host"):
         load_inventory(inv, limit="zzz", env={})
+
+
+def test_vault_encrypted_values_decrypt_with_password_file(tmp_path):
+    from ansible.parsing.vault import VaultLib, VaultSecret
+
+    secret = VaultSecret(b"correct horse")
+    blob = VaultLib([("default", secret)]).encrypt("sudo-Pw-42", secret).decode()
+    indented = "\n".join("    " + line for line in blob.splitlines())
+    write(tmp_path / "group_vars" / "all.yml", f"ansible_become_password: !vault |\n{indented}\n")
+    inv = write(tmp_path / "inv.ini", "a ansible_become=true\n")
+    pw = tmp_path / "vault-pass"
+    pw.write_text("correct horse\n")
+    (a,) = load_inventory(inv, vault_password_file=pw, env={})
+    assert a.become_password == "sudo-Pw-42"
+    # Without the password (a fresh process: ansible keeps vault secrets process-wide)
+    import subprocess
+    import sys
+    from pathlib import Path as P
+
+    harden = str(P(sys.executable).parent / "harden")
+    r = subprocess.run([harden, "audit", str(inv), "--out", str(tmp_path / "o")], capture_output=True, text=True)
+    assert r.returncode == 2
+    assert "--vault-password-file" in r.stderr and "host a" in r.stderr
