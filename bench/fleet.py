@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+"""Fleet benchmark: harden audit vs `ansible -m setup`, one host vs `ssh true`, memory at scale.
+
+Starts its own lab (prefix ``harden-bench``, 4 sshd containers on 198.18.0.0/24, sshd on
+127.0.0.1), builds an inventory of N aliases of those containers, and measures, alternating
+the tools in each round so both see the same machine state:
+
+* fleet: wall time of ``harden audit --forks 20`` vs ``ansible all -f 20 -m ansible.builtin.setup``
+  (each ansible run gets a fresh ControlPath dir: cold connections, like harden's);
+* one host: ``harden audit --limit hardened`` vs OpenSSH ``ssh host true``;
+* client CPU per host (user+sys of the harden process / hosts);
+* memory: max RSS of ``harden audit`` over ``--hosts-big`` aliases.
+
+Usage (root, after ``make install``)::
+
+    .venv/bin/python bench/fleet.py --hosts 40 --rounds 3 --hosts-big 1000
+
+It prints one line per measurement and a summary with the ratios the project targets
+(fleet <= 0.25x ansible; one host <= 1.5x ssh; <= 10 ms client CPU per host; < 200 MB RSS).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from hardening.lab import lab_down, lab_up
+
+VENV_BIN = Path(sys.executable).parent
+PREFIX = "harden-bench"
+
+
+@dataclass(frozen=True)
+class Run:
+    wall: float
+    cpu: float  # user + sys of the child and its children
+    max_rss_kb: int
+    rc: int
+
+
+def timed(argv: list[str], env: dict[str, str] | None = None) -> Run:
+    started = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, os.waitstatus_to_exitcode(status))
+
+
+def alias_inventory(source: Path, count: int, dest: Path) -> Path:
+    """``count`` aliases, round-robin over the lab hosts, keeping every connection variable."""
+    text = source.read_text()
+    body, _, lab_vars = text.partition("[lab:vars]")
+    hosts = [ln for ln in body.splitlines() if ln and not ln.startswith("[")]
+    lines = ["[lab]"]
+    for i in range(count):
+        name, rest = hosts[i % len(hosts)].split(" ", 1)
+        lines.append(f"{name}-{i:04d} {rest}")
+    dest.write_text("\n".join(lines) + "\n\n[lab:vars]" + lab_vars)
+    return dest
+
+
+def harden_audit(inventory: Path, out: Path, *extra: str) -> Run:
+    return timed([str(VENV_BIN / "harden"), "audit", str(inventory), "--out", str(out), *extra])
+
+
+def ansible_setup(inventory: Path, forks: int) -> Run:
+    env = {**os.environ, "ANSIBLE_SSH_CONTROL_PATH_DIR": tempfile.mkdtemp(prefix="cp-")}
+    env["ANSIBLE_DISPLAY_SKIPPED_HOSTS"] = "False"
+    return timed(
+        [str(VENV_BIN / "ansible"), "all", "-i", str(inventory), "-f", str(forks), "-m", "ansible.builtin.setup"],
+        env=env,
+    )
+
+
+def ssh_true(lab_inventory: Path, host: str) -> Run:
+    line = next(ln for ln in lab_inventory.read_text().splitlines() if ln.startswith(host + " "))
+    words = dict(w.split("=", 1) for w in shlex.split(line)[1:])
+    argv = ["ssh", "-o", "BatchMode=yes", "-o", "ControlMaster=no", "-i", words["ansible_ssh_private_key_file"]]
+    argv += shlex.split(words["ansible_ssh_common_args"])
+    argv += ["-p", words["ansible_port"], f"{words['ansible_user']}@{words['ansible_host']}", "true"]
+    return timed(argv)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--hosts", type=int, default=40, help="aliases in the fleet comparison")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--forks", type=int, default=20)
+    ap.add_argument("--hosts-big", type=int, default=1000, help="aliases for the memory run (0: skip)")
+    ap.add_argument("--keep-lab", action="store_true")
+    args = ap.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="harden-bench-"))
+    print(f"# lab up (prefix {PREFIX}) in {work}", flush=True)
+    lab = lab_up(work / "lab", prefix=PREFIX)
+    try:
+        fleet = alias_inventory(lab.inventory, args.hosts, work / "fleet.ini")
+        h_runs: list[Run] = []
+        a_runs: list[Run] = []
+        for r in range(args.rounds):
+            a = ansible_setup(fleet, args.forks)
+            h = harden_audit(fleet, work / f"out-{r}", "--forks", str(args.forks))
+            a_runs.append(a)
+            h_runs.append(h)
+            print(
+                f"fleet round {r + 1}: {args.hosts} hosts  ansible setup {a.wall:6.2f}s (rc {a.rc})"
+                f"  harden {h.wall:6.2f}s (rc {h.rc})  ratio {h.wall / a.wall:5.3f}",
+                flush=True,
+            )
+        s_runs: list[Run] = []
+        o_runs: list[Run] = []
+        for _ in range(max(5, args.rounds)):
+            s_runs.append(ssh_true(lab.inventory, "hardened"))
+            o_runs.append(harden_audit(lab.inventory, work / "one", "--limit", "hardened"))
+        one_ratio = statistics.median(o.wall for o in o_runs) / statistics.median(s.wall for s in s_runs)
+        print(
+            f"one host: ssh true median {statistics.median(s.wall for s in s_runs):.3f}s  harden median "
+            f"{statistics.median(o.wall for o in o_runs):.3f}s  ratio {one_ratio:.2f}",
+            flush=True,
+        )
+        cpu_per_host_ms = statistics.median(h.cpu for h in h_runs) / args.hosts * 1000
+        fleet_ratio = statistics.median(h.wall for h in h_runs) / statistics.median(a.wall for a in a_runs)
+        big = None
+        if args.hosts_big:
+            many = alias_inventory(lab.inventory, args.hosts_big, work / "big.ini")
+            big = harden_audit(many, work / "big", "--forks", "50", "--timeout", "120")
+            print(
+                f"memory: {args.hosts_big} hosts  wall {big.wall:.1f}s  max RSS {big.max_rss_kb / 1024:.1f} MB"
+                f"  cpu/host {big.cpu / args.hosts_big * 1000:.1f} ms  (rc {big.rc})",
+                flush=True,
+            )
+        print("\n# summary")
+        print(f"fleet ratio harden/ansible-setup (median of {args.rounds}): {fleet_ratio:.3f}  (target <= 0.25)")
+        print(f"one host ratio harden/ssh-true: {one_ratio:.2f}  (target <= 1.5)")
+        print(f"client CPU per host (fleet, incl. start-up): {cpu_per_host_ms:.1f} ms  (goal <= 10)")
+        if big:
+            print(f"max RSS for {args.hosts_big} hosts: {big.max_rss_kb / 1024:.1f} MB  (target < 200)")
+    finally:
+        if not args.keep_lab:
+            lab_down(prefix=PREFIX, workdir=work / "lab")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
