@@ -40,7 +40,8 @@ TRAPS = [
     ("trailing_reject", True, True, "`counter reject`"),
     ("route_chain", True, True, "inet mangle output: policy drop"),
     ("named_set", True, True, "policy drop"),
-    ("skuid_trap", False, False, "`meta skuid 0 accept`"),
+    ("skuid_trap", False, False, "`meta skuid 33 accept`"),  # www-data's processes get out
+    ("skuid_root", True, True, "policy drop"),  # root-only: not an unprivileged foothold's way out
     ("mixed", True, True, "policy drop"),
     # a privileged source port (the SSH replies) cannot be bound by an unprivileged foothold
     ("ssh_sport", True, True, "policy drop"),
@@ -140,9 +141,8 @@ def test_iptables_nft_and_legacy():
     v4 = parse_save((G / "xt" / "nft-backend.iptables-nft-save").read_text(), 4, "iptables-nft")
     r = judge(v4, 4, IF)
     assert r.default_deny and "`-A OUTPUT -j REJECT" in r.blocked.describe()
-    assert dests(r) == {"192.0.2.10/32 on any port", "198.18.0.0/24 on port 80", "198.18.0.0/24 on port 443"}
-    owner = next(a for a in r.admitted if a.dest_text().startswith("192.0.2.10"))
-    assert not owner.result.certain  # -m owner --uid-owner 0: assumed to match
+    # -m owner --uid-owner 0 -d 192.0.2.10: root-only, not a way out for an unprivileged foothold
+    assert dests(r) == {"198.18.0.0/24 on port 80", "198.18.0.0/24 on port 443"}
     # nft's JSON view of the same tables cannot read the xt conntrack match: pessimistically open,
     # which is why iptables-nft tables are read from iptables-nft-save (hardening.facts.firewall)
     view = judge(parse_ruleset((G / "xt" / "nft-backend.nft.json").read_text()), 4, IF)

@@ -101,7 +101,7 @@ def test_iptables_nft_save_golden():
     web = allow[0]
     assert [c.key for c in web.conds] == ["daddr", "l4proto", "dport"]
     assert web.conds[2].values.spans == ((80, 80), (443, 443))
-    assert allow[2].conds[1].key == "unknown" and "uid" in allow[2].conds[1].why
+    assert allow[2].conds[1].key == "false" and "root" in allow[2].conds[1].why  # --uid-owner 0
     assert out.rules[2].kind is Kind.JUMP and out.rules[3].kind is Kind.DROP
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import ipaddress
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from hardening.egress.model import (
     MAX_V4,
@@ -52,6 +52,29 @@ LOOPBACK = {
     4: Intervals.of([(ip_to_int("127.0.0.0"), ip_to_int("127.255.255.255"))]),
     6: Intervals.of([(1, 1)]),
 }
+
+
+def _public(family: int) -> Intervals:
+    """Publicly routable unicast space: where a reverse shell's server can be."""
+    if family == 6:
+        return Intervals.of([(ip_to_int("2000::"), ip_to_int("3fff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"))])
+    first, last = ipaddress.IPv4Address("1.0.0.0"), ipaddress.IPv4Address("223.255.255.255")
+    nets = list(ipaddress.summarize_address_range(first, last))
+    private = [ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8",
+               "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16")]  # fmt: skip
+    for p in private:
+        nets = [x for n in nets for x in (n.address_exclude(p) if p.subnet_of(n) else (n,))]
+    return Intervals.of([(int(n.network_address), int(n.broadcast_address)) for n in nets])
+
+
+PUBLIC = {4: _public(4), 6: _public(6)}  # v4: 1.0.0.0-223.255.255.255 minus private; v6: 2000::/3
+
+
+def public_count(family: int, lo: int, hi: int) -> int:
+    """How many public unicast addresses lie in [lo, hi]."""
+    return sum(max(0, min(hi, b) - max(lo, a) + 1) for a, b in PUBLIC[family].spans)
+
+
 _CANDIDATES = {
     4: ("203.0.113.77", "198.51.100.77", "192.0.2.77", "45.77.0.77", "91.198.174.77", "1.2.3.77"),
     6: ("2001:db8:4::77", "2001:db8:ffff::77", "2a00:1450:4001::77", "2600:1f00::77", "2c0f:f000::77"),
@@ -141,9 +164,7 @@ def eval_chain(table: Table, base: Chain, probe: Probe) -> list[ChainOutcome]:
     work = [_State(base.name, 0, (), (), False, False)]
     seen = 0
 
-    def finish(
-        accepted: bool, st: _State, chain: str, rule: Rule | None, extra: tuple[str, ...] = ()
-    ) -> None:
+    def finish(accepted: bool, st: _State, chain: str, rule: Rule | None, extra: tuple[str, ...] = ()) -> None:
         o = ChainOutcome(
             accepted,
             table.label,
@@ -185,17 +206,13 @@ def eval_chain(table: Table, base: Chain, probe: Probe) -> list[ChainOutcome]:
         unknown = [c for c, r in zip(rule.conds, results, strict=True) if r is Tri.UNKNOWN]
         if unknown:
             label = f"{st.chain} rule {rule.index}"
-            doubts = ", ".join(
-                f"`{c.mentions()}` ({c.why})" if c.why else f"`{c.mentions()}`" for c in unknown
-            )
+            doubts = ", ".join(f"`{c.mentions()}` ({c.why})" if c.why else f"`{c.mentions()}`" for c in unknown)
             work.append(_with(nxt, f"{label}: {doubts} does not match"))
             fired = _with(st, f"{label}: {doubts} matches")
         else:
             fired = st
         d, p = _constrains(rule.conds, probe)
-        fired = _State(
-            fired.chain, fired.idx, fired.stack, fired.assumptions, fired.dcons or d, fired.pcons or p
-        )
+        fired = _State(fired.chain, fired.idx, fired.stack, fired.assumptions, fired.dcons or d, fired.pcons or p)
         _fire(table, base, rule, fired, nxt, work, finish, probe)
     return list(outcomes.values())
 
@@ -221,9 +238,7 @@ def _fire(table, base, rule, st, nxt, work, finish, probe) -> None:  # noqa: ANN
             finish(base.policy != "drop", st, base.name, None)
     elif kind in (Kind.JUMP, Kind.GOTO):
         if table.chain(rule.target) is None or len(st.stack) >= MAX_DEPTH:
-            finish(
-                True, st, st.chain, rule, (f"jump target {rule.target!r} unusable: assumed it may accept",)
-            )
+            finish(True, st, st.chain, rule, (f"jump target {rule.target!r} unusable: assumed it may accept",))
             work.append(_with(after, f"jump target {rule.target!r} unusable: assumed it may return"))
             return
         stack = st.stack
@@ -240,7 +255,41 @@ def _fire(table, base, rule, st, nxt, work, finish, probe) -> None:  # noqa: ANN
 
 
 def run_probe(ruleset: Ruleset, probe: Probe) -> ProbeResult:
-    """Admitted only if every base chain for the probe's family may accept it."""
+    """Admitted only if every base chain for the probe's family may accept it.
+
+    A ``notrack`` rule (raw table) that may match the probe exempts it from conntrack:
+    later chains then see ``ct state untracked``, not ``new``; both are tried.
+    """
+    res = _run(ruleset, probe)
+    if res.admitted or probe.ctstate != "new":
+        return res
+    notrack = _notrack(ruleset, probe)
+    if notrack is None:
+        return res
+    alt = _run(ruleset, replace(probe, ctstate="untracked"))
+    if not alt.admitted:
+        return res
+    what, sure = notrack
+    note = f"{what} exempts it from conntrack (ct state untracked)"
+    outs = tuple(replace(o, assumptions=(note, *o.assumptions)) for o in alt.outcomes)
+    return ProbeResult(probe, True, alt.certain and sure, outs)
+
+
+def _notrack(ruleset: Ruleset, probe: Probe) -> tuple[str, bool] | None:
+    """The first notrack rule that may match ``probe`` (described; surely?), or None."""
+    for t in ruleset.tables:
+        if probe.family not in t.families():
+            continue
+        for c in t.chains:
+            for r in c.rules:
+                results = [x.test(probe) for x in r.conds]
+                if r.notrack and Tri.FALSE not in results:
+                    sure = Tri.UNKNOWN not in results and bool(c.hook)
+                    return f"{t.label} {c.name} rule {r.index} `{r.text}`", sure
+    return None
+
+
+def _run(ruleset: Ruleset, probe: Probe) -> ProbeResult:
     chosen: list[ChainOutcome] = []
     for table, chain in ruleset.base_chains(probe.family):
         outs = eval_chain(table, chain, probe)
@@ -352,9 +401,7 @@ def plan(
         keep = [c for c in port_classes if c[0] in FIXED_PORTS]
         named_iv_ports = Intervals.of(named_ports)
         # ports no rule names are the dangerous ones: keep them before named ones
-        rest = sorted(
-            (c for c in port_classes if c[0] not in FIXED_PORTS), key=lambda c: c[0] in named_iv_ports
-        )
+        rest = sorted((c for c in port_classes if c[0] not in FIXED_PORTS), key=lambda c: c[0] in named_iv_ports)
         notes.append(f"{len(port_classes)} port classes: only {MAX_PORT_CLASSES} probed")
         port_classes = keep + rest[: MAX_PORT_CLASSES - len(keep)]
     limit = min(MAX_ADDR_CLASSES, max(16, PROBE_BUDGET // max(1, len(port_classes))))
@@ -378,12 +425,13 @@ def _arbitrary(family: int, named: Intervals, probe_address: int | None, top: in
     for a in cands:
         if a not in named:
             return a
-    for lo, _hi in _classes(list(named.spans), top):
-        if lo not in named:
-            addr = ipaddress.ip_address(lo) if family == 4 else ipaddress.IPv6Address(lo)
-            if addr.is_global:
-                return lo
-    return cands[0]
+    for lo, hi in _classes(list(named.spans), top):
+        if lo in named:
+            continue
+        for a, b in PUBLIC[family].spans:  # the first public unicast address of the class
+            if a <= hi and b >= lo:
+                return max(a, lo)
+    return cands[0]  # inside a named prefix: probing it shows that prefix's verdict
 
 
-__all__ = ["ChainOutcome", "ProbePlan", "ProbeResult", "eval_chain", "plan", "run_probe"]
+__all__ = ["PUBLIC", "ChainOutcome", "ProbePlan", "ProbeResult", "eval_chain", "plan", "public_count", "run_probe"]

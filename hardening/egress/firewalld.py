@@ -151,18 +151,14 @@ def persisted_ruleset(policies: list[FirewalldPolicy]) -> Ruleset:
         for r in p.rules:
             rules.append(Rule(r.conds, r.kind, r.target, f"policy {p.name}: {r.text}", len(rules) + 1, r.why))
         if p.target in ("DROP", "REJECT"):
-            rules.append(
-                Rule((), Kind.DROP, text=f"policy {p.name}: target {p.target}", index=len(rules) + 1)
-            )
+            rules.append(Rule((), Kind.DROP, text=f"policy {p.name}: target {p.target}", index=len(rules) + 1))
         elif p.target == "ACCEPT":
             rules.append(Rule((), Kind.ACCEPT, text=f"policy {p.name}: target ACCEPT", index=len(rules) + 1))
     for p in policies:
         if p.error:
             notes.append(f"{p.path}: {p.error}")
         elif "HOST" in p.ingress and not p.host_egress and p.target in ("DROP", "REJECT"):
-            notes.append(
-                f"{p.path}: egress zones {', '.join(p.egress)} only (not ANY): not judged as default deny"
-            )
+            notes.append(f"{p.path}: egress zones {', '.join(p.egress)} only (not ANY): not judged as default deny")
     if not rules:
         why = "no policy with ingress-zone HOST and egress-zone ANY (zones filter inbound only): accept"
         rules.append(Rule((), Kind.ACCEPT, text=why, index=1))

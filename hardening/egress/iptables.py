@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import ipaddress
 import shlex
+from dataclasses import replace
 
-from hardening.egress.model import XT_OUTPUT_CHAINS, Chain, Cond, Intervals, Kind, Rule, Ruleset, Table
+from hardening.egress.model import ROOT_ONLY, XT_OUTPUT_CHAINS, Chain, Cond, Intervals, Kind, Rule, Ruleset, Table
 
 
 class SaveParseError(ValueError):
@@ -95,8 +96,9 @@ def parse_save(text: str, version: int, backend: str) -> Ruleset:
             continue
         raise SaveParseError(f"line {lineno}: unexpected {line[:60]!r}")
     if name:
-        notes.append(f"table {name} has no COMMIT (output cut short?)")
-        tables.append(_table(backend, family, name, policies, order, rules, version))
+        # iptables-save always ends a table with COMMIT and iptables-restore loads nothing without
+        # it: the text was cut short, and the rules after the cut may be the ones that admit.
+        raise SaveParseError(f"table {name} has no COMMIT (output cut short?)")
     return Ruleset(tuple(tables), tuple(notes))
 
 
@@ -133,7 +135,7 @@ def _table(
 def parse_rule(words: list[str], version: int, text: str, index: int) -> Rule:
     """One ``-A CHAIN`` rule's words (after the chain name)."""
     conds: list[Cond] = []
-    target, goto = "", False
+    target, goto, notrack = "", False, False
     l4: frozenset[str] | None = None
     i = 0
     neg = False
@@ -172,6 +174,7 @@ def parse_rule(words: list[str], version: int, text: str, index: int) -> Rule:
             i += 2
         elif w in ("-j", "--jump", "-g", "--goto"):
             target, goto = arg, w in ("-g", "--goto")
+            notrack = arg == "NOTRACK" or (arg == "CT" and "--notrack" in words[i + 2 :])
             i += 2
             # target options run to the end of the rule
             break
@@ -180,9 +183,7 @@ def parse_rule(words: list[str], version: int, text: str, index: int) -> Rule:
         elif w.startswith("--"):
             args = []
             j = i + 1
-            while j < len(words) and not (
-                words[j] == "!" or (words[j].startswith("-") and not _is_num(words[j]))
-            ):
+            while j < len(words) and not (words[j] == "!" or (words[j].startswith("-") and not _is_num(words[j]))):
                 args.append(words[j])
                 j += 1
             mod = module
@@ -194,7 +195,8 @@ def parse_rule(words: list[str], version: int, text: str, index: int) -> Rule:
             conds.append(Cond("unknown", text=w, why=f"unrecognised word {w!r}"))
             i += 1
         neg = False
-    return _rule(tuple(conds), target, goto, text, index)
+    rule = _rule(tuple(conds), target, goto, text, index)
+    return replace(rule, notrack=True) if notrack else rule
 
 
 def _is_num(w: str) -> bool:
@@ -308,6 +310,9 @@ def _module_option(
         return [Cond("false", text=text)]
     if module in ("icmp", "icmp6", "icmpv6"):
         return [Cond("false", l4=frozenset({"icmp"}), text=text)]
+    if module == "owner" and opt == "--uid-owner" and not neg and args and args[0] in ("0", "root"):
+        # Only root's processes: a root foothold can unload the firewall anyway (see model.ROOT_ONLY).
+        return [Cond("false", text=text, why=ROOT_ONLY)]
     why = {
         "owner": "owner uid/gid of the sending process (any process may be the attacker's)",
         "set": "ipset membership (the ipset contents are not collected)",

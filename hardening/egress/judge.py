@@ -9,6 +9,11 @@ For one ruleset and one family, :func:`judge` sends the probes of
   (``tcp dport 443 accept``): default deny holds, the allowlist does not;
 - ``admitted``: the named destinations admitted, as (network, ports) for the allowlist.
 
+Two shapes of "named" are judged as "any" (see :func:`_too_broad`): named destinations
+that together cover at least 1/16 of the public unicast space on one port class
+(``ip daddr 0.0.0.0/1 accept``), and an arbitrary address admitted on at least half of
+all ports, even without port 4444 (``tcp dport { 1-4443, 4445-65535 } accept``).
+
 Example::
 
     >>> from hardening.egress.iptables import parse_save
@@ -22,7 +27,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from hardening.egress.evaluate import PROBE_PORT, ProbePlan, ProbeResult, plan, run_probe
+from hardening.egress.evaluate import PROBE_PORT, PUBLIC, ProbePlan, ProbeResult, plan, public_count, run_probe
 from hardening.egress.model import Intervals, Ruleset
 from hardening.policy import AllowedDestination, IPNetwork, Policy, PortRange
 
@@ -36,11 +41,14 @@ class Admission:
     result: ProbeResult
     arbitrary: bool  # the "any address" class
     span: tuple[int, int] = (0, 0)  # the address class as integers
+    share: float = 0.0  # named but broad: the share of public unicast addresses admitted
 
     def dest_text(self) -> str:
         where = "any address" if self.arbitrary else ", ".join(str(n) for n in self.nets[:4])
         if not self.arbitrary and len(self.nets) > 4:
             where += f" (+{len(self.nets) - 4} networks)"
+        if self.share:
+            where += f" ({self.share:.0%} of all public addresses)"
         return f"{where} {port_text(self.ports)}"
 
     def to_json(self) -> dict[str, object]:
@@ -84,9 +92,7 @@ class FamilyReport:
             verb = "are admitted" if a.result.certain else "may be admitted"
             return f"{self.name}: new connections to {a.dest_text()} {verb} ({a.result.describe()})"
         if self.blocked is not None:
-            return (
-                f"{self.name}: new connections to arbitrary addresses are blocked ({self.blocked.describe()})"
-            )
+            return f"{self.name}: new connections to arbitrary addresses are blocked ({self.blocked.describe()})"
         return f"{self.name}: no arbitrary destination admitted"
 
     def to_json(self) -> dict[str, object]:
@@ -149,12 +155,13 @@ def judge(
             key = (probe.daddr, hi, cls[1], cls[2])
             adm = Admission(_nets(family, probe.daddr, hi), ports, res, False, (probe.daddr, hi))
             admitted.setdefault(key, adm)
+    broad, wide = _too_broad(family, pl, list(admitted.values()), open_ports)
+    open_any += wide + [a for a in broad if _unnamed(pl, a.ports)]
+    open_ports = [a for a in open_ports if a not in wide] + [a for a in broad if not _unnamed(pl, a.ports)]
     open_any.sort(key=lambda a: (a.ports.first != PROBE_PORT, not a.result.certain))
     return FamilyReport(
         family,
-        tuple(
-            f"{t.label} {c.name} (hook {c.hook}, policy {c.policy})" for t, c in ruleset.base_chains(family)
-        ),
+        tuple(f"{t.label} {c.name} (hook {c.hook}, policy {c.policy})" for t, c in ruleset.base_chains(family)),
         _addr_text(family, pl.arbitrary),
         tuple(_dedupe(open_any)),
         tuple(_dedupe(open_ports)),
@@ -162,6 +169,33 @@ def judge(
         blocked,
         pl,
     )
+
+
+BROAD_SHARE = 1 / 16  # named destinations covering this share of public space count as "any address"
+WIDE_PORTS = 32768  # an arbitrary address admitted on this many ports counts as "any port"
+
+
+def _unnamed(pl: ProbePlan, ports: PortRange) -> bool:
+    """The port class holds the probe port or a port no rule names."""
+    return ports.first <= PROBE_PORT <= ports.last or ports.first not in pl.named_ports
+
+
+def _too_broad(
+    family: int, pl: ProbePlan, named: list[Admission], open_ports: list[Admission]
+) -> tuple[list[Admission], list[Admission]]:
+    """Named destinations that are "any address" in effect, and port-only admissions that are
+    "any port" in effect (see the module docstring)."""
+    total = sum(b - a + 1 for a, b in PUBLIC[family].spans)
+    broad = []
+    for first, last in sorted({(a.ports.first, a.ports.last) for a in named}):
+        same = sorted((a for a in named if (a.ports.first, a.ports.last) == (first, last)), key=lambda a: a.span)
+        count = sum(public_count(family, *a.span) for a in same)
+        if count >= total * BROAD_SHARE:
+            nets = tuple(n for a in same for n in a.nets)
+            broad.append(Admission(nets, PortRange(first, last), same[0].result, False, same[0].span, count / total))
+    ports = Intervals.of([(a.ports.first, a.ports.last) for a in open_ports])
+    width = sum(b - a + 1 for a, b in ports.spans)
+    return broad, (list(open_ports) if width >= WIDE_PORTS else [])
 
 
 def _dedupe(items: list[Admission]) -> list[Admission]:
@@ -188,9 +222,7 @@ def _merge_ports(items: list[Admission]) -> list[Admission]:
                 and last.ports.last + 1 == a.ports.first
                 and last.result.describe() == a.result.describe()
             ):
-                out[-1] = Admission(
-                    a.nets, PortRange(last.ports.first, a.ports.last), last.result, False, a.span
-                )
+                out[-1] = Admission(a.nets, PortRange(last.ports.first, a.ports.last), last.result, False, a.span)
                 continue
         out.append(a)
     return out
@@ -220,9 +252,7 @@ def outside_policy(report: FamilyReport, allow: tuple[AllowedDestination, ...]) 
     """Admitted destination classes not inside the policy allowlist."""
     bad = []
     for a in report.admitted:
-        ok = all(
-            any(d.covers(net, (a.ports,)) or (d.covers(net) and not d.ports) for d in allow) for net in a.nets
-        )
+        ok = all(any(d.covers(net, (a.ports,)) or (d.covers(net) and not d.ports) for d in allow) for net in a.nets)
         if not ok:
             bad.append(a)
     return bad

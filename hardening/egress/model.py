@@ -74,6 +74,9 @@ ADDR_KEYS = frozenset({"daddr", "saddr"})
 PORT_KEYS = frozenset({"dport", "sport"})
 # Source ports an unprivileged process can bind (net.ipv4.ip_unprivileged_port_start default).
 UNPRIVILEGED_PORTS = (1024, 65535)
+# The attacker model: an unprivileged foothold (a compromised service). A root one can unload the
+# firewall, so matches only root can satisfy (privileged source ports, skuid 0) do not admit it.
+ROOT_ONLY = "only root's processes match: a root foothold could unload the firewall anyway"
 
 
 @dataclass(frozen=True)
@@ -90,9 +93,7 @@ class Probe:
 
     @property
     def daddr_text(self) -> str:
-        return str(
-            ipaddress.ip_address(self.daddr) if self.family == 4 else ipaddress.IPv6Address(self.daddr)
-        )
+        return str(ipaddress.ip_address(self.daddr) if self.family == 4 else ipaddress.IPv6Address(self.daddr))
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,11 @@ class Cond:
     alternatives: tuple[tuple[Cond, ...], ...] = ()  # key "any_of": OR of ANDs (concatenations)
 
     def test(self, p: Probe) -> Tri:
+        # A header the packet lacks never matches, even in a match harden cannot evaluate.
+        if self.version is not None and self.version != p.family:
+            return Tri.FALSE
+        if self.l4 is not None and p.l4proto not in self.l4:
+            return Tri.FALSE
         if self.key == "unknown":
             return Tri.UNKNOWN
         if self.key == "false":
@@ -127,10 +133,6 @@ class Cond:
             return Tri.TRUE
         if self.key == "any_of":
             return _any_of(self.alternatives, p)
-        if self.version is not None and self.version != p.family:
-            return Tri.FALSE
-        if self.l4 is not None and p.l4proto not in self.l4:
-            return Tri.FALSE
         res = self._raw(p)
         return res.negate() if self.negate else res
 
@@ -268,6 +270,7 @@ class Rule:
     text: str = ""
     index: int = 0  # 1-based position in its chain, as printed to the user
     why: str = ""  # for Kind.UNKNOWN
+    notrack: bool = False  # also exempts the packet from conntrack (ct state untracked afterwards)
 
     @property
     def is_verdict(self) -> bool:
@@ -304,9 +307,7 @@ class Table:
         return None
 
     def families(self) -> frozenset[int]:
-        return {"ip": frozenset({4}), "ip6": frozenset({6}), "inet": frozenset({4, 6})}.get(
-            self.family, frozenset()
-        )
+        return {"ip": frozenset({4}), "ip6": frozenset({6}), "inet": frozenset({4, 6})}.get(self.family, frozenset())
 
     @property
     def label(self) -> str:

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from hardening.egress.model import (
     NFT_OUTPUT_HOOKS,
+    ROOT_ONLY,
     Chain,
     Cond,
     Intervals,
@@ -45,6 +46,10 @@ _NON_TERMINAL = frozenset(
      "counter_ref", "last"}
 )  # fmt: skip
 _NAT = frozenset({"snat", "dnat", "masquerade", "redirect"})
+_EQ_OPS = frozenset({"==", "!=", "in"})
+_ORDER_OPS = frozenset({"<", ">", "<=", ">="})
+# Table flags that leave the table's chains running; "dormant" switches them off.
+_ACTIVE_FLAGS = frozenset({"owner", "persist"})
 
 
 def parse_ruleset(text: str) -> Ruleset:
@@ -69,6 +74,8 @@ class _TableData:
     chains: dict[str, dict[str, Any]]
     rules: dict[str, list[dict[str, Any]]]
     sets: dict[str, dict[str, Any]]
+    flags: Any = None
+    written: frozenset[str] = frozenset()  # sets/maps a rule adds to from the packet path
 
 
 def _build(items: list[dict[str, Any]]) -> Ruleset:
@@ -87,7 +94,7 @@ def _build(items: list[dict[str, Any]]) -> Ruleset:
                 continue
             fam = obj.get("family", "")
             if kind == "table":
-                table(fam, obj.get("name", ""))
+                table(fam, obj.get("name", "")).flags = obj.get("flags")
             elif kind == "chain":
                 t = table(fam, obj.get("table", ""))
                 t.chains[str(obj.get("name", ""))] = obj
@@ -102,15 +109,52 @@ def _build(items: list[dict[str, Any]]) -> Ruleset:
     for t in tables.values():
         if t.family not in ("ip", "ip6", "inet"):
             continue  # arp, bridge, netdev: not on the IP output path
-        out.append(_table(t))
+        t.written = _written_sets(t.rules)
+        flags = _flag_names(t.flags)
+        if "dormant" in flags:
+            continue  # a dormant table's chains are not attached to their hooks
+        out.append(_table(t, flags - _ACTIVE_FLAGS))
     return Ruleset(tuple(out))
 
 
-def _table(t: _TableData) -> Table:
+def _flag_names(flags: Any) -> frozenset[str]:
+    """Table flags as names; nft 1.0.6 prints garbage there (e.g. its release name)."""
+    if flags is None or flags == [] or flags == "" or flags == 0:
+        return frozenset()
+    if isinstance(flags, str):
+        return frozenset({flags})
+    if isinstance(flags, list):
+        return frozenset(str(f) for f in flags)
+    return frozenset({repr(flags)})
+
+
+def _written_sets(rules: dict[str, list[dict[str, Any]]]) -> frozenset[str]:
+    """Names of sets/maps that rules fill from the packet path (``add @s { ip daddr }``, meters)."""
+    out = set()
+    for chain_rules in rules.values():
+        for robj in chain_rules:
+            exprs = robj.get("expr")
+            for e in exprs if isinstance(exprs, list) else []:
+                if not isinstance(e, dict) or len(e) != 1:
+                    continue
+                ((op, arg),) = e.items()
+                if op in ("set", "map") and isinstance(arg, dict):
+                    name = arg.get(op) or arg.get("set")
+                    if isinstance(name, str):
+                        out.add(name.lstrip("@"))
+                elif op == "meter" and isinstance(arg, dict) and isinstance(arg.get("name"), str):
+                    out.add(arg["name"])
+    return frozenset(out)
+
+
+def _table(t: _TableData, odd_flags: frozenset[str] = frozenset()) -> Table:
     chains = []
     for name, obj in t.chains.items():
         hook = str(obj.get("hook", "")) if obj.get("type") else ""
         rules = []
+        if odd_flags and hook:
+            why = f"table flags {', '.join(sorted(odd_flags))[:60]!r} unreadable: the table may be dormant"
+            rules.append(Rule((), Kind.UNKNOWN, text="table flags", why=why))
         for i, robj in enumerate(t.rules.get(name, []), start=1):
             rules.extend(_rules(robj.get("expr"), t, i))
         prio = obj.get("prio", 0)
@@ -135,6 +179,13 @@ def _rules(exprs: Any, t: _TableData, index: int) -> list[Rule]:
     text = render(exprs)
     if not isinstance(exprs, list):
         return [Rule((_unknown("rule without expressions", exprs),), Kind.UNKNOWN, text=text, index=index)]
+    rules = _rules_of(exprs, t, index, text)
+    if any(isinstance(e, dict) and "notrack" in e for e in exprs):
+        rules = [replace(r, notrack=True) for r in rules]
+    return rules
+
+
+def _rules_of(exprs: list[Any], t: _TableData, index: int, text: str) -> list[Rule]:
     conds: list[Cond] = []
     for e in exprs:
         if not isinstance(e, dict) or len(e) != 1:
@@ -226,6 +277,10 @@ def _match(m: Any, t: _TableData) -> list[Cond]:
         named = t.sets.get(right[1:])
         if named is None:
             return [_unknown(f"set {right} not found in the ruleset", m, text)]
+        if right[1:] in t.written:
+            why = f"set {right} is filled by the packet path (a rule adds to it): any value may be in it"
+            _key, version, l4, _name = _field(left)
+            return [Cond("unknown", version=version, l4=l4, text=text, why=why)]
         right = {"set": named.get("elem", [])}
         if "dynamic" in (named.get("flags") or []) or named.get("timeout"):
             text += " (dynamic set: current elements)"
@@ -310,10 +365,22 @@ def _field(left: Any) -> tuple[str, int | None, frozenset[str] | None, str]:
 
 def _simple(left: Any, op: str, right: Any, negate: bool, text: str) -> Cond:
     if isinstance(left, dict) and "&" in left:
+        if op not in ("==", "!="):
+            return Cond("unknown", text=text, why=f"operator {op!r} on a bit operation")
         return _masked(left["&"], op, right, negate, text)
     key, version, l4, _name = _field(left)
     if key == "false_l4":
         return Cond("false", l4=l4, text=text)
+    if op == "!":  # flag match: none of the listed bits set
+        if key == "ctstate":
+            return Cond("ctstate", _names(right, str), True, "in", version, l4, text)
+        if key == "tcpflags":
+            return Cond("tcpflags_any", frozenset(_flag_set(right)), True, "in", version, l4, text)
+        return Cond("unknown", version=version, l4=l4, text=text, why="operator '!' on this field")
+    if op in _ORDER_OPS and key in ("daddr", "saddr"):
+        return Cond(key, _addr_order(op, right, version or 4), False, "in", version, l4, text)
+    if op not in _EQ_OPS and not (op in _ORDER_OPS and key in ("dport", "sport")):
+        return Cond("unknown", version=version, l4=l4, text=text, why=f"operator {op!r} on this field")
     if key in ("daddr", "saddr"):
         return Cond(key, _addr_values(right, version or 4), negate, "in", version, l4, text)
     if key in ("dport", "sport"):
@@ -341,6 +408,8 @@ def _simple(left: Any, op: str, right: Any, negate: bool, text: str) -> Cond:
         return Cond("tcpflags", _flag_combos(right), negate, "in", version, l4, text)
     if key == "ipversion":
         return Cond("false" if _names(right, str) != frozenset({str(version)}) else "true_", text=text)
+    if _name == "meta skuid" and op == "==" and not negate and _names(right, str) <= {"0", "root"}:
+        return Cond("false", text=text, why=ROOT_ONLY)
     why = {
         "meta skuid": "owner uid of the sending process (any process may be the attacker's)",
         "meta skgid": "owner gid of the sending process",
@@ -358,9 +427,7 @@ def _masked(parts: Any, op: str, right: Any, negate: bool, text: str) -> Cond:
     if key == "tcpflags":
         mask = "|".join(sorted(_flag_set(parts[1])))
         value = "|".join(sorted(_flag_set(right)))
-        return Cond(
-            "tcpflags_mask", frozenset({f"mask={mask}", f"value={value}"}), negate, "in", None, l4, text
-        )
+        return Cond("tcpflags_mask", frozenset({f"mask={mask}", f"value={value}"}), negate, "in", None, l4, text)
     if key == "ctstate":
         states = _flag_set(parts[1])
         if _flag_set(right) == set() or right == 0:  # ct state & (x|y) == 0
@@ -449,6 +516,15 @@ def _addr_values(right: Any, version: int) -> Intervals:
             e = e["elem"].get("val")
         spans.append(addr_span(e, version))
     return Intervals.of(spans)
+
+
+def _addr_order(op: str, right: Any, version: int) -> Intervals:
+    """``ip daddr > 1.0.0.0`` as the interval of addresses it matches."""
+    addr = ipaddress.ip_address(str(right))
+    _check_version(addr.version, version)
+    b, top = int(addr), (1 << (32 if version == 4 else 128)) - 1
+    lo, hi = {"<": (0, b - 1), "<=": (0, b), ">": (b + 1, top), ">=": (b, top)}[op]
+    return Intervals.of([(lo, hi)]) if lo <= hi else Intervals()
 
 
 def addr_span(e: Any, version: int) -> tuple[int, int]:

@@ -74,8 +74,6 @@ def persisted_summary(fw: FirewallFacts) -> str:
     if not enabled:
         present = [f"{s.name} ({s.path})" for s in fw.persisted_sources if s.present]
         if present:
-            return (
-                "nothing that loads at boot is enabled (present but not enabled: " + ", ".join(present) + ")"
-            )
+            return "nothing that loads at boot is enabled (present but not enabled: " + ", ".join(present) + ")"
         return "no firewall configuration loads at boot"
     return "loaded at boot: " + ", ".join(enabled)

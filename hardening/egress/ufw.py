@@ -116,9 +116,7 @@ def _merge(tables: tuple[Table, ...]) -> Table | None:
                 chains[c.name] = c
             else:
                 rules = tuple(old.rules) + tuple(c.rules)
-                chains[c.name] = Chain(
-                    old.name, rules, old.hook or c.hook, old.policy or c.policy, old.type, old.prio
-                )
+                chains[c.name] = Chain(old.name, rules, old.hook or c.hook, old.policy or c.policy, old.type, old.prio)
     return Table("ufw", filt[0].family, "filter", tuple(chains.values()))
 
 
@@ -137,9 +135,6 @@ def _append(table: Table | None, chain: str, lines: list[str], version: int) -> 
             c = Chain(c.name, c.rules + new, c.hook, c.policy, c.type, c.prio)
         out.append(c)
     if not found:
-        new = tuple(
-            parse_rule(line.split(), version, f"-A {chain} {line}", i)
-            for i, line in enumerate(lines, start=1)
-        )
+        new = tuple(parse_rule(line.split(), version, f"-A {chain} {line}", i) for i, line in enumerate(lines, start=1))
         out.append(Chain(chain, new))
     return Table(table.backend, table.family, table.name, tuple(out))

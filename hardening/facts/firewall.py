@@ -107,6 +107,10 @@ def parse(sections: Sections) -> FirewallFacts:
     """Pure: sections in, facts out; :class:`FactError` when the running filter is unreadable."""
     if "firewall.nft_ruleset" not in sections and "firewall.iptables_version" not in sections:
         raise FactError("the collector output has no firewall sections (output cut short?)")
+    names = (*RUNNING_SECTIONS, *PERSISTED_SECTIONS, *HOST_SECTIONS, "firewall.legacy_names", "firewall.legacy6_names")
+    cut = [n for n in names if n in sections and sections.rc(n) is None]
+    if cut:  # the rules after the cut may be the ones that admit
+        raise FactError(f"the collector output was cut short (section {cut[0]} never closed): rerun the audit")
     notes: list[str] = []
     running, sources = _running(sections, notes)
     persisted, psources = _persisted(sections, notes)
@@ -153,9 +157,7 @@ def _denied(text: str) -> bool:
 def _fail(sections: Sections, name: str, what: str) -> FactError:
     err = sections.stderr(name).strip() or sections.text(name).strip()
     if _denied(err):
-        return FactError(
-            f"{what} failed: {err.splitlines()[0][:200] if err else 'permission denied'} — {_NEED_ROOT}"
-        )
+        return FactError(f"{what} failed: {err.splitlines()[0][:200] if err else 'permission denied'} — {_NEED_ROOT}")
     return FactError(f"{what} failed (exit {sections.rc(name)}): {err[:300] or 'no output'}")
 
 
@@ -347,9 +349,7 @@ def _persisted(sections: Sections, notes: list[str]) -> tuple[Ruleset | None, li
         try:
             rs = parse_save(sections.text(sec), version, "iptables")
         except SaveParseError as exc:
-            srcs.append(
-                PersistedSource(f"iptables ({unit})", path, True, enabled, False, f"not understood: {exc}")
-            )
+            srcs.append(PersistedSource(f"iptables ({unit})", path, True, enabled, False, f"not understood: {exc}"))
             unevaluable = unevaluable or enabled
             continue
         if enabled:
@@ -362,9 +362,7 @@ def _persisted(sections: Sections, notes: list[str]) -> tuple[Ruleset | None, li
         service = boot.get("ufw", False)
         enabled = cfg.enabled and service
         files = ufw.split_files(sections.text("firewall.ufw_rules"))
-        detail = (
-            f"ENABLED={'yes' if cfg.enabled else 'no'}, DEFAULT_OUTPUT_POLICY={cfg.output_policy or '?'}, "
-        )
+        detail = f"ENABLED={'yes' if cfg.enabled else 'no'}, DEFAULT_OUTPUT_POLICY={cfg.output_policy or '?'}, "
         detail += f"IPV6={'yes' if cfg.ipv6 else 'no'}, ufw.service {'enabled' if service else 'not enabled'}"
         if enabled:
             for version in (4, 6) if cfg.ipv6 else (4,):
@@ -373,9 +371,7 @@ def _persisted(sections: Sections, notes: list[str]) -> tuple[Ruleset | None, li
         srcs.append(PersistedSource("ufw", "/etc/ufw", True, enabled, enabled, detail))
 
     # firewalld
-    if sections.rc("firewall.firewalld_state") not in (None, 127) or sections.text(
-        "firewall.firewalld_policies"
-    ):
+    if sections.rc("firewall.firewalld_state") not in (None, 127) or sections.text("firewall.firewalld_policies"):
         enabled = boot.get("firewalld", False)
         pols = firewalld.parse_policies(ufw.split_files(sections.text("firewall.firewalld_policies")))
         egress = [p.name for p in pols if p.host_egress]

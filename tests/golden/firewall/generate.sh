@@ -30,6 +30,18 @@ unshare -n sh -c '
     iptables-legacy-save > "$2/xt/legacy.iptables-legacy-save"
     ip6tables-legacy-save > "$2/xt/legacy.ip6tables-legacy-save"' sh "$R" "$G"
 
+# 3b. adversarial iptables rulesets (rules/adv_xt_*.v4), each restored alone with iptables-nft
+for f in "$R"/adv_xt_*.v4; do
+    n=$(basename "$f" .v4)
+    unshare -n sh -c 'iptables-nft-restore < "$1" && iptables-nft-save' sh "$f" > "xt/$n.iptables-nft-save"
+done
+# 3c. iptables-nft table with a native nft rule inserted: iptables-nft-save calls it incompatible
+for v in "new:ct state new accept" "invalid:ct state invalid drop"; do
+    unshare -n sh -c 'iptables-nft-restore < "$1/xt_nft.v4" && nft insert rule ip filter OUTPUT $3 &&
+        iptables-nft-save > "$2/xt/adv_incompatible_$4.iptables-nft-save" &&
+        nft -j list ruleset > "$2/xt/adv_incompatible_$4.nft.json"' sh "$R" "$G" "${v#*:}" "${v%%:*}"
+done
+
 # 4. the collector piece for real (dash), in a net+mount namespace with a veth "eth0"
 SCRIPT=$(mktemp)
 "$G/../../../.venv/bin/python" -c 'from hardening.facts.collector import build_linux_script as b; print(b("golden0", ("firewall",)), end="")' > "$SCRIPT"
