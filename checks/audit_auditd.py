@@ -275,9 +275,7 @@ def coverage(rules: RuleSet, machine: str) -> Coverage:
     for arch in required_arches(machine):
         items.append((f"execve ({arch})", _syscall_item(order, arch, "execve", native, _execve_ok)))
     for family in ("IPv4", "IPv6"):
-        items.append(
-            (f"connect ({family})", _syscall_item(order, native, "connect", native, _connect_ok(family)))
-        )
+        items.append((f"connect ({family})", _syscall_item(order, native, "connect", native, _connect_ok(family))))
     for target in PERSISTENCE_TARGETS:
         items.append((f"watch {target.name}", _watch_item(order, target, native)))
     for name, (ok, item_notes) in items:
@@ -351,9 +349,7 @@ def _evidence(a: AuditFacts, extra: dict[str, object], sections_excerpt: str) ->
         "augenrules_check": a.augenrules_check,
         "loaded_rule_count": len(a.loaded.rules) if a.loaded else None,
         "persisted_rule_count": len(a.persisted.rules) if a.persisted else None,
-        "unparsed_rules": list(
-            (a.persisted.unparsed if a.persisted else ()) + (a.loaded.unparsed if a.loaded else ())
-        ),
+        "unparsed_rules": list((a.persisted.unparsed if a.persisted else ()) + (a.loaded.unparsed if a.loaded else ())),
         "container_markers": list(a.container_markers),
         "cap_audit_control": a.has_audit_control,
     }

@@ -132,8 +132,7 @@ def _hop(ns: str, facts: DnsFacts, policy: Policy, depth: int = 0) -> Hop:
             return Hop(
                 ns,
                 False,
-                f"{where}, which keeps no query log, forwarding to "
-                f"{', '.join(ups)}: {'; '.join(h.how for h in bad)}",
+                f"{where}, which keeps no query log, forwarding to {', '.join(ups)}: {'; '.join(h.how for h in bad)}",
             )
         return Hop(
             ns,
@@ -194,20 +193,14 @@ def evaluate(facts: LinuxFacts, policy: Policy) -> Verdict:
                 "nameservers": list(dns.resolv.nameservers),
                 "options": list(dns.resolv.options),
             },
-            "resolved_upstreams": list(dns.resolved_upstreams)
-            if dns.resolved_upstreams is not None
-            else None,
-            "resolvers_running": [
-                {"pid": p.pid, "kind": p.kind, "argv": list(p.argv)} for p in dns.processes
-            ],
+            "resolved_upstreams": list(dns.resolved_upstreams) if dns.resolved_upstreams is not None else None,
+            "resolvers_running": [{"pid": p.pid, "kind": p.kind, "argv": list(p.argv)} for p in dns.processes],
             "listeners": [f"{x.proto} {x.address}:{x.port}" for x in dns.listeners],
             "nameservers": [
-                {"nameserver": h.nameserver, "logged": h.logged, "how": h.how, "approved": h.approved}
-                for h in hops
+                {"nameserver": h.nameserver, "logged": h.logged, "how": h.how, "approved": h.approved} for h in hops
             ],
             "configured_logging": [
-                {"resolver": q.resolver, "enabled": q.enabled, "source": q.source}
-                for q in dns.configured_logging
+                {"resolver": q.resolver, "enabled": q.enabled, "source": q.source} for q in dns.configured_logging
             ],
             "notes": notes,
         },

@@ -46,8 +46,7 @@ def _offences(label: str, r: FamilyReport, policy: Policy) -> list[str]:
     if policy.egress_allow:
         for a in outside_policy(r, policy.egress_allow)[:6]:
             out.append(
-                f"{label} {r.name}: {a.dest_text()} is admitted but outside harden_egress_allow "
-                f"({a.result.describe()})"
+                f"{label} {r.name}: {a.dest_text()} is admitted but outside harden_egress_allow ({a.result.describe()})"
             )
     return out
 

@@ -78,8 +78,7 @@ def evaluate(facts: LinuxFacts, policy: Policy) -> Verdict:
             "Default deny is not persisted: the running ruleset denies, but after a reboot "
             + "; ".join(r.headline() for r in fails)
             + f" ({persisted_summary(fw)}). Save the running ruleset to the file that loads at boot "
-            "and enable its service (e.g. nft list ruleset > /etc/nftables.conf; systemctl enable nftables)."
-            + v6,
+            "and enable its service (e.g. nft list ruleset > /etc/nftables.conf; systemctl enable nftables)." + v6,
             ev,
         )
     blocked = "; ".join(hj.running[f].headline() for f in hj.families)

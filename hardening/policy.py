@@ -59,9 +59,7 @@ class AllowedDestination:
             return False
         if not self.ports:
             return True
-        return bool(ports) and all(
-            any(a.first <= p.first and p.last <= a.last for a in self.ports) for p in ports
-        )
+        return bool(ports) and all(any(a.first <= p.first and p.last <= a.last for a in self.ports) for p in ports)
 
 
 @dataclass(frozen=True)
@@ -94,8 +92,7 @@ class Policy:
     def to_json(self) -> dict[str, Any]:
         return {
             "egress_allow": [
-                {"net": str(d.net), "ports": [f"{r.first}-{r.last}" for r in d.ports]}
-                for d in self.egress_allow
+                {"net": str(d.net), "ports": [f"{r.first}-{r.last}" for r in d.ports]} for d in self.egress_allow
             ],
             "dns_resolvers": [str(a) for a in self.dns_resolvers],
             "allowed_binaries": list(self.allowed_binaries),

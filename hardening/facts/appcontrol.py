@@ -20,11 +20,23 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from hardening.facts.sections import RC_NOT_FOUND, FactError, Sections
+from hardening.facts.sections import RC_NOT_FOUND, FactError, Sections, parse_uint, require_sections
 
 CMDLINE_KEYS = ("selinux", "enforcing", "apparmor", "security", "lsm")
 _PROFILE_RE = re.compile(r"^(.+) \(([a-z_]+)\)$")
 ENFORCING_MODES = frozenset({"enforce", "kill"})  # kill: enforce, and kill the offending task
+# Every section appcontrol.sh prints, whatever the host has (appcontrol.aa_status is optional).
+SECTIONS = (
+    "appcontrol.cmdline",
+    "appcontrol.lsm",
+    "appcontrol.mounts",
+    "appcontrol.attr_current",
+    "appcontrol.selinux_enforce",
+    "appcontrol.selinux_config",
+    "appcontrol.getenforce",
+    "appcontrol.apparmor_enabled",
+    "appcontrol.apparmor_profiles",
+)
 
 
 @dataclass(frozen=True)
@@ -145,7 +157,13 @@ def _selinux(sections: Sections) -> SELinuxFacts:
 
 def _apparmor(sections: Sections) -> AppArmorFacts:
     enabled: bool | None = None
-    if sections.rc("appcontrol.apparmor_enabled") == 0:
+    rc = sections.rc("appcontrol.apparmor_enabled")
+    if rc not in (0, RC_NOT_FOUND):
+        raise FactError(
+            "/sys/module/apparmor/parameters/enabled exists but could not be read: "
+            + _reason(sections, "appcontrol.apparmor_enabled")
+        )
+    if rc == 0:
         value = sections.text("appcontrol.apparmor_enabled").strip()
         if value not in ("Y", "N"):
             raise FactError(f"/sys/module/apparmor/parameters/enabled holds {value[:40]!r}, expected Y or N")
@@ -167,10 +185,13 @@ def _apparmor(sections: Sections) -> AppArmorFacts:
 def parse(sections: Sections) -> AppControlFacts:
     """Parse the ``appcontrol.*`` sections; :class:`FactError` when missing or garbled."""
     if "appcontrol.cmdline" not in sections or "appcontrol.selinux_enforce" not in sections:
-        raise FactError(
-            "the collector output has no appcontrol sections (output cut short?): rerun the audit"
-        )
-    uid_text = sections.text("meta.id").strip()
+        raise FactError("the collector output has no appcontrol sections (output cut short?): rerun the audit")
+    require_sections(sections, "appcontrol", SECTIONS)
+    for name in ("appcontrol.cmdline", "appcontrol.mounts"):
+        # /proc/cmdline is world-readable and the mounts step ends in ":": a failure means the
+        # host could hide selinux=0 or enforcing=0, so it is an error.
+        if sections.rc(name) != 0:
+            raise FactError(f"reading {name} failed: {_reason(sections, name)}")
     lsm = None
     if sections.rc("appcontrol.lsm") == 0:
         lsm = tuple(x for x in sections.text("appcontrol.lsm").strip().split(",") if x)
@@ -179,7 +200,7 @@ def parse(sections: Sections) -> AppControlFacts:
     if sections.rc("appcontrol.attr_current") == 0:
         label = sections.text("appcontrol.attr_current").replace("\x00", "").strip() or None
     return AppControlFacts(
-        uid=int(uid_text) if uid_text.isdigit() else None,
+        uid=parse_uint(sections.text("meta.id")) if sections.rc("meta.id") == 0 else None,
         cmdline=parse_cmdline(sections.text("appcontrol.cmdline")),
         lsm=lsm,
         securityfs_mounted="securityfs" in mounts,

@@ -22,9 +22,26 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from hardening.facts.sections import RC_NOT_FOUND, FactError, Sections
+from hardening.facts.sections import RC_NOT_FOUND, FactError, Sections, parse_uint, require_sections
 
 CAP_AUDIT_CONTROL = 30
+# Every section audit.sh prints, whatever the host has (audit.is_enabled, the one of
+# audit.is_enabled and audit.is_active that the parser reads, comes only when systemd runs).
+SECTIONS = (
+    "audit.bins",
+    "audit.pkg",
+    "audit.boot",
+    "audit.procs",
+    "audit.env",
+    "audit.status",
+    "audit.rules_loaded",
+    "audit.rules_d_dir",
+    "audit.rules_d",
+    "audit.audit_rules",
+    "audit.augenrules_check",
+)
+# Shell functions that end in ":" or printf: any other exit code means they broke.
+_ALWAYS_ZERO = ("audit.bins", "audit.boot", "audit.procs", "audit.env")
 
 _ARCH_ALIASES = {
     "b64": "b64",
@@ -359,9 +376,15 @@ def _file_blocks(text: str) -> list[tuple[str, str]]:
     return blocks
 
 
-def _version_key(name: str) -> list[tuple[int, int | str]]:
+def _version_key(name: str) -> list[tuple[int, int, str]]:
     """Approximates ``ls -v`` (natural sort), the order augenrules concatenates rules.d in."""
-    return [(0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"(\d+)", name) if p]
+    # Digit runs compare by value (length of the unpadded run, then its text): no int(), so a
+    # hostile 5,000-digit file name cannot raise.
+    return [
+        (0, len(p.lstrip("0")), p.lstrip("0")) if p[0] in "0123456789" else (1, 0, p)
+        for p in re.split(r"([0-9]+)", name)
+        if p
+    ]
 
 
 def _kernel(sections: Sections, uid: int | None, capeff: int | None) -> KernelAudit:
@@ -384,13 +407,13 @@ def _kernel(sections: Sections, uid: int | None, capeff: int | None) -> KernelAu
                 values.setdefault(parts[0], parts[1])
         enabled_word = values.get("enabled", "")
         enabled = {"disable": 0, "enabled": 1, "enabled+immutable": 2}.get(enabled_word, _int(enabled_word))
-        if enabled is None:
-            raise FactError(f"auditctl -s printed no 'enabled' value: {text.strip()[:200]!r}")
+        if enabled not in (0, 1, 2):
+            raise FactError(f"auditctl -s printed no valid 'enabled' value: {text.strip()[:200]!r}")
         return KernelAudit(
             "available",
             enabled=enabled,
             failure=_int(values.get("failure", "")),
-            pid=_int(values.get("pid", "")),
+            pid=parse_uint(values.get("pid", "")),
             lost=_int(values.get("lost", "")),
             backlog_limit=_int(values.get("backlog_limit", "")),
         )
@@ -430,6 +453,9 @@ def _env(sections: Sections) -> tuple[int | None, tuple[str, ...]]:
 
 def _persisted(sections: Sections) -> tuple[RuleSet | None, str, tuple[str, ...], str]:
     dir_rc = sections.rc("audit.rules_d_dir")
+    if dir_rc == 0 and sections.rc("audit.rules_d") != 0:
+        why = sections.stderr("audit.rules_d").strip()[:200] or f"rc={sections.rc('audit.rules_d')}"
+        return None, "", (), f"a file in /etc/audit/rules.d is unreadable: {why}"
     if dir_rc == 0:
         blocks = _file_blocks(sections.text("audit.rules_d"))
         blocks.sort(key=lambda b: _version_key(b[0].rsplit("/", 1)[-1]))
@@ -452,8 +478,14 @@ def parse(sections: Sections) -> AuditFacts:
     """Parse the ``audit.*`` sections. Raises :class:`FactError` when they are missing or garbled."""
     if "audit.bins" not in sections or "audit.status" not in sections:
         raise FactError("the collector output has no audit sections (output cut short?): rerun the audit")
-    uid_text = sections.text("meta.id").strip()
-    uid = int(uid_text) if uid_text.isdigit() else None
+    require_sections(sections, "audit", SECTIONS)
+    if "systemd running" in sections.text("audit.boot").splitlines():
+        require_sections(sections, "audit", ("audit.is_enabled",))
+    for name in _ALWAYS_ZERO:
+        if sections.rc(name) != 0:
+            err = sections.stderr(name).strip()[:200]
+            raise FactError(f"the collector step {name} failed (exit {sections.rc(name)}): {err}")
+    uid = parse_uint(sections.text("meta.id")) if sections.rc("meta.id") == 0 else None
     uname = sections.text("meta.uname").split()
     machine = uname[-1] if uname else ""
     tools = {}
@@ -479,8 +511,9 @@ def parse(sections: Sections) -> AuditFacts:
     pids = []
     for line in sections.text("audit.procs").splitlines():
         parts = line.split()
-        if len(parts) == 2 and parts[0].isdigit() and parts[1] == "auditd":
-            pids.append(int(parts[0]))
+        pid = parse_uint(parts[0]) if len(parts) == 2 and parts[1] == "auditd" else None
+        if pid is not None:
+            pids.append(pid)
     check = ""
     if sections.rc("audit.augenrules_check") not in (None, RC_NOT_FOUND):
         out = sections.text("audit.augenrules_check").strip()

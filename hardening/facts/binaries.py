@@ -19,9 +19,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from hardening.facts.sections import RC_NOT_FOUND, FactError, Sections
+from hardening.facts.sections import RC_NOT_FOUND, FactError, Sections, parse_uint, require_sections
 
 FIELDS = 12
+SECTIONS = ("binaries.found", "binaries.dpkg")  # every section binaries.sh prints
 MERGED_USR = (("/usr/bin/", "/bin/"), ("/usr/sbin/", "/sbin/"), ("/usr/lib/", "/lib/"))
 DROP_DIRS = ("/tmp/", "/var/tmp/", "/dev/shm/", "/home/", "/root/")
 LOCAL_DIRS = ("/usr/local/", "/opt/")
@@ -102,8 +103,8 @@ def parse_found(text: str) -> tuple[tuple[FoundPath, ...], bool]:
         if f[0] != "@bin":
             raise FactError(f"binaries.found: record {i // FIELDS} starts with {f[0][:20]!r}, not @bin")
         st = f[5].split()
-        size = int(st[0]) if len(st) == 3 and st[0].isdigit() else None
-        uid = int(st[1]) if len(st) == 3 and st[1].isdigit() else None
+        size = parse_uint(st[0]) if len(st) == 3 else None
+        uid = parse_uint(st[1]) if len(st) == 3 else None
         out.append(
             FoundPath(
                 path=f[1],
@@ -205,12 +206,17 @@ def parse(sections: Sections) -> BinaryFacts:
         raise FactError("the collector output has no binaries.found section: output cut short?")
     if sections.rc("binaries.found") is None:
         raise FactError("the netcat search output was cut short (binaries.found never closed)")
+    require_sections(sections, "binaries", SECTIONS)
     paths, truncated = parse_found(sections.text("binaries.found"))
     err = sections.stderr("binaries.found")
     denied = [ln for ln in err.splitlines() if "Permission denied" in ln]
     incomplete = []
     if denied:
         incomplete.append(f"find could not read {len(denied)} places ({denied[0].strip()[:120]})")
+    found_rc = sections.rc("binaries.found")
+    if found_rc != 0 and not denied:
+        first = (err.strip().splitlines() or [""])[0][:120]
+        incomplete.append(f"the search exited {found_rc}{f' ({first})' if first else ''}")
     if truncated:
         incomplete.append("more than 64 candidates in one directory batch: the list was cut")
     dpkg_rc = sections.rc("binaries.dpkg")

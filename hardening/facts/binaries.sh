@@ -96,8 +96,10 @@ for p in "$@"; do
 done
 HARDEN_BINREC
 
+# Exit status: 1 when any find failed (unreadable directory, failed batch), not only the last.
 _bin_find() {
     : >"$HT/binspell"
+    _brc=0
     _bd=""
     for _d in /usr/sbin /usr/bin /sbin /bin /usr/games; do
         [ -d "$_d" ] || continue
@@ -106,14 +108,15 @@ _bin_find() {
         _bd="$_bd $_r"
         find "$_d/" -maxdepth 1 \( -type f -o -type l \) \( -name nc -o -name nc.traditional \
             -o -name nc.openbsd -o -name netcat -o -name ncat -o -name socat -o -name 'busybox*' \) \
-            -exec sh "$HT/binrec.sh" "$HT" {} +
+            -exec sh "$HT/binrec.sh" "$HT" {} + || _brc=1
     done
     for _d in /usr/local /opt /tmp /var/tmp /dev/shm /home /root; do
         [ -d "$_d" ] || continue
         find "$_d/" -xdev -maxdepth 4 \( -type f -o -type l \) \( -name nc -o -name nc.traditional \
             -o -name nc.openbsd -o -name netcat -o -name ncat -o -name socat -o -name 'busybox*' \) \
-            -exec sh "$HT/binrec.sh" "$HT" {} +
+            -exec sh "$HT/binrec.sh" "$HT" {} + || _brc=1
     done
+    return "$_brc"
 }
 
 # Spellings hold only [A-Za-z0-9/._+-] (others are never packaged names and are skipped),

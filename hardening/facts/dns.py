@@ -23,11 +23,30 @@ import posixpath
 import re
 from dataclasses import dataclass
 
-from hardening.facts.sections import RC_NOT_FOUND, FactError, Sections
+from hardening.facts.sections import RC_NOT_FOUND, FactError, Sections, parse_uint, require_sections
 
 DNSMASQ_DEFAULT_CONF = "/etc/dnsmasq.conf"
 UNBOUND_DEFAULT_CONF = "/etc/unbound/unbound.conf"
 BIG_ENDIAN_MACHINES = ("s390", "s390x", "ppc", "ppc64", "mips", "mips64", "sparc", "sparc64", "m68k")
+# Every section dns.sh prints, whatever the host has.
+SECTIONS = (
+    "dns.resolv_link",
+    "dns.resolv_conf",
+    "dns.resolved_upstream",
+    "dns.resolvectl",
+    "dns.resolved_conf",
+    "dns.procs",
+    "dns.addrs",
+    "dns.udp",
+    "dns.udp6",
+    "dns.tcp",
+    "dns.tcp6",
+    "dns.dnsmasq_conf",
+    "dns.unbound",
+    "dns.unbound_conf",
+    "dns.named",
+    "dns.rndc",
+)
 KINDS = {
     "dnsmasq": "dnsmasq",
     "unbound": "unbound",
@@ -204,14 +223,13 @@ def parse_procs(text: str) -> tuple[ResolverProcess, ...]:
         argv = tuple(a.decode("utf-8", "replace") for a in _unhex(cur.get("cmdline", "")).split(b"\0"))
         if argv and argv[-1] == "":
             argv = argv[:-1]
-        uid = cur.get("uid", "")
         out.append(
             ResolverProcess(
                 pid=int(cur["pid"]),
-                uid=int(uid) if uid.isdigit() else None,
+                uid=parse_uint(cur.get("uid", "")),
                 comm=_unhex(cur.get("comm", "")).decode("utf-8", "replace").rstrip("\n"),
                 argv=argv,
-                sockets=frozenset(int(s) for s in cur.get("sockets", "").split() if s.isdigit()),
+                sockets=frozenset(n for n in (parse_uint(s) for s in cur.get("sockets", "").split()) if n is not None),
                 fd_readable=cur.get("fd_readable") == "yes",
             )
         )
@@ -221,8 +239,8 @@ def parse_procs(text: str) -> tuple[ResolverProcess, ...]:
         key, _, value = line.partition(" ")
         if key == "@proc":
             flush()
-            if not value.strip().isdigit():
-                raise FactError(f"dns.procs: bad process id {value!r}")
+            if parse_uint(value) is None:
+                raise FactError(f"dns.procs: bad process id {value[:40]!r}")
             cur["pid"] = value.strip()
         elif cur and key in ("uid", "comm", "cmdline", "sockets", "fd_readable"):
             cur[key] = value.strip()
@@ -389,9 +407,7 @@ def dnsmasq_logging(argv: tuple[str, ...], files: dict[str, str]) -> QueryLoggin
     if port_zero:
         notes.append("port=0: DNS service disabled")
     if not enabled_by:
-        return QueryLogging(
-            "dnsmasq", False, "no log-queries in the command line or config", "", tuple(notes)
-        )
+        return QueryLogging("dnsmasq", False, "no log-queries in the command line or config", "", tuple(notes))
     dest = f"log-facility={facility}" if facility else "syslog (facility DAEMON)"
     return QueryLogging("dnsmasq", True, enabled_by, dest, tuple(notes))
 
@@ -472,9 +488,7 @@ def named_logging(checkconf: str, rndc: str | None) -> QueryLogging:
         m = re.search(r"query logging is (ON|OFF)", rndc)
         if m:
             on = m.group(1) == "ON"
-            return QueryLogging(
-                "named", on, f"rndc status: query logging is {m.group(1)}", dest if on else ""
-            )
+            return QueryLogging("named", on, f"rndc status: query logging is {m.group(1)}", dest if on else "")
     q = re.search(r"\bquerylog\s+\"?(yes|no|true|false|1|0)\"?\s*;", checkconf)
     if q:
         on = q.group(1) in ("yes", "true", "1")
@@ -505,8 +519,14 @@ def _resolved_dot(text: str) -> str:
 
 def parse(sections: Sections) -> DnsFacts:
     """All DNS facts of one collector run (see module docstring)."""
+    require_sections(sections, "dns", SECTIONS)
     resolv = _resolv(sections)
     procs = parse_procs(_need(sections, "dns.procs", "resolver process list"))
+    if sections.rc("dns.procs") != 0:
+        raise FactError(f"listing resolver processes failed (exit {sections.rc('dns.procs')})")
+    if sections.rc("dns.dnsmasq_conf") != 0:
+        err = sections.stderr("dns.dnsmasq_conf").strip()[:200]
+        raise FactError(f"reading dnsmasq configs failed (exit {sections.rc('dns.dnsmasq_conf')}): {err}")
     big = any(m in sections.text("meta.uname").split() for m in BIG_ENDIAN_MACHINES)
     listeners: list[Listener] = []
     for name, proto in (("dns.udp", "udp"), ("dns.tcp", "tcp"), ("dns.udp6", "udp"), ("dns.tcp6", "tcp")):
@@ -518,13 +538,20 @@ def parse(sections: Sections) -> DnsFacts:
     upstreams = parse_resolv_conf(sections.text("dns.resolved_upstream"))[0] if upstream_rc == 0 else None
     addrs = parse_ip_addr(sections.text("dns.addrs")) if sections.rc("dns.addrs") == 0 else None
     dm_files = parse_file_blocks(sections.text("dns.dnsmasq_conf"))
-    ub = parse_unbound_checkconf(sections.text("dns.unbound")) if sections.rc("dns.unbound") == 0 else None
+    ub_rc = sections.rc("dns.unbound")
+    ub = parse_unbound_checkconf(sections.text("dns.unbound")) if ub_rc == 0 else None
     ub_files = parse_file_blocks(sections.text("dns.unbound_conf"))
+    ub_files_rc = sections.rc("dns.unbound_conf")
     named_conf = sections.text("dns.named") if sections.rc("dns.named") == 0 else None
     rndc = sections.text("dns.rndc") if sections.rc("dns.rndc") == 0 else None
 
     def unbound_for(config: str) -> QueryLogging:
         if ub is None:
+            if ub_rc != RC_NOT_FOUND or ub_files_rc != 0:
+                # unbound-checkconf failed (not missing), or a config file could not be read
+                return QueryLogging(
+                    "unbound", None, f"unbound settings unreadable (checkconf exit {ub_rc}, files exit {ub_files_rc})"
+                )
             return unbound_raw_logging(ub_files)
         if config not in ub:
             return QueryLogging("unbound", None, f"{config} was not examined by unbound-checkconf")

@@ -65,9 +65,23 @@ _dns_procs() {
     done
 }
 
+# _dns_trusted PID NAME: true when PID runs the system's NAME binary. Config paths named on a
+# command line are followed (read as root) only for those: comm is just a file name, so any
+# user can start a script called dnsmasq with "-C /etc/shadow". Without ptrace access to
+# /proc/PID/exe nothing is followed, and the parser then reports the config as not read.
+_dns_trusted() {
+    _dtx=$(readlink "/proc/$1/exe" 2>/dev/null) || return 1
+    _dtx=${_dtx% (deleted)}
+    case $_dtx in
+    /usr/sbin/"$2" | /usr/bin/"$2" | /sbin/"$2" | /bin/"$2") return 0 ;;
+    esac
+    return 1
+}
+
 # Config paths named on running dnsmasq command lines (-C/--conf-file, -7/--conf-dir).
 _dns_dm_cmdline_paths() {
     for _dpid in $(_dns_pids dnsmasq); do
+        _dns_trusted "$_dpid" dnsmasq || continue
         tr '\0' '\n' 2>/dev/null <"/proc/$_dpid/cmdline" | {
             _dprev=""
             while IFS= read -r _da; do
@@ -101,7 +115,7 @@ _dns_dnsmasq_conf() {
     while [ -s "$HT/dmq" ] && [ "$_dn" -lt 64 ]; do
         : >"$HT/dmnext"
         while IFS= read -r _df; do
-            case $_df in /*) ;; *) continue ;; esac
+            case $_df in /proc/* | /sys/* | /dev/*) continue ;; /*) ;; *) continue ;; esac
             grep -qxF -- "$_df" "$HT/dmseen" && continue
             echo "$_df" >>"$HT/dmseen"
             _dn=$((_dn + 1))
@@ -112,9 +126,10 @@ _dns_dnsmasq_conf() {
                 done
             elif [ -f "$_df" ]; then
                 printf '==> %s <==\n' "$_df"
-                sed -e '/^[[:space:]]*#/d' -e '/^[[:space:]]*$/d' -- "$_df"
-                sed -n -e 's/^[[:space:]]*conf-file=\([^,]*\).*/\1/p' \
-                    -e 's/^[[:space:]]*conf-dir=\([^,]*\).*/\1/p' "$_df" >>"$HT/dmnext"
+                # at most 1 MiB per file: a config is small, a hostile include need not be
+                head -c 1048576 <"$_df" | sed -e '/^[[:space:]]*#/d' -e '/^[[:space:]]*$/d'
+                head -c 1048576 <"$_df" | sed -n -e 's/^[[:space:]]*conf-file=\([^,]*\).*/\1/p' \
+                    -e 's/^[[:space:]]*conf-dir=\([^,]*\).*/\1/p' >>"$HT/dmnext"
             fi
         done <"$HT/dmq"
         mv "$HT/dmnext" "$HT/dmq"
@@ -124,6 +139,7 @@ _dns_dnsmasq_conf() {
 _dns_unbound() {
     {
         for _dpid in $(_dns_pids unbound); do
+            _dns_trusted "$_dpid" unbound || continue
             tr '\0' '\n' 2>/dev/null <"/proc/$_dpid/cmdline" | {
                 _dprev=""
                 while IFS= read -r _da; do
@@ -147,6 +163,7 @@ _dns_unbound() {
 _dns_named() {
     _dcfg=""
     for _dpid in $(_dns_pids named); do
+        _dns_trusted "$_dpid" named || continue
         _dcfg=$(tr '\0' '\n' 2>/dev/null <"/proc/$_dpid/cmdline" | sed -n '/^-c$/{n;p;q}')
         break
     done

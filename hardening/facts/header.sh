@@ -47,13 +47,22 @@ _h_file() {
 }
 
 # _h_files NAME GLOB...: every existing file as "==> path <==" blocks (like head/tail).
+# Exit 1 when a file could not be read (its block is then empty; stderr says why). A newline
+# in a file name is printed as "?" so that a name cannot fake the next block header.
+_h_nl='
+'
 _h_files_body() {
+    _hfrc=0
     for _hf in "$@"; do
         [ -f "$_hf" ] || continue
-        printf '==> %s <==\n' "$_hf"
-        cat -- "$_hf"
+        case $_hf in
+        *"$_h_nl"*) printf '==> %s <==\n' "$(printf '%s' "$_hf" | tr '\n' '?')" ;;
+        *) printf '==> %s <==\n' "$_hf" ;;
+        esac
+        cat -- "$_hf" || _hfrc=1
         printf '\n'
     done
+    return "$_hfrc"
 }
 _h_files() {
     _hn=$1

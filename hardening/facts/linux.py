@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from hardening.facts import appcontrol, audit, binaries, dns, firewall
-from hardening.facts.sections import FactError, Sections
+from hardening.facts.sections import FactError, Sections, parse_uint
 from hardening.model import Evidence, Status, Verdict
 
 T = TypeVar("T")
@@ -37,19 +37,28 @@ class LinuxFacts:
         return self.uid == 0
 
 
+# What a parser can raise on input it did not expect. ValueError covers UnicodeError and
+# int()'s digit limit; LookupError covers KeyError/IndexError; ArithmeticError covers
+# OverflowError; RecursionError: deeply nested text fed to a recursive parser (JSON).
+# Not ``Exception``: MemoryError or KeyboardInterrupt must not turn into a host's "error".
+PARSER_CRASHES = (ValueError, LookupError, TypeError, ArithmeticError, RecursionError)
+
+
 def _safe(parse: Callable[[Sections], T], sections: Sections) -> T | FactError:
+    """``parse(sections)``, with any parser crash on hostile or broken output as a FactError."""
     try:
         return parse(sections)
     except FactError as exc:
         return exc
-    except (ValueError, KeyError, IndexError, TypeError, UnicodeError) as exc:
+    except PARSER_CRASHES as exc:
         # A parser bug or hostile output must never become a pass.
         return FactError(f"could not parse {parse.__module__.rsplit('.', 1)[-1]} facts: {exc!r}")
 
 
 def _uid(sections: Sections) -> int | None:
-    text = sections.text("meta.id").strip()
-    return int(text) if text.isdigit() else None
+    if sections.rc("meta.id") != 0:
+        return None
+    return parse_uint(sections.text("meta.id"))
 
 
 def gather(sections: Sections) -> LinuxFacts:

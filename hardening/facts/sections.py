@@ -21,10 +21,11 @@ Example::
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 RC_NOT_FOUND = 127
+_UINT = re.compile(r"[0-9]{1,19}")
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,14 @@ DONE_SECTION = "__done__"
 
 
 def parse_sections(output: str, nonce: str) -> Sections:
-    """Split collector output into sections. Text outside sections is ignored."""
+    """Split collector output into sections. Text outside sections is ignored.
+
+    Sections never nest (the collector closes one before it opens the next), so a section
+    whose end marker does not come before the next begin marker was cut short: it keeps
+    ``rc=None``. Searching for the end only up to the next begin also keeps this linear on
+    hostile output full of begin markers. An exit code longer than 10 digits is no exit
+    code the collector prints: the section counts as cut short.
+    """
     mark = "@@" + nonce
     begin = re.compile(rf"^{re.escape(mark)} B (\S+)\n", re.MULTILINE)
     found: dict[str, Section] = {}
@@ -99,12 +107,12 @@ def parse_sections(output: str, nonce: str) -> Sections:
         if not m:
             break
         name = m.group(1)
-        end = re.compile(rf"\n{re.escape(mark)} E {re.escape(name)} (-?\d+)\n")
-        e = end.search(output, m.end())
+        nxt = begin.search(output, m.end())
+        stop = nxt.start() if nxt else len(output)
+        end = re.compile(rf"\n{re.escape(mark)} E {re.escape(name)} (-?\d{{1,10}})\n")
+        e = end.search(output, m.end(), stop)
         if e is None:
             # Unterminated: the output was cut. Keep what we have, flagged by rc=None.
-            nxt = begin.search(output, m.end())
-            stop = nxt.start() if nxt else len(output)
             found.setdefault(name, Section(name, output[m.end() : stop], None))
             pos = stop
             continue
@@ -113,6 +121,40 @@ def parse_sections(output: str, nonce: str) -> Sections:
         found.setdefault(name, Section(name, body, int(e.group(1))))
         pos = e.end() - 1
     return Sections(found, complete=DONE_SECTION in found)
+
+
+def parse_uint(text: str) -> int | None:
+    """A plain non-negative decimal number (ASCII digits only, at most 19), else None.
+
+    ``str.isdigit`` accepts "²" and 5,000-digit strings, on which ``int`` raises.
+
+    >>> parse_uint(" 42\\n"), parse_uint("²"), parse_uint("-1"), parse_uint("9" * 40)
+    (42, None, None, None)
+    """
+    t = text.strip()
+    return int(t) if _UINT.fullmatch(t) else None
+
+
+def require_sections(sections: Sections, area: str, required: Iterable[str]) -> None:
+    """Raise :class:`FactError` unless ``area``'s sections are all there and all closed.
+
+    Any section of the area (its ``!err`` companions included) left open means the output
+    was cut in the middle of it: what it says is partial, and partial is not "nothing
+    found". A required section that is absent means the output stopped before it.
+
+    Example::
+
+        require_sections(sections, "dns", ("dns.resolv_conf", "dns.procs"))
+    """
+    cut = [n for n in sections if n.startswith(area + ".") and sections[n].rc is None]
+    if cut:
+        raise FactError(
+            f"the output of {cut[0]} was cut short (the section never closed): "
+            "the connection dropped or the collector was killed; rerun the audit"
+        )
+    missing = [n for n in required if n not in sections]
+    if missing:
+        raise FactError(f"the collector output has no {missing[0]} section ({area} output cut short?): rerun the audit")
 
 
 class FactError(Exception):

@@ -105,10 +105,7 @@ def parse_debian_mirror(sources: dict[str, str], suite: str = SUITE) -> str | No
                     continue
                 if "deb" not in fields.get("types", "").split():
                     continue
-                if (
-                    suite in fields.get("suites", "").split()
-                    and "main" in fields.get("components", "").split()
-                ):
+                if suite in fields.get("suites", "").split() and "main" in fields.get("components", "").split():
                     uris = fields.get("uris", "").split()
                     if uris:
                         return uris[0]

@@ -302,9 +302,7 @@ def _start(image: str, prefix: str, network: str, state: str, ip: str, pubkey: s
         wait_for_banner(port)
     except LabError as exc:
         logs = run(["podman", "logs", "--tail", "15", container], check=False)
-        raise LabError(
-            f"{container} ({state}): {exc}; container log: {(logs.stdout + logs.stderr)[-1500:]}"
-        ) from exc
+        raise LabError(f"{container} ({state}): {exc}; container log: {(logs.stdout + logs.stderr)[-1500:]}") from exc
     route = run(["podman", "exec", container, "ip", "route", "get", "203.0.113.5"]).stdout
     if f"via {DEADEND} " not in route:
         raise LabError(f"{container}: off-lab traffic is not contained (ip route get says {route.strip()!r})")
@@ -413,9 +411,7 @@ def lab_up(
     )
 
 
-def lab_down(
-    prefix: str = DEFAULT_PREFIX, network: str = DEFAULT_NETWORK, workdir: Path | None = None
-) -> None:
+def lab_down(prefix: str = DEFAULT_PREFIX, network: str = DEFAULT_NETWORK, workdir: Path | None = None) -> None:
     """Remove the containers of ``prefix``; then, if no other container uses ``network``,
     the network and the host guard; and the files ``lab_up`` wrote into ``workdir``."""
     _require_root()

@@ -135,13 +135,9 @@ class SshTransport:
                 f"from {self.known_hosts}); this may be an attack — verify before updating known_hosts",
             ) from None
         except paramiko.AuthenticationException as exc:
-            raise TransportError(
-                HostStatus.AUTH_FAILED, f"SSH authentication failed for {t.user}: {exc}"
-            ) from None
+            raise TransportError(HostStatus.AUTH_FAILED, f"SSH authentication failed for {t.user}: {exc}") from None
         except TimeoutError:
-            raise TransportError(
-                HostStatus.TIMEOUT, f"timed out connecting to {t.host}:{t.port or 22}"
-            ) from None
+            raise TransportError(HostStatus.TIMEOUT, f"timed out connecting to {t.host}:{t.port or 22}") from None
         except paramiko.SSHException as exc:
             text = str(exc)
             transport = client.get_transport()
@@ -151,11 +147,7 @@ class SshTransport:
                 raise TransportError(
                     HostStatus.TIMEOUT, f"timed out after {self.timeout:g}s with {t.host}:{t.port or 22}: {text}"
                 ) from None
-            status = (
-                HostStatus.TIMEOUT
-                if "banner" in text.lower() or "timeout" in text.lower()
-                else HostStatus.ERROR
-            )
+            status = HostStatus.TIMEOUT if "banner" in text.lower() or "timeout" in text.lower() else HostStatus.ERROR
             raise TransportError(status, f"SSH error with {t.host}:{t.port or 22}: {text}") from None
         except paramiko.ssh_exception.NoValidConnectionsError as exc:
             reasons = sorted({(e.strerror or str(e)) for e in exc.errors.values()})
