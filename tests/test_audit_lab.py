@@ -177,3 +177,24 @@ def test_secrets_never_reach_results_or_output(audited, lab):
     assert lab.password
     blob = json.dumps(doc) + r.stdout + r.stderr
     assert lab.password not in blob
+
+
+def test_ssh_agent_authentication(lab, tmp_path):
+    """No key file in the inventory: the key comes from a real ssh-agent (started and killed here)."""
+    agent = subprocess.run(["ssh-agent", "-s"], capture_output=True, text=True, check=True, timeout=10).stdout
+    env = dict(os.environ)
+    for var in ("SSH_AUTH_SOCK", "SSH_AGENT_PID"):
+        env[var] = re.search(rf"{var}=([^;]+);", agent).group(1)
+    try:
+        subprocess.run(["ssh-add", str(lab.key)], env=env, check=True, capture_output=True, timeout=10)
+        inv = tmp_path / "inv.ini"
+        text = lab.inventory.read_text()
+        inv.write_text(re.sub(r" ansible_ssh_private_key_file=\S+", "", text))
+        assert "ansible_ssh_private_key_file" not in inv.read_text()
+        env["HOME"] = str(tmp_path)  # no ~/.ssh/id_* to fall back on
+        r = harden("audit", inv, "--limit", "hardened", "--out", tmp_path / "o", env=env)
+        host = by_host(json.loads((tmp_path / "o" / "results.json").read_text()))["hardened"]
+        assert host["status"] == "ok", host["message"]
+        assert r.returncode in (0, 1)
+    finally:
+        subprocess.run(["ssh-agent", "-k"], env=env, capture_output=True, timeout=10)
