@@ -35,6 +35,18 @@ LINUX_CHECK_MODULES = (
     "binaries_netcat",
 )
 
+# Windows hosts (ansible_connection=winrm): the shared ids judged over WindowsFacts, and their own.
+WINDOWS_CHECK_MODULES = (
+    "win_egress_default_deny",
+    "win_egress_allowlist",
+    "win_dns_query_logging",
+    "audit_sysmon",
+    "powershell_language_mode",
+    "powershell_logging",
+    "win_appcontrol_enforced",
+    "win_binaries_netcat",
+)
+
 
 @dataclass(frozen=True)
 class Check:
@@ -50,3 +62,8 @@ def _load(name: str) -> Check:
 def linux_checks() -> tuple[Check, ...]:
     """Every Linux check, in report order."""
     return tuple(_load(n) for n in LINUX_CHECK_MODULES)
+
+
+def windows_checks() -> tuple[Check, ...]:
+    """Every Windows check, in report order (``evaluate(facts: WindowsFacts, policy)``)."""
+    return tuple(_load(n) for n in WINDOWS_CHECK_MODULES)

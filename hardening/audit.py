@@ -16,10 +16,11 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
+from typing import Any
 
-from hardening.checks import Check, linux_checks
+from hardening.checks import Check, linux_checks, windows_checks
 from hardening.facts.collector import new_linux_collector
-from hardening.facts.linux import LinuxFacts, gather
+from hardening.facts.linux import gather
 from hardening.facts.sections import Sections, parse_sections
 from hardening.inventory import Connection, Target
 from hardening.model import CheckResult, Evidence, HostResult, HostStatus, Platform, Status, Verdict
@@ -51,8 +52,8 @@ def _unaudited(checks: Iterable[Check], status: HostStatus, message: str) -> tup
     return tuple(CheckResult.of(c.meta, verdict) for c in checks)
 
 
-def judge_linux(facts: LinuxFacts, target: Target, checks: Iterable[Check]) -> tuple[CheckResult, ...]:
-    """Run every check over the parsed facts. A crashing check is an error, never a pass."""
+def judge(facts: Any, target: Target, checks: Iterable[Check]) -> tuple[CheckResult, ...]:
+    """Run every check over the parsed facts (Linux or Windows). A crashing check is an error, never a pass."""
     results = []
     for check in checks:
         try:
@@ -61,6 +62,34 @@ def judge_linux(facts: LinuxFacts, target: Target, checks: Iterable[Check]) -> t
             verdict = Verdict(Status.ERROR, f"internal error in {check.meta.id}: {exc!r}", Evidence())
         results.append(CheckResult.of(check.meta, verdict))
     return tuple(results)
+
+
+@dataclass(frozen=True)
+class _HostRun:
+    """What one host's audit is building: who, where, since when, against which checks."""
+
+    target: Target
+    platform: Platform
+    address: str
+    checks: tuple[Check, ...]
+    started: float
+
+    def failed(self, status: HostStatus, message: str) -> HostResult:
+        """The host could not be audited: every check is an error carrying the reason."""
+        return self.result(status, message, _unaudited(self.checks, status, message))
+
+    def result(self, status: HostStatus, message: str, checks: tuple[CheckResult, ...]) -> HostResult:
+        return seal(
+            HostResult(
+                name=self.target.name,
+                platform=self.platform,
+                status=status,
+                message=message,
+                address=self.address,
+                checks=checks,
+                duration_s=time.monotonic() - self.started,
+            )
+        )
 
 
 def _run_transport(target: Target, script: str, options: AuditOptions) -> RunResult:
@@ -81,36 +110,62 @@ def collect_linux(target: Target, options: AuditOptions) -> tuple[Sections, RunR
     return parse_sections(text, collector.nonce), run
 
 
+def collect_windows(target: Target, options: AuditOptions) -> RunResult:
+    """One WinRM round trip: the PowerShell collector on stdin, its JSON on stdout."""
+    from hardening.facts.windows import collector_script
+    from hardening.transport.winrm import WinrmTransport
+
+    return WinrmTransport(target, options.timeout).run(collector_script())
+
+
+def audit_windows_host(target: Target, options: AuditOptions) -> HostResult:
+    """Audit one ``ansible_connection=winrm`` host (see :func:`audit_host`)."""
+    from hardening.facts.sections import FactError
+    from hardening.facts.windows import gather as gather_windows
+    from hardening.facts.windows import parse_output
+    from hardening.transport.winrm import clixml_text
+
+    port = target.port or (target.winrm.default_port() if target.winrm else 5986)
+    host = _HostRun(target, Platform.WINDOWS, f"{target.host}:{port}", windows_checks(), time.monotonic())
+    try:
+        run = collect_windows(target, options)
+    except TransportError as exc:
+        return host.failed(exc.status, exc.message)
+    try:
+        doc = parse_output(run.stdout.decode("utf-8", "replace"))
+    except FactError as exc:
+        err = clixml_text(run.stderr).splitlines()[-1:] or [""]
+        return host.failed(HostStatus.ERROR, f"collector failed (exit {run.exit_code}): {exc} {err[0]}".strip())
+    facts = gather_windows(doc)
+    status, message = HostStatus.OK, ""
+    if not facts.complete:
+        status, message = HostStatus.ERROR, f"collector output incomplete (exit {run.exit_code})"
+    elif facts.is_admin is False:
+        message = "audited without administrator rights: checks that need them report error"
+    return host.result(status, message, judge(facts, target, host.checks))
+
+
 def collect_raw(target: Target, options: AuditOptions) -> tuple[str, bytes]:
-    """The collector's raw output and its marker nonce (``harden collect``)."""
+    """The collector's raw output and its marker nonce (``harden collect``).
+
+    Windows hosts have no nonce (""): their output is the collector's JSON as it came.
+    """
+    if target.connection is Connection.WINRM:
+        return "", collect_windows(target, options).stdout
     collector = new_linux_collector()
     return collector.nonce, _run_transport(target, collector.script, options).stdout
 
 
 def audit_host(target: Target, options: AuditOptions) -> HostResult:
-    started = time.monotonic()
-    checks = linux_checks()
-    address = f"{target.host}:{target.port}" if target.port else target.host
+    """Audit one host; never raises for a host problem (the result's status says what happened)."""
     if target.connection is Connection.WINRM:
-        return HostResult(
-            name=target.name,
-            platform=Platform.WINDOWS,
-            status=HostStatus.ERROR,
-            message="Windows (ansible_connection=winrm) is not supported yet",
-            address=address,
-        )
+        return audit_windows_host(target, options)
+    address = f"{target.host}:{target.port}" if target.port else target.host
+    host = _HostRun(target, Platform.LINUX, address, linux_checks(), time.monotonic())
     try:
         sections, run = collect_linux(target, options)
     except TransportError as exc:
-        return HostResult(
-            name=target.name,
-            platform=Platform.LINUX,
-            status=exc.status,
-            message=exc.message,
-            address=address,
-            checks=_unaudited(checks, exc.status, exc.message),
-            duration_s=time.monotonic() - started,
-        )
+        return host.failed(exc.status, exc.message)
     status, message = HostStatus.OK, ""
     if not sections.complete:
         status = HostStatus.ERROR
@@ -119,16 +174,7 @@ def audit_host(target: Target, options: AuditOptions) -> HostResult:
     facts = gather(sections)
     if status is HostStatus.OK and not facts.is_root:
         message = "audited without root: checks that need root report error (set ansible_become=true)"
-    result = HostResult(
-        name=target.name,
-        platform=Platform.LINUX,
-        status=status,
-        message=message,
-        address=address,
-        checks=judge_linux(facts, target, checks),
-        duration_s=time.monotonic() - started,
-    )
-    return seal(result)
+    return host.result(status, message, judge(facts, target, host.checks))
 
 
 def audit_fleet(

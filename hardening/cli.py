@@ -17,7 +17,10 @@ from pathlib import Path
 import click
 
 from hardening import __version__
+from hardening.hunt_cli import hunt_cmd, verify_cmd
 from hardening.model import Severity
+from hardening.remediate_cli import apply_cmd, remediate_cmd, write_audit_playbooks
+from hardening.report_cli import diff_cmd, format_option, framework_option, report_cmd, waivers_option
 from hardening.results import EXIT_BAD_INPUT, EXIT_INCOMPLETE
 
 _SEVERITIES = [s.value for s in Severity]
@@ -71,6 +74,9 @@ def cli() -> None:
     type=click.Path(path_type=Path, dir_okay=False, exists=True),
     help="Password file for vault-encrypted inventory values.",
 )
+@format_option()
+@waivers_option
+@framework_option
 def audit(
     inventory: Path,
     limit: str | None,
@@ -80,14 +86,26 @@ def audit(
     out_dir: Path | None,
     fail_on: str,
     vault_password_file: Path | None,
+    formats: tuple[str, ...],
+    waivers_file: Path | None,
+    framework: str | None,
 ) -> None:
-    """Audit every host of INVENTORY (INI or YAML) and write results.json."""
+    """Audit every host of INVENTORY (INI or YAML), write results.json and the reports (--format)."""
     from hardening.audit import AuditOptions, audit_fleet
     from hardening.console import Console
     from hardening.inventory import InventoryError, load_inventory
-    from hardening.results import ResultsWriter, exit_code
+    from hardening.report.document import load_results
+    from hardening.report.frameworks import FrameworkError
+    from hardening.report.waivers import WaiverError
+    from hardening.report_cli import gate, load_inputs, write_reports
+    from hardening.results import ResultsWriter
 
     ui = Console.for_stream(sys.stderr)
+    try:  # before auditing: a bad waivers file or framework name must not cost a fleet run
+        waivers, fw = load_inputs(waivers_file, framework)
+    except (WaiverError, FrameworkError) as exc:
+        ui.error(str(exc))
+        sys.exit(EXIT_BAD_INPUT)
     try:
         targets = load_inventory(inventory, limit=limit, vault_password_file=vault_password_file)
     except InventoryError as exc:
@@ -100,9 +118,7 @@ def audit(
         ui.error(f"--known-hosts {known_hosts}: file not found")
         sys.exit(EXIT_BAD_INPUT)
     out_dir = out_dir or _default_out()
-    options = AuditOptions(
-        forks=forks, timeout=timeout, known_hosts=str(known_hosts) if known_hosts else None
-    )
+    options = AuditOptions(forks=forks, timeout=timeout, known_hosts=str(known_hosts) if known_hosts else None)
     writer = ResultsWriter(out_dir, inventory=str(inventory), limit=limit)
     interrupted = False
     try:
@@ -115,20 +131,25 @@ def audit(
         interrupted = True
     finally:
         path = writer.close()
+    doc, _ = write_reports(load_results(path), out_dir, formats, fw, waivers)
     ui.summary(writer.hosts, path)
+    write_audit_playbooks(path)
     if interrupted:
-        ui.error(
-            f"interrupted: {len(writer.hosts)} of {len(targets)} hosts audited; partial results in {path}"
-        )
+        ui.error(f"interrupted: {len(writer.hosts)} of {len(targets)} hosts audited; partial results in {path}")
         sys.exit(EXIT_INCOMPLETE)
-    sys.exit(exit_code(writer.hosts, Severity(fail_on)))
+    sys.exit(gate(doc, Severity(fail_on)))
 
 
 @cli.command()
 @click.argument("inventory", type=click.Path(path_type=Path, dir_okay=True))
 @click.argument("host")
-@click.option("--out", "-o", "out_file", type=click.Path(path_type=Path, dir_okay=False),
-              help="Write the raw collector output here (default: stdout).")
+@click.option(
+    "--out",
+    "-o",
+    "out_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the raw collector output here (default: stdout).",
+)
 @click.option("--timeout", "-T", type=click.FloatRange(1, 3600), default=60.0, show_default=True)
 @click.option("--known-hosts", type=click.Path(path_type=Path, dir_okay=False, exists=True))
 @click.option("--vault-password-file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
@@ -142,8 +163,9 @@ def collect(
 ) -> None:
     """Run the collector on HOST and write its raw output (for fixtures and bug reports).
 
-    The first line names the nonce of the section markers:
+    Linux: the first line names the nonce of the section markers;
     ``hardening.facts.sections.parse_sections(text, nonce)`` reads the file back.
+    Windows (winrm): the collector's JSON as it came (``hardening.facts.windows.parse_output``).
     """
     from hardening.audit import AuditOptions, collect_raw
     from hardening.inventory import InventoryError, load_inventory
@@ -163,12 +185,23 @@ def collect(
     except TransportError as exc:
         click.echo(f"harden: error: {targets[0].name}: {exc.status.value}: {exc.message}", err=True)
         sys.exit(EXIT_INCOMPLETE)
-    data = f"# harden collector output host={targets[0].name} nonce={nonce}\n".encode() + raw
+    # Windows (winrm) hosts: the collector's JSON exactly as it came, usable as a test fixture.
+    header = f"# harden collector output host={targets[0].name} nonce={nonce}\n".encode() if nonce else b""
+    data = header + raw
     if out_file is None:
         sys.stdout.buffer.write(data)
     else:
         out_file.write_bytes(data)
-        click.echo(f"{len(data)} bytes from {targets[0].name} written to {out_file} (nonce {nonce})", err=True)
+        how = f"nonce {nonce}" if nonce else "Windows collector JSON"
+        click.echo(f"{len(data)} bytes from {targets[0].name} written to {out_file} ({how})", err=True)
+
+
+cli.add_command(report_cmd)
+cli.add_command(diff_cmd)
+cli.add_command(remediate_cmd)
+cli.add_command(hunt_cmd)
+cli.add_command(verify_cmd)
+cli.add_command(apply_cmd)
 
 
 @cli.group()

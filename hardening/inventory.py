@@ -51,6 +51,7 @@ _CONNECTIONS = {
     "psrp": Connection.WINRM,
 }
 
+_HOST_VARS = {True: ("ansible_winrm_host", "ansible_host"), False: ("ansible_host", "ansible_ssh_host")}
 _FALSE = {"false", "no", "off", "0", "n", "f"}
 _TRUE = {"true", "yes", "on", "1", "y", "t"}
 
@@ -77,6 +78,84 @@ class Target:
     known_hosts: str | None = None
     policy: Policy = field(default_factory=Policy)
     variables: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    winrm: WinrmSettings | None = None
+
+
+_WINRM_TRANSPORTS = ("ntlm", "kerberos", "credssp", "basic", "certificate", "plaintext", "ssl")
+
+
+@dataclass(frozen=True)
+class WinrmSettings:
+    """How to speak WinRM to one host, from the ``ansible_winrm_*`` variables (Ansible's defaults).
+
+    Example::
+
+        >>> WinrmSettings().endpoint("win1", None)
+        'https://win1:5986/wsman'
+    """
+
+    transport: str = "ssl"  # pywinrm name; Ansible's default: ssl (Basic over HTTPS) / plaintext (HTTP)
+    scheme: str = "https"
+    path: str = "/wsman"
+    cert_validation: bool = True
+    ca_trust_path: str | None = None
+    cert_pem: str | None = None
+    cert_key_pem: str | None = None
+    message_encryption: str = "auto"
+
+    def default_port(self) -> int:
+        return 5985 if self.scheme == "http" else 5986
+
+    def endpoint(self, host: str, port: int | None) -> str:
+        shown = f"[{host}]" if ":" in host else host
+        return f"{self.scheme}://{shown}:{port or self.default_port()}{self.path}"
+
+
+def _winrm_settings(name: str, hostvars: Mapping[str, Any], port: int | None, user: Any) -> WinrmSettings:
+    """Ansible's rules: scheme http when the port is 5985, else https; transport from the user form."""
+    scheme = str(hostvars.get("ansible_winrm_scheme") or ("http" if port == 5985 else "https")).lower()
+    if scheme not in ("http", "https"):
+        raise InventoryError(f"host {name}: ansible_winrm_scheme={scheme!r} must be http or https")
+    raw = hostvars.get("ansible_winrm_transport")
+    if isinstance(raw, list | tuple):
+        raw = raw[0] if raw else None
+    if raw in (None, ""):
+        transport = "kerberos" if user and "@" in str(user) else ("ssl" if scheme == "https" else "plaintext")
+    else:
+        transport = str(raw).strip().lower()
+        if transport not in _WINRM_TRANSPORTS:
+            raise InventoryError(
+                f"host {name}: ansible_winrm_transport={transport!r} is not one of {', '.join(_WINRM_TRANSPORTS)}"
+            )
+        # Basic over HTTPS is what pywinrm calls "ssl"; over HTTP, "plaintext".
+        if transport == "basic":
+            transport = "ssl" if scheme == "https" else "plaintext"
+    validation = str(hostvars.get("ansible_winrm_server_cert_validation") or "validate").strip().lower()
+    if validation not in ("validate", "ignore"):
+        raise InventoryError(
+            f"host {name}: ansible_winrm_server_cert_validation={validation!r} must be validate or ignore"
+        )
+    encryption = str(hostvars.get("ansible_winrm_message_encryption") or "auto").strip().lower()
+    if encryption not in ("auto", "always", "never"):
+        raise InventoryError(
+            f"host {name}: ansible_winrm_message_encryption={encryption!r} must be auto, always or never"
+        )
+    path = str(hostvars.get("ansible_winrm_path") or "/wsman")
+
+    def _file(var: str) -> str | None:
+        value = hostvars.get(var)
+        return os.path.expanduser(str(value)) if value not in (None, "") else None
+
+    return WinrmSettings(
+        transport=transport,
+        scheme=scheme,
+        path=path if path.startswith("/") else "/" + path,
+        cert_validation=validation == "validate",
+        ca_trust_path=_file("ansible_winrm_ca_trust_path"),
+        cert_pem=_file("ansible_winrm_cert_pem"),
+        cert_key_pem=_file("ansible_winrm_cert_key_pem"),
+        message_encryption=encryption,
+    )
 
 
 def _bool(value: Any, name: str, default: bool) -> bool:
@@ -162,25 +241,35 @@ def target_from_vars(name: str, hostvars: Mapping[str, Any], env: Mapping[str, s
     except PolicyError as exc:
         raise InventoryError(f"host {name}: {exc}") from None
     key_file = _first(hostvars, "ansible_ssh_private_key_file", "ansible_private_key_file")
+    winrm = connection is Connection.WINRM
+    port = _port(
+        _first(hostvars, "ansible_winrm_port", "ansible_port")
+        if winrm
+        else _first(hostvars, "ansible_port", "ansible_ssh_port"),
+        name,
+    )
+    user = _first(hostvars, "ansible_winrm_user", "ansible_user") if winrm else None
+    settings = _winrm_settings(name, hostvars, port, user) if winrm else None
     return Target(
         name=name,
         connection=connection,
-        host=str(_first(hostvars, "ansible_host", "ansible_ssh_host") or name),
-        port=_port(_first(hostvars, "ansible_port", "ansible_ssh_port"), name),
-        user=_first(hostvars, "ansible_user", "ansible_ssh_user"),
+        host=str(_first(hostvars, *_HOST_VARS[winrm]) or name),
+        port=port,
+        user=user if winrm else _first(hostvars, "ansible_user", "ansible_ssh_user"),
         key_file=os.path.expanduser(str(key_file)) if key_file else None,
-        password=_first(hostvars, "ansible_password", "ansible_ssh_pass", "ansible_ssh_password"),
+        password=_first(hostvars, "ansible_winrm_password", "ansible_winrm_pass", "ansible_password")
+        if winrm
+        else _first(hostvars, "ansible_password", "ansible_ssh_pass", "ansible_ssh_password"),
         become=become,
         become_user=str(hostvars.get("ansible_become_user") or "root"),
-        become_password=_first(
-            hostvars, "ansible_become_password", "ansible_become_pass", "ansible_sudo_pass"
-        ),
+        become_password=_first(hostvars, "ansible_become_password", "ansible_become_pass", "ansible_sudo_pass"),
         host_key_checking=checking,
         known_hosts=_known_hosts_from_args(
             hostvars.get("ansible_ssh_common_args"), hostvars.get("ansible_ssh_extra_args")
         ),
         policy=policy,
         variables=hostvars,
+        winrm=settings,
     )
 
 
@@ -194,6 +283,10 @@ _USED = (
     "ansible_paramiko_host_key_checking", "ansible_ssh_common_args", "ansible_ssh_extra_args",
     "harden_egress_allow", "harden_dns_resolvers", "harden_allowed_binaries",
     "harden_probe_addresses", "harden_role", "harden_approved_networks",
+    "ansible_winrm_transport", "ansible_winrm_scheme", "ansible_winrm_path", "ansible_winrm_port",
+    "ansible_winrm_host", "ansible_winrm_user", "ansible_winrm_pass", "ansible_winrm_password",
+    "ansible_winrm_server_cert_validation", "ansible_winrm_ca_trust_path", "ansible_winrm_cert_pem",
+    "ansible_winrm_cert_key_pem", "ansible_winrm_message_encryption",
 )  # fmt: skip
 
 
@@ -250,9 +343,7 @@ def load_inventory(
         from ansible.cli import CLI
 
         try:
-            secrets = CLI.setup_vault_secrets(
-                loader, vault_ids=[], vault_password_files=[str(vault_password_file)]
-            )
+            secrets = CLI.setup_vault_secrets(loader, vault_ids=[], vault_password_files=[str(vault_password_file)])
         except (AnsibleError, OSError) as exc:
             raise InventoryError(f"{vault_password_file}: cannot read vault password: {exc}") from None
         loader.set_vault_secrets(secrets)

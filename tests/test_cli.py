@@ -154,12 +154,15 @@ def test_local_connection_audits_this_machine(tmp_path):
         assert "root" in host["message"]
 
 
-def test_winrm_hosts_are_reported_not_yet_supported_never_passing(tmp_path):
+def test_unreachable_winrm_host_is_unreachable_never_passing(tmp_path):
     inv = tmp_path / "inv.ini"
-    inv.write_text("win1 ansible_connection=winrm ansible_host=127.0.0.1\n")
+    port = closed_port()
+    inv.write_text(
+        f"win1 ansible_connection=winrm ansible_host=127.0.0.1 ansible_port={port} ansible_user=u ansible_password=p\n"
+    )
     r = harden("audit", inv, "--out", tmp_path / "o", "--timeout", "5")
     assert r.returncode == 3
     (host,) = json.loads((tmp_path / "o" / "results.json").read_text())["hosts"]
-    assert host["platform"] == "windows" and host["status"] == "error"
-    assert "not supported yet" in host["message"]
-    assert not any(c["status"] == "pass" for c in host["checks"])
+    assert host["platform"] == "windows" and host["status"] == "unreachable", host["message"]
+    assert "cannot connect" in host["message"]
+    assert host["checks"] and not any(c["status"] == "pass" for c in host["checks"])

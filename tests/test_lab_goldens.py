@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from hardening.checks import linux_checks
 
-from hardening.audit import judge_linux
+from hardening.audit import judge
 from hardening.facts.linux import gather
 from hardening.facts.sections import parse_sections
 from hardening.inventory import Connection, Target
@@ -34,7 +34,7 @@ def test_lab_state_verdicts(host):
     facts = gather(sections)
     assert facts.is_root
     target = Target(name=host, connection=Connection.SSH, host="x", policy=LAB_POLICY)
-    got = {r.id: r for r in judge_linux(facts, target, linux_checks())}
+    got = {r.id: r for r in judge(facts, target, linux_checks())}
     assert {k: v.status.value for k, v in got.items()} == EXPECTED[host]
     for r in got.values():
         assert r.message and r.references
@@ -45,10 +45,10 @@ def test_lab_state_verdicts(host):
 def test_without_the_policy_allowlist_only_destinations_are_required():
     facts = gather(load("hardened"))
     target = Target(name="h", connection=Connection.SSH, host="x", policy=Policy())
-    got = {r.id: r.status.value for r in judge_linux(facts, target, linux_checks())}
+    got = {r.id: r.status.value for r in judge(facts, target, linux_checks())}
     assert got["egress.allowlist"] == "pass"
     narrow = Policy.from_vars({"harden_egress_allow": ["198.18.0.10/32"]})
     target = Target(name="h", connection=Connection.SSH, host="x", policy=narrow)
-    got = {r.id: r for r in judge_linux(facts, target, linux_checks())}
+    got = {r.id: r for r in judge(facts, target, linux_checks())}
     assert got["egress.allowlist"].status.value == "fail"
     assert "198.18.0.0/24" in got["egress.allowlist"].message

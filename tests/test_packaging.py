@@ -32,6 +32,27 @@ def test_non_editable_install_runs_from_elsewhere(tmp_path):
         "assert [k.meta.id for k in c.linux_checks()];"
         "assert '__done__' in new_linux_collector().script;"
         "assert results_schema()['title'];"
+        # reports: templates, framework mappings and the SARIF schema come from the installed copy
+        "import json, pathlib;"
+        "from importlib import resources;"
+        "from hardening.report import load_results, render_html, render_sarif, load_framework;"
+        f"doc = load_results(pathlib.Path({str(ROOT / 'tests/golden/report/results.json')!r}));"
+        "html = render_html(doc, load_framework('nist'));"
+        "assert 'Hosts × checks' in html and 'policy drop;' in html and 'SC-7(5)' in html, html[:200];"
+        "t = resources.files('hardening.templates').joinpath('report.html.j2');"
+        f"assert str(t).startswith({str(target)!r}), str(t);"
+        "assert json.loads(resources.files('hardening.schemas').joinpath('sarif-schema-2.1.0.json').read_text());"
+        "assert json.loads(render_sarif(doc))['version'] == '2.1.0';"
+        # remediation: roles (nested dirs) and the site template come from the installed copy
+        "from hardening.remediate import plan, write_playbooks, roles_source, ROLES;"
+        f"assert str(roles_source()).startswith({str(target)!r}), roles_source();"
+        "assert all((roles_source() / r / 'tasks' / 'main.yml').is_file() for r in ROLES);"
+        "assert (roles_source() / 'harden_egress' / 'files' / 'harden-nft-guard').is_file();"
+        "res = {'hosts': [{'name': 'h', 'platform': 'linux', 'status': 'ok',"
+        " 'checks': [{'id': 'egress.default_deny', 'status': 'fail'}]}]};"
+        "d = write_playbooks(plan(res), pathlib.Path('out'));"
+        "assert 'name: harden_egress' in (d / 'site.yml').read_text();"
+        "assert (d / 'roles/harden_egress/templates/harden-egress.nft.j2').is_file();"
         "print('ok')"
     )
     env = {**os.environ, "PYTHONPATH": str(target)}

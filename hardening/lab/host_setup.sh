@@ -1,11 +1,12 @@
 #!/bin/sh
 # Prepare this machine (Debian 12, as root) to run the harden lab: Debian packages and
-# podman's engine configuration. Idempotent and quick when everything is already there.
+# podman's engine configuration; chromium for the HTML report test (headless render).
+# Idempotent and quick when everything is already there.
 # Usage: sh hardening/lab/host_setup.sh        (called by `make install`)
 set -eu
 
 PKGS="podman runc netavark aardvark-dns debootstrap debian-archive-keyring openssh-client sshpass \
-nftables iptables uidmap python3 python3-venv ca-certificates"
+nftables iptables uidmap python3 python3-venv ca-certificates chromium"
 
 if [ "$(id -u)" != 0 ]; then
     echo "host_setup.sh: must run as root (the lab uses rootful podman)" >&2

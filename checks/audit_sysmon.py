@@ -1,0 +1,126 @@
+"""audit.sysmon: Sysmon runs and its active configuration logs events 1, 3 and 22.
+
+The service (it may be renamed) and its driver (SysmonDrv unless renamed) must be running,
+and the configuration Sysmon actually loaded (``sysmon -c``, not a file on disk; the
+registry Rules blob changes format between versions) must enable process creation (1),
+network connections (3, off by default) and DNS queries (22). An event type with
+``onmatch: exclude`` logs everything but the exclusions; ``onmatch: include`` logs only
+matches, and an include with no filter logs nothing. An event type the configuration does
+not mention: ProcessCreate is logged by default, NetworkConnect is not, DnsQuery is not
+counted (harden cannot tell).
+
+Example::
+
+    verdict = evaluate(gather(parse_output(text)), Policy())
+"""
+
+from __future__ import annotations
+
+from hardening.facts.sections import FactError
+from hardening.facts.windows import SYSMON_EVENTS, WindowsFacts, error_verdict
+from hardening.model import CheckMeta, Evidence, Platform, Reference, Severity, Status, Verdict
+from hardening.policy import Policy
+
+META = CheckMeta(
+    id="audit.sysmon",
+    title="Sysmon is running and logs process creation, network connections and DNS queries",
+    severity=Severity.HIGH,
+    rationale=(
+        "A reverse shell is a process (event 1) that connects out (event 3) after resolving a name "
+        "(event 22). Windows' own logs record none of that by default; Sysmon does when its loaded "
+        "configuration enables those events — network connections are off unless configured."
+    ),
+    references=(
+        Reference("attack", "T1059.001", "Command and Scripting Interpreter: PowerShell"),
+        Reference("attack", "T1071", "Application Layer Protocol"),
+        Reference("nist", "AU-12", "Audit Record Generation"),
+        Reference("nist", "SI-4", "System Monitoring"),
+    ),
+    platforms=frozenset({Platform.WINDOWS}),
+)
+
+AREAS = ("sysmon",)
+_DEFAULT_ON = {1}
+
+
+def event_state(facts: WindowsFacts, event: int) -> tuple[bool, str]:
+    """Is Sysmon event ``event`` logged by the running Sysmon's active config? (yes/no, why)."""
+    sm = facts.sysmon
+    if isinstance(sm, FactError):
+        return False, f"Sysmon state unreadable: {sm}"
+    if not any(s.running for s in sm.services):
+        return False, "no Sysmon service is running"
+    if sm.config is None:
+        return False, f"active configuration unknown: {sm.config_problem or 'not read'}"
+    name = SYSMON_EVENTS[event]
+    rules = sm.config.rules_for(name)
+    if not rules:
+        if event in _DEFAULT_ON:
+            return True, f"{name} not in the config: logged by default"
+        return False, f"{name} is not in the active configuration"
+    if any(r.onmatch == "exclude" for r in rules):
+        return True, f"{name} onmatch exclude: all but the exclusions are logged"
+    filters = sum(r.filters for r in rules)
+    if filters:
+        return True, f"{name} onmatch include with {filters} filters: only matching events are logged"
+    return False, f"{name} onmatch include with no filter: logs nothing"
+
+
+def evaluate(facts: WindowsFacts, policy: Policy) -> Verdict:
+    sm = facts.sysmon
+    if isinstance(sm, FactError):
+        return error_verdict(sm, facts, *AREAS)
+    states = {e: event_state(facts, e) for e in SYSMON_EVENTS}
+    ev = Evidence(
+        {
+            "services": [{"name": s.name, "state": s.state, "start_mode": s.start_mode} for s in sm.services],
+            "drivers": [{"name": d.name, "state": d.state, "start_mode": d.start_mode} for d in sm.drivers],
+            "events": {str(e): {"enabled": ok, "why": why} for e, (ok, why) in states.items()},
+            "config_settings": dict(sm.config.settings) if sm.config else None,
+            "config_schema": sm.config.schema_version if sm.config else None,
+            "network_events_7d": sm.network_events_7d,
+        },
+        facts.excerpt(*AREAS, limit=3000),
+    )
+    if not sm.services:
+        return Verdict(
+            Status.FAIL,
+            "Sysmon is not installed (no Sysmon service). Install it (sysmon64 -accepteula -i config.xml) with a "
+            "configuration that logs events 1, 3 and 22.",
+            ev,
+        )
+    down = [f"service {s.name} is {s.state}" for s in sm.services if not s.running]
+    if not any(s.running for s in sm.services):
+        return Verdict(Status.FAIL, "Sysmon is installed but not running: " + "; ".join(down), ev)
+    if not any(d.running for d in sm.drivers):
+        what = "; ".join(f"driver {d.name} is {d.state}" for d in sm.drivers) or "no Sysmon driver found"
+        return Verdict(
+            Status.FAIL, f"the Sysmon service runs but its driver does not ({what}): nothing is captured", ev
+        )
+    if sm.config is None:
+        return Verdict(
+            Status.ERROR,
+            f"Sysmon runs, but its active configuration could not be read ({sm.config_problem}); "
+            "the audit account must be an administrator to run sysmon -c",
+            ev,
+        )
+    missing = [f"event {e} ({why})" for e, (ok, why) in states.items() if not ok]
+    if missing:
+        return Verdict(
+            Status.FAIL,
+            "Sysmon runs, but its active configuration does not log "
+            + "; ".join(missing)
+            + '. Add rules (e.g. <NetworkConnect onmatch="exclude"/>, <DnsQuery onmatch="exclude"/>) and '
+            "reload with sysmon -c config.xml.",
+            ev,
+        )
+    seen = (
+        ""
+        if sm.network_events_7d is None
+        else f"; network events in the last 7 days: {'yes' if sm.network_events_7d else 'none seen'}"
+    )
+    return Verdict(
+        Status.PASS,
+        "Sysmon service and driver run; " + "; ".join(f"event {e}: {why}" for e, (_, why) in states.items()) + seen,
+        ev,
+    )

@@ -1,0 +1,126 @@
+"""powershell.language_mode: is Constrained Language Mode enforced by application control?
+
+CLM that holds comes from system lockdown: WDAC user-mode code integrity enforced
+(``Win32_DeviceGuard.UsermodeCodeIntegrityPolicyEnforcementStatus`` = 2) or AppLocker with
+its Script collection enforced and the Application Identity service (AppIDSvc) running.
+The language mode of the auditing WinRM session is not judged: it reflects that endpoint's
+configuration, not what an ordinary user's or a service's PowerShell gets.
+``__PSLockdownPolicy`` (an undocumented environment variable) is trivially bypassed: it is
+reported as a weak signal, never a pass.
+
+Enforcing CLM breaks later Ansible runs on the host unless its content is signed: order that
+remediation last.
+
+Example::
+
+    verdict = evaluate(gather(parse_output(text)), Policy())
+"""
+
+from __future__ import annotations
+
+from hardening.facts.sections import FactError
+from hardening.facts.windows import WindowsFacts, error_verdict
+from hardening.model import CheckMeta, Evidence, Platform, Reference, Severity, Status, Verdict
+from hardening.policy import Policy
+
+META = CheckMeta(
+    id="powershell.language_mode",
+    title="PowerShell Constrained Language Mode is enforced by WDAC or AppLocker",
+    severity=Severity.MEDIUM,
+    rationale=(
+        "Most PowerShell reverse shells (System.Net.Sockets.TCPClient one-liners, Invoke-PowerShellTcp) "
+        "need FullLanguage: .NET method calls and Add-Type. Constrained Language Mode refuses them, but "
+        "only when application control enforces it; the __PSLockdownPolicy variable is bypassable."
+    ),
+    references=(
+        Reference("attack", "T1059.001", "Command and Scripting Interpreter: PowerShell"),
+        Reference("nist", "CM-7(2)", "Least Functionality: Prevent Program Execution"),
+    ),
+    platforms=frozenset({Platform.WINDOWS}),
+)
+
+AREAS = ("appcontrol", "powershell")
+
+
+def enforcement(facts: WindowsFacts) -> tuple[str, list[str]]:
+    """("wdac"|"applocker"|"", notes): what enforces system lockdown, and what falls short."""
+    ac = facts.appcontrol
+    if isinstance(ac, FactError):
+        return "", [str(ac)]
+    notes = []
+    if ac.usermode_code_integrity == 2:
+        return "wdac", notes
+    if ac.usermode_code_integrity == 1:
+        notes.append("WDAC user-mode code integrity is in audit mode (UMCI=1)")
+    elif ac.device_guard_problem:
+        notes.append(ac.device_guard_problem)
+    script = ac.collection("Script")
+    if ac.applocker_problem:
+        notes.append(ac.applocker_problem)
+    elif script is None:
+        notes.append("AppLocker has no Script rule collection")
+    elif not script.enforced:
+        notes.append(f"AppLocker Script collection is {script.enforcement_mode} with {script.rules} rules")
+    elif ac.appidsvc_status != "Running":
+        notes.append(
+            f"AppLocker Script rules are enforced but AppIDSvc is {ac.appidsvc_status or 'unknown'}: "
+            "rules are not applied"
+        )
+    else:
+        return "applocker", notes
+    return "", notes
+
+
+def evaluate(facts: WindowsFacts, policy: Policy) -> Verdict:
+    ac = facts.appcontrol
+    if isinstance(ac, FactError):
+        return error_verdict(ac, facts, *AREAS)
+    ps = facts.powershell
+    lockdown = "" if isinstance(ps, FactError) else ps.lockdown_policy_machine
+    session = "" if isinstance(ps, FactError) else ps.session_language_mode
+    by, notes = enforcement(facts)
+    ev = Evidence(
+        {
+            "enforced_by": by,
+            "usermode_code_integrity": ac.usermode_code_integrity,
+            "applocker_script": None
+            if ac.collection("Script") is None
+            else {"mode": ac.collection("Script").enforcement_mode, "rules": ac.collection("Script").rules},
+            "appidsvc": ac.appidsvc_status,
+            "__PSLockdownPolicy": lockdown,
+            "audit_session_language_mode": session,
+            "notes": notes,
+        },
+        facts.excerpt(*AREAS, limit=2500),
+    )
+    note = f" (the audit session itself ran in {session}; that reflects the WinRM endpoint only)" if session else ""
+    if by == "wdac":
+        return Verdict(
+            Status.PASS, "WDAC enforces user-mode code integrity (UMCI=2): PowerShell runs in CLM" + note, ev
+        )
+    if by == "applocker":
+        return Verdict(
+            Status.PASS, "AppLocker enforces Script rules and AppIDSvc runs: PowerShell runs in CLM" + note, ev
+        )
+    if ac.device_guard_problem and ac.applocker_problem:
+        return Verdict(
+            Status.ERROR,
+            f"application control state unknown: {ac.device_guard_problem}; {ac.applocker_problem}",
+            ev,
+        )
+    weak = ""
+    if lockdown.strip() in ("4", "0x4"):
+        weak = (
+            " __PSLockdownPolicy=4 is set machine-wide: a weak signal only (undocumented, bypassed by "
+            "any process that clears the variable), not enforcement."
+        )
+    return Verdict(
+        Status.FAIL,
+        "Constrained Language Mode is not enforced: "
+        + "; ".join(notes)
+        + "."
+        + weak
+        + " Enforce a WDAC policy (or AppLocker Script rules with AppIDSvc running). This breaks unsigned "
+        "Ansible content on the host: do it last." + note,
+        ev,
+    )

@@ -1,0 +1,92 @@
+"""powershell.logging: Script Block Logging, Module Logging for every module, and no PowerShell v2.
+
+Read from the machine policy keys (``HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows\\PowerShell``):
+``ScriptBlockLogging\\EnableScriptBlockLogging=1``; ``ModuleLogging\\EnableModuleLogging=1``
+with ``*`` among ``ModuleNames``. When PowerShell 7 is installed, its own key
+(``...\\PowerShellCore\\ScriptBlockLogging``) must enable it too, or defer to the Windows
+PowerShell setting (``UseWindowsPowerShellPolicySetting=1``). The PowerShell 2.0 engine
+(``MicrosoftWindowsPowerShellV2Root``) logs nothing and must be disabled or removed.
+
+Example::
+
+    verdict = evaluate(gather(parse_output(text)), Policy())
+"""
+
+from __future__ import annotations
+
+from hardening.facts.sections import FactError
+from hardening.facts.windows import WindowsFacts, error_verdict
+from hardening.model import CheckMeta, Evidence, Platform, Reference, Severity, Status, Verdict
+from hardening.policy import Policy
+
+META = CheckMeta(
+    id="powershell.logging",
+    title="PowerShell Script Block and Module Logging are on, PowerShell 2.0 is off",
+    severity=Severity.MEDIUM,
+    rationale=(
+        "Script Block Logging records the deobfuscated code a PowerShell reverse shell runs (event 4104); "
+        "Module Logging records pipeline execution (4103). PowerShell 2.0 has neither and is the classic "
+        "downgrade to evade them (powershell -version 2)."
+    ),
+    references=(
+        Reference("attack", "T1059.001", "Command and Scripting Interpreter: PowerShell"),
+        Reference("attack", "T1562.010", "Impair Defenses: Downgrade Attack"),
+        Reference("nist", "AU-12", "Audit Record Generation"),
+        Reference("cis", "Windows Server 2022 v3.0.0 18.10.87", "Windows PowerShell"),
+    ),
+    platforms=frozenset({Platform.WINDOWS}),
+)
+
+AREAS = ("powershell",)
+_OFF = ("Disabled", "DisabledWithPayloadRemoved")
+
+
+def evaluate(facts: WindowsFacts, policy: Policy) -> Verdict:
+    ps = facts.powershell
+    if isinstance(ps, FactError):
+        return error_verdict(ps, facts, *AREAS)
+    missing = []
+    sbl = ps.script_block_logging or {}
+    if sbl.get("EnableScriptBlockLogging") != "1":
+        missing.append("Script Block Logging is off (ScriptBlockLogging\\EnableScriptBlockLogging is not 1)")
+    ml = ps.module_logging or {}
+    names = set((ps.module_names or {}).values()) | set((ps.module_names or {}).keys())
+    if ml.get("EnableModuleLogging") != "1":
+        missing.append("Module Logging is off (ModuleLogging\\EnableModuleLogging is not 1)")
+    elif "*" not in names:
+        missing.append("Module Logging does not cover every module (no '*' in ModuleLogging\\ModuleNames)")
+    if ps.pwsh:
+        core = ps.core_script_block_logging or {}
+        if core.get("EnableScriptBlockLogging") != "1" and core.get("UseWindowsPowerShellPolicySetting") != "1":
+            missing.append(
+                f"PowerShell 7 is installed ({ps.pwsh[0]}) but its policy key (PowerShellCore\\ScriptBlockLogging) "
+                "neither enables logging nor defers to Windows PowerShell's"
+            )
+    v2_on = [n for n, state in ps.v2_features.items() if state not in _OFF]
+    if v2_on:
+        missing.append(
+            "the PowerShell 2.0 engine is installed (" + ", ".join(f"{n}={ps.v2_features[n]}" for n in v2_on) + ")"
+        )
+    ev = Evidence(ps.to_json(), facts.excerpt(*AREAS, limit=2500))
+    if missing:
+        return Verdict(
+            Status.FAIL,
+            "; ".join(missing) + ". Set the policies (GPO: Administrative Templates > Windows Components > "
+            "Windows PowerShell) and Disable-WindowsOptionalFeature -Online -FeatureName "
+            "MicrosoftWindowsPowerShellV2Root.",
+            ev,
+        )
+    if not ps.v2_features:
+        why = ps.v2_problem or "Get-WindowsOptionalFeature returned no PowerShell 2.0 feature"
+        return Verdict(
+            Status.ERROR,
+            f"Script Block and Module Logging are on, but whether PowerShell 2.0 is installed is unknown ({why}); "
+            "the audit account must be an administrator",
+            ev,
+        )
+    return Verdict(
+        Status.PASS,
+        "Script Block Logging and Module Logging (all modules) are on; PowerShell 2.0 is "
+        + ", ".join(f"{n}={s}" for n, s in ps.v2_features.items()),
+        ev,
+    )

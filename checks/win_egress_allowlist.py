@@ -1,0 +1,108 @@
+"""egress.allowlist on Windows: does every outbound Allow rule name its remote addresses?
+
+A program or a port alone is not enough (``powershell.exe`` allowed to any address is a
+reverse shell; so is anything on 443). Each enabled outbound Allow rule on a profile that
+blocks by default must name remote addresses (``Any`` and ``Internet`` do not); with a
+policy allowlist (``harden_egress_allow``) every named address must fall inside it.
+Keywords that depend on the host's network (LocalSubnet, DNS, DHCP, DefaultGateway,
+Intranet...) cannot be checked against the allowlist and are reported as such. Without
+default deny there is no allowlist.
+
+Example::
+
+    verdict = evaluate(gather(parse_output(text)), Policy.from_vars({"harden_egress_allow": ["10.0.0.0/8"]}))
+"""
+
+from __future__ import annotations
+
+from hardening.facts.sections import FactError
+from hardening.facts.windows import ADDRESS_KEYWORDS, FirewallRule, WindowsFacts, address_networks, error_verdict
+from hardening.model import CheckMeta, Evidence, Platform, Reference, Severity, Status, Verdict
+from hardening.policy import Policy
+
+META = CheckMeta(
+    id="egress.allowlist",
+    title="Outbound Allow rules name their remote addresses (and stay inside the policy allowlist)",
+    severity=Severity.HIGH,
+    rationale=(
+        "Default outbound Block with an Allow rule for a program or port to any remote address still "
+        "lets a reverse shell through that program or port. Each outbound Allow rule must name the "
+        "remote addresses it allows, and those must be the ones the organisation approved."
+    ),
+    references=(
+        Reference("attack", "T1071.001", "Application Layer Protocol: Web Protocols"),
+        Reference("attack", "T1571", "Non-Standard Port"),
+        Reference("nist", "SC-7(5)", "Boundary Protection: Deny by Default — Allow by Exception"),
+        Reference("cis", "Windows Server 2022 v3.0.0 9.x", "Windows Defender Firewall with Advanced Security"),
+    ),
+    platforms=frozenset({Platform.WINDOWS}),
+)
+
+AREAS = ("firewall",)
+
+
+def _outside(rule: FirewallRule, policy: Policy) -> list[str]:
+    """The rule's remote addresses that the policy allowlist does not cover (keywords included)."""
+    bad = []
+    for text in rule.remote_addresses:
+        nets = address_networks(text)
+        if nets is None:
+            bad.append(f"{text} (keyword/unparsed)" if text in ADDRESS_KEYWORDS else f"{text} (unparsed)")
+            continue
+        for net in nets:
+            if not any(d.covers(net) for d in policy.egress_allow):
+                bad.append(text)
+                break
+    return bad
+
+
+def evaluate(facts: WindowsFacts, policy: Policy) -> Verdict:
+    fw = facts.firewall
+    if isinstance(fw, FactError):
+        return error_verdict(fw, facts, *AREAS)
+    open_profiles = [p.name for p in fw.profiles if not (p.is_enabled and p.blocks_outbound)]
+    blocking = {p.name for p in fw.profiles if p.is_enabled and p.blocks_outbound}
+    rules = [r for r in fw.allow_rules if r.profiles() & blocking]
+    anywhere = [r for r in rules if r.any_address]
+    outside = [(r, _outside(r, policy)) for r in rules if not r.any_address] if policy.egress_allow else []
+    outside = [(r, bad) for r, bad in outside if bad]
+    ev = Evidence(
+        {
+            "open_profiles": open_profiles,
+            "rules_to_any_address": [r.to_json() for r in anywhere],
+            "rules_outside_policy": [{**r.to_json(), "outside": bad} for r, bad in outside],
+            "outbound_allow_rules": len(rules),
+            "policy_egress_allow": policy.to_json()["egress_allow"],
+        },
+        facts.excerpt(*AREAS, limit=3000),
+    )
+    if open_profiles:
+        return Verdict(
+            Status.FAIL,
+            f"No allowlist: outbound is not blocked by default on {', '.join(open_profiles)}, so every "
+            "destination is admitted there. Block outbound by default first (see egress.default_deny).",
+            ev,
+        )
+    offences = [
+        f"{r.label()} ({r.program or r.service or 'any program'}, ports {','.join(r.remote_ports) or 'Any'}) "
+        "to any address"
+        for r in anywhere[:8]
+    ]
+    offences += [f"{r.label()} to {', '.join(bad[:4])} outside harden_egress_allow" for r, bad in outside[:8]]
+    if offences:
+        more = len(anywhere) + len(outside) - len(offences)
+        return Verdict(
+            Status.FAIL,
+            f"{len(anywhere) + len(outside)} of {len(rules)} outbound Allow rules admit unnamed or unapproved "
+            "destinations: "
+            + "; ".join(offences)
+            + (f"; and {more} more" if more > 0 else "")
+            + ". Give each rule -RemoteAddress with the approved destinations (or disable it).",
+            ev,
+        )
+    scope = " inside harden_egress_allow" if policy.egress_allow else ""
+    return Verdict(
+        Status.PASS,
+        f"All {len(rules)} outbound Allow rules name their remote addresses{scope}",
+        ev,
+    )

@@ -1,0 +1,91 @@
+"""egress.default_deny on Windows: would a new outbound TCP connection from any process be admitted?
+
+Judged on the ActiveStore (the policy in force: local rules and GPO merged). Every profile
+must be enabled with ``DefaultOutboundAction=Block`` (a disabled profile filters nothing for
+networks classified that way; ``NotConfigured`` means the built-in default, Allow). An
+enabled outbound Allow rule that names no program, service or app package, no remote
+address and carries TCP (protocol Any or TCP) admits a reverse shell from any process to
+anywhere on the profiles it applies to: default deny is defeated there, whatever the ports.
+
+Example::
+
+    verdict = evaluate(gather(parse_output(text)), Policy())
+"""
+
+from __future__ import annotations
+
+from hardening.facts.sections import FactError
+from hardening.facts.windows import WindowsFacts, error_verdict
+from hardening.model import CheckMeta, Evidence, Platform, Reference, Severity, Status, Verdict
+from hardening.policy import Policy
+
+META = CheckMeta(
+    id="egress.default_deny",
+    title="Outbound connections are blocked by default on every firewall profile",
+    severity=Severity.CRITICAL,
+    rationale=(
+        "A reverse shell is an outbound connection the attacker's code opens to a host and port of "
+        "their choosing. Windows Firewall allows all outbound traffic by default; only "
+        "DefaultOutboundAction=Block on every profile, without an allow-anything rule, stops it."
+    ),
+    references=(
+        Reference("attack", "T1071", "Application Layer Protocol"),
+        Reference("attack", "T1095", "Non-Application Layer Protocol"),
+        Reference("attack", "T1571", "Non-Standard Port"),
+        Reference("nist", "SC-7(5)", "Boundary Protection: Deny by Default — Allow by Exception"),
+        Reference("cis", "Windows Server 2022 v3.0.0 9.x", "Windows Defender Firewall with Advanced Security"),
+    ),
+    platforms=frozenset({Platform.WINDOWS}),
+)
+
+AREAS = ("firewall",)
+
+
+def evaluate(facts: WindowsFacts, policy: Policy) -> Verdict:
+    fw = facts.firewall
+    if isinstance(fw, FactError):
+        return error_verdict(fw, facts, *AREAS)
+    problems = []
+    for p in fw.profiles:
+        if not p.is_enabled:
+            problems.append(f"the {p.name} profile is disabled (Enabled={p.enabled}): nothing is filtered on it")
+        elif not p.blocks_outbound:
+            problems.append(
+                f"the {p.name} profile allows outbound by default (DefaultOutboundAction={p.default_outbound})"
+            )
+    blocking = {p.name for p in fw.profiles if p.is_enabled and p.blocks_outbound}
+    wide = [r for r in fw.allow_rules if r.any_program and r.any_address and r.carries_tcp and r.profiles() & blocking]
+    for r in wide[:8]:
+        ports = ",".join(r.remote_ports) or "Any"
+        problems.append(
+            f"outbound Allow rule {r.label()} admits any program to any address (ports {ports}) "
+            f"on {', '.join(sorted(r.profiles() & blocking))}"
+        )
+    if len(wide) > 8:
+        problems.append(f"and {len(wide) - 8} more such rules")
+    ev = Evidence(
+        {
+            "profiles": [
+                {"name": p.name, "enabled": p.enabled, "default_outbound": p.default_outbound} for p in fw.profiles
+            ],
+            "allow_any_rules": [r.to_json() for r in wide],
+            "outbound_allow_rules": len(fw.allow_rules),
+        },
+        facts.excerpt(*AREAS, limit=3000),
+    )
+    if problems:
+        return Verdict(
+            Status.FAIL,
+            "New outbound connections are not denied by default: "
+            + "; ".join(problems)
+            + ". Set-NetFirewallProfile -All -Enabled True -DefaultOutboundAction Block (by GPO where one "
+            "applies, keeping the traffic GPO itself needs) and give every outbound Allow rule a program "
+            "or remote addresses.",
+            ev,
+        )
+    return Verdict(
+        Status.PASS,
+        "Outbound is blocked by default on the Domain, Private and Public profiles (ActiveStore) and no "
+        f"enabled Allow rule admits any program to any address ({len(fw.allow_rules)} outbound Allow rules judged)",
+        ev,
+    )

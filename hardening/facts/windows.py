@@ -1,0 +1,691 @@
+"""All parsed facts of one Windows host, from the JSON the collector (``windows.ps1``) prints.
+
+The collector is one PowerShell 5.1 script sent on stdin over WinRM; it prints one JSON
+object with an area per check family (``firewall``, ``dns_client``, ``sysmon``,
+``powershell``, ``appcontrol``, ``binaries``) and ``"done": true`` last. Each area is parsed
+independently: a probe that failed on the host (an ``*_error`` field) or a value of the wrong
+shape becomes a :class:`FactError` for that area only, and every check that needs it reports
+``error`` (never ``pass``). Parsers never eval and never crash on garbage.
+
+Example::
+
+    facts = gather(parse_output(stdout_text))
+    if isinstance(facts.firewall, FactError): ...
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, TypeVar
+
+from hardening.facts.sections import FactError
+from hardening.model import Evidence, Status, Verdict
+
+T = TypeVar("T")
+PROFILES = ("Domain", "Private", "Public")
+MAX_OUTPUT_CHARS = 32 * 1024 * 1024
+
+
+def collector_script() -> str:
+    """The collector's text (package data), ASCII."""
+    text = resources.files("hardening.facts").joinpath("windows.ps1").read_text("ascii")
+    return text
+
+
+# --- helpers over untrusted JSON ---------------------------------------------------------
+
+
+def _obj(value: Any, what: str) -> Mapping[str, Any]:
+    if not isinstance(value, dict):
+        raise FactError(f"{what}: expected an object, got {type(value).__name__}")
+    return value
+
+
+def _list(value: Any, what: str) -> list[Any]:
+    """A JSON list; PowerShell 5.1 may collapse a one-item list to the item, or an empty one to null."""
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return value
+    if isinstance(value, dict | str | int | float | bool):
+        return [value]
+    raise FactError(f"{what}: expected a list, got {type(value).__name__}")
+
+
+def _str(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool | int | float):
+        return str(value)
+    raise FactError(f"expected text, got {type(value).__name__}")
+
+
+def _strs(value: Any, what: str) -> tuple[str, ...]:
+    return tuple(_str(v) for v in _list(value, what))
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,19}", value.strip()):
+        return int(value.strip())
+    return None
+
+
+def _probe_error(area: Mapping[str, Any], *keys: str) -> str:
+    """The first ``<key>`` error message the collector recorded, or ""."""
+    for key in keys:
+        if area.get(key):
+            return _str(area[key])
+    return ""
+
+
+# --- firewall --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FirewallProfile:
+    """One profile of ``Get-NetFirewallProfile -PolicyStore ActiveStore``."""
+
+    name: str
+    enabled: str  # "True" | "False" | "NotConfigured" (GpoBoolean)
+    default_outbound: str  # "Allow" | "Block" | "NotConfigured"
+
+    @property
+    def is_enabled(self) -> bool:
+        # NotConfigured in the ActiveStore means the built-in default: the firewall is on.
+        return self.enabled in ("True", "NotConfigured", "1")
+
+    @property
+    def blocks_outbound(self) -> bool:
+        # NotConfigured means the built-in default, which is Allow for outbound.
+        return self.default_outbound in ("Block", "4")
+
+
+@dataclass(frozen=True)
+class FirewallRule:
+    """An enabled outbound rule of the ActiveStore with its application/service/address/port filters."""
+
+    name: str
+    display_name: str
+    group: str
+    action: str
+    profile: str  # "Any" or "Domain, Private" ...
+    program: str
+    service: str
+    package: str
+    protocol: str
+    remote_addresses: tuple[str, ...]
+    remote_ports: tuple[str, ...]
+    source: str = ""
+
+    def profiles(self) -> frozenset[str]:
+        text = self.profile.strip()
+        if text in ("", "Any", "0"):
+            return frozenset(PROFILES)
+        return frozenset(p.strip() for p in text.split(",") if p.strip() in PROFILES)
+
+    @property
+    def any_program(self) -> bool:
+        """Matches any process: no program, no service, no app package named."""
+        return self.program in ("", "Any", "*") and self.service in ("", "Any", "*") and self.package in ("", "*")
+
+    @property
+    def any_address(self) -> bool:
+        return not self.remote_addresses or any(a in ANY_ADDRESS for a in self.remote_addresses)
+
+    @property
+    def carries_tcp(self) -> bool:
+        return self.protocol in ("", "Any", "TCP", "6")
+
+    def label(self) -> str:
+        return f"{self.display_name or self.name!r}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "display_name": self.display_name,
+            "group": self.group,
+            "profile": self.profile,
+            "program": self.program,
+            "service": self.service,
+            "package": self.package,
+            "protocol": self.protocol,
+            "remote_address": list(self.remote_addresses),
+            "remote_port": list(self.remote_ports),
+            "source": self.source,
+        }
+
+
+# Remote address keywords that stand for "anywhere on the Internet" (New-NetFirewallRule -RemoteAddress).
+ANY_ADDRESS = frozenset({"Any", "*", "Internet", "0.0.0.0/0", "::/0"})
+ADDRESS_KEYWORDS = frozenset(
+    {"LocalSubnet", "LocalSubnet4", "LocalSubnet6", "DNS", "DHCP", "WINS", "DefaultGateway", "Intranet",
+     "IntranetRemoteAccess", "PlayToDevice", "CaptivePortal", "Internet", "Any"}
+)  # fmt: skip
+
+
+def address_networks(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] | None:
+    """Networks one RemoteAddress entry covers, or None for a keyword/unparseable entry.
+
+    Forms in Get-NetFirewallAddressFilter output: ``10.1.2.3``, ``10.0.0.0/255.0.0.0``,
+    ``10.0.0.0/8``, ``fe80::/64``, ``10.0.0.1-10.0.0.9``.
+
+    >>> [str(n) for n in address_networks("10.0.0.0/255.0.0.0")]
+    ['10.0.0.0/8']
+    >>> [str(n) for n in address_networks("192.0.2.0-192.0.2.3")]
+    ['192.0.2.0/30']
+    """
+    t = text.strip()
+    try:
+        if "-" in t:
+            lo, hi = (ipaddress.ip_address(p.strip()) for p in t.split("-", 1))
+            if lo.version != hi.version or hi < lo:
+                return None
+            return tuple(ipaddress.summarize_address_range(lo, hi))  # type: ignore[arg-type]
+        return (ipaddress.ip_network(t, strict=False),)
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class WinFirewallFacts:
+    profiles: tuple[FirewallProfile, ...]
+    outbound_rules: tuple[FirewallRule, ...]  # enabled outbound rules, Allow and Block
+
+    @property
+    def allow_rules(self) -> tuple[FirewallRule, ...]:
+        return tuple(r for r in self.outbound_rules if r.action in ("Allow", "2"))
+
+
+def parse_firewall(doc: Mapping[str, Any]) -> WinFirewallFacts:
+    fw = _obj(doc.get("firewall"), "firewall")
+    err = _probe_error(fw, "profiles_error", "rules_error")
+    if err:
+        raise FactError(f"reading the Windows Firewall (ActiveStore) failed on the host: {err}")
+    profiles = []
+    for p in _list(fw.get("profiles"), "firewall.profiles"):
+        p = _obj(p, "firewall profile")
+        profiles.append(FirewallProfile(_str(p.get("name")), _str(p.get("enabled")), _str(p.get("default_outbound"))))
+    names = {p.name for p in profiles}
+    if not set(PROFILES) <= names:
+        raise FactError(f"Get-NetFirewallProfile returned profiles {sorted(names)}, not Domain, Private and Public")
+    rules = []
+    for r in _list(fw.get("outbound_rules"), "firewall.outbound_rules"):
+        r = _obj(r, "firewall rule")
+        if _str(r.get("direction")) not in ("Outbound", "2", ""):
+            continue
+        if _str(r.get("enabled")) not in ("True", "1", ""):
+            continue
+        rules.append(
+            FirewallRule(
+                name=_str(r.get("name")),
+                display_name=_str(r.get("display_name")),
+                group=_str(r.get("group")),
+                action=_str(r.get("action")),
+                profile=_str(r.get("profile")),
+                program=_str(r.get("program")),
+                service=_str(r.get("service")),
+                package=_str(r.get("package")),
+                protocol=_str(r.get("protocol")),
+                remote_addresses=_strs(r.get("remote_address"), "remote_address"),
+                remote_ports=_strs(r.get("remote_port"), "remote_port"),
+                source=_str(r.get("source")),
+            )
+        )
+    return WinFirewallFacts(tuple(profiles), tuple(rules))
+
+
+# --- DNS client log --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DnsClientFacts:
+    """``Get-WinEvent -ListLog Microsoft-Windows-DNS-Client/Operational``."""
+
+    is_enabled: bool
+    log_mode: str
+    max_size_bytes: int | None
+    record_count: int | None
+
+
+def parse_dns_client(doc: Mapping[str, Any]) -> DnsClientFacts:
+    d = _obj(doc.get("dns_client"), "dns_client")
+    if d.get("error"):
+        raise FactError(f"reading the DNS-Client/Operational log configuration failed: {_str(d['error'])}")
+    if not isinstance(d.get("is_enabled"), bool):
+        raise FactError("dns_client.is_enabled missing or not a boolean")
+    return DnsClientFacts(
+        d["is_enabled"], _str(d.get("log_mode")), _int(d.get("max_size_bytes")), _int(d.get("record_count"))
+    )
+
+
+# --- Sysmon ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    name: str
+    state: str  # Win32_Service/Win32_SystemDriver State: "Running", "Stopped", ...
+    start_mode: str
+    path: str
+
+    @property
+    def running(self) -> bool:
+        return self.state == "Running"
+
+
+@dataclass(frozen=True)
+class SysmonEventRule:
+    """One event type of ``sysmon -c``'s "Rule configuration": onmatch and how many filters."""
+
+    name: str
+    onmatch: str  # "include" | "exclude"
+    filters: int
+
+    @property
+    def logs_something(self) -> bool:
+        # exclude: everything except matches; include: only matches (an empty include logs nothing).
+        return self.onmatch == "exclude" or self.filters > 0
+
+
+@dataclass(frozen=True)
+class SysmonConfig:
+    """The active configuration as ``sysmon -c`` prints it."""
+
+    settings: Mapping[str, str]  # "Service name", "Driver name", "Config file", "Network connection", ...
+    schema_version: str
+    rules: tuple[SysmonEventRule, ...]
+
+    def rules_for(self, name: str) -> tuple[SysmonEventRule, ...]:
+        return tuple(r for r in self.rules if r.name == name)
+
+
+# Sysmon event ids and the rule names `sysmon -c` prints for them.
+SYSMON_EVENTS = {1: "ProcessCreate", 3: "NetworkConnect", 22: "DnsQuery"}
+
+_RULE_HEAD = re.compile(r"^\s*-\s+(\w+)\s+onmatch:\s*(include|exclude)\b", re.IGNORECASE)
+_SETTING = re.compile(r"^\s*-\s+([A-Za-z][A-Za-z ]*?):\s+(.*?)\s*$")
+_FILTER = re.compile(r"^\s+\S+\s+filter:\s+", re.IGNORECASE)
+
+
+def parse_sysmon_config(text: str) -> SysmonConfig:
+    """Parse ``sysmon -c`` output (Sysmon 13-15 layout, see tests/golden/windows/README.md).
+
+    >>> c = parse_sysmon_config("Current configuration:\\n - Service name:   Sysmon64\\n"
+    ...     "Rule configuration (version 4.90):\\n - NetworkConnect   onmatch: include   combine rules using 'Or'\\n")
+    >>> c.settings["Service name"], c.rules[0].logs_something
+    ('Sysmon64', False)
+    """
+    settings: dict[str, str] = {}
+    rules: list[SysmonEventRule] = []
+    schema = ""
+    section = ""
+    current: list[Any] | None = None
+    for line in text.replace("\r\n", "\n").split("\n"):
+        if line.startswith("Current configuration"):
+            section = "settings"
+            continue
+        m = re.match(r"^Rule configuration \(version ([0-9.]+)\)", line)
+        if m:
+            section, schema = "rules", m.group(1)
+            continue
+        if section == "settings":
+            s = _SETTING.match(line)
+            if s:
+                settings[s.group(1).strip()] = s.group(2)
+        elif section == "rules":
+            h = _RULE_HEAD.match(line)
+            if h:
+                if current:
+                    rules.append(SysmonEventRule(current[0], current[1], current[2]))
+                current = [h.group(1), h.group(2).lower(), 0]
+            elif current is not None and _FILTER.match(line):
+                current[2] += 1
+    if current:
+        rules.append(SysmonEventRule(current[0], current[1], current[2]))
+    if not settings and not schema:
+        raise FactError("`sysmon -c` output has neither 'Current configuration' nor 'Rule configuration'")
+    return SysmonConfig(settings, schema, tuple(rules))
+
+
+@dataclass(frozen=True)
+class SysmonFacts:
+    services: tuple[ServiceState, ...]
+    drivers: tuple[ServiceState, ...]
+    config: SysmonConfig | None
+    config_problem: str  # why there is no config ("" when there is one)
+    network_events_7d: int | None
+
+
+def _states(items: Any, what: str) -> tuple[ServiceState, ...]:
+    out = []
+    for s in _list(items, what):
+        s = _obj(s, what)
+        out.append(
+            ServiceState(_str(s.get("name")), _str(s.get("state")), _str(s.get("start_mode")), _str(s.get("path")))
+        )
+    return tuple(out)
+
+
+def parse_sysmon(doc: Mapping[str, Any]) -> SysmonFacts:
+    sm = _obj(doc.get("sysmon"), "sysmon")
+    err = _probe_error(sm, "services_error", "drivers_error")
+    if err:
+        raise FactError(f"listing services/drivers (Win32_Service, Win32_SystemDriver) failed: {err}")
+    services = _states(sm.get("services"), "sysmon.services")
+    drivers = _states(sm.get("drivers"), "sysmon.drivers")
+    config = None
+    problem = ""
+    if sm.get("config_error"):
+        problem = f"running `{_str(sm.get('config_command')) or 'sysmon -c'}` failed: {_str(sm['config_error'])}"
+    elif sm.get("config_text") is not None:
+        rc = _int(sm.get("config_rc"))
+        try:
+            config = parse_sysmon_config(_str(sm.get("config_text")))
+        except FactError as exc:
+            problem = f"`{_str(sm.get('config_command'))}` (exit {rc}): {exc}"
+    elif services:
+        problem = "the Sysmon service's program could not be run with -c"
+    return SysmonFacts(services, drivers, config, problem, _int(sm.get("network_events_7d")))
+
+
+# --- PowerShell ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PowerShellFacts:
+    session_language_mode: str
+    lockdown_policy_machine: str  # HKLM ...\Session Manager\Environment __PSLockdownPolicy ("" = unset)
+    script_block_logging: Mapping[str, str] | None  # values of the policy key, None = key absent
+    module_logging: Mapping[str, str] | None
+    module_names: Mapping[str, str] | None
+    core_script_block_logging: Mapping[str, str] | None
+    v2_features: Mapping[str, str]  # feature name -> State ("Enabled", "Disabled", "DisabledWithPayloadRemoved")
+    v2_problem: str
+    pwsh: tuple[str, ...]  # pwsh.exe (PowerShell 7) found under Program Files
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "session_language_mode": self.session_language_mode,
+            "lockdown_policy_machine": self.lockdown_policy_machine,
+            "script_block_logging": dict(self.script_block_logging or {}) if self.script_block_logging else None,
+            "module_logging": dict(self.module_logging) if self.module_logging else None,
+            "module_names": dict(self.module_names) if self.module_names else None,
+            "core_script_block_logging": dict(self.core_script_block_logging)
+            if self.core_script_block_logging
+            else None,
+            "v2_features": dict(self.v2_features),
+            "v2_problem": self.v2_problem,
+            "pwsh": list(self.pwsh),
+        }
+
+
+def _key(value: Any, what: str) -> Mapping[str, str] | None:
+    if value is None:
+        return None
+    return {str(k): _str(v) for k, v in _obj(value, what).items()}
+
+
+def parse_powershell(doc: Mapping[str, Any]) -> PowerShellFacts:
+    ps = _obj(doc.get("powershell"), "powershell")
+    err = _probe_error(ps, "policy_error")
+    if err:
+        raise FactError(f"reading the PowerShell policy registry keys failed: {err}")
+    v2: dict[str, str] = {}
+    for f in _list(ps.get("v2_features"), "powershell.v2_features"):
+        f = _obj(f, "v2 feature")
+        v2[_str(f.get("name"))] = _str(f.get("state"))
+    problem = ""
+    if ps.get("v2_error"):
+        problem = f"Get-WindowsOptionalFeature failed: {_str(ps['v2_error'])}"
+    return PowerShellFacts(
+        session_language_mode=_str(ps.get("language_mode")),
+        lockdown_policy_machine=_str(ps.get("lockdown_policy_machine")),
+        script_block_logging=_key(ps.get("script_block_logging"), "ScriptBlockLogging"),
+        module_logging=_key(ps.get("module_logging"), "ModuleLogging"),
+        module_names=_key(ps.get("module_names"), "ModuleNames"),
+        core_script_block_logging=_key(ps.get("core_script_block_logging"), "PowerShellCore ScriptBlockLogging"),
+        v2_features=v2,
+        v2_problem=problem,
+        pwsh=_strs(ps.get("pwsh"), "powershell.pwsh"),
+    )
+
+
+# --- application control -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AppLockerCollection:
+    """One ``<RuleCollection Type=.. EnforcementMode=..>`` of the effective AppLocker policy."""
+
+    type: str  # Exe, Msi, Script, Dll, Appx
+    enforcement_mode: str  # Enabled, AuditOnly, NotConfigured
+    rules: int
+
+    @property
+    def enforced(self) -> bool:
+        # NotConfigured with rules present enforces them (AppLocker documentation).
+        return self.enforcement_mode == "Enabled" or (self.enforcement_mode == "NotConfigured" and self.rules > 0)
+
+
+@dataclass(frozen=True)
+class WinAppControlFacts:
+    applocker: tuple[AppLockerCollection, ...]
+    applocker_problem: str
+    appidsvc_status: str  # Get-Service AppIDSvc Status ("Running", "Stopped", "" unknown)
+    code_integrity: int | None  # Win32_DeviceGuard CodeIntegrityPolicyEnforcementStatus (0 off, 1 audit, 2 enforced)
+    usermode_code_integrity: int | None  # UsermodeCodeIntegrityPolicyEnforcementStatus
+    device_guard_problem: str
+
+    def collection(self, kind: str) -> AppLockerCollection | None:
+        return next((c for c in self.applocker if c.type.lower() == kind.lower()), None)
+
+
+_RULE_TAGS = ("FilePathRule", "FilePublisherRule", "FileHashRule")
+
+
+def parse_applocker_xml(text: str) -> tuple[AppLockerCollection, ...]:
+    """``Get-AppLockerPolicy -Effective -Xml`` -> its rule collections.
+
+    >>> parse_applocker_xml('<AppLockerPolicy Version="1"><RuleCollection Type="Exe" '
+    ...     'EnforcementMode="AuditOnly"><FilePathRule Id="x"/></RuleCollection></AppLockerPolicy>')
+    (AppLockerCollection(type='Exe', enforcement_mode='AuditOnly', rules=1),)
+    """
+    from xml.etree.ElementTree import ParseError
+
+    from defusedxml import ElementTree
+    from defusedxml.common import DefusedXmlException
+
+    if not text.strip():
+        return ()
+    try:
+        root = ElementTree.fromstring(text.strip())
+    except (ParseError, DefusedXmlException) as exc:
+        raise FactError(f"Get-AppLockerPolicy -Effective -Xml returned unparseable XML: {exc}") from None
+    if root.tag != "AppLockerPolicy":
+        raise FactError(f"Get-AppLockerPolicy -Xml: root element is {root.tag!r}, not AppLockerPolicy")
+    out = []
+    for rc in root.findall("RuleCollection"):
+        count = sum(1 for child in rc if child.tag in _RULE_TAGS)
+        out.append(AppLockerCollection(rc.get("Type", ""), rc.get("EnforcementMode", "NotConfigured"), count))
+    return tuple(out)
+
+
+def parse_appcontrol(doc: Mapping[str, Any]) -> WinAppControlFacts:
+    ac = _obj(doc.get("appcontrol"), "appcontrol")
+    applocker: tuple[AppLockerCollection, ...] = ()
+    al_problem = ""
+    if ac.get("applocker_error"):
+        al_problem = f"Get-AppLockerPolicy -Effective failed: {_str(ac['applocker_error'])}"
+    else:
+        applocker = parse_applocker_xml(_str(ac.get("applocker_xml")))
+    svc = ac.get("appidsvc")
+    status = _str(_obj(svc, "appidsvc").get("status")) if isinstance(svc, dict) else ""
+    dg = ac.get("device_guard")
+    ci = umci = None
+    dg_problem = ""
+    if isinstance(dg, dict):
+        ci, umci = _int(dg.get("code_integrity")), _int(dg.get("usermode_code_integrity"))
+    else:
+        dg_problem = f"Win32_DeviceGuard could not be read: {_str(ac.get('device_guard_error')) or 'absent'}"
+    return WinAppControlFacts(applocker, al_problem, status, ci, umci, dg_problem)
+
+
+# --- netcat-likes ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WinBinary:
+    path: str
+    name: str
+    size: int | None
+    sha256: str
+    signature: str  # Get-AuthenticodeSignature Status: Valid, NotSigned, HashMismatch, ...
+    signer: str
+    product: str
+
+    @property
+    def location(self) -> str:
+        """``dropped`` (user-writable: Users, Temp, ProgramData), ``local`` or ``system``."""
+        p = self.path.lower().replace("/", "\\")
+        if re.search(r"^[a-z]:\\(users|temp|programdata)\\|\\temp\\|\\appdata\\", p):
+            return "dropped"
+        if re.search(r"^[a-z]:\\windows\\", p):
+            return "system"
+        return "local"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "name": self.name,
+            "size": self.size,
+            "sha256": self.sha256,
+            "signature": self.signature,
+            "signer": self.signer,
+            "product": self.product,
+            "location": self.location,
+        }
+
+
+@dataclass(frozen=True)
+class WinBinaryFacts:
+    found: tuple[WinBinary, ...]
+    searched: tuple[str, ...]
+    access_denied: int
+
+
+def parse_binaries(doc: Mapping[str, Any]) -> WinBinaryFacts:
+    b = _obj(doc.get("binaries"), "binaries")
+    if b.get("error"):
+        raise FactError(f"searching for netcat-likes failed on the host: {_str(b['error'])}")
+    if "found" not in b:
+        raise FactError("binaries.found missing from the collector output")
+    found = []
+    for f in _list(b.get("found"), "binaries.found"):
+        f = _obj(f, "binary")
+        found.append(
+            WinBinary(
+                path=_str(f.get("path")),
+                name=_str(f.get("name")),
+                size=_int(f.get("size")),
+                sha256=_str(f.get("sha256")),
+                signature=_str(f.get("signature")),
+                signer=_str(f.get("signer")),
+                product=_str(f.get("product")),
+            )
+        )
+    return WinBinaryFacts(
+        tuple(found), _strs(b.get("searched"), "binaries.searched"), _int(b.get("access_denied")) or 0
+    )
+
+
+# --- the whole host ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WindowsFacts:
+    doc: Mapping[str, Any]  # the collector's JSON, for evidence excerpts
+    complete: bool
+    is_admin: bool | None
+    os: str
+    firewall: WinFirewallFacts | FactError
+    dns: DnsClientFacts | FactError
+    sysmon: SysmonFacts | FactError
+    powershell: PowerShellFacts | FactError
+    appcontrol: WinAppControlFacts | FactError
+    binaries: WinBinaryFacts | FactError
+
+    def excerpt(self, *areas: str, limit: int = 4000) -> str:
+        """A bounded JSON excerpt of some areas of the collector output, for evidence."""
+        parts = []
+        for area in areas:
+            if area not in self.doc:
+                continue
+            body = json.dumps(self.doc[area], indent=1, sort_keys=True, ensure_ascii=False)
+            if len(body) > limit:
+                body = body[:limit] + "\n[... truncated]"
+            parts.append(f"# {area}\n{body}")
+        return "\n".join(parts)
+
+
+def parse_output(text: str) -> dict[str, Any]:
+    """The collector's stdout -> its JSON object. Raises :class:`FactError` when it is not one."""
+    if len(text) > MAX_OUTPUT_CHARS:
+        raise FactError("collector output is larger than 32 MiB")
+    body = text.lstrip("\ufeff").strip()
+    start = body.find("{")
+    if start < 0:
+        raise FactError(f"collector printed no JSON object (first bytes: {body[:120]!r})")
+    try:
+        doc = json.loads(body[start:])
+    except json.JSONDecodeError as exc:
+        raise FactError(f"collector output is not complete JSON ({exc.msg} at char {exc.pos})") from None
+    except RecursionError:
+        raise FactError("collector output nests too deeply") from None
+    if not isinstance(doc, dict) or doc.get("harden_collector") != "windows":
+        raise FactError("collector output is not the harden Windows collector's JSON")
+    return doc
+
+
+def _safe(parse: Callable[[Mapping[str, Any]], T], doc: Mapping[str, Any]) -> T | FactError:
+    try:
+        return parse(doc)
+    except FactError as exc:
+        return exc
+    except (ValueError, LookupError, TypeError, ArithmeticError, RecursionError) as exc:
+        return FactError(f"could not parse {parse.__name__.removeprefix('parse_')} facts: {exc!r}")
+
+
+def gather(doc: Mapping[str, Any]) -> WindowsFacts:
+    meta = doc.get("meta") if isinstance(doc.get("meta"), dict) else {}
+    admin = meta.get("is_admin")
+    return WindowsFacts(
+        doc=doc,
+        complete=doc.get("done") is True,
+        is_admin=admin if isinstance(admin, bool) else None,
+        os=" ".join(_str(meta.get(k)) for k in ("os_caption", "os_version") if isinstance(meta.get(k), str)),
+        firewall=_safe(parse_firewall, doc),
+        dns=_safe(parse_dns_client, doc),
+        sysmon=_safe(parse_sysmon, doc),
+        powershell=_safe(parse_powershell, doc),
+        appcontrol=_safe(parse_appcontrol, doc),
+        binaries=_safe(parse_binaries, doc),
+    )
+
+
+def error_verdict(err: FactError, facts: WindowsFacts, *areas: str) -> Verdict:
+    """The verdict of a Windows check whose facts could not be read."""
+    msg = str(err)
+    if facts.is_admin is False:
+        msg += " (the WinRM user is not an administrator: use an account in the local Administrators group)"
+    return Verdict(Status.ERROR, msg, Evidence({"error": str(err)}, facts.excerpt(*areas)))

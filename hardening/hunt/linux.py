@@ -1,0 +1,274 @@
+"""Linux hunt: the collector script and the pure parser of its output into a :class:`Snapshot`.
+
+The script is ``facts/header.sh`` + ``hunt/collect.sh`` + ``facts/footer.sh`` (same wire
+format as the audit collector, see :mod:`hardening.facts.sections`), sent to ``sh -s``.
+The parser joins ``/proc/PID/fd`` socket links to the inodes of ``/proc/net/tcp{,6}``.
+
+Example::
+
+    >>> script, nonce = build_hunt_script("n1"), "n1"
+    >>> "hunt.links" in script
+    True
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from importlib import resources
+
+from hardening.facts.collector import Collector
+from hardening.facts.sections import FactError, Sections, parse_uint
+from hardening.hunt.model import Endpoint, Platform, Process, Snapshot, TcpSocket
+
+SECTION_CAP = 4194304  # must match HK in collect.sh
+MAX_ARGV = 64  # arguments kept per process
+MAX_ARG = 512  # characters kept per argument
+
+TCP_STATES = {
+    "01": "ESTABLISHED", "02": "SYN_SENT", "03": "SYN_RECV", "04": "FIN_WAIT1", "05": "FIN_WAIT2",
+    "06": "TIME_WAIT", "07": "CLOSE", "08": "CLOSE_WAIT", "09": "LAST_ACK", "0A": "LISTEN", "0B": "CLOSING",
+    "0C": "NEW_SYN_RECV",
+}  # fmt: skip
+# Machines whose /proc/net/tcp shows addresses in network byte order (big-endian CPUs).
+_BIG_ENDIAN = ("s390", "ppc64 ", "ppc ", "powerpc", "sparc", "mips ", "mips64 ", "m68k", "hppa", "or1k")
+
+_STAT_PREFIX = re.compile(r"^/proc/(\d{1,10})/stat:", re.MULTILINE)
+_UID_LINE = re.compile(r"^/proc/(\d{1,10})/status:Uid:\s+(\d{1,10})", re.MULTILINE)
+_CMD_PREFIX = re.compile(r"/proc/(\d{1,10})/cmdline:")
+_LINK = re.compile(r"/proc/(\d{1,10})/(exe|ns/net|fd/(\d{1,10}))\t")
+_SOCKET = re.compile(r"socket:\[(\d{1,20})\]")
+_TCP_LINE = re.compile(
+    r"^\s*\d+:\s+([0-9A-Fa-f]{8}|[0-9A-Fa-f]{32}):([0-9A-Fa-f]{4})\s+([0-9A-Fa-f]{8}|[0-9A-Fa-f]{32}):"
+    r"([0-9A-Fa-f]{4})\s+([0-9A-Fa-f]{2})\s+\S+\s+\S+\s+\S+\s+(\d+)\s+\d+\s+(\d+)"
+)
+_PIECES = (("hardening.facts", "header"), ("hardening.hunt", "collect"), ("hardening.facts", "footer"))
+
+
+def build_hunt_script(nonce: str) -> str:
+    """The POSIX sh hunt collector for ``nonce`` (letters and digits only)."""
+    if not nonce.isalnum():
+        raise ValueError("nonce must be alphanumeric")
+    parts = ["#!/bin/sh", f"HN={nonce}"]
+    for package, name in _PIECES:
+        parts.append(resources.files(package).joinpath(f"{name}.sh").read_text(encoding="ascii"))
+    return "\n".join(parts) + "\n"
+
+
+def new_hunt_collector() -> Collector:
+    nonce = secrets.token_hex(8)
+    return Collector(build_hunt_script(nonce), nonce)
+
+
+def _hex_ip(text: str, little_endian: bool) -> str:
+    """Address of /proc/net/tcp (``0100007F`` -> ``127.0.0.1``); IPv4-mapped IPv6 shown as IPv4.
+
+    >>> _hex_ip("0100007F", True), _hex_ip("0000000000000000FFFF00000100007F", True)
+    ('127.0.0.1', '127.0.0.1')
+    """
+    import ipaddress
+
+    raw = bytes.fromhex(text)
+    if little_endian:
+        raw = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+    if len(raw) == 4:
+        return str(ipaddress.IPv4Address(raw))
+    v6 = ipaddress.IPv6Address(raw)
+    return str(v6.ipv4_mapped) if v6.ipv4_mapped else str(v6)
+
+
+def parse_tcp(text: str, little_endian: bool = True) -> dict[int, TcpSocket]:
+    """Sockets of one ``/proc/net/tcp`` or ``tcp6`` table, by inode (inode 0 = no owner, skipped)."""
+    out: dict[int, TcpSocket] = {}
+    for line in text.splitlines():
+        m = _TCP_LINE.match(line)
+        if not m:
+            continue
+        inode = int(m.group(7))
+        if inode == 0:
+            continue
+        out.setdefault(
+            inode,
+            TcpSocket(
+                inode=inode,
+                local=Endpoint(_hex_ip(m.group(1), little_endian), int(m.group(2), 16)),
+                remote=Endpoint(_hex_ip(m.group(3), little_endian), int(m.group(4), 16)),
+                state=TCP_STATES.get(m.group(5).upper(), m.group(5)),
+            ),
+        )
+    return out
+
+
+def _by_prefix(text: str, prefix: re.Pattern[str]) -> dict[int, str]:
+    """Join records that start with ``/proc/PID/...:``; the real prefix always opens a record."""
+    out: dict[int, str] = {}
+    marks = list(prefix.finditer(text))
+    for i, m in enumerate(marks):
+        end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
+        pid = int(m.group(1))
+        body = text[m.end() : end]
+        out[pid] = out[pid] + body if pid in out else body
+    return out
+
+
+def parse_stat(line: str) -> tuple[str, int, int] | None:
+    """(comm, ppid, starttime ticks) from one ``/proc/PID/stat`` line, or None when garbled.
+
+    The comm is whatever sits between the first ``(`` and the LAST ``)``: it may itself
+    hold spaces and parentheses.
+
+    >>> parse_stat("42 (my (x) prog) S 1 42 42 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 12345 0 0")
+    ('my (x) prog', 1, 12345)
+    """
+    open_, close = line.find("("), line.rfind(")")
+    if open_ < 0 or close < open_:
+        return None
+    fields = line[close + 1 :].split()
+    # fields[0] = state (field 3); ppid = field 4; starttime = field 22.
+    if len(fields) < 20:
+        return None
+    ppid, start = parse_uint(fields[1]), parse_uint(fields[19])
+    if ppid is None or start is None:
+        return None
+    return line[open_ + 1 : close], ppid, start
+
+
+def _cmdlines(text: str) -> dict[int, tuple[str, ...]]:
+    args: dict[int, list[str]] = {}
+    for record in text.split("\0"):
+        m = _CMD_PREFIX.match(record)
+        if not m:
+            continue
+        argv = args.setdefault(int(m.group(1)), [])
+        if len(argv) < MAX_ARGV:
+            argv.append(record[m.end() : m.end() + MAX_ARG])
+    return {pid: tuple(a) for pid, a in args.items()}
+
+
+def _links(text: str) -> tuple[dict[int, str], dict[int, str], dict[int, dict[int, str]]]:
+    """(exe by pid, network namespace by pid, fd -> target by pid)."""
+    exes: dict[int, str] = {}
+    netns: dict[int, str] = {}
+    fds: dict[int, dict[int, str]] = {}
+    for record in text.split("\0"):
+        m = _LINK.match(record)
+        if not m:
+            continue
+        pid, target = int(m.group(1)), record[m.end() :]
+        if m.group(2) == "ns/net":
+            netns.setdefault(pid, target)
+        elif m.group(3) is None:
+            exes.setdefault(pid, target)
+        else:
+            fds.setdefault(pid, {}).setdefault(int(m.group(3)), target)
+    return exes, netns, fds
+
+
+def _users(passwd: str) -> dict[int, str]:
+    users: dict[int, str] = {}
+    for line in passwd.splitlines():
+        parts = line.split(":")
+        if len(parts) >= 3 and (uid := parse_uint(parts[2])) is not None:
+            users.setdefault(uid, parts[0])
+    return users
+
+
+def _require(sections: Sections, name: str) -> str:
+    sec = sections.get(name)
+    if sec is None:
+        raise FactError(f"the hunt output has no {name} section (output cut short?): rerun the hunt")
+    if sec.rc is None:
+        raise FactError(f"the output of {name} was cut short (the section never closed): rerun the hunt")
+    return sec.text
+
+
+def parse_snapshot(sections: Sections) -> Snapshot:
+    """The host's processes and TCP sockets from the hunt collector's sections (pure).
+
+    Raises :class:`FactError` when the process table or the TCP table is missing or cut.
+    """
+    warnings: list[str] = []
+    for name in ("hunt.stat", "hunt.uid", "hunt.cmdline", "hunt.links", "hunt.tcp", "hunt.tcp6"):
+        sec = sections.get(name)
+        if sec is not None and len(sec.text.encode("utf-8", "surrogateescape")) >= SECTION_CAP - 1:
+            warnings.append(f"{name} hit the {SECTION_CAP // 1048576} MiB cap: some processes or sockets are missing")
+    stat_text = _require(sections, "hunt.stat")
+    links_text = _require(sections, "hunt.links")
+    tcp_text = _require(sections, "hunt.tcp")
+    if sections.rc("hunt.tcp") == 127:
+        raise FactError("/proc/net/tcp does not exist on the host: cannot map sockets to connections")
+    self_pid = parse_uint(sections.text("hunt.self"))
+    if self_pid is None:
+        raise FactError("the hunt output has no collector pid (hunt.self): rerun the hunt")
+    uname = sections.text("meta.uname") + " "
+    little = not any(arch in uname for arch in _BIG_ENDIAN)
+    sockets = parse_tcp(tcp_text, little)
+    if sections.rc("hunt.tcp6") == 0:
+        for inode, sock in parse_tcp(sections.text("hunt.tcp6"), little).items():
+            sockets.setdefault(inode, sock)
+    clk = parse_uint(sections.text("hunt.clk_tck")) or 100
+    btime_m = re.search(r"btime (\d{1,19})", sections.text("hunt.btime"))
+    btime = int(btime_m.group(1)) if btime_m else None
+    uids = {int(m.group(1)): int(m.group(2)) for m in _UID_LINE.finditer(sections.text("hunt.uid"))}
+    users = _users(sections.text("hunt.passwd"))
+    argvs = _cmdlines(sections.text("hunt.cmdline"))
+    exes, netns, fds = _links(links_text)
+    procs: dict[int, Process] = {}
+    for pid, line in _by_prefix(stat_text, _STAT_PREFIX).items():
+        parsed = parse_stat(line)
+        if parsed is None:
+            warnings.append(f"pid {pid}: unreadable /proc/{pid}/stat line")
+            continue
+        comm, ppid, start = parsed
+        pfds = fds.get(pid, {})
+        socks = tuple(sorted((fd, int(m.group(1))) for fd, target in pfds.items() if (m := _SOCKET.fullmatch(target))))
+        uid = uids.get(pid)
+        procs[pid] = Process(
+            pid=pid,
+            ppid=ppid,
+            comm=comm,
+            exe=exes.get(pid, ""),
+            argv=argvs.get(pid, ()),
+            uid=uid,
+            user=users.get(uid, str(uid)) if uid is not None else "",
+            start_time=(btime + start / clk) if btime is not None else None,
+            stdio=(pfds.get(0, ""), pfds.get(1, ""), pfds.get(2, "")),
+            sockets=socks,
+        )
+    if not procs:
+        raise FactError("the hunt saw no process at all (is /proc mounted?): rerun the hunt")
+    is_root = sections.text("meta.id").strip() == "0"
+    if not is_root:
+        warnings.append("hunt ran without root: other users' fds are invisible (set ansible_become=true)")
+    own_ns = sections.text("hunt.netns").strip()
+    foreign = sorted(p for p, ns in netns.items() if own_ns and ns != own_ns and p in procs)
+    if foreign:
+        warnings.append(
+            f"{len(foreign)} processes live in other network namespaces (containers?), e.g. pid {foreign[0]}: "
+            "their TCP sockets are not resolved; hunt inside those namespaces too"
+        )
+    snapshot = Snapshot(
+        platform=Platform.LINUX,
+        processes=procs,
+        sockets=sockets,
+        hostname=sections.text("meta.hostname").strip(),
+        is_root=is_root,
+        complete=sections.complete,
+        warnings=tuple(warnings),
+    )
+    return _with_self(snapshot, self_pid)
+
+
+def _with_self(snapshot: Snapshot, self_pid: int) -> Snapshot:
+    """Mark the collector, its descendants and its ancestor chain (our own session) as ours."""
+    from dataclasses import replace
+
+    ours = {self_pid} | {p.pid for p in snapshot.ancestors(self_pid)}
+    kids = snapshot.children()
+    todo = [self_pid]
+    while todo:
+        for child in kids.get(todo.pop(), ()):
+            if child not in ours:
+                ours.add(child)
+                todo.append(child)
+    return replace(snapshot, self_pids=frozenset(ours))

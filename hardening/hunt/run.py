@@ -1,0 +1,234 @@
+"""Run the hunt on hosts: one round trip each, parse, score, suppress; write ``hunt.json``.
+
+A host's failure is data (a :class:`HostHunt` with a non-ok status), never an exception.
+
+Example::
+
+    for h in hunt_fleet(targets, HuntOptions(forks=10), suppressions=()):
+        print(h.name, h.status, len(h.detections))
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from hardening import __version__
+from hardening.facts.sections import FactError, parse_sections
+from hardening.hunt.model import Detection, Snapshot, Tier
+from hardening.hunt.score import HuntContext, parse_networks, parse_roles, score
+from hardening.hunt.suppress import Suppression, apply_suppressions
+from hardening.inventory import Connection, Target
+from hardening.model import HostStatus, Platform
+from hardening.transport.base import RunResult, TransportError
+
+SCHEMA_ID = "harden.hunt/v1"
+
+
+@dataclass(frozen=True)
+class HuntOptions:
+    forks: int = 10
+    timeout: float = 60.0
+    known_hosts: str | None = None
+
+
+@dataclass(frozen=True)
+class HostHunt:
+    """What the hunt found on one host (``status`` ok: the snapshot was read and scored)."""
+
+    name: str
+    address: str
+    platform: Platform
+    status: HostStatus
+    message: str = ""
+    roles: tuple[str, ...] = ()
+    detections: tuple[Detection, ...] = ()
+    suppressed: tuple[Detection, ...] = ()
+    warnings: tuple[str, ...] = ()
+    processes: int = 0
+    sockets: int = 0
+    duration_s: float = 0.0
+
+
+def context_for(target: Target) -> HuntContext:
+    """Role and approved networks from the inventory (``harden_role``, ``harden_approved_networks``).
+
+    Raises ``ValueError`` on an approved network that is not a CIDR.
+    """
+    v = target.variables
+    return HuntContext(
+        roles=parse_roles(v.get("harden_role")),
+        approved=parse_networks(v.get("harden_approved_networks"), f"host {target.name}: harden_approved_networks"),
+    )
+
+
+def run_script(target: Target, script: str, options: HuntOptions) -> RunResult:
+    """One round trip with the host's transport (ssh, local or winrm)."""
+    if target.connection is Connection.LOCAL:
+        from hardening.transport.local import LocalTransport
+
+        return LocalTransport(target, options.timeout).run(script)
+    if target.connection is Connection.WINRM:
+        from hardening.transport.winrm import WinrmTransport
+
+        return WinrmTransport(target, options.timeout).run(script)
+    from hardening.transport.ssh import SshTransport
+
+    return SshTransport(target, options.timeout, options.known_hosts).run(script)
+
+
+def snapshot_host(target: Target, options: HuntOptions) -> tuple[Snapshot, RunResult]:
+    """Collect and parse one host's snapshot (raises TransportError / FactError)."""
+    if target.connection is Connection.WINRM:
+        from hardening.hunt.windows import hunt_script, parse_windows_snapshot
+
+        run = run_script(target, hunt_script(), options)
+        return parse_windows_snapshot(run.stdout.decode("utf-8", "replace")), run
+    from hardening.hunt.linux import new_hunt_collector, parse_snapshot
+
+    collector = new_hunt_collector()
+    run = run_script(target, collector.script, options)
+    sections = parse_sections(run.stdout.decode("utf-8", "replace"), collector.nonce)
+    return parse_snapshot(sections), run
+
+
+def hunt_host(target: Target, options: HuntOptions, suppressions: Sequence[Suppression] = ()) -> HostHunt:
+    started = time.monotonic()
+    platform = Platform.WINDOWS if target.connection is Connection.WINRM else Platform.LINUX
+    address = f"{target.host}:{target.port}" if target.port else target.host
+    try:
+        ctx = context_for(target)
+    except ValueError as exc:
+        return HostHunt(target.name, address, platform, HostStatus.ERROR, str(exc))
+
+    def failed(status: HostStatus, message: str) -> HostHunt:
+        return HostHunt(
+            target.name, address, platform, status, message, ctx.roles, duration_s=time.monotonic() - started
+        )
+
+    try:
+        snapshot, run = snapshot_host(target, options)
+    except TransportError as exc:
+        return failed(exc.status, exc.message)
+    except FactError as exc:
+        return failed(HostStatus.ERROR, f"hunt snapshot unusable: {exc}")
+    detections = score(snapshot, ctx)
+    kept, hidden = apply_suppressions(detections, target.name, suppressions)
+    status, message = HostStatus.OK, ""
+    if not snapshot.complete:
+        status = HostStatus.ERROR
+        message = f"collector output incomplete (exit {run.exit_code}): detections may be missing"
+    return HostHunt(
+        name=target.name,
+        address=address,
+        platform=platform,
+        status=status,
+        message=message,
+        roles=ctx.roles,
+        detections=kept,
+        suppressed=hidden,
+        warnings=snapshot.warnings,
+        processes=len(snapshot.processes),
+        sockets=len(snapshot.sockets),
+        duration_s=time.monotonic() - started,
+    )
+
+
+def hunt_fleet(
+    targets: Iterable[Target],
+    options: HuntOptions,
+    suppressions: Sequence[Suppression] = (),
+    on_done: Callable[[HostHunt], None] | None = None,
+) -> list[HostHunt]:
+    """Hunt every host, at most ``options.forks`` at once; results in inventory order."""
+    targets = list(targets)
+    with ThreadPoolExecutor(max_workers=max(1, options.forks), thread_name_prefix="hunt") as pool:
+        futures = [pool.submit(hunt_host, t, options, suppressions) for t in targets]
+        out = []
+        for fut in futures:
+            result = fut.result()
+            if on_done:
+                on_done(result)
+            out.append(result)
+    return out
+
+
+def detection_json(d: Detection) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "pid": d.pid,
+        "process": d.process,
+        "remote": d.remote,
+        "severity": d.severity.value,
+        "reasons": list(d.reasons),
+        "ppid": d.ppid,
+        "user": d.user,
+        "exe": d.exe,
+        "cmdline": d.cmdline,
+        "parents": list(d.parents),
+        "start_time": (
+            datetime.fromtimestamp(d.start_time, UTC).isoformat(timespec="seconds") if d.start_time else None
+        ),
+        "kind": d.extra.get("kind", ""),
+    }
+    if d.suppressed_by:
+        doc["suppressed_by"] = d.suppressed_by
+    return doc
+
+
+def hunt_document(hosts: Sequence[HostHunt], inventory: str, started: str) -> dict[str, Any]:
+    counts = {t.value: sum(1 for h in hosts for d in h.detections if d.severity is t) for t in Tier}
+    return {
+        "schema": SCHEMA_ID,
+        "harden_version": __version__,
+        "inventory": inventory,
+        "started": started,
+        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+        "summary": {
+            "hosts": len(hosts),
+            "not_reached": sum(1 for h in hosts if h.status is not HostStatus.OK),
+            "detections": counts,
+            "suppressed": sum(len(h.suppressed) for h in hosts),
+        },
+        "hosts": [
+            {
+                "name": h.name,
+                "address": h.address,
+                "platform": h.platform.value,
+                "status": h.status.value,
+                "message": h.message,
+                "roles": list(h.roles),
+                "processes": h.processes,
+                "sockets": h.sockets,
+                "duration_s": round(h.duration_s, 3),
+                "warnings": list(h.warnings),
+                "detections": [detection_json(d) for d in h.detections],
+                "suppressed": [detection_json(d) for d in h.suppressed],
+            }
+            for h in hosts
+        ],
+    }
+
+
+def write_json(path: Path, doc: dict[str, Any]) -> Path:
+    """Write ``doc`` atomically (0600: host data)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(doc, fh, indent=2, ensure_ascii=False)
+        fh.write("\n")
+    os.replace(tmp, path)
+    return path
+
+
+def load_schema(name: str) -> dict[str, Any]:
+    """``hunt.v1.json`` or ``verify.v1.json`` from hardening/schemas."""
+    return json.loads(resources.files("hardening.schemas").joinpath(name).read_text(encoding="utf-8"))

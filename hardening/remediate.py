@@ -1,0 +1,353 @@
+"""Remediation playbooks from an audit: ``DIR/playbooks/`` with only the roles failed checks need.
+
+:func:`plan` reads a results.json document (pure) and decides, per host, which roles run and
+with which variables; :func:`write_playbooks` writes the site playbook (Jinja2 template
+``templates/remediation/site.yml.j2``), one ``host_vars/<host>.yml`` per host and a copy of
+the roles, so the directory is self-contained and reviewable.
+
+Host values (file names, package names, nameservers) are data: they are written with a YAML
+dumper and tagged ``!unsafe`` so Ansible never templates them, and roles pass them only as
+module arguments (``command: argv``), never through a shell. A hostile file name on an
+audited host cannot become a command on the host or on the controller.
+
+Example::
+
+    >>> p = plan({"hosts": [{"name": "web1", "platform": "linux", "checks": [
+    ...     {"id": "binaries.netcat", "status": "fail", "evidence": {"facts": {"findings": []}}}]}]})
+    >>> p.hosts[0].roles
+    ('harden_netcat',)
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+import shutil
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import yaml
+
+from hardening import __version__
+
+#: Linux roles in the order they run: the firewall last (the riskiest change, and it
+#: reads the DNS role's upstreams to open port 53 to them).
+LINUX_ROLES: tuple[str, ...] = (
+    "harden_netcat",
+    "harden_dns_logging",
+    "harden_auditd",
+    "harden_appcontrol",
+    "harden_egress",
+)
+#: Windows roles in order: application control LAST (it enables Constrained Language Mode,
+#: after which Ansible cannot manage the host without signed content).
+WINDOWS_ROLES: tuple[str, ...] = (
+    "harden_win_firewall",
+    "harden_win_dns_log",
+    "harden_win_sysmon",
+    "harden_win_pslogging",
+    "harden_win_appcontrol",
+)
+ROLES = LINUX_ROLES + WINDOWS_ROLES
+
+_LINUX_CHECK_ROLES: Mapping[str, str] = {
+    "egress.default_deny": "harden_egress",
+    "egress.allowlist": "harden_egress",
+    "dns.query_logging": "harden_dns_logging",
+    "audit.auditd": "harden_auditd",
+    "appcontrol.enforced": "harden_appcontrol",
+    "binaries.netcat": "harden_netcat",
+}
+_WINDOWS_CHECK_ROLES: Mapping[str, str] = {
+    "egress.default_deny": "harden_win_firewall",
+    "egress.allowlist": "harden_win_firewall",
+    "dns.query_logging": "harden_win_dns_log",
+    "audit.sysmon": "harden_win_sysmon",
+    "powershell.logging": "harden_win_pslogging",
+    "powershell.language_mode": "harden_win_appcontrol",
+    "appcontrol.enforced": "harden_win_appcontrol",
+}
+
+_SAFE_HOST = re.compile(r"^[A-Za-z0-9_.:@\[\]-]+$")
+_PACKAGE = re.compile(r"^[a-z0-9][a-z0-9+.-]*$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class RemediationError(Exception):
+    """results.json cannot be turned into playbooks; the message says why."""
+
+
+class Unsafe(str):
+    """A string from a host: dumped as ``!unsafe`` so Ansible never templates it."""
+
+    __slots__ = ()
+
+
+class _Dumper(yaml.SafeDumper):
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)  # lists indented under their key (yamllint)
+
+
+def _represent_unsafe(dumper: yaml.SafeDumper, data: Unsafe) -> yaml.ScalarNode:
+    return dumper.represent_scalar("!unsafe", str(data), style='"')
+
+
+_Dumper.add_representer(Unsafe, _represent_unsafe)
+
+
+def dump_vars(data: Mapping[str, Any]) -> str:
+    """YAML for a host_vars file; :class:`Unsafe` strings become ``!unsafe "..."``.
+
+    >>> print(dump_vars({"p": Unsafe("/tmp/{{ x }}/nc")}), end="")
+    p: !unsafe "/tmp/{{ x }}/nc"
+    """
+    return yaml.dump(dict(data), Dumper=_Dumper, sort_keys=False, allow_unicode=False, width=1000)
+
+
+@dataclass(frozen=True)
+class HostPlan:
+    """What runs on one host: ``roles`` (in run order), the ``failed_checks`` behind them,
+    the per-host ``variables`` written to host_vars, and ``notes`` for the operator."""
+
+    name: str
+    platform: str
+    roles: tuple[str, ...]
+    failed_checks: tuple[str, ...]
+    variables: Mapping[str, Any] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Plan:
+    hosts: tuple[HostPlan, ...]
+    skipped: tuple[tuple[str, str], ...] = ()  # (host, why)
+
+    def roles(self, platform: str) -> tuple[str, ...]:
+        """Roles some host of ``platform`` needs, in run order."""
+        order = LINUX_ROLES if platform == "linux" else WINDOWS_ROLES
+        used = {r for h in self.hosts if h.platform == platform for r in h.roles}
+        return tuple(r for r in order if r in used)
+
+
+# ----------------------------------------------------------------------------- planning
+
+
+def _role_for(platform: str, check_id: str) -> str | None:
+    table = _LINUX_CHECK_ROLES if platform == "linux" else _WINDOWS_CHECK_ROLES
+    return table.get(check_id)
+
+
+def _facts(check: Mapping[str, Any]) -> Mapping[str, Any]:
+    ev = check.get("evidence")
+    facts = ev.get("facts") if isinstance(ev, Mapping) else None
+    return facts if isinstance(facts, Mapping) else {}
+
+
+def dns_upstreams(facts: Mapping[str, Any]) -> tuple[list[Unsafe], list[str]]:
+    """Where a local logging resolver should forward: the audited non-loopback nameservers.
+
+    >>> dns_upstreams({"resolv_conf": {"nameservers": ["198.18.0.1", "127.0.0.1", "x;y"]}})
+    (['198.18.0.1'], ["ignored nameserver 'x;y' (not an IP address)"])
+    """
+    resolv = facts.get("resolv_conf")
+    servers = resolv.get("nameservers") if isinstance(resolv, Mapping) else None
+    out: list[Unsafe] = []
+    notes: list[str] = []
+    for s in servers if isinstance(servers, list) else []:
+        try:
+            addr = ipaddress.ip_address(str(s).split("%", 1)[0])
+        except ValueError:
+            notes.append(f"ignored nameserver {str(s)!r} (not an IP address)")
+            continue
+        if not addr.is_loopback and str(addr) not in out:
+            out.append(Unsafe(str(addr)))
+    return out, notes
+
+
+def netcat_targets(facts: Mapping[str, Any]) -> tuple[list[Unsafe], list[dict[str, Any]], list[str]]:
+    """(packages to remove, unpackaged files to quarantine, notes) from binaries.netcat findings."""
+    packages: list[Unsafe] = []
+    files: list[dict[str, Any]] = []
+    notes: list[str] = []
+    findings = facts.get("findings")
+    for f in findings if isinstance(findings, list) else []:
+        if not isinstance(f, Mapping):
+            continue
+        pkgs = [str(p).split(":", 1)[0] for p in f.get("packages") or []]
+        if pkgs:
+            for p in pkgs:
+                if not _PACKAGE.match(p):
+                    notes.append(f"ignored package name {p!r}")
+                elif p not in packages:
+                    packages.append(Unsafe(p))
+            continue
+        sha = str(f.get("sha256") or "")
+        real = str(f.get("real_path") or "")
+        paths = [real, *[str(n) for n in f.get("names") or [] if str(n) != real]]
+        if not _SHA256.match(sha):
+            notes.append(f"{real!r}: no sha256 in the audit; not quarantined (re-audit as root)")
+            continue
+        for path in paths:
+            if not path.startswith("/") or "\x00" in path or "/../" in path or path.endswith("/.."):
+                notes.append(f"ignored path {path!r} (not a plain absolute path)")
+                continue
+            files.append({"path": Unsafe(path), "sha256": Unsafe(sha)})
+    return packages, files, notes
+
+
+def plan_host(host: Mapping[str, Any]) -> HostPlan:
+    """The roles and variables for one host of results.json (pure)."""
+    name = str(host.get("name", ""))
+    platform = str(host.get("platform", "linux"))
+    failed: list[str] = []
+    roles: set[str] = set()
+    variables: dict[str, Any] = {}
+    notes: list[str] = []
+    for check in host.get("checks") or []:
+        if not isinstance(check, Mapping) or check.get("status") != "fail":
+            continue
+        cid = str(check.get("id", ""))
+        role = _role_for(platform, cid)
+        if role is None:
+            notes.append(f"{cid}: no remediation role")
+            continue
+        failed.append(cid)
+        roles.add(role)
+        facts = _facts(check)
+        if role == "harden_dns_logging":
+            ups, more = dns_upstreams(facts)
+            variables["harden_dns_logging_upstreams"] = ups
+            notes += more
+        elif role == "harden_netcat":
+            pkgs, files, more = netcat_targets(facts)
+            variables["harden_netcat_packages"] = pkgs
+            variables["harden_netcat_files"] = files
+            notes += more
+    order = LINUX_ROLES if platform == "linux" else WINDOWS_ROLES
+    ordered = tuple(r for r in order if r in roles)
+    head = {
+        "harden_platform": platform,
+        "harden_roles": list(ordered),
+        "harden_failed_checks": [Unsafe(c) for c in failed],
+    }
+    return HostPlan(name, platform, ordered, tuple(failed), {**head, **variables}, tuple(notes))
+
+
+def plan(results: Mapping[str, Any]) -> Plan:
+    """Plan every host of a results.json document that has failed checks a role can fix."""
+    hosts: list[HostPlan] = []
+    skipped: list[tuple[str, str]] = []
+    for host in results.get("hosts") or []:
+        if not isinstance(host, Mapping):
+            continue
+        name = str(host.get("name", ""))
+        if not _SAFE_HOST.match(name) or name.startswith("."):
+            skipped.append((name, "host name unusable as a host_vars file name"))
+            continue
+        if host.get("platform") not in ("linux", "windows"):
+            skipped.append((name, f"unknown platform {host.get('platform')!r}"))
+            continue
+        hp = plan_host(host)
+        if hp.roles:
+            hosts.append(hp)
+        elif host.get("status") != "ok":
+            skipped.append((name, f"not fully audited ({host.get('status')}): re-audit first"))
+    return Plan(tuple(hosts), tuple(skipped))
+
+
+# ------------------------------------------------------------------------------ writing
+
+
+def roles_source() -> Path:
+    """The installed roles folder (``hardening.playbooks/roles``)."""
+    path = Path(str(resources.files("hardening.playbooks").joinpath("roles")))
+    if not path.is_dir():
+        raise RemediationError(f"roles missing under {path}: reinstall harden")
+    return path
+
+
+def _template(name: str) -> jinja2.Template:
+    text = resources.files("hardening.templates").joinpath("remediation", name).read_text(encoding="utf-8")
+    # [[ ]] / [% %]: Ansible's own {{ }} pass through untouched.
+    env = jinja2.Environment(
+        block_start_string="[%",
+        block_end_string="%]",
+        variable_start_string="[[",
+        variable_end_string="]]",
+        comment_start_string="[#",
+        comment_end_string="#]",
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    return env.from_string(text)
+
+
+def render_site(p: Plan) -> str:
+    """The site playbook for ``p`` (only fixed role names enter the template)."""
+    linux, windows = p.roles("linux"), p.roles("windows")
+    if not set(linux + windows) <= set(ROLES):
+        raise RemediationError(f"unknown roles {sorted(set(linux + windows) - set(ROLES))}")
+    return _template("site.yml.j2").render(version=__version__, linux_roles=linux, windows_roles=windows)
+
+
+def write_playbooks(p: Plan, out_dir: Path) -> Path:
+    """Write ``out_dir/playbooks/`` (replacing a previous one) and return its path."""
+    dest = out_dir / "playbooks"
+    if dest.exists():
+        shutil.rmtree(dest)
+    (dest / "host_vars").mkdir(parents=True)
+    src = roles_source()
+    for role in p.roles("linux") + p.roles("windows"):
+        shutil.copytree(src / role, dest / "roles" / role, ignore=shutil.ignore_patterns("__pycache__"))
+    (dest / "site.yml").write_text(render_site(p), encoding="utf-8")
+    (dest / "ansible.cfg").write_text(_template("ansible.cfg.j2").render(), encoding="utf-8")
+    for h in p.hosts:
+        text = f"---\n# harden {__version__}: remediation variables for this host (from results.json)\n"
+        (dest / "host_vars" / f"{h.name}.yml").write_text(text + dump_vars(h.variables), encoding="utf-8")
+    summary = {
+        "hosts": [
+            {
+                "name": h.name,
+                "platform": h.platform,
+                "roles": list(h.roles),
+                "failed_checks": list(h.failed_checks),
+                "notes": list(h.notes),
+            }
+            for h in p.hosts
+        ],
+        "skipped": [{"name": n, "why": w} for n, w in p.skipped],
+    }
+    (dest / "plan.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    return dest
+
+
+def load_results(path: Path) -> Mapping[str, Any]:
+    """Read a results.json (schema harden.results/v1)."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise RemediationError(f"{path}: cannot read results: {exc}") from exc
+    if not isinstance(doc, Mapping) or doc.get("schema") != "harden.results/v1":
+        raise RemediationError(f"{path}: not a harden results.json (schema harden.results/v1)")
+    return doc
+
+
+def remediate(results_path: Path, out_dir: Path) -> tuple[Plan, Path]:
+    """Regenerate ``out_dir/playbooks`` from ``results_path`` without re-auditing."""
+    p = plan(load_results(results_path))
+    return p, write_playbooks(p, out_dir)
+
+
+def plan_lines(p: Plan) -> Sequence[str]:
+    """Human summary: one line per planned or skipped host."""
+    lines = [f"{h.name}: {', '.join(h.roles)} (for {', '.join(h.failed_checks)})" for h in p.hosts]
+    lines += [f"{n}: skipped ({w})" for n, w in p.skipped]
+    return lines or ["no failed check has a remediation role: nothing to do"]

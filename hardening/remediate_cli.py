@@ -1,0 +1,226 @@
+"""``harden remediate`` and ``harden apply`` (added to the CLI group in hardening/cli.py).
+
+Exit codes of ``apply``: 0 every remediated check passes after the run (or ``--check``
+succeeded); 1 a playbook failed (e.g. a firewall rollback) or a remediated check still
+fails; 2 bad input; 3 the re-audit could not audit every host.
+
+Example::
+
+    harden remediate reports/today/results.json --out reports/today
+    harden apply reports/today --inventory inventory.ini --check
+    harden apply reports/today --inventory inventory.ini
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from hardening.results import EXIT_BAD_INPUT, EXIT_CLEAN, EXIT_FAILING, EXIT_INCOMPLETE
+
+
+def write_audit_playbooks(results_path: Path, err: Any = None) -> Path | None:
+    """Called by ``harden audit`` after results.json: write ``DIR/playbooks``. Never raises."""
+    from hardening.remediate import RemediationError, remediate
+
+    try:
+        p, dest = remediate(results_path, results_path.parent)
+    except (RemediationError, OSError) as exc:
+        click.echo(f"harden: remediation playbooks not written: {exc}", err=True)
+        return None
+    roles = sorted({r for h in p.hosts for r in h.roles})
+    click.echo(f"remediation: {dest}/ ({len(p.hosts)} hosts; roles: {', '.join(roles) or 'none'})", err=True)
+    return dest
+
+
+@click.command("remediate")
+@click.argument("results", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option(
+    "--out",
+    "-o",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Directory for playbooks/ (default: the folder of RESULTS).",
+)
+def remediate_cmd(results: Path, out_dir: Path | None) -> None:
+    """Regenerate DIR/playbooks/ from RESULTS (results.json) without re-auditing."""
+    from hardening.remediate import RemediationError, plan_lines, remediate
+
+    try:
+        p, dest = remediate(results, out_dir or results.parent)
+    except RemediationError as exc:
+        click.echo(f"harden: error: {exc}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    for line in plan_lines(p):
+        click.echo(line)
+    click.echo(f"playbooks: {dest}")
+
+
+def _extravars(items: Sequence[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.isidentifier():
+            raise click.BadParameter(f"{item!r}: expected KEY=VALUE", param_hint="--extra-var")
+        out[key] = value
+    return out
+
+
+def _print_run(run: Any, heading: str) -> None:
+    click.echo(f"== {heading}: {run.status} (rc {run.rc}); artifacts {run.artifacts}")
+    for c in run.changes:
+        click.echo(f"  {c.host}: {c.task}")
+        for line in c.diff.splitlines()[:40]:
+            click.echo(f"      {line}")
+    for f in run.failures:
+        kind = "UNREACHABLE" if f.unreachable else "FAILED"
+        click.echo(f"  {f.host}: {kind} {f.task}: {f.message}")
+
+
+def _statuses(doc: Mapping[str, Any]) -> dict[tuple[str, str], str]:
+    return {
+        (str(h.get("name")), str(c.get("id"))): str(c.get("status"))
+        for h in doc.get("hosts") or []
+        for c in h.get("checks") or []
+    }
+
+
+def before_after(
+    before: Mapping[str, Any], after: Mapping[str, Any], remediated: Mapping[str, Sequence[str]]
+) -> list[str]:
+    """Lines ``host check before -> after`` for every check of the re-audited hosts (* = remediated)."""
+    b, a = _statuses(before), _statuses(after)
+    lines = []
+    for host, check in sorted(a):
+        mark = "*" if check in remediated.get(host, ()) else " "
+        lines.append(f"{mark} {host:<16} {check:<26} {b.get((host, check), '-'):>14} -> {a[(host, check)]}")
+    return lines
+
+
+@click.command("apply")
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.option(
+    "--inventory",
+    "-i",
+    required=True,
+    type=click.Path(path_type=Path, exists=True),
+    help="The inventory the audit used (connection details and policy variables).",
+)
+@click.option(
+    "--limit", "-l", metavar="PATTERN", help="Only these hosts (Ansible pattern; default: every planned host)."
+)
+@click.option("--check", is_flag=True, help="Only show what would change (ansible --check --diff).")
+@click.option(
+    "--extra-var",
+    "-e",
+    "extra",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Extra variable for the roles, e.g. -e harden_local_debs=/var/cache/harden/debs.",
+)
+@click.option("--vault-password-file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option(
+    "--timeout",
+    "-T",
+    type=click.FloatRange(1, 3600),
+    default=60.0,
+    show_default=True,
+    help="Seconds per host for the re-audit.",
+)
+def apply_cmd(
+    directory: Path,
+    inventory: Path,
+    limit: str | None,
+    check: bool,
+    extra: tuple[str, ...],
+    vault_password_file: Path | None,
+    timeout: float,
+) -> None:
+    """Apply DIR/playbooks: check-mode diff first, then apply, then re-audit (before/after)."""
+    import json
+
+    from hardening.apply import RunnerJob, run_playbook
+
+    playbooks = directory / "playbooks"
+    plan_file = playbooks / "plan.json"
+    if not (playbooks / "site.yml").is_file() or not plan_file.is_file():
+        click.echo(
+            f"harden: error: {playbooks}: no generated playbooks (run harden audit or harden remediate)", err=True
+        )
+        sys.exit(EXIT_BAD_INPUT)
+    planned = json.loads(plan_file.read_text(encoding="utf-8"))
+    remediated = {h["name"]: h["failed_checks"] for h in planned.get("hosts", [])}
+    if not remediated:
+        click.echo("nothing to apply: no host has a failed check with a remediation role")
+        sys.exit(EXIT_CLEAN)
+    extravars = _extravars(extra)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    private = directory / "apply" / stamp
+    limit = limit or ",".join(remediated)
+    common = dict(
+        private_dir=private,
+        project_dir=playbooks,
+        inventory=inventory,
+        limit=limit,
+        extravars=extravars,
+        vault_password_file=vault_password_file,
+    )
+    dry = run_playbook(RunnerJob(ident="check", check=True, **common))  # type: ignore[arg-type]
+    _print_run(dry, "check mode (what would change)")
+    if check:
+        sys.exit(EXIT_CLEAN if dry.rc == 0 else EXIT_FAILING)
+    real = run_playbook(RunnerJob(ident="apply", check=False, **common))  # type: ignore[arg-type]
+    _print_run(real, "apply")
+    code = _reaudit(directory, private, inventory, limit, vault_password_file, timeout, remediated)
+    if not real.succeeded and code == EXIT_CLEAN:
+        code = EXIT_FAILING
+    sys.exit(code)
+
+
+def _reaudit(
+    directory: Path,
+    private: Path,
+    inventory: Path,
+    limit: str,
+    vault_password_file: Path | None,
+    timeout: float,
+    remediated: Mapping[str, Sequence[str]],
+) -> int:
+    import json
+
+    from hardening.audit import AuditOptions, audit_fleet
+    from hardening.inventory import InventoryError, load_inventory
+    from hardening.results import ResultsWriter
+
+    try:
+        targets = load_inventory(inventory, limit=limit, vault_password_file=vault_password_file)
+    except InventoryError as exc:
+        click.echo(f"harden: error: re-audit: {exc}", err=True)
+        return EXIT_BAD_INPUT
+    writer = ResultsWriter(private / "after", inventory=str(inventory), limit=limit)
+    with writer:
+        for result in audit_fleet(targets, AuditOptions(timeout=timeout)):
+            writer.add(result)
+    after = json.loads(writer.results_path.read_text(encoding="utf-8"))
+    before_path = directory / "results.json"
+    before = json.loads(before_path.read_text(encoding="utf-8")) if before_path.is_file() else {}
+    click.echo(f"== re-audit ({writer.results_path}); * = check the playbooks remediated")
+    for line in before_after(before, after, remediated):
+        click.echo(line)
+    if any(h.status.value != "ok" for h in writer.hosts):
+        return EXIT_INCOMPLETE
+    still = [
+        (h.name, c.id)
+        for h in writer.hosts
+        for c in h.checks
+        if c.id in remediated.get(h.name, ()) and c.status.value != "pass"
+    ]
+    if still:
+        click.echo("not fixed: " + ", ".join(f"{h} {c}" for h, c in still) + " (see the messages in the re-audit)")
+        return EXIT_FAILING
+    return EXIT_CLEAN

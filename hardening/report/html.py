@@ -1,0 +1,105 @@
+"""The HTML report: one self-contained page (inline CSS and SVG, no script, no network).
+
+Rendered with Jinja2 (autoescape on) from ``templates/report.html.j2``, loaded through
+``importlib.resources`` from the installed ``hardening.templates`` package data.
+
+Example::
+
+    Path("report.html").write_text(render_html(doc), encoding="utf-8")
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+import jinja2
+import markupsafe
+
+from hardening.report.document import ResultsDoc
+from hardening.report.frameworks import Framework, group_by_framework
+from hardening.report.view import Bar, build_view
+
+_TEMPLATES = "hardening.templates"
+
+SEVERITY_COLORS = {
+    "critical": "#7f1d1d",
+    "high": "#dc2626",
+    "medium": "#f59e0b",
+    "low": "#3b82f6",
+    "info": "#64748b",
+}
+
+
+def _load_template(name: str) -> str:
+    try:
+        return resources.files(_TEMPLATES).joinpath(name).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise jinja2.TemplateNotFound(name) from None
+
+
+@cache
+def environment() -> jinja2.Environment:
+    """Jinja2 environment over the packaged templates; autoescape on for everything."""
+    return jinja2.Environment(
+        loader=jinja2.FunctionLoader(_load_template),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+@dataclass(frozen=True)
+class SvgBar:
+    label: str
+    y: int
+    fail_w: float
+    waived_w: float
+    failing: int
+    waived: int
+    color: str
+
+
+@dataclass(frozen=True)
+class SvgChart:
+    width: int
+    height: int
+    bar_x: int
+    bar_max: int
+    bars: tuple[SvgBar, ...]
+
+
+def severity_chart(bars: tuple[Bar, ...], width: int = 420) -> SvgChart:
+    """Geometry of the horizontal severity bar chart (failing solid, waived hatched)."""
+    bar_x, row_h = 78, 30
+    bar_max = width - bar_x - 64
+    top = max((b.failing + b.waived for b in bars), default=0) or 1
+    out = tuple(
+        SvgBar(
+            label=b.severity,
+            y=8 + i * row_h,
+            fail_w=round(bar_max * b.failing / top, 1),
+            waived_w=round(bar_max * b.waived / top, 1),
+            failing=b.failing,
+            waived=b.waived,
+            color=SEVERITY_COLORS[b.severity],
+        )
+        for i, b in enumerate(bars)
+    )
+    return SvgChart(width, 16 + len(bars) * row_h, bar_x, bar_max, out)
+
+
+def render_html(doc: ResultsDoc, framework: Framework | None = None) -> str:
+    """The whole report as one HTML document (string)."""
+    view = build_view(doc)
+    env = environment()
+    return env.get_template("report.html.j2").render(
+        doc=doc,
+        view=view,
+        chart=severity_chart(view.bars),
+        colors=SEVERITY_COLORS,
+        framework=group_by_framework(doc, framework) if framework else None,
+        css=markupsafe.Markup(_load_template("report.css")),  # our own file, not host data
+    )

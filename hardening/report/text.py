@@ -1,0 +1,62 @@
+"""Making hostile host data safe for each output: Markdown cells, XML 1.0, terminals.
+
+Host names, messages and evidence come from hosts that may be compromised. HTML is
+escaped by Jinja2's autoescape; the rest goes through these functions.
+
+Example::
+
+    >>> md_cell("a|b <x>\\n`y`")
+    'a\\\\|b &lt;x&gt; \\\\`y\\\\`'
+"""
+
+from __future__ import annotations
+
+import re
+
+# C0 controls except tab/newline/CR, DEL, C1 controls; ANSI CSI/OSC sequences first
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# characters XML 1.0 forbids (after the controls above): surrogates, U+FFFE, U+FFFF
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def strip_control(text: str) -> str:
+    """Drop ANSI escape sequences and control characters (keeps tab and newline)."""
+    return _CONTROL.sub("", _ANSI.sub("", text)).replace("\r\n", "\n").replace("\r", "\n")
+
+
+def terminal_safe(text: str) -> str:
+    """One line a terminal shows as text: no escapes, controls or newlines."""
+    return " ".join(strip_control(text).split())
+
+
+def xml_safe(text: str) -> str:
+    """Text legal in XML 1.0 (ElementTree escapes ``& < >`` and quotes itself)."""
+    return _XML_ILLEGAL.sub("", strip_control(text))
+
+
+def shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|#~])")
+
+
+def md_text(text: str) -> str:
+    """Inline Markdown text: specials backslash-escaped, ``< > &`` as entities, one line."""
+    one = terminal_safe(text)
+    one = one.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_SPECIAL.sub(r"\\\1", one)
+
+
+def md_cell(text: str) -> str:
+    """Text for a Markdown table cell (pipes, markup, backticks and newlines neutralised)."""
+    return md_text(text)
+
+
+def md_code_block(text: str) -> str:
+    """A fenced block whose fence is longer than any backtick run inside ``text``."""
+    body = strip_control(text).rstrip("\n")
+    longest = max((len(m) for m in re.findall(r"`+", body)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}text\n{body}\n{fence}"

