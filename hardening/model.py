@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from enum import StrEnum
 from typing import Any
 
@@ -80,6 +81,10 @@ class Reference:
     def to_json(self) -> dict[str, str]:
         return {"framework": self.framework, "id": self.id, "title": self.title}
 
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> Reference:
+        return cls(raw["framework"], raw["id"], raw.get("title", ""))
+
 
 @dataclass(frozen=True)
 class CheckMeta:
@@ -103,6 +108,10 @@ class Evidence:
     def to_json(self) -> dict[str, JSON]:
         return {"facts": dict(self.facts), "excerpt": self.excerpt}
 
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> Evidence:
+        return cls(dict(raw.get("facts", {})), raw.get("excerpt", ""))
+
 
 @dataclass(frozen=True)
 class Verdict:
@@ -114,6 +123,36 @@ class Verdict:
 
 
 @dataclass(frozen=True)
+class WaiverNote:
+    """A waiver that matched one host x check: applied (``expired`` false) or expired."""
+
+    justification: str
+    expires: date
+    by: str
+    pattern: str
+    expired: bool
+
+    def to_json(self) -> dict[str, JSON]:
+        return {
+            "justification": self.justification,
+            "expires": self.expires.isoformat(),
+            "by": self.by,
+            "pattern": self.pattern,
+            "expired": self.expired,
+        }
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> WaiverNote:
+        return cls(
+            justification=raw["justification"],
+            expires=date.fromisoformat(raw["expires"]),
+            by=raw.get("by", ""),
+            pattern=raw.get("pattern", ""),
+            expired=bool(raw.get("expired", False)),
+        )
+
+
+@dataclass(frozen=True)
 class CheckResult:
     id: str
     status: Status
@@ -122,6 +161,12 @@ class CheckResult:
     message: str
     evidence: Evidence
     references: tuple[Reference, ...]
+    waiver: WaiverNote | None = None  # set by `--waivers` (see hardening.report.waivers)
+
+    @property
+    def failing(self) -> bool:
+        """True for a real failure; a waived check is not failing."""
+        return self.status is Status.FAIL
 
     @classmethod
     def of(cls, meta: CheckMeta, verdict: Verdict) -> CheckResult:
@@ -144,7 +189,21 @@ class CheckResult:
             "message": self.message,
             "evidence": self.evidence.to_json(),
             "references": [r.to_json() for r in self.references],
-        }
+        } | ({"waiver": self.waiver.to_json()} if self.waiver is not None else {})
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> CheckResult:
+        """Read one check of a (schema-valid) results.json."""
+        return cls(
+            id=raw["id"],
+            status=Status(raw["status"]),
+            severity=Severity(raw["severity"]),
+            title=raw["title"],
+            message=raw["message"],
+            evidence=Evidence.from_json(raw["evidence"]),
+            references=tuple(Reference.from_json(r) for r in raw["references"]),
+            waiver=WaiverNote.from_json(raw["waiver"]) if raw.get("waiver") else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -173,3 +232,24 @@ class HostResult:
             "duration_s": round(self.duration_s, 3),
             "checks": [c.to_json() for c in self.checks],
         }
+
+    @property
+    def audited(self) -> bool:
+        """Only ``ok`` hosts were fully judged."""
+        return self.status is HostStatus.OK
+
+    def check(self, check_id: str) -> CheckResult | None:
+        return next((c for c in self.checks if c.id == check_id), None)
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> HostResult:
+        """Read one host of a (schema-valid) results.json."""
+        return cls(
+            name=raw["name"],
+            platform=Platform(raw["platform"]),
+            status=HostStatus(raw["status"]),
+            message=raw.get("message", ""),
+            address=raw.get("address", ""),
+            checks=tuple(CheckResult.from_json(c) for c in raw["checks"]),
+            duration_s=float(raw.get("duration_s", 0.0)),
+        )

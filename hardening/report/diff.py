@@ -15,8 +15,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from hardening.model import Severity, Status
-from hardening.report.document import CheckDoc, HostDoc, ResultsDoc
+from hardening.model import CheckResult, HostResult, Severity, Status
+from hardening.report.document import ResultsDoc
 from hardening.report.text import md_cell, md_text, shorten, terminal_safe
 
 
@@ -68,7 +68,7 @@ class DiffResult:
 _JUDGED = (Status.PASS, Status.FAIL)
 
 
-def _checks(h: HostDoc | None) -> dict[str, CheckDoc]:
+def _checks(h: HostResult | None) -> dict[str, CheckResult]:
     return {c.id: c for c in h.checks} if h is not None else {}
 
 

@@ -15,103 +15,16 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hardening.model import JSON, HostStatus, Platform, Reference, Severity, Status
+from hardening.model import JSON, CheckResult, HostResult
 from hardening.results import SCHEMA_ID, results_schema
 
 
 class ResultsError(Exception):
     """A results file that cannot be read or does not follow ``harden.results/v1`` (exit 2)."""
-
-
-@dataclass(frozen=True)
-class WaiverNote:
-    """A waiver that matched one host × check: applied (``expired`` false) or expired."""
-
-    justification: str
-    expires: date
-    by: str
-    pattern: str
-    expired: bool
-
-    def to_json(self) -> dict[str, JSON]:
-        return {
-            "justification": self.justification,
-            "expires": self.expires.isoformat(),
-            "by": self.by,
-            "pattern": self.pattern,
-            "expired": self.expired,
-        }
-
-
-@dataclass(frozen=True)
-class CheckDoc:
-    """One check's result on one host, as written in results.json."""
-
-    id: str
-    status: Status
-    severity: Severity
-    title: str
-    message: str
-    facts: Mapping[str, JSON] = field(default_factory=dict)
-    excerpt: str = ""
-    references: tuple[Reference, ...] = ()
-    waiver: WaiverNote | None = None
-
-    @property
-    def failing(self) -> bool:
-        """True for a real failure; a waived check is not failing."""
-        return self.status is Status.FAIL
-
-    def to_json(self) -> dict[str, JSON]:
-        out: dict[str, JSON] = {
-            "id": self.id,
-            "status": self.status.value,
-            "severity": self.severity.value,
-            "title": self.title,
-            "message": self.message,
-            "evidence": {"facts": dict(self.facts), "excerpt": self.excerpt},
-            "references": [r.to_json() for r in self.references],
-        }
-        if self.waiver is not None:
-            out["waiver"] = self.waiver.to_json()
-        return out
-
-
-@dataclass(frozen=True)
-class HostDoc:
-    """One host: how far its audit got and its check results."""
-
-    name: str
-    platform: Platform
-    status: HostStatus
-    message: str = ""
-    address: str = ""
-    duration_s: float = 0.0
-    checks: tuple[CheckDoc, ...] = ()
-
-    @property
-    def audited(self) -> bool:
-        """Only ``ok`` hosts were fully judged."""
-        return self.status is HostStatus.OK
-
-    def check(self, check_id: str) -> CheckDoc | None:
-        return next((c for c in self.checks if c.id == check_id), None)
-
-    def to_json(self) -> dict[str, JSON]:
-        return {
-            "name": self.name,
-            "platform": self.platform.value,
-            "status": self.status.value,
-            "message": self.message,
-            "address": self.address,
-            "duration_s": self.duration_s,
-            "checks": [c.to_json() for c in self.checks],
-        }
 
 
 @dataclass(frozen=True)
@@ -124,7 +37,7 @@ class ResultsDoc:
     inventory: str
     limit: str | None
     complete: bool
-    hosts: tuple[HostDoc, ...]
+    hosts: tuple[HostResult, ...]
 
     def check_ids(self) -> tuple[str, ...]:
         """Every check id in the document, in first-seen order (the report's column order)."""
@@ -134,7 +47,7 @@ class ResultsDoc:
                 seen.setdefault(c.id)
         return tuple(seen)
 
-    def check_meta(self, check_id: str) -> CheckDoc | None:
+    def check_meta(self, check_id: str) -> CheckResult | None:
         """Any result of ``check_id`` (for its title, severity and references)."""
         return next((c for h in self.hosts for c in h.checks if c.id == check_id), None)
 
@@ -163,44 +76,6 @@ class ResultsDoc:
         return out
 
 
-def _check(raw: Mapping[str, Any]) -> CheckDoc:
-    w = raw.get("waiver")
-    waiver = (
-        WaiverNote(
-            justification=w["justification"],
-            expires=date.fromisoformat(w["expires"]),
-            by=w.get("by", ""),
-            pattern=w.get("pattern", ""),
-            expired=bool(w.get("expired", False)),
-        )
-        if w
-        else None
-    )
-    return CheckDoc(
-        id=raw["id"],
-        status=Status(raw["status"]),
-        severity=Severity(raw["severity"]),
-        title=raw["title"],
-        message=raw["message"],
-        facts=dict(raw["evidence"].get("facts", {})),
-        excerpt=raw["evidence"].get("excerpt", ""),
-        references=tuple(Reference(r["framework"], r["id"], r.get("title", "")) for r in raw["references"]),
-        waiver=waiver,
-    )
-
-
-def _host(raw: Mapping[str, Any]) -> HostDoc:
-    return HostDoc(
-        name=raw["name"],
-        platform=Platform(raw["platform"]),
-        status=HostStatus(raw["status"]),
-        message=raw.get("message", ""),
-        address=raw.get("address", ""),
-        duration_s=float(raw.get("duration_s", 0.0)),
-        checks=tuple(_check(c) for c in raw["checks"]),
-    )
-
-
 def parse_results(data: Any, source: str = "results") -> ResultsDoc:
     """Validate ``data`` (decoded JSON) against the results schema and type it.
 
@@ -223,7 +98,7 @@ def parse_results(data: Any, source: str = "results") -> ResultsDoc:
             inventory=data["inventory"],
             limit=data.get("limit"),
             complete=bool(data.get("complete", True)),
-            hosts=tuple(_host(h) for h in data["hosts"]),
+            hosts=tuple(HostResult.from_json(h) for h in data["hosts"]),
         )
     except (KeyError, ValueError, TypeError) as exc:  # schema-valid but semantically broken (e.g. a bad date)
         raise ResultsError(f"{source}: not a valid {SCHEMA_ID} document: {exc!r}") from exc

@@ -14,23 +14,23 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from hardening.model import Status
-from hardening.report.document import CheckDoc, HostDoc, ResultsDoc
+from hardening.model import CheckResult, HostResult, Status
+from hardening.report.document import ResultsDoc
 from hardening.report.text import shorten, xml_safe
 
 _REACHABILITY = "host.reachable"
 
 
-def _text(c: CheckDoc) -> str:
+def _text(c: CheckResult) -> str:
     parts = [c.message]
     if c.waiver is not None and c.waiver.expired:
         parts.append(f"(waiver expired {c.waiver.expires.isoformat()}: {c.waiver.justification})")
-    if c.excerpt:
-        parts += ["", "evidence (collector output):", c.excerpt]
+    if c.evidence.excerpt:
+        parts += ["", "evidence (collector output):", c.evidence.excerpt]
     return xml_safe("\n".join(parts))
 
 
-def _case(suite: ET.Element, host: HostDoc, check_id: str, c: CheckDoc | None, title: str) -> dict[str, int]:
+def _case(suite: ET.Element, host: HostResult, check_id: str, c: CheckResult | None, title: str) -> dict[str, int]:
     case = ET.SubElement(
         suite,
         "testcase",

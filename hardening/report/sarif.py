@@ -16,8 +16,8 @@ import hashlib
 import json
 from typing import Any
 
-from hardening.model import Severity, Status
-from hardening.report.document import CheckDoc, ResultsDoc
+from hardening.model import CheckResult, Severity, Status
+from hardening.report.document import ResultsDoc
 from hardening.report.frameworks import check_guide
 from hardening.report.text import strip_control
 
@@ -45,7 +45,7 @@ def _utc(ts: str) -> str:
     return ts.replace("+00:00", "Z")
 
 
-def _rule(meta: CheckDoc) -> dict[str, Any]:
+def _rule(meta: CheckResult) -> dict[str, Any]:
     guide = check_guide(meta.id)
     rule: dict[str, Any] = {
         "id": meta.id,

@@ -15,8 +15,8 @@ import json
 from collections import Counter
 from dataclasses import dataclass
 
-from hardening.model import Reference, Severity, Status
-from hardening.report.document import ResultsDoc, WaiverNote
+from hardening.model import Reference, Severity, Status, WaiverNote
+from hardening.report.document import ResultsDoc
 from hardening.report.frameworks import CheckGuide, check_guide
 
 SEVERITIES = tuple(sorted(Severity, key=lambda s: -s.rank))  # critical first
@@ -178,8 +178,8 @@ def build_view(doc: ResultsDoc) -> View:
                     h.name,
                     c.status.value,
                     c.message,
-                    json.dumps(dict(c.facts), indent=2, ensure_ascii=False, sort_keys=False),
-                    c.excerpt,
+                    json.dumps(dict(c.evidence.facts), indent=2, ensure_ascii=False, sort_keys=False),
+                    c.evidence.excerpt,
                     c.waiver,
                 )
                 for h in doc.hosts

@@ -30,8 +30,8 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
-from hardening.model import Status
-from hardening.report.document import CheckDoc, HostDoc, ResultsDoc, WaiverNote
+from hardening.model import CheckResult, HostResult, Status, WaiverNote
+from hardening.report.document import ResultsDoc
 
 
 class WaiverError(Exception):
@@ -147,14 +147,14 @@ def load_waivers(path: Path) -> tuple[Waiver, ...]:
     return parse_waivers(text, str(path))
 
 
-def _unwaive(c: CheckDoc) -> CheckDoc:
+def _unwaive(c: CheckResult) -> CheckResult:
     """Undo an earlier application (waived -> fail, notes dropped) so re-applying is exact."""
     if c.waiver is None:
         return c
     return replace(c, status=Status.FAIL if c.status is Status.WAIVED else c.status, waiver=None)
 
 
-def _apply(c: CheckDoc, host: str, waivers: Iterable[Waiver], today: date) -> CheckDoc:
+def _apply(c: CheckResult, host: str, waivers: Iterable[Waiver], today: date) -> CheckResult:
     if c.status is not Status.FAIL:
         return c
     matching = [w for w in waivers if w.matches(host, c.id)]
@@ -176,7 +176,7 @@ def apply_waivers(doc: ResultsDoc, waivers: Iterable[Waiver], today: date) -> Re
     """
     waivers = tuple(waivers)
 
-    def host(h: HostDoc) -> HostDoc:
+    def host(h: HostResult) -> HostResult:
         return replace(h, checks=tuple(_apply(_unwaive(c), h.name, waivers, today) for c in h.checks))
 
     return replace(doc, hosts=tuple(host(h) for h in doc.hosts))
