@@ -330,14 +330,14 @@ def write_playbooks(p: Plan, out_dir: Path) -> Path:
 
 
 def load_results(path: Path) -> Mapping[str, Any]:
-    """Read a results.json (schema harden.results/v1)."""
+    """Read and schema-validate a results.json (harden.results/v1), as plain data."""
+    from hardening.report.document import ResultsError
+    from hardening.report.document import load_results as load_document
+
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise RemediationError(f"{path}: cannot read results: {exc}") from exc
-    if not isinstance(doc, Mapping) or doc.get("schema") != "harden.results/v1":
-        raise RemediationError(f"{path}: not a harden results.json (schema harden.results/v1)")
-    return doc
+        return load_document(path).to_json()
+    except ResultsError as exc:
+        raise RemediationError(str(exc)) from exc
 
 
 def remediate(results_path: Path, out_dir: Path) -> tuple[Plan, Path]:

@@ -194,4 +194,4 @@ def test_harden_remediate_regenerates_without_auditing(tmp_path):
     assert json.loads((pb / "plan.json").read_text())["hosts"][0]["name"] == "default"
     assert yaml.safe_load((pb / "host_vars" / "half.yml").read_text().replace("!unsafe", ""))["harden_roles"]
     bad = subprocess.run([str(BIN / "harden"), "remediate", str(pb / "plan.json")], capture_output=True, text=True)
-    assert bad.returncode == 2 and "not a harden results.json" in bad.stderr
+    assert bad.returncode == 2 and "not a valid harden.results/v1 document" in bad.stderr
