@@ -24,7 +24,7 @@ from hardening.facts.linux import gather
 from hardening.facts.sections import Sections, parse_sections
 from hardening.inventory import Connection, Target
 from hardening.model import CheckResult, Evidence, HostResult, HostStatus, Platform, Status, Verdict
-from hardening.transport.base import RunResult, TransportError
+from hardening.transport.base import MAX_OUTPUT, RunResult, TransportError
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,7 @@ class AuditOptions:
     forks: int = 10
     timeout: float = 60.0
     known_hosts: str | None = None
+    max_output: int = MAX_OUTPUT  # bytes a host may send (stdout + stderr), ``--max-output``
 
 
 def seal(result: HostResult) -> HostResult:
@@ -45,6 +46,46 @@ def seal(result: HostResult) -> HostResult:
         for c in result.checks
     )
     return replace(result, checks=checks)
+
+
+REDACTED = "********"
+
+
+def redact(result: HostResult, secrets: Iterable[str | None]) -> HostResult:
+    """Blank the host's passwords wherever they appear in what the host sent back.
+
+    A hostile host receives the become password when it prints sudo's prompt, and the SSH
+    password when it runs the SSH server: it could echo them into its output, and so into
+    messages, evidence and every report. Secrets shorter than 4 characters are left alone
+    (replacing them would shred the text, and they protect nothing anyway).
+
+    >>> r = HostResult("h", Platform.LINUX, HostStatus.AUTH_FAILED, "sudo said: hunter42")
+    >>> redact(r, ["hunter42", None]).message
+    'sudo said: ********'
+    """
+    words = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+    if not words:
+        return result
+
+    def text(value: str) -> str:
+        for word in words:
+            value = value.replace(word, REDACTED)
+        return value
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, str):
+            return text(value)
+        if isinstance(value, list | tuple):
+            return [walk(v) for v in value]
+        if isinstance(value, dict):
+            return {text(str(k)): walk(v) for k, v in value.items()}
+        return value
+
+    checks = tuple(
+        replace(c, message=text(c.message), evidence=Evidence(walk(dict(c.evidence.facts)), text(c.evidence.excerpt)))
+        for c in result.checks
+    )
+    return replace(result, message=text(result.message), checks=checks)
 
 
 def _unaudited(checks: Iterable[Check], status: HostStatus, message: str) -> tuple[CheckResult, ...]:
@@ -79,27 +120,26 @@ class _HostRun:
         return self.result(status, message, _unaudited(self.checks, status, message))
 
     def result(self, status: HostStatus, message: str, checks: tuple[CheckResult, ...]) -> HostResult:
-        return seal(
-            HostResult(
-                name=self.target.name,
-                platform=self.platform,
-                status=status,
-                message=message,
-                address=self.address,
-                checks=checks,
-                duration_s=time.monotonic() - self.started,
-            )
+        result = HostResult(
+            name=self.target.name,
+            platform=self.platform,
+            status=status,
+            message=message,
+            address=self.address,
+            checks=checks,
+            duration_s=time.monotonic() - self.started,
         )
+        return seal(redact(result, (self.target.password, self.target.become_password)))
 
 
 def _run_transport(target: Target, script: str, options: AuditOptions) -> RunResult:
     if target.connection is Connection.LOCAL:
         from hardening.transport.local import LocalTransport
 
-        return LocalTransport(target, options.timeout).run(script)
+        return LocalTransport(target, options.timeout, options.max_output).run(script)
     from hardening.transport.ssh import SshTransport
 
-    return SshTransport(target, options.timeout, options.known_hosts).run(script)
+    return SshTransport(target, options.timeout, options.known_hosts, options.max_output).run(script)
 
 
 def collect_linux(target: Target, options: AuditOptions) -> tuple[Sections, RunResult]:
@@ -115,7 +155,7 @@ def collect_windows(target: Target, options: AuditOptions) -> RunResult:
     from hardening.facts.windows import collector_script
     from hardening.transport.winrm import WinrmTransport
 
-    return WinrmTransport(target, options.timeout).run(collector_script())
+    return WinrmTransport(target, options.timeout, options.max_output).run(collector_script())
 
 
 def audit_windows_host(target: Target, options: AuditOptions) -> HostResult:
@@ -166,15 +206,20 @@ def audit_host(target: Target, options: AuditOptions) -> HostResult:
         sections, run = collect_linux(target, options)
     except TransportError as exc:
         return host.failed(exc.status, exc.message)
+    return linux_result(host, sections, run.exit_code, run.stderr.decode("utf-8", "replace"))
+
+
+def linux_result(host: _HostRun, sections: Sections, exit_code: int | None, stderr: str) -> HostResult:
+    """Judge one Linux host's collector output (any engine: native SSH, Ansible, gathered files)."""
     status, message = HostStatus.OK, ""
     if not sections.complete:
         status = HostStatus.ERROR
-        tail = run.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
-        message = f"collector output incomplete (exit {run.exit_code}) {tail[0]}".strip()
+        tail = stderr.strip().splitlines()[-1:] or [""]
+        message = f"collector output incomplete (exit {exit_code}) {tail[0]}".strip()
     facts = gather(sections)
     if status is HostStatus.OK and not facts.is_root:
         message = "audited without root: checks that need root report error (set ansible_become=true)"
-    return host.result(status, message, judge(facts, target, host.checks))
+    return host.result(status, message, judge(facts, host.target, host.checks))
 
 
 def audit_fleet(
@@ -186,14 +231,16 @@ def audit_fleet(
     pending: set[Future[HostResult]] = set()
     queue = list(targets)
     queue.reverse()
-    with ThreadPoolExecutor(max_workers=max(1, options.forks), thread_name_prefix="harden") as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, options.forks), thread_name_prefix="harden")
+    finished = False
 
-        def submit() -> None:
-            target = queue.pop()
-            if on_start:
-                on_start(target)
-            pending.add(pool.submit(audit_host, target, options))
+    def submit() -> None:
+        target = queue.pop()
+        if on_start:
+            on_start(target)
+        pending.add(pool.submit(audit_host, target, options))
 
+    try:
         while queue and len(pending) < options.forks:
             submit()
         while pending:
@@ -203,3 +250,8 @@ def audit_fleet(
                 yield fut.result()
                 if queue:
                     submit()
+        finished = True
+    finally:
+        # Interrupted (Ctrl-C, SIGTERM, the caller stopped early): start nothing new and do not
+        # wait for hosts in flight; each ends by itself within its own --timeout.
+        pool.shutdown(wait=finished, cancel_futures=True)

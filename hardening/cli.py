@@ -10,18 +10,26 @@ Example::
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from hardening import __version__
 from hardening.hunt_cli import hunt_cmd, verify_cmd
-from hardening.model import Severity
+from hardening.judge_cli import collector_script_cmd, judge_cmd
+from hardening.model import HostStatus, Severity
 from hardening.remediate_cli import apply_cmd, remediate_cmd, write_audit_playbooks
 from hardening.report_cli import diff_cmd, format_option, framework_option, report_cmd, waivers_option
 from hardening.results import EXIT_BAD_INPUT, EXIT_INCOMPLETE
+
+if TYPE_CHECKING:
+    from hardening.inventory import Target
+    from hardening.model import HostResult
 
 _SEVERITIES = [s.value for s in Severity]
 
@@ -74,6 +82,34 @@ def cli() -> None:
     type=click.Path(path_type=Path, dir_okay=False, exists=True),
     help="Password file for vault-encrypted inventory values.",
 )
+@click.option(
+    "--max-output",
+    type=click.IntRange(1, 4096),
+    default=32,
+    show_default=True,
+    metavar="MIB",
+    help="Most output a host may send (MiB); a host that sends more gets status error.",
+)
+@click.option(
+    "--resume",
+    "resume_dir",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    help="Finish an interrupted run: keep the hosts in DIR/hosts.jsonl, audit only the missing ones, "
+    "write DIR/results.json with both (replaces --out).",
+)
+@click.option(
+    "--retry-failed",
+    is_flag=True,
+    help="With --resume: also audit again the hosts that were not fully audited (status other than ok).",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["native", "ansible"]),
+    default="native",
+    show_default=True,
+    help="native: harden's own SSH/WinRM transport; ansible: the same collector through ansible-runner "
+    "(Ansible's connection plugins and become; Linux hosts), judged by the same checks.",
+)
 @format_option()
 @waivers_option
 @framework_option
@@ -86,11 +122,20 @@ def audit(
     out_dir: Path | None,
     fail_on: str,
     vault_password_file: Path | None,
+    max_output: int,
+    resume_dir: Path | None,
+    retry_failed: bool,
+    engine: str,
     formats: tuple[str, ...],
     waivers_file: Path | None,
     framework: str | None,
 ) -> None:
-    """Audit every host of INVENTORY (INI or YAML), write results.json and the reports (--format)."""
+    """Audit every host of INVENTORY (INI or YAML), write results.json and the reports (--format).
+
+    Results stream to DIR/hosts.jsonl as each host finishes. Ctrl-C or SIGTERM stops the run:
+    the hosts done so far are written to results.json (complete: false) and the exit code is 3;
+    ``--resume DIR`` then audits only the hosts missing.
+    """
     from hardening.audit import AuditOptions, audit_fleet
     from hardening.console import Console
     from hardening.inventory import InventoryError, load_inventory
@@ -98,7 +143,7 @@ def audit(
     from hardening.report.frameworks import FrameworkError
     from hardening.report.waivers import WaiverError
     from hardening.report_cli import gate, load_inputs, write_reports
-    from hardening.results import ResultsWriter
+    from hardening.results import ResultsWriter, read_streamed
 
     ui = Console.for_stream(sys.stderr)
     try:  # before auditing: a bad waivers file or framework name must not cost a fleet run
@@ -117,27 +162,76 @@ def audit(
     if known_hosts is not None and not known_hosts.exists():
         ui.error(f"--known-hosts {known_hosts}: file not found")
         sys.exit(EXIT_BAD_INPUT)
+    if retry_failed and resume_dir is None:
+        ui.error("--retry-failed needs --resume DIR")
+        sys.exit(EXIT_BAD_INPUT)
+    if resume_dir is not None and out_dir is not None and out_dir.resolve() != resume_dir.resolve():
+        ui.error("--resume DIR writes into DIR: leave out --out")
+        sys.exit(EXIT_BAD_INPUT)
+    previous = None
+    if resume_dir is not None:
+        out_dir = resume_dir
+        previous, targets = _resume_split(read_streamed(resume_dir), targets, retry_failed)
+        ui.info(f"resuming {resume_dir}: {len(previous)} hosts kept, {len(targets)} to audit")
     out_dir = out_dir or _default_out()
-    options = AuditOptions(forks=forks, timeout=timeout, known_hosts=str(known_hosts) if known_hosts else None)
-    writer = ResultsWriter(out_dir, inventory=str(inventory), limit=limit)
+    options = AuditOptions(
+        forks=forks,
+        timeout=timeout,
+        known_hosts=str(known_hosts) if known_hosts else None,
+        max_output=max_output * 1024 * 1024,
+    )
+    writer = ResultsWriter(out_dir, inventory=str(inventory), limit=limit, previous=previous)
     interrupted = False
+    restore = signal.signal(signal.SIGTERM, _terminate)
     try:
         with ui.progress(total=len(targets)) as progress:
-            for result in audit_fleet(targets, options, on_start=lambda t: progress.host_started(t.name)):
+            if engine == "ansible":
+                from hardening.engine_ansible import AnsibleRun, audit_fleet_ansible
+
+                run = AnsibleRun(inventory, tuple(targets), out_dir / "ansible", options, vault_password_file)
+                results = audit_fleet_ansible(run)
+            else:
+                results = audit_fleet(targets, options, on_start=lambda t: progress.host_started(t.name))
+            for result in results:
                 writer.add(result)
                 progress.host_done(result)
         writer.complete = True
     except KeyboardInterrupt:
         interrupted = True
     finally:
+        signal.signal(signal.SIGTERM, restore)
         path = writer.close()
     doc, _ = write_reports(load_results(path), out_dir, formats, fw, waivers)
     ui.summary(writer.hosts, path)
     write_audit_playbooks(path)
     if interrupted:
-        ui.error(f"interrupted: {len(writer.hosts)} of {len(targets)} hosts audited; partial results in {path}")
-        sys.exit(EXIT_INCOMPLETE)
+        missing = len(targets) + len(previous or ()) - len(writer.hosts)
+        ui.error(
+            f"interrupted: partial results ({len(writer.hosts)} hosts audited, {missing} not) in {path}; "
+            f"finish with: harden audit {inventory} --resume {out_dir}"
+        )
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # Hosts still in flight end by themselves within --timeout; do not wait for them.
+        os._exit(EXIT_INCOMPLETE)
     sys.exit(gate(doc, Severity(fail_on)))
+
+
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM stops an audit as Ctrl-C does: partial results are written, exit 3."""
+    raise KeyboardInterrupt
+
+
+def _resume_split(
+    previous: list[HostResult], targets: list[Target], retry_failed: bool
+) -> tuple[list[HostResult], list[Target]]:
+    """(results kept, targets still to audit) for ``--resume``: inventory hosts missing from
+    ``previous`` are audited; with ``retry_failed`` also those not fully audited. Results of
+    hosts no longer in the inventory (or outside ``--limit``) are dropped."""
+    wanted = {t.name for t in targets}
+    kept = [h for h in previous if h.name in wanted and (h.status is HostStatus.OK or not retry_failed)]
+    done = {h.name for h in kept}
+    return kept, [t for t in targets if t.name not in done]
 
 
 @cli.command()
@@ -197,6 +291,8 @@ def collect(
 
 
 cli.add_command(report_cmd)
+cli.add_command(judge_cmd)
+cli.add_command(collector_script_cmd)
 cli.add_command(diff_cmd)
 cli.add_command(remediate_cmd)
 cli.add_command(hunt_cmd)

@@ -124,7 +124,8 @@ def hunt_cmd(
 @click.option("--ports", default="4444,443,53,8080", show_default=True, help="Comma-separated TCP ports to try.")
 @click.option(
     "--callback-host",
-    help="Address the hosts connect back to (default: learned from SSH_CONNECTION, lab/loopback only).",
+    help="Address the hosts connect back to (default: learned from SSH_CONNECTION, or for WinRM the "
+    "controller's address on its connection to the endpoint; loopback/podman bridge only).",
 )
 @click.option(
     "--attempt-timeout", type=click.FloatRange(1, 30), default=3.0, show_default=True, help="Seconds per attempt."

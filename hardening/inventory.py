@@ -310,6 +310,9 @@ def _plain(value: Any) -> Any:
 _WARNING = re.compile(r"\[WARNING\]: (Failed to parse .*)")
 
 
+_UNPARSED = re.compile(r"\[WARNING\]: (Failed to parse |Unable to parse )")
+
+
 def _parse_failure(source: Path, captured: str, exc: Exception) -> InventoryError:
     reasons = [m.group(1).strip() for m in _WARNING.finditer(captured)]
     detail = "; ".join(dict.fromkeys(reasons)) or str(exc).splitlines()[0]
@@ -356,6 +359,10 @@ def load_inventory(
             hosts = inventory.get_hosts("all")
     except AnsibleError as exc:
         raise _parse_failure(source, captured.getvalue(), exc) from None
+    if _UNPARSED.search(captured.getvalue()):
+        # ansible.constants was imported before our settings (e.g. by an embedding program):
+        # Ansible then only warns; an unparsable inventory is still an error here.
+        raise _parse_failure(source, captured.getvalue(), InventoryError("unparsable")) from None
     if limit and not hosts:
         raise InventoryError(f"{source}: --limit {limit!r} matches no host")
     variables = VariableManager(loader=loader, inventory=inventory)

@@ -72,14 +72,18 @@ def _extravars(items: Sequence[str]) -> dict[str, str]:
 
 
 def _print_run(run: Any, heading: str) -> None:
+    """Ansible's outcome on the terminal. Diffs and messages carry host data (file contents,
+    command output): escapes and control characters are dropped before they are printed."""
+    from hardening.report.text import strip_control, terminal_safe
+
     click.echo(f"== {heading}: {run.status} (rc {run.rc}); artifacts {run.artifacts}")
     for c in run.changes:
-        click.echo(f"  {c.host}: {c.task}")
+        click.echo(f"  {terminal_safe(c.host)}: {terminal_safe(c.task)}")
         for line in c.diff.splitlines()[:40]:
-            click.echo(f"      {line}")
+            click.echo(f"      {strip_control(line)}")
     for f in run.failures:
         kind = "UNREACHABLE" if f.unreachable else "FAILED"
-        click.echo(f"  {f.host}: {kind} {f.task}: {f.message}")
+        click.echo(f"  {terminal_safe(f.host)}: {kind} {terminal_safe(f.task)}: {terminal_safe(f.message)}")
 
 
 def _statuses(doc: Mapping[str, Any]) -> dict[tuple[str, str], str]:

@@ -1,7 +1,9 @@
 """results.json (schema ``harden.results/v1``): writing, streaming, exit codes.
 
 Each host's result is appended to ``hosts.jsonl`` the moment it finishes, so an
-interrupted run keeps what it had; ``results.json`` is written at the end (atomically).
+interrupted run keeps what it had; ``results.json`` is written at the end (atomically),
+also when the run is interrupted (then ``complete`` is false). ``harden audit --resume DIR``
+reads ``hosts.jsonl`` back (:func:`read_streamed`) and audits only the hosts missing.
 
 Example::
 
@@ -16,7 +18,8 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -24,7 +27,7 @@ from types import TracebackType
 from typing import Any
 
 from hardening import __version__
-from hardening.model import HostResult, HostStatus, Severity, Status
+from hardening.model import Evidence, HostResult, HostStatus, Severity, Status
 
 SCHEMA_ID = "harden.results/v1"
 
@@ -79,39 +82,126 @@ def document(
     }
 
 
+def slim(host: HostResult) -> HostResult:
+    """``host`` without its checks' evidence (the bulk of a result); what a writer keeps in memory."""
+    if all(not c.evidence.facts and not c.evidence.excerpt for c in host.checks):
+        return host
+    return replace(host, checks=tuple(replace(c, evidence=Evidence()) for c in host.checks))
+
+
+def write_document(path: Path, head: dict[str, Any], host_lines: Iterable[str]) -> None:
+    """Write results.json atomically: ``head`` (the document without ``hosts``) and each host's JSON
+    text, formatted exactly as ``json.dumps(doc, indent=2)`` would, one host in memory at a time."""
+    text = json.dumps({**head, "hosts": []}, indent=2, ensure_ascii=False)
+    if not text.endswith('"hosts": []\n}'):  # pragma: no cover - json.dumps keeps key order
+        raise ValueError("unexpected results document layout")
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with tmp.open("w", encoding="utf-8") as out:
+        out.write(text[: -len("[]\n}")])
+        first = True
+        for line in host_lines:
+            item = json.dumps(json.loads(line), indent=2, ensure_ascii=False)
+            out.write(("[\n" if first else ",\n") + "\n".join("    " + ln for ln in item.split("\n")))
+            first = False
+        out.write("[]\n}\n" if first else "\n  ]\n}\n")
+    os.replace(tmp, path)
+
+
 def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
 
 
-class ResultsWriter:
-    """Streams host results to ``DIR/hosts.jsonl`` and writes ``DIR/results.json`` on close."""
+STREAM_NAME = "hosts.jsonl"
 
-    def __init__(self, out_dir: Path, inventory: str, limit: str | None = None) -> None:
+
+def read_streamed(out_dir: Path) -> list[HostResult]:
+    """The host results an earlier run streamed to ``out_dir/hosts.jsonl`` (for ``--resume``).
+
+    The last line for a host wins (``--retry-failed`` appends a new one); a line that does not
+    parse — the torn last line of a killed run — is skipped, so that host is audited again.
+    A missing file is an empty list.
+    """
+    path = out_dir / STREAM_NAME
+    if not path.is_file():
+        return []
+    by_name: dict[str, HostResult] = {}
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            host = HostResult.from_json(json.loads(line))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            continue
+        by_name.pop(host.name, None)
+        by_name[host.name] = host
+    return list(by_name.values())
+
+
+class ResultsWriter:
+    """Streams host results to ``DIR/hosts.jsonl`` and writes ``DIR/results.json`` on close.
+
+    ``previous`` (``--resume``): results already in ``DIR/hosts.jsonl``; they are kept in
+    results.json and the stream is appended to instead of started anew. A host added again
+    replaces its previous result.
+    """
+
+    def __init__(
+        self, out_dir: Path, inventory: str, limit: str | None = None, previous: Iterable[HostResult] | None = None
+    ) -> None:
         self.out_dir = out_dir
         self.inventory = inventory
         self.limit = limit
         self.started_at = _now()
-        self.hosts: list[HostResult] = []
+        self.hosts: list[HostResult] = list(previous or ())
         self.complete = False
         out_dir.mkdir(parents=True, exist_ok=True)
-        self._stream = (out_dir / "hosts.jsonl").open("a", encoding="utf-8")
+        path = out_dir / STREAM_NAME
+        resuming = previous is not None
+        torn = resuming and path.is_file() and path.stat().st_size > 0 and not path.read_bytes().endswith(b"\n")
+        self._stream = path.open("a" if resuming else "w", encoding="utf-8")
+        if torn:  # a killed run left half a line: end it, so the next record stands on its own
+            self._stream.write("\n")
 
     @property
     def results_path(self) -> Path:
         return self.out_dir / "results.json"
 
     def add(self, host: HostResult) -> None:
-        self.hosts.append(host)
+        """Append ``host`` to the stream; only a slim copy (no evidence) stays in memory."""
         self._stream.write(json.dumps(host.to_json(), ensure_ascii=False) + "\n")
         self._stream.flush()
+        self.hosts = [h for h in self.hosts if h.name != host.name]
+        self.hosts.append(slim(host))
 
     def close(self) -> Path:
+        """Write results.json from the stream, one host at a time (memory stays flat at any fleet size)."""
         self._stream.close()
-        doc = document(self.hosts, self.inventory, self.limit, self.started_at, self.complete)
-        _write_atomic(self.results_path, json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+        self.hosts = [slim(h) for h in self.hosts]
+        head = document((), self.inventory, self.limit, self.started_at, self.complete)
+        head["summary"] = summary(self.hosts)
+        write_document(self.results_path, head, self._host_lines())
         return self.results_path
+
+    def _host_lines(self) -> Iterator[str]:
+        """The JSON line of each host in :attr:`hosts` order: the last parseable line per host name."""
+        path = self.out_dir / STREAM_NAME
+        offsets: dict[str, int] = {}
+        with path.open("rb") as f:
+            pos = 0
+            for raw in f:
+                try:
+                    name = json.loads(raw)["name"]
+                except (ValueError, KeyError, TypeError):
+                    name = None
+                if isinstance(name, str):
+                    offsets[name] = pos
+                pos += len(raw)
+            for h in self.hosts:
+                if h.name in offsets:
+                    f.seek(offsets[h.name])
+                    yield f.readline().decode("utf-8")
+                else:  # not in the stream (cannot happen unless the file was changed): what memory holds
+                    yield json.dumps(h.to_json(), ensure_ascii=False)
 
     def __enter__(self) -> ResultsWriter:
         return self

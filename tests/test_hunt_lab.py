@@ -94,6 +94,37 @@ def test_hunt_catches_every_real_shell(hlab, tmp_path):
     assert not left, f"scenario processes left behind: {left}"
 
 
+def test_verify_lab_linux_and_winrm_host_learn_their_callbacks(hlab, tmp_path):
+    """One run, two learned callback addresses: 198.18.0.1 (SSH_CONNECTION of the lab host) and
+    127.0.0.1 (the WinRM connection to the test server, the double of a Windows host)."""
+    from wsman_server import Account, WsmanServer
+
+    ports = [45000 + os.getpid() % 5000 + i for i in range(3)]
+    acc = Account("pw", b"", callbacks={ports[0]: "open", ports[2]: "no-token"})
+    with WsmanServer({"w": acc}) as srv:
+        inv = tmp_path / "inventory.ini"
+        win = (
+            f"win1 ansible_connection=winrm ansible_host=127.0.0.1 ansible_port={srv.port} "
+            "ansible_user=w ansible_password=pw ansible_winrm_scheme=http"
+        )
+        inv.write_text(hlab.inventory.read_text() + f"\n[windows]\n{win}\n")
+        inv.chmod(0o600)
+        r = harden("verify", inv, "--out", tmp_path, "--ports", ",".join(map(str, ports)), "--attempt-timeout", "2")
+        errors = list(srv.errors)
+    assert r.returncode == 1, r.stderr[-2000:]
+    doc = json.loads((tmp_path / "verify.json").read_text())
+    jsonschema.validate(doc, load_schema("verify.v1.json"))
+    hosts = {h["name"]: h for h in doc["hosts"]}
+    assert (hosts["default"]["callback_host"], hosts["default"]["method"]) == ("198.18.0.1", "bash")
+    assert [c["result"] for c in hosts["default"]["callbacks"]] == ["open"] * 3, hosts["default"]
+    assert (hosts["win1"]["callback_host"], hosts["win1"]["platform"]) == ("127.0.0.1", "windows")
+    assert [c["result"] for c in hosts["win1"]["callbacks"]] == ["open", "blocked", "error"], hosts["win1"]
+    listening = {(lst["address"], lst["port"]): lst for lst in doc["listeners"]}
+    assert set(listening) == {(a, p) for a in ("127.0.0.1", "198.18.0.1") for p in ports}
+    assert listening[("198.18.0.1", ports[0])]["tokens"] == 1 and listening[("127.0.0.1", ports[0])]["tokens"] == 1
+    assert listening[("127.0.0.1", ports[2])]["stray"] == 1 and errors == []
+
+
 def _inventory_without_callback(lab, path: Path) -> Path:
     """The lab inventory with an egress allowlist that does not include the controller (.1)."""
     text = lab.inventory.read_text().replace("harden_egress_allow=198.18.0.0/24", "harden_egress_allow=198.18.0.128/25")

@@ -15,6 +15,18 @@ one operation-timeout fault (which the client must retry).
 Each account (user name) is one fixture host. Everything seen is counted in
 :attr:`WsmanServer.stats` so tests can assert one shell and one command per host.
 
+``harden verify``'s Windows callback (an account with ``callbacks``): the test double of the
+Windows host's behaviour. When the stdin is the callback script
+(``hardening/hunt/verify_windows.ps1`` filled in), the server reads the callback address,
+attempt timeout and each port's URL (with its token) from the script text and does what
+``Invoke-WebRequest`` would do on a host whose firewall gives that port's fixture behaviour:
+``open`` really connects (127.0.0.0/8 only, bounded) and sends the HTTP request carrying the
+token; ``blocked`` reports a timeout and ``refused`` a connect failure without connecting;
+``no-token``, ``foreign-token`` and ``misdirected`` really connect but send no token, an
+unknown token, or another port's token (what a proxy/scanner/NAT mix-up would look like).
+Its stdout is the JSON the script prints, built from what actually happened on each connection.
+The script's code lines are also checked for what Constrained Language Mode refuses.
+
 Example::
 
     with WsmanServer({"alice": Account("pw", b'{"a": 1}')}, auth="basic") as srv:
@@ -24,7 +36,10 @@ Example::
 from __future__ import annotations
 
 import base64
+import ipaddress
+import json
 import os
+import re
 import socket
 import ssl
 import struct
@@ -65,6 +80,8 @@ class Account:
     fault_code: int = 2150858770
     fault_text: str = "The WS-Management service cannot process the request."
     chunks: int = 3  # stdout comes over this many Receives
+    callbacks: dict[int, str] | None = None  # verify double: port -> open|blocked|refused|no-token|...
+    language_mode: str = "ConstrainedLanguage"
 
 
 @dataclass
@@ -74,6 +91,7 @@ class _Command:
     stdin_done: bool = False
     receives: int = 0
     sent: int = 0
+    output: bytes | None = None
 
 
 class WsmanServer:
@@ -217,6 +235,10 @@ class WsmanServer:
                 "operation within the time specified in OperationTimeout.",
             )
         stdout, stderr, code = acc.stdout, acc.stderr, acc.exit_code
+        if acc.callbacks is not None and b"windows-verify" in cmd.stdin:
+            if cmd.output is None:
+                cmd.output = self.callback_double(user, acc, bytes(cmd.stdin).decode("ascii", "replace"))
+            stdout = cmd.output
         if acc.expect_stdin is not None and bytes(cmd.stdin) != acc.expect_stdin:
             self.errors.append(f"stdin differs from the collector script ({len(cmd.stdin)} bytes received)")
             stdout, stderr, code = b"", b'#< CLIXML\r\n<Objs><S S="Error">script mangled</S></Objs>', 1
@@ -246,6 +268,54 @@ class WsmanServer:
             state = f'<rsp:CommandState CommandId="{cid}" State="{ACTION}CommandState/Running"/>'
         inner = f"<rsp:ReceiveResponse>{streams}{state}</rsp:ReceiveResponse>"
         return 200, self.envelope(ACTION + "ReceiveResponse", message_id, inner)
+
+    # --- the Windows host's side of ``harden verify`` (test double) ----------------------------
+
+    def callback_double(self, user: str, acc: Account, script: str) -> bytes:
+        """Do what the callback script would do on a host with ``acc.callbacks``; return its JSON."""
+        for line in script.splitlines():
+            code = line.split("#", 1)[0]
+            for refused in CLM_REFUSED:
+                if refused in code:
+                    self.errors.append(f"callback script uses {refused!r} (refused under CLM): {line.strip()}")
+        host = re.search(r"^\$Callback = '([^']*)'$", script, re.MULTILINE)
+        timeout = re.search(r"^\$Timeout = (\d+)$", script, re.MULTILINE)
+        attempts = re.findall(r"@\{ port = (\d+); uri = '([^']*)' \}", script)
+        if not host or not timeout or not attempts or len(attempts) > 16:
+            self.errors.append("callback script: no $Callback/$Timeout/attempts found (or too many)")
+            return b""
+        tokens = {int(p): uri.rsplit("/", 1)[-1] for p, uri in attempts}
+        results = []
+        for port_text, uri in attempts:
+            port = int(port_text)
+            behaviour = acc.callbacks.get(port, "blocked") if acc.callbacks else "blocked"
+            others = [t for p, t in tokens.items() if p != port]
+            path = {
+                "no-token": "/",
+                "foreign-token": f"/HARDEN-VERIFY/{uuid.uuid4().hex}",
+                "misdirected": f"/HARDEN-VERIFY/{others[0] if others else uuid.uuid4().hex}",
+            }.get(behaviour, uri.split(f":{port}", 1)[-1])
+            if behaviour == "blocked":
+                status = (False, "Timeout", "The operation has timed out.")
+            elif behaviour == "refused":
+                status = (False, "ConnectFailure", "Unable to connect to the remote server")
+            elif ipaddress.ip_address(host.group(1)) not in ipaddress.ip_network("127.0.0.0/8"):
+                self.errors.append(f"callback double refuses to connect to {host.group(1)} (not loopback)")
+                status = (False, "ConnectFailure", "Unable to connect to the remote server")
+            else:
+                status = web_request(host.group(1), port, path, min(3.0, float(timeout.group(1))))
+                with self.lock:
+                    self.stats[user]["callback_connects"] += 1
+            connected, web_status, message = status
+            results.append(
+                {"port": port, "connected": connected, "status": web_status, "message": message,
+                 "error_id": "" if connected else "WebCmdletWebResponseException"}
+            )  # fmt: skip
+        doc = {
+            "harden_collector": "windows-verify", "schema": 1, "method": "Invoke-WebRequest",
+            "callback": host.group(1), "language_mode": acc.language_mode, "results": results, "done": True,
+        }  # fmt: skip
+        return json.dumps(doc, separators=(",", ":")).encode()
 
     def envelope(self, action: str, relates_to: str, body: str) -> bytes:
         return (
@@ -391,6 +461,49 @@ class WsmanServer:
                 )
 
         return Handler
+
+
+CLM_REFUSED = ("Add-Type", "New-Object", "]::", ".GetType(", "[System.Net.Sockets")
+
+
+def web_request(host: str, port: int, path: str, timeout: float) -> tuple[bool, str, str]:
+    """What ``Invoke-WebRequest -Uri http://host:port{path} -TimeoutSec`` reports: (connected,
+    WebException.Status or Success, message). A real connection; the caller bounds it to loopback."""
+    try:
+        conn = socket.create_connection((host, port), timeout=timeout)
+    except TimeoutError:
+        return False, "Timeout", "The operation has timed out."
+    except OSError:
+        return False, "ConnectFailure", "Unable to connect to the remote server"
+    with conn:
+        request = (
+            f"GET {path} HTTP/1.1\r\nUser-Agent: Mozilla/5.0 (Windows NT; Windows NT 10.0; en-US) "
+            f"WindowsPowerShell/5.1.20348.2849\r\nHost: {host}:{port}\r\nConnection: Keep-Alive\r\n\r\n"
+        )
+        reply = b""
+        try:
+            conn.sendall(request.encode("ascii"))
+            while len(reply) < 4096:
+                chunk = conn.recv(1024)
+                if not chunk:
+                    break
+                reply += chunk
+                if b"\r\n\r\n" in reply:
+                    break
+        except TimeoutError:  # connected, but no answer in time: the cmdlet cannot tell the two apart
+            return False, "Timeout", "The operation has timed out."
+        except OSError:
+            pass
+    m = re.match(rb"HTTP/1\.[01] (\d{3})", reply)
+    if not m:
+        return (
+            False,
+            "ReceiveFailure",
+            "The underlying connection was closed: An unexpected error occurred on a receive.",
+        )
+    if m.group(1).startswith(b"2"):
+        return True, "Success", ""
+    return False, "ProtocolError", f"The remote server returned an error: ({m.group(1).decode()})."
 
 
 class SilentServer:

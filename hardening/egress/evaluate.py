@@ -199,8 +199,8 @@ def eval_chain(table: Table, base: Chain, probe: Probe) -> list[ChainOutcome]:
         if rule.kind is Kind.CONTINUE:  # counter, log, mark...: no effect on the verdict
             work.append(nxt)
             continue
-        results = [c.test(probe) for c in rule.conds]
-        if Tri.FALSE in results:
+        results = _tests(rule.conds, probe)
+        if results is None:
             work.append(nxt)
             continue
         unknown = [c for c, r in zip(rule.conds, results, strict=True) if r is Tri.UNKNOWN]
@@ -215,6 +215,17 @@ def eval_chain(table: Table, base: Chain, probe: Probe) -> list[ChainOutcome]:
         fired = _State(fired.chain, fired.idx, fired.stack, fired.assumptions, fired.dcons or d, fired.pcons or p)
         _fire(table, base, rule, fired, nxt, work, finish, probe)
     return list(outcomes.values())
+
+
+def _tests(conds: tuple[Cond, ...], probe: Probe) -> list[Tri] | None:
+    """Each match's result for ``probe``, or None as soon as one is FALSE (the rule cannot fire)."""
+    results = []
+    for c in conds:
+        r = c.test(probe)
+        if r is Tri.FALSE:
+            return None
+        results.append(r)
+    return results
 
 
 def _with(st: _State, note: str) -> _State:
@@ -282,8 +293,10 @@ def _notrack(ruleset: Ruleset, probe: Probe) -> tuple[str, bool] | None:
             continue
         for c in t.chains:
             for r in c.rules:
+                if not r.notrack:
+                    continue
                 results = [x.test(probe) for x in r.conds]
-                if r.notrack and Tri.FALSE not in results:
+                if Tri.FALSE not in results:
                     sure = Tri.UNKNOWN not in results and bool(c.hook)
                     return f"{t.label} {c.name} rule {r.index} `{r.text}`", sure
     return None

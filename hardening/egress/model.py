@@ -23,6 +23,7 @@ import fnmatch
 import ipaddress
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import cached_property
 
 MAX_V4 = (1 << 32) - 1
 MAX_V6 = (1 << 128) - 1
@@ -289,6 +290,9 @@ class Chain:
     prio: int = 0
 
 
+_TABLE_FAMILIES = {"ip": frozenset({4}), "ip6": frozenset({6}), "inet": frozenset({4, 6})}
+
+
 @dataclass(frozen=True)
 class Table:
     """One table of one backend; ``family`` is "ip", "ip6" or "inet" (nft) as the probe sees it."""
@@ -301,13 +305,18 @@ class Table:
     source: str = ""  # where a persisted table comes from ("/etc/iptables/rules.v4")
 
     def chain(self, name: str) -> Chain | None:
+        return self._by_name.get(name)
+
+    @cached_property
+    def _by_name(self) -> dict[str, Chain]:
+        """Chains by name (the first of a name wins, as a linear search would find it)."""
+        out: dict[str, Chain] = {}
         for c in self.chains:
-            if c.name == name:
-                return c
-        return None
+            out.setdefault(c.name, c)
+        return out
 
     def families(self) -> frozenset[int]:
-        return {"ip": frozenset({4}), "ip6": frozenset({6}), "inet": frozenset({4, 6})}.get(self.family, frozenset())
+        return _TABLE_FAMILIES.get(self.family, frozenset())
 
     @property
     def label(self) -> str:
@@ -340,6 +349,14 @@ class Ruleset:
 
     def base_chains(self, family: int) -> list[tuple[Table, Chain]]:
         """Base chains on the output path for ``family``, in hook/priority order."""
+        return list(self._base_chains[family]) if family in (4, 6) else self._find_base_chains(family)
+
+    @cached_property
+    def _base_chains(self) -> dict[int, tuple[tuple[Table, Chain], ...]]:
+        """Computed once per ruleset: every probe of a judgement walks the same chains."""
+        return {f: tuple(self._find_base_chains(f)) for f in (4, 6)}
+
+    def _find_base_chains(self, family: int) -> list[tuple[Table, Chain]]:
         out = []
         for t in self.tables:
             if family not in t.families():

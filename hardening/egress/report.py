@@ -11,6 +11,7 @@ Example::
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 from hardening.egress.judge import FamilyReport, judge
@@ -34,7 +35,25 @@ class HostJudgement:
         return all(self.persisted[f].default_deny for f in self.families)
 
 
+_last = threading.local()  # per thread: the last (facts, policy, judgement)
+
+
 def host_judgement(fw: FirewallFacts, policy: Policy) -> HostJudgement:
+    """The judgement of ``fw`` under ``policy``; both egress checks of one host share one.
+
+    Judging is pure and the facts are frozen, so the last result of this thread is reused
+    when the same facts object comes again with an equal policy (one host's checks run in
+    one thread, one after the other).
+    """
+    hit = getattr(_last, "entry", None)
+    if hit is not None and hit[0] is fw and hit[1] == policy:
+        return hit[2]
+    hj = _host_judgement(fw, policy)
+    _last.entry = (fw, policy, hj)
+    return hj
+
+
+def _host_judgement(fw: FirewallFacts, policy: Policy) -> HostJudgement:
     families = (4, 6) if fw.ipv6_enabled else (4,)
     running = {f: judge(fw.running, f, fw.out_interfaces.get(f, ("eth0",)), policy) for f in families}
     persisted = None

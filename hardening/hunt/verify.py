@@ -2,14 +2,18 @@
 
 The controller listens on the callback address and ports; each host opens a NEW outbound
 TCP connection to each port using only what is there (bash ``/dev/tcp``, else python3,
-else perl) and sends a random per-host, per-port token. A port is ``open`` only when the
-controller's listener received that host's token: a stray connection proves nothing.
+else perl; on Windows, PowerShell's ``Invoke-WebRequest``, see
+:mod:`hardening.hunt.verify_windows`) and sends a random per-host, per-port token. A port
+is ``open`` only when the controller's listener received that host's token on that port: a
+stray connection (no token, an unknown token, another port's token) proves nothing and is
+only counted.
 ``blocked``: the host could not connect (timeout, refused, unreachable) and no token came.
 ``error``: the controller could not listen on the port (in use, needs root), the host had
 no tool to try with, or the host connected but the token never arrived (a proxy?).
 
 Safety: the callback address comes from the SSH session (the client address in
-``SSH_CONNECTION``, i.e. how the host sees the controller) and is used only when it is an
+``SSH_CONNECTION``, i.e. how the host sees the controller; for WinRM, the local address of
+the controller's TCP connection to the endpoint) and is used only when it is an
 address of a loopback or podman bridge interface of this controller; any other address
 needs an explicit ``--callback-host``. Everything is bounded: per-attempt timeout, port
 count, accepted connections, and the listeners close when the run ends.
@@ -25,6 +29,7 @@ import contextlib
 import errno
 import ipaddress
 import json
+import math
 import re
 import secrets
 import selectors
@@ -38,9 +43,18 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 from hardening.hunt.run import HuntOptions, run_script
+from hardening.hunt.verify_windows import (
+    METHOD,
+    CallbackOutputError,
+    Judged,
+    callback_script,
+    classify,
+    parse_callback_output,
+)
 from hardening.inventory import Connection, Target
 from hardening.model import HostStatus, Platform
 from hardening.transport.base import TransportError
+from hardening.transport.winrm import clixml_text
 
 MAX_PORTS = 16
 DEFAULT_PORTS = (4444, 443, 53, 8080)
@@ -131,7 +145,7 @@ def podman_bridges() -> set[str]:
     return {line.strip() for line in out.splitlines() if line.strip()}
 
 
-def check_callback_address(address: str, explicit: bool) -> str:
+def check_callback_address(address: str, explicit: bool, learned_from: str = "SSH_CONNECTION") -> str:
     """Validate the address the controller will listen on; returns it. Raises VerifyError.
 
     Learned addresses must sit on a loopback or podman bridge interface of this machine
@@ -151,7 +165,7 @@ def check_callback_address(address: str, explicit: bool) -> str:
         )
     if not explicit and not ip.is_loopback and iface != "lo" and iface not in podman_bridges():
         raise VerifyError(
-            f"callback address {address} (learned from SSH_CONNECTION) is on interface {iface}, not loopback or "
+            f"callback address {address} (learned from {learned_from}) is on interface {iface}, not loopback or "
             "a podman lab bridge: refusing to listen there; pass --callback-host explicitly to allow it"
         )
     return str(ip)
@@ -160,14 +174,40 @@ def check_callback_address(address: str, explicit: bool) -> str:
 # ------------------------------------------------------------------------------ listeners
 
 
+TOKEN_RE = re.compile(rb"HARDEN-VERIFY[ /]([0-9a-f]{32})")
+HTTP_REPLY = b"HTTP/1.0 204 No Content\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+
+
+def _settled(buf: bytes, chunk: bytes) -> bool:
+    """Whether a connection has said all it will: a token line, a whole HTTP request head (read to
+    its end, so closing does not reset the peer before it reads our reply), end of data, or too much.
+
+    >>> _settled(b"GET /HARDEN-VERIFY/" + b"a" * 32 + b" HTTP/1.1\\r\\nHost: x", b"x")
+    False
+    >>> _settled(b"HARDEN-VERIFY " + b"a" * 32, b"x")
+    True
+    """
+    if not chunk or len(buf) > 1024 or b"\r\n\r\n" in buf:
+        return True
+    return not buf.startswith(b"GET ") and TOKEN_RE.search(buf) is not None
+
+
 @dataclass
 class _Listeners:
-    """Listening sockets on (address, port); records tokens received until closed."""
+    """Listening sockets on (address, port); records the expected tokens received until closed.
+
+    A token counts only when it was issued (``expected``) for the port it arrived on; anything
+    else (no token, an unknown token, a token for another port) is a stray connection. A token
+    comes as ``HARDEN-VERIFY <token>`` (Linux probe) or in an HTTP request line
+    ``GET /HARDEN-VERIFY/<token>`` (Windows probe), which is answered with ``204``.
+    """
 
     max_conns: int
+    expected: dict[str, tuple[str, int]] = field(default_factory=dict)  # token -> (address, port)
     sockets: dict[tuple[str, int], socket.socket] = field(default_factory=dict)
     errors: dict[tuple[str, int], str] = field(default_factory=dict)
     tokens: dict[str, tuple[str, int, str]] = field(default_factory=dict)  # token -> (address, port, peer)
+    counts: dict[tuple[str, int], dict[str, int]] = field(default_factory=dict)  # connections/tokens/stray
     stray: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
@@ -193,10 +233,26 @@ class _Listeners:
             return
         s.setblocking(False)
         self.sockets[key] = s
+        self.counts[key] = {"connections": 0, "tokens": 0, "stray": 0}
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._serve, daemon=True, name="verify-listen")
         self._thread.start()
+
+    def _settle(self, addr: str, port: int, peer: str, buf: bytes, sock: socket.socket) -> None:
+        """One connection is over: count its token (valid for this port) or count it stray."""
+        m = TOKEN_RE.search(buf)
+        token = m.group(1).decode() if m else ""
+        where = self.counts.setdefault((addr, port), {"connections": 0, "tokens": 0, "stray": 0})
+        if token and self.expected.get(token) == (addr, port) and token not in self.tokens:
+            self.tokens[token] = (addr, port, peer)
+            where["tokens"] += 1
+            if buf.startswith(b"GET "):
+                with contextlib.suppress(OSError):
+                    sock.send(HTTP_REPLY)
+        else:
+            self.stray += 1
+            where["stray"] += 1
 
     def _serve(self) -> None:
         sel = selectors.DefaultSelector()
@@ -218,6 +274,7 @@ class _Listeners:
                                 continue
                             conn.setblocking(False)
                             addr, port = sock.getsockname()[:2]
+                            self.counts[(addr, port)]["connections"] += 1
                             pending[conn] = (addr, port, str(peer[0]), time.monotonic() + TOKEN_WAIT, b"")
                             sel.register(conn, selectors.EVENT_READ, "conn")
                         continue
@@ -227,21 +284,17 @@ class _Listeners:
                     except OSError:
                         chunk = b""
                     buf += chunk
-                    m = re.search(rb"HARDEN-VERIFY ([0-9a-f]{32})", buf)
-                    if m or not chunk or len(buf) > 512:
-                        if m and m.group(1).decode() not in self.tokens:
-                            self.tokens[m.group(1).decode()] = (addr, port, peer)
-                        elif not m:
-                            self.stray += 1
+                    if _settled(buf, chunk):
+                        self._settle(addr, port, peer, buf, sock)
                         sel.unregister(sock)
                         sock.close()
                         del pending[sock]
                     else:
                         pending[sock] = (addr, port, peer, end, buf)
                 now = time.monotonic()
-                for conn, (_, _, _, end, _) in list(pending.items()):
+                for conn, (addr, port, peer, end, buf) in list(pending.items()):
                     if now > end:
-                        self.stray += 1
+                        self._settle(addr, port, peer, buf, conn)
                         sel.unregister(conn)
                         conn.close()
                         del pending[conn]
@@ -351,9 +404,19 @@ def judge(port: int, code: int | None, got_token: bool, listen_error: str | None
 
 
 def learn_callback(target: Target, options: VerifyOptions) -> str:
-    """The controller's address as the host sees it: SSH_CONNECTION's client address."""
+    """The controller's address as the host sees it.
+
+    SSH: ``SSH_CONNECTION``'s client address. WinRM: the local address of a TCP connection
+    from the controller to the WinRM endpoint (see :mod:`hardening.hunt.verify_windows`).
+    """
+    if target.connection is Connection.WINRM:
+        from hardening.hunt.verify_windows import learn_winrm_callback
+
+        return learn_winrm_callback(target, options.timeout)
     if target.connection is not Connection.SSH:
-        raise VerifyError(f"host {target.name}: only SSH hosts tell their callback address; pass --callback-host")
+        raise VerifyError(
+            f"host {target.name}: only SSH and WinRM hosts tell their callback address; pass --callback-host"
+        )
     # Without become: sudo resets the environment (and the check needs no privilege).
     plain = replace(target, become=False)
     run = run_script(plain, WHOAMI, HuntOptions(timeout=options.timeout, known_hosts=options.known_hosts))
@@ -367,18 +430,92 @@ def _addr(target: Target) -> str:
     return f"{target.host}:{target.port}" if target.port else target.host
 
 
+def _platform(target: Target) -> Platform:
+    return Platform.WINDOWS if target.connection is Connection.WINRM else Platform.LINUX
+
+
+def _learned_from(target: Target) -> str:
+    return "the WinRM connection" if target.connection is Connection.WINRM else "SSH_CONNECTION"
+
+
+def _probe_linux(
+    t: Target, address: str, tokens: dict[int, str], listeners: _Listeners, options: VerifyOptions
+) -> HostVerify:
+    """The POSIX probe over SSH/local, as the login user (no become)."""
+    t0 = time.monotonic()
+    script = probe_script(address, tokens, options.attempt_timeout)
+    hunt_opts = HuntOptions(timeout=options.timeout, known_hosts=options.known_hosts)
+    try:
+        run = run_script(replace(t, become=False), script, hunt_opts)  # an ordinary user's callback
+    except TransportError as exc:
+        return HostVerify(t.name, _addr(t), Platform.LINUX, exc.status, exc.message, address)
+    time.sleep(0.2)  # let the listener read the last tokens
+    method, codes = parse_probe(run.stdout.decode("utf-8", "replace"), options.ports)
+    results = tuple(
+        judge(p, codes.get(p), tokens[p] in listeners.tokens, listeners.errors.get((address, p)), method)
+        for p in options.ports
+    )
+    return HostVerify(
+        t.name, _addr(t), Platform.LINUX, HostStatus.OK, "", address, method, results, time.monotonic() - t0
+    )
+
+
+def judge_windows(port: int, judged: Judged, got_token: bool, listen_error: str | None, peer: str) -> Callback:
+    """One port's result on a Windows host: the listener's token first, then the host's report."""
+    if got_token:
+        via = f" (it came from {peer})" if peer else ""
+        detail = f"the controller received this host's token{via}: a reverse shell would get out"
+        return Callback(port, "open", detail, METHOD)
+    if listen_error:
+        return Callback(port, "error", listen_error, METHOD)
+    if judged.outcome == "connected":
+        detail = f"the host {judged.detail} but its token never arrived (a proxy or NAT in between?)"
+        return Callback(port, "error", detail, METHOD)
+    if judged.outcome in ("timeout", "refused"):
+        return Callback(port, "blocked", judged.detail, METHOD)
+    return Callback(port, "error", judged.detail, METHOD)
+
+
+def _probe_windows(
+    t: Target, address: str, tokens: dict[int, str], listeners: _Listeners, options: VerifyOptions
+) -> HostVerify:
+    """The PowerShell callback over WinRM (one shell, one command, the script on stdin)."""
+    t0 = time.monotonic()
+    script = callback_script(address, tokens, options.attempt_timeout)
+    # Attempts run one after the other on Windows: give the round trip time for all of them.
+    budget = max(options.timeout, len(tokens) * (math.ceil(options.attempt_timeout) + 1) + 20)
+    try:
+        run = run_script(t, script, HuntOptions(timeout=budget))
+    except TransportError as exc:
+        return HostVerify(t.name, _addr(t), Platform.WINDOWS, exc.status, exc.message, address)
+    time.sleep(0.2)
+    try:
+        method, attempts = parse_callback_output(run.stdout.decode("utf-8", "replace"), options.ports)
+    except CallbackOutputError as exc:
+        err = clixml_text(run.stderr)
+        message = f"{exc} (exit {run.exit_code}){': ' + err[:500] if err else ''}"
+        return HostVerify(t.name, _addr(t), Platform.WINDOWS, HostStatus.ERROR, message, address, METHOD)
+    results = tuple(
+        judge_windows(
+            p,
+            classify(attempts.get(p)),
+            tokens[p] in listeners.tokens,
+            listeners.errors.get((address, p)),
+            listeners.tokens.get(tokens[p], ("", 0, ""))[2],
+        )
+        for p in options.ports
+    )
+    return HostVerify(
+        t.name, _addr(t), Platform.WINDOWS, HostStatus.OK, "", address, method, results, time.monotonic() - t0
+    )
+
+
 def verify_fleet(targets: Iterable[Target], options: VerifyOptions) -> tuple[list[HostVerify], list[dict[str, object]]]:
     """Verify every host; returns (per-host results, listener states)."""
     targets = list(targets)
-    started = time.monotonic()
-    hunt_opts = HuntOptions(timeout=options.timeout, known_hosts=options.known_hosts)
+    by_name = {t.name: t for t in targets}
     callback: dict[str, str] = {}
     failed: dict[str, HostVerify] = {}
-    for t in targets:
-        if t.connection is Connection.WINRM:
-            failed[t.name] = HostVerify(
-                t.name, _addr(t), Platform.WINDOWS, HostStatus.ERROR, "verify over WinRM is not supported yet"
-            )
 
     def learn(t: Target) -> tuple[str, str | Exception]:
         try:
@@ -386,61 +523,43 @@ def verify_fleet(targets: Iterable[Target], options: VerifyOptions) -> tuple[lis
         except (TransportError, VerifyError) as exc:
             return t.name, exc
 
-    todo = [t for t in targets if t.name not in failed]
     if options.callback_host:
         address = check_callback_address(options.callback_host, explicit=True)
-        callback = {t.name: address for t in todo}
+        callback = {t.name: address for t in targets}
     else:
         with ThreadPoolExecutor(max_workers=max(1, options.forks)) as pool:
-            for name, got in pool.map(learn, todo):
-                t = next(x for x in todo if x.name == name)
+            for name, got in pool.map(learn, targets):
+                t = by_name[name]
                 if isinstance(got, TransportError):
-                    failed[name] = HostVerify(name, _addr(t), Platform.LINUX, got.status, got.message)
+                    failed[name] = HostVerify(name, _addr(t), _platform(t), got.status, got.message)
                 elif isinstance(got, Exception):
-                    failed[name] = HostVerify(name, _addr(t), Platform.LINUX, HostStatus.ERROR, str(got))
+                    failed[name] = HostVerify(name, _addr(t), _platform(t), HostStatus.ERROR, str(got))
                 else:
                     callback[name] = got
         for name, address in list(callback.items()):
-            t = next(x for x in todo if x.name == name)
+            t = by_name[name]
             try:
-                callback[name] = check_callback_address(address, explicit=False)
+                callback[name] = check_callback_address(address, explicit=False, learned_from=_learned_from(t))
             except VerifyError as exc:
-                failed[name] = HostVerify(name, _addr(t), Platform.LINUX, HostStatus.ERROR, str(exc), address)
+                failed[name] = HostVerify(name, _addr(t), _platform(t), HostStatus.ERROR, str(exc), address)
                 del callback[name]
     listeners = _Listeners(max_conns=len(targets) * len(options.ports) * 2 + 8)
+    tokens = {name: {p: secrets.token_hex(16) for p in options.ports} for name in callback}
+    listeners.expected = {tok: (callback[name], p) for name, ports in tokens.items() for p, tok in ports.items()}
     for address in sorted(set(callback.values())):
         for port in options.ports:
             listeners.open(address, port)
     listeners.start()
-    tokens = {name: {p: secrets.token_hex(16) for p in options.ports} for name in callback}
 
     def probe(t: Target) -> HostVerify:
-        t0 = time.monotonic()
-        address = callback[t.name]
-        script = probe_script(address, tokens[t.name], options.attempt_timeout)
-        try:
-            run = run_script(replace(t, become=False), script, hunt_opts)  # an ordinary user's callback
-        except TransportError as exc:
-            return HostVerify(t.name, _addr(t), Platform.LINUX, exc.status, exc.message, address)
-        time.sleep(0.2)  # let the listener read the last tokens
-        method, codes = parse_probe(run.stdout.decode("utf-8", "replace"), options.ports)
-        results = tuple(
-            judge(
-                p,
-                codes.get(p),
-                tokens[t.name][p] in listeners.tokens,
-                listeners.errors.get((address, p)),
-                method,
-            )
-            for p in options.ports
-        )
-        return HostVerify(
-            t.name, _addr(t), Platform.LINUX, HostStatus.OK, "", address, method, results, time.monotonic() - t0
-        )
+        if t.connection is Connection.WINRM:
+            return _probe_windows(t, callback[t.name], tokens[t.name], listeners, options)
+        return _probe_linux(t, callback[t.name], tokens[t.name], listeners, options)
 
+    done: dict[str, HostVerify] = {}
     try:
         with ThreadPoolExecutor(max_workers=max(1, options.forks)) as pool:
-            done = {h.name: h for h in pool.map(probe, [t for t in todo if t.name in callback])}
+            done = {h.name: h for h in pool.map(probe, [t for t in targets if t.name in callback])}
         time.sleep(0.3)
     finally:
         listeners.close()
@@ -448,14 +567,16 @@ def verify_fleet(targets: Iterable[Target], options: VerifyOptions) -> tuple[lis
     for name, h in done.items():
         if h.status is HostStatus.OK:
             fixed = tuple(
-                judge(c.port, None if c.result != "blocked" else 1, True, None, h.method)
+                replace(
+                    c, result="open", detail="the controller received this host's token: a reverse shell would get out"
+                )
                 if tokens[name][c.port] in listeners.tokens and c.result != "open"
                 else c
                 for c in h.callbacks
             )
-            done[name] = HostVerify(**{**h.__dict__, "callbacks": fixed})
+            done[name] = replace(h, callbacks=fixed)
     listener_doc: list[dict[str, object]] = [
-        {"address": a, "port": p, "status": "listening"} for (a, p) in sorted(listeners.sockets)
+        {"address": a, "port": p, "status": "listening", **listeners.counts.get((a, p), {})}
+        for (a, p) in sorted(listeners.sockets)
     ] + [{"address": a, "port": p, "status": "error", "message": m} for (a, p), m in sorted(listeners.errors.items())]
-    _ = started
     return [done.get(t.name) or failed[t.name] for t in targets], listener_doc

@@ -19,6 +19,7 @@ import markupsafe
 
 from hardening.report.document import ResultsDoc
 from hardening.report.frameworks import Framework, group_by_framework
+from hardening.report.text import strip_control
 from hardening.report.view import Bar, build_view
 
 _TEMPLATES = "hardening.templates"
@@ -39,6 +40,14 @@ def _load_template(name: str) -> str:
         raise jinja2.TemplateNotFound(name) from None
 
 
+def _no_controls(value: object) -> object:
+    """Every ``{{ }}`` output: host strings lose ANSI escapes and control characters (a NUL is an
+    HTML parse error; an escape fires when someone ``cat``s the report). Markup is ours: kept."""
+    if isinstance(value, str) and not isinstance(value, markupsafe.Markup):
+        return strip_control(value)
+    return value
+
+
 @cache
 def environment() -> jinja2.Environment:
     """Jinja2 environment over the packaged templates; autoescape on for everything."""
@@ -48,6 +57,7 @@ def environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=_no_controls,
     )
 
 

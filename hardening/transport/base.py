@@ -25,6 +25,16 @@ from hardening.model import HostStatus
 MAX_OUTPUT = 32 * 1024 * 1024  # a host may not send more than this (bytes, stdout + stderr)
 
 
+def output_limit_message(max_output: int) -> str:
+    """What a host that floods is told (``--max-output``).
+
+    >>> output_limit_message(32 * 1024 * 1024)
+    'the host sent more than 32 MiB of output (raise --max-output if this host is trusted)'
+    """
+    size = f"{max_output / (1024 * 1024):g} MiB" if max_output >= 1024 * 1024 else f"{max_output} bytes"
+    return f"the host sent more than {size} of output (raise --max-output if this host is trusted)"
+
+
 class TransportError(Exception):
     """Reaching or running on a host failed; ``status`` says how (never ``ok``)."""
 
@@ -116,9 +126,7 @@ def exchange(
         out += chunk_out
         err += chunk_err
         if len(out) + len(err) > max_output:
-            raise TransportError(
-                HostStatus.ERROR, f"the host sent more than {max_output // (1024 * 1024)} MiB of output"
-            )
+            raise TransportError(HostStatus.ERROR, output_limit_message(max_output))
         if started:
             continue
         marker = plan.success_marker.encode()

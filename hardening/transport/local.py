@@ -21,7 +21,7 @@ from typing import IO
 
 from hardening.inventory import Target
 from hardening.model import HostStatus
-from hardening.transport.base import RunResult, TransportError, exchange, plan_command
+from hardening.transport.base import MAX_OUTPUT, RunResult, TransportError, exchange, plan_command
 
 
 class _ProcessChannel:
@@ -85,9 +85,10 @@ class _ProcessChannel:
 
 
 class LocalTransport:
-    def __init__(self, target: Target, timeout: float) -> None:
+    def __init__(self, target: Target, timeout: float, max_output: int = MAX_OUTPUT) -> None:
         self.target = target
         self.timeout = timeout
+        self.max_output = max_output
 
     def run(self, script: str) -> RunResult:
         deadline = time.monotonic() + self.timeout
@@ -98,6 +99,8 @@ class LocalTransport:
         except OSError as exc:
             raise TransportError(HostStatus.ERROR, f"cannot start /bin/sh: {exc}") from None
         try:
-            return exchange(channel, script.encode("ascii"), plan, deadline, self.target.become_password)
+            return exchange(
+                channel, script.encode("ascii"), plan, deadline, self.target.become_password, self.max_output
+            )
         finally:
             channel.close()

@@ -20,7 +20,7 @@ import paramiko
 
 from hardening.inventory import Target
 from hardening.model import HostStatus
-from hardening.transport.base import RunResult, TransportError, exchange, plan_command
+from hardening.transport.base import MAX_OUTPUT, RunResult, TransportError, exchange, plan_command
 
 
 class UnknownHostKey(paramiko.SSHException):
@@ -90,9 +90,12 @@ def default_known_hosts() -> str:
 class SshTransport:
     """Run one script on one host over SSH."""
 
-    def __init__(self, target: Target, timeout: float, known_hosts: str | None = None) -> None:
+    def __init__(
+        self, target: Target, timeout: float, known_hosts: str | None = None, max_output: int = MAX_OUTPUT
+    ) -> None:
         self.target = target
         self.timeout = timeout
+        self.max_output = max_output
         self.known_hosts = known_hosts or target.known_hosts or default_known_hosts()
 
     def _client(self) -> paramiko.SSHClient:
@@ -181,6 +184,7 @@ class SshTransport:
                     plan,
                     deadline,
                     become_password=self.target.become_password,
+                    max_output=self.max_output,
                 )
             except (paramiko.SSHException, OSError, EOFError) as exc:
                 raise TransportError(HostStatus.ERROR, f"connection lost while collecting: {exc}") from None

@@ -27,7 +27,7 @@ from typing import Any
 
 from hardening.inventory import Target, WinrmSettings
 from hardening.model import HostStatus
-from hardening.transport.base import MAX_OUTPUT, RunResult, TransportError
+from hardening.transport.base import MAX_OUTPUT, RunResult, TransportError, output_limit_message
 
 # Runs in the remote powershell.exe: read stdin to the end, run it. No .NET calls.
 BOOTSTRAP = "$ProgressPreference='SilentlyContinue'; $input | Out-String | Invoke-Expression"
@@ -75,9 +75,10 @@ def _fault_text(exc: Any) -> str:
 class WinrmTransport:
     """Run one script on one Windows host over WinRM (pywinrm)."""
 
-    def __init__(self, target: Target, timeout: float) -> None:
+    def __init__(self, target: Target, timeout: float, max_output: int = MAX_OUTPUT) -> None:
         self.target = target
         self.timeout = timeout
+        self.max_output = max_output
         self.settings = target.winrm or WinrmSettings()
         self.endpoint = self.settings.endpoint(target.host, target.port)
         self.operation_timeout = max(1, min(20, int(timeout) // 2))
@@ -206,10 +207,8 @@ class WinrmTransport:
                 continue  # no output within the operation timeout: ask again
             out += chunk_out
             err += chunk_err
-            if len(out) + len(err) > MAX_OUTPUT:
-                raise TransportError(
-                    HostStatus.ERROR, f"the host sent more than {MAX_OUTPUT // (1024 * 1024)} MiB of output"
-                )
+            if len(out) + len(err) > self.max_output:
+                raise TransportError(HostStatus.ERROR, output_limit_message(self.max_output))
             if done:
                 return RunResult(bytes(out), bytes(err), code)
 

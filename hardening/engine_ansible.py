@@ -1,0 +1,308 @@
+"""Audit through Ansible: the same collector, Ansible's connection plugins, harden's judgement.
+
+``harden audit --engine ansible`` runs ``playbooks/harden_collect.yml`` (shipped as
+``hardening.playbooks``) with ansible-runner: ``ansible.builtin.script`` sends the SAME
+collector script the native SSH engine sends (same pieces, a random nonce per run) over
+whatever connection, become method and jump hosts the inventory configures. Each host's
+task result streams back as a runner event; its stdout is split with
+:func:`~hardening.facts.sections.parse_sections` and judged by
+:func:`hardening.audit.linux_result`, exactly as a native run's output is. Unreachable
+and failed hosts become host statuses (unreachable, auth_failed, timeout, error).
+
+The playbook also runs on its own (AWX / Ansible Automation Platform): with
+``harden_gather_dir`` set it saves each host's raw output as ``<host>.out`` in the
+``harden collect`` format, and :func:`judge_gathered` (``harden judge``) turns that
+directory into results (see docs/awx.md).
+
+Secrets stay where they are: Ansible reads passwords from the inventory itself; nothing
+harden hands to ansible-runner (extra vars, environment, command line) holds one.
+
+Example::
+
+    for result in audit_fleet_ansible(AnsibleRun(Path("inv.ini"), targets, Path("out/ansible"))):
+        print(result.name, result.status)
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import secrets
+import sys
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from hardening.audit import AuditOptions, _HostRun, linux_result
+from hardening.checks import linux_checks, windows_checks
+from hardening.facts.collector import build_linux_script
+from hardening.facts.sections import parse_sections
+from hardening.inventory import Connection, Target
+from hardening.model import HostResult, HostStatus, Platform
+
+PLAYBOOK = "harden_collect.yml"
+COLLECTOR_TASK = "Collector (one POSIX sh script; read-only)"
+SCRIPT_BODY = "files/harden_collector.sh"
+GATHERED_SUFFIX = ".out"
+_HEADER = re.compile(r"# harden collector output host=(\S+) nonce=([A-Za-z0-9]+)(?: rc=(-?[0-9]*))?\s*$")
+_FAILED = re.compile(r"# harden collector failed host=(\S+) status=([a-z_]+)\s*$")
+
+
+def script_body() -> str:
+    """The collector without its first two lines (``#!/bin/sh``, ``HN=<nonce>``), as the playbook ships it.
+
+    >>> ("#!/bin/sh\\nHN=abc\\n" + script_body()) == build_linux_script("abc")
+    True
+    """
+    head = "#!/bin/sh\nHN=x\n"
+    script = build_linux_script("x")
+    if not script.startswith(head):  # pragma: no cover - build_linux_script's own contract
+        raise RuntimeError("collector script does not start with the shebang and nonce lines")
+    return script[len(head) :]
+
+
+def untty(text: str) -> str:
+    """Undo a pseudo-terminal's newline translation (Ansible runs become tasks under ``ssh -tt``).
+
+    A tty turns every ``\\n`` into ``\\r\\n``; when every newline of ``text`` comes as
+    ``\\r\\n`` that translation is reversed exactly (a ``\\r`` the host printed stays).
+
+    >>> untty("a\\r\\nb\\r\\n"), untty("a\\nb\\r\\n")
+    ('a\\nb\\n', 'a\\nb\\r\\n')
+    """
+    n = text.count("\n")
+    if n and text.count("\r\n") == n:
+        return text.replace("\r\n", "\n")
+    return text
+
+
+def failure_status(message: str, unreachable: bool) -> HostStatus:
+    """The host status of an Ansible failure message (unreachable host or a task that did not run).
+
+    >>> failure_status("Failed to connect to the host via ssh: Permission denied (publickey).", True).value
+    'auth_failed'
+    >>> failure_status("Missing sudo password", False).value
+    'auth_failed'
+    """
+    low = message.lower()
+    if (
+        "permission denied" in low
+        or "authentication" in low
+        or "host key verification failed" in low
+        or "sudo password" in low
+        or "incorrect password" in low
+        or ("privilege escalation" in low and "password" in low)
+    ):
+        return HostStatus.AUTH_FAILED
+    if "timed out" in low or "timeout" in low:
+        return HostStatus.TIMEOUT
+    return HostStatus.UNREACHABLE if unreachable else HostStatus.ERROR
+
+
+def _host_run(target: Target) -> _HostRun:
+    address = f"{target.host}:{target.port}" if target.port else target.host
+    if target.connection is Connection.WINRM:
+        return _HostRun(target, Platform.WINDOWS, address, windows_checks(), time.monotonic())
+    return _HostRun(target, Platform.LINUX, address, linux_checks(), time.monotonic())
+
+
+def judge_output(host: _HostRun, stdout: str, nonce: str, rc: int | None, stderr: str = "") -> HostResult:
+    """Judge one host's raw collector output (as Ansible or a gathered file returned it)."""
+    return linux_result(host, parse_sections(untty(stdout), nonce), rc, stderr)
+
+
+def result_from_event(host: _HostRun, kind: str, res: Mapping[str, Any], nonce: str) -> HostResult:
+    """A host result from the collector task's runner event (``runner_on_ok/failed/unreachable``)."""
+    msg = str(res.get("msg") or "").strip()
+    if kind == "runner_on_unreachable" or res.get("unreachable"):
+        return host.failed(failure_status(msg, True), f"ansible: {msg or 'host unreachable'}")
+    stdout = res.get("stdout")
+    if not isinstance(stdout, str) or (not stdout and kind == "runner_on_failed"):
+        return host.failed(failure_status(msg, False), f"ansible: the collector did not run: {msg or kind}")
+    rc = res.get("rc")
+    stderr = res.get("stderr") if isinstance(res.get("stderr"), str) else ""
+    return judge_output(host, stdout, nonce, rc if isinstance(rc, int) else None, str(stderr))
+
+
+@dataclass(frozen=True)
+class AnsibleRun:
+    """One ``--engine ansible`` run: the inventory Ansible reads, the targets harden loaded from it,
+    and the private_data_dir ansible-runner keeps (``DIR/ansible``)."""
+
+    inventory: Path
+    targets: tuple[Target, ...]
+    private_dir: Path
+    options: AuditOptions = field(default_factory=AuditOptions)
+    vault_password_file: Path | None = None
+
+
+def _playbooks_dir() -> Path:
+    return Path(str(resources.files("hardening.playbooks")))
+
+
+def _runner_env(options: AuditOptions) -> dict[str, str]:
+    bindir = Path(sys.executable).parent  # the venv harden runs from holds ansible-playbook
+    return {
+        "ANSIBLE_NOCOLOR": "1",
+        "PATH": os.pathsep.join([str(bindir), os.environ.get("PATH", "/usr/bin:/bin")]),
+        # ansible-runner turns host key checking off unless told: keep Ansible's default
+        "ANSIBLE_HOST_KEY_CHECKING": os.environ.get("ANSIBLE_HOST_KEY_CHECKING", "True"),
+        "ANSIBLE_RETRY_FILES_ENABLED": "0",
+        "ANSIBLE_TIMEOUT": str(max(1, int(options.timeout))),
+    }
+
+
+def audit_fleet_ansible(run: AnsibleRun) -> Iterator[HostResult]:
+    """Audit ``run.targets`` through ansible-runner, yielding each host as its result arrives.
+
+    Windows (winrm) targets are not run through Ansible: they come back as ``error`` with a
+    message saying to use the native engine.
+    """
+    import ansible_runner
+
+    hosts = {t.name: _host_run(t) for t in run.targets}
+    linux = [t.name for t in run.targets if t.connection is not Connection.WINRM]
+    for t in run.targets:
+        if t.connection is Connection.WINRM:
+            yield hosts[t.name].failed(
+                HostStatus.ERROR, "--engine ansible audits Linux hosts only: audit Windows hosts with --engine native"
+            )
+    if not linux:
+        return
+    nonce = secrets.token_hex(8)
+    results: queue.Queue[HostResult | None] = queue.Queue()
+    done: set[str] = set()
+
+    def on_event(event: Mapping[str, Any]) -> bool:
+        kind = str(event.get("event", ""))
+        data = event.get("event_data") or {}
+        name = str(data.get("host", ""))
+        ours = kind in ("runner_on_ok", "runner_on_failed", "runner_on_unreachable") and name in hosts
+        if ours and data.get("task") == COLLECTOR_TASK and name not in done:
+            done.add(name)
+            res = data.get("res") or {}
+            results.put(result_from_event(hosts[name], kind, res if isinstance(res, Mapping) else {}, nonce))
+        return True
+
+    run.private_dir.mkdir(parents=True, exist_ok=True)
+    cmdline = []
+    if run.vault_password_file is not None:
+        cmdline += ["--vault-password-file", str(run.vault_password_file.resolve())]
+    kwargs: dict[str, Any] = {
+        "private_data_dir": str(run.private_dir),
+        "project_dir": str(_playbooks_dir()),
+        "playbook": PLAYBOOK,
+        "inventory": str(run.inventory.resolve()),
+        "ident": "collect",
+        "limit": ",".join(["localhost", *linux]),
+        "forks": max(1, run.options.forks),
+        "extravars": {"harden_nonce": nonce, "harden_timeout": int(max(1, run.options.timeout))},
+        "envvars": _runner_env(run.options),
+        "quiet": True,
+        "rotate_artifacts": 0,
+        "event_handler": on_event,
+        "finished_callback": lambda _runner: results.put(None),
+    }
+    if cmdline:
+        kwargs["cmdline"] = " ".join(cmdline)
+    thread, runner = ansible_runner.run_async(**kwargs)
+    while True:
+        item = results.get()
+        if item is None:
+            break
+        yield item
+    thread.join()
+    while not results.empty():  # events that raced the finished callback
+        item = results.get()
+        if item is not None:
+            yield item
+    rc, status = runner.rc, runner.status
+    tail = _stdout_tail(run.private_dir / "artifacts" / "collect" / "stdout")
+    for name in linux:
+        if name not in done:
+            yield hosts[name].failed(
+                HostStatus.ERROR, f"ansible-playbook gave no result for this host ({status}, rc {rc}): {tail}"
+            )
+
+
+def _stdout_tail(path: Path) -> str:
+    if not path.is_file():
+        return "no output"
+    lines = [ln for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
+    return " | ".join(lines[-3:]) or "no output"
+
+
+# ---------------------------------------------------------------- gathered files (AWX)
+
+
+@dataclass(frozen=True)
+class Gathered:
+    """One ``<host>.out`` file: the collector output (``nonce`` set), or why there is none."""
+
+    host: str
+    nonce: str
+    rc: int | None
+    text: str
+    failed_status: HostStatus | None = None
+
+
+def read_gathered(path: Path) -> Gathered:
+    """Parse one gathered file (``harden collect`` format, or the playbook's failure record).
+
+    Raises ValueError when the first line is neither.
+    """
+    data = path.read_bytes().decode("utf-8", "replace")
+    first, _, rest = data.partition("\n")
+    m = _HEADER.fullmatch(first.rstrip("\r"))
+    if m:
+        rc = int(m.group(3)) if m.group(3) else None
+        return Gathered(m.group(1), m.group(2), rc, rest)
+    m = _FAILED.fullmatch(first.rstrip("\r"))
+    if m:
+        try:
+            status = HostStatus(m.group(2))
+        except ValueError:
+            status = HostStatus.ERROR
+        return Gathered(m.group(1), "", None, rest.strip(), status if status is not HostStatus.OK else None)
+    raise ValueError(f"{path}: not a harden collector output (first line {first[:80]!r})")
+
+
+def judge_gathered(directory: Path, targets: Iterable[Target]) -> Iterator[HostResult]:
+    """Judge every target from ``directory/<host>.out``; a target without a file is an error."""
+    for target in targets:
+        host = _host_run(target)
+        path = directory / f"{target.name}{GATHERED_SUFFIX}"
+        if target.connection is Connection.WINRM:
+            yield host.failed(HostStatus.ERROR, "gathered output is judged for Linux hosts only")
+            continue
+        if not path.is_file():
+            yield host.failed(HostStatus.ERROR, f"no gathered output {path.name}: the collector did not run here")
+            continue
+        try:
+            g = read_gathered(path)
+        except (ValueError, OSError) as exc:
+            yield host.failed(HostStatus.ERROR, str(exc))
+            continue
+        if g.host != target.name:
+            yield host.failed(HostStatus.ERROR, f"{path.name} holds the output of host {g.host!r}, not {target.name!r}")
+        elif g.failed_status is not None:
+            reason = g.text.splitlines()[0] if g.text else "no output"
+            yield host.failed(g.failed_status, f"ansible: {reason}")
+        else:
+            yield judge_output(host, g.text, g.nonce, g.rc)
+
+
+__all__ = [
+    "AnsibleRun",
+    "Gathered",
+    "audit_fleet_ansible",
+    "failure_status",
+    "judge_gathered",
+    "read_gathered",
+    "script_body",
+    "untty",
+]
