@@ -20,6 +20,16 @@ from typing import TYPE_CHECKING
 import click
 
 from hardening import __version__
+from hardening.cli_options import (
+    fail_on_option,
+    forks_option,
+    inventory_argument,
+    known_hosts_option,
+    limit_option,
+    out_dir_option,
+    timeout_option,
+    vault_option,
+)
 from hardening.hunt_cli import hunt_cmd, verify_cmd
 from hardening.judge_cli import collector_script_cmd, judge_cmd
 from hardening.model import HostStatus, Severity
@@ -30,8 +40,6 @@ from hardening.results import EXIT_BAD_INPUT, EXIT_INCOMPLETE
 if TYPE_CHECKING:
     from hardening.inventory import Target
     from hardening.model import HostResult
-
-_SEVERITIES = [s.value for s in Severity]
 
 
 def _default_out() -> Path:
@@ -45,43 +53,14 @@ def cli() -> None:
 
 
 @cli.command()
-@click.argument("inventory", type=click.Path(path_type=Path, dir_okay=True))
-@click.option("--limit", "-l", metavar="PATTERN", help="Ansible host pattern to audit (as ansible --limit).")
-@click.option(
-    "--forks", "-f", type=click.IntRange(1, 200), default=10, show_default=True, help="Hosts audited at once."
-)
-@click.option(
-    "--timeout",
-    "-T",
-    type=click.FloatRange(1, 3600),
-    default=60.0,
-    show_default=True,
-    help="Seconds per host for connect, authentication and the collector.",
-)
-@click.option(
-    "--known-hosts",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="known_hosts file for host key verification (default: ~/.ssh/known_hosts).",
-)
-@click.option(
-    "--out",
-    "-o",
-    "out_dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Output directory (default: reports/<timestamp>/).",
-)
-@click.option(
-    "--fail-on",
-    type=click.Choice(_SEVERITIES),
-    default="high",
-    show_default=True,
-    help="Exit 1 when a check at or above this severity fails.",
-)
-@click.option(
-    "--vault-password-file",
-    type=click.Path(path_type=Path, dir_okay=False, exists=True),
-    help="Password file for vault-encrypted inventory values.",
-)
+@inventory_argument
+@limit_option
+@forks_option
+@timeout_option()
+@known_hosts_option
+@out_dir_option()
+@fail_on_option
+@vault_option
 @click.option(
     "--max-output",
     type=click.IntRange(1, 4096),
@@ -159,9 +138,6 @@ def audit(
     if not targets:
         ui.error(f"{inventory}: no hosts in inventory")
         sys.exit(EXIT_BAD_INPUT)
-    if known_hosts is not None and not known_hosts.exists():
-        ui.error(f"--known-hosts {known_hosts}: file not found")
-        sys.exit(EXIT_BAD_INPUT)
     if retry_failed and resume_dir is None:
         ui.error("--retry-failed needs --resume DIR")
         sys.exit(EXIT_BAD_INPUT)
@@ -235,7 +211,7 @@ def _resume_split(
 
 
 @cli.command()
-@click.argument("inventory", type=click.Path(path_type=Path, dir_okay=True))
+@inventory_argument
 @click.argument("host")
 @click.option(
     "--out",
@@ -244,9 +220,9 @@ def _resume_split(
     type=click.Path(path_type=Path, dir_okay=False),
     help="Write the raw collector output here (default: stdout).",
 )
-@click.option("--timeout", "-T", type=click.FloatRange(1, 3600), default=60.0, show_default=True)
-@click.option("--known-hosts", type=click.Path(path_type=Path, dir_okay=False, exists=True))
-@click.option("--vault-password-file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@timeout_option()
+@known_hosts_option
+@vault_option
 def collect(
     inventory: Path,
     host: str,

@@ -19,6 +19,15 @@ import click
 from rich.table import Table
 from rich.text import Text
 
+from hardening.cli_options import (
+    forks_option,
+    inventory_argument,
+    known_hosts_option,
+    limit_option,
+    out_dir_option,
+    timeout_option,
+    vault_option,
+)
 from hardening.results import EXIT_BAD_INPUT, EXIT_CLEAN, EXIT_FAILING, EXIT_INCOMPLETE
 
 _TIER_STYLE = {"high": "bold red", "medium": "yellow", "low": "dim"}
@@ -48,13 +57,9 @@ def _targets(inventory: Path, limit: str | None, vault_password_file: Path | Non
 
 
 def _common(f):  # noqa: ANN001 - click decorator stack
-    f = click.option("--vault-password-file", type=click.Path(path_type=Path, dir_okay=False, exists=True))(f)
-    f = click.option("--known-hosts", type=click.Path(path_type=Path, dir_okay=False, exists=True))(f)
-    f = click.option("--timeout", "-T", type=click.FloatRange(1, 3600), default=60.0, show_default=True)(f)
-    f = click.option("--forks", "-f", type=click.IntRange(1, 200), default=10, show_default=True)(f)
-    f = click.option("--out", "-o", "out_dir", type=click.Path(path_type=Path, file_okay=False))(f)
-    f = click.option("--limit", "-l", metavar="PATTERN", help="Ansible host pattern (as ansible --limit).")(f)
-    return click.argument("inventory", type=click.Path(path_type=Path, dir_okay=True))(f)
+    for option in (vault_option, known_hosts_option, timeout_option(), forks_option, out_dir_option(), limit_option):
+        f = option(f)
+    return inventory_argument(f)
 
 
 @click.command("hunt")

@@ -24,11 +24,10 @@ from pathlib import Path
 
 import click
 
+from hardening.cli_options import fail_on_option, limit_option, out_dir_option, vault_option
 from hardening.model import Severity
 from hardening.report_cli import format_option, framework_option, waivers_option
 from hardening.results import EXIT_BAD_INPUT
-
-_SEVERITIES = [s.value for s in Severity]
 
 
 @click.command("judge")
@@ -41,16 +40,10 @@ _SEVERITIES = [s.value for s in Severity]
     type=click.Path(path_type=Path, dir_okay=True, exists=True),
     help="The inventory the output was gathered from (host names and policy variables).",
 )
-@click.option("--limit", "-l", metavar="PATTERN", help="Ansible host pattern to judge (as ansible --limit).")
-@click.option(
-    "--out",
-    "-o",
-    "out_dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Output directory (default: reports/<timestamp>/).",
-)
-@click.option("--fail-on", type=click.Choice(_SEVERITIES), default="high", show_default=True)
-@click.option("--vault-password-file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@limit_option
+@out_dir_option()
+@fail_on_option
+@vault_option
 @format_option()
 @waivers_option
 @framework_option

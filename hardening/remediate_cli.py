@@ -21,6 +21,7 @@ from typing import Any
 
 import click
 
+from hardening.cli_options import timeout_option, vault_option
 from hardening.results import EXIT_BAD_INPUT, EXIT_CLEAN, EXIT_FAILING, EXIT_INCOMPLETE
 
 
@@ -127,15 +128,8 @@ def before_after(
     metavar="KEY=VALUE",
     help="Extra variable for the roles, e.g. -e harden_local_debs=/var/cache/harden/debs.",
 )
-@click.option("--vault-password-file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
-@click.option(
-    "--timeout",
-    "-T",
-    type=click.FloatRange(1, 3600),
-    default=60.0,
-    show_default=True,
-    help="Seconds per host for the re-audit.",
-)
+@vault_option
+@timeout_option("Seconds per host for the re-audit.")
 def apply_cmd(
     directory: Path,
     inventory: Path,

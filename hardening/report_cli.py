@@ -20,6 +20,7 @@ from pathlib import Path
 
 import click
 
+from hardening.cli_options import SEVERITIES
 from hardening.model import HostStatus, Severity, Status
 from hardening.report.document import ResultsDoc, ResultsError, dump_results, load_results
 from hardening.report.frameworks import Framework, FrameworkError, framework_names, load_framework
@@ -35,7 +36,6 @@ FILE_NAMES = {
     "sarif": "harden.sarif",
     "md": "report.md",
 }
-_SEVERITIES = [s.value for s in Severity]
 
 
 def parse_formats(value: str) -> tuple[str, ...]:
@@ -181,7 +181,7 @@ def _today(value: str | None) -> date:
 @framework_option
 @click.option(
     "--fail-on",
-    type=click.Choice(_SEVERITIES),
+    type=click.Choice(SEVERITIES),
     help="Also gate like audit: exit 1 when a (not waived) check at/above this severity fails, 3 when a host "
     "was not fully audited.",
 )
@@ -220,7 +220,7 @@ def report_cmd(
 @click.option("--format", "fmt", type=click.Choice(["text", "md", "json"]), default="text", show_default=True)
 @click.option(
     "--fail-on",
-    type=click.Choice(_SEVERITIES),
+    type=click.Choice(SEVERITIES),
     default="info",
     show_default=True,
     help="Exit 1 when a check at/above this severity is newly failing.",

@@ -1,0 +1,64 @@
+"""Options shared by the commands that take an inventory (audit, collect, hunt, verify, apply, judge).
+
+One definition each, so every command spells, defaults and documents them the same way.
+
+Example::
+
+    @click.command()
+    @inventory_argument
+    @limit_option
+    @timeout_option()
+    def cmd(inventory: Path, limit: str | None, timeout: float) -> None: ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from hardening.model import Severity
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+SEVERITIES = [s.value for s in Severity]
+
+inventory_argument = click.argument("inventory", type=click.Path(path_type=Path, dir_okay=True))
+
+limit_option = click.option(
+    "--limit", "-l", metavar="PATTERN", help="Ansible host pattern: only these hosts (as ansible --limit)."
+)
+
+forks_option = click.option(
+    "--forks", "-f", type=click.IntRange(1, 200), default=10, show_default=True, help="Hosts worked on at once."
+)
+
+known_hosts_option = click.option(
+    "--known-hosts",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="known_hosts file for host key verification (default: ~/.ssh/known_hosts).",
+)
+
+vault_option = click.option(
+    "--vault-password-file",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Password file for vault-encrypted inventory values.",
+)
+
+fail_on_option = click.option(
+    "--fail-on",
+    type=click.Choice(SEVERITIES),
+    default="high",
+    show_default=True,
+    help="Exit 1 when a check at or above this severity fails.",
+)
+
+
+def timeout_option(help: str = "Seconds per host for connect, authentication and the collector.") -> Callable[[F], F]:
+    return click.option("--timeout", "-T", type=click.FloatRange(1, 3600), default=60.0, show_default=True, help=help)
+
+
+def out_dir_option(help: str = "Output directory (default: reports/<timestamp>/).") -> Callable[[F], F]:
+    return click.option("--out", "-o", "out_dir", type=click.Path(path_type=Path, file_okay=False), help=help)
