@@ -46,7 +46,6 @@ from hardening.model import HostResult, HostStatus, Platform
 
 PLAYBOOK = "harden_collect.yml"
 COLLECTOR_TASK = "Collector (one POSIX sh script; read-only)"
-SCRIPT_BODY = "files/harden_collector.sh"
 GATHERED_SUFFIX = ".out"
 _HEADER = re.compile(r"# harden collector output host=(\S+) nonce=([A-Za-z0-9]+)(?: rc=(-?[0-9]*))?\s*$")
 _FAILED = re.compile(r"# harden collector failed host=(\S+) status=([a-z_]+)\s*$")
@@ -189,6 +188,8 @@ def audit_fleet_ansible(run: AnsibleRun) -> Iterator[HostResult]:
         return True
 
     run.private_dir.mkdir(parents=True, exist_ok=True)
+    body = run.private_dir / "harden_collector.sh"
+    body.write_text(script_body(), encoding="ascii")
     cmdline = []
     if run.vault_password_file is not None:
         cmdline += ["--vault-password-file", str(run.vault_password_file.resolve())]
@@ -200,7 +201,11 @@ def audit_fleet_ansible(run: AnsibleRun) -> Iterator[HostResult]:
         "ident": "collect",
         "limit": ",".join(["localhost", *linux]),
         "forks": max(1, run.options.forks),
-        "extravars": {"harden_nonce": nonce, "harden_timeout": int(max(1, run.options.timeout))},
+        "extravars": {
+            "harden_nonce": nonce,
+            "harden_timeout": int(max(1, run.options.timeout)),
+            "harden_collector_body": str(body.resolve()),
+        },
         "envvars": _runner_env(run.options),
         "quiet": True,
         "rotate_artifacts": 0,
