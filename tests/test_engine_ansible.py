@@ -199,3 +199,13 @@ def test_awx_playbook_then_harden_judge(lab, tmp_path):
     assert {(h, c): s for h, c, s in _statuses(doc)} == {
         (h, c): s for h, checks in EXPECTED.items() for c, s in checks.items()
     }
+
+
+def test_collect_playbook_passes_ansible_lint_production():
+    lint = Path(sys.executable).parent / "ansible-lint"
+    env = {"PATH": f"{lint.parent}:/usr/bin:/bin", "HOME": str(Path.home()), "ANSIBLE_NOCOLOR": "1"}
+    r = subprocess.run(
+        [str(lint), "--profile", "production", "--nocolor", "harden_collect.yml"],
+        cwd=PLAYBOOKS, capture_output=True, text=True, timeout=300, env=env,
+    )  # fmt: skip
+    assert r.returncode == 0, (r.stdout + r.stderr)[-2000:]
