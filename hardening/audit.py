@@ -215,7 +215,8 @@ def linux_result(host: _HostRun, sections: Sections, exit_code: int | None, stde
     if not sections.complete:
         status = HostStatus.ERROR
         tail = stderr.strip().splitlines()[-1:] or [""]
-        message = f"collector output incomplete (exit {exit_code}) {tail[0]}".strip()
+        how = "the connection closed before the command exited" if exit_code in (None, -1) else f"exit {exit_code}"
+        message = f"collector output incomplete ({how}) {tail[0]}".strip()
     facts = gather(sections)
     if status is HostStatus.OK and not facts.is_root:
         message = "audited without root: checks that need root report error (set ansible_become=true)"
