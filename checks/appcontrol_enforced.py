@@ -15,6 +15,7 @@ Example::
 
 from __future__ import annotations
 
+from hardening.facts import appcontrol as appcontrol_facts
 from hardening.facts.appcontrol import AppControlFacts
 from hardening.facts.linux import LinuxFacts, error_verdict, facts_json
 from hardening.facts.sections import FactError
@@ -37,19 +38,8 @@ META = CheckMeta(
     ),
 )
 
-SECTIONS = (
-    "appcontrol.cmdline",
-    "appcontrol.lsm",
-    "appcontrol.mounts",
-    "appcontrol.attr_current",
-    "appcontrol.selinux_enforce",
-    "appcontrol.selinux_enforce!err",
-    "appcontrol.selinux_config",
-    "appcontrol.getenforce",
-    "appcontrol.apparmor_enabled",
-    "appcontrol.apparmor_profiles",
-    "appcontrol.apparmor_profiles!err",
-)
+# Evidence: every section the collector piece prints, with its stderr.
+SECTIONS = tuple(s for name in appcontrol_facts.SECTIONS for s in (name, name + "!err"))
 
 _HOWTO = (
     "enable one: on Debian/Ubuntu install apparmor (+ apparmor-profiles), make sure the kernel "
