@@ -118,10 +118,9 @@ def audit(
     from hardening.audit import AuditOptions, audit_fleet
     from hardening.console import Console
     from hardening.inventory import InventoryError, load_inventory
-    from hardening.report.document import load_results
     from hardening.report.frameworks import FrameworkError
     from hardening.report.waivers import WaiverError
-    from hardening.report_cli import gate, load_inputs, write_reports
+    from hardening.report_cli import gate, load_inputs, reports_after_run
     from hardening.results import ResultsWriter, read_streamed
 
     ui = Console.for_stream(sys.stderr)
@@ -177,9 +176,9 @@ def audit(
     finally:
         signal.signal(signal.SIGTERM, restore)
         path = writer.close()
-    doc, _ = write_reports(load_results(path), out_dir, formats, fw, waivers)
+    doc = reports_after_run(writer, formats, fw, waivers)
     ui.summary(writer.hosts, path)
-    write_audit_playbooks(path)
+    write_audit_playbooks(doc, out_dir)
     if interrupted:
         missing = len(targets) + len(previous or ()) - len(writer.hosts)
         ui.error(

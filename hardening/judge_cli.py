@@ -63,10 +63,9 @@ def judge_cmd(
     from hardening.engine_ansible import judge_gathered
     from hardening.inventory import InventoryError, load_inventory
     from hardening.remediate_cli import write_audit_playbooks
-    from hardening.report.document import load_results
     from hardening.report.frameworks import FrameworkError
     from hardening.report.waivers import WaiverError
-    from hardening.report_cli import gate, load_inputs, write_reports
+    from hardening.report_cli import gate, load_inputs, reports_after_run
     from hardening.results import ResultsWriter
 
     ui = Console.for_stream(sys.stderr)
@@ -84,9 +83,9 @@ def judge_cmd(
         for result in judge_gathered(gathered, targets):
             writer.add(result)
     path = writer.results_path
-    doc, _ = write_reports(load_results(path), out_dir, formats, fw, waivers)
+    doc = reports_after_run(writer, formats, fw, waivers)
     ui.summary(writer.hosts, path)
-    write_audit_playbooks(path)
+    write_audit_playbooks(doc, out_dir)
     sys.exit(gate(doc, Severity(fail_on)))
 
 

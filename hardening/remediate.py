@@ -24,16 +24,19 @@ import ipaddress
 import json
 import re
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 import yaml
 
 from hardening import __version__
+
+if TYPE_CHECKING:
+    from hardening.report.document import ResultsDoc
 
 #: Linux roles in the order they run: the firewall last (the riskiest change, and it
 #: reads the DNS role's upstreams to open port 53 to them).
@@ -240,9 +243,14 @@ def plan_host(host: Mapping[str, Any]) -> HostPlan:
 
 def plan(results: Mapping[str, Any]) -> Plan:
     """Plan every host of a results.json document that has failed checks a role can fix."""
+    return plan_hosts(results.get("hosts") or [])
+
+
+def plan_hosts(host_docs: Iterable[Any]) -> Plan:
+    """Plan each host (results.json form) that has failed checks a role can fix; one host at a time."""
     hosts: list[HostPlan] = []
     skipped: list[tuple[str, str]] = []
-    for host in results.get("hosts") or []:
+    for host in host_docs:
         if not isinstance(host, Mapping):
             continue
         name = str(host.get("name", ""))
@@ -343,6 +351,12 @@ def load_results(path: Path) -> Mapping[str, Any]:
 def remediate(results_path: Path, out_dir: Path) -> tuple[Plan, Path]:
     """Regenerate ``out_dir/playbooks`` from ``results_path`` without re-auditing."""
     p = plan(load_results(results_path))
+    return p, write_playbooks(p, out_dir)
+
+
+def remediate_doc(doc: ResultsDoc, out_dir: Path) -> tuple[Plan, Path]:
+    """``out_dir/playbooks`` for a results document already in memory (after an audit)."""
+    p = plan_hosts(h.to_json() for h in doc.hosts)
     return p, write_playbooks(p, out_dir)
 
 

@@ -17,20 +17,23 @@ import sys
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from hardening.cli_options import timeout_option, vault_option
 from hardening.results import EXIT_BAD_INPUT, EXIT_CLEAN, EXIT_FAILING, EXIT_INCOMPLETE
 
+if TYPE_CHECKING:
+    from hardening.report.document import ResultsDoc
 
-def write_audit_playbooks(results_path: Path, err: Any = None) -> Path | None:
-    """Called by ``harden audit`` after results.json: write ``DIR/playbooks``. Never raises."""
-    from hardening.remediate import RemediationError, remediate
+
+def write_audit_playbooks(doc: ResultsDoc, out_dir: Path) -> Path | None:
+    """Called by ``harden audit`` after its reports: write ``DIR/playbooks``. Never raises."""
+    from hardening.remediate import RemediationError, remediate_doc
 
     try:
-        p, dest = remediate(results_path, results_path.parent)
+        p, dest = remediate_doc(doc, out_dir)
     except (RemediationError, OSError) as exc:
         click.echo(f"harden: remediation playbooks not written: {exc}", err=True)
         return None

@@ -22,10 +22,17 @@ import click
 
 from hardening.cli_options import SEVERITIES
 from hardening.model import HostStatus, Severity, Status
-from hardening.report.document import ResultsDoc, ResultsError, dump_results, load_results
+from hardening.report.document import (
+    ResultsDoc,
+    ResultsError,
+    dump_results,
+    load_results,
+    write_results,
+    written_results,
+)
 from hardening.report.frameworks import Framework, FrameworkError, framework_names, load_framework
 from hardening.report.waivers import Waiver, WaiverError, apply_waivers, load_waivers
-from hardening.results import EXIT_BAD_INPUT, EXIT_CLEAN, EXIT_FAILING, EXIT_INCOMPLETE
+from hardening.results import EXIT_BAD_INPUT, EXIT_CLEAN, EXIT_FAILING, EXIT_INCOMPLETE, ResultsWriter
 
 FORMATS = ("html", "json", "junit", "sarif", "md")
 DEFAULT_FORMATS = ("html", "json")
@@ -68,10 +75,23 @@ def gate(doc: ResultsDoc, fail_on: Severity) -> int:
     return EXIT_CLEAN
 
 
-def _write(path: Path, text: str) -> None:
+def _write(path: Path, chunks: Iterable[str]) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
+    with tmp.open("w", encoding="utf-8") as f:
+        f.writelines(chunks)
     os.replace(tmp, path)
+
+
+def write_report(doc: ResultsDoc, fmt: str, framework: Framework | None, path: Path) -> None:
+    """Write one report format to ``path`` (atomically). HTML and JSON are streamed, host by host."""
+    from hardening.report import html
+
+    if fmt == "html":
+        _write(path, html.html_chunks(doc, framework))
+    elif fmt == "json":
+        write_results(doc, path)
+    else:
+        _write(path, (render(doc, fmt, framework),))
 
 
 def render(doc: ResultsDoc, fmt: str, framework: Framework | None) -> str:
@@ -113,9 +133,28 @@ def write_reports(
     paths = []
     for fmt in formats:
         path = out_dir / FILE_NAMES[fmt]
-        _write(path, render(doc, fmt, framework))
+        write_report(doc, fmt, framework, path)
         paths.append(path)
     return doc, tuple(paths)
+
+
+def reports_after_run(
+    writer: ResultsWriter,
+    formats: Iterable[str],
+    framework: Framework | None,
+    waivers: Iterable[Waiver] | None,
+) -> ResultsDoc:
+    """The reports of a run that just closed ``writer`` (``harden audit``, ``harden judge``).
+
+    Works on the hosts the writer streamed, read back one at a time with their evidence held
+    as text: memory stays flat at fleet size. results.json is the writer's own unless waivers
+    change it.
+    """
+    doc = written_results(writer)
+    if waivers is None:
+        formats = tuple(f for f in formats if f != "json")
+    doc, _ = write_reports(doc, writer.out_dir, formats, framework, waivers)
+    return doc
 
 
 def load_inputs(

@@ -89,9 +89,9 @@ def slim(host: HostResult) -> HostResult:
     return replace(host, checks=tuple(replace(c, evidence=Evidence()) for c in host.checks))
 
 
-def write_document(path: Path, head: dict[str, Any], host_lines: Iterable[str]) -> None:
+def write_document(path: Path, head: dict[str, Any], hosts: Iterable[dict[str, Any]]) -> None:
     """Write results.json atomically: ``head`` (the document without ``hosts``) and each host's JSON
-    text, formatted exactly as ``json.dumps(doc, indent=2)`` would, one host in memory at a time."""
+    object, formatted exactly as ``json.dumps(doc, indent=2)`` would, one host in memory at a time."""
     text = json.dumps({**head, "hosts": []}, indent=2, ensure_ascii=False)
     if not text.endswith('"hosts": []\n}'):  # pragma: no cover - json.dumps keeps key order
         raise ValueError("unexpected results document layout")
@@ -99,8 +99,8 @@ def write_document(path: Path, head: dict[str, Any], host_lines: Iterable[str]) 
     with tmp.open("w", encoding="utf-8") as out:
         out.write(text[: -len("[]\n}")])
         first = True
-        for line in host_lines:
-            item = json.dumps(json.loads(line), indent=2, ensure_ascii=False)
+        for host in hosts:
+            item = json.dumps(host, indent=2, ensure_ascii=False)
             out.write(("[\n" if first else ",\n") + "\n".join("    " + ln for ln in item.split("\n")))
             first = False
         out.write("[]\n}\n" if first else "\n  ]\n}\n")
@@ -154,6 +154,7 @@ class ResultsWriter:
         self.started_at = _now()
         self.hosts: list[HostResult] = list(previous or ())
         self.complete = False
+        self.head: dict[str, Any] = {}  # the document without hosts, set by close()
         out_dir.mkdir(parents=True, exist_ok=True)
         path = out_dir / STREAM_NAME
         resuming = previous is not None
@@ -179,8 +180,15 @@ class ResultsWriter:
         self.hosts = [slim(h) for h in self.hosts]
         head = document((), self.inventory, self.limit, self.started_at, self.complete)
         head["summary"] = summary(self.hosts)
-        write_document(self.results_path, head, self._host_lines())
+        self.head = head
+        write_document(self.results_path, head, (json.loads(line) for line in self._host_lines()))
         return self.results_path
+
+    def packed_hosts(self) -> Iterator[HostResult]:
+        """Every host's full result as written (evidence included, held as text: see ``HostResult.packed``),
+        read back from the stream one host at a time, in results.json order."""
+        for line in self._host_lines():
+            yield HostResult.from_json(json.loads(line)).packed()
 
     def _host_lines(self) -> Iterator[str]:
         """The JSON line of each host in :attr:`hosts` order: the last parseable line per host name."""

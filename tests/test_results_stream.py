@@ -13,7 +13,7 @@ from hardening.audit import judge
 from hardening.facts.linux import gather
 from hardening.facts.sections import parse_sections
 from hardening.inventory import Connection, Target
-from hardening.model import HostResult, HostStatus, Platform
+from hardening.model import Evidence, HostResult, HostStatus, PackedFacts, Platform
 from hardening.policy import Policy
 from hardening.results import ResultsWriter, document
 
@@ -68,3 +68,46 @@ def test_empty_run(tmp_path):
     path = w.close()
     want = json.dumps(document([], "inv.ini", None, w.started_at, False), indent=2, ensure_ascii=False) + "\n"
     _same_but_time(path.read_text(), want)
+
+
+def test_reports_after_a_run_work_from_the_stream_and_match_the_whole_document(tmp_path):
+    """The audit's report stage reads the stream back host by host (evidence packed as text), yet
+    writes what the reports of the fully parsed results.json would be, byte for byte."""
+    from hardening.report.document import dump_results, load_results, write_results, written_results
+    from hardening.report.html import html_chunks, render_html
+    from hardening.report_cli import reports_after_run
+
+    hosts = [_host(s, f"{s}-{i}") for i, s in enumerate(["default", "hardened", "half", "ufw"])]
+    w = ResultsWriter(tmp_path / "run", inventory="inv.ini")
+    for h in hosts:
+        w.add(h)
+    w.complete = True
+    w.close()
+    streamed = written_results(w)
+    whole = load_results(w.results_path)
+    assert streamed == whole
+    assert all(isinstance(c.evidence.facts, PackedFacts) for h in streamed.hosts for c in h.checks if c.evidence.facts)
+    assert [c.evidence.facts_dict() for c in streamed.hosts[3].checks] == [
+        dict(c.evidence.facts) for c in hosts[3].checks
+    ]
+    write_results(streamed, tmp_path / "again.json")
+    assert (tmp_path / "again.json").read_text() == dump_results(whole) == w.results_path.read_text()
+    chunks = list(html_chunks(streamed))
+    assert len(chunks) > 100  # written piece by piece, never one string
+    assert "".join(chunks) == render_html(whole)
+    before = w.results_path.read_bytes()
+    doc = reports_after_run(w, ("html", "json"), None, None)
+    assert w.results_path.read_bytes() == before  # the writer's results.json is the JSON report
+    assert (tmp_path / "run" / "report.html").read_text() == render_html(doc)
+
+
+def test_packed_facts_behave_as_the_mapping_they_hold():
+    facts = {"rules": [{"chain": "output", "n": 2}], "ipv6": None, "ratio": 0.5, "name": "nginx\u00e9"}
+    packed = PackedFacts(facts)
+    assert packed == facts and facts == packed and packed == PackedFacts(dict(facts))
+    assert packed != {**facts, "ipv6": False}
+    assert packed.unpack() == facts and list(packed) == list(facts) and len(packed) == 4
+    assert packed["rules"][0]["n"] == 2
+    ev = Evidence(facts, "x").packed()
+    assert ev.facts_dict() == facts and ev.to_json() == {"facts": facts, "excerpt": "x"}
+    assert Evidence().packed() == Evidence()

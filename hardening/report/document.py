@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from hardening.model import JSON, CheckResult, HostResult
-from hardening.results import SCHEMA_ID, results_schema
+from hardening.results import SCHEMA_ID, ResultsWriter, results_schema, write_document
 
 
 class ResultsError(Exception):
@@ -52,6 +52,10 @@ class ResultsDoc:
         return next((c for h in self.hosts for c in h.checks if c.id == check_id), None)
 
     def to_json(self) -> dict[str, JSON]:
+        return {**self.head_json(), "hosts": [h.to_json() for h in self.hosts]}
+
+    def head_json(self) -> dict[str, JSON]:
+        """The document without ``hosts`` (which come last in results.json)."""
         out: dict[str, JSON] = {
             "schema": SCHEMA_ID,
             "tool": {"name": "harden", "version": self.tool_version},
@@ -65,7 +69,6 @@ class ResultsDoc:
                 "host_status": dict(Counter(h.status.value for h in self.hosts)),
                 "check_status": dict(Counter(c.status.value for h in self.hosts for c in h.checks)),
             },
-            "hosts": [h.to_json() for h in self.hosts],
         }
         notes = [c.waiver for h in self.hosts for c in h.checks if c.waiver is not None]
         if notes:
@@ -98,7 +101,7 @@ def parse_results(data: Any, source: str = "results") -> ResultsDoc:
             inventory=data["inventory"],
             limit=data.get("limit"),
             complete=bool(data.get("complete", True)),
-            hosts=tuple(HostResult.from_json(h) for h in data["hosts"]),
+            hosts=tuple(HostResult.from_json(h).packed() for h in data["hosts"]),
         )
     except (KeyError, ValueError, TypeError) as exc:  # schema-valid but semantically broken (e.g. a bad date)
         raise ResultsError(f"{source}: not a valid {SCHEMA_ID} document: {exc!r}") from exc
@@ -120,3 +123,24 @@ def load_results(path: Path) -> ResultsDoc:
 def dump_results(doc: ResultsDoc) -> str:
     """results.json text for ``doc`` (indented, UTF-8, trailing newline)."""
     return json.dumps(doc.to_json(), indent=2, ensure_ascii=False) + "\n"
+
+
+def write_results(doc: ResultsDoc, path: Path) -> None:
+    """Write ``doc`` to ``path`` atomically, byte for byte :func:`dump_results`, one host in memory at a time."""
+    write_document(path, doc.head_json(), (h.to_json() for h in doc.hosts))
+
+
+def written_results(writer: ResultsWriter) -> ResultsDoc:
+    """The document a closed :class:`ResultsWriter` wrote, read back from its stream host by host with
+    packed evidence: what the reports after an audit work on, never the whole results.json parsed at once.
+    Not schema-validated again: the writer built it from typed results."""
+    head = writer.head
+    return ResultsDoc(
+        tool_version=head["tool"]["version"],
+        started_at=head["started_at"],
+        finished_at=head["finished_at"],
+        inventory=head["inventory"],
+        limit=head["limit"],
+        complete=head["complete"],
+        hosts=tuple(writer.packed_hosts()),
+    )

@@ -6,10 +6,12 @@ Rendered with Jinja2 (autoescape on) from ``templates/report.html.j2``, loaded t
 Example::
 
     Path("report.html").write_text(render_html(doc), encoding="utf-8")
+    # or, without the whole page in memory: f.writelines(html_chunks(doc))
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -103,9 +105,15 @@ def severity_chart(bars: tuple[Bar, ...], width: int = 420) -> SvgChart:
 
 def render_html(doc: ResultsDoc, framework: Framework | None = None) -> str:
     """The whole report as one HTML document (string)."""
+    return "".join(html_chunks(doc, framework))
+
+
+def html_chunks(doc: ResultsDoc, framework: Framework | None = None) -> Iterator[str]:
+    """The report as it is rendered, piece by piece: written straight to a file, a 1,000-host report
+    never exists as one string (evidence is formatted per finding as the template reaches it)."""
     view = build_view(doc)
     env = environment()
-    return env.get_template("report.html.j2").render(
+    return env.get_template("report.html.j2").generate(
         doc=doc,
         view=view,
         chart=severity_chart(view.bars),

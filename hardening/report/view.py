@@ -15,7 +15,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass
 
-from hardening.model import Reference, Severity, Status, WaiverNote
+from hardening.model import Evidence, Reference, Severity, Status, WaiverNote
 from hardening.report.document import ResultsDoc
 from hardening.report.frameworks import CheckGuide, check_guide
 
@@ -59,9 +59,17 @@ class FindingItem:
     host: str
     status: str
     message: str
-    facts_json: str
-    excerpt: str
+    evidence: Evidence
     waiver: WaiverNote | None
+
+    @property
+    def facts_json(self) -> str:
+        """The facts, indented; computed when the report writes the item (not held for the fleet)."""
+        return json.dumps(self.evidence.facts_dict(), indent=2, ensure_ascii=False, sort_keys=False)
+
+    @property
+    def excerpt(self) -> str:
+        return self.evidence.excerpt
 
 
 @dataclass(frozen=True)
@@ -178,8 +186,7 @@ def build_view(doc: ResultsDoc) -> View:
                     h.name,
                     c.status.value,
                     c.message,
-                    json.dumps(dict(c.evidence.facts), indent=2, ensure_ascii=False, sort_keys=False),
-                    c.evidence.excerpt,
+                    c.evidence,
                     c.waiver,
                 )
                 for h in doc.hosts
