@@ -21,6 +21,7 @@ import ipaddress
 import re
 import shlex
 from dataclasses import replace
+from functools import lru_cache
 
 from hardening.egress.model import ROOT_ONLY, XT_OUTPUT_CHAINS, Chain, Cond, Intervals, Kind, Rule, Ruleset, Table
 
@@ -60,8 +61,24 @@ def _split(line: str) -> list[str]:
     return shlex.split(line)
 
 
+_SAVE_COMMENT = re.compile(r"^#.*$", re.MULTILINE)
+_CHAIN_COUNTERS = re.compile(r"^(:\S+ \S+) \[\d+:\d+\]$", re.MULTILINE)
+
+
 def parse_save(text: str, version: int, backend: str) -> Ruleset:
-    """Parse one save output; ``version`` 4 for iptables-save, 6 for ip6tables-save."""
+    """Parse one save output; ``version`` 4 for iptables-save, 6 for ip6tables-save.
+
+    Pure, and the last results are kept: hosts built from one configuration share one ruleset,
+    so a fleet audit parses it once. The parts that differ on every host and every second and
+    that nothing here reads (comment lines with the date, chain packet counters) are blanked
+    first, keeping line numbers, so that they do not defeat that.
+    """
+    stable = _CHAIN_COUNTERS.sub(r"\1 [0:0]", _SAVE_COMMENT.sub("#", text))
+    return _parse_save(stable, version, backend)
+
+
+@lru_cache(maxsize=64)
+def _parse_save(text: str, version: int, backend: str) -> Ruleset:
     family = "ip" if version == 4 else "ip6"
     tables: list[Table] = []
     name = ""

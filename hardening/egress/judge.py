@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from functools import lru_cache
 
 from hardening.egress.evaluate import PROBE_PORT, PUBLIC, ProbePlan, ProbeResult, plan, public_count, run_probe
 from hardening.egress.model import Intervals, Ruleset
@@ -123,8 +124,17 @@ def judge(
     interfaces: tuple[str, ...],
     policy: Policy | None = None,
 ) -> FamilyReport:
-    """Probe ``ruleset`` for ``family`` and sort what is admitted."""
-    policy = policy or Policy()
+    """Probe ``ruleset`` for ``family`` and sort what is admitted.
+
+    Pure over frozen values, so the last judgements are kept (by equal ruleset, family,
+    interfaces and policy): hosts built from one configuration share one ruleset, and a
+    fleet audit judges it once instead of once per host.
+    """
+    return _judge(ruleset, family, tuple(interfaces), policy or Policy())
+
+
+@lru_cache(maxsize=64)
+def _judge(ruleset: Ruleset, family: int, interfaces: tuple[str, ...], policy: Policy) -> FamilyReport:
     probe_addr = next((int(a) for a in policy.probe_addresses if a.version == family), None)
     extra_nets = [
         (int(d.net.network_address), int(d.net.broadcast_address))

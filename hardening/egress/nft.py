@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any
 
 from hardening.egress.model import (
@@ -52,8 +54,22 @@ _ORDER_OPS = frozenset({"<", ">", "<=", ">="})
 _ACTIVE_FLAGS = frozenset({"owner", "persist"})
 
 
+_COUNTER = re.compile(r'"counter": \{"packets": \d+, "bytes": \d+\}')
+
+
 def parse_ruleset(text: str) -> Ruleset:
-    """Parse the whole JSON document; raises :class:`NftParseError` on garbage."""
+    """Parse the whole JSON document; raises :class:`NftParseError` on garbage.
+
+    Pure, and the last results are kept: hosts built from one configuration share one ruleset,
+    so a fleet audit parses it once. Rule counters (which nothing here reads, and which differ on
+    every host and every second) are zeroed first so that they do not defeat that. In JSON text
+    ``"counter": {`` cannot occur inside a string (its quotes would be escaped).
+    """
+    return _parse_ruleset(_COUNTER.sub('"counter": {"packets": 0, "bytes": 0}', text))
+
+
+@lru_cache(maxsize=64)
+def _parse_ruleset(text: str) -> Ruleset:
     try:
         doc = json.loads(text)
     except (ValueError, RecursionError) as exc:

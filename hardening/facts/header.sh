@@ -7,7 +7,19 @@ PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export PATH
 umask 077
 HT=$(mktemp -d 2>/dev/null || { d=/tmp/harden.$$; mkdir -m 700 "$d" && echo "$d"; })
-trap 'rm -rf "$HT"' EXIT HUP INT TERM
+_h_dd=
+# On exit: close stdout so that dd (below) writes its last block, wait for it, clean up.
+trap 'exec >&-; [ -n "$_h_dd" ] && wait "$_h_dd"; rm -rf "$HT"' EXIT
+trap 'exit 130' HUP INT TERM
+
+# The output leaves in 64 KiB blocks through dd instead of one SSH packet per printf: the
+# controller decrypts ~10 packets per host instead of ~200 (its CPU per host drops 5-fold).
+# Only when dd works here (tested), so a missing or odd dd can never block the FIFO open.
+if [ "$(printf x | dd obs=65536 2>/dev/null)" = x ] && mkfifo "$HT/out" 2>/dev/null; then
+    dd obs=65536 <"$HT/out" 2>/dev/null &
+    _h_dd=$!
+    exec >"$HT/out"
+fi
 
 # _h_run NAME CMD [ARGS...]: run CMD, capture stdout as section NAME, stderr as NAME!err.
 _h_run() {

@@ -89,6 +89,39 @@ class Sections(Mapping[str, Section]):
 DONE_SECTION = "__done__"
 
 
+_NAME_LINE = re.compile(r"(\S+)\n")
+_RC_LINE = re.compile(r"(-?\d{1,10})\n")
+
+
+def _find_begin(output: str, mark: str, pos: int) -> tuple[int, str, int] | None:
+    """The first begin line at or after ``pos`` that starts a line: (its start, name, where its body starts).
+
+    Plain string search: the nonce differs on every host, and a regex built around it would be
+    compiled anew for each host (most of the parse time).
+    """
+    head = mark + " B "
+    i = output.find(head, pos)
+    while i != -1:
+        if i == 0 or output[i - 1] == "\n":
+            m = _NAME_LINE.match(output, i + len(head))
+            if m:
+                return i, m.group(1), m.end()
+        i = output.find(head, i + 1)
+    return None
+
+
+def _find_end(output: str, mark: str, name: str, pos: int, stop: int) -> tuple[int, int, int] | None:
+    """The first ``\\n<mark> E <name> <rc>\\n`` inside ``output[pos:stop]``: (its start, rc, its end)."""
+    head = f"\n{mark} E {name} "
+    i = output.find(head, pos, stop)
+    while i != -1:
+        m = _RC_LINE.match(output, i + len(head), stop)
+        if m:
+            return i, int(m.group(1)), m.end()
+        i = output.find(head, i + 1, stop)
+    return None
+
+
 def parse_sections(output: str, nonce: str) -> Sections:
     """Split collector output into sections. Text outside sections is ignored.
 
@@ -99,27 +132,22 @@ def parse_sections(output: str, nonce: str) -> Sections:
     code the collector prints: the section counts as cut short.
     """
     mark = "@@" + nonce
-    begin = re.compile(rf"^{re.escape(mark)} B (\S+)\n", re.MULTILINE)
     found: dict[str, Section] = {}
     pos = 0
-    while True:
-        m = begin.search(output, pos)
-        if not m:
-            break
-        name = m.group(1)
-        nxt = begin.search(output, m.end())
-        stop = nxt.start() if nxt else len(output)
-        end = re.compile(rf"\n{re.escape(mark)} E {re.escape(name)} (-?\d{{1,10}})\n")
-        e = end.search(output, m.end(), stop)
+    while (m := _find_begin(output, mark, pos)) is not None:
+        _, name, body_start = m
+        nxt = _find_begin(output, mark, body_start)
+        stop = nxt[0] if nxt else len(output)
+        e = _find_end(output, mark, name, body_start, stop)
         if e is None:
             # Unterminated: the output was cut. Keep what we have, flagged by rc=None.
-            found.setdefault(name, Section(name, output[m.end() : stop], None))
+            found.setdefault(name, Section(name, output[body_start:stop], None))
             pos = stop
             continue
-        body = output[m.end() : e.start()]
+        end_start, rc, end_stop = e
         # A repeated name keeps its first occurrence: a host cannot override a section.
-        found.setdefault(name, Section(name, body, int(e.group(1))))
-        pos = e.end() - 1
+        found.setdefault(name, Section(name, output[body_start:end_start], rc))
+        pos = end_stop - 1
     return Sections(found, complete=DONE_SECTION in found)
 
 

@@ -12,7 +12,9 @@ Example::
 
 from __future__ import annotations
 
+import os
 import select
+import threading
 import time
 from pathlib import Path
 
@@ -41,6 +43,40 @@ class _RejectUnknown(paramiko.MissingHostKeyPolicy):
 class _AcceptAny(paramiko.MissingHostKeyPolicy):
     def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
         return None
+
+
+_KNOWN_HOSTS: dict[tuple[str, int, int, int], paramiko.HostKeys] = {}
+_KNOWN_HOSTS_LOCK = threading.Lock()
+
+
+def known_hosts_keys(path: str) -> paramiko.HostKeys:
+    """``path`` parsed once per version of the file (path, inode, size, mtime) and shared.
+
+    Parsing builds a key object per line; a fleet audit would otherwise do it once per host.
+    """
+    st = os.stat(path)
+    key = (path, st.st_ino, st.st_size, st.st_mtime_ns)
+    with _KNOWN_HOSTS_LOCK:
+        keys = _KNOWN_HOSTS.get(key)
+        if keys is None:
+            keys = paramiko.HostKeys(path)
+            if len(_KNOWN_HOSTS) >= 8:
+                _KNOWN_HOSTS.clear()
+            _KNOWN_HOSTS[key] = keys
+        return keys
+
+
+def _use_known_hosts(client: paramiko.SSHClient, path: str) -> None:
+    """Give ``client`` the shared parsed ``path`` (what ``load_host_keys`` would load).
+
+    Sharing is safe: the client only reads them (neither policy here adds a key). Should a
+    paramiko version lack the attribute, the client loads the file itself.
+    """
+    if isinstance(getattr(client, "_host_keys", None), paramiko.HostKeys):
+        client._host_keys = known_hosts_keys(path)
+        client._host_keys_filename = path
+    else:  # pragma: no cover - paramiko internals changed
+        client.load_host_keys(path)
 
 
 class _ParamikoChannel:
@@ -103,7 +139,7 @@ class SshTransport:
         if self.target.host_key_checking:
             if Path(self.known_hosts).exists():
                 try:
-                    client.load_host_keys(self.known_hosts)
+                    _use_known_hosts(client, self.known_hosts)
                 except (OSError, paramiko.SSHException) as exc:
                     raise TransportError(HostStatus.ERROR, f"cannot read {self.known_hosts}: {exc}") from None
             client.set_missing_host_key_policy(_RejectUnknown(self.known_hosts))
