@@ -14,6 +14,7 @@ Example::
 
 from __future__ import annotations
 
+import re
 import sys
 from collections import Counter
 from collections.abc import Iterable
@@ -38,16 +39,20 @@ _STATUS_STYLE = {
 _HOST_STYLE = {HostStatus.OK: "green"}
 
 
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def _escape(m: re.Match[str]) -> str:
+    ch = m.group()
+    return "\\n" if ch == "\n" else f"\\x{ord(ch):02x}"
+
+
 def safe(text: str, limit: int = 300) -> str:
-    """Escape control characters (ANSI escapes included) and bound the length."""
-    out = []
-    for ch in text[:limit]:
-        code = ord(ch)
-        if code < 0x20 or 0x7F <= code < 0xA0:
-            out.append("\\n" if ch == "\n" else f"\\x{code:02x}")
-        else:
-            out.append(ch)
-    return "".join(out) + ("…" if len(text) > limit else "")
+    """Escape control characters (ANSI escapes included) and bound the length.
+
+    A newline becomes ``\\n``, any other C0/C1 control ``\\xNN``; ESC loses its power that way.
+    """
+    return _CONTROLS.sub(_escape, text[:limit]) + ("…" if len(text) > limit else "")
 
 
 def _host_line(result: HostResult) -> Text:

@@ -89,21 +89,35 @@ def slim(host: HostResult) -> HostResult:
     return replace(host, checks=tuple(replace(c, evidence=Evidence()) for c in host.checks))
 
 
-def write_document(path: Path, head: dict[str, Any], hosts: Iterable[dict[str, Any]]) -> None:
-    """Write results.json atomically: ``head`` (the document without ``hosts``) and each host's JSON
-    object, formatted exactly as ``json.dumps(doc, indent=2)`` would, one host in memory at a time."""
+def document_chunks(head: dict[str, Any], host_texts: Iterable[str]) -> Iterator[str]:
+    """results.json as text: ``head`` (the document without ``hosts``) indented, then ``hosts`` with
+    one host per line, each the compact JSON text given (as in hosts.jsonl).
+
+    One host per line keeps a 1,000-host file greppable and diffable by host, and lets it be
+    written from the stream without decoding and re-encoding every host (the indenting JSON
+    encoder is pure Python: seconds at that scale).
+    """
     text = json.dumps({**head, "hosts": []}, indent=2, ensure_ascii=False)
     if not text.endswith('"hosts": []\n}'):  # pragma: no cover - json.dumps keeps key order
         raise ValueError("unexpected results document layout")
+    yield text[: -len("[]\n}")]
+    first = True
+    for host in host_texts:
+        yield ("[\n    " if first else ",\n    ") + host
+        first = False
+    yield "[]\n}\n" if first else "\n  ]\n}\n"
+
+
+def host_text(host: HostResult) -> str:
+    """One host's compact JSON text (a line of hosts.jsonl, a line of results.json)."""
+    return json.dumps(host.to_json(), ensure_ascii=False)
+
+
+def write_document(path: Path, head: dict[str, Any], host_texts: Iterable[str]) -> None:
+    """Write results.json atomically (see :func:`document_chunks`), one host in memory at a time."""
     tmp = path.with_suffix(path.suffix + ".tmp")
     with tmp.open("w", encoding="utf-8") as out:
-        out.write(text[: -len("[]\n}")])
-        first = True
-        for host in hosts:
-            item = json.dumps(host, indent=2, ensure_ascii=False)
-            out.write(("[\n" if first else ",\n") + "\n".join("    " + ln for ln in item.split("\n")))
-            first = False
-        out.write("[]\n}\n" if first else "\n  ]\n}\n")
+        out.writelines(document_chunks(head, host_texts))
     os.replace(tmp, path)
 
 
@@ -169,7 +183,7 @@ class ResultsWriter:
 
     def add(self, host: HostResult) -> None:
         """Append ``host`` to the stream; only a slim copy (no evidence) stays in memory."""
-        self._stream.write(json.dumps(host.to_json(), ensure_ascii=False) + "\n")
+        self._stream.write(host_text(host) + "\n")
         self._stream.flush()
         self.hosts = [h for h in self.hosts if h.name != host.name]
         self.hosts.append(slim(host))
@@ -181,7 +195,7 @@ class ResultsWriter:
         head = document((), self.inventory, self.limit, self.started_at, self.complete)
         head["summary"] = summary(self.hosts)
         self.head = head
-        write_document(self.results_path, head, (json.loads(line) for line in self._host_lines()))
+        write_document(self.results_path, head, self._host_lines())
         return self.results_path
 
     def packed_hosts(self) -> Iterator[HostResult]:
@@ -207,9 +221,9 @@ class ResultsWriter:
             for h in self.hosts:
                 if h.name in offsets:
                     f.seek(offsets[h.name])
-                    yield f.readline().decode("utf-8")
+                    yield f.readline().decode("utf-8").rstrip("\r\n")
                 else:  # not in the stream (cannot happen unless the file was changed): what memory holds
-                    yield json.dumps(h.to_json(), ensure_ascii=False)
+                    yield host_text(h)
 
     def __enter__(self) -> ResultsWriter:
         return self

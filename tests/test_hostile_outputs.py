@@ -210,3 +210,9 @@ def test_redact_blanks_passwords_in_every_string_a_host_sent_back():
     out = json.dumps(redact(leaky, [secret, None, "ab"]).to_json())
     assert secret not in out and REDACTED in out and '"n": 3' in out
     assert redact(leaky, [None, "ab"]) == leaky  # nothing to redact (short secrets are left alone)
+    assert redact(host, [secret]) is host  # not in the output anywhere: the result as it was
+    # secrets JSON would escape (quote, backslash, controls) are still found, in every string
+    for odd in ('pa"ss\\word', "tab\tsecret"):
+        leaky2 = replace(host, checks=(replace(host.checks[0], evidence=Evidence({odd: [odd]}, odd)),))
+        ev = redact(leaky2, [odd]).checks[0].evidence
+        assert dict(ev.facts) == {REDACTED: [REDACTED]} and ev.excerpt == REDACTED

@@ -70,3 +70,27 @@ def test_injected_markup_does_not_become_dom_in_chromium(tmp_path):
     assert "Hosts × checks" in dom, r.stderr[-2000:]
     assert "<script" not in dom.lower() and "<b>x</b>" not in dom
     assert "web&lt;script&gt;alert(1)&lt;/script&gt;|01" in dom
+
+
+def test_evidence_is_laid_out_for_people_and_stays_the_same_json():
+    import json
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from hardening.report.text import readable_json
+
+    leaves = st.none() | st.booleans() | st.integers() | st.text(max_size=8)
+    values = st.recursive(
+        leaves, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    )
+
+    @settings(max_examples=300, deadline=None)
+    @given(values)
+    def round_trip(v):
+        assert json.loads(readable_json(v)) == v
+
+    round_trip()
+    text = readable_json({"running": {"IPv4": {"open": [{"port": 4444}]}, "read_from": ["nft"]}, "x": 1})
+    assert text.splitlines()[:3] == ["{", '  "running": {', '    "IPv4": {']
+    assert '      "open": [{"port": 4444}]' in text.splitlines()  # the fourth level stays on one line

@@ -1,5 +1,5 @@
-"""ResultsWriter streams: results.json is written from hosts.jsonl, byte for byte what
-``json.dumps(document(...), indent=2)`` gives, while memory holds only slim results."""
+"""ResultsWriter streams: results.json is written from hosts.jsonl (the document ``document(...)``
+gives, one host per line), while memory holds only slim results."""
 
 from __future__ import annotations
 
@@ -40,8 +40,16 @@ def test_results_json_is_streamed_from_the_jsonl(tmp_path):
         w.add(h)
     w.complete = True
     path = w.close()
-    want = json.dumps(document(hosts, "inv.ini", "lab", w.started_at, True), indent=2, ensure_ascii=False) + "\n"
-    _same_but_time(path.read_text(), want)
+    text = path.read_text()
+    want = document(hosts, "inv.ini", "lab", w.started_at, True)
+    got = json.loads(text)
+    assert {**got, "finished_at": ""} == {**want, "finished_at": ""}
+    # the head indented, then one host per line, verbatim from the stream
+    lines = text.splitlines()
+    assert lines[0] == "{" and lines[1] == '  "schema": "harden.results/v1",' and lines[-2:] == ["  ]", "}"]
+    host_lines = [ln for ln in lines if ln.startswith('    {"name": ')]
+    assert len(host_lines) == 5
+    assert [ln.strip().rstrip(",") for ln in host_lines] == (tmp_path / "hosts.jsonl").read_text().splitlines()
     # memory keeps verdicts and messages, not the evidence
     assert all(not c.evidence.excerpt and not c.evidence.facts for h in w.hosts for c in h.checks)
     assert [(c.id, c.status, c.message) for c in w.hosts[3].checks] == [
@@ -67,7 +75,7 @@ def test_empty_run(tmp_path):
     w = ResultsWriter(tmp_path, inventory="inv.ini")
     path = w.close()
     want = json.dumps(document([], "inv.ini", None, w.started_at, False), indent=2, ensure_ascii=False) + "\n"
-    _same_but_time(path.read_text(), want)
+    _same_but_time(path.read_text(), want)  # no host: exactly the indented document
 
 
 def test_reports_after_a_run_work_from_the_stream_and_match_the_whole_document(tmp_path):

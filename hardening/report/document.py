@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from hardening.model import JSON, CheckResult, HostResult
-from hardening.results import SCHEMA_ID, ResultsWriter, results_schema, write_document
+from hardening.results import SCHEMA_ID, ResultsWriter, document_chunks, host_text, results_schema, write_document
 
 
 class ResultsError(Exception):
@@ -121,13 +121,13 @@ def load_results(path: Path) -> ResultsDoc:
 
 
 def dump_results(doc: ResultsDoc) -> str:
-    """results.json text for ``doc`` (indented, UTF-8, trailing newline)."""
-    return json.dumps(doc.to_json(), indent=2, ensure_ascii=False) + "\n"
+    """results.json text for ``doc`` (UTF-8, one host per line, trailing newline)."""
+    return "".join(document_chunks(doc.head_json(), (host_text(h) for h in doc.hosts)))
 
 
 def write_results(doc: ResultsDoc, path: Path) -> None:
     """Write ``doc`` to ``path`` atomically, byte for byte :func:`dump_results`, one host in memory at a time."""
-    write_document(path, doc.head_json(), (h.to_json() for h in doc.hosts))
+    write_document(path, doc.head_json(), (host_text(h) for h in doc.hosts))
 
 
 def written_results(writer: ResultsWriter) -> ResultsDoc:

@@ -11,6 +11,7 @@ Example::
 
 from __future__ import annotations
 
+import json
 import re
 
 # C0 controls except tab/newline/CR, DEL, C1 controls; ANSI CSI/OSC sequences first
@@ -60,3 +61,34 @@ def md_code_block(text: str) -> str:
     longest = max((len(m) for m in re.findall(r"`+", body)), default=0)
     fence = "`" * max(3, longest + 1)
     return f"{fence}text\n{body}\n{fence}"
+
+
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode  # the C encoder (no indent)
+
+
+def readable_json(value: object, depth: int = 3) -> str:
+    """JSON for a person: objects (and lists holding objects or lists) ``depth`` levels deep are
+    laid out one member per line; what is deeper stays on one line.
+
+    ``json.dumps(indent=...)`` is pure Python; a 1,000-host report spent seconds in it. This
+    encodes every leaf with the C encoder, and the result is still valid JSON.
+
+    >>> print(readable_json({"a": [1, 2], "b": {"c": {"d": [{"e": 1}]}}}, depth=2))
+    {
+      "a": [1, 2],
+      "b": {
+        "c": {"d": [{"e": 1}]}
+      }
+    }
+    """
+    return _readable(value, depth, "")
+
+
+def _readable(value: object, depth: int, pad: str) -> str:
+    inner = pad + "  "
+    if depth > 0 and isinstance(value, dict) and value:
+        items = [f"{inner}{_ENCODE(str(k))}: {_readable(v, depth - 1, inner)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + "\n" + pad + "}"
+    if depth > 0 and isinstance(value, list | tuple) and any(isinstance(v, dict | list | tuple) for v in value):
+        return "[\n" + ",\n".join(inner + _readable(v, depth - 1, inner) for v in value) + "\n" + pad + "]"
+    return _ENCODE(value)

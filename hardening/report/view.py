@@ -11,13 +11,13 @@ Example::
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass
 
 from hardening.model import Evidence, Reference, Severity, Status, WaiverNote
 from hardening.report.document import ResultsDoc
 from hardening.report.frameworks import CheckGuide, check_guide
+from hardening.report.text import readable_json
 
 SEVERITIES = tuple(sorted(Severity, key=lambda s: -s.rank))  # critical first
 
@@ -65,7 +65,7 @@ class FindingItem:
     @property
     def facts_json(self) -> str:
         """The facts, indented; computed when the report writes the item (not held for the fleet)."""
-        return json.dumps(self.evidence.facts_dict(), indent=2, ensure_ascii=False, sort_keys=False)
+        return readable_json(self.evidence.facts_dict())
 
     @property
     def excerpt(self) -> str:
