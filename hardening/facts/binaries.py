@@ -116,7 +116,8 @@ def parse_found(text: str) -> tuple[tuple[FoundPath, ...], bool]:
                 mode=st[2] if len(st) == 3 else "",
                 sha256=f[6] if re.fullmatch(r"[0-9a-f]{64}", f[6]) else "",
                 magic=f[7],
-                markers=tuple(m for m in f[8].split(";") if m),
+                # one per line (collectors before this one joined them with ";")
+                markers=tuple(sorted({m for m in re.split(r"[;\n]", f[8]) if m})),
                 executed=f[9] == "run",
                 not_run_reason=f[9].removeprefix("norun:") if f[9] != "run" else "",
                 help_text=f[10],

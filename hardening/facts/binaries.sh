@@ -4,7 +4,8 @@
 # One record per path found: 12 NUL-terminated fields (no field can hold a NUL: paths
 # cannot, command output has NULs removed), so names with newlines or tabs parse safely:
 #   @bin, path, kind (file|symlink|other), link target, real path, "size uid mode",
-#   sha256, magic (first 4 bytes, hex), markers (strings found in the file, not run),
+#   sha256, magic (first 4 bytes, hex), markers (strings found in the file, not run; one per
+#   line, sorted),
 #   exec ("run" or "norun:<why>"), help output (--list / nc --help / -h), rpm -qf output.
 # Help output comes only from binaries root owns in system directories, with timeout 2
 # and stdin /dev/null: nothing from /tmp, /home or /usr/local is ever executed.
@@ -13,6 +14,7 @@
 cat >"$HT/binrec.sh" <<'HARDEN_BINREC'
 ht=$1
 shift
+myuid=$(id -u)
 n=0
 for p in "$@"; do
     n=$((n + 1))
@@ -37,15 +39,32 @@ for p in "$@"; do
     st=$(stat -L -c '%s %u %a' -- "$p" 2>/dev/null)
     printf '%s\0' "$st"
     size=${st%% *}
+    # Few processes per file: each fork+exec costs about a millisecond of the host's CPU.
     if [ -f "$p" ] && [ -r "$p" ] && [ -n "$size" ] && [ "$size" -le 67108864 ]; then
-        sha256sum <"$p" | cut -c1-64 | tr -d '\n'
+        h=$(sha256sum <"$p")
+        printf '%.64s' "$h"
     fi
     printf '\0'
-    [ -r "$p" ] && head -c 4 <"$p" | od -An -tx1 | tr -d ' \n'
+    if [ -r "$p" ]; then
+        m=$(od -An -tx1 -N4 <"$p" 2>/dev/null)
+        # shellcheck disable=SC2086  # split on purpose: "7f 45 4c 46" -> 7f454c46
+        printf '%s' $m
+    fi
     printf '\0'
-    [ -f "$p" ] && [ -r "$p" ] && head -c 8388608 <"$p" |
-        grep -a -o -F -e 'program to exec after connect' -e '--sh-exec' -e 'EXEC' \
-            -e 'OpenBSD netcat' -e 'BusyBox v' | sort -u | tr '\n' ';'
+    # Markers, one per line (sorted, unique): from the file itself up to 8 MiB, else its first 8 MiB.
+    if [ -f "$p" ] && [ -r "$p" ]; then
+        case $size in
+        "" | *[!0-9]*) big=1 ;;
+        *) if [ "$size" -le 8388608 ]; then big=; else big=1; fi ;;
+        esac
+        if [ -z "$big" ]; then
+            grep -a -o -F -e 'program to exec after connect' -e '--sh-exec' -e 'EXEC' \
+                -e 'OpenBSD netcat' -e 'BusyBox v' -- "$p"
+        else
+            head -c 8388608 <"$p" | grep -a -o -F -e 'program to exec after connect' -e '--sh-exec' -e 'EXEC' \
+                -e 'OpenBSD netcat' -e 'BusyBox v'
+        fi | sort -u
+    fi
     printf '\0'
     why=""
     case $real in
@@ -53,11 +72,18 @@ for p in "$@"; do
     *) why="not a system directory" ;;
     esac
     case $real in *[!A-Za-z0-9/._+-]*) why="unusual characters in path" ;; esac
-    if [ -z "$why" ] && [ -z "$(find -L "$real" -prune -type f -user 0 ! -perm -020 ! -perm -002 2>/dev/null)" ]; then
-        why="not a root-owned regular file, or group/other writable"
+    if [ -z "$why" ]; then
+        # From the stat above ("size uid mode" of the file $p resolves to, i.e. $real).
+        owner=${st#* }
+        owner=${owner%% *}
+        mode=${st##* }
+        case $mode in "" | *[!0-7]*) mode=777 ;; esac
+        if [ ! -f "$real" ] || [ "$owner" != 0 ] || [ $((0$mode & 022)) -ne 0 ]; then
+            why="not a root-owned regular file, or group/other writable"
+        fi
     fi
     if [ -z "$why" ] && ! command -v timeout >/dev/null 2>&1; then why="no timeout command"; fi
-    if [ -z "$why" ] && [ "$(id -u)" != 0 ] && [ ! -x "$real" ]; then why="not executable"; fi
+    if [ -z "$why" ] && [ "$myuid" != 0 ] && [ ! -x "$real" ]; then why="not executable"; fi
     if [ -n "$why" ]; then
         printf 'norun:%s\0' "$why"
     else
@@ -96,26 +122,34 @@ for p in "$@"; do
 done
 HARDEN_BINREC
 
-# Exit status: 1 when any find failed (unreadable directory, failed batch), not only the last.
+# Two finds in all (system directories, each real directory once; then the others).
+# Exit status: 1 when a find failed (unreadable directory, failed batch).
 _bin_find() {
     : >"$HT/binspell"
     _brc=0
     _bd=""
+    set --
     for _d in /usr/sbin /usr/bin /sbin /bin /usr/games; do
         [ -d "$_d" ] || continue
-        _r=$(readlink -f "$_d")
+        _r=$(cd -P -- "$_d" 2>/dev/null && pwd) || continue
         case " $_bd " in *" $_r "*) continue ;; esac
         _bd="$_bd $_r"
-        find "$_d/" -maxdepth 1 \( -type f -o -type l \) \( -name nc -o -name nc.traditional \
+        set -- "$@" "$_d/"
+    done
+    if [ "$#" -gt 0 ]; then
+        find "$@" -maxdepth 1 \( -type f -o -type l \) \( -name nc -o -name nc.traditional \
             -o -name nc.openbsd -o -name netcat -o -name ncat -o -name socat -o -name 'busybox*' \) \
             -exec sh "$HT/binrec.sh" "$HT" {} + || _brc=1
-    done
+    fi
+    set --
     for _d in /usr/local /opt /tmp /var/tmp /dev/shm /home /root; do
-        [ -d "$_d" ] || continue
-        find "$_d/" -xdev -maxdepth 4 \( -type f -o -type l \) \( -name nc -o -name nc.traditional \
+        [ -d "$_d" ] && set -- "$@" "$_d/"
+    done
+    if [ "$#" -gt 0 ]; then
+        find "$@" -xdev -maxdepth 4 \( -type f -o -type l \) \( -name nc -o -name nc.traditional \
             -o -name nc.openbsd -o -name netcat -o -name ncat -o -name socat -o -name 'busybox*' \) \
             -exec sh "$HT/binrec.sh" "$HT" {} + || _brc=1
-    done
+    fi
     return "$_brc"
 }
 

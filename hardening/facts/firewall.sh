@@ -13,10 +13,15 @@ _h_cmd firewall.ip6tables_nft_save ip6tables-nft-save
 # (/proc files report size 0, so test their content, not -s.)
 _h_file firewall.legacy_names /proc/net/ip_tables_names
 _h_file firewall.legacy6_names /proc/net/ip6_tables_names
-if [ -n "$(cat /proc/net/ip_tables_names 2>/dev/null)" ]; then
+# _fw_nonempty FILE: FILE has at least one character (read builtin: no process).
+_fw_nonempty() {
+    _hl=
+    IFS= read -r _hl 2>/dev/null <"$1" || [ -n "$_hl" ]
+}
+if _fw_nonempty /proc/net/ip_tables_names; then
     _h_cmd firewall.iptables_legacy_save iptables-legacy-save
 fi
-if [ -n "$(cat /proc/net/ip6_tables_names 2>/dev/null)" ]; then
+if _fw_nonempty /proc/net/ip6_tables_names; then
     _h_cmd firewall.ip6tables_legacy_save ip6tables-legacy-save
 fi
 
@@ -87,7 +92,9 @@ _h_fw_v6() {
     for _hf in /proc/sys/net/ipv6/conf/*/disable_ipv6; do
         [ -r "$_hf" ] || continue
         _hd=${_hf%/disable_ipv6}
-        echo "${_hd##*/} $(cat "$_hf")"
+        _hv=
+        read -r _hv <"$_hf"
+        echo "${_hd##*/} $_hv"
     done
     return 0
 }
