@@ -22,16 +22,18 @@ if [ "$(printf x | dd obs=65536 2>/dev/null)" = x ] && mkfifo "$HT/out" 2>/dev/n
 fi
 
 # _h_run NAME CMD [ARGS...]: run CMD, capture stdout as section NAME, stderr as NAME!err.
+# $_hpiece tells the pieces (which run side by side, see collector.py) their scratch files apart.
+_hpiece=
 _h_run() {
     _hn=$1
     shift
     printf '\n@@%s B %s\n' "$HN" "$_hn"
-    "$@" 2>"$HT/err" </dev/null
+    "$@" 2>"$HT/err$_hpiece" </dev/null
     _hrc=$?
     printf '\n@@%s E %s %s\n' "$HN" "$_hn" "$_hrc"
-    if [ -s "$HT/err" ]; then
+    if [ -s "$HT/err$_hpiece" ]; then
         printf '\n@@%s B %s!err\n' "$HN" "$_hn"
-        head -c 65536 "$HT/err"
+        head -c 65536 "$HT/err$_hpiece"
         printf '\n@@%s E %s!err 0\n' "$HN" "$_hn"
     fi
 }
