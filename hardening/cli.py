@@ -10,9 +10,11 @@ Example::
 
 from __future__ import annotations
 
+import importlib
 import os
 import signal
 import sys
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,18 +25,17 @@ from hardening import __version__
 from hardening.cli_options import (
     fail_on_option,
     forks_option,
+    format_option,
+    framework_option,
     inventory_argument,
     known_hosts_option,
     limit_option,
     out_dir_option,
     timeout_option,
     vault_option,
+    waivers_option,
 )
-from hardening.hunt_cli import hunt_cmd, verify_cmd
-from hardening.judge_cli import collector_script_cmd, judge_cmd
 from hardening.model import HostStatus, Severity
-from hardening.remediate_cli import apply_cmd, remediate_cmd, write_audit_playbooks
-from hardening.report_cli import diff_cmd, format_option, framework_option, report_cmd, waivers_option
 from hardening.results import EXIT_BAD_INPUT, EXIT_INCOMPLETE
 
 if TYPE_CHECKING:
@@ -46,7 +47,32 @@ def _default_out() -> Path:
     return Path("reports") / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Commands defined in other modules, imported only when run (or listed): start-up stays short.
+_LAZY_COMMANDS = {
+    "apply": ("hardening.remediate_cli", "apply_cmd"),
+    "collector-script": ("hardening.judge_cli", "collector_script_cmd"),
+    "diff": ("hardening.report_cli", "diff_cmd"),
+    "hunt": ("hardening.hunt_cli", "hunt_cmd"),
+    "judge": ("hardening.judge_cli", "judge_cmd"),
+    "remediate": ("hardening.remediate_cli", "remediate_cmd"),
+    "report": ("hardening.report_cli", "report_cmd"),
+    "verify": ("hardening.hunt_cli", "verify_cmd"),
+}
+
+
+class _Commands(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *_LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in _LAZY_COMMANDS:
+            module, name = _LAZY_COMMANDS[cmd_name]
+            command: click.Command = getattr(importlib.import_module(module), name)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="harden")
 def cli() -> None:
     """Audit and harden hosts against reverse shells (agentless: SSH and WinRM)."""
@@ -118,6 +144,7 @@ def audit(
     from hardening.audit import AuditOptions, audit_fleet
     from hardening.console import Console
     from hardening.inventory import InventoryError, load_inventory
+    from hardening.remediate_cli import write_audit_playbooks
     from hardening.report.frameworks import FrameworkError
     from hardening.report.waivers import WaiverError
     from hardening.report_cli import gate, load_inputs, reports_after_run
@@ -159,6 +186,7 @@ def audit(
     interrupted = False
     restore = signal.signal(signal.SIGTERM, _terminate)
     try:
+        _warm_up_reports(formats)
         with ui.progress(total=len(targets)) as progress:
             if engine == "ansible":
                 from hardening.engine_ansible import AnsibleRun, audit_fleet_ansible
@@ -190,6 +218,25 @@ def audit(
         # Hosts still in flight end by themselves within --timeout; do not wait for them.
         os._exit(EXIT_INCOMPLETE)
     sys.exit(gate(doc, Severity(fail_on)))
+
+
+def _warm_up_reports(formats: tuple[str, ...]) -> None:
+    """Import and compile what the reports and playbooks need in a background thread, while the
+    hosts are audited: the audit waits on the network most of the time, so this costs a one-host
+    audit no wall time instead of a tenth of a second at the end. Errors are left to the real calls."""
+
+    def warm() -> None:
+        try:
+            from hardening import remediate
+            from hardening.report import html
+
+            if "html" in formats:
+                html.warm_up()
+            remediate.warm_up()
+        except Exception:  # only a head start: the real calls report any problem
+            return
+
+    threading.Thread(target=warm, name="harden-warm-up", daemon=True).start()
 
 
 def _terminate(signum: int, frame: object) -> None:
@@ -263,16 +310,6 @@ def collect(
         out_file.write_bytes(data)
         how = f"nonce {nonce}" if nonce else "Windows collector JSON"
         click.echo(f"{len(data)} bytes from {targets[0].name} written to {out_file} ({how})", err=True)
-
-
-cli.add_command(report_cmd)
-cli.add_command(judge_cmd)
-cli.add_command(collector_script_cmd)
-cli.add_command(diff_cmd)
-cli.add_command(remediate_cmd)
-cli.add_command(hunt_cmd)
-cli.add_command(verify_cmd)
-cli.add_command(apply_cmd)
 
 
 @cli.group()

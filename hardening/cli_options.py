@@ -62,3 +62,50 @@ def timeout_option(help: str = "Seconds per host for connect, authentication and
 
 def out_dir_option(help: str = "Output directory (default: reports/<timestamp>/).") -> Callable[[F], F]:
     return click.option("--out", "-o", "out_dir", type=click.Path(path_type=Path, file_okay=False), help=help)
+
+
+# Report options (audit, judge, report).
+FORMATS = ("html", "json", "junit", "sarif", "md")
+DEFAULT_FORMATS = ("html", "json")
+
+
+def parse_formats(value: str) -> tuple[str, ...]:
+    """``"html,json"`` -> ``("html", "json")``; ``"all"`` -> every format. Raises ValueError."""
+    names = [v.strip().lower() for v in value.split(",") if v.strip()]
+    if names == ["all"]:
+        return FORMATS
+    bad = [n for n in names if n not in FORMATS]
+    if bad or not names:
+        raise ValueError(f"unknown format(s) {', '.join(bad) or '(none)'}; choose from {', '.join(FORMATS)} or all")
+    return tuple(dict.fromkeys(names))
+
+
+def _formats_option(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, ...]:
+    try:
+        return parse_formats(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+def format_option(default: tuple[str, ...] = DEFAULT_FORMATS) -> click.Option:  # type: ignore[valid-type]
+    return click.option(
+        "--format",
+        "formats",
+        default=",".join(default),
+        show_default=True,
+        callback=_formats_option,
+        help=f"Comma-separated report formats: {', '.join(FORMATS)} (or all).",
+    )
+
+
+waivers_option = click.option(
+    "--waivers",
+    "waivers_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="YAML waivers file (check, hosts, justification, expires, by); see docs/report.md.",
+)
+framework_option = click.option(
+    "--framework",
+    metavar="NAME",
+    help="Group the report by this framework's requirements (nist-800-53, cis-debian-12, mitre-attack).",
+)

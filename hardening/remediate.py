@@ -26,6 +26,7 @@ import re
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -279,6 +280,7 @@ def roles_source() -> Path:
     return path
 
 
+@cache
 def _template(name: str) -> jinja2.Template:
     text = resources.files("hardening.templates").joinpath("remediation", name).read_text(encoding="utf-8")
     # [[ ]] / [% %]: Ansible's own {{ }} pass through untouched.
@@ -352,6 +354,12 @@ def remediate(results_path: Path, out_dir: Path) -> tuple[Plan, Path]:
     """Regenerate ``out_dir/playbooks`` from ``results_path`` without re-auditing."""
     p = plan(load_results(results_path))
     return p, write_playbooks(p, out_dir)
+
+
+def warm_up() -> None:
+    """Compile the playbook templates now (e.g. while hosts are being audited)."""
+    for name in ("site.yml.j2", "ansible.cfg.j2"):
+        _template(name)
 
 
 def remediate_doc(doc: ResultsDoc, out_dir: Path) -> tuple[Plan, Path]:

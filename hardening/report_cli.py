@@ -20,7 +20,14 @@ from pathlib import Path
 
 import click
 
-from hardening.cli_options import SEVERITIES
+from hardening.cli_options import (
+    FORMATS,
+    SEVERITIES,
+    format_option,
+    framework_option,
+    parse_formats,
+    waivers_option,
+)
 from hardening.model import HostStatus, Severity, Status
 from hardening.report.document import (
     ResultsDoc,
@@ -34,8 +41,6 @@ from hardening.report.frameworks import Framework, FrameworkError, framework_nam
 from hardening.report.waivers import Waiver, WaiverError, apply_waivers, load_waivers
 from hardening.results import EXIT_BAD_INPUT, EXIT_CLEAN, EXIT_FAILING, EXIT_INCOMPLETE, ResultsWriter
 
-FORMATS = ("html", "json", "junit", "sarif", "md")
-DEFAULT_FORMATS = ("html", "json")
 FILE_NAMES = {
     "html": "report.html",
     "json": "results.json",
@@ -43,24 +48,6 @@ FILE_NAMES = {
     "sarif": "harden.sarif",
     "md": "report.md",
 }
-
-
-def parse_formats(value: str) -> tuple[str, ...]:
-    """``"html,json"`` -> ``("html", "json")``; ``"all"`` -> every format. Raises ValueError."""
-    names = [v.strip().lower() for v in value.split(",") if v.strip()]
-    if names == ["all"]:
-        return FORMATS
-    bad = [n for n in names if n not in FORMATS]
-    if bad or not names:
-        raise ValueError(f"unknown format(s) {', '.join(bad) or '(none)'}; choose from {', '.join(FORMATS)} or all")
-    return tuple(dict.fromkeys(names))
-
-
-def _formats_option(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, ...]:
-    try:
-        return parse_formats(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from exc
 
 
 def gate(doc: ResultsDoc, fail_on: Severity) -> int:
@@ -171,30 +158,6 @@ def _fail(msg: str) -> None:
 
     click.echo(f"harden: error: {terminal_safe(msg)}", err=True)
     sys.exit(EXIT_BAD_INPUT)
-
-
-def format_option(default: tuple[str, ...] = DEFAULT_FORMATS) -> click.Option:  # type: ignore[valid-type]
-    return click.option(
-        "--format",
-        "formats",
-        default=",".join(default),
-        show_default=True,
-        callback=_formats_option,
-        help=f"Comma-separated report formats: {', '.join(FORMATS)} (or all).",
-    )
-
-
-waivers_option = click.option(
-    "--waivers",
-    "waivers_file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="YAML waivers file (check, hosts, justification, expires, by); see docs/report.md.",
-)
-framework_option = click.option(
-    "--framework",
-    metavar="NAME",
-    help="Group the report by this framework's requirements (nist-800-53, cis-debian-12, mitre-attack).",
-)
 
 
 def _today(value: str | None) -> date:

@@ -56,7 +56,7 @@ def _concurrent(index: int, body: str) -> str:
     Each piece keeps its own stderr scratch file (``_hpiece``, see ``_h_run``). Only the pieces'
     PIDs are waited for: dd (the output buffer, see header.sh) ends after the script does.
     """
-    return f"(\n_hpiece=.{index}\n{body}\n) >\"$HT/piece{index}\" &\n_hj{index}=$!"
+    return f'(\n_hpiece=.{index}\n{body}\n) >"$HT/piece{index}" &\n_hj{index}=$!'
 
 
 def new_linux_collector() -> Collector:

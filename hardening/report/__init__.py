@@ -9,14 +9,41 @@ Example::
     html = render_html(doc, load_framework("nist"))
 """
 
-from hardening.report.diff import DiffResult, diff_results
-from hardening.report.document import ResultsDoc, ResultsError, dump_results, load_results, parse_results
-from hardening.report.frameworks import Framework, FrameworkError, group_by_framework, load_framework
-from hardening.report.html import render_html
-from hardening.report.junit import render_junit
-from hardening.report.markdown import render_markdown
-from hardening.report.sarif import render_sarif
-from hardening.report.waivers import Waiver, WaiverError, apply_waivers, load_waivers, parse_waivers
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# Imported when first used (PEP 562): ``harden audit`` imports only the modules it renders with.
+_WHERE = {
+    "DiffResult": "diff",
+    "diff_results": "diff",
+    "ResultsDoc": "document",
+    "ResultsError": "document",
+    "dump_results": "document",
+    "load_results": "document",
+    "parse_results": "document",
+    "Framework": "frameworks",
+    "FrameworkError": "frameworks",
+    "group_by_framework": "frameworks",
+    "load_framework": "frameworks",
+    "render_html": "html",
+    "render_junit": "junit",
+    "render_markdown": "markdown",
+    "render_sarif": "sarif",
+    "Waiver": "waivers",
+    "WaiverError": "waivers",
+    "apply_waivers": "waivers",
+    "load_waivers": "waivers",
+    "parse_waivers": "waivers",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"hardening.report.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'hardening.report' has no attribute {name!r}")
+
 
 __all__ = [
     "DiffResult",
