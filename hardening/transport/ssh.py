@@ -13,6 +13,7 @@ Example::
 from __future__ import annotations
 
 import os
+import random
 import select
 import threading
 import time
@@ -57,6 +58,10 @@ def _transport(sock: Any, **kwargs: Any) -> paramiko.Transport:
     return transport
 
 
+class _DroppedBeforeBanner(TransportError):
+    """The server closed or reset the connection before its SSH banner (see ``_connected``)."""
+
+
 _KNOWN_HOSTS: dict[tuple[str, int, int, int], paramiko.HostKeys] = {}
 _KNOWN_HOSTS_LOCK = threading.Lock()
 
@@ -94,8 +99,12 @@ def _use_known_hosts(client: paramiko.SSHClient, path: str) -> None:
 class _ParamikoChannel:
     """Adapter from a paramiko Channel to :class:`hardening.transport.base.Channel`."""
 
+    # A server that sent the exit status but never EOF nor close gets this long to do so.
+    EOF_GRACE = 2.0
+
     def __init__(self, chan: paramiko.Channel) -> None:
         self._chan = chan
+        self._exit_seen: float | None = None
 
     def send(self, data: bytes) -> None:
         self._chan.sendall(data)
@@ -104,28 +113,41 @@ class _ParamikoChannel:
         self._chan.shutdown_write()
 
     def recv(self, timeout: float) -> tuple[bytes, bytes, bool]:
+        """The next output, or finished once the command's output is complete.
+
+        Complete means EOF (or close) AND the exit status: the exit status alone is not enough,
+        as OpenSSH sends it when the command exits, which can be before the last output is on
+        the wire (the collector writes its output in one block at exit). Data always comes
+        before EOF on a channel, so after EOF nothing is missing.
+        """
         end = time.monotonic() + timeout
+        chan = self._chan
         while True:
-            out = self._chan.recv(65536) if self._chan.recv_ready() else b""
-            err = self._chan.recv_stderr(65536) if self._chan.recv_stderr_ready() else b""
+            out = chan.recv(65536) if chan.recv_ready() else b""
+            err = chan.recv_stderr(65536) if chan.recv_stderr_ready() else b""
             if out or err:
                 return out, err, False
-            pending = self._chan.recv_ready() or self._chan.recv_stderr_ready()
-            if not pending and (self._chan.exit_status_ready() or self._chan.closed):
+            if chan.recv_ready() or chan.recv_stderr_ready():
+                continue
+            if chan.closed or (chan.eof_received and chan.exit_status_ready()):
                 return b"", b"", True
-            left = end - time.monotonic()
+            now = time.monotonic()
+            if chan.exit_status_ready() and not chan.eof_received:
+                self._exit_seen = self._exit_seen or now
+                if now - self._exit_seen >= self.EOF_GRACE:
+                    return b"", b"", True
+            left = end - now
             if left <= 0:
                 return b"", b"", False
-            if pending:
-                continue
-            if self._chan.eof_received:
+            if chan.eof_received:
                 # Output is over (the fileno stays readable from now on); the exit status is on
                 # its way, and its event is also set should the channel close instead.
-                self._chan.status_event.wait(left)
+                chan.status_event.wait(left)
             else:
                 # The channel's fileno becomes readable on stdout or stderr data, EOF or close:
                 # one wake-up per block of output, no polling.
-                select.select([self._chan], [], [], left)
+                wait = left if self._exit_seen is None else min(left, 0.1)
+                select.select([chan], [], [], wait)
 
     def exit_code(self) -> int | None:
         return self._chan.recv_exit_status() if self._chan.exit_status_ready() else None
@@ -193,32 +215,62 @@ class SshTransport:
             raise TransportError(HostStatus.AUTH_FAILED, f"SSH authentication failed for {t.user}: {exc}") from None
         except TimeoutError:
             raise TransportError(HostStatus.TIMEOUT, f"timed out connecting to {t.host}:{t.port or 22}") from None
-        except paramiko.SSHException as exc:
-            text = str(exc)
+        except (paramiko.SSHException, EOFError) as exc:  # EOFError: closed under paramiko's reader
+            text = str(exc) or "connection closed by the server"
             transport = client.get_transport()
-            if transport is not None and not transport.remote_version:
+            no_banner = transport is not None and not transport.remote_version
+            if no_banner:
                 text = f"no SSH banner received ({text})"
             if time.monotonic() >= deadline - 0.05:
                 raise TransportError(
                     HostStatus.TIMEOUT, f"timed out after {self.timeout:g}s with {t.host}:{t.port or 22}: {text}"
                 ) from None
             status = HostStatus.TIMEOUT if "banner" in text.lower() or "timeout" in text.lower() else HostStatus.ERROR
-            raise TransportError(status, f"SSH error with {t.host}:{t.port or 22}: {text}") from None
+            error = _DroppedBeforeBanner if no_banner else TransportError
+            raise error(status, f"SSH error with {t.host}:{t.port or 22}: {text}") from None
         except paramiko.ssh_exception.NoValidConnectionsError as exc:
             reasons = sorted({(e.strerror or str(e)) for e in exc.errors.values()})
             raise TransportError(
                 HostStatus.UNREACHABLE, f"cannot connect to {t.host}:{t.port or 22}: {', '.join(reasons)}"
             ) from None
         except OSError as exc:
-            raise TransportError(
+            transport = client.get_transport()
+            dropped = isinstance(exc, ConnectionResetError | BrokenPipeError | ConnectionAbortedError) and (
+                transport is None or not transport.remote_version
+            )
+            error = _DroppedBeforeBanner if dropped else TransportError
+            raise error(
                 HostStatus.UNREACHABLE, f"cannot connect to {t.host}:{t.port or 22}: {exc.strerror or exc}"
             ) from None
 
+    # Connections dropped before the server's banner are tried again, this many times in all.
+    ATTEMPTS = 3
+
+    def _connected(self, deadline: float) -> paramiko.SSHClient:
+        """A connected, authenticated client. A connection reset or closed before the SSH banner
+        is sshd refusing new connections for a moment (``MaxStartups``: too many unauthenticated
+        connections at once, e.g. a jump host or one sshd behind many inventory names). Nothing
+        was sent yet, so it is tried again after a short random pause, within the deadline."""
+        for attempt in range(1, self.ATTEMPTS + 1):
+            client = self._client()
+            try:
+                self._connect(client, deadline)
+                return client
+            except _DroppedBeforeBanner:
+                client.close()
+                pause = 0.2 * attempt + random.uniform(0, 0.3)
+                if attempt == self.ATTEMPTS or time.monotonic() + pause >= deadline - 1.0:
+                    raise
+                time.sleep(pause)
+            except TransportError:
+                client.close()
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
     def run(self, script: str) -> RunResult:
         deadline = time.monotonic() + self.timeout
-        client = self._client()
+        client = self._connected(deadline)
         try:
-            self._connect(client, deadline)
             transport = client.get_transport()
             if transport is None:
                 raise TransportError(HostStatus.ERROR, "SSH transport closed after connecting")
