@@ -120,7 +120,9 @@ def main() -> int:
             h_runs.append(h)
             print(
                 f"fleet round {r + 1}: {args.hosts} hosts  ansible setup {a.wall:6.2f}s (rc {a.rc})"
-                f"  harden {h.wall:6.2f}s (rc {h.rc})  ratio {h.wall / a.wall:5.3f}",
+                f"  harden {h.wall:6.2f}s (rc {h.rc})  ratio {h.wall / a.wall:5.3f}"
+                f"  controller CPU/host: ansible {a.cpu / args.hosts * 1000:.0f} ms,"
+                f" harden {h.cpu / args.hosts * 1000:.0f} ms",
                 flush=True,
             )
         s_runs: list[Run] = []

@@ -244,13 +244,14 @@ class SshTransport:
             ) from None
 
     # Connections dropped before the server's banner are tried again, this many times in all.
-    ATTEMPTS = 3
+    ATTEMPTS = 4
 
     def _connected(self, deadline: float) -> paramiko.SSHClient:
         """A connected, authenticated client. A connection reset or closed before the SSH banner
         is sshd refusing new connections for a moment (``MaxStartups``: too many unauthenticated
         connections at once, e.g. a jump host or one sshd behind many inventory names). Nothing
-        was sent yet, so it is tried again after a short random pause, within the deadline."""
+        was sent yet, so it is tried again after a growing random pause (at most 3.5 s in all),
+        within the deadline."""
         for attempt in range(1, self.ATTEMPTS + 1):
             client = self._client()
             try:
@@ -258,7 +259,8 @@ class SshTransport:
                 return client
             except _DroppedBeforeBanner:
                 client.close()
-                pause = 0.2 * attempt + random.uniform(0, 0.3)
+                step = 0.25 * 2 ** (attempt - 1)  # 0.25, 0.5, 1 s, each plus up to as much again
+                pause = step + random.uniform(0, step)
                 if attempt == self.ATTEMPTS or time.monotonic() + pause >= deadline - 1.0:
                     raise
                 time.sleep(pause)
