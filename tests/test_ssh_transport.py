@@ -110,6 +110,7 @@ def test_a_connection_dropped_before_the_banner_is_tried_again_then_reported():
     import pytest
 
     from hardening.inventory import Connection, Target
+    from hardening.model import HostStatus
     from hardening.transport.base import TransportError
     from hardening.transport.ssh import SshTransport
 
@@ -153,4 +154,6 @@ def test_a_connection_dropped_before_the_banner_is_tried_again_then_reported():
     assert len(accepted) == SshTransport.ATTEMPTS == 4, (err.value.status, err.value.message)
     # paramiko reports the reset while reading the banner, or while sending its own
     assert "no SSH banner received" in err.value.message or "reset" in err.value.message.lower()
+    assert err.value.status is HostStatus.UNREACHABLE  # refused, not slow
+    assert "dropped the connection before its SSH banner 4 times" in err.value.message
     assert time.monotonic() - started < 8  # pauses: at most 0.5 + 1 + 2 s

@@ -2,8 +2,8 @@
 
 Each fact area (firewall, dns, audit, appcontrol, binaries) owns a ``<area>.sh`` piece
 beside its parser. The script is the header, every piece (run side by side, printed in
-order), and the footer, with a fresh random nonce for the section markers. It is sent on stdin to ``sh -s``: one exec
-channel, one round trip per host.
+order), and the footer, with a fresh random nonce for the section markers. It is sent on
+stdin to ``sh -s``: one exec channel, one round trip per host.
 
 Example::
 

@@ -7,6 +7,11 @@ PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export PATH
 umask 077
 HT=$(mktemp -d 2>/dev/null || { d=/tmp/harden.$$; mkdir -m 700 "$d" && echo "$d"; })
+# Without its private directory the collector would write its scratch files to /: stop.
+if [ -z "$HT" ] || [ ! -d "$HT" ]; then
+    echo "harden: cannot create a private temporary directory (mktemp -d, /tmp)" >&2
+    exit 1
+fi
 _h_dd=
 # On exit: close stdout so that dd (below) writes its last block, wait for it, clean up.
 trap 'exec >&-; [ -n "$_h_dd" ] && wait "$_h_dd"; rm -rf "$HT"' EXIT

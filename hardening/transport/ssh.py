@@ -257,12 +257,17 @@ class SshTransport:
             try:
                 self._connect(client, deadline)
                 return client
-            except _DroppedBeforeBanner:
+            except _DroppedBeforeBanner as exc:
                 client.close()
                 step = 0.25 * 2 ** (attempt - 1)  # 0.25, 0.5, 1 s, each plus up to as much again
                 pause = step + random.uniform(0, step)
                 if attempt == self.ATTEMPTS or time.monotonic() + pause >= deadline - 1.0:
-                    raise
+                    # Refused, not slow: the server answered every time by dropping us.
+                    raise TransportError(
+                        HostStatus.UNREACHABLE,
+                        f"{exc.message} — the server dropped the connection before its SSH banner "
+                        f"{attempt} time{'s' * (attempt > 1)} (sshd MaxStartups or a firewall/tcpwrapper)",
+                    ) from None
                 time.sleep(pause)
             except TransportError:
                 client.close()
