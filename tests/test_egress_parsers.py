@@ -195,3 +195,10 @@ def test_volatile_parts_do_not_change_a_parse_and_share_the_cached_result():
     assert iptables.parse_save(x, 4, "nft") is iptables.parse_save(y, 4, "nft")
     assert iptables.parse_save(y, 4, "nft") == iptables._parse_save(y, 4, "nft")
     assert iptables.parse_save(x.replace("OUTPUT DROP", "OUTPUT ACCEPT"), 4, "nft") != iptables.parse_save(x, 4, "nft")
+    # other comments are read (warnings about legacy or incompatible tables), and a \r ends a line
+    warned = "# Warning: iptables-legacy tables present, use iptables-legacy-save to see them\n" + x
+    assert iptables.parse_save(warned, 4, "nft") == iptables._parse_save(warned, 4, "nft")
+    assert iptables.parse_save(warned, 4, "nft").notes
+    sneaky = x.replace("-j ACCEPT\n", "-j ACCEPT\n# Completed on x\r-A OUTPUT -j ACCEPT\n")
+    assert iptables.parse_save(sneaky, 4, "nft") == iptables._parse_save(sneaky, 4, "nft")
+    assert len(iptables.parse_save(sneaky, 4, "nft").tables[0].chain("OUTPUT").rules) == 2

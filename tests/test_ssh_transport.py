@@ -48,16 +48,20 @@ class _Chan:
         self.status_event = threading.Event()
         self.status_event.set()  # the exit status is already there
 
-    def later(self, data: bytes, delay: float) -> None:
+    def later(self, data: bytes, delay: float, pieces: int = 1) -> None:
+        """``data`` in ``pieces`` parts, ``delay`` s apart, then EOF."""
         import threading
         import time
 
+        size = -(-len(data) // pieces)
+
         def feed() -> None:
-            time.sleep(delay)
-            with self._lock:
-                self._buf += data
-                self.eof_received = True
-            os.write(self._w, b"x")
+            for i in range(pieces):
+                time.sleep(delay)
+                with self._lock:
+                    self._buf += data[i * size : (i + 1) * size]
+                    self.eof_received = i == pieces - 1
+                os.write(self._w, b"x")
 
         threading.Thread(target=feed, daemon=True).start()
 
@@ -95,6 +99,25 @@ def test_output_after_the_exit_status_is_still_read():
         if finished:
             break
     assert got == b"the whole collector output\n"
+    os.close(chan._r)
+    os.close(chan._w)
+
+
+def test_output_trickling_in_after_the_exit_status_for_longer_than_the_grace_is_read_whole():
+    """The grace for a server that never sends EOF counts from the last data, not from the exit status."""
+    from hardening.transport.ssh import _ParamikoChannel
+
+    chan = _Chan()
+    data = bytes(range(256)) * 48  # 12 KiB in 8 parts, 0.4 s apart: 3.2 s > EOF_GRACE
+    chan.later(data, 0.4, pieces=8)
+    wrapped = _ParamikoChannel(chan)  # type: ignore[arg-type]
+    got = b""
+    for _ in range(50):  # bounded
+        out, _err, finished = wrapped.recv(0.5)
+        got += out
+        if finished:
+            break
+    assert got == data
     os.close(chan._r)
     os.close(chan._w)
 

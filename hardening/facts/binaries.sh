@@ -45,7 +45,7 @@ for p in "$@"; do
         printf '%.64s' "$h"
     fi
     printf '\0'
-    if [ -r "$p" ]; then
+    if [ -f "$p" ] && [ -r "$p" ]; then
         m=$(od -An -tx1 -N4 <"$p" 2>/dev/null)
         # shellcheck disable=SC2086  # split on purpose: "7f 45 4c 46" -> 7f454c46
         printf '%s' $m
@@ -72,11 +72,20 @@ for p in "$@"; do
     *) why="not a system directory" ;;
     esac
     case $real in *[!A-Za-z0-9/._+-]*) why="unusual characters in path" ;; esac
+    # Only netcat-likes are asked for their help: a symlink named nc may point at any program
+    # (ln -s /sbin/halt /tmp/nc: sysvinit's halt -h halts the host).
     if [ -z "$why" ]; then
-        # From the stat above ("size uid mode" of the file $p resolves to, i.e. $real).
-        owner=${st#* }
-        owner=${owner%% *}
-        mode=${st##* }
+        case ${real##*/} in
+        nc | nc.* | netcat | netcat.* | netcat-* | ncat | ncat.* | socat* | busybox*) ;;
+        *) why="not a netcat-like program" ;;
+        esac
+    fi
+    if [ -z "$why" ]; then
+        # The file that would run ($real), not what $p pointed at a moment ago: $p may be a
+        # symlink its owner switches between a harmless root file and their own.
+        rst=$(stat -c '%u %a' -- "$real" 2>/dev/null)
+        owner=${rst% *}
+        mode=${rst#* }
         case $mode in "" | *[!0-7]*) mode=777 ;; esac
         if [ ! -f "$real" ] || [ "$owner" != 0 ] || [ $((0$mode & 022)) -ne 0 ]; then
             why="not a root-owned regular file, or group/other writable"

@@ -37,12 +37,25 @@ def build_linux_script(nonce: str, pieces: tuple[str, ...] = LINUX_PIECES) -> st
     """The full POSIX sh collector for ``nonce`` (letters and digits only)."""
     if not nonce.isalnum():
         raise ValueError("nonce must be alphanumeric")
+    return assemble(nonce, tuple(_piece(p) for p in pieces))
+
+
+def assemble(nonce: str, pieces: tuple[str, ...]) -> str:
+    """The collector around piece bodies (shell text): header, pieces side by side, footer."""
     parts = ["#!/bin/sh", f"HN={nonce}", _piece("header")]
-    parts += [_concurrent(i, _piece(p)) for i, p in enumerate(pieces)]
+    parts += [_concurrent(i, body) for i, body in enumerate(pieces)]
     if pieces:
         jobs = " ".join(f'"$_hj{i}"' for i in range(len(pieces)))
         files = " ".join(f'"$HT/piece{i}"' for i in range(len(pieces)))
-        parts.append(f"wait {jobs}\ncat {files}")
+        # A piece that did not end normally (killed, out of memory, fork failed) must not be
+        # followed by the done marker: the host then counts as not fully audited.
+        parts.append(
+            f'_hfail=\nfor _hj in {jobs}; do\n    wait "$_hj" || _hfail="$_hfail $?"\ndone\n'
+            f'cat {files} || _hfail="$_hfail cat"\n'
+            'if [ -n "$_hfail" ]; then\n'
+            '    echo "harden: a collector piece did not finish (status$_hfail)" >&2\n'
+            "    exit 1\nfi"
+        )
     parts.append(_piece("footer"))
     return "\n".join(parts) + "\n"
 
@@ -53,10 +66,11 @@ def _concurrent(index: int, body: str) -> str:
     The pieces are independent (each reads the host, none changes it), so they run at once:
     the collector takes as long as its slowest piece instead of the sum. Their outputs are
     printed in order afterwards, so the sections come out as if run one after the other.
-    Each piece keeps its own stderr scratch file (``_hpiece``, see ``_h_run``). Only the pieces'
-    PIDs are waited for: dd (the output buffer, see header.sh) ends after the script does.
+    Each piece keeps its own stderr scratch file (``_hpiece``, see ``_h_run``) and ends with
+    ``exit 0``, so any other status means it was cut short. Only the pieces' PIDs are waited
+    for: dd (the output buffer, see header.sh) ends after the script does.
     """
-    return f'(\n_hpiece=.{index}\n{body}\n) >"$HT/piece{index}" &\n_hj{index}=$!'
+    return f'(\n_hpiece=.{index}\n{body}\nexit 0\n) >"$HT/piece{index}" &\n_hj{index}=$!'
 
 
 def new_linux_collector() -> Collector:

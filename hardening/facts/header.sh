@@ -16,6 +16,8 @@ _h_dd=
 # On exit: close stdout so that dd (below) writes its last block, wait for it, clean up.
 trap 'exec >&-; [ -n "$_h_dd" ] && wait "$_h_dd"; rm -rf "$HT"' EXIT
 trap 'exit 130' HUP INT TERM
+# The controller stopped reading (timeout, output cap): leave through the EXIT trap (cleanup).
+trap 'exit 141' PIPE
 
 # The output leaves in 64 KiB blocks through dd instead of one SSH packet per printf: the
 # controller decrypts ~10 packets per host instead of ~200 (its CPU per host drops 5-fold).

@@ -99,7 +99,7 @@ def _use_known_hosts(client: paramiko.SSHClient, path: str) -> None:
 class _ParamikoChannel:
     """Adapter from a paramiko Channel to :class:`hardening.transport.base.Channel`."""
 
-    # A server that sent the exit status but never EOF nor close gets this long to do so.
+    # A server that sent the exit status but then neither data, EOF nor close for this long is done.
     EOF_GRACE = 2.0
 
     def __init__(self, chan: paramiko.Channel) -> None:
@@ -126,6 +126,7 @@ class _ParamikoChannel:
             out = chan.recv(65536) if chan.recv_ready() else b""
             err = chan.recv_stderr(65536) if chan.recv_stderr_ready() else b""
             if out or err:
+                self._exit_seen = None  # the grace below counts from the last data
                 return out, err, False
             if chan.recv_ready() or chan.recv_stderr_ready():
                 continue

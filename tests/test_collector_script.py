@@ -1,0 +1,104 @@
+"""The collector script itself, run by the local ``sh`` (no lab): pieces side by side, the done
+marker only after every piece finished, cleanup when the reader goes away, and the binaries
+piece's refusal to run anything but a netcat-like for its help."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from hardening.facts import collector
+from hardening.facts.sections import parse_sections
+
+SHELLS = [s for s in ("dash", "bash", "busybox") if shutil.which(s)]
+
+
+def _run(script: str, shell: str, tmp: Path, **kw: object) -> subprocess.CompletedProcess[bytes]:
+    argv = [shell, "sh", "-s"] if shell == "busybox" else [shell, "-s"]
+    env = {"PATH": os.environ["PATH"], "TMPDIR": str(tmp)}
+    return subprocess.run(argv, input=script.encode(), capture_output=True, timeout=30, env=env, **kw)
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_pieces_run_side_by_side_and_print_in_order(shell, tmp_path):
+    slow = "_h_run first.a sh -c 'sleep 0.4; echo one'"
+    fast = "_h_run second.b echo two"
+    started = time.monotonic()
+    out = _run(collector.assemble("abc", (slow, slow.replace("first.a", "first.c"), fast)), shell, tmp_path)
+    took = time.monotonic() - started
+    secs = parse_sections(out.stdout.decode(), "abc")
+    assert secs.complete and out.returncode == 0, out.stderr
+    names = [n for n in secs if not n.startswith("meta.") and n != "__done__"]
+    assert names == ["first.a", "first.c", "second.b"]  # the order of the pieces, not of finishing
+    assert secs.text("first.a").strip() == "one" and secs.text("second.b").strip() == "two"
+    assert took < 0.8  # two 0.4 s pieces at once
+    assert not list(tmp_path.iterdir())  # the private directory is gone
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_a_piece_killed_midway_means_no_done_marker(shell, tmp_path):
+    killed = "_h_run dying.a echo before\nsh -c 'kill -9 $PPID'\n_h_run dying.b echo never"
+    out = _run(collector.assemble("abc", (killed, "_h_run fine.a echo ok")), shell, tmp_path)
+    secs = parse_sections(out.stdout.decode(), "abc")
+    assert not secs.complete  # the host will count as not fully audited
+    assert out.returncode == 1
+    assert b"a collector piece did not finish" in out.stderr
+    assert "dying.b" not in secs
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_a_reader_that_goes_away_leaves_nothing_behind(shell, tmp_path):
+    """The controller stops reading (timeout, output cap): the collector ends and cleans up."""
+    flood = "_h_run flood.a sh -c 'head -c 3000000 /dev/zero | tr \"\\\\0\" x'"
+    argv = [shell, "sh", "-s"] if shell == "busybox" else [shell, "-s"]
+    proc = subprocess.Popen(
+        argv,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env={"PATH": os.environ["PATH"], "TMPDIR": str(tmp_path)},
+    )
+    try:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(collector.assemble("abc", (flood,)).encode())
+        proc.stdin.close()
+        proc.stdout.read(100)
+        proc.stdout.close()
+        proc.wait(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+    for _ in range(50):  # bounded: up to 5 s for the EXIT trap's cleanup
+        if not list(tmp_path.iterdir()):
+            break
+        time.sleep(0.1)
+    assert not list(tmp_path.iterdir())
+
+
+def _binrec() -> str:
+    text = (Path(collector.__file__).parent / "binaries.sh").read_text()
+    return re.search(r"<<'HARDEN_BINREC'\n(.*?)\nHARDEN_BINREC\n", text, re.S).group(1)
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not Path("/usr/bin/true").is_file(), reason="needs root and /usr/bin/true")
+def test_a_symlink_named_nc_to_another_system_program_is_never_run(tmp_path):
+    """``ln -s /sbin/halt /tmp/nc`` must not make the audit run ``halt -h`` as root."""
+    (tmp_path / "nc").symlink_to("/usr/bin/true")
+    (tmp_path / "binrec.sh").write_text(_binrec())
+    out = subprocess.run(
+        ["sh", str(tmp_path / "binrec.sh"), str(tmp_path), str(tmp_path / "nc")],
+        capture_output=True,
+        timeout=30,
+    )
+    fields = out.stdout.split(b"\0")
+    assert fields[0] == b"@bin" and fields[1] == str(tmp_path / "nc").encode()
+    assert fields[4] == os.path.realpath("/usr/bin/true").encode()
+    assert fields[9] == b"norun:not a netcat-like program"
+    assert fields[10] == b""  # no help output
