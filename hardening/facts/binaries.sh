@@ -7,8 +7,9 @@
 #   sha256, magic (first 4 bytes, hex), markers (strings found in the file, not run; one per
 #   line, sorted),
 #   exec ("run" or "norun:<why>"), help output (--list / nc --help / -h), rpm -qf output.
-# Help output comes only from binaries root owns in system directories, with timeout 2
-# and stdin /dev/null: nothing from /tmp, /home or /usr/local is ever executed.
+# Help output comes only from binaries root owns in system directories whose resolved name
+# is a netcat's, with timeout 2 and stdin /dev/null: nothing from /tmp, /home or /usr/local
+# is ever executed.
 # dpkg-query -S gets every path, real path and merged-/usr spelling (/usr/bin/x <-> /bin/x)
 # in one call: section binaries.dpkg (exit 1 = some path has no owner, 2 = dpkg failed).
 cat >"$HT/binrec.sh" <<'HARDEN_BINREC'
