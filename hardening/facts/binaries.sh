@@ -16,6 +16,24 @@ cat >"$HT/binrec.sh" <<'HARDEN_BINREC'
 ht=$1
 shift
 myuid=$(id -u)
+has_timeout=
+command -v timeout >/dev/null 2>&1 && has_timeout=1
+# sys PATH: under a directory only root writes to.
+sys() {
+    case $1 in
+    /usr/bin/* | /usr/sbin/* | /bin/* | /sbin/* | /usr/lib/* | /usr/libexec/* | /lib/* | /usr/games/*) return 0 ;;
+    esac
+    return 1
+}
+# rd CMD...: CMD with the file on stdin. A path of the user's can turn into a FIFO between the
+# -f test and the open, which would then block for ever: those reads get timeout 5.
+rd() {
+    if [ -n "$to" ]; then
+        timeout 5 sh -c 'f=$1; shift; "$@" <"$f"' sh "$p" "$@"
+    else
+        "$@" <"$p"
+    fi
+}
 n=0
 for p in "$@"; do
     n=$((n + 1))
@@ -37,17 +55,19 @@ for p in "$@"; do
     real=${real%x}
     real=${real%?}
     printf '%s\0' "$real"
+    to=
+    if [ -n "$has_timeout" ] && ! { sys "$p" && sys "$real"; }; then to=5; fi
     st=$(stat -L -c '%s %u %a' -- "$p" 2>/dev/null)
     printf '%s\0' "$st"
     size=${st%% *}
     # Few processes per file: each fork+exec costs about a millisecond of the host's CPU.
     if [ -f "$p" ] && [ -r "$p" ] && [ -n "$size" ] && [ "$size" -le 67108864 ]; then
-        h=$(sha256sum <"$p")
+        h=$(rd sha256sum)
         printf '%.64s' "$h"
     fi
     printf '\0'
     if [ -f "$p" ] && [ -r "$p" ]; then
-        m=$(od -An -tx1 -N4 <"$p" 2>/dev/null)
+        m=$(rd od -An -tx1 -N4 2>/dev/null)
         # shellcheck disable=SC2086  # split on purpose: "7f 45 4c 46" -> 7f454c46
         printf '%s' $m
     fi
@@ -59,10 +79,10 @@ for p in "$@"; do
         *) if [ "$size" -le 8388608 ]; then big=; else big=1; fi ;;
         esac
         if [ -z "$big" ]; then
-            grep -a -o -F -e 'program to exec after connect' -e '--sh-exec' -e 'EXEC' \
-                -e 'OpenBSD netcat' -e 'BusyBox v' -- "$p"
+            rd grep -a -o -F -e 'program to exec after connect' -e '--sh-exec' -e 'EXEC' \
+                -e 'OpenBSD netcat' -e 'BusyBox v'
         else
-            head -c 8388608 <"$p" | grep -a -o -F -e 'program to exec after connect' -e '--sh-exec' -e 'EXEC' \
+            rd head -c 8388608 | grep -a -o -F -e 'program to exec after connect' -e '--sh-exec' -e 'EXEC' \
                 -e 'OpenBSD netcat' -e 'BusyBox v'
         fi | sort -u
     fi
@@ -92,7 +112,7 @@ for p in "$@"; do
             why="not a root-owned regular file, or group/other writable"
         fi
     fi
-    if [ -z "$why" ] && ! command -v timeout >/dev/null 2>&1; then why="no timeout command"; fi
+    if [ -z "$why" ] && [ -z "$has_timeout" ]; then why="no timeout command"; fi
     if [ -z "$why" ] && [ "$myuid" != 0 ] && [ ! -x "$real" ]; then why="not executable"; fi
     if [ -n "$why" ]; then
         printf 'norun:%s\0' "$why"
