@@ -339,21 +339,15 @@ def write_playbooks(p: Plan, out_dir: Path) -> Path:
     return dest
 
 
-def load_results(path: Path) -> Mapping[str, Any]:
-    """Read and schema-validate a results.json (harden.results/v1), as plain data."""
-    from hardening.report.document import ResultsError
-    from hardening.report.document import load_results as load_document
+def remediate(results_path: Path, out_dir: Path) -> tuple[Plan, Path]:
+    """Regenerate ``out_dir/playbooks`` from ``results_path`` (schema-validated) without re-auditing."""
+    from hardening.report.document import ResultsError, load_results
 
     try:
-        return load_document(path).to_json()
+        doc = load_results(results_path)
     except ResultsError as exc:
         raise RemediationError(str(exc)) from exc
-
-
-def remediate(results_path: Path, out_dir: Path) -> tuple[Plan, Path]:
-    """Regenerate ``out_dir/playbooks`` from ``results_path`` without re-auditing."""
-    p = plan(load_results(results_path))
-    return p, write_playbooks(p, out_dir)
+    return remediate_doc(doc, out_dir)
 
 
 def warm_up() -> None:

@@ -12,7 +12,6 @@ Example::
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterable
 from datetime import date
@@ -39,7 +38,14 @@ from hardening.report.document import (
 )
 from hardening.report.frameworks import Framework, FrameworkError, framework_names, load_framework
 from hardening.report.waivers import Waiver, WaiverError, apply_waivers, load_waivers
-from hardening.results import EXIT_BAD_INPUT, EXIT_CLEAN, EXIT_FAILING, EXIT_INCOMPLETE, ResultsWriter
+from hardening.results import (
+    EXIT_BAD_INPUT,
+    EXIT_CLEAN,
+    EXIT_FAILING,
+    EXIT_INCOMPLETE,
+    ResultsWriter,
+    write_atomic,
+)
 
 FILE_NAMES = {
     "html": "report.html",
@@ -62,23 +68,16 @@ def gate(doc: ResultsDoc, fail_on: Severity) -> int:
     return EXIT_CLEAN
 
 
-def _write(path: Path, chunks: Iterable[str]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as f:
-        f.writelines(chunks)
-    os.replace(tmp, path)
-
-
 def write_report(doc: ResultsDoc, fmt: str, framework: Framework | None, path: Path) -> None:
     """Write one report format to ``path`` (atomically). HTML and JSON are streamed, host by host."""
     from hardening.report import html
 
     if fmt == "html":
-        _write(path, html.html_chunks(doc, framework))
+        write_atomic(path, html.html_chunks(doc, framework))
     elif fmt == "json":
         write_results(doc, path)
     else:
-        _write(path, (render(doc, fmt, framework),))
+        write_atomic(path, (render(doc, fmt, framework),))
 
 
 def render(doc: ResultsDoc, fmt: str, framework: Framework | None) -> str:

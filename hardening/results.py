@@ -113,18 +113,18 @@ def host_text(host: HostResult) -> str:
     return json.dumps(host.to_json(), ensure_ascii=False)
 
 
+def write_atomic(path: Path, chunks: Iterable[str]) -> None:
+    """Write ``chunks`` to ``path`` through a temporary file and a rename: readers see the old
+    file or the whole new one, never a half-written one."""
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as out:
+        out.writelines(chunks)
+    os.replace(tmp, path)
+
+
 def write_document(path: Path, head: dict[str, Any], host_texts: Iterable[str]) -> None:
     """Write results.json atomically (see :func:`document_chunks`), one host in memory at a time."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with tmp.open("w", encoding="utf-8") as out:
-        out.writelines(document_chunks(head, host_texts))
-    os.replace(tmp, path)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, document_chunks(head, host_texts))
 
 
 STREAM_NAME = "hosts.jsonl"

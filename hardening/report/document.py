@@ -13,14 +13,21 @@ Example::
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hardening.model import JSON, CheckResult, HostResult
-from hardening.results import SCHEMA_ID, ResultsWriter, document_chunks, host_text, results_schema, write_document
+from hardening.results import (
+    SCHEMA_ID,
+    ResultsWriter,
+    document_chunks,
+    host_text,
+    results_schema,
+    summary,
+    write_document,
+)
 
 
 class ResultsError(Exception):
@@ -64,11 +71,7 @@ class ResultsDoc:
             "inventory": self.inventory,
             "limit": self.limit,
             "complete": self.complete,
-            "summary": {
-                "hosts": len(self.hosts),
-                "host_status": dict(Counter(h.status.value for h in self.hosts)),
-                "check_status": dict(Counter(c.status.value for h in self.hosts for c in h.checks)),
-            },
+            "summary": summary(self.hosts),
         }
         notes = [c.waiver for h in self.hosts for c in h.checks if c.waiver is not None]
         if notes:
