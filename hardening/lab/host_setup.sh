@@ -1,12 +1,13 @@
 #!/bin/sh
 # Prepare this machine (Debian 12, as root) to run the harden lab: Debian packages and
-# podman's engine configuration; chromium for the HTML report test (headless render).
+# podman's engine configuration; chromium for the HTML report test (headless render);
+# dash and busybox, the shells the collector script is tested under (tests/test_collector_script.py).
 # Idempotent and quick when everything is already there.
 # Usage: sh hardening/lab/host_setup.sh        (called by `make install`)
 set -eu
 
 PKGS="podman runc netavark aardvark-dns debootstrap debian-archive-keyring openssh-client sshpass \
-nftables iptables uidmap python3 python3-venv ca-certificates chromium"
+nftables iptables uidmap python3 python3-venv ca-certificates chromium dash busybox"
 
 if [ "$(id -u)" != 0 ]; then
     echo "host_setup.sh: must run as root (the lab uses rootful podman)" >&2
