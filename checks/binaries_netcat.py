@@ -51,9 +51,19 @@ def _allowed(b: Binary, policy: Policy) -> str:
 
 def _owner(b: Binary) -> str:
     if b.packages:
-        return "package " + ", ".join(b.packages)
+        text = "package " + ", ".join(b.packages)
+        if not b.removable_packages:
+            text += " (not removed automatically: not a netcat package, or not in a root-only directory)"
+        return text
     if not b.owner_known:
         return "package owner unknown (no dpkg or rpm)"
+    links = [n for n in b.paths if n.kind == "symlink"]
+    if links and b.target_packages:
+        return (
+            "unpackaged link to a file of package "
+            + ", ".join(b.target_packages)
+            + " (the link is judged as itself, not by its target)"
+        )
     if b.location == "dropped":
         return "unpackaged — no package owns it, and it sits where users write: looks dropped"
     return "unpackaged — no package owns it"
@@ -77,13 +87,16 @@ def _describe(b: Binary) -> str:
 
 
 def _remedy(findings: list[Binary]) -> str:
-    pkgs = sorted({p.split(":", 1)[0] for b in findings for p in b.packages})
-    loose = [_show(n) for b in findings if not b.packages for n in b.names]
+    pkgs = sorted({p for b in findings for p in b.removable_packages})
+    loose = [_show(n.path) for b in findings for n in b.paths if not n.packages and not n.managed_link]
+    manual = [_show(n.path) for b in findings for n in b.paths if n.packages and not b.removable_packages]
     steps = []
     if pkgs:
         steps.append(f"remove the packages ({' '.join(pkgs)})")
     if loose:
-        steps.append(f"delete the unpackaged copies ({', '.join(loose)}) after keeping them as evidence")
+        steps.append(f"quarantine the unpackaged files and links ({', '.join(loose)}) after keeping them as evidence")
+    if manual:
+        steps.append(f"look at the packaged files by hand ({', '.join(manual)})")
     steps.append("or list tolerated ones in harden_allowed_binaries")
     text = "; ".join(steps)
     return text[0].upper() + text[1:]
@@ -98,6 +111,9 @@ def _json(b: Binary, allowed_by: str) -> dict[str, object]:
         "exec_how": b.exec_how,
         "busybox_nc": b.busybox_nc,
         "packages": list(b.packages),
+        "removable_packages": list(b.removable_packages),
+        "target_packages": list(b.target_packages),
+        "paths": [n.to_json() for n in b.paths],
         "location": b.location,
         "sha256": b.sha256,
         "size": b.size,

@@ -54,6 +54,7 @@ class Failure:
     task: str
     message: str
     unreachable: bool = False
+    role: str = ""  # the role the failing task belongs to ("" outside roles)
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,24 @@ class PlaybookRun:
     @property
     def succeeded(self) -> bool:
         return self.rc == 0 and not self.failures
+
+    def failed_roles(self) -> dict[str, dict[str, str]]:
+        """{host: {role: why}}: the first failure of each role on each host."""
+        return failed_roles(self.failures)
+
+
+def failed_roles(failures: Sequence[Failure]) -> dict[str, dict[str, str]]:
+    """{host: {role: "task: message"}} from the failures that happened inside a role.
+
+    >>> failed_roles([Failure("web1", "Install", "no package", role="harden_auditd"),
+    ...               Failure("web1", "Fail the host", "harden roles failed: harden_auditd")])
+    {'web1': {'harden_auditd': 'Install: no package'}}
+    """
+    out: dict[str, dict[str, str]] = {}
+    for f in failures:
+        if f.role:
+            out.setdefault(f.host, {}).setdefault(f.role, f"{f.task}: {f.message}")
+    return out
 
 
 def _text(value: Any) -> str:
@@ -130,7 +149,8 @@ def _events(events: Sequence[Mapping[str, Any]]) -> tuple[list[Change], list[Fai
                 if isinstance(item, Mapping) and item.get("changed") and item.get("diff"):
                     changes.append(Change(host, task, render_diff(item.get("diff"))))
         elif kind == "runner_on_failed" and not data.get("ignore_errors"):
-            failures.append(Failure(host, task, str(res.get("msg", "")) if isinstance(res, Mapping) else ""))
+            msg = str(res.get("msg", "")) if isinstance(res, Mapping) else ""
+            failures.append(Failure(host, task, msg, role=str(data.get("role") or "")))
         elif kind == "runner_on_unreachable":
             msg = str(res.get("msg", "")) if isinstance(res, Mapping) else ""
             failures.append(Failure(host, task, msg, unreachable=True))

@@ -35,6 +35,7 @@ import jinja2
 import yaml
 
 from hardening import __version__
+from hardening.facts.binaries import NETCAT_PACKAGES, managed_link
 
 if TYPE_CHECKING:
     from hardening.report.document import ResultsDoc
@@ -173,8 +174,52 @@ def dns_upstreams(facts: Mapping[str, Any]) -> tuple[list[Unsafe], list[str]]:
     return out, notes
 
 
+def _finding_packages(f: Mapping[str, Any], notes: list[str]) -> set[str]:
+    """The removable packages of one finding, re-checked here: plain names of netcat packages."""
+    out: set[str] = set()
+    for raw in f.get("removable_packages") or []:
+        name = str(raw).split(":", 1)[0]
+        if not _PACKAGE.fullmatch(name) or name not in NETCAT_PACKAGES:
+            notes.append(f"ignored package name {name!r} (not a netcat package)")
+        else:
+            out.add(name)
+    return out
+
+
+def _quarantine_entry(f: Mapping[str, Any], np: Mapping[str, Any], notes: list[str]) -> dict[str, Any] | None:
+    """What the role gets for one unpackaged name: the link or the file, as itself."""
+    path = str(np.get("path") or "")
+    kind = str(np.get("kind") or "")
+    root_only = np.get("root_only") is True
+    if not path.startswith("/") or "\x00" in path or any(c in ("", ".", "..") for c in path.split("/")[1:]):
+        notes.append(f"ignored path {path!r} (not a plain absolute path)")
+        return None
+    if kind == "symlink":
+        target = str(np.get("link_target") or "")
+        if managed_link(kind, root_only, target):
+            notes.append(f"{path!r}: alternatives link, left to the package manager")
+            return None
+        return {"path": Unsafe(path), "kind": "symlink", "link_target": Unsafe(target), "root_only": root_only}
+    if kind == "file":
+        sha = str(f.get("sha256") or "")
+        if not _SHA256.fullmatch(sha):
+            notes.append(f"{path!r}: no sha256 in the audit; not quarantined (re-audit as root)")
+            return None
+        return {"path": Unsafe(path), "kind": "file", "sha256": Unsafe(sha), "root_only": root_only}
+    notes.append(f"{path!r}: neither a file nor a link ({kind!r}); look at it by hand")
+    return None
+
+
 def netcat_targets(facts: Mapping[str, Any]) -> tuple[list[Unsafe], list[dict[str, Any]], list[str]]:
-    """(packages to remove, unpackaged files to quarantine, notes) from binaries.netcat findings."""
+    """(packages to remove, files and links to quarantine, notes) from binaries.netcat findings.
+
+    Each name a binary was found under is judged as itself (``paths`` in the evidence): a
+    package is removed only when the audit proved it removable (a path it owns itself, in a
+    root-only directory, and a netcat package by name: re-checked here); an unpackaged link
+    or copy is quarantined as itself, never what it points at; a packaged file that is not
+    removable is left for a person. Findings from an older harden (no ``paths``) plan
+    nothing: re-audit.
+    """
     packages: list[Unsafe] = []
     files: list[dict[str, Any]] = []
     notes: list[str] = []
@@ -182,25 +227,28 @@ def netcat_targets(facts: Mapping[str, Any]) -> tuple[list[Unsafe], list[dict[st
     for f in findings if isinstance(findings, list) else []:
         if not isinstance(f, Mapping):
             continue
-        pkgs = [str(p).split(":", 1)[0] for p in f.get("packages") or []]
-        if pkgs:
-            for p in pkgs:
-                if not _PACKAGE.match(p):
-                    notes.append(f"ignored package name {p!r}")
-                elif p not in packages:
-                    packages.append(Unsafe(p))
+        named = f.get("paths")
+        if not isinstance(named, list):
+            notes.append(f"{str(f.get('real_path'))!r}: audited by an older harden (no per-path owners): re-audit")
             continue
-        sha = str(f.get("sha256") or "")
-        real = str(f.get("real_path") or "")
-        paths = [real, *[str(n) for n in f.get("names") or [] if str(n) != real]]
-        if not _SHA256.match(sha):
-            notes.append(f"{real!r}: no sha256 in the audit; not quarantined (re-audit as root)")
-            continue
-        for path in paths:
-            if not path.startswith("/") or "\x00" in path or "/../" in path or path.endswith("/.."):
-                notes.append(f"ignored path {path!r} (not a plain absolute path)")
+        removable = _finding_packages(f, notes)
+        for p in sorted(removable):
+            if p not in packages:
+                packages.append(Unsafe(p))
+        for np in named:
+            if not isinstance(np, Mapping):
                 continue
-            files.append({"path": Unsafe(path), "sha256": Unsafe(sha)})
+            owners = {str(o).split(":", 1)[0] for o in np.get("packages") or []}
+            if owners:
+                if not (owners & removable and np.get("root_only") is True):
+                    notes.append(
+                        f"{str(np.get('path'))!r} belongs to {', '.join(sorted(owners))}: not removed "
+                        "automatically (not a netcat package, or not where only root writes); look at it by hand"
+                    )
+                continue
+            entry = _quarantine_entry(f, np, notes)
+            if entry is not None and entry["path"] not in {e["path"] for e in files}:
+                files.append(entry)
     return packages, files, notes
 
 

@@ -87,7 +87,14 @@ def _print_run(run: Any, heading: str) -> None:
             click.echo(f"      {strip_control(line)}")
     for f in run.failures:
         kind = "UNREACHABLE" if f.unreachable else "FAILED"
-        click.echo(f"  {terminal_safe(f.host)}: {kind} {terminal_safe(f.task)}: {terminal_safe(f.message)}")
+        where = f"[{f.role}] " if f.role else ""
+        click.echo(f"  {terminal_safe(f.host)}: {kind} {where}{terminal_safe(f.task)}: {terminal_safe(f.message)}")
+    roles = run.failed_roles()
+    if roles:
+        click.echo("== roles that failed (the other roles of each host were still attempted)")
+        for host, failed in sorted(roles.items()):
+            for role, why in failed.items():
+                click.echo(f"  {terminal_safe(host)}: {role}: {terminal_safe(why)}")
 
 
 def _statuses(doc: Mapping[str, Any]) -> dict[tuple[str, str], str]:

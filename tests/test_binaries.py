@@ -91,6 +91,77 @@ def test_dropped_copies_and_hostile_names(shell):
     assert all(b.packages == () and b.owner_known for b in f.binaries)
 
 
+@pytest.mark.parametrize("shell", SHELLS)
+def test_symlinks_are_judged_as_themselves_never_by_their_target(shell):
+    """A user's links named like netcats into other packages' programs (golden: links)."""
+    f = facts("links", shell)
+    assert f.incomplete == ""
+    named = {n.path: (n, b) for b in f.binaries for n in b.paths}
+    for path, target_pkg in (
+        ("/tmp/x/nc", "openssh-client"),
+        ("/home/alice/ncat", "python3.11-minimal"),
+        ("/dev/shm/d/socat", "coreutils"),
+    ):
+        n, b = named[path]
+        assert n.kind == "symlink" and n.packages == () and n.root_only is False
+        assert b.packages == () and b.removable_packages == ()
+        assert target_pkg in b.target_packages  # known, shown, never acted on
+    # the user's copy of socat (uid 1000) in a home directory: unpackaged, not root-only
+    n, b = named["/home/alice/bin/socat"]
+    assert n.kind == "file" and n.uid == 1000 and not n.root_only and b.removable_packages == ()
+    # the real netcat-openbsd: removable, because /usr/bin/nc.openbsd itself is its file
+    n, b = named["/usr/bin/nc.openbsd"]
+    assert n.packages == ("netcat-openbsd",) and n.root_only and b.removable_packages == ("netcat-openbsd",)
+    # links to it: the alternatives links and root's /usr/local/bin/nc are root-only, the
+    # user's /tmp/netcat is not; none of them is packaged
+    assert named["/usr/bin/nc"][0].managed_link and not named["/usr/local/bin/nc"][0].managed_link
+    assert named["/usr/local/bin/nc"][0].root_only and not named["/tmp/netcat"][0].root_only
+    assert {named[p][0].packages for p in ("/usr/bin/nc", "/usr/local/bin/nc", "/tmp/netcat")} == {()}
+
+
+def test_links_check_names_the_link_and_its_targets_package():
+    v = verdict("links")
+    assert v.status is Status.FAIL
+    assert "unpackaged link to a file of package openssh-client" in v.message
+    found = {f["real_path"]: f for f in v.evidence.facts["findings"]}
+    ssh = found["/usr/bin/ssh"]
+    assert ssh["packages"] == [] and ssh["removable_packages"] == [] and ssh["target_packages"] == ["openssh-client"]
+    assert ssh["paths"] == [
+        {"path": "/tmp/x/nc", "kind": "symlink", "link_target": "/usr/bin/ssh", "packages": [], "root_only": False}
+    ]
+    assert "remove the packages (busybox ncat netcat-openbsd netcat-traditional socat)" in v.message.lower()
+    assert "openssh" not in v.message.split("Remove the packages")[1].split(";")[0]
+
+
+@pytest.mark.parametrize(
+    ("path", "dirs", "expected"),
+    [
+        ("/usr/bin/nc", "L 0:41ed 0:41ed 0:41ed P 0:41ed 0:41ed 0:41ed ", True),
+        ("/bin/nc", "L 0:a1ff 0:41ed P 0:41ed 0:41ed 0:41ed ", True),  # /bin -> usr/bin (root's link)
+        ("/tmp/nc", "L 0:43ff 0:41ed P 0:43ff 0:41ed ", False),  # sticky, world-writable /tmp
+        ("/usr/local/bin/nc", "L 0:43fd 0:41ed 0:41ed 0:41ed P 0:43fd 0:41ed 0:41ed 0:41ed ", False),  # g+w staff
+        ("/opt/x/nc", "L 1000:41ed 0:41ed 0:41ed P 1000:41ed 0:41ed 0:41ed ", False),  # a user's directory
+        ("/usr/lib/x/nc", "L 0:a1ff 0:41ed 0:41ed 0:41ed P 1000:41ed 0:41ed 0:41ed ", False),  # link to a home
+        ("/usr/bin/nc", "L 0:41ed 0:41ed 0:41ed P ! ", False),  # stat failed
+        ("/usr/bin/nc", "L 0:41ed 0:41ed P 0:41ed 0:41ed 0:41ed ", False),  # one directory short
+        ("/usr/bin/nc", "", False),  # an older collector
+    ],
+)
+def test_root_only_dirs(path, dirs, expected):
+    assert binaries.root_only_dirs(path, dirs) is expected
+
+
+def test_removable_needs_every_condition():
+    ok = binaries.NamedPath("/usr/bin/socat", "file", "", ("socat",), True, 0)
+    assert binaries.removable((ok,)) == ("socat",)
+    assert binaries.removable((binaries.NamedPath("/usr/bin/socat", "file", "", ("socat",), False, 0),)) == ()
+    assert binaries.removable((binaries.NamedPath("/usr/bin/socat", "file", "", ("socat",), True, 1000),)) == ()
+    assert binaries.removable((binaries.NamedPath("/usr/sbin/nc", "file", "", ("openssh-server",), True, 0),)) == ()
+    assert binaries.removable((binaries.NamedPath("/usr/bin/nc", "file", "", ("busybox:amd64",), True, 0),)) == (
+        "busybox",
+    )
+
+
 def test_none_golden_is_empty():
     f = facts("none")
     assert f.binaries == () and f.incomplete == ""

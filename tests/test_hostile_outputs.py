@@ -47,8 +47,9 @@ def hostile_host() -> HostResult:
         status = c.status
         if c.id == "binaries.netcat":
             status = Status.FAIL
-            finding = {"real_path": HOSTILE_PATH, "names": [HOSTILE_PATH], "sha256": "ab" * 32, "packages": []}
-            facts["findings"] = [finding, {"packages": ["netcat-openbsd", HOSTILE]}]
+            named = {"path": HOSTILE_PATH, "kind": "file", "link_target": "", "packages": [], "root_only": False}
+            finding = {"real_path": HOSTILE_PATH, "names": [HOSTILE_PATH], "sha256": "ab" * 32, "paths": [named]}
+            facts["findings"] = [finding, {"removable_packages": ["netcat-openbsd", HOSTILE], "paths": []}]
         if c.id == "dns.query_logging":
             status = Status.FAIL
             facts["resolv_conf"] = {"nameservers": ["198.18.0.1", HOSTILE]}

@@ -95,6 +95,74 @@ def test_windows_roles_order_appcontrol_last():
 HOSTILE = "/tmp/{{ lookup('pipe', 'touch harden-pwned') }}$(touch harden-pwned2);'\"/nc"
 
 
+def _named(path, kind, packages=(), root_only=False, target=""):
+    return {"path": path, "kind": kind, "link_target": target, "packages": list(packages), "root_only": root_only}
+
+
+def _netcat_doc(*findings):
+    check = {"id": "binaries.netcat", "status": "fail", "evidence": {"facts": {"findings": list(findings)}}}
+    return {"hosts": [{"name": "h", "platform": "linux", "status": "ok", "checks": [check]}]}
+
+
+def _netcat_plan(*findings):
+    v = plan(_netcat_doc(*findings)).hosts[0]
+    return v.variables["harden_netcat_packages"], v.variables["harden_netcat_files"], v.notes
+
+
+def test_symlink_to_another_package_is_quarantined_as_a_link_never_its_package():
+    """ln -s /usr/sbin/sshd /tmp/x/nc: the link goes to quarantine, openssh-server stays."""
+    link = _named("/tmp/x/nc", "symlink", target="/usr/sbin/sshd")
+    pkgs, files, _ = _netcat_plan(
+        {"real_path": "/usr/sbin/sshd", "names": ["/tmp/x/nc"], "sha256": "c" * 64,
+         "packages": [], "target_packages": ["openssh-server"], "removable_packages": [], "paths": [link]}
+    )  # fmt: skip
+    assert pkgs == []
+    assert files == [{"path": "/tmp/x/nc", "kind": "symlink", "link_target": "/usr/sbin/sshd", "root_only": False}]
+
+
+def test_removable_packages_are_rechecked_against_netcat_identity():
+    """Even a results.json that claims openssh-server is removable plans nothing for it."""
+    sshd = _named("/usr/sbin/nc", "file", ["openssh-server"], root_only=True)
+    pkgs, files, notes = _netcat_plan(
+        {"real_path": "/usr/sbin/nc", "sha256": "d" * 64, "removable_packages": ["openssh-server"], "paths": [sshd]}
+    )
+    assert pkgs == [] and files == []
+    assert any("openssh-server" in n and "not a netcat package" in n for n in notes)
+    assert any("look at it by hand" in n for n in notes)
+
+
+def test_packaged_netcat_outside_root_only_directories_is_not_removed():
+    """A package-owned path that users could have placed (directories not root's) is for a person."""
+    nc = _named("/opt/x/nc", "file", ["netcat-openbsd"], root_only=False)
+    pkgs, files, notes = _netcat_plan(
+        {"real_path": "/opt/x/nc", "sha256": "e" * 64, "removable_packages": [], "paths": [nc]}
+    )
+    assert pkgs == [] and files == [] and any("by hand" in n for n in notes)
+
+
+def test_netcat_package_with_user_link_and_alternatives():
+    """The package goes; the user's link to it is quarantined as a link; alternatives stay."""
+    paths = [
+        _named("/usr/bin/nc.openbsd", "file", ["netcat-openbsd"], root_only=True),
+        _named("/usr/bin/nc", "symlink", target="/etc/alternatives/nc", root_only=True),
+        _named("/tmp/netcat", "symlink", target="/bin/nc.openbsd"),
+    ]
+    pkgs, files, notes = _netcat_plan(
+        {"real_path": "/usr/bin/nc.openbsd", "sha256": "f" * 64, "removable_packages": ["netcat-openbsd"],
+         "paths": paths}
+    )  # fmt: skip
+    assert pkgs == ["netcat-openbsd"]
+    assert [f["path"] for f in files] == ["/tmp/netcat"] and files[0]["kind"] == "symlink"
+    assert any("alternatives" in n for n in notes)
+
+
+def test_findings_from_an_older_harden_plan_nothing():
+    pkgs, files, notes = _netcat_plan(
+        {"real_path": "/usr/sbin/sshd", "packages": ["openssh-server"], "sha256": "a" * 64}
+    )
+    assert pkgs == [] and files == [] and any("re-audit" in n for n in notes)
+
+
 def _hostile_doc():
     return {
         "hosts": [
@@ -109,8 +177,18 @@ def _hostile_doc():
                         "evidence": {
                             "facts": {
                                 "findings": [
-                                    {"real_path": HOSTILE, "names": [HOSTILE], "packages": [], "sha256": "a" * 64},
-                                    {"real_path": "/usr/bin/nc.openbsd", "packages": ["bad;pkg"], "sha256": "b" * 64},
+                                    {
+                                        "real_path": HOSTILE,
+                                        "names": [HOSTILE],
+                                        "sha256": "a" * 64,
+                                        "paths": [_named(HOSTILE, "file")],
+                                    },
+                                    {
+                                        "real_path": "/usr/bin/nc.openbsd",
+                                        "removable_packages": ["bad;pkg"],
+                                        "sha256": "b" * 64,
+                                        "paths": [_named("/usr/bin/nc.openbsd", "file", ["bad;pkg"], root_only=True)],
+                                    },
                                 ]
                             }
                         },

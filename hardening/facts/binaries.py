@@ -1,9 +1,16 @@
 """Binary facts: netcat-likes (nc, ncat, netcat, socat, busybox) present on the host.
 
-Parses ``binaries.found`` (12 NUL-terminated fields per path, see ``binaries.sh``) and
+Parses ``binaries.found`` (13 NUL-terminated fields per path, see ``binaries.sh``) and
 ``binaries.dpkg`` (``dpkg-query -S`` over every path, real path and merged-/usr
 spelling). Paths that resolve to the same file become one :class:`Binary` with all its
 names, so ``/usr/bin/nc -> /etc/alternatives/nc -> /bin/nc.openbsd`` is one finding.
+
+Package ownership is per path, never borrowed from what a link points at: a user's
+``ln -s /usr/sbin/sshd /tmp/x/nc`` is an unpackaged link (a :class:`NamedPath` with no
+packages), not a finding of openssh-server. A package is proposed for removal
+(:attr:`Binary.removable_packages`) only when a path found is itself owned by it, sits where
+only root can write (every directory above it, as written and physically), is root's, and
+the package is a netcat-like by its own name (:data:`NETCAT_PACKAGES`).
 
 Pure: no I/O. Hostile names (newlines, tabs) survive because fields are NUL-framed.
 
@@ -21,11 +28,30 @@ from dataclasses import dataclass
 
 from hardening.facts.sections import RC_NOT_FOUND, FactError, Sections, parse_uint, require_sections
 
-FIELDS = 12
+FIELDS = 13
 SECTIONS = ("binaries.found", "binaries.dpkg")  # every section binaries.sh prints
 MERGED_USR = (("/usr/bin/", "/bin/"), ("/usr/sbin/", "/sbin/"), ("/usr/lib/", "/lib/"))
 DROP_DIRS = ("/tmp/", "/var/tmp/", "/dev/shm/", "/home/", "/root/")
 LOCAL_DIRS = ("/usr/local/", "/opt/")
+#: Packages that are netcat-likes by their own identity (Debian, Ubuntu, RHEL/Fedora, SUSE,
+#: Arch, Alpine). Only these are ever proposed for removal; any other owner (nmap, coreutils,
+#: openssh-server...) is reported for a person.
+NETCAT_PACKAGES = frozenset(
+    {
+        "netcat",
+        "netcat-openbsd",
+        "netcat-traditional",
+        "ncat",
+        "nmap-ncat",
+        "socat",
+        "busybox",
+        "busybox-static",
+        "busybox-extras",
+        "openbsd-netcat",
+        "gnu-netcat",
+    }
+)
+_S_IFMT, _S_IFDIR, _S_IFLNK = 0o170000, 0o040000, 0o120000
 
 
 @dataclass(frozen=True)
@@ -46,6 +72,39 @@ class FoundPath:
     not_run_reason: str
     help_text: str
     rpm: str
+    dirs: str = ""  # "L uid:hexmode ... P uid:hexmode ..." (see binaries.sh)
+
+    @property
+    def root_only(self) -> bool:
+        """Nobody but root could have put this path there (see :func:`root_only_dirs`)."""
+        return root_only_dirs(self.path, self.dirs)
+
+
+@dataclass(frozen=True)
+class NamedPath:
+    """One name a binary was found under, judged as itself (never by what it points at)."""
+
+    path: str
+    kind: str  # file | symlink | other
+    link_target: str
+    packages: tuple[str, ...]  # owners of this very path (either merged-/usr spelling)
+    root_only: bool  # every directory above it, as written and physically, is root's alone
+    uid: int | None  # owner of the file it resolves to
+
+    @property
+    def managed_link(self) -> bool:
+        """An alternatives link root keeps (``/usr/bin/nc -> /etc/alternatives/nc``): the
+        package manager removes it with the package."""
+        return managed_link(self.kind, self.root_only, self.link_target)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "path": self.path,
+            "kind": self.kind,
+            "link_target": self.link_target,
+            "packages": list(self.packages),
+            "root_only": self.root_only,
+        }
 
 
 @dataclass(frozen=True)
@@ -58,12 +117,15 @@ class Binary:
     exec_support: str  # yes | no | unknown
     exec_how: str  # for a person: "-e/-c", "EXEC:/SYSTEM: addresses", ...
     busybox_nc: bool | None  # busybox only: has an nc applet (None: not examined)
-    packages: tuple[str, ...]  # owners (empty: no package owns it)
+    packages: tuple[str, ...]  # owners of the paths found themselves (empty: none is packaged)
     owner_known: bool  # a package database answered for this file
     sha256: str
     size: int | None
     magic: str
     location: str  # system | local | dropped
+    paths: tuple[NamedPath, ...] = ()  # each name as itself
+    target_packages: tuple[str, ...] = ()  # owners of the real path (information only)
+    removable_packages: tuple[str, ...] = ()  # see the module docstring
 
     @property
     def is_netcat(self) -> bool:
@@ -77,6 +139,46 @@ class BinaryFacts:
     paths: tuple[FoundPath, ...]
     package_db: str  # dpkg | rpm | none
     incomplete: str  # why the search may have missed files ("" when complete)
+
+
+def managed_link(kind: str, root_only: bool, link_target: str) -> bool:
+    """A symlink in root-only directories into ``/etc/alternatives/`` (update-alternatives')."""
+    return kind == "symlink" and root_only and link_target.startswith("/etc/alternatives/")
+
+
+def _dir_ok(token: str) -> bool:
+    """``uid:hexmode`` of one directory above a path: root's, and nobody else can add entries."""
+    uid, sep, mode_hex = token.partition(":")
+    if not sep or uid != "0":
+        return False
+    try:
+        mode = int(mode_hex, 16)
+    except ValueError:
+        return False
+    if mode & _S_IFMT == _S_IFLNK:  # a root symlink: where it leads is in the physical chain
+        return True
+    return mode & _S_IFMT == _S_IFDIR and not mode & 0o022
+
+
+def root_only_dirs(path: str, dirs: str) -> bool:
+    """Every directory above ``path`` (as written, and its physical parent's chain) is root's alone.
+
+    ``dirs`` is the collector's field: ``L tok... P tok...``. Anything missing, unreadable
+    ("!") or short counts as "someone else could have put it there".
+
+    >>> root_only_dirs("/usr/bin/nc", "L 0:41ed 0:41ed 0:41ed P 0:41ed 0:41ed 0:41ed ")
+    True
+    >>> root_only_dirs("/tmp/x/nc", "L 0:41ed 0:43ff 0:41ed P 0:41ed 0:43ff 0:41ed ")
+    False
+    """
+    words = dirs.split()
+    if words[:1] != ["L"] or words.count("P") != 1 or "!" in words:
+        return False
+    cut = words.index("P")
+    logical, physical = words[1:cut], words[cut + 1 :]
+    if len(logical) != path.count("/") or not physical:
+        return False
+    return all(_dir_ok(t) for t in (*logical, *physical))
 
 
 def _strip_nl(text: str) -> str:
@@ -122,6 +224,7 @@ def parse_found(text: str) -> tuple[tuple[FoundPath, ...], bool]:
                 not_run_reason=f[9].removeprefix("norun:") if f[9] != "run" else "",
                 help_text=f[10],
                 rpm=f[11],
+                dirs=f[12],
             )
         )
     return tuple(out), truncated
@@ -154,10 +257,16 @@ def spellings(path: str) -> tuple[str, ...]:
 
 
 def _rpm_owner(text: str) -> tuple[str, ...]:
+    """``rpm -qf PATH`` output: the owning package name-version-release, or ()."""
     line = text.strip().splitlines()[0] if text.strip() else ""
     if not line or "not owned" in line or "No such file" in line or " " in line:
         return ()
     return (line,)
+
+
+def package_name(owner: str) -> str:
+    """The bare package name of an owner as dpkg prints it (``busybox:amd64`` -> ``busybox``)."""
+    return owner.split(":", 1)[0]
 
 
 def _basename(path: str) -> str:
@@ -190,6 +299,25 @@ def _classify(paths: list[FoundPath]) -> tuple[str, str, str, bool | None]:
     if re.search(r"^\s*-e\b", helps, re.MULTILINE):
         return "unknown", "yes", "-e in its help output", None
     return "unknown", "unknown", "unknown build (not examined)", None
+
+
+def removable(named: tuple[NamedPath, ...]) -> tuple[str, ...]:
+    """Packages that may be removed for these names: see the module docstring.
+
+    >>> ok = NamedPath("/usr/bin/nc.openbsd", "file", "", ("netcat-openbsd",), True, 0)
+    >>> link = NamedPath("/tmp/nc", "symlink", "/usr/sbin/sshd", ("openssh-server",), False, 0)
+    >>> removable((ok, link))
+    ('netcat-openbsd',)
+    """
+    out: list[str] = []
+    for n in named:
+        if not n.root_only or n.uid != 0 or n.kind not in ("file", "symlink"):
+            continue
+        for owner in n.packages:
+            name = package_name(owner)
+            if name in NETCAT_PACKAGES and name not in out:
+                out.append(name)
+    return tuple(out)
 
 
 def _location(names: tuple[str, ...], real: str) -> str:
@@ -231,6 +359,11 @@ def parse(sections: Sections) -> BinaryFacts:
     if dpkg_rc not in (0, 1, RC_NOT_FOUND, None) and paths:
         incomplete.append(f"dpkg-query -S failed (exit {dpkg_rc}): package owners unknown")
 
+    def owners(path: str, rpm: str) -> tuple[str, ...]:
+        if dpkg is not None:
+            return next((dpkg[c] for c in spellings(path) if dpkg.get(c)), ())
+        return _rpm_owner(rpm) if db == "rpm" else ()
+
     groups: dict[str, list[FoundPath]] = {}
     for p in paths:
         groups.setdefault(p.real_path or p.path, []).append(p)
@@ -238,15 +371,12 @@ def parse(sections: Sections) -> BinaryFacts:
     for real, group in groups.items():
         names = tuple(dict.fromkeys(p.path for p in group))
         flavor, support, how, bb_nc = _classify(group)
-        owner_known = db != "none"
-        packages: tuple[str, ...] = ()
-        if dpkg is not None:
-            for cand in spellings(real):
-                packages = dpkg.get(cand, ())
-                if packages:
-                    break
-        elif db == "rpm":
-            packages = next((_rpm_owner(p.rpm) for p in group if _rpm_owner(p.rpm)), ())
+        named = tuple(
+            NamedPath(p.path, p.kind, p.link_target, owners(p.path, p.rpm), p.root_only, p.uid)
+            for p in {p.path: p for p in group}.values()
+        )
+        packages = tuple(dict.fromkeys(pkg for n in named for pkg in n.packages))
+        target_packages = owners(real, "") if dpkg is not None else ()
         target = next((p for p in group if p.kind == "file"), group[0])
         binaries.append(
             Binary(
@@ -257,11 +387,14 @@ def parse(sections: Sections) -> BinaryFacts:
                 exec_how=how,
                 busybox_nc=bb_nc,
                 packages=packages,
-                owner_known=owner_known,
+                owner_known=db != "none",
                 sha256=target.sha256,
                 size=target.size,
                 magic=target.magic,
                 location=_location(names, real),
+                paths=named,
+                target_packages=target_packages,
+                removable_packages=removable(named),
             )
         )
     return BinaryFacts(tuple(binaries), paths, db, "; ".join(incomplete))

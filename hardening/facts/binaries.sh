@@ -1,12 +1,17 @@
 # harden collector: binaries (netcat-likes). Parsed by hardening/facts/binaries.py.
 # Finds nc, nc.traditional, nc.openbsd, netcat, ncat, socat and busybox* on PATH and in
 # /usr/local, /opt, /tmp, /var/tmp, /dev/shm, /home, /root (find -xdev -maxdepth 4).
-# One record per path found: 12 NUL-terminated fields (no field can hold a NUL: paths
+# One record per path found: 13 NUL-terminated fields (no field can hold a NUL: paths
 # cannot, command output has NULs removed), so names with newlines or tabs parse safely:
 #   @bin, path, kind (file|symlink|other), link target, real path, "size uid mode",
 #   sha256, magic (first 4 bytes, hex), markers (strings found in the file, not run; one per
 #   line, sorted),
-#   exec ("run" or "norun:<why>"), help output (--list / nc --help / -h), rpm -qf output.
+#   exec ("run" or "norun:<why>"), help output (--list / nc --help / -h), rpm -qf output
+#   (of the path itself and its merged-/usr twin, never of what a link points at),
+#   directories: "L uid:hexmode ... P uid:hexmode ..." for every directory above the path as
+#   written (L, lstat: a symlinked directory shows as a link) and above its physical parent
+#   (P, cd -P); "!" where stat failed. The controller decides from them whether anyone but
+#   root could have put the path there.
 # Help output comes only from binaries root owns in system directories whose resolved name
 # is a netcat's, with timeout 2 and stdin /dev/null: nothing from /tmp, /home or /usr/local
 # is ever executed.
@@ -34,11 +39,25 @@ rd() {
         "$@" <"$p"
     fi
 }
+# up PATH: "uid:hexmode" of each directory above PATH, up to /, one stat for all.
+up() {
+    _u=$1
+    set --
+    while :; do
+        _u=${_u%/*}
+        [ -n "$_u" ] || break
+        set -- "$@" "$_u"
+    done
+    set -- "$@" /
+    _s=$(stat -c '%u:%f' -- "$@" 2>/dev/null) || _s="$_s !"
+    # shellcheck disable=SC2086  # one token per line: uid:hexmode
+    printf '%s ' $_s
+}
 n=0
 for p in "$@"; do
     n=$((n + 1))
     if [ "$n" -gt 64 ]; then
-        printf '@trunc\0%s\0\0\0\0\0\0\0\0\0\0\0' "$#"
+        printf '@trunc\0%s\0\0\0\0\0\0\0\0\0\0\0\0' "$#"
         break
     fi
     printf '@bin\0%s\0' "$p"
@@ -134,8 +153,17 @@ for p in "$@"; do
     fi
     printf '\0'
     if ! command -v dpkg-query >/dev/null 2>&1 && command -v rpm >/dev/null 2>&1; then
-        rpm -qf "${real:-$p}" 2>&1 | tr -d '\0' | head -c 1024
+        # The path itself (rpm does not follow a symlink that is the last component).
+        rpm -qf --qf '%{NAME}\n' -- "$p" 2>&1 | tr -d '\0' | head -c 1024
     fi
+    printf '\0'
+    printf 'L '
+    up "$p"
+    pd=$(cd -P -- "${p%/*}/" 2>/dev/null && pwd -P && echo x)
+    pd=${pd%x}
+    pd=${pd%?}
+    printf 'P '
+    if [ -n "$pd" ]; then up "${pd%/}/x"; else printf '! '; fi
     printf '\0'
     for s in "$p" "$real"; do
         case $s in "" | *[!A-Za-z0-9/._+-]*) continue ;; esac

@@ -47,6 +47,20 @@ inner() {  # runs inside the namespace: $1 scenario, $2 scratch directory
         cp -p "$ov/keep/ncat" /dev/shm/ncat
         cp -p "$ov/keep/busybox" /home/alice/.local/bin/busybox
         chown -R 1000:1000 /home/alice ;;
+    links)
+        # Symlink attacks by an unprivileged user (uid 1000): links named like netcats that
+        # point at other packages' programs, in places users write. Plus a root-made link in
+        # /usr/local/bin into netcat-openbsd, and a root-only directory reached through a
+        # user's directory (/usr/local/lib/x -> /home/alice/bin).
+        mkdir -p /tmp/x /home/alice/bin /dev/shm/d
+        ln -s /usr/bin/ssh /tmp/x/nc
+        ln -s /usr/bin/python3 /home/alice/ncat
+        ln -s /bin/ls /dev/shm/d/socat
+        ln -s /bin/nc.openbsd /tmp/netcat
+        ln -s /bin/nc.openbsd /usr/local/bin/nc
+        cp -p "$ov/keep/socat" /home/alice/bin/socat
+        chown -R 1000:1000 /tmp/x /home/alice /dev/shm/d
+        chown -h 1000:1000 /tmp/x/nc /home/alice/ncat /dev/shm/d/socat /tmp/netcat ;;
     *) echo "unknown scenario $sc" >&2; return 2 ;;
     esac
     (cd / && HN=x dash "$COLLECTOR") >"$HERE/$sc.dash.txt" 2>"$HERE/$sc.dash.stderr" || true
@@ -54,7 +68,7 @@ inner() {  # runs inside the namespace: $1 scenario, $2 scratch directory
     [ -s "$HERE/$sc.dash.stderr" ] || rm -f "$HERE/$sc.dash.stderr"
 }
 
-scenarios=${*:-"host_all none openbsd_only traditional_only busybox_only dropped"}
+scenarios=${*:-"host_all none openbsd_only traditional_only busybox_only dropped links"}
 export HERE COLLECTOR
 for sc in $scenarios; do
     echo "== $sc"
