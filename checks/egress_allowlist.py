@@ -39,15 +39,18 @@ META = CheckMeta(
 )
 
 
+#: How messages name the policy: the allowlist, and DNS to the approved resolvers.
+POLICY_NAMES = "harden_egress_allow (and port 53 to harden_dns_resolvers)"
+
+
 def _offences(label: str, r: FamilyReport, policy: Policy) -> list[str]:
     out = []
     for a in r.open_ports[:6]:
         out.append(f"{label} {r.name}: {a.dest_text()} is admitted ({a.result.describe()})")
     if policy.egress_allow:
-        for a in outside_policy(r, policy.egress_allow)[:6]:
-            out.append(
-                f"{label} {r.name}: {a.dest_text()} is admitted but outside harden_egress_allow ({a.result.describe()})"
-            )
+        for a in outside_policy(r, policy.egress_permitted)[:6]:
+            why = a.result.describe()
+            out.append(f"{label} {r.name}: {a.dest_text()} is admitted but outside {POLICY_NAMES} ({why})")
     return out
 
 

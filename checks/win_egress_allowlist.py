@@ -18,7 +18,7 @@ from __future__ import annotations
 from hardening.facts.sections import FactError
 from hardening.facts.windows import ADDRESS_KEYWORDS, FirewallRule, WindowsFacts, address_networks, error_verdict
 from hardening.model import CheckMeta, Evidence, Platform, Reference, Severity, Status, Verdict
-from hardening.policy import Policy
+from hardening.policy import Policy, PortRange
 
 META = CheckMeta(
     id="egress.allowlist",
@@ -49,11 +49,31 @@ def _outside(rule: FirewallRule, policy: Policy) -> list[str]:
         if nets is None:
             bad.append(f"{text} (keyword/unparsed)" if text in ADDRESS_KEYWORDS else f"{text} (unparsed)")
             continue
+        ports = _rule_ports(rule)
         for net in nets:
-            if not any(d.covers(net) for d in policy.egress_allow):
+            if not any(d.covers(net, ports) for d in policy.egress_permitted):
                 bad.append(text)
                 break
     return bad
+
+
+def _rule_ports(rule: FirewallRule) -> tuple[PortRange, ...]:
+    """The rule's remote ports as ranges; () when any port (``Any``, empty or unparsed).
+
+    >>> [(r.first, r.last) for r in _rule_ports_of(("53", "8000-8080"))]
+    [(53, 53), (8000, 8080)]
+    """
+    return _rule_ports_of(rule.remote_ports)
+
+
+def _rule_ports_of(texts: tuple[str, ...]) -> tuple[PortRange, ...]:
+    out = []
+    for t in texts:
+        first, _, last = t.strip().partition("-")
+        if not first.isdigit() or (last and not last.isdigit()):
+            return ()
+        out.append(PortRange(int(first), int(last or first)))
+    return tuple(out)
 
 
 def evaluate(facts: WindowsFacts, policy: Policy) -> Verdict:

@@ -49,6 +49,7 @@ def _default_out() -> Path:
 
 # Commands defined in other modules, imported only when run (or listed): start-up stays short.
 _LAZY_COMMANDS = {
+    "allowlist": ("hardening.allowlist_cli", "allowlist_cmd"),
     "apply": ("hardening.remediate_cli", "apply_cmd"),
     "collector-script": ("hardening.judge_cli", "collector_script_cmd"),
     "diff": ("hardening.report_cli", "diff_cmd"),

@@ -1,6 +1,8 @@
 """``harden hunt`` and ``harden verify`` (added to the CLI group in hardening/cli.py).
 
-Exit codes: hunt 1 on any (unsuppressed) high detection; verify 1 on any open callback;
+Exit codes: hunt 1 on any (unsuppressed) high detection; verify 1 on any open callback the
+host's policy does not permit (``harden_egress_allow``, or port 53 to ``harden_dns_resolvers``:
+"open (policy)");
 both 2 on bad input and 3 when some host was not reached (and nothing worse was found).
 
 Example::
@@ -14,6 +16,7 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.table import Table
@@ -176,6 +179,20 @@ def verify_cmd(
         ui.error(str(exc))
         sys.exit(EXIT_BAD_INPUT)
     calls = [c for h in hosts for c in h.callbacks]
+    policies = {t.name: t.policy for t in targets}
+
+    def permitted(h: Any, c: Any) -> bool:
+        """The host's own policy lets it reach the callback host on this port: open is expected there."""
+        import ipaddress
+
+        try:
+            addr = ipaddress.ip_address(h.callback_host)
+        except ValueError:
+            return False
+        pol = policies.get(h.name)
+        return bool(pol and pol.permits(addr, c.port))
+
+    outside = sum(c.result == "open" and not permitted(h, c) for h in hosts for c in h.callbacks)
     doc = {
         "schema": "harden.verify/v1",
         "harden_version": __version__,
@@ -187,6 +204,7 @@ def verify_cmd(
         "summary": {
             "hosts": len(hosts),
             "open": sum(c.result == "open" for c in calls),
+            "open_outside_policy": outside,
             "blocked": sum(c.result == "blocked" for c in calls),
             "error": sum(c.result == "error" for c in calls),
             "not_reached": sum(h.status is not HostStatus.OK for h in hosts),
@@ -202,7 +220,14 @@ def verify_cmd(
                 "method": h.method,
                 "duration_s": round(h.duration_s, 3),
                 "callbacks": [
-                    {"port": c.port, "result": c.result, "detail": c.detail, "method": c.method} for c in h.callbacks
+                    {
+                        "port": c.port,
+                        "result": c.result,
+                        "detail": c.detail,
+                        "method": c.method,
+                        "permitted_by_policy": permitted(h, c),
+                    }
+                    for c in h.callbacks
                 ],
             }
             for h in hosts
@@ -223,7 +248,12 @@ def verify_cmd(
         table.add_row(
             Text(safe(h.name, 40)),
             Text(safe(h.callback_host, 60)),
-            *[Text(by_port[p].result, style=_RESULT_STYLE[by_port[p].result]) for p in port_list],
+            *[
+                Text("open (policy)", style="cyan")
+                if by_port[p].result == "open" and permitted(h, by_port[p])
+                else Text(by_port[p].result, style=_RESULT_STYLE[by_port[p].result])
+                for p in port_list
+            ],
         )
     ui.rich.print(table)
     for h in hosts:
@@ -231,6 +261,6 @@ def verify_cmd(
             if c.result == "error":
                 ui.info(f"{safe(h.name, 40)} port {c.port}: error: {safe(c.detail, 300)}")
     ui.info(f"results: {path}")
-    if doc["summary"]["open"]:
+    if outside:
         sys.exit(EXIT_FAILING)
     sys.exit(EXIT_INCOMPLETE if doc["summary"]["not_reached"] else EXIT_CLEAN)

@@ -37,6 +37,9 @@ class PolicyError(ValueError):
     """An inventory variable holds a value harden cannot use."""
 
 
+DNS_PORT = 53
+
+
 @dataclass(frozen=True)
 class PortRange:
     first: int
@@ -88,6 +91,25 @@ class Policy:
             )
             or cls.probe_addresses,
         )
+
+    @property
+    def egress_permitted(self) -> tuple[AllowedDestination, ...]:
+        """What new outbound traffic may reach: ``harden_egress_allow`` plus DNS (port 53) to each
+        ``harden_dns_resolvers`` address. The checks, the egress role and ``harden verify`` all
+        use this one rule; a resolver never comes from the host.
+
+        >>> [str(d.net) for d in Policy.from_vars({"harden_dns_resolvers": ["192.0.2.53"]}).egress_permitted]
+        ['192.0.2.53/32']
+        """
+        dns = tuple(
+            AllowedDestination(ipaddress.ip_network(a), (PortRange(DNS_PORT, DNS_PORT),)) for a in self.dns_resolvers
+        )
+        return self.egress_allow + tuple(d for d in dns if d not in self.egress_allow)
+
+    def permits(self, address: IPAddress, port: int) -> bool:
+        """``address``:``port`` is inside :attr:`egress_permitted` (a callback there is no finding)."""
+        net = ipaddress.ip_network(address)
+        return any(d.covers(net, (PortRange(port, port),)) for d in self.egress_permitted)
 
     def to_json(self) -> dict[str, Any]:
         return {

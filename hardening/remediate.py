@@ -5,7 +5,7 @@ with which variables; :func:`write_playbooks` writes the site playbook (Jinja2 t
 ``templates/remediation/site.yml.j2``), one ``host_vars/<host>.yml`` per host and a copy of
 the roles, so the directory is self-contained and reviewable.
 
-Host values (file names, package names, nameservers) are data: they are written with a YAML
+Host values (file names, package names) are data: they are written with a YAML
 dumper and tagged ``!unsafe`` so Ansible never templates them, and roles pass them only as
 module arguments (``command: argv``), never through a shell. A hostile file name on an
 audited host cannot become a command on the host or on the controller.
@@ -20,7 +20,6 @@ Example::
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
 import shutil
@@ -81,6 +80,7 @@ _WINDOWS_CHECK_ROLES: Mapping[str, str] = {
 _SAFE_HOST = re.compile(r"^[A-Za-z0-9_.:@\[\]-]+$")
 _PACKAGE = re.compile(r"^[a-z0-9][a-z0-9+.-]*$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_PLAIN_ADDR = re.compile(r"[0-9A-Fa-f:.]{2,45}")
 
 
 class RemediationError(Exception):
@@ -153,25 +153,22 @@ def _facts(check: Mapping[str, Any]) -> Mapping[str, Any]:
     return facts if isinstance(facts, Mapping) else {}
 
 
-def dns_upstreams(facts: Mapping[str, Any]) -> tuple[list[Unsafe], list[str]]:
-    """Where a local logging resolver should forward: the audited non-loopback nameservers.
+def dns_notes(facts: Mapping[str, Any]) -> list[str]:
+    """What the operator should know about the host's own resolvers: they are never used.
 
-    >>> dns_upstreams({"resolv_conf": {"nameservers": ["198.18.0.1", "127.0.0.1", "x;y"]}})
-    (['198.18.0.1'], ["ignored nameserver 'x;y' (not an IP address)"])
+    >>> dns_notes({"resolv_conf": {"nameservers": ["198.18.0.1", "127.0.0.1"]}})
+    ["the host's resolv.conf names 198.18.0.1: the role forwards only to harden_dns_resolvers from the inventory"]
     """
     resolv = facts.get("resolv_conf")
     servers = resolv.get("nameservers") if isinstance(resolv, Mapping) else None
-    out: list[Unsafe] = []
-    notes: list[str] = []
-    for s in servers if isinstance(servers, list) else []:
-        try:
-            addr = ipaddress.ip_address(str(s).split("%", 1)[0])
-        except ValueError:
-            notes.append(f"ignored nameserver {str(s)!r} (not an IP address)")
-            continue
-        if not addr.is_loopback and str(addr) not in out:
-            out.append(Unsafe(str(addr)))
-    return out, notes
+    named = [str(s) for s in servers if isinstance(s, str)] if isinstance(servers, list) else []
+    outside = [s for s in named if not s.startswith("127.") and s != "::1"][:8]
+    if not outside:
+        return []
+    return [
+        f"the host's resolv.conf names {', '.join(repr(s) if not _PLAIN_ADDR.fullmatch(s) else s for s in outside)}:"
+        " the role forwards only to harden_dns_resolvers from the inventory"
+    ]
 
 
 def _finding_packages(f: Mapping[str, Any], notes: list[str]) -> set[str]:
@@ -272,9 +269,7 @@ def plan_host(host: Mapping[str, Any]) -> HostPlan:
         roles.add(role)
         facts = _facts(check)
         if role == "harden_dns_logging":
-            ups, more = dns_upstreams(facts)
-            variables["harden_dns_logging_upstreams"] = ups
-            notes += more
+            notes += dns_notes(facts)
         elif role == "harden_netcat":
             pkgs, files, more = netcat_targets(facts)
             variables["harden_netcat_packages"] = pkgs

@@ -75,6 +75,21 @@ def _extravars(items: Sequence[str]) -> dict[str, str]:
     return out
 
 
+#: What a role needs from the inventory before it changes anything (shown when it refused).
+UNLOCKS = {
+    "harden_egress": "harden_egress_allow (`harden allowlist INVENTORY --out DIR` proposes it from evidence)",
+    "harden_dns_logging": "harden_dns_resolvers (the resolvers this host may use; `harden allowlist` proposes them)",
+    "harden_netcat": "harden_allowed_binaries to keep the tool, or remove what the guard refused by hand",
+    "harden_win_firewall": "harden_egress_allow",
+    "harden_win_appcontrol": "harden_win_appcontrol_policy and harden_win_appcontrol_accept_clm=true",
+    "harden_win_sysmon": "harden_win_sysmon_binary and harden_win_sysmon_config",
+}
+
+
+#: Words the roles' refusals start with (a refusal changes nothing; the variable unlocks it).
+REFUSALS = ("NOT REMEDIATED", "NOT APPLIED", "REFUSED", "is empty", "needs harden_")
+
+
 def _print_run(run: Any, heading: str) -> None:
     """Ansible's outcome on the terminal. Diffs and messages carry host data (file contents,
     command output): escapes and control characters are dropped before they are printed."""
@@ -95,6 +110,8 @@ def _print_run(run: Any, heading: str) -> None:
         for host, failed in sorted(roles.items()):
             for role, why in failed.items():
                 click.echo(f"  {terminal_safe(host)}: {role}: {terminal_safe(why)}")
+                if role in UNLOCKS and any(w in why for w in REFUSALS):
+                    click.echo(f"      unlock with: {UNLOCKS[role]}")
 
 
 def _statuses(doc: Mapping[str, Any]) -> dict[tuple[str, str], str]:

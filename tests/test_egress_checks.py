@@ -8,6 +8,7 @@ capture, persisted from another), parsed with parse_sections like a host's outpu
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 import pytest
@@ -288,3 +289,25 @@ def test_lab_container_without_unshare_is_error_not_pass():
     dd = egress_default_deny.evaluate(facts, Policy())
     assert dd.status is Status.ERROR
     assert "could not be evaluated" in dd.message and "Operation not permitted" in dd.message
+
+
+def test_dns_to_policy_resolvers_is_inside_policy():
+    """One rule for both sides: port 53 to harden_dns_resolvers is inside the policy, as the
+    egress role writes it; the same resolver on another port, or without the policy, is not."""
+    facts = host("dns_resolver", "dns_resolver")
+    allow = {"harden_egress_allow": ["198.18.0.0/25"]}
+    _, al = both(facts, Policy.from_vars(allow))
+    assert al.status is Status.FAIL and "192.0.2.53/32 on port 53" in al.message, al.message
+    assert "harden_dns_resolvers" in al.message
+    _, al = both(facts, Policy.from_vars({**allow, "harden_dns_resolvers": ["192.0.2.53"]}))
+    assert al.status is Status.PASS, al.message
+    _, al = both(facts, Policy.from_vars({**allow, "harden_dns_resolvers": ["192.0.2.54"]}))
+    assert al.status is Status.FAIL
+
+
+def test_policy_resolver_never_widens_other_ports():
+    pol = Policy.from_vars({"harden_egress_allow": ["198.18.0.0/25"], "harden_dns_resolvers": ["192.0.2.53"]})
+    assert pol.permits(ipaddress.ip_address("192.0.2.53"), 53)
+    assert not pol.permits(ipaddress.ip_address("192.0.2.53"), 443)
+    assert not pol.permits(ipaddress.ip_address("198.18.0.200"), 53)
+    assert pol.permits(ipaddress.ip_address("198.18.0.100"), 443)

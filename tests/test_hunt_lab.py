@@ -136,17 +136,27 @@ def _inventory_without_callback(lab, path: Path) -> Path:
 def test_verify_open_then_blocked_after_apply(hlab, tmp_path):
     ports = "4444,443,8080"
     before = harden("verify", hlab.inventory, "--out", tmp_path / "before", "--ports", ports)
-    assert before.returncode == 1, before.stderr[-2000:]
+    # the lab's own policy admits the whole lab network, the controller included: open, but
+    # permitted by policy (not a finding, exit 0)
+    assert before.returncode == 0, before.stderr[-2000:]
     doc = json.loads((tmp_path / "before" / "verify.json").read_text())
     jsonschema.validate(doc, load_schema("verify.v1.json"))
     (host,) = doc["hosts"]
     assert host["callback_host"] == "198.18.0.1" and host["method"] == "bash"
     assert [c["result"] for c in host["callbacks"]] == ["open"] * 3, host
+    assert all(c["permitted_by_policy"] for c in host["callbacks"]) and doc["summary"]["open_outside_policy"] == 0
 
     inv = _inventory_without_callback(hlab, tmp_path / "inventory.ini")
+    outside = harden("verify", inv, "--out", tmp_path / "outside", "--ports", ports)
+    assert outside.returncode == 1, outside.stderr[-2000:]  # the same callbacks, outside this policy
+    doc = json.loads((tmp_path / "outside" / "verify.json").read_text())
+    assert doc["summary"]["open_outside_policy"] == 3
+
     audit = harden("audit", inv, "--out", tmp_path / "run")
     assert audit.returncode == 1, audit.stderr[-2000:]
-    apply = harden("apply", tmp_path / "run", "--inventory", inv, "-e", DEBS, timeout=900)
+    apply = harden(
+        "apply", tmp_path / "run", "--inventory", inv, "-e", DEBS, "-e", "harden_dns_resolvers=198.18.0.2", timeout=900
+    )
     assert "== apply: successful" in apply.stdout + apply.stderr, (apply.stdout + apply.stderr)[-4000:]
 
     after = harden("verify", inv, "--out", tmp_path / "after", "--ports", ports, "--attempt-timeout", "2")

@@ -104,9 +104,9 @@ def callbacks(path: Path) -> list[str]:
 def test_plain_install_audit_apply_reaudit_against_symlink_attacks(venv, alab, tmp_path):
     c = alab.host("default").container
     inv = tmp_path / "inventory.ini"
-    # an allowlist that names the controller (198.18.0.1) only as the DNS resolver, on port 53:
-    # callbacks to it on 4444 and 443 must end up blocked
-    policy = 'harden_egress_allow=[{"net": "198.18.0.1/32", "ports": [53]}, "198.18.0.128/25"]'
+    # a policy that names the controller (198.18.0.1) only as the DNS resolver (port 53 to it is
+    # inside the policy): callbacks to it on 4444 and 443 must end up blocked
+    policy = "harden_egress_allow=198.18.0.128/25\nharden_dns_resolvers=198.18.0.1"
     inv.write_text(alab.inventory.read_text().replace("harden_egress_allow=198.18.0.0/24", policy))
     inv.chmod(0o600)
 

@@ -21,6 +21,8 @@ from hardening.lab import LabError, lab_down, lab_up
 pytestmark = pytest.mark.lab
 BIN = Path(sys.executable).parent
 DEBS = "harden_local_debs=/var/cache/harden/debs"
+# policy: the resolver the hosts may use (a lab address nobody answers on: dnsmasq forwards there)
+RESOLVERS = "harden_dns_resolvers=198.18.0.2"
 HOSTILE_DIR = "/tmp/{{ lookup('pipe', 'touch harden-pwned') }}$(touch harden-pwned2);'\""
 PASSING_AFTER = ("egress.default_deny", "egress.allowlist", "dns.query_logging", "binaries.netcat")
 
@@ -66,7 +68,9 @@ def test_audit_apply_reaudit_rollback(rlab, tmp_path):
     hv = (out / "playbooks" / "host_vars" / "default.yml").read_text()
     assert "!unsafe" in hv and "lookup('pipe', 'touch harden-pwned')" in hv
 
-    apply = harden("apply", str(out), "--inventory", str(rlab.inventory), "-e", DEBS, cwd=tmp_path, timeout=900)
+    apply = harden(
+        "apply", str(out), "--inventory", str(rlab.inventory), "-e", DEBS, "-e", RESOLVERS, cwd=tmp_path, timeout=900
+    )
     log = apply.stdout + apply.stderr
     # exit 1: audit.auditd and appcontrol.enforced cannot pass in a container (no kernel audit, no LSM)
     assert apply.returncode == 1, log[-4000:]
@@ -99,7 +103,7 @@ def test_audit_apply_reaudit_rollback(rlab, tmp_path):
     # a policy that cuts the management path: rolled back, host reachable, nothing persisted
     cut = harden(
         "apply", str(out), "--inventory", str(rlab.inventory), "--limit", "default",
-        "-e", DEBS, "-e", "harden_egress_block=198.18.0.1/32",
+        "-e", DEBS, "-e", RESOLVERS, "-e", "harden_egress_block=198.18.0.1/32",
         "-e", "harden_egress_rollback_after=20", "-e", "harden_egress_confirm_timeout=8",
         cwd=tmp_path, timeout=900,
     )  # fmt: skip

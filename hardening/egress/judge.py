@@ -138,10 +138,10 @@ def _judge(ruleset: Ruleset, family: int, interfaces: tuple[str, ...], policy: P
     probe_addr = next((int(a) for a in policy.probe_addresses if a.version == family), None)
     extra_nets = [
         (int(d.net.network_address), int(d.net.broadcast_address))
-        for d in policy.egress_allow
+        for d in policy.egress_permitted
         if d.net.version == family and d.net.prefixlen > 0
     ]
-    extra_ports = [(p.first, p.last) for d in policy.egress_allow for p in d.ports]
+    extra_ports = [(p.first, p.last) for d in policy.egress_permitted for p in d.ports]
     pl = plan(ruleset, family, interfaces, probe_addr, extra_nets, extra_ports)
     named_classes = dict(pl.named)
     open_any: list[Admission] = []
