@@ -145,7 +145,14 @@ def test_verify_mixed_inventory_linux_and_windows(tmp_path):
     # The listeners counted only valid tokens: one per host and port that really sent its own.
     counts = {lst["port"]: (lst["connections"], lst["tokens"], lst["stray"]) for lst in doc["listeners"]}
     assert counts == {p[0]: (3, 2, 1), p[1]: (2, 1, 1), p[2]: (2, 2, 0), p[3]: (2, 1, 1)}, doc["listeners"]
-    assert doc["summary"] == {"hosts": 3, "open": 6, "blocked": 3, "error": 3, "not_reached": 0}
+    assert doc["summary"] == {
+        "hosts": 3,
+        "open": 6,
+        "open_outside_policy": 6,
+        "blocked": 3,
+        "error": 3,
+        "not_reached": 0,
+    }
     # One shell and one command per Windows host; the double connected only for its connecting ports.
     for server, user, connects in ((basic, "mixed", 2), (ntlm, "tricky", 3)):
         seen = server.stats[user]
