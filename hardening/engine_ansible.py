@@ -41,6 +41,7 @@ from hardening.audit import AuditOptions, _HostRun, linux_result
 from hardening.checks import linux_checks, windows_checks
 from hardening.facts.collector import build_linux_script
 from hardening.facts.sections import parse_sections
+from hardening.hostnames import UnsafeHostName, host_file_name
 from hardening.inventory import Connection, Target
 from hardening.model import HostResult, HostStatus, Platform
 
@@ -280,9 +281,13 @@ def judge_gathered(directory: Path, targets: Iterable[Target]) -> Iterator[HostR
     """Judge every target from ``directory/<host>.out``; a target without a file is an error."""
     for target in targets:
         host = _host_run(target)
-        path = directory / f"{target.name}{GATHERED_SUFFIX}"
         if target.connection is Connection.WINRM:
             yield host.failed(HostStatus.ERROR, "gathered output is judged for Linux hosts only")
+            continue
+        try:
+            path = directory / host_file_name(target.name, GATHERED_SUFFIX)
+        except UnsafeHostName as exc:  # "../x" or "web1\n" must not name a file to read
+            yield host.failed(HostStatus.ERROR, f"no gathered output: {exc}")
             continue
         if not path.is_file():
             yield host.failed(HostStatus.ERROR, f"no gathered output {path.name}: the collector did not run here")

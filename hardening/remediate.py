@@ -35,6 +35,7 @@ import yaml
 
 from hardening import __version__
 from hardening.facts.binaries import NETCAT_PACKAGES, managed_link
+from hardening.hostnames import UnsafeHostName, file_safe, host_file_name
 
 if TYPE_CHECKING:
     from hardening.report.document import ResultsDoc
@@ -77,7 +78,6 @@ _WINDOWS_CHECK_ROLES: Mapping[str, str] = {
     "appcontrol.enforced": "harden_win_appcontrol",
 }
 
-_SAFE_HOST = re.compile(r"^[A-Za-z0-9_.:@\[\]-]+$")
 _PACKAGE = re.compile(r"^[a-z0-9][a-z0-9+.-]*$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _PLAIN_ADDR = re.compile(r"[0-9A-Fa-f:.]{2,45}")
@@ -298,7 +298,7 @@ def plan_hosts(host_docs: Iterable[Any]) -> Plan:
         if not isinstance(host, Mapping):
             continue
         name = str(host.get("name", ""))
-        if not _SAFE_HOST.match(name) or name.startswith("."):
+        if not file_safe(name):  # the whole name (re.fullmatch): "web1\n" is no file name
             skipped.append((name, "host name unusable as a host_vars file name"))
             continue
         if host.get("platform") not in ("linux", "windows"):
@@ -351,8 +351,17 @@ def render_site(p: Plan) -> str:
     return _template("site.yml.j2").render(version=__version__, linux_roles=linux, windows_roles=windows)
 
 
+def _host_vars_name(host: str) -> str:
+    try:
+        return host_file_name(host, ".yml")
+    except UnsafeHostName as exc:
+        raise RemediationError(str(exc)) from None
+
+
 def write_playbooks(p: Plan, out_dir: Path) -> Path:
     """Write ``out_dir/playbooks/`` (replacing a previous one) and return its path."""
+    for h in p.hosts:  # plan_hosts skips such hosts; a Plan built otherwise is refused before any write
+        _host_vars_name(h.name)
     dest = out_dir / "playbooks"
     if dest.exists():
         shutil.rmtree(dest)
@@ -364,7 +373,7 @@ def write_playbooks(p: Plan, out_dir: Path) -> Path:
     (dest / "ansible.cfg").write_text(_template("ansible.cfg.j2").render(), encoding="utf-8")
     for h in p.hosts:
         text = f"---\n# harden {__version__}: remediation variables for this host (from results.json)\n"
-        (dest / "host_vars" / f"{h.name}.yml").write_text(text + dump_vars(h.variables), encoding="utf-8")
+        (dest / "host_vars" / _host_vars_name(h.name)).write_text(text + dump_vars(h.variables), encoding="utf-8")
     summary = {
         "hosts": [
             {
