@@ -12,8 +12,6 @@ Example::
 
 from __future__ import annotations
 
-import json
-import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -26,6 +24,8 @@ from hardening.facts.linux import gather
 from hardening.facts.sections import Sections, parse_sections
 from hardening.inventory import Connection, Target
 from hardening.model import CheckResult, Evidence, HostResult, HostStatus, Platform, Status, Verdict
+from hardening.redact import REDACTED as REDACTED  # re-exported: callers blank with the same mask
+from hardening.redact import Redactor, strings_of
 from hardening.transport.base import MAX_OUTPUT, RunResult, TransportError
 
 
@@ -50,52 +50,38 @@ def seal(result: HostResult) -> HostResult:
     return replace(result, checks=checks)
 
 
-REDACTED = "********"
-
-
-_JSON_VERBATIM = re.compile(r'[^"\\\x00-\x1f]+')  # what json.dumps(ensure_ascii=False) leaves as it is
-
-
 def redact(result: HostResult, secrets: Iterable[str | None]) -> HostResult:
     """Blank the host's passwords wherever they appear in what the host sent back.
 
     A hostile host receives the become password when it prints sudo's prompt, and the SSH
     password when it runs the SSH server: it could echo them into its output, and so into
-    messages, evidence and every report. Secrets shorter than 4 characters are left alone
-    (replacing them would shred the text, and they protect nothing anyway).
+    messages, evidence and every report, also with escape sequences, control or invisible
+    characters between the letters, which the outputs drop (see :mod:`hardening.redact`).
+    Secrets shorter than 4 characters are left alone (replacing them would shred the text,
+    and they protect nothing anyway).
 
-    >>> r = HostResult("h", Platform.LINUX, HostStatus.AUTH_FAILED, "sudo said: hunter42")
+    >>> r = HostResult("h", Platform.LINUX, HostStatus.AUTH_FAILED, "sudo said: hun\x1b[0mter42")
     >>> redact(r, ["hunter42", None]).message
     'sudo said: ********'
     """
-    words = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
-    if not words:
-        return result
-    if all(_JSON_VERBATIM.fullmatch(w) for w in words):
-        # Each secret would appear as itself in the JSON text: one search there instead of a walk.
-        blob = json.dumps(result.to_json(), ensure_ascii=False)
-        if not any(w in blob for w in words):
-            return result
-
-    def text(value: str) -> str:
-        for word in words:
-            value = value.replace(word, REDACTED)
-        return value
-
-    def walk(value: Any) -> Any:
-        if isinstance(value, str):
-            return text(value)
-        if isinstance(value, list | tuple):
-            return [walk(v) for v in value]
-        if isinstance(value, dict):
-            return {text(str(k)): walk(v) for k, v in value.items()}
-        return value
-
+    redactor = Redactor.of(secrets)
+    if not redactor or not redactor.found(_host_strings(result)):
+        return result  # one search over every string: nothing to blank, the result as it was
+    text, data = redactor.text, redactor.data
     checks = tuple(
-        replace(c, message=text(c.message), evidence=Evidence(walk(dict(c.evidence.facts)), text(c.evidence.excerpt)))
+        replace(c, message=text(c.message), evidence=Evidence(data(dict(c.evidence.facts)), text(c.evidence.excerpt)))
         for c in result.checks
     )
     return replace(result, message=text(result.message), checks=checks)
+
+
+def _host_strings(result: HostResult) -> Iterator[str]:
+    """Every string a host may have put in ``result`` (messages, evidence facts and excerpts)."""
+    yield result.message
+    for c in result.checks:
+        yield c.message
+        yield c.evidence.excerpt
+        yield from strings_of(c.evidence.facts)
 
 
 def _unaudited(checks: Iterable[Check], status: HostStatus, message: str) -> tuple[CheckResult, ...]:

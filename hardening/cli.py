@@ -286,6 +286,7 @@ def collect(
     """
     from hardening.audit import AuditOptions, collect_raw
     from hardening.inventory import InventoryError, load_inventory
+    from hardening.redact import Redactor
     from hardening.transport.base import TransportError
 
     try:
@@ -302,9 +303,10 @@ def collect(
     except TransportError as exc:
         click.echo(f"harden: error: {targets[0].name}: {exc.status.value}: {exc.message}", err=True)
         sys.exit(EXIT_INCOMPLETE)
-    # Windows (winrm) hosts: the collector's JSON exactly as it came, usable as a test fixture.
+    # Windows (winrm) hosts: the collector's JSON exactly as it came, usable as a test fixture. The
+    # host's passwords, should it echo them, are blanked (hardening.redact); all else is as it came.
     header = f"# harden collector output host={targets[0].name} nonce={nonce}\n".encode() if nonce else b""
-    data = header + raw
+    data = header + Redactor.of((targets[0].password, targets[0].become_password)).raw(raw)
     if out_file is None:
         sys.stdout.buffer.write(data)
     else:

@@ -28,6 +28,7 @@ from hardening.hunt.score import HuntContext, parse_networks, parse_roles, score
 from hardening.hunt.suppress import Suppression, apply_suppressions
 from hardening.inventory import Connection, Target
 from hardening.model import HostStatus, Platform
+from hardening.redact import Redactor
 from hardening.transport.base import RunResult, TransportError
 
 SCHEMA_ID = "harden.hunt/v1"
@@ -100,7 +101,17 @@ def snapshot_host(target: Target, options: HuntOptions) -> tuple[Snapshot, RunRe
     return parse_snapshot(sections), run
 
 
+_OURS = frozenset({"name", "address"})  # fields that come from the inventory, not from the host
+
+
 def hunt_host(target: Target, options: HuntOptions, suppressions: Sequence[Suppression] = ()) -> HostHunt:
+    """Hunt one host; never raises for a host problem. What the host sent back (process names, command
+    lines, messages) has the host's SSH and become passwords blanked (:mod:`hardening.redact`)."""
+    hunt = _hunt_host(target, options, suppressions)
+    return Redactor.of((target.password, target.become_password)).record(hunt, keep=_OURS)
+
+
+def _hunt_host(target: Target, options: HuntOptions, suppressions: Sequence[Suppression]) -> HostHunt:
     started = time.monotonic()
     platform = Platform.WINDOWS if target.connection is Connection.WINRM else Platform.LINUX
     address = f"{target.host}:{target.port}" if target.port else target.host

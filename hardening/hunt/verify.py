@@ -53,6 +53,7 @@ from hardening.hunt.verify_windows import (
 )
 from hardening.inventory import Connection, Target
 from hardening.model import HostStatus, Platform
+from hardening.redact import Redactor
 from hardening.transport.base import TransportError
 from hardening.transport.winrm import clixml_text
 
@@ -579,4 +580,10 @@ def verify_fleet(targets: Iterable[Target], options: VerifyOptions) -> tuple[lis
         {"address": a, "port": p, "status": "listening", **listeners.counts.get((a, p), {})}
         for (a, p) in sorted(listeners.sockets)
     ] + [{"address": a, "port": p, "status": "error", "message": m} for (a, p), m in sorted(listeners.errors.items())]
-    return [done.get(t.name) or failed[t.name] for t in targets], listener_doc
+    results = [_redacted(t, done.get(t.name) or failed[t.name]) for t in targets]
+    return results, listener_doc
+
+
+def _redacted(target: Target, result: HostVerify) -> HostVerify:
+    """``result`` with the host's passwords blanked in what the host sent back (:mod:`hardening.redact`)."""
+    return Redactor.of((target.password, target.become_password)).record(result, keep=frozenset({"name", "address"}))

@@ -14,8 +14,12 @@ from __future__ import annotations
 import json
 import re
 
+from hardening.redact import ANSI_SEQUENCE
+
+# What these functions drop, redaction (hardening.redact) treats as invisible: a password with
+# such characters between its letters is blanked before any of them runs.
 # C0 controls except tab/newline/CR, DEL, C1 controls; ANSI CSI/OSC sequences first
-_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
+_ANSI = re.compile(ANSI_SEQUENCE)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 # characters XML 1.0 forbids (after the controls above): surrogates, U+FFFE, U+FFFF
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
