@@ -180,3 +180,15 @@ def test_a_connection_dropped_before_the_banner_is_tried_again_then_reported():
     assert err.value.status is HostStatus.UNREACHABLE  # refused, not slow
     assert "dropped the connection before its SSH banner 4 times" in err.value.message
     assert time.monotonic() - started < 8  # pauses: at most 0.5 + 1 + 2 s
+
+
+def test_closing_a_channel_the_host_already_dropped_does_not_raise():
+    """A host that drops the connection right after answering (a phishing sudo does) must not turn
+    the transport's cleanup into an exception that ends the whole run."""
+    from hardening.transport.ssh import _ParamikoChannel
+
+    class Dropped:
+        def close(self) -> None:
+            raise EOFError
+
+    _ParamikoChannel(Dropped()).close()  # type: ignore[arg-type]
