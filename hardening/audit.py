@@ -125,7 +125,12 @@ class _HostRun:
             checks=checks,
             duration_s=time.monotonic() - self.started,
         )
-        return seal(redact(result, (self.target.password, self.target.become_password)))
+        return seal(redact(result, self.secrets))
+
+    @property
+    def secrets(self) -> tuple[str | None, ...]:
+        """What the host was given and may echo back: its SSH (or WinRM) and become passwords."""
+        return (self.target.password, self.target.become_password)
 
 
 def _run_transport(target: Target, script: str, options: AuditOptions) -> RunResult:
@@ -139,11 +144,19 @@ def _run_transport(target: Target, script: str, options: AuditOptions) -> RunRes
 
 
 def collect_linux(target: Target, options: AuditOptions) -> tuple[Sections, RunResult]:
-    """One round trip: run the collector on the host and split its output."""
+    """One round trip: run the collector on the host and split its output.
+
+    The output stays the bytes the host sent: each section is a view of them, decoded when a
+    parser reads it (a host's answer is held once, not as bytes and again as text).
+    """
     collector = new_linux_collector()
     run = _run_transport(target, collector.script, options)
-    text = run.stdout.decode("utf-8", "replace")
-    return parse_sections(text, collector.nonce), run
+    return parse_sections(run.stdout, collector.nonce), run
+
+
+def stderr_tail(stderr: bytes, limit: int = 8192) -> str:
+    """The end of a command's standard error as text (only its last line is ever shown)."""
+    return stderr[-limit:].decode("utf-8", "replace")
 
 
 def collect_windows(target: Target, options: AuditOptions) -> RunResult:
@@ -170,7 +183,7 @@ def audit_windows_host(target: Target, options: AuditOptions) -> HostResult:
     try:
         doc = parse_output(run.stdout.decode("utf-8", "replace"))
     except FactError as exc:
-        err = clixml_text(run.stderr).splitlines()[-1:] or [""]
+        err = Redactor.of(host.secrets).text(clixml_text(run.stderr)).splitlines()[-1:] or [""]
         return host.failed(HostStatus.ERROR, f"collector failed (exit {run.exit_code}): {exc} {err[0]}".strip())
     facts = gather_windows(doc)
     status, message = HostStatus.OK, ""
@@ -202,15 +215,21 @@ def audit_host(target: Target, options: AuditOptions) -> HostResult:
         sections, run = collect_linux(target, options)
     except TransportError as exc:
         return host.failed(exc.status, exc.message)
-    return linux_result(host, sections, run.exit_code, run.stderr.decode("utf-8", "replace"))
+    return linux_result(host, sections, run.exit_code, stderr_tail(run.stderr))
 
 
 def linux_result(host: _HostRun, sections: Sections, exit_code: int | None, stderr: str) -> HostResult:
-    """Judge one Linux host's collector output (any engine: native SSH, Ansible, gathered files)."""
+    """Judge one Linux host's collector output (any engine: native SSH, Ansible, gathered files).
+
+    The host's passwords are blanked before any of its text is cut (the last line of stderr, the
+    evidence excerpts), and in everything it sent back before the result leaves (:func:`redact`).
+    """
+    redactor = Redactor.of(host.secrets)
+    sections = replace(sections, redactor=redactor)
     status, message = HostStatus.OK, ""
     if not sections.complete:
         status = HostStatus.ERROR
-        tail = stderr.strip().splitlines()[-1:] or [""]
+        tail = redactor.text(stderr).strip().splitlines()[-1:] or [""]
         how = "the connection closed before the command exited" if exit_code in (None, -1) else f"exit {exit_code}"
         message = f"collector output incomplete ({how}) {tail[0]}".strip()
     facts = gather(sections)

@@ -269,9 +269,30 @@ def big_answer(nonce: str, size: int, shape: str) -> Iterable[bytes]:
     before the first marker (text no section holds); ``ascii-emoji``: the bulk is ASCII but
     for ONE emoji at its start (the case where a whole str costs 4 bytes per character);
     ``lines``: the bulk is two-letter lines (``ab``), the most objects per byte for a
-    line-splitting parser.
+    line-splitting parser; ``nft-json``: the running nftables ruleset is the bulk (one JSON
+    document of small rule objects: what the egress judgement must parse whole); ``iptables``:
+    the running iptables rules are the bulk (one rule per line, each parsed into a rule).
     """
     base = golden_output(nonce)
+    if shape == "iptables":  # the running iptables-nft rules: one rule per line
+        start = f"@@{nonce} B firewall.iptables_nft_save\n".encode()
+        pre, _, post = base.partition(start)
+        yield pre + start + b"*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+        rule = b"-A OUTPUT -d 10.1.2.3/32 -p tcp -m tcp --dport 443 -j ACCEPT\n"
+        block = rule * max(1, 65536 // len(rule))
+        yield from (block for _ in range(max(0, size - len(base)) // len(block)))
+        yield b"COMMIT\n" + post
+        return
+    if shape == "nft-json":  # the running ruleset: one JSON document of many small objects
+        obj = b'{"rule": {"family": "inet", "table": "t", "chain": "c", "expr": [{"accept": null}]}}, '
+        start = f"@@{nonce} B firewall.nft_ruleset\n".encode()
+        pre, _, rest = base.partition(start)
+        _, _, post = rest.partition(f"\n@@{nonce} E firewall.nft_ruleset ".encode())
+        yield pre + start + b'{"nftables": ['
+        block = obj * max(1, 65536 // len(obj))
+        yield from (block for _ in range(max(0, size - len(base)) // len(block)))
+        yield b'{"metainfo": {"json_schema_version": 1}}]}' + f"\n@@{nonce} E firewall.nft_ruleset ".encode() + post
+        return
     lines = {
         "section": "nameserver 10.0.0.1 # é ж 中 😀 bulk line\n".encode(),
         "outside": "junk é ж 中 😀 outside any section\n".encode(),
@@ -298,7 +319,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--hosts", type=int, default=10)
     parser.add_argument("--size-mib", type=float, default=30)
-    parser.add_argument("--shape", default="section", choices=["section", "outside", "ascii-emoji", "lines"])
+    shapes = ["section", "outside", "ascii-emoji", "lines", "nft-json", "iptables"]
+    parser.add_argument("--shape", default="section", choices=shapes)
     parser.add_argument("--password", default="bench-pw")
     args = parser.parse_args()
     size = int(args.size_mib * 1024 * 1024)

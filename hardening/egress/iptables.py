@@ -23,7 +23,19 @@ import shlex
 from dataclasses import replace
 from functools import lru_cache
 
-from hardening.egress.model import ROOT_ONLY, XT_OUTPUT_CHAINS, Chain, Cond, Intervals, Kind, Rule, Ruleset, Table
+from hardening.egress.model import (
+    MEMO_LIMIT,
+    ROOT_ONLY,
+    XT_OUTPUT_CHAINS,
+    Chain,
+    Cond,
+    Intervals,
+    Kind,
+    Rule,
+    Ruleset,
+    Table,
+)
+from hardening.facts.sections import iter_lines
 
 
 class SaveParseError(ValueError):
@@ -76,6 +88,8 @@ def parse_save(text: str, version: int, backend: str) -> Ruleset:
     first (keeping line numbers and every other comment), so that they do not defeat that.
     """
     stable = _CHAIN_COUNTERS.sub(r"\1 [0:0]", _SAVE_COMMENT.sub("#", text))
+    if len(stable) > MEMO_LIMIT:
+        return _parse_save.__wrapped__(stable, version, backend)
     return _parse_save(stable, version, backend)
 
 
@@ -88,7 +102,7 @@ def _parse_save(text: str, version: int, backend: str) -> Ruleset:
     order: list[str] = []
     rules: dict[str, list[Rule]] = {}
     notes: list[str] = []
-    for lineno, raw in enumerate(text.splitlines(), start=1):
+    for lineno, raw in enumerate(iter_lines(text), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
             if "incompatible" in line or "Warning" in line:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from hardening.egress.evaluate import PROBE_PORT, PUBLIC, ProbePlan, ProbeResult, plan, public_count, run_probe
-from hardening.egress.model import Intervals, Ruleset
+from hardening.egress.model import MEMO_RULES, Intervals, Ruleset
 from hardening.policy import AllowedDestination, IPNetwork, Policy, PortRange
 
 
@@ -130,7 +130,8 @@ def judge(
     interfaces and policy): hosts built from one configuration share one ruleset, and a
     fleet audit judges it once instead of once per host.
     """
-    return _judge(ruleset, family, tuple(interfaces), policy or Policy())
+    judged = _judge if ruleset.rule_count <= MEMO_RULES else _judge.__wrapped__
+    return judged(ruleset, family, tuple(interfaces), policy or Policy())
 
 
 @lru_cache(maxsize=64)

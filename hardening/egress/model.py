@@ -28,6 +28,11 @@ from functools import cached_property
 MAX_V4 = (1 << 32) - 1
 MAX_V6 = (1 << 128) - 1
 
+# Parsed rulesets and judgements are memoised (hosts built from one configuration share them), but
+# only small ones: the cache keeps its keys, and a host's 30 MiB ruleset must not outlive its audit.
+MEMO_LIMIT = 1024 * 1024  # characters of ruleset text
+MEMO_RULES = 5000  # rules of a parsed ruleset
+
 
 class Tri(Enum):
     TRUE = "true"
@@ -346,6 +351,10 @@ class Ruleset:
 
     tables: tuple[Table, ...] = ()
     notes: tuple[str, ...] = field(default=())
+
+    @cached_property
+    def rule_count(self) -> int:
+        return sum(len(c.rules) for t in self.tables for c in t.chains)
 
     def base_chains(self, family: int) -> list[tuple[Table, Chain]]:
         """Base chains on the output path for ``family``, in hook/priority order."""

@@ -22,6 +22,7 @@ from functools import lru_cache
 from typing import Any
 
 from hardening.egress.model import (
+    MEMO_LIMIT,
     NFT_OUTPUT_HOOKS,
     ROOT_ONLY,
     Chain,
@@ -65,7 +66,8 @@ def parse_ruleset(text: str) -> Ruleset:
     every host and every second) are zeroed first so that they do not defeat that. In JSON text
     ``"counter": {`` cannot occur inside a string (its quotes would be escaped).
     """
-    return _parse_ruleset(_COUNTER.sub('"counter": {"packets": 0, "bytes": 0}', text))
+    stable = _COUNTER.sub('"counter": {"packets": 0, "bytes": 0}', text)
+    return _parse_ruleset(stable) if len(stable) <= MEMO_LIMIT else _parse_ruleset.__wrapped__(stable)
 
 
 @lru_cache(maxsize=64)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from hardening.egress.iptables import parse_rule, parse_save
 from hardening.egress.model import Chain, Ruleset, Table
+from hardening.facts.sections import iter_lines
 
 _OUTPUT_FRAME = (
     "before-logging-output",
@@ -44,7 +45,7 @@ class UfwConfig:
 
 def _vars(text: str) -> dict[str, str]:
     out = {}
-    for line in text.splitlines():
+    for line in iter_lines(text):
         line = line.strip()
         if not line or line.startswith("#") or "=" not in line:
             continue
@@ -67,7 +68,7 @@ def split_files(text: str) -> dict[str, str]:
     """``==> path <==`` blocks (the collector's _h_files format) by path."""
     out: dict[str, list[str]] = {}
     current = None
-    for line in text.splitlines():
+    for line in iter_lines(text):
         if line.startswith("==> ") and line.endswith(" <=="):
             current = line[4:-4]
             out[current] = []

@@ -20,7 +20,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from hardening.facts.sections import RC_NOT_FOUND, FactError, Sections, parse_uint, require_sections
+from hardening.facts.sections import RC_NOT_FOUND, FactError, Sections, iter_lines, parse_uint, require_sections
 
 CMDLINE_KEYS = ("selinux", "enforcing", "apparmor", "security", "lsm")
 _PROFILE_RE = re.compile(r"^(.+) \(([a-z_]+)\)$")
@@ -101,7 +101,7 @@ def parse_cmdline(text: str) -> dict[str, str]:
 def parse_profiles(text: str) -> tuple[tuple[str, str], ...]:
     """AppArmor's ``profiles`` file: ``name (mode)`` lines. Raises FactError on other lines."""
     out = []
-    for line in text.splitlines():
+    for line in iter_lines(text):
         if not line.strip():
             continue
         m = _PROFILE_RE.match(line.strip())
@@ -115,7 +115,7 @@ def parse_selinux_config(text: str) -> tuple[str | None, str]:
     """``SELINUX=`` and ``SELINUXTYPE=`` of /etc/selinux/config (shell-like, last one wins)."""
     mode: str | None = None
     kind = ""
-    for raw in text.splitlines():
+    for raw in iter_lines(text):
         line = raw.strip()
         if line.startswith("#") or "=" not in line:
             continue

@@ -22,7 +22,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from hardening.facts.sections import RC_NOT_FOUND, FactError, Sections, parse_uint, require_sections
+from hardening.facts.sections import RC_NOT_FOUND, FactError, Sections, iter_lines, parse_uint, require_sections
 
 CAP_AUDIT_CONTROL = 30
 # Every section audit.sh prints, whatever the host has (audit.is_enabled, the one of
@@ -349,7 +349,7 @@ def parse_rules(text: str) -> RuleSet:
     rules: list[AuditRule] = []
     controls: dict[str, str] = {}
     unparsed: list[str] = []
-    for raw in text.splitlines():
+    for raw in iter_lines(text):
         line = raw.strip()
         if not line or line.startswith("#") or line == "No rules" or line.startswith("==> "):
             continue
@@ -393,7 +393,7 @@ def _kernel(sections: Sections, uid: int | None, capeff: int | None) -> KernelAu
     lines = [
         line.strip()
         for name in ("audit.status", "audit.rules_loaded")
-        for line in sections.stderr(name).splitlines()
+        for line in iter_lines(sections.stderr(name))
         if line.strip()
     ]
     err = " ".join(dict.fromkeys(lines))  # auditctl -s and -l often say the same thing
@@ -401,7 +401,7 @@ def _kernel(sections: Sections, uid: int | None, capeff: int | None) -> KernelAu
         return KernelAudit("unknown", "auditctl is not installed" if rc == RC_NOT_FOUND else "no output")
     if rc == 0:
         values: dict[str, str] = {}
-        for line in text.splitlines():
+        for line in iter_lines(text):
             parts = line.split()
             if len(parts) >= 2:
                 values.setdefault(parts[0], parts[1])
@@ -424,7 +424,7 @@ def _kernel(sections: Sections, uid: int | None, capeff: int | None) -> KernelAu
 
 
 def _boot(sections: Sections) -> BootFacts:
-    lines = [ln.strip() for ln in sections.text("audit.boot").splitlines() if ln.strip()]
+    lines = [ln.strip() for ln in iter_lines(sections.text("audit.boot")) if ln.strip()]
     systemd = "systemd running" in lines
     links = tuple(ln.split(" ", 1)[1] for ln in lines if ln.startswith(("link ", "file ")))
     is_enabled = None
@@ -439,7 +439,7 @@ def _boot(sections: Sections) -> BootFacts:
 def _env(sections: Sections) -> tuple[int | None, tuple[str, ...]]:
     capeff = None
     markers: list[str] = []
-    for line in sections.text("audit.env").splitlines():
+    for line in iter_lines(sections.text("audit.env")):
         parts = line.split()
         if len(parts) == 2 and parts[0] == "CapEff":
             try:
@@ -489,7 +489,7 @@ def parse(sections: Sections) -> AuditFacts:
     uname = sections.text("meta.uname").split()
     machine = uname[-1] if uname else ""
     tools = {}
-    for line in sections.text("audit.bins").splitlines():
+    for line in iter_lines(sections.text("audit.bins")):
         parts = line.split(" ", 1)
         if len(parts) == 2 and parts[1] != "-":
             tools[parts[0]] = parts[1]
@@ -509,7 +509,7 @@ def parse(sections: Sections) -> AuditFacts:
         raise FactError(f"auditctl -s worked but auditctl -l failed: {why}")
     persisted, source, files, perr = _persisted(sections)
     pids = []
-    for line in sections.text("audit.procs").splitlines():
+    for line in iter_lines(sections.text("audit.procs")):
         parts = line.split()
         pid = parse_uint(parts[0]) if len(parts) == 2 and parts[1] == "auditd" else None
         if pid is not None:

@@ -23,7 +23,7 @@ import posixpath
 import re
 from dataclasses import dataclass
 
-from hardening.facts.sections import RC_NOT_FOUND, FactError, Sections, parse_uint, require_sections
+from hardening.facts.sections import RC_NOT_FOUND, FactError, Sections, iter_lines, parse_uint, require_sections
 
 DNSMASQ_DEFAULT_CONF = "/etc/dnsmasq.conf"
 UNBOUND_DEFAULT_CONF = "/etc/unbound/unbound.conf"
@@ -174,7 +174,7 @@ def parse_resolv_conf(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """
     servers: list[str] = []
     options: list[str] = []
-    for line in text.splitlines():
+    for line in iter_lines(text):
         words = line.split("#", 1)[0].split(";", 1)[0].split()
         if len(words) >= 2 and words[0] == "nameserver" and _ip(words[1]) is not None:
             servers.append(words[1])
@@ -187,7 +187,7 @@ def _resolv(sections: Sections) -> ResolvConf:
     text = _need(sections, "dns.resolv_conf", "/etc/resolv.conf")
     rc = sections.rc("dns.resolv_conf")
     link = real = ""
-    for line in sections.text("dns.resolv_link").splitlines():
+    for line in iter_lines(sections.text("dns.resolv_link")):
         key, _, value = line.partition(" ")
         if key == "link":
             link = value
@@ -235,7 +235,7 @@ def parse_procs(text: str) -> tuple[ResolverProcess, ...]:
         )
         cur.clear()
 
-    for line in text.splitlines():
+    for line in iter_lines(text):
         key, _, value = line.partition(" ")
         if key == "@proc":
             flush()
@@ -267,7 +267,7 @@ def parse_proc_net(text: str, proto: str, big_endian: bool = False) -> tuple[Lis
     """
     want_state = "07" if proto == "udp" else "0A"
     out = []
-    for line in text.splitlines():
+    for line in iter_lines(text):
         f = line.split()
         if len(f) < 10 or not f[0].endswith(":") or ":" not in f[1]:
             continue
@@ -284,7 +284,7 @@ def parse_proc_net(text: str, proto: str, big_endian: bool = False) -> tuple[Lis
 def parse_ip_addr(text: str) -> tuple[str, ...]:
     """Addresses from ``ip -o addr show``."""
     out = []
-    for line in text.splitlines():
+    for line in iter_lines(text):
         f = line.split()
         for i, word in enumerate(f[:-1]):
             if word in ("inet", "inet6"):
@@ -299,7 +299,7 @@ def parse_file_blocks(text: str) -> dict[str, str]:
     """``==> path <==`` blocks into {normalised path: content}."""
     blocks: dict[str, list[str]] = {}
     cur: list[str] | None = None
-    for line in text.splitlines():
+    for line in iter_lines(text):
         m = re.fullmatch(r"==> (.*) <==", line)
         if m:
             cur = blocks.setdefault(posixpath.normpath(m.group(1)), [])
@@ -388,7 +388,7 @@ def dnsmasq_logging(argv: tuple[str, ...], files: dict[str, str]) -> QueryLoggin
         if path not in files:
             notes.append(f"{path} was not read")
             return
-        for raw in files[path].splitlines():
+        for raw in iter_lines(files[path]):
             line = raw.strip()
             if not line or line.startswith("#"):
                 continue
@@ -419,7 +419,7 @@ def parse_unbound_checkconf(text: str) -> dict[str, dict[str, str]]:
     """``@config path`` blocks of ``opt=value`` lines into {path: {opt: value}}."""
     out: dict[str, dict[str, str]] = {}
     cur: dict[str, str] | None = None
-    for line in text.splitlines():
+    for line in iter_lines(text):
         if line.startswith("@config "):
             cur = out.setdefault(line[len("@config ") :].strip(), {})
         elif cur is not None and "=" in line:

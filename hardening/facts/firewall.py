@@ -25,7 +25,7 @@ from hardening.egress import firewalld, ufw
 from hardening.egress.iptables import SaveParseError, parse_save
 from hardening.egress.model import Ruleset, Table
 from hardening.egress.nft import NftParseError, parse_ruleset
-from hardening.facts.sections import FactError, Sections
+from hardening.facts.sections import FactError, Sections, iter_lines
 
 RUNNING_SECTIONS = (
     "firewall.nft_version",
@@ -293,7 +293,7 @@ def _one_line(text: str) -> str:
 def _boot(sections: Sections) -> dict[str, bool]:
     """unit -> enabled at boot, from the collector's ``firewall.boot`` lines."""
     out: dict[str, bool] = {}
-    for line in sections.text("firewall.boot").splitlines():
+    for line in iter_lines(sections.text("firewall.boot")):
         parts = line.split()
         if len(parts) < 2:
             continue
@@ -397,7 +397,7 @@ def _sourced(t: Table, source: str) -> Table:
 
 def _ipv6(sections: Sections) -> tuple[bool, str]:
     states = {}
-    for line in sections.text("firewall.ipv6_disable").splitlines():
+    for line in iter_lines(sections.text("firewall.ipv6_disable")):
         parts = line.split()
         if len(parts) == 2 and parts[1] in ("0", "1"):
             states[parts[0]] = parts[1] == "0"
@@ -420,7 +420,7 @@ _LINK = re.compile(r"^\d+:\s+([^:@\s]+)")
 def _interfaces(sections: Sections) -> list[str]:
     text = sections.text("firewall.links")
     names = []
-    for line in text.splitlines():
+    for line in iter_lines(text):
         m = _LINK.match(line)
         name = m.group(1) if m else (line.strip() if line.strip() and " " not in line.strip() else "")
         if name and name != "lo" and name not in names:
@@ -430,7 +430,7 @@ def _interfaces(sections: Sections) -> list[str]:
 
 def _default_dev(text: str) -> list[str]:
     out = []
-    for line in text.splitlines():
+    for line in iter_lines(text):
         words = line.split()
         if "dev" in words:
             i = words.index("dev")

@@ -58,7 +58,10 @@ def _safe(parse: Callable[[Sections], T], sections: Sections) -> T | FactError:
 def _uid(sections: Sections) -> int | None:
     if sections.rc("meta.id") != 0:
         return None
-    return parse_uint(sections.text("meta.id"))
+    try:
+        return parse_uint(sections.text("meta.id"))
+    except FactError:  # a huge section that is not decoded: no uid
+        return None
 
 
 def gather(sections: Sections) -> LinuxFacts:

@@ -21,20 +21,89 @@ Example::
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from hardening.redact import Redactor
 
 RC_NOT_FOUND = 127
 _UINT = re.compile(r"[0-9]{1,19}")
 
+# A section larger than this is decoded only if it holds no 4-byte UTF-8 character: one emoji makes
+# CPython store the whole str at 4 bytes per character (with it, 30 MiB of output would be 120 MB).
+WIDE_LIMIT = 4 * 1024 * 1024
+_FOUR_BYTE_LEAD = re.compile(rb"[\xf0-\xf4]")
+
+EXCERPT_MARGIN = 4096  # characters read beyond an excerpt's cut, so that a password across it is blanked whole
+
+Body = str | bytes | memoryview  # a section's output: raw bytes as the host sent them, or text
+
+
+def decode(body: Body, name: str = "") -> str:
+    """A section's output as text (UTF-8; bytes that are not are U+FFFD).
+
+    Raises :class:`FactError` for a section over :data:`WIDE_LIMIT` that holds 4-byte characters
+    (emoji and the like): no real ruleset, process table or configuration that large carries
+    them, and decoding it would cost four times its size.
+    """
+    if isinstance(body, str):
+        return body
+    if len(body) > WIDE_LIMIT and _FOUR_BYTE_LEAD.search(body):
+        raise FactError(
+            f"the output of {name or 'a section'} is {len(body) / 2**20:.0f} MiB with characters outside the "
+            "Basic Multilingual Plane (emoji...): not decoded (no real output that large has them)"
+        )
+    return str(body, "utf-8", "replace")
+
+
+def head(body: Body, limit: int) -> tuple[str, bool]:
+    """The first ``limit`` characters of ``body`` as text, and whether there was more; decodes at most
+    ``4 * (limit + 1)`` bytes (a UTF-8 character has at most four), whatever the section's size."""
+    if isinstance(body, str):
+        return body[:limit], len(body) > limit
+    text = str(body[: 4 * (limit + 1)], "utf-8", "replace")
+    return text[:limit], len(text) > limit
+
+
+_LINE_BREAK = re.compile("\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+
+
+def iter_lines(text: str, block: int = 65536) -> Iterator[str]:
+    """The lines of ``text`` exactly as ``text.splitlines()`` gives them, a block at a time.
+
+    A host can fill a section with millions of two-byte lines: as one list they would cost some
+    60 bytes each at once; parsers that look at one line at a time hold a block's worth.
+
+    >>> list(iter_lines("a\\r\\nb\\rc\\n\\nd", block=2)) == "a\\r\\nb\\rc\\n\\nd".splitlines()
+    True
+    """
+    pos, size = 0, len(text)
+    while pos < size:
+        end = pos + block
+        if end < size:  # end each block just after a line break (a CR LF pair whole), never inside a line
+            m = _LINE_BREAK.search(text, end - 1)
+            end = m.end() if m else size
+        yield from text[pos:end].splitlines()
+        pos = end
+
 
 @dataclass(frozen=True)
 class Section:
-    """One command's captured output."""
+    """One command's captured output.
+
+    ``body`` is the output as the host sent it: a view into the whole collector output (bytes),
+    decoded by :attr:`text` each time it is read, so the output is held once, as bytes, and
+    only the section a parser reads is text while it reads it. (Text is accepted too.)
+    """
 
     name: str
-    text: str
+    body: Body
     rc: int | None  # None: the section never closed (output cut short)
+
+    @property
+    def text(self) -> str:
+        return decode(self.body, self.name)
 
     @property
     def ok(self) -> bool:
@@ -48,10 +117,15 @@ class Section:
 
 @dataclass(frozen=True)
 class Sections(Mapping[str, Section]):
-    """All sections of one collector run, by name."""
+    """All sections of one collector run, by name.
+
+    ``redactor`` blanks the host's passwords in :meth:`excerpt` before it cuts (set by the audit:
+    see :func:`hardening.audit.linux_result`), so that a cut never leaves most of one.
+    """
 
     by_name: Mapping[str, Section]
     complete: bool  # the collector printed its final marker
+    redactor: Redactor = field(default_factory=Redactor, compare=False)
 
     def __getitem__(self, key: str) -> Section:
         return self.by_name[key]
@@ -75,78 +149,104 @@ class Sections(Mapping[str, Section]):
         return sec.rc if sec else None
 
     def excerpt(self, *names: str, limit: int = 4000) -> str:
-        """A bounded, labelled excerpt of some sections, for evidence."""
+        """A bounded, labelled excerpt of some sections, for evidence (never decodes more than it shows)."""
         parts = []
         for name in names:
             sec = self.by_name.get(name)
             if sec is None:
                 continue
-            body = sec.text if len(sec.text) <= limit else sec.text[:limit] + "\n[... truncated]"
-            parts.append(f"# {name} (rc={sec.rc})\n{body}")
+            if self.redactor:  # blank first, then cut: a password across the cut is blanked whole
+                text, more = head(sec.body, limit + EXCERPT_MARGIN)
+                text = self.redactor.text(text)
+                text, more = text[:limit], more or len(text) > limit
+            else:
+                text, more = head(sec.body, limit)
+            parts.append(f"# {name} (rc={sec.rc})\n{text}" + ("\n[... truncated]" if more else ""))
         return "\n".join(parts)
 
 
 DONE_SECTION = "__done__"
 
 
-_NAME_LINE = re.compile(r"(\S+)\n")
-_RC_LINE = re.compile(r"(-?\d{1,10})\n")
+@dataclass(frozen=True)
+class _Syntax:
+    """The marker lines, as patterns over text or over bytes."""
+
+    name_line: re.Pattern  # type: ignore[type-arg]
+    rc_line: re.Pattern  # type: ignore[type-arg]
+    newline: str | bytes
+    begin: str | bytes
+    end: str | bytes
+    space: str | bytes
 
 
-def _find_begin(output: str, mark: str, pos: int) -> tuple[int, str, int] | None:
+_TEXT = _Syntax(re.compile(r"(\S+)\n"), re.compile(r"(-?\d{1,10})\n"), "\n", " B ", " E ", " ")
+_BYTES = _Syntax(re.compile(rb"(\S+)\n"), re.compile(rb"(-?\d{1,10})\n"), b"\n", b" B ", b" E ", b" ")
+
+
+def _find_begin(output: Any, mark: Any, pos: int, syn: _Syntax) -> tuple[int, Any, int] | None:
     """The first begin line at or after ``pos`` that starts a line: (its start, name, where its body starts).
 
     Plain string search: the nonce differs on every host, and a regex built around it would be
-    compiled anew for each host (most of the parse time).
+    compiled anew for each host (most of the parse time). ``output``, ``mark`` and the name are
+    all text or all bytes.
     """
-    head = mark + " B "
-    i = output.find(head, pos)
+    head_ = mark + syn.begin
+    i = output.find(head_, pos)
     while i != -1:
-        if i == 0 or output[i - 1] == "\n":
-            m = _NAME_LINE.match(output, i + len(head))
+        if i == 0 or output[i - 1 : i] == syn.newline:
+            m = syn.name_line.match(output, i + len(head_))
             if m:
                 return i, m.group(1), m.end()
-        i = output.find(head, i + 1)
+        i = output.find(head_, i + 1)
     return None
 
 
-def _find_end(output: str, mark: str, name: str, pos: int, stop: int) -> tuple[int, int, int] | None:
+def _find_end(output: Any, mark: Any, name: Any, pos: int, stop: int, syn: _Syntax) -> tuple[int, int, int] | None:
     """The first ``\\n<mark> E <name> <rc>\\n`` inside ``output[pos:stop]``: (its start, rc, its end)."""
-    head = f"\n{mark} E {name} "
-    i = output.find(head, pos, stop)
+    head_ = syn.newline + mark + syn.end + name + syn.space
+    i = output.find(head_, pos, stop)
     while i != -1:
-        m = _RC_LINE.match(output, i + len(head), stop)
+        m = syn.rc_line.match(output, i + len(head_), stop)
         if m:
             return i, int(m.group(1)), m.end()
-        i = output.find(head, i + 1, stop)
+        i = output.find(head_, i + 1, stop)
     return None
 
 
-def parse_sections(output: str, nonce: str) -> Sections:
+def parse_sections(output: str | bytes, nonce: str) -> Sections:
     """Split collector output into sections. Text outside sections is ignored.
 
-    Sections never nest (the collector closes one before it opens the next), so a section
-    whose end marker does not come before the next begin marker was cut short: it keeps
-    ``rc=None``. Searching for the end only up to the next begin also keeps this linear on
-    hostile output full of begin markers. An exit code longer than 10 digits is no exit
-    code the collector prints: the section counts as cut short.
+    ``output`` is best the raw bytes the host sent: each section then holds a view of them
+    (no copy), decoded only when a parser reads it. Sections never nest (the collector
+    closes one before it opens the next), so a section whose end marker does not come before
+    the next begin marker was cut short: it keeps ``rc=None``. Searching for the end only up
+    to the next begin also keeps this linear on hostile output full of begin markers. An exit
+    code longer than 10 digits is no exit code the collector prints: the section counts as
+    cut short.
     """
-    mark = "@@" + nonce
+    view: Any
+    if isinstance(output, str):
+        syn, mark, view = _TEXT, "@@" + nonce, output
+    else:
+        output = bytes(output)  # a bytearray could change under the views
+        syn, mark, view = _BYTES, ("@@" + nonce).encode(), memoryview(output)
     found: dict[str, Section] = {}
     pos = 0
-    while (m := _find_begin(output, mark, pos)) is not None:
-        _, name, body_start = m
-        nxt = _find_begin(output, mark, body_start)
+    while (m := _find_begin(output, mark, pos, syn)) is not None:
+        _, raw_name, body_start = m
+        name = raw_name if isinstance(raw_name, str) else raw_name.decode("utf-8", "replace")
+        nxt = _find_begin(output, mark, body_start, syn)
         stop = nxt[0] if nxt else len(output)
-        e = _find_end(output, mark, name, body_start, stop)
+        e = _find_end(output, mark, raw_name, body_start, stop, syn)
         if e is None:
             # Unterminated: the output was cut. Keep what we have, flagged by rc=None.
-            found.setdefault(name, Section(name, output[body_start:stop], None))
+            found.setdefault(name, Section(name, view[body_start:stop], None))
             pos = stop
             continue
         end_start, rc, end_stop = e
         # A repeated name keeps its first occurrence: a host cannot override a section.
-        found.setdefault(name, Section(name, output[body_start:end_start], rc))
+        found.setdefault(name, Section(name, view[body_start:end_start], rc))
         pos = end_stop - 1
     return Sections(found, complete=DONE_SECTION in found)
 

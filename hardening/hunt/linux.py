@@ -18,7 +18,7 @@ import secrets
 from importlib import resources
 
 from hardening.facts.collector import Collector
-from hardening.facts.sections import FactError, Sections, parse_uint
+from hardening.facts.sections import FactError, Sections, iter_lines, parse_uint
 from hardening.hunt.model import Endpoint, Platform, Process, Snapshot, TcpSocket
 
 SECTION_CAP = 4194304  # must match HK in collect.sh
@@ -80,7 +80,7 @@ def _hex_ip(text: str, little_endian: bool) -> str:
 def parse_tcp(text: str, little_endian: bool = True) -> dict[int, TcpSocket]:
     """Sockets of one ``/proc/net/tcp`` or ``tcp6`` table, by inode (inode 0 = no owner, skipped)."""
     out: dict[int, TcpSocket] = {}
-    for line in text.splitlines():
+    for line in iter_lines(text):
         m = _TCP_LINE.match(line)
         if not m:
             continue
@@ -166,7 +166,7 @@ def _links(text: str) -> tuple[dict[int, str], dict[int, str], dict[int, dict[in
 
 def _users(passwd: str) -> dict[int, str]:
     users: dict[int, str] = {}
-    for line in passwd.splitlines():
+    for line in iter_lines(passwd):
         parts = line.split(":")
         if len(parts) >= 3 and (uid := parse_uint(parts[2])) is not None:
             users.setdefault(uid, parts[0])

@@ -97,7 +97,7 @@ def snapshot_host(target: Target, options: HuntOptions) -> tuple[Snapshot, RunRe
 
     collector = new_hunt_collector()
     run = run_script(target, collector.script, options)
-    sections = parse_sections(run.stdout.decode("utf-8", "replace"), collector.nonce)
+    sections = parse_sections(run.stdout, collector.nonce)  # views of the bytes, decoded per section
     return parse_snapshot(sections), run
 
 

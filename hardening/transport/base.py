@@ -14,6 +14,7 @@ Example::
 
 from __future__ import annotations
 
+import io
 import secrets
 import shlex
 import time
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from hardening.model import HostStatus
+from hardening.redact import Redactor
 
 MAX_OUTPUT = 32 * 1024 * 1024  # a host may not send more than this (bytes, stdout + stderr)
 
@@ -111,33 +113,51 @@ def exchange(
     deadline: float,
     become_password: str | None = None,
     max_output: int = MAX_OUTPUT,
+    secrets: tuple[str | None, ...] = (),
 ) -> RunResult:
-    """Drive one command: become handshake (if any), send ``script`` on stdin, read to the end."""
-    out = bytearray()
+    """Drive one command: become handshake (if any), send ``script`` on stdin, read to the end.
+
+    ``secrets`` (the host's passwords) are blanked in sudo's error output before its last line
+    becomes the error message: a line break inside an echoed password must not leave most of it
+    on the line that is shown.
+
+    The script's output is gathered in a ``BytesIO``, whose buffer becomes the result's bytes
+    without a copy: a host's answer costs its size once (plus the buffer's growth margin),
+    never a second time as text. Searches for sudo's marker and prompt look at what is new.
+    """
+    pre = bytearray()  # stdout before sudo's success marker (become only)
+    body = io.BytesIO()  # the script's stdout
     err = bytearray()
+    received = 0
     started = not plan.become
     password_sent = False
+    marker = plan.success_marker.encode()
+    prompt = plan.prompt.encode()
     if started:
         channel.send(script)
         channel.close_stdin()
     finished = False
     while not finished:
         chunk_out, chunk_err, finished = channel.recv(min(0.5, _remaining(deadline)))
-        out += chunk_out
-        err += chunk_err
-        if len(out) + len(err) > max_output:
+        received += len(chunk_out) + len(chunk_err)
+        if received > max_output:
             raise TransportError(HostStatus.ERROR, output_limit_message(max_output))
+        err += chunk_err
         if started:
+            body.write(chunk_out)
             continue
-        marker = plan.success_marker.encode()
-        if marker in out:
+        at = max(0, len(pre) - len(marker))
+        pre += chunk_out
+        found = pre.find(marker, at)
+        if found != -1:
             # Everything up to the marker line is sudo's; the rest is the script's.
-            out = out[out.index(marker) + len(marker) :].lstrip(b"\r\n")
+            body.write(bytes(pre[found + len(marker) :]).lstrip(b"\r\n"))
+            pre.clear()
             started = True
             channel.send(script)
             channel.close_stdin()
             continue
-        if err.rstrip().endswith(plan.prompt.encode()):
+        if bytes(err[-(len(prompt) + 256) :]).rstrip().endswith(prompt):
             if password_sent:
                 raise TransportError(HostStatus.AUTH_FAILED, "sudo rejected the become password")
             if not become_password:
@@ -149,10 +169,12 @@ def exchange(
             password_sent = True
             err.clear()
     if not started:
-        text = err.decode("utf-8", "replace").replace(plan.prompt, "").strip()
+        text = Redactor.of(secrets).text(bytes(err[-65536:]).decode("utf-8", "replace").replace(plan.prompt, ""))
+        text = text.strip()
         reason = text.splitlines()[-1] if text else "no output"
         status = HostStatus.AUTH_FAILED if "password" in text or "sudoers" in text else HostStatus.ERROR
         raise TransportError(status, f"become (sudo) failed: {reason}")
-    if plan.become:
-        err = bytearray(err.replace(plan.prompt.encode(), b""))
-    return RunResult(bytes(out), bytes(err), channel.exit_code())
+    stderr = bytes(err)
+    if plan.become and prompt in stderr:
+        stderr = stderr.replace(prompt, b"")
+    return RunResult(body.getvalue(), stderr, channel.exit_code())
