@@ -194,6 +194,7 @@ def test_hunt_verify_and_collect_never_show_an_echoed_password(hostile):
     tmp, _srv, passwords = hostile
     kh = tmp / "known_hosts"
     hunt = harden("hunt", tmp / "inv.yml", "--known-hosts", kh, "--out", tmp / "hunt", "--limit", "echo:phish")
+    assert (tmp / "hunt" / "hunt.json").is_file(), hunt.stderr.decode()[-3000:]
     doc = json.loads((tmp / "hunt" / "hunt.json").read_text())
     hosts = {h["name"]: h for h in doc["hosts"]}
     assert REDACTED in hosts["phish"]["message"]

@@ -167,3 +167,66 @@ def test_hunt_results_are_blanked_but_names_and_enums_kept():
     assert out.detections[0].reasons == (f"argv {REDACTED}",)
     clean = replace(hunt, message="x", detections=())
     assert Redactor.of([pw]).record(clean, keep=frozenset({"name"})) is clean
+
+
+# ----------------------------------------------------------------- cuts come after redaction
+
+
+def test_an_excerpt_cut_across_a_password_shows_none_of_it():
+    from hardening.facts.sections import parse_sections
+
+    pw = "Sudo-9f3e2a"
+    out = f"@@n B dns.resolv_conf\n{'x' * 3995}{pw[:3]}\x1b[0m{pw[3:]}{'y' * 100}\n@@n E dns.resolv_conf 0\n"
+    sections = parse_sections(out.encode(), "n")
+    assert "Sud" in sections.excerpt("dns.resolv_conf")  # without the host's redactor: cut as it comes
+    redacted = replace(sections, redactor=Redactor.of([pw])).excerpt("dns.resolv_conf")
+    assert "Sud" not in redacted and redacted.endswith("*****\n[... truncated]")
+
+
+def test_the_last_line_shown_is_taken_after_redaction():
+    """sudo's refusal and the collector's stderr are shown by their last line: a line break inside an
+    echoed password must not leave the rest of it on that line."""
+    from hardening.checks import linux_checks
+
+    from hardening.audit import _HostRun, linux_result
+    from hardening.facts.sections import parse_sections
+    from hardening.inventory import Connection, Target
+
+    pw = "Sudo-9f3e2a"
+    target = Target("h", Connection.SSH, "127.0.0.1", become=True, become_password=pw)
+    host = _HostRun(target, Platform.LINUX, "127.0.0.1", linux_checks(), 0.0)
+    for echo in (pw[:3] + "\x85" + pw[3:], pw[:-2] + "\r" + pw[-2:], pw[:1] + "\n" + pw[1:]):
+        result = linux_result(host, parse_sections(b"", "n"), 1, f"sudo: {echo}\n")
+        assert pw[3:] not in result.message and pw[-5:] not in result.message, result.message
+        assert REDACTED in result.message
+
+
+def test_sudo_refusal_is_redacted_before_its_last_line_is_kept():
+    from hardening.transport.base import TransportError, exchange, plan_command
+
+    pw = "Sudo-9f3e2a"
+    plan = plan_command(become=True)
+
+    class Sudo:
+        def __init__(self) -> None:
+            self.replies = [(b"", plan.prompt.encode(), False), (b"", f"Sorry: {pw[:4]}\x85{pw[4:]}\n".encode(), True)]
+
+        def send(self, data: bytes) -> None: ...
+
+        def close_stdin(self) -> None: ...
+
+        def recv(self, timeout: float) -> tuple[bytes, bytes, bool]:
+            return self.replies.pop(0) if self.replies else (b"", b"", True)
+
+        def exit_code(self) -> int | None:
+            return 1
+
+        def close(self) -> None: ...
+
+    import time
+
+    import pytest
+
+    with pytest.raises(TransportError) as err:
+        exchange(Sudo(), b"", plan, time.monotonic() + 10, pw, secrets=(pw,))
+    assert pw[4:] not in err.value.message and REDACTED in err.value.message

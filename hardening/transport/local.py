@@ -100,7 +100,13 @@ class LocalTransport:
             raise TransportError(HostStatus.ERROR, f"cannot start /bin/sh: {exc}") from None
         try:
             return exchange(
-                channel, script.encode("ascii"), plan, deadline, self.target.become_password, self.max_output
+                channel,
+                script.encode("ascii"),
+                plan,
+                deadline,
+                self.target.become_password,
+                self.max_output,
+                (self.target.password, self.target.become_password),
             )
         finally:
             channel.close()

@@ -301,6 +301,7 @@ class SshTransport:
                     deadline,
                     become_password=self.target.become_password,
                     max_output=self.max_output,
+                    secrets=(self.target.password, self.target.become_password),
                 )
             except (paramiko.SSHException, OSError, EOFError) as exc:
                 raise TransportError(HostStatus.ERROR, f"connection lost while collecting: {exc}") from None
