@@ -6,7 +6,7 @@ run as a separate process so that only harden's own memory is measured. Each hos
 with a real collector output (the lab golden) grown to ``--size-mib`` in one of these shapes:
 
 * ``section``: one section the DNS parser reads (resolv.conf), bulk lines mixing Latin-1,
-  Cyrillic, CJK and emoji;
+  Cyrillic, CJK and emoji (``bmp``: the same without the emoji, so it is decoded and parsed);
 * ``outside``: the same bulk before the first section marker (text no section holds);
 * ``ascii-emoji``: the bulk ASCII but for ONE emoji at its start (one wide character used to
   make CPython hold the whole text at 4 bytes per character);
@@ -20,7 +20,7 @@ and prints the peak RSS of the harden process (``wait4``'s ``ru_maxrss``), its w
 time, and the host statuses. ``--src DIR`` runs the harden of another checkout (put first
 on ``PYTHONPATH``), e.g. the commit before a change, with the same interpreter::
 
-    .venv/bin/python bench/hostile_memory.py --shapes baseline,section,outside,ascii-emoji,lines
+    .venv/bin/python bench/hostile_memory.py --shapes baseline,section,bmp,outside,ascii-emoji,lines
     git worktree add /tmp/before <commit> && .venv/bin/python bench/hostile_memory.py --src /tmp/before
 """
 
@@ -57,6 +57,7 @@ def start_server(hosts: int, size_mib: float, shape: str) -> tuple[subprocess.Po
     proc = subprocess.Popen(
         [sys.executable, str(SERVER), "--hosts", str(hosts), "--size-mib", str(size), "--shape", real],
         stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,  # paramiko's notes about connections the client closed
     )
     assert proc.stdout is not None
     port = int(proc.stdout.readline())
@@ -79,17 +80,19 @@ def audit(inv: Path, kh: Path, out: Path, forks: int, src: Path | None) -> Run:
     argv = [sys.executable, "-m", "hardening.cli", "audit", str(inv), "--known-hosts", str(kh), "--forks", str(forks),
             "--timeout", "600", "--out", str(out), "--format", "json"]  # fmt: skip
     started = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    # cwd: python -m puts the working directory first on sys.path; it must not pick a checkout
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=out.parent)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - started
     doc = json.loads((out / "results.json").read_text())
     statuses = ", ".join(f"{k} {v}" for k, v in sorted(Counter(h["status"] for h in doc["hosts"]).items()))
-    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status), statuses)
+    cpu = usage.ru_utime + usage.ru_stime
+    return Run(wall, cpu, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status), statuses)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--shapes", default="baseline,section,outside,ascii-emoji,lines")
+    parser.add_argument("--shapes", default="baseline,section,bmp,outside,ascii-emoji,lines")
     parser.add_argument("--hosts", type=int, default=10)
     parser.add_argument("--forks", type=int, default=10)
     parser.add_argument("--size-mib", type=float, default=30)

@@ -19,7 +19,9 @@ Example::
     with SshServer({"web1": Account("pw", answer)}) as srv:
         print(srv.port, srv.known_hosts_line())
 
-Run alone (the memory benchmark, ``bench/hostile_memory.py``)::
+Run alone (the memory benchmark, ``bench/hostile_memory.py``): ``--hosts`` accounts ``h00``...
+(password ``bench-pw``) each answer about ``--size-mib`` of output, and hold their last block
+until all of them have sent the rest, so that the controller holds every answer at once::
 
     python tests/ssh_server.py --hosts 10 --size-mib 30 --shape section
 """
@@ -27,12 +29,14 @@ Run alone (the memory benchmark, ``bench/hostile_memory.py``)::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 import shlex
 import socket
 import sys
 import threading
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -181,6 +185,11 @@ class SshServer:
                 self._run(chan, iface, session.command)
             finally:
                 chan.close()
+            # As sshd does: the client closes the connection once it has read everything (it still
+            # sends window adjustments while it reads what is buffered).
+            deadline = time.monotonic() + 60
+            while transport.is_active() and time.monotonic() < deadline:
+                time.sleep(0.05)
         except (paramiko.SSHException, OSError, EOFError):
             return
         finally:
@@ -295,6 +304,7 @@ def big_answer(nonce: str, size: int, shape: str) -> Iterable[bytes]:
         return
     lines = {
         "section": "nameserver 10.0.0.1 # é ж 中 😀 bulk line\n".encode(),
+        "bmp": "nameserver 10.0.0.1 # é ж 中 bulk line\n".encode(),
         "outside": "junk é ж 中 😀 outside any section\n".encode(),
         "ascii-emoji": b"nameserver 10.0.0.1 # ascii bulk line...........\n",
         "lines": b"ab\n",
@@ -315,18 +325,33 @@ def big_answer(nonce: str, size: int, shape: str) -> Iterable[bytes]:
     yield end + post
 
 
+def _together(chunks: Iterable[bytes], barrier: threading.Barrier) -> Iterator[bytes]:
+    """``chunks``, all but the last; the last once every host has sent the rest (their answers then
+    end at the same moment: the controller has them all in memory at once, the worst case)."""
+    it = iter(chunks)
+    prev = next(it, b"")
+    for chunk in it:
+        yield prev
+        prev = chunk
+    with contextlib.suppress(threading.BrokenBarrierError):
+        barrier.wait(120)
+    yield prev
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--hosts", type=int, default=10)
     parser.add_argument("--size-mib", type=float, default=30)
-    shapes = ["section", "outside", "ascii-emoji", "lines", "nft-json", "iptables"]
+    shapes = ["section", "bmp", "outside", "ascii-emoji", "lines", "nft-json", "iptables"]
     parser.add_argument("--shape", default="section", choices=shapes)
     parser.add_argument("--password", default="bench-pw")
     args = parser.parse_args()
     size = int(args.size_mib * 1024 * 1024)
 
+    barrier = threading.Barrier(args.hosts)
+
     def answer(req: Request) -> Reply:
-        return Reply(big_answer(req.nonce, size, args.shape))
+        return Reply(_together(big_answer(req.nonce, size, args.shape), barrier))
 
     srv = SshServer({f"h{i:02d}": Account(args.password, answer) for i in range(args.hosts)})
     sys.stdout.write(f"{srv.port}\n{srv.known_hosts_line()}")

@@ -173,14 +173,15 @@ def parse_resolv_conf(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     (('127.0.0.53',), ('edns0', 'trust-ad'))
     """
     servers: list[str] = []
-    options: list[str] = []
+    options: dict[str, None] = {}  # in order, each once: a host repeating a line a million times costs one
     for line in iter_lines(text):
         words = line.split("#", 1)[0].split(";", 1)[0].split()
         if len(words) >= 2 and words[0] == "nameserver" and _ip(words[1]) is not None:
-            servers.append(words[1])
+            if len(servers) < 3:  # glibc uses at most 3 (MAXNS)
+                servers.append(words[1])
         elif words and words[0] == "options":
-            options.extend(words[1:])
-    return tuple(servers[:3]), tuple(options)  # glibc uses at most 3 (MAXNS)
+            options.update(dict.fromkeys(words[1:]))
+    return tuple(servers), tuple(options)
 
 
 def _resolv(sections: Sections) -> ResolvConf:
