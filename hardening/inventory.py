@@ -15,13 +15,18 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import pickle
 import re
+import resource
+import select
 import shlex
-from collections.abc import Mapping
+import signal
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn, TypeVar
 
 from hardening.policy import Policy, PolicyError
 
@@ -319,22 +324,94 @@ def _parse_failure(source: Path, captured: str, exc: Exception) -> InventoryErro
     return InventoryError(f"{source}: cannot parse inventory: {detail}")
 
 
+@dataclass(frozen=True)
+class InventoryLimits:
+    """How long, and with how much memory, reading the inventory and its variables may take.
+
+    Variables come from files anyone with write access to the inventory's directory (or the
+    CMDB behind a dynamic inventory) can shape: a YAML alias bomb ("billion laughs") in
+    group_vars takes a few hundred bytes and grows without bound once something walks it.
+    ``HARDEN_INVENTORY_TIMEOUT`` (seconds) and ``HARDEN_INVENTORY_MEMORY_MB`` raise the bounds.
+    """
+
+    seconds: float = 120.0
+    memory_mb: int = 2048  # address space the loader may add to what harden has when it starts it
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> InventoryLimits:
+        def number(name: str, default: float) -> float:
+            raw = env.get(name, "").strip()
+            try:
+                value = float(raw) if raw else default
+            except ValueError:
+                raise InventoryError(f"{name}={raw!r} is not a number") from None
+            if value <= 0:
+                raise InventoryError(f"{name}={raw!r} must be positive")
+            return value
+
+        return cls(
+            number("HARDEN_INVENTORY_TIMEOUT", cls.seconds), int(number("HARDEN_INVENTORY_MEMORY_MB", cls.memory_mb))
+        )
+
+
 def load_inventory(
     source: Path,
     limit: str | None = None,
     vault_password_file: Path | None = None,
     env: Mapping[str, str] | None = None,
+    limits: InventoryLimits | None = None,
 ) -> list[Target]:
-    """Every host of ``source`` (after ``limit``), in inventory order."""
+    """Every host of ``source`` (after ``limit``), in inventory order (see :func:`start_loading`)."""
+    return start_loading(source, limit, vault_password_file, env, limits).result()
+
+
+@dataclass(frozen=True)
+class PendingInventory:
+    """An inventory being read in a bounded child process (:func:`start_loading`)."""
+
+    child: BoundedChild
+    env: Mapping[str, str]
+
+    def result(self) -> list[Target]:
+        """Wait for the child; the targets, or :class:`InventoryError` (also past the bounds)."""
+        hosts: list[tuple[str, dict[str, Any]]] = self.child.result()
+        return [target_from_vars(name, used, self.env) for name, used in hosts]
+
+
+def start_loading(
+    source: Path,
+    limit: str | None = None,
+    vault_password_file: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    limits: InventoryLimits | None = None,
+) -> PendingInventory:
+    """Start reading ``source``: ansible-core reads the inventory and each host's variables in a
+    child process bounded by ``limits`` (default: :meth:`InventoryLimits.from_env`); past them,
+    :meth:`PendingInventory.result` raises :class:`InventoryError` and nothing is audited. The
+    child sends back each host's name and the variables harden uses (templated, plain values);
+    the targets are built here. Meanwhile the caller may prepare what it needs next.
+    """
     env = os.environ if env is None else env
+    limits = limits or InventoryLimits.from_env(env)
     if not source.exists():
         raise InventoryError(f"{source}: inventory not found")
+    _ansible_settings()  # here, not in the child: ansible-runner runs inherit them too
+    return PendingInventory(start_bounded(lambda: _read_hosts(source, limit, vault_password_file), limits, source), env)
+
+
+def _ansible_settings() -> None:
     # Fail loudly instead of Ansible's default warn-and-continue on an unparsable source.
     os.environ.setdefault("ANSIBLE_INVENTORY_UNPARSED_FAILED", "True")
     os.environ.setdefault("ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED", "True")
     os.environ.setdefault("ANSIBLE_NOCOLOR", "1")
     os.environ.setdefault("ANSIBLE_LOCALHOST_WARNING", "False")
     os.environ.setdefault("ANSIBLE_INVENTORY_UNPARSED_WARNING", "False")
+
+
+def _read_hosts(source: Path, limit: str | None, vault_password_file: Path | None) -> list[tuple[str, dict[str, Any]]]:
+    """(name, the variables harden uses, templated and plain) of every host: ansible-core's part."""
+    for path in _vars_files(source):
+        check_aliases(path)
     from ansible.errors import AnsibleError
     from ansible.inventory.manager import InventoryManager
     from ansible.parsing.dataloader import DataLoader
@@ -366,7 +443,7 @@ def load_inventory(
     if limit and not hosts:
         raise InventoryError(f"{source}: --limit {limit!r} matches no host")
     variables = VariableManager(loader=loader, inventory=inventory)
-    targets = []
+    out = []
     for host in hosts:
         try:
             with contextlib.redirect_stderr(captured), contextlib.redirect_stdout(captured):
@@ -378,5 +455,207 @@ def load_inventory(
             if "undecryptable" in first or "vault" in first.lower():
                 first = "a vault-encrypted variable cannot be decrypted: pass --vault-password-file FILE"
             raise InventoryError(f"{source}: host {host.name}: {first}") from None
-        targets.append(target_from_vars(host.name, used, env))
-    return targets
+        out.append((str(host.name), used))
+    return out
+
+
+#: A YAML file whose aliases expand it to more values than this (and a hundred times more than it
+#: holds) is refused before Ansible reads it: a "billion laughs" takes a few hundred bytes.
+MAX_EXPANDED = 1_000_000
+
+
+def _vars_files(source: Path) -> list[Path]:
+    """The YAML files Ansible reads beside the inventory: the inventory itself (a file, or the files
+    of a directory) and everything under group_vars/ and host_vars/ beside it."""
+    base = source if source.is_dir() else source.parent
+    found = [source] if source.is_file() else sorted(p for p in source.iterdir() if p.is_file())
+    for name in ("group_vars", "host_vars"):
+        folder = base / name
+        if folder.is_dir():
+            found += sorted(p for p in folder.rglob("*") if p.is_file())
+    return [p for p in found if p.suffix.lower() in ("", ".yml", ".yaml", ".json")]
+
+
+def check_aliases(path: Path) -> None:
+    """Raise :class:`InventoryError` when ``path``'s YAML aliases expand beyond :data:`MAX_EXPANDED`
+    values (or refer to themselves). Only the node graph is built (PyYAML's composer), never the
+    expansion; a file that is not YAML is left to Ansible."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        with path.open("rb") as f:
+            docs = list(yaml.compose_all(f, Loader=loader))  # type: ignore[arg-type]
+    except (yaml.YAMLError, OSError, ValueError, RecursionError):
+        return
+    for doc in docs:
+        if doc is None:
+            continue
+        expanded, distinct = _expanded_size(doc)
+        if expanded is None:
+            raise InventoryError(f"{path}: a YAML alias refers to the value that holds it (endless): not read")
+        if expanded > MAX_EXPANDED and expanded > 100 * distinct:
+            raise InventoryError(
+                f"{path}: its YAML aliases expand to {expanded:,} values from {distinct:,} written "
+                "(an alias bomb, 'billion laughs'): not read"
+            )
+
+
+def _expanded_size(root: Any) -> tuple[int | None, int]:
+    """(values the node graph stands for once aliases are expanded, distinct nodes); None for an alias
+    inside its own anchor (endless). Iterative: a deeply nested file is no problem."""
+    size: dict[int, int] = {}
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    open_ids: set[int] = set()
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        children = _children(node)
+        if done:
+            open_ids.discard(key)
+            size[key] = 1 + sum(size[id(c)] for c in children)
+            continue
+        if key in size:
+            continue
+        if key in open_ids:  # an alias inside its own anchor
+            return None, len(size) + 1
+        open_ids.add(key)
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if id(c) not in size)
+    return size[id(root)], len(size)
+
+
+def _children(node: Any) -> list[Any]:
+    value = getattr(node, "value", None)
+    if not isinstance(value, list):
+        return []
+    out: list[Any] = []
+    for item in value:
+        out.extend(item if isinstance(item, tuple) else (item,))
+    return out
+
+
+T = TypeVar("T")
+
+
+def run_bounded(work: Callable[[], T], limits: InventoryLimits, source: Path) -> T:
+    """``work()`` in a forked child limited to ``limits`` (see :func:`start_bounded`)."""
+    return start_bounded(work, limits, source).result()
+
+
+@dataclass(frozen=True)
+class BoundedChild:
+    """A forked child running bounded work (:func:`start_bounded`); ``result`` collects it once."""
+
+    pid: int
+    fd: int
+    deadline: float
+    limits: InventoryLimits
+    source: Path
+
+    def result(self) -> Any:
+        try:
+            data = _read_child(self.fd, self.pid, self.deadline)
+        finally:
+            os.close(self.fd)
+        return _answer(data, self.pid, self.limits, self.source)
+
+
+def start_bounded(work: Callable[[], Any], limits: InventoryLimits, source: Path) -> BoundedChild:
+    """Fork a child that runs ``work()`` and sends back its result (pickled) or its InventoryError.
+
+    The child's address space is capped (``RLIMIT_AS``: what it has when forked plus
+    ``limits.memory_mb``), and it is killed ``limits.seconds`` after it starts.
+    """
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        os.close(read_end)
+        _child(work, write_end, limits)
+    os.close(write_end)
+    return BoundedChild(pid, read_end, time.monotonic() + limits.seconds, limits, source)
+
+
+def _answer(data: bytes | None, pid: int, limits: InventoryLimits, source: Path) -> Any:
+    if data is None:
+        raise InventoryError(
+            f"{source}: reading the inventory and its variables took more than {limits.seconds:g} s "
+            "(a YAML alias bomb in a vars file? a slow vars plugin or vault script?); nothing was audited. "
+            "HARDEN_INVENTORY_TIMEOUT=SECONDS raises the bound"
+        )
+    _, status = os.waitpid(pid, 0)
+    if not data:
+        how = f"signal {-os.waitstatus_to_exitcode(status)}" if os.WIFSIGNALED(status) else "no answer"
+        raise InventoryError(
+            f"{source}: reading the inventory and its variables stopped ({how}), probably past its "
+            f"{limits.memory_mb} MB memory bound (a YAML alias bomb in a vars file?); nothing was audited. "
+            "HARDEN_INVENTORY_MEMORY_MB raises the bound"
+        )
+    kind, value = pickle.loads(data)  # written by _child: harden's own code
+    if kind == "ok":
+        return value
+    if kind == "memory":
+        raise InventoryError(
+            f"{source}: reading the inventory and its variables needed more than {limits.memory_mb} MB "
+            "(a YAML alias bomb in a vars file?); nothing was audited. HARDEN_INVENTORY_MEMORY_MB raises the bound"
+        )
+    if kind == "error":
+        raise InventoryError(value)
+    raise InventoryError(f"{source}: cannot read the inventory: {value}")
+
+
+def _child(work: Callable[[], Any], fd: int, limits: InventoryLimits) -> NoReturn:
+    """Run ``work`` under the memory bound and write ``(kind, value)`` to ``fd``; then exit at once
+    (``os._exit``: nothing of the parent's, such as buffered output, is flushed or run twice)."""
+    code = 0
+    try:
+        _cap_address_space(limits.memory_mb)
+        try:
+            result: tuple[str, Any] = ("ok", work())
+        except InventoryError as exc:
+            result = ("error", str(exc))
+        except MemoryError:
+            result = ("memory", "")
+        except RecursionError:
+            result = ("crash", "variables nested too deeply")
+        except Exception as exc:
+            result = ("crash", f"{type(exc).__name__}: {exc}")
+        try:
+            data = pickle.dumps(result)
+        except MemoryError:
+            data = pickle.dumps(("memory", ""))
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+    except BaseException:
+        code = 1
+    finally:
+        os._exit(code)
+
+
+def _cap_address_space(extra_mb: int) -> None:
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            vm = next((int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize:")), 0)
+    except OSError:
+        vm = 0
+    cap = vm + extra_mb * 1024 * 1024
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        cap = min(cap, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+
+
+def _read_child(fd: int, pid: int, deadline: float) -> bytes | None:
+    """Everything the child writes until it closes the pipe; None (child killed) past ``deadline``."""
+    chunks = []
+    while True:
+        left = deadline - time.monotonic()
+        ready = select.select([fd], [], [], max(0.0, left))[0] if left > 0 else []
+        if not ready:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            return None
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
