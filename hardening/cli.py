@@ -144,7 +144,7 @@ def audit(
     """
     from hardening.audit import AuditOptions, audit_fleet
     from hardening.console import Console
-    from hardening.inventory import InventoryError, load_inventory
+    from hardening.inventory import InventoryError, start_loading
     from hardening.remediate_cli import write_audit_playbooks
     from hardening.report.frameworks import FrameworkError
     from hardening.report.waivers import WaiverError
@@ -158,7 +158,11 @@ def audit(
         ui.error(str(exc))
         sys.exit(EXIT_BAD_INPUT)
     try:
-        targets = load_inventory(inventory, limit=limit, vault_password_file=vault_password_file)
+        # The inventory is read in a bounded child process; meanwhile this one loads what the audit
+        # needs (two cores: about the time the inventory takes).
+        pending = start_loading(inventory, limit=limit, vault_password_file=vault_password_file)
+        _prepare_audit(engine)
+        targets = pending.result()
     except InventoryError as exc:
         ui.error(str(exc))
         sys.exit(EXIT_BAD_INPUT)
@@ -219,6 +223,15 @@ def audit(
         # Hosts still in flight end by themselves within --timeout; do not wait for them.
         os._exit(EXIT_INCOMPLETE)
     sys.exit(gate(doc, Severity(fail_on)))
+
+
+def _prepare_audit(engine: str) -> None:
+    """Import the SSH transport (paramiko) and the checks now, while the inventory is being read."""
+    from hardening.checks import linux_checks
+
+    linux_checks()
+    if engine == "native":
+        import hardening.transport.ssh  # noqa: F401
 
 
 def _warm_up_reports(formats: tuple[str, ...]) -> None:
