@@ -15,19 +15,15 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import pickle
 import re
-import resource
-import select
 import shlex
-import signal
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
+from hardening.bounded import BoundedChild, Outcome, start_child
 from hardening.policy import Policy, PolicyError
 
 
@@ -369,7 +365,7 @@ def load_inventory(
 class PendingInventory:
     """An inventory being read in a bounded child process (:func:`start_loading`)."""
 
-    child: BoundedChild
+    child: BoundedRead
     env: Mapping[str, str]
 
     def result(self) -> list[Target]:
@@ -539,123 +535,49 @@ T = TypeVar("T")
 
 
 def run_bounded(work: Callable[[], T], limits: InventoryLimits, source: Path) -> T:
-    """``work()`` in a forked child limited to ``limits`` (see :func:`start_bounded`)."""
-    return start_bounded(work, limits, source).result()
+    """``work()`` in a child process within ``limits`` (see :func:`start_bounded`)."""
+    return start_bounded(work, limits, source).result()  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
-class BoundedChild:
-    """A forked child running bounded work (:func:`start_bounded`); ``result`` collects it once."""
+class BoundedRead:
+    """Inventory work running in a bounded child (:func:`start_bounded`)."""
 
-    pid: int
-    fd: int
-    deadline: float
+    child: BoundedChild
     limits: InventoryLimits
     source: Path
 
     def result(self) -> Any:
-        try:
-            data = _read_child(self.fd, self.pid, self.deadline)
-        finally:
-            os.close(self.fd)
-        return _answer(data, self.pid, self.limits, self.source)
+        """The work's result, or :class:`InventoryError` (its own, or past a bound)."""
+        return _answer(self.child.outcome(), self.limits, self.source)
 
 
-def start_bounded(work: Callable[[], Any], limits: InventoryLimits, source: Path) -> BoundedChild:
-    """Fork a child that runs ``work()`` and sends back its result (pickled) or its InventoryError.
-
-    The child's address space is capped (``RLIMIT_AS``: what it has when forked plus
-    ``limits.memory_mb``), and it is killed ``limits.seconds`` after it starts.
-    """
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: never returns
-        os.close(read_end)
-        _child(work, write_end, limits)
-    os.close(write_end)
-    return BoundedChild(pid, read_end, time.monotonic() + limits.seconds, limits, source)
+def start_bounded(work: Callable[[], Any], limits: InventoryLimits, source: Path) -> BoundedRead:
+    """Start ``work()`` in a forked child whose address space may grow by ``limits.memory_mb`` and
+    that is killed ``limits.seconds`` after it starts (:mod:`hardening.bounded`)."""
+    return BoundedRead(start_child(work, limits.seconds, limits.memory_mb, (InventoryError,)), limits, source)
 
 
-def _answer(data: bytes | None, pid: int, limits: InventoryLimits, source: Path) -> Any:
-    if data is None:
+def _answer(outcome: Outcome, limits: InventoryLimits, source: Path) -> Any:
+    """The inventory's reading of a child's outcome: the value, or an :class:`InventoryError` for a person."""
+    what = f"{source}: reading the inventory and its variables"
+    bomb = "(a YAML alias bomb in a vars file?); nothing was audited."
+    if outcome.kind == "ok":
+        return outcome.value
+    if outcome.kind == "error":
+        raise InventoryError(outcome.value)
+    if outcome.kind == "timeout":
         raise InventoryError(
-            f"{source}: reading the inventory and its variables took more than {limits.seconds:g} s "
-            "(a YAML alias bomb in a vars file? a slow vars plugin or vault script?); nothing was audited. "
-            "HARDEN_INVENTORY_TIMEOUT=SECONDS raises the bound"
+            f"{what} took more than {limits.seconds:g} s (a YAML alias bomb in a vars file? a slow vars plugin "
+            "or vault script?); nothing was audited. HARDEN_INVENTORY_TIMEOUT=SECONDS raises the bound"
         )
-    _, status = os.waitpid(pid, 0)
-    if not data:
-        how = f"signal {-os.waitstatus_to_exitcode(status)}" if os.WIFSIGNALED(status) else "no answer"
+    if outcome.kind == "memory":
         raise InventoryError(
-            f"{source}: reading the inventory and its variables stopped ({how}), probably past its "
-            f"{limits.memory_mb} MB memory bound (a YAML alias bomb in a vars file?); nothing was audited. "
+            f"{what} needed more than {limits.memory_mb} MB {bomb} HARDEN_INVENTORY_MEMORY_MB raises the bound"
+        )
+    if outcome.kind == "died":
+        raise InventoryError(
+            f"{what} stopped ({outcome.value}), probably past its {limits.memory_mb} MB memory bound {bomb} "
             "HARDEN_INVENTORY_MEMORY_MB raises the bound"
         )
-    kind, value = pickle.loads(data)  # written by _child: harden's own code
-    if kind == "ok":
-        return value
-    if kind == "memory":
-        raise InventoryError(
-            f"{source}: reading the inventory and its variables needed more than {limits.memory_mb} MB "
-            "(a YAML alias bomb in a vars file?); nothing was audited. HARDEN_INVENTORY_MEMORY_MB raises the bound"
-        )
-    if kind == "error":
-        raise InventoryError(value)
-    raise InventoryError(f"{source}: cannot read the inventory: {value}")
-
-
-def _child(work: Callable[[], Any], fd: int, limits: InventoryLimits) -> NoReturn:
-    """Run ``work`` under the memory bound and write ``(kind, value)`` to ``fd``; then exit at once
-    (``os._exit``: nothing of the parent's, such as buffered output, is flushed or run twice)."""
-    code = 0
-    try:
-        _cap_address_space(limits.memory_mb)
-        try:
-            result: tuple[str, Any] = ("ok", work())
-        except InventoryError as exc:
-            result = ("error", str(exc))
-        except MemoryError:
-            result = ("memory", "")
-        except RecursionError:
-            result = ("crash", "variables nested too deeply")
-        except Exception as exc:
-            result = ("crash", f"{type(exc).__name__}: {exc}")
-        try:
-            data = pickle.dumps(result)
-        except MemoryError:
-            data = pickle.dumps(("memory", ""))
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-    except BaseException:
-        code = 1
-    finally:
-        os._exit(code)
-
-
-def _cap_address_space(extra_mb: int) -> None:
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            vm = next((int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize:")), 0)
-    except OSError:
-        vm = 0
-    cap = vm + extra_mb * 1024 * 1024
-    _, hard = resource.getrlimit(resource.RLIMIT_AS)
-    if hard != resource.RLIM_INFINITY:
-        cap = min(cap, hard)
-    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
-
-
-def _read_child(fd: int, pid: int, deadline: float) -> bytes | None:
-    """Everything the child writes until it closes the pipe; None (child killed) past ``deadline``."""
-    chunks = []
-    while True:
-        left = deadline - time.monotonic()
-        ready = select.select([fd], [], [], max(0.0, left))[0] if left > 0 else []
-        if not ready:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            return None
-        chunk = os.read(fd, 1 << 16)
-        if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)
+    raise InventoryError(f"{source}: cannot read the inventory: {outcome.value}")
