@@ -25,7 +25,7 @@ from hardening.facts.sections import Sections, parse_sections
 from hardening.inventory import Connection, Target
 from hardening.model import CheckResult, Evidence, HostResult, HostStatus, Platform, Status, Verdict
 from hardening.redact import REDACTED as REDACTED  # re-exported: callers blank with the same mask
-from hardening.redact import Redactor, strings_of
+from hardening.redact import Redactor, json_strings
 from hardening.transport.base import MAX_OUTPUT, RunResult, TransportError
 
 
@@ -81,7 +81,7 @@ def _host_strings(result: HostResult) -> Iterator[str]:
     for c in result.checks:
         yield c.message
         yield c.evidence.excerpt
-        yield from strings_of(c.evidence.facts)
+        yield from json_strings(c.evidence.facts)
 
 
 def _unaudited(checks: Iterable[Check], status: HostStatus, message: str) -> tuple[CheckResult, ...]:
