@@ -75,7 +75,15 @@ def _resolver(enabled: bool):
 
 
 def allowlist_host(target, samples: int, timeout: float, known_hosts: str | None, resolve) -> HostAllowlist:  # noqa: ANN001
-    """One host: run the collector, parse, propose. A host problem is data, never an exception."""
+    """One host: run the collector, parse, propose; the host's passwords blanked in all it said.
+    A host problem is data, never an exception."""
+    from hardening.redact import Redactor
+
+    result = _allowlist_host(target, samples, timeout, known_hosts, resolve)
+    return Redactor.of((target.password, target.become_password)).record(result, keep=frozenset({"name", "groups"}))
+
+
+def _allowlist_host(target, samples: int, timeout: float, known_hosts: str | None, resolve) -> HostAllowlist:  # noqa: ANN001
     from hardening.allowlist.collect import new_allowlist_collector, parse_evidence
     from hardening.allowlist.propose import propose_host
     from hardening.facts.sections import FactError, parse_sections

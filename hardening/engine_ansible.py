@@ -25,7 +25,6 @@ Example::
 
 from __future__ import annotations
 
-import json
 import os
 import queue
 import re
@@ -45,7 +44,7 @@ from hardening.facts.sections import parse_sections
 from hardening.hostnames import UnsafeHostName, host_file_name
 from hardening.inventory import Connection, Target
 from hardening.model import HostResult, HostStatus, Platform
-from hardening.redact import Redactor, strings_of
+from hardening.redact import Redactor, scrub_files, strings_of
 
 PLAYBOOK = "harden_collect.yml"
 COLLECTOR_TASK = "Collector (one POSIX sh script; read-only)"
@@ -233,34 +232,13 @@ def audit_fleet_ansible(run: AnsibleRun) -> Iterator[HostResult]:
         if item is not None:
             yield item
     rc, status = runner.rc, runner.status
-    _scrub_artifacts(run.private_dir / "artifacts", redactor)
+    scrub_files(run.private_dir / "artifacts", redactor)
     tail = _stdout_tail(run.private_dir / "artifacts" / "collect" / "stdout")
     for name in linux:
         if name not in done:
             yield hosts[name].failed(
                 HostStatus.ERROR, f"ansible-playbook gave no result for this host ({status}, rc {rc}): {tail}"
             )
-
-
-def _scrub_artifacts(root: Path, redactor: Redactor) -> None:
-    """Blank the inventory's passwords in every file ansible-runner left under ``root`` (its stdout
-    holds Ansible's display of host results). JSON files are read as JSON: an escaped control
-    character between a password's letters is a character again there."""
-    if not redactor or not root.is_dir():
-        return
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
-        data = path.read_bytes()
-        new = data
-        if path.suffix == ".json":
-            try:
-                doc = json.loads(data)
-            except ValueError:
-                doc = None
-            if doc is not None and redactor.found(strings_of(doc)):
-                new = json.dumps(redactor.data(doc), ensure_ascii=False).encode()
-        new = redactor.raw(new)
-        if new != data:
-            path.write_bytes(new)
 
 
 def _stdout_tail(path: Path) -> str:

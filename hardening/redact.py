@@ -43,11 +43,13 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 REDACTED = "********"
@@ -229,3 +231,24 @@ def strings_of(value: Any) -> Iterator[str]:
     elif dataclasses.is_dataclass(value) and not isinstance(value, type):
         for f in dataclasses.fields(value):
             yield from strings_of(getattr(value, f.name))
+
+
+def scrub_files(root: Path, redactor: Redactor) -> None:
+    """Blank the inventory's passwords in every file under ``root`` (ansible-runner's artifacts: its
+    stdout holds Ansible's display of host results, job_events the results as JSON). JSON files are
+    read as JSON: an escaped control character between a password's letters is a character again there."""
+    if not redactor or not root.is_dir():
+        return
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
+        data = path.read_bytes()
+        new = data
+        if path.suffix == ".json":
+            try:
+                doc = json.loads(data)
+            except ValueError:
+                doc = None
+            if doc is not None and redactor.found(strings_of(doc)):
+                new = json.dumps(redactor.data(doc), ensure_ascii=False).encode()
+        new = redactor.raw(new)
+        if new != data:
+            path.write_bytes(new)

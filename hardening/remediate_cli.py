@@ -90,10 +90,21 @@ UNLOCKS = {
 REFUSALS = ("NOT REMEDIATED", "NOT APPLIED", "REFUSED", "is empty", "needs harden_")
 
 
-def _print_run(run: Any, heading: str) -> None:
+def _print_run(run: Any, heading: str, redactor: Any = None) -> None:
     """Ansible's outcome on the terminal. Diffs and messages carry host data (file contents,
-    command output): escapes and control characters are dropped before they are printed."""
-    from hardening.report.text import strip_control, terminal_safe
+    command output): the inventory's passwords are blanked (in every disguise, see
+    :mod:`hardening.redact`), then escapes and control characters dropped, before they are printed."""
+    from hardening.redact import Redactor
+    from hardening.report.text import strip_control as _strip
+    from hardening.report.text import terminal_safe as _safe
+
+    blank = redactor or Redactor.of(())
+
+    def strip_control(text: str) -> str:
+        return _strip(blank.text(text))
+
+    def terminal_safe(text: str) -> str:
+        return _safe(blank.text(text))
 
     click.echo(f"== {heading}: {run.status} (rc {run.rc}); artifacts {run.artifacts}")
     for c in run.changes:
@@ -184,6 +195,7 @@ def apply_cmd(
         click.echo("nothing to apply: no host has a failed check with a remediation role")
         sys.exit(EXIT_CLEAN)
     extravars = _extravars(extra)
+    redactor = _inventory_secrets(inventory, limit or ",".join(remediated), vault_password_file)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     private = directory / "apply" / stamp
     limit = limit or ",".join(remediated)
@@ -195,16 +207,34 @@ def apply_cmd(
         extravars=extravars,
         vault_password_file=vault_password_file,
     )
+    from hardening.redact import scrub_files
+
     dry = run_playbook(RunnerJob(ident="check", check=True, **common))  # type: ignore[arg-type]
-    _print_run(dry, "check mode (what would change)")
+    scrub_files(private / "artifacts", redactor)
+    _print_run(dry, "check mode (what would change)", redactor)
     if check:
         sys.exit(EXIT_CLEAN if dry.rc == 0 else EXIT_FAILING)
     real = run_playbook(RunnerJob(ident="apply", check=False, **common))  # type: ignore[arg-type]
-    _print_run(real, "apply")
+    scrub_files(private / "artifacts", redactor)
+    _print_run(real, "apply", redactor)
     code = _reaudit(directory, private, inventory, limit, vault_password_file, timeout, remediated)
     if not real.succeeded and code == EXIT_CLEAN:
         code = EXIT_FAILING
     sys.exit(code)
+
+
+def _inventory_secrets(inventory: Path, limit: str, vault_password_file: Path | None) -> Any:
+    """A redactor of the planned hosts' passwords (SSH and become), read from the inventory as
+    the re-audit will read it; exit 2 when the inventory cannot be read."""
+    from hardening.inventory import InventoryError, load_inventory
+    from hardening.redact import Redactor
+
+    try:
+        targets = load_inventory(inventory, limit=limit, vault_password_file=vault_password_file)
+    except InventoryError as exc:
+        click.echo(f"harden: error: {exc}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    return Redactor.of(s for t in targets for s in (t.password, t.become_password))
 
 
 def _reaudit(

@@ -10,9 +10,14 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+
+# The tests' own helper modules (labutil, wsman_server, hunt_scenarios, ssh servers) import by name.
+sys.path.insert(0, str(Path(__file__).parent))
 
 from hardening.lab import DEFAULT_NETWORK, DEFAULT_STATES, GUARD_TABLE, Lab, LabError, lab_down, lab_up
 

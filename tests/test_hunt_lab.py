@@ -18,28 +18,20 @@ import jsonschema
 import pytest
 
 from hardening.hunt.run import load_schema
-from hardening.lab import LabError, image_ref, lab_down, lab_up
+from hardening.lab import image_ref
 
 sys.path.insert(0, str(Path(__file__).parent))
 import hunt_scenarios as hs
+from labutil import DEBS, private_lab
 
 pytestmark = pytest.mark.lab
 BIN = Path(sys.executable).parent
-DEBS = "harden_local_debs=/var/cache/harden/debs"
 
 
 @pytest.fixture(scope="module")
 def hlab(lab, tmp_path_factory):  # `lab` first: root, podman and the shared network exist
-    workdir = tmp_path_factory.mktemp("hlab")
-    prefix = f"harden-h{os.getpid()}"
-    try:
-        up = lab_up(workdir, ("default",), prefix=prefix)
-    except LabError as exc:
-        pytest.fail(f"lab_up failed: {exc}")
-    try:
+    with private_lab(tmp_path_factory, ("default",), "h") as up:
         yield up
-    finally:
-        lab_down(prefix=prefix)
 
 
 def harden(*args, timeout=300):

@@ -21,12 +21,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from hardening.lab import LabError, lab_down, lab_up
+from labutil import DEBS, pexec, private_lab
 
 pytestmark = pytest.mark.lab
 ROOT = Path(__file__).resolve().parents[1]
-DEBS = "harden_local_debs=/var/cache/harden/debs"
 PORTS = "4444,443"
 MALLORY = "1500"
 #: link -> target: every target belongs to a package that must survive
@@ -65,21 +63,8 @@ def venv(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def alab(lab, tmp_path_factory):  # `lab` first: root, podman and the shared network exist
-    workdir = tmp_path_factory.mktemp("alab")
-    prefix = f"harden-a{os.getpid()}"
-    try:
-        up = lab_up(workdir, ("default",), prefix=prefix)
-    except LabError as exc:
-        pytest.fail(f"lab_up failed: {exc}")
-    try:
+    with private_lab(tmp_path_factory, ("default",), "a") as up:
         yield up
-    finally:
-        lab_down(prefix=prefix)
-
-
-def pexec(container, *argv, user=None):
-    cmd = ["podman", "exec", *(["--user", user] if user else []), container, *argv]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=60)
 
 
 def run(bindir: Path, *args, cwd, timeout=900):

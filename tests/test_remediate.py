@@ -274,3 +274,32 @@ def test_harden_remediate_regenerates_without_auditing(tmp_path):
     assert yaml.safe_load((pb / "host_vars" / "half.yml").read_text().replace("!unsafe", ""))["harden_roles"]
     bad = subprocess.run([str(BIN / "harden"), "remediate", str(pb / "plan.json")], capture_output=True, text=True)
     assert bad.returncode == 2 and "not a valid harden.results/v1 document" in bad.stderr
+
+
+def test_apply_output_blanks_disguised_passwords(capsys, tmp_path):
+    """harden apply prints Ansible's messages and diffs: a host that echoes the become password
+    with escapes between its letters shows it nowhere, on the terminal or in the kept artifacts."""
+    from hardening.apply import Change, Failure, PlaybookRun
+    from hardening.redact import Redactor, scrub_files
+    from hardening.remediate_cli import _print_run
+
+    secret = "hunter42-Secret"
+    disguised = "hun\x1b[0mter42-Se\x00cret"
+    run = PlaybookRun(
+        ident="apply", status="failed", rc=2, artifacts=tmp_path,
+        changes=(Change("web1", "Write", f"+password={disguised}\n"),),
+        failures=(Failure("web1", "Install", f"sudo said {disguised}", role="harden_auditd"),),
+        ok_hosts=(),
+    )  # fmt: skip
+    redactor = Redactor.of([secret])
+    _print_run(run, "apply", redactor)
+    out = capsys.readouterr().out
+    assert "hunter42" not in out and "********" in out and "roles that failed" in out
+    (tmp_path / "job_events").mkdir()
+    (tmp_path / "job_events" / "1.json").write_text(json.dumps({"stdout": f"echo {disguised}"}))
+    (tmp_path / "stdout").write_text(f"fatal: {disguised}\n")
+    scrub_files(tmp_path, redactor)
+    for f in tmp_path.rglob("*"):
+        if f.is_file():
+            text = json.loads(f.read_text())["stdout"] if f.suffix == ".json" else f.read_text()
+            assert "hunter42" not in text.replace("\x1b[0m", "").replace("\x00", ""), f

@@ -9,18 +9,15 @@ the kept artifacts, and a firewall policy that cuts the management path is rolle
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-
-from hardening.lab import LabError, lab_down, lab_up
+from labutil import DEBS, pexec, private_lab
 
 pytestmark = pytest.mark.lab
 BIN = Path(sys.executable).parent
-DEBS = "harden_local_debs=/var/cache/harden/debs"
 # policy: the resolver the hosts may use (a lab address nobody answers on: dnsmasq forwards there)
 RESOLVERS = "harden_dns_resolvers=198.18.0.2"
 HOSTILE_DIR = "/tmp/{{ lookup('pipe', 'touch harden-pwned') }}$(touch harden-pwned2);'\""
@@ -29,24 +26,12 @@ PASSING_AFTER = ("egress.default_deny", "egress.allowlist", "dns.query_logging",
 
 @pytest.fixture(scope="module")
 def rlab(lab, tmp_path_factory):  # `lab` first: root, podman and the shared network exist
-    workdir = tmp_path_factory.mktemp("rlab")
-    prefix = f"harden-r{os.getpid()}"
-    try:
-        up = lab_up(workdir, ("default", "half"), prefix=prefix)
-    except LabError as exc:
-        pytest.fail(f"lab_up failed: {exc}")
-    try:
+    with private_lab(tmp_path_factory, ("default", "half"), "r") as up:
         yield up
-    finally:
-        lab_down(prefix=prefix)
 
 
 def harden(*args, cwd, timeout=600):
     return subprocess.run([str(BIN / "harden"), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout)
-
-
-def pexec(container, *argv):
-    return subprocess.run(["podman", "exec", container, *argv], capture_output=True, text=True, timeout=60)
 
 
 def statuses(path: Path) -> dict[tuple[str, str], str]:

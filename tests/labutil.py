@@ -1,0 +1,39 @@
+"""Helpers for the tests that need a lab of their own (they change their hosts)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from hardening.lab import Lab, LabError, lab_down, lab_up
+
+#: The lab image keeps .deb files there: the roles install from them (no mirror in the lab).
+DEBS = "harden_local_debs=/var/cache/harden/debs"
+
+
+@contextmanager
+def private_lab(tmp_path_factory: pytest.TempPathFactory, states: tuple[str, ...], tag: str) -> Iterator[Lab]:
+    """A lab of ``states`` under its own prefix (``harden-<tag><pid>``), torn down afterwards.
+
+    Use it from a fixture that also asks for the session ``lab`` fixture first: that one checks
+    root and podman and creates the shared network."""
+    workdir = tmp_path_factory.mktemp(f"{tag}lab")
+    prefix = f"harden-{tag}{os.getpid()}"
+    try:
+        up = lab_up(workdir, states, prefix=prefix)
+    except LabError as exc:
+        pytest.fail(f"lab_up failed: {exc}")
+    try:
+        yield up
+    finally:
+        lab_down(prefix=prefix)
+
+
+def pexec(container: str, *argv: str, user: str | None = None, detach: bool = False) -> subprocess.CompletedProcess:
+    """``podman exec`` in a lab container (bounded: 60 s)."""
+    cmd = ["podman", "exec", *(["--user", user] if user else []), *(["-d"] if detach else []), container, *argv]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=60)
