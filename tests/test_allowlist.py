@@ -186,3 +186,38 @@ def test_host_text_in_comments_cannot_break_the_yaml():
     text = render_vars(propose_host("h\nx", (need,), (), resolve=lambda n: ()), "group g", "0")
     data = yaml.safe_load(text)
     assert data["harden_egress_allow"] == [{"net": "192.0.2.7/32", "ports": [443]}]
+
+
+# -- hostile text: every parser returns bounded, validated needs and never raises
+
+PARSERS = (
+    ev.resolv_conf, ev.resolved_conf, ev.dnsmasq_servers, ev.apt_sources, ev.yum_repos, ev.ntp_servers,
+    ev.proxies, ev.rsyslog_forwards, ev.syslog_ng_forwards, ev.audisp_remote, ev.journal_upload,
+    ev.directory_servers,
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("parser", PARSERS, ids=lambda p: p.__name__)
+def test_parsers_survive_hostile_text(parser):
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    words = st.sampled_from(
+        ["nameserver", "server", "pool", "deb", "URIs:", "baseurl=", "proxy=", "@@", "@", "URI", "kdc =", "[x]",
+         "ldap_uri =", "DNS=", "NTP=", "URL=", 'network("', "remote_server =", "==> /x <==", "\n", " ", "#",
+         "http://", "[::1]", "1.2.3.4", ":99999", "\x00", "\x1b[31m", "é", "a" * 600]
+    )  # fmt: skip
+
+    @settings(max_examples=150, deadline=None)
+    @given(st.lists(words, max_size=40).map("".join))
+    def check(text):
+        for n in parser(text, "/x"):
+            assert ev.destination(n.host) == n.host and 0 < n.port < 65536 and n.proto in ("tcp", "udp")
+            assert "\n" not in n.source and len(n.source) <= 200
+
+    check()
+
+
+def test_needs_are_bounded():
+    text = "".join(f"nameserver 10.0.{i // 250}.{i % 250 + 1}\n" for i in range(5000))
+    assert len(ev.resolv_conf(text)) == ev.MAX_NEEDS
