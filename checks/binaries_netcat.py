@@ -38,8 +38,16 @@ SECTIONS = ("binaries.found", "binaries.dpkg")
 
 
 def _allowed(b: Binary, policy: Policy) -> str:
-    """The policy entry that tolerates ``b``, or ""."""
-    names = {n.rsplit("/", 1)[-1] for n in (*b.names, b.real_path)}
+    """The policy entry that tolerates ``b``, or "".
+
+    A name entry (``socat``) matches only names in root-only directories (``/usr/bin/socat``,
+    root's alternatives link ``/usr/bin/nc``): a user's ``ln -s /usr/bin/nc.traditional
+    /tmp/socat`` must not make netcat-traditional "allowed by socat", nor a user's own copy in
+    ``~/bin/socat`` pass as the tolerated socat. A path entry matches that exact path (the
+    operator named it).
+    """
+    trusted = [n.path for n in b.paths if n.root_only] if b.paths else [*b.names, b.real_path]
+    names = {n.rsplit("/", 1)[-1] for n in trusted}
     for entry in policy.allowed_binaries:
         if entry.startswith("/"):
             if entry in b.names or entry == b.real_path:

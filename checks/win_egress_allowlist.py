@@ -69,10 +69,11 @@ def _rule_ports(rule: FirewallRule) -> tuple[PortRange, ...]:
 def _rule_ports_of(texts: tuple[str, ...]) -> tuple[PortRange, ...]:
     out = []
     for t in texts:
-        first, _, last = t.strip().partition("-")
-        if not first.isdigit() or (last and not last.isdigit()):
-            return ()
-        out.append(PortRange(int(first), int(last or first)))
+        first, dash, last = t.strip().partition("-")
+        last = last if dash else first
+        if not (first.isdigit() and last.isdigit() and 0 < int(first) <= int(last) < 65536):
+            return ()  # "Any", a keyword, "53-", "60-50": treated as any port (never narrower than it is)
+        out.append(PortRange(int(first), int(last)))
     return tuple(out)
 
 

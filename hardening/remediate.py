@@ -202,7 +202,11 @@ def _quarantine_entry(f: Mapping[str, Any], np: Mapping[str, Any], notes: list[s
         if not _SHA256.fullmatch(sha):
             notes.append(f"{path!r}: no sha256 in the audit; not quarantined (re-audit as root)")
             return None
-        return {"path": Unsafe(path), "kind": "file", "sha256": Unsafe(sha), "root_only": root_only}
+        entry: dict[str, Any] = {"path": Unsafe(path), "kind": "file", "sha256": Unsafe(sha), "root_only": root_only}
+        uid = np.get("uid")
+        if isinstance(uid, int) and not isinstance(uid, bool) and uid >= 0:
+            entry["uid"] = uid
+        return entry
     notes.append(f"{path!r}: neither a file nor a link ({kind!r}); look at it by hand")
     return None
 

@@ -221,3 +221,26 @@ def test_parsers_survive_hostile_text(parser):
 def test_needs_are_bounded():
     text = "".join(f"nameserver 10.0.{i // 250}.{i % 250 + 1}\n" for i in range(5000))
     assert len(ev.resolv_conf(text)) == ev.MAX_NEEDS
+
+
+@pytest.mark.parametrize(
+    ("seen", "held"),
+    [
+        (Seen("192.0.2.1", 5432, "/usr/lib/postgresql/15/bin/postgres", "postgres", "postgres", "other", 105), ""),
+        (Seen("192.0.2.1", 443, "/usr/local/bin/syncd", "syncd", "root", "other", 0), ""),
+        (Seen("192.0.2.1", 443, "/home/u/.cache/kworker", "kworker", "u", "other", 1000), "a user's process"),
+        (Seen("192.0.2.1", 443, "/tmp/kworker", "kworker", "root", "other", 0), "not a program installed"),
+        (Seen("192.0.2.1", 443, "/usr/bin/agent (deleted)", "agent", "root", "other", 0), "not a program installed"),
+        (Seen("192.0.2.1", 443, "/memfd:x (deleted)", "x", "root", "other", 0), "not a program installed"),
+        (Seen("192.0.2.1", 443, "/usr/bin/curl", "curl", "www-data", "other", None), "a user's process"),
+        (Seen("192.0.2.1", 4444, "/usr/bin/python3.11", "python3", "root", "interpreter", 0), "interpreter"),
+    ],
+)
+def test_only_system_programs_of_system_accounts_are_proposed(seen, held):
+    assert seen.held_back.startswith(held) and bool(seen.held_back) == bool(held)
+
+
+def test_resolvers_are_quoted_so_yaml_never_reads_a_number():
+    p = propose_host("h", ev.resolv_conf("nameserver 2001:10:20:30:40:50:1:2\n"), (), resolve=lambda n: ())
+    data = yaml.safe_load(render_vars(p, "g", "0"))
+    assert data["harden_dns_resolvers"] == ["2001:10:20:30:40:50:1:2"]

@@ -267,3 +267,22 @@ def test_cut_output_is_error():
     text = raw("host_all")
     v = verdict("host_all", text=text[: text.index("@@x E binaries.found")])
     assert v.status is Status.ERROR
+
+
+def test_a_users_link_never_makes_a_netcat_allowed():
+    """ln -s /usr/bin/nc.openbsd /tmp/netcat (golden links): allowing "netcat" by name must not
+    tolerate netcat-openbsd through the user's link; root's alternatives link /usr/bin/netcat does."""
+    v = verdict("links", Policy.from_vars({"harden_allowed_binaries": ["socat"]}))
+    allowed = {f["real_path"] for f in v.evidence.facts["allowed"]}
+    assert "/usr/bin/socat" in allowed  # the real socat, by its own name
+    assert "/usr/bin/ls" not in allowed  # /dev/shm/d/socat -> ls: a user's link named socat
+    found = {f["real_path"] for f in v.evidence.facts["findings"]}
+    assert "/usr/bin/ls" in found and "/home/alice/bin/socat" not in allowed
+    f = facts("links")
+    nc = next(b for b in f.binaries if b.real_path == "/usr/bin/nc.openbsd")
+    user_only = [n for n in nc.paths if n.path == "/tmp/netcat"]
+    assert user_only and not user_only[0].root_only
+    pol = Policy.from_vars({"harden_allowed_binaries": ["netcat"]})
+    assert check._allowed(nc, pol) == "netcat"  # root's /usr/bin/netcat (alternatives) is root-only
+    bare = binaries.Binary(**{**nc.__dict__, "paths": tuple(n for n in nc.paths if n.path != "/usr/bin/netcat")})
+    assert check._allowed(bare, pol) == ""  # only the user's /tmp/netcat names it "netcat": not allowed

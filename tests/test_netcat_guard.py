@@ -199,8 +199,10 @@ def test_quarantine_file_needs_the_audits_hash():
     assert quarantine.refusal("file", "nc", "a" * 64, False) == ""
 
 
-def test_quarantine_keys():
-    assert quarantine.record_key("file", "/tmp/nc", "a" * 64) == "a" * 64
+def test_quarantine_keys_are_per_path():
+    """Two copies of one file (the attacker's and a victim's) never share a record."""
+    a = quarantine.record_key("file", "/tmp/nc", "a" * 64)
+    assert a.startswith("a" * 64 + "-") and a != quarantine.record_key("file", "/home/v/nc", "a" * 64)
     assert quarantine.record_key("symlink", "/tmp/nc", "").startswith("link-")
 
 
@@ -210,3 +212,8 @@ def test_quarantine_keys():
 )
 def test_quarantine_root_only_dir(uid, mode, expected):
     assert quarantine.root_only_dir(uid, mode) is expected
+
+
+def test_rpm_not_installed_lines_are_not_names():
+    assert guard.rpm_installed("package socat is not installed\n", ["socat"]) == []
+    assert guard.rpm_installed("socat\n", ["socat", "nmap-ncat"]) == ["socat"]

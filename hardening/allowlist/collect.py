@@ -4,8 +4,9 @@ The script is the audit collector's header, two pieces side by side (``config.sh
 files that name destinations; ``watch.sh``: ``HW`` one-second samples of the TCP tables
 and of who owns each socket), and the footer. :func:`parse_evidence` turns the sections into
 a :class:`HostEvidence`: the destinations the configuration names, and the outbound
-connections seen, each tied to its executable and user. Connections of shells,
-interpreters and netcat-likes are kept apart as suspicious: they are never proposed.
+connections seen, each tied to its executable and user. Only connections of programs
+installed in system directories, run by system accounts, and not shells, interpreters or
+netcat-likes, are proposed; the others are kept apart with the reason (:attr:`Seen.held_back`).
 
 Example::
 
@@ -29,6 +30,11 @@ from hardening.hunt.model import Process
 from hardening.hunt.score import kind
 
 MAX_SAMPLES = 30
+MAX_SEEN = 256  # outbound connections kept per host (a host can hold tens of thousands open)
+SYSTEM_UID_MAX = 1000  # UID_MIN of login.defs: below it, system accounts (and root)
+SYSTEM_DIRS = ("/usr/bin/", "/usr/sbin/", "/bin/", "/sbin/", "/usr/lib/", "/usr/lib64/", "/usr/libexec/",
+               "/usr/local/bin/", "/usr/local/sbin/", "/usr/local/lib/", "/opt/", "/lib/", "/lib64/")  # fmt: skip
+WATCH_CAP = 4194304  # must match HK in watch.sh
 _COMM_PREFIX = re.compile(r"^/proc/(\d{1,10})/comm:", re.MULTILINE)
 
 #: section -> (parser, the path its evidence names when the section is one file)
@@ -59,10 +65,24 @@ class Seen:
     comm: str
     user: str
     kind: str  # hunt's process kind: shell | interpreter | netcat | service | other
+    uid: int | None = None
+
+    @property
+    def held_back(self) -> str:
+        """Why this connection is not proposed ("" when it is): only programs of system accounts,
+        installed in system directories, and not shells, interpreters or netcat-likes, are."""
+        if self.kind in ("shell", "interpreter", "netcat"):
+            return self.kind
+        if self.uid is None or self.uid >= SYSTEM_UID_MAX:
+            return "a user's process"
+        exe = self.exe
+        if not exe or exe.endswith(" (deleted)") or not exe.startswith(SYSTEM_DIRS) or "/memfd:" in exe:
+            return "not a program installed in a system directory"
+        return ""
 
     @property
     def suspicious(self) -> bool:
-        return self.kind in ("shell", "interpreter", "netcat")
+        return bool(self.held_back)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -72,13 +92,15 @@ class Seen:
             "comm": self.comm,
             "user": self.user,
             "kind": self.kind,
+            "uid": self.uid,
+            "held_back": self.held_back,
         }
 
 
 @dataclass(frozen=True)
 class HostEvidence:
-    needs: tuple[ev.Need, ...]  # from configuration and from connections of ordinary programs
-    suspicious: tuple[Seen, ...]  # connections of shells, interpreters, netcat-likes: never proposed
+    needs: tuple[ev.Need, ...]  # from configuration and from connections of system programs
+    suspicious: tuple[Seen, ...]  # the other connections (see Seen.held_back): never proposed
     warnings: tuple[str, ...] = ()
 
 
@@ -124,7 +146,7 @@ def _sample(sections: Sections, i: int, users: dict[int, str], little: bool, lis
         proc = Process(pid=pid, ppid=0, comm=comms.get(pid, ""), exe=exes.get(pid, ""), uid=uids.get(pid))
         uid = uids.get(pid)
         user = users.get(uid, str(uid)) if uid is not None else ""
-        out.append(Seen(sock.remote.address, sock.remote.port, proc.exe, proc.comm, user, kind(proc)))
+        out.append(Seen(sock.remote.address, sock.remote.port, proc.exe, proc.comm, user, kind(proc), uid))
     return out
 
 
@@ -157,19 +179,30 @@ def parse_evidence(sections: Sections, samples: int) -> HostEvidence:
     little = not any(a in uname for a in ("s390", "ppc64 ", "ppc ", "powerpc", "sparc", "mips"))
     users = _users(sections.text("allow.passwd"))
     listening = _inbound_ports(sections, samples, little)
-    seen: list[Seen] = []
+    seen: dict[Seen, None] = {}
+    dropped = 0
     for i in range(1, samples + 1):
         if f"allow.w{i}.tcp" not in sections:
             raise FactError(f"the watch sample {i} is missing (allow.w{i}.tcp): rerun")
+        for name in (f"allow.w{i}.tcp", f"allow.w{i}.tcp6", f"allow.w{i}.links"):
+            sec = sections.get(name)
+            if sec is not None and len(sec.body) >= WATCH_CAP - 1:
+                warnings.append(f"{name} hit the {WATCH_CAP // 1048576} MiB cap: some connections were not seen")
         for s in _sample(sections, i, users, little, listening):
-            if s not in seen:
-                seen.append(s)
+            if s in seen:
+                continue
+            if len(seen) >= MAX_SEEN:
+                dropped += 1
+                continue
+            seen[s] = None
+    if dropped:
+        warnings.append(f"more than {MAX_SEEN} outbound connections: {dropped} more were not kept (look at the host)")
     suspicious = tuple(s for s in seen if s.suspicious)
+    known = {(n.host, n.port) for n in needs}
     for s in seen:
-        if s.suspicious:
+        if s.suspicious or (s.address, s.port) in known:
             continue
         who = f"{s.exe or s.comm or '?'} ({s.user or '?'})"
-        n = ev.Need("connection", s.address, s.port, "tcp", f"seen: {who}"[:200])
-        if n not in needs and not any(n.host == x.host and n.port == x.port for x in needs):
-            needs.append(n)
+        needs.append(ev.Need("connection", s.address, s.port, "tcp", f"seen: {who}"[:200]))
+        known.add((s.address, s.port))
     return HostEvidence(tuple(needs), suspicious, tuple(warnings))

@@ -111,7 +111,7 @@ def propose_host(host: str, needs: Sequence[Need], suspicious: Sequence[Seen], r
         for a in sorted(ports, key=lambda x: (x.version, int(x)))
     )
     sus = tuple(
-        _clean(f"{host}: {s.address}:{s.port} by {s.exe or s.comm or '?'} ({s.user or '?'}, {s.kind})")
+        _clean(f"{host}: {s.address}:{s.port} by {s.exe or s.comm or '?'} ({s.user or '?'}, {s.held_back})")
         for s in suspicious
     )
     return Proposal(
@@ -166,7 +166,7 @@ def render_vars(p: Proposal, title: str, version: str) -> str:
     ]
     for a in p.resolvers:
         reasons = p.resolver_why.get(str(a), ())
-        lines.append(f"  - {a}" + (f"  # {reasons[0]}" if reasons else ""))
+        lines.append(f'  - "{a}"' + (f"  # {reasons[0]}" if reasons else ""))
         lines += [f"  #   also: {r}" for r in reasons[1:]]
     lines.append("harden_egress_allow:" + ("" if p.entries else " []  # the egress role refuses an empty allowlist"))
     for e in p.entries:
@@ -176,6 +176,7 @@ def render_vars(p: Proposal, title: str, version: str) -> str:
         lines.append("# Named by the configuration but not resolved here (add them by hand if needed):")
         lines += [f"#   {u}" for u in p.unresolved[:50]]
     if p.suspicious:
-        lines.append("# NOT PROPOSED, seen only from shells, interpreters or netcat-likes (investigate):")
+        lines.append("# NOT PROPOSED: seen from shells, interpreters, netcat-likes, users' processes or programs")
+        lines.append("# outside system directories (investigate; add one by hand only if you know it):")
         lines += [f"#   {s}" for s in p.suspicious[:50]]
     return "\n".join(lines) + "\n"

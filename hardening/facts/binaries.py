@@ -104,6 +104,7 @@ class NamedPath:
             "link_target": self.link_target,
             "packages": list(self.packages),
             "root_only": self.root_only,
+            "uid": self.uid,
         }
 
 

@@ -5,12 +5,12 @@
 """Quarantine a path the audit found, race-free against the user who owns its directory.
 
 The path comes from the audited host, so a user may have changed it since the audit:
-swapped a directory above it for a symlink into /usr/bin, replaced the file, turned it into a
-FIFO. The module therefore:
+swapped a directory above it for a symlink (into /usr/bin, or another user's directory),
+replaced the file, turned it into a FIFO. The module therefore:
 
-- walks to the parent directory one component at a time with ``O_NOFOLLOW`` from the
-  physical path the kernel resolves now (``realpath``), so every later step acts on that very
-  directory (a swap during the walk makes it fail, never act elsewhere);
+- walks to the parent directory one component at a time with ``O_NOFOLLOW``, along the path
+  exactly as the audit found it, so every later step acts on that very directory (a directory
+  now a symlink ends the walk: the path is left in place);
 - refuses when the writability of the directories on the way differs from what the audit
   saw (``root_only``): a path the audit saw where users write must not now lead into
   directories only root writes (that is a symlinked directory swapped in);
@@ -25,6 +25,7 @@ Idempotent: a path already gone with its record present is "ok". Check mode only
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -40,6 +41,7 @@ options:
   link_target: {description: The audit's link target (links only)., type: str, default: ""}
   kind: {description: file or symlink, type: str, required: true, choices: [file, symlink]}
   root_only: {description: The audit saw only root able to write above the path., type: bool, required: true}
+  uid: {description: The file's owner at audit time (files; -1 unknown)., type: int, default: -1}
   dir: {description: Quarantine directory (root's, 0700)., type: str, required: true}
 author: harden
 """
@@ -55,6 +57,7 @@ moved: {description: Where the copy is., type: str, returned: changed}
 NETCAT_NAME = re.compile(r"(nc|nc\.traditional|nc\.openbsd|netcat|ncat|socat|busybox.*)")
 CHUNK = 1 << 20
 MAX_FILE = 256 << 20
+RESERVE = 512 << 20  # free space left on the quarantine's filesystem after a copy
 
 
 def split_path(path: str) -> tuple[list[str], str] | None:
@@ -79,10 +82,12 @@ def root_only_dir(st_uid: int, st_mode: int) -> bool:
 
 
 def record_key(kind: str, path: str, sha256: str) -> str:
-    """The quarantine file name: the sha256 for files, ``link-<sha256 of the path>`` for links."""
+    """The quarantine file name, one per original path: ``<sha256>-<path hash>`` for files,
+    ``link-<path hash>`` for links (two copies of one file keep both records)."""
+    where = hashlib.sha256(path.encode("utf-8", "surrogateescape")).hexdigest()
     if kind == "symlink":
-        return "link-" + hashlib.sha256(path.encode("utf-8", "surrogateescape")).hexdigest()
-    return sha256
+        return "link-" + where
+    return f"{sha256}-{where[:16]}"
 
 
 def refusal(kind: str, name: str, sha256: str, root_only: bool) -> str:
@@ -146,6 +151,7 @@ def main() -> None:
             "link_target": {"type": "str", "default": ""},
             "kind": {"type": "str", "required": True, "choices": ["file", "symlink"]},
             "root_only": {"type": "bool", "required": True},
+            "uid": {"type": "int", "default": -1},
             "dir": {"type": "str", "required": True},
         },
         supports_check_mode=True,
@@ -165,13 +171,20 @@ def main() -> None:
     left = {"changed": False, "path": path}
 
     try:
-        real_parent = os.path.realpath(os.path.join("/", *dirs))
-        rp = split_path(real_parent + "/x") if real_parent != "/" else ([], "x")
-        dfd, chain_root_only = _open_parent(rp[0] if rp else [])
+        # the path exactly as the audit found it (find never reports a path through a symlinked
+        # directory): a directory swapped for a symlink since then ends the walk (ELOOP/ENOTDIR)
+        dfd, chain_root_only = _open_parent(dirs)
     except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+            module.fail_json(
+                msg=(
+                    f"REFUSED: {path!r}: a directory above it is now a symlink or not a directory "
+                    "(swapped since the audit?): nothing moved; re-audit and look at it by hand"
+                )
+            )
         if os.path.exists(json_path):
             module.exit_json(**left, msg="already quarantined")
-        module.exit_json(**left, msg=f"left in place: its directory is gone or changed ({exc.strerror})")
+        module.exit_json(**left, msg=f"left in place: its directory is gone ({exc.strerror})")
     try:
         if chain_root_only != p["root_only"]:
             module.fail_json(
@@ -210,6 +223,11 @@ def main() -> None:
         else:
             if not stat.S_ISREG(lst.st_mode):
                 module.exit_json(**left, msg="left in place: no longer a regular file: re-audit")
+            if p["uid"] >= 0 and lst.st_uid != p["uid"]:
+                module.exit_json(**left, msg=f"left in place: now owned by uid {lst.st_uid}, not {p['uid']}: re-audit")
+            free = os.statvfs(os.path.dirname(qdir) if not os.path.isdir(qdir) else qdir)
+            if free.f_bavail * free.f_frsize < lst.st_size + RESERVE:
+                module.fail_json(msg=f"REFUSED: {path!r}: too little free space for its copy in {qdir}")
             if module.check_mode:
                 module.exit_json(changed=True, path=path, msg="would quarantine the file if its sha256 matches")
             os.makedirs(qdir, mode=0o700, exist_ok=True)

@@ -159,6 +159,17 @@ def parse_dnf_remove_count(text: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
+def rpm_installed(out: str, names: list[str]) -> list[str]:
+    """The planned names ``rpm -q --qf '%{NAME}\\n'`` printed as installed (a line that is exactly the
+    name; "package socat is not installed" is not).
+
+    >>> rpm_installed("nmap-ncat\\npackage socat is not installed\\n", ["nmap-ncat", "socat"])
+    ['nmap-ncat']
+    """
+    lines = {ln.strip() for ln in out.splitlines()}
+    return [n for n in names if n in lines]
+
+
 def dnf_protected(texts: list[str]) -> set[str]:
     """Package names listed in dnf's ``protected.d/*.conf`` files (comments and blanks skipped)."""
     return {ln.strip() for t in texts for ln in t.splitlines() if ln.strip() and not ln.strip().startswith("#")}
@@ -205,7 +216,7 @@ def _debian(module, names):  # noqa: ANN001
 
 def _rpm(module, names):  # noqa: ANN001
     rc, out, err = _run(module, ["rpm", "-q", "--qf", "%{NAME}\\n", *names])
-    installed = [n for n in names if n in out.split()]
+    installed = rpm_installed(out, names)
     if not installed:
         return [], f"not installed: {', '.join(names)}"
     texts = []
