@@ -35,7 +35,7 @@ from hardening.cli_options import (
     timeout_option,
     vault_option,
 )
-from hardening.results import EXIT_BAD_INPUT, EXIT_CLEAN, EXIT_INCOMPLETE
+from hardening.results import EXIT_CLEAN, EXIT_INCOMPLETE
 
 
 @dataclass(frozen=True)
@@ -186,17 +186,10 @@ def allowlist_cmd(
     """Propose harden_egress_allow and harden_dns_resolvers for INVENTORY's hosts from their evidence."""
     from hardening import __version__
     from hardening.console import Console, safe
-    from hardening.inventory import InventoryError, load_inventory
+    from hardening.hunt_cli import _targets
 
     ui = Console.for_stream(sys.stderr)
-    try:
-        targets = load_inventory(inventory, limit=limit, vault_password_file=vault_password_file)
-    except InventoryError as exc:
-        ui.error(str(exc))
-        sys.exit(EXIT_BAD_INPUT)
-    if not targets:
-        ui.error(f"{inventory}: no hosts in inventory")
-        sys.exit(EXIT_BAD_INPUT)
+    targets = _targets(inventory, limit, vault_password_file, ui)
     resolve = _resolver(not no_resolve)
     kh = str(known_hosts) if known_hosts else None
     started = time.monotonic()

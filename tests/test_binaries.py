@@ -127,7 +127,14 @@ def test_links_check_names_the_link_and_its_targets_package():
     ssh = found["/usr/bin/ssh"]
     assert ssh["packages"] == [] and ssh["removable_packages"] == [] and ssh["target_packages"] == ["openssh-client"]
     assert ssh["paths"] == [
-        {"path": "/tmp/x/nc", "kind": "symlink", "link_target": "/usr/bin/ssh", "packages": [], "root_only": False}
+        {
+            "path": "/tmp/x/nc",
+            "kind": "symlink",
+            "link_target": "/usr/bin/ssh",
+            "packages": [],
+            "root_only": False,
+            "uid": 0,  # of the file it resolves to (stat -L)
+        }
     ]
     assert "remove the packages (busybox ncat netcat-openbsd netcat-traditional socat)" in v.message.lower()
     assert "openssh" not in v.message.split("Remove the packages")[1].split(";")[0]

@@ -217,3 +217,74 @@ def test_quarantine_root_only_dir(uid, mode, expected):
 def test_rpm_not_installed_lines_are_not_names():
     assert guard.rpm_installed("package socat is not installed\n", ["socat"]) == []
     assert guard.rpm_installed("socat\n", ["socat", "nmap-ncat"]) == ["socat"]
+
+
+# -- the quarantine module itself, run as Ansible runs it (a JSON args file), on real files
+
+
+def _run_module(tmp_path, **args):
+    import json
+    import subprocess
+    import sys
+
+    argfile = tmp_path / f"args{len(list(tmp_path.glob('args*')))}.json"
+    argfile.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
+    out = subprocess.run(
+        [sys.executable, str(LIBRARY / "harden_quarantine.py"), str(argfile)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    return json.loads(out.stdout)
+
+
+def test_quarantine_moves_a_file_once_and_refuses_a_swapped_directory(tmp_path):
+    import hashlib
+    import os
+
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    nc = drop / "nc"
+    nc.write_bytes(b"\x7fELF not really netcat")
+    sha = hashlib.sha256(nc.read_bytes()).hexdigest()
+    qdir = tmp_path / "var" / "lib" / "harden" / "quarantine"  # parents do not exist yet
+    args = dict(path=str(nc), kind="file", sha256=sha, root_only=False, uid=os.getuid(), dir=str(qdir))
+    args["root_only"] = quarantine_root_only(nc)
+    first = _run_module(tmp_path, **args)
+    assert first["changed"] is True and not nc.exists(), first
+    records = list(qdir.glob("*.json"))
+    assert len(records) == 1 and str(nc) in records[0].read_text()
+    assert (qdir / (records[0].stem + ".bin")).read_bytes() == b"\x7fELF not really netcat"
+    again = _run_module(tmp_path, **args)
+    assert again["changed"] is False and "already quarantined" in again["msg"]
+
+    # the same name and content again, but the directory is now a symlink to elsewhere
+    other = tmp_path / "victim"
+    other.mkdir()
+    (other / "nc").write_bytes(b"\x7fELF not really netcat")
+    drop.rmdir()
+    drop.symlink_to(other)
+    swapped = _run_module(tmp_path, **args)
+    assert swapped.get("failed") and "REFUSED" in swapped["msg"], swapped
+    assert (other / "nc").exists()
+
+
+def test_quarantine_leaves_a_changed_file(tmp_path):
+    import os
+
+    nc = tmp_path / "d" / "nc"
+    nc.parent.mkdir()
+    nc.write_bytes(b"other content")
+    args = dict(path=str(nc), kind="file", sha256="a" * 64, root_only=quarantine_root_only(nc), uid=os.getuid(),
+                dir=str(tmp_path / "q"))  # fmt: skip
+    r = _run_module(tmp_path, **args)
+    assert r["changed"] is False and "sha256 differs" in r["msg"] and nc.exists()
+
+
+def quarantine_root_only(path):
+    """What the audit would say of the directories above ``path`` (as the module computes it)."""
+    import os
+
+    ok = True
+    for d in [*reversed(path.parents)]:
+        st = os.stat(d, follow_symlinks=False)
+        ok = ok and quarantine.root_only_dir(st.st_uid, st.st_mode)
+    return ok

@@ -225,12 +225,12 @@ def main() -> None:
                 module.exit_json(**left, msg="left in place: no longer a regular file: re-audit")
             if p["uid"] >= 0 and lst.st_uid != p["uid"]:
                 module.exit_json(**left, msg=f"left in place: now owned by uid {lst.st_uid}, not {p['uid']}: re-audit")
-            free = os.statvfs(os.path.dirname(qdir) if not os.path.isdir(qdir) else qdir)
-            if free.f_bavail * free.f_frsize < lst.st_size + RESERVE:
-                module.fail_json(msg=f"REFUSED: {path!r}: too little free space for its copy in {qdir}")
             if module.check_mode:
                 module.exit_json(changed=True, path=path, msg="would quarantine the file if its sha256 matches")
             os.makedirs(qdir, mode=0o700, exist_ok=True)
+            free = os.statvfs(qdir)
+            if free.f_bavail * free.f_frsize < lst.st_size + RESERVE:
+                module.fail_json(msg=f"REFUSED: {path!r}: too little free space for its copy in {qdir}")
             tmp = bin_path + ".part"
             if os.path.lexists(tmp):
                 os.unlink(tmp)
