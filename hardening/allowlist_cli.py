@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -37,6 +38,9 @@ from hardening.cli_options import (
 )
 from hardening.results import EXIT_CLEAN, EXIT_INCOMPLETE
 
+if TYPE_CHECKING:
+    from hardening.allowlist.propose import Proposal
+
 
 @dataclass(frozen=True)
 class HostAllowlist:
@@ -44,7 +48,7 @@ class HostAllowlist:
     groups: tuple[str, ...]
     ok: bool
     message: str
-    proposal: object | None = None  # hardening.allowlist.propose.Proposal
+    proposal: Proposal | None = None
     warnings: tuple[str, ...] = ()
 
 
@@ -120,14 +124,14 @@ def write_proposal(out_dir: Path, hosts: Sequence[HostAllowlist], version: str) 
     for h in read:
         if file_safe(h.name):
             path = out_dir / "host_vars" / f"{h.name}.yml"
-            path.write_text(render_vars(h.proposal, f"host {h.name}", version), encoding="utf-8")  # type: ignore[arg-type]
+            path.write_text(render_vars(h.proposal, f"host {h.name}", version), encoding="utf-8")
             written.append(path)
     groups = sorted({g for h in read for g in h.groups})
     for g in [*groups, "all"]:
-        members = [h.proposal for h in read if g == "all" or g in h.groups]
+        members = [h.proposal for h in read if h.proposal is not None and (g == "all" or g in h.groups)]
         if members and file_safe(g):
             path = out_dir / "group_vars" / f"{g}.yml"
-            path.write_text(render_vars(merge(members), f"group {g}", version), encoding="utf-8")  # type: ignore[arg-type]
+            path.write_text(render_vars(merge(members), f"group {g}", version), encoding="utf-8")
             written.append(path)
     doc = {
         "schema": "harden.allowlist/v1",
@@ -139,7 +143,7 @@ def write_proposal(out_dir: Path, hosts: Sequence[HostAllowlist], version: str) 
                 "status": "ok" if h.ok else "error",
                 "message": h.message,
                 "warnings": list(h.warnings),
-                "proposal": h.proposal.to_json() if h.proposal is not None else None,  # type: ignore[attr-defined]
+                "proposal": h.proposal.to_json() if h.proposal is not None else None,
             }
             for h in hosts
         ],
@@ -208,8 +212,8 @@ def allowlist_cmd(
         if p is None:
             continue
         ui.info(
-            f"{safe(h.name, 60)}: {len(p.resolvers)} resolvers, {len(p.entries)} destinations proposed, "  # type: ignore[attr-defined]
-            f"{len(p.suspicious)} suspicious (not proposed), {len(p.unresolved)} unresolved"  # type: ignore[attr-defined]
+            f"{safe(h.name, 60)}: {len(p.resolvers)} resolvers, {len(p.entries)} destinations proposed, "
+            f"{len(p.suspicious)} suspicious (not proposed), {len(p.unresolved)} unresolved"
         )
     ui.info(
         f"proposal written in {time.monotonic() - started:.1f} s: {out_dir} ({len(written)} files). REVIEW it, then"
