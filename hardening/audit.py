@@ -90,11 +90,15 @@ def _unaudited(checks: Iterable[Check], status: HostStatus, message: str) -> tup
 
 
 def judge(facts: Any, target: Target, checks: Iterable[Check]) -> tuple[CheckResult, ...]:
-    """Run every check over the parsed facts (Linux or Windows). A crashing check is an error, never a pass."""
+    """Run every check over the parsed facts (Linux or Windows).
+
+    A check that reads a fact area whose parsing failed is an error carrying that area's
+    evidence; a crashing check is an error, never a pass.
+    """
     results = []
     for check in checks:
         try:
-            verdict = check.evaluate(facts, target.policy)
+            verdict = check.run(facts, target.policy)  # an unparsed fact area it reads: error
         except Exception as exc:
             verdict = Verdict(Status.ERROR, f"internal error in {check.meta.id}: {exc!r}", Evidence())
         results.append(CheckResult.of(check.meta, verdict))

@@ -88,15 +88,56 @@ class Reference:
 
 
 @dataclass(frozen=True)
+class Fix:
+    """How to fix a failing check by hand: a summary and a snippet (in ``language``)."""
+
+    summary: str
+    language: str = ""
+    snippet: str = ""
+
+
+@dataclass(frozen=True)
 class CheckMeta:
-    """What a check is, independent of any host."""
+    """What a check is on one platform, independent of any host (``checks/<id>/check.yaml``)."""
 
     id: str
     title: str
     severity: Severity
     rationale: str
     references: tuple[Reference, ...]
-    platforms: frozenset[Platform] = frozenset({Platform.LINUX})
+    platform: Platform = Platform.LINUX
+    role: str = ""  # the remediation role that fixes it on this platform
+    stage: int = 0  # the role's place in the run order (lower runs first)
+    fix: Fix = Fix("")
+
+
+@dataclass(frozen=True)
+class Remedy:
+    """What remediation a failed check asks for: its role and the variables the role needs.
+
+    An evaluation returns it with its verdict (``Verdict.remedy``); it is stored in the
+    results (``remediation``) and read back by the planner, which takes the role from the
+    check registry and re-validates every variable (results.json is an input file).
+    """
+
+    role: str
+    variables: Mapping[str, JSON] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, JSON]:
+        return {"role": self.role, "variables": dict(self.variables), "notes": list(self.notes)}
+
+    @classmethod
+    def from_json(cls, raw: Any) -> Remedy | None:
+        if not isinstance(raw, Mapping) or not isinstance(raw.get("role"), str):
+            return None
+        variables = raw.get("variables")
+        notes = raw.get("notes")
+        return cls(
+            raw["role"],
+            dict(variables) if isinstance(variables, Mapping) else {},
+            tuple(str(n) for n in notes) if isinstance(notes, list) else (),
+        )
 
 
 class PackedFacts(Mapping[str, JSON]):
@@ -167,6 +208,7 @@ class Verdict:
     status: Status
     message: str
     evidence: Evidence = field(default_factory=Evidence)
+    remedy: Remedy | None = None  # variables for the remediation role (the runner fills the role)
 
 
 @dataclass(frozen=True)
@@ -209,6 +251,7 @@ class CheckResult:
     evidence: Evidence
     references: tuple[Reference, ...]
     waiver: WaiverNote | None = None  # set by `--waivers` (see hardening.report.waivers)
+    remedy: Remedy | None = None  # on a failed check: the role that fixes it and its variables
 
     @property
     def failing(self) -> bool:
@@ -217,6 +260,11 @@ class CheckResult:
 
     @classmethod
     def of(cls, meta: CheckMeta, verdict: Verdict) -> CheckResult:
+        """The result of ``meta``'s check; a failure carries its remedy (role from ``meta``)."""
+        remedy = None
+        if verdict.status is Status.FAIL and meta.role:
+            given = verdict.remedy or Remedy(meta.role)
+            remedy = Remedy(meta.role, given.variables, given.notes)
         return cls(
             id=meta.id,
             status=verdict.status,
@@ -225,18 +273,23 @@ class CheckResult:
             message=verdict.message,
             evidence=verdict.evidence,
             references=meta.references,
+            remedy=remedy,
         )
 
     def to_json(self) -> dict[str, JSON]:
-        return {
-            "id": self.id,
-            "status": self.status.value,
-            "severity": self.severity.value,
-            "title": self.title,
-            "message": self.message,
-            "evidence": self.evidence.to_json(),
-            "references": [r.to_json() for r in self.references],
-        } | ({"waiver": self.waiver.to_json()} if self.waiver is not None else {})
+        return (
+            {
+                "id": self.id,
+                "status": self.status.value,
+                "severity": self.severity.value,
+                "title": self.title,
+                "message": self.message,
+                "evidence": self.evidence.to_json(),
+                "references": [r.to_json() for r in self.references],
+            }
+            | ({"waiver": self.waiver.to_json()} if self.waiver is not None else {})
+            | ({"remediation": self.remedy.to_json()} if self.remedy is not None else {})
+        )
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> CheckResult:
@@ -250,6 +303,7 @@ class CheckResult:
             evidence=Evidence.from_json(raw["evidence"]),
             references=tuple(Reference.from_json(r) for r in raw["references"]),
             waiver=WaiverNote.from_json(raw["waiver"]) if raw.get("waiver") else None,
+            remedy=Remedy.from_json(raw.get("remediation")),
         )
 
 

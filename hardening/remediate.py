@@ -21,7 +21,6 @@ Example::
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,53 +33,26 @@ import jinja2
 import yaml
 
 from hardening import __version__
-from hardening.facts.binaries import NETCAT_PACKAGES, managed_link
 from hardening.hostnames import UnsafeHostName, file_safe, host_file_name
+from hardening.model import Platform, Remedy
 
 if TYPE_CHECKING:
     from hardening.report.document import ResultsDoc
 
-#: Linux roles in the order they run: the firewall last (the riskiest change, and it
-#: reads the DNS role's upstreams to open port 53 to them).
-LINUX_ROLES: tuple[str, ...] = (
-    "harden_netcat",
-    "harden_dns_logging",
-    "harden_auditd",
-    "harden_appcontrol",
-    "harden_egress",
-)
+
+def _roles(platform: Platform) -> tuple[str, ...]:
+    from hardening.checks import registry
+
+    return registry().roles(platform)
+
+
+#: Linux roles in the order they run (each check's ``role.stage`` in its check.yaml): the
+#: firewall last (the riskiest change, and it reads the DNS role's upstreams to open port 53).
+LINUX_ROLES: tuple[str, ...] = _roles(Platform.LINUX)
 #: Windows roles in order: application control LAST (it enables Constrained Language Mode,
 #: after which Ansible cannot manage the host without signed content).
-WINDOWS_ROLES: tuple[str, ...] = (
-    "harden_win_firewall",
-    "harden_win_dns_log",
-    "harden_win_sysmon",
-    "harden_win_pslogging",
-    "harden_win_appcontrol",
-)
+WINDOWS_ROLES: tuple[str, ...] = _roles(Platform.WINDOWS)
 ROLES = LINUX_ROLES + WINDOWS_ROLES
-
-_LINUX_CHECK_ROLES: Mapping[str, str] = {
-    "egress.default_deny": "harden_egress",
-    "egress.allowlist": "harden_egress",
-    "dns.query_logging": "harden_dns_logging",
-    "audit.auditd": "harden_auditd",
-    "appcontrol.enforced": "harden_appcontrol",
-    "binaries.netcat": "harden_netcat",
-}
-_WINDOWS_CHECK_ROLES: Mapping[str, str] = {
-    "egress.default_deny": "harden_win_firewall",
-    "egress.allowlist": "harden_win_firewall",
-    "dns.query_logging": "harden_win_dns_log",
-    "audit.sysmon": "harden_win_sysmon",
-    "powershell.logging": "harden_win_pslogging",
-    "powershell.language_mode": "harden_win_appcontrol",
-    "appcontrol.enforced": "harden_win_appcontrol",
-}
-
-_PACKAGE = re.compile(r"^[a-z0-9][a-z0-9+.-]*$")
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_PLAIN_ADDR = re.compile(r"[0-9A-Fa-f:.]{2,45}")
 
 
 class RemediationError(Exception):
@@ -142,121 +114,50 @@ class Plan:
 # ----------------------------------------------------------------------------- planning
 
 
-def _role_for(platform: str, check_id: str) -> str | None:
-    table = _LINUX_CHECK_ROLES if platform == "linux" else _WINDOWS_CHECK_ROLES
-    return table.get(check_id)
+def _unsafe(value: Any) -> Any:
+    """Host-derived values as :class:`Unsafe` (strings anywhere inside lists and mappings)."""
+    if isinstance(value, str):
+        return Unsafe(value)
+    if isinstance(value, list):
+        return [_unsafe(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _unsafe(v) for k, v in value.items()}
+    return value
 
 
-def _facts(check: Mapping[str, Any]) -> Mapping[str, Any]:
-    ev = check.get("evidence")
-    facts = ev.get("facts") if isinstance(ev, Mapping) else None
-    return facts if isinstance(facts, Mapping) else {}
+def _check_plan(platform: Platform, check: Mapping[str, Any], notes: list[str]) -> tuple[str, dict[str, Any]] | None:
+    """(role, validated variables) for one failed check of results.json, or None (with a note).
 
-
-def dns_notes(facts: Mapping[str, Any]) -> list[str]:
-    """What the operator should know about the host's own resolvers: they are never used.
-
-    >>> dns_notes({"resolv_conf": {"nameservers": ["198.18.0.1", "127.0.0.1"]}})
-    ["the host's resolv.conf names 198.18.0.1: the role forwards only to harden_dns_resolvers from the inventory"]
+    The role comes from the check registry, never from the file; the variables the check's
+    evaluation stored (``remediation``) are re-checked by the check's own ``validate_remedy``,
+    and a check that declares none gets none.
     """
-    resolv = facts.get("resolv_conf")
-    servers = resolv.get("nameservers") if isinstance(resolv, Mapping) else None
-    named = [str(s) for s in servers if isinstance(s, str)] if isinstance(servers, list) else []
-    outside = [s for s in named if not s.startswith("127.") and s != "::1"][:8]
-    if not outside:
-        return []
-    return [
-        f"the host's resolv.conf names {', '.join(repr(s) if not _PLAIN_ADDR.fullmatch(s) else s for s in outside)}:"
-        " the role forwards only to harden_dns_resolvers from the inventory"
-    ]
+    from hardening.checks import registry
 
-
-def _finding_packages(f: Mapping[str, Any], notes: list[str]) -> set[str]:
-    """The removable packages of one finding, re-checked here: plain names of netcat packages."""
-    out: set[str] = set()
-    for raw in f.get("removable_packages") or []:
-        name = str(raw).split(":", 1)[0]
-        if not _PACKAGE.fullmatch(name) or name not in NETCAT_PACKAGES:
-            notes.append(f"ignored package name {name!r} (not a netcat package)")
-        else:
-            out.add(name)
-    return out
-
-
-def _quarantine_entry(f: Mapping[str, Any], np: Mapping[str, Any], notes: list[str]) -> dict[str, Any] | None:
-    """What the role gets for one unpackaged name: the link or the file, as itself."""
-    path = str(np.get("path") or "")
-    kind = str(np.get("kind") or "")
-    root_only = np.get("root_only") is True
-    if not path.startswith("/") or "\x00" in path or any(c in ("", ".", "..") for c in path.split("/")[1:]):
-        notes.append(f"ignored path {path!r} (not a plain absolute path)")
+    cid = str(check.get("id", ""))
+    found = registry().check(cid, platform)
+    if found is None or not found.meta.role:
+        notes.append(f"{cid[:80]}: no remediation role")
         return None
-    if kind == "symlink":
-        target = str(np.get("link_target") or "")
-        if managed_link(kind, root_only, target):
-            notes.append(f"{path!r}: alternatives link, left to the package manager")
-            return None
-        return {"path": Unsafe(path), "kind": "symlink", "link_target": Unsafe(target), "root_only": root_only}
-    if kind == "file":
-        sha = str(f.get("sha256") or "")
-        if not _SHA256.fullmatch(sha):
-            notes.append(f"{path!r}: no sha256 in the audit; not quarantined (re-audit as root)")
-            return None
-        entry: dict[str, Any] = {"path": Unsafe(path), "kind": "file", "sha256": Unsafe(sha), "root_only": root_only}
-        uid = np.get("uid")
-        if isinstance(uid, int) and not isinstance(uid, bool) and uid >= 0:
-            entry["uid"] = uid
-        return entry
-    notes.append(f"{path!r}: neither a file nor a link ({kind!r}); look at it by hand")
-    return None
-
-
-def netcat_targets(facts: Mapping[str, Any]) -> tuple[list[Unsafe], list[dict[str, Any]], list[str]]:
-    """(packages to remove, files and links to quarantine, notes) from binaries.netcat findings.
-
-    Each name a binary was found under is judged as itself (``paths`` in the evidence): a
-    package is removed only when the audit proved it removable (a path it owns itself, in a
-    root-only directory, and a netcat package by name: re-checked here); an unpackaged link
-    or copy is quarantined as itself, never what it points at; a packaged file that is not
-    removable is left for a person. Findings from an older harden (no ``paths``) plan
-    nothing: re-audit.
-    """
-    packages: list[Unsafe] = []
-    files: list[dict[str, Any]] = []
-    notes: list[str] = []
-    findings = facts.get("findings")
-    for f in findings if isinstance(findings, list) else []:
-        if not isinstance(f, Mapping):
-            continue
-        named = f.get("paths")
-        if not isinstance(named, list):
-            notes.append(f"{str(f.get('real_path'))!r}: audited by an older harden (no per-path owners): re-audit")
-            continue
-        removable = _finding_packages(f, notes)
-        for p in sorted(removable):
-            if p not in packages:
-                packages.append(Unsafe(p))
-        for np in named:
-            if not isinstance(np, Mapping):
-                continue
-            owners = {str(o).split(":", 1)[0] for o in np.get("packages") or []}
-            if owners:
-                if not (owners & removable and np.get("root_only") is True):
-                    notes.append(
-                        f"{str(np.get('path'))!r} belongs to {', '.join(sorted(owners))}: not removed "
-                        "automatically (not a netcat package, or not where only root writes); look at it by hand"
-                    )
-                continue
-            entry = _quarantine_entry(f, np, notes)
-            if entry is not None and entry["path"] not in {e["path"] for e in files}:
-                files.append(entry)
-    return packages, files, notes
+    remedy = Remedy.from_json(check.get("remediation"))
+    if remedy is not None and remedy.role != found.meta.role:
+        notes.append(f"{cid}: the results name role {remedy.role[:60]!r}, not {found.meta.role}: variables ignored")
+        remedy = None
+    if remedy is not None:
+        notes += [n[:500] for n in remedy.notes[:50]]
+    elif found.validate_remedy is not None:
+        notes.append(f"{cid}: no remediation data in the results (an older harden?): re-audit to plan its changes")
+    if found.validate_remedy is not None:  # a role that takes host data gets only what passes its check
+        return found.meta.role, found.validate_remedy(remedy.variables if remedy else {}, notes)
+    if remedy is not None and remedy.variables:
+        notes.append(f"{cid}: {found.meta.role} takes no variables from an audit; ignored")
+    return found.meta.role, {}
 
 
 def plan_host(host: Mapping[str, Any]) -> HostPlan:
     """The roles and variables for one host of results.json (pure)."""
     name = str(host.get("name", ""))
-    platform = str(host.get("platform", "linux"))
+    platform = Platform(str(host.get("platform", "linux")))
     failed: list[str] = []
     roles: set[str] = set()
     variables: dict[str, Any] = {}
@@ -264,29 +165,19 @@ def plan_host(host: Mapping[str, Any]) -> HostPlan:
     for check in host.get("checks") or []:
         if not isinstance(check, Mapping) or check.get("status") != "fail":
             continue
-        cid = str(check.get("id", ""))
-        role = _role_for(platform, cid)
-        if role is None:
-            notes.append(f"{cid}: no remediation role")
+        planned = _check_plan(platform, check, notes)
+        if planned is None:
             continue
-        failed.append(cid)
-        roles.add(role)
-        facts = _facts(check)
-        if role == "harden_dns_logging":
-            notes += dns_notes(facts)
-        elif role == "harden_netcat":
-            pkgs, files, more = netcat_targets(facts)
-            variables["harden_netcat_packages"] = pkgs
-            variables["harden_netcat_files"] = files
-            notes += more
-    order = LINUX_ROLES if platform == "linux" else WINDOWS_ROLES
-    ordered = tuple(r for r in order if r in roles)
+        failed.append(str(check.get("id")))
+        roles.add(planned[0])
+        variables.update(_unsafe(planned[1]))
+    ordered = tuple(r for r in _roles(platform) if r in roles)
     head = {
-        "harden_platform": platform,
+        "harden_platform": platform.value,
         "harden_roles": list(ordered),
         "harden_failed_checks": [Unsafe(c) for c in failed],
     }
-    return HostPlan(name, platform, ordered, tuple(failed), {**head, **variables}, tuple(notes))
+    return HostPlan(name, platform.value, ordered, tuple(failed), {**head, **variables}, tuple(notes))
 
 
 def plan(results: Mapping[str, Any]) -> Plan:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hardening.checks import appcontrol_enforced
+from hardening.checks import evaluated
+from hardening.checks.appcontrol_enforced import linux as appcontrol_enforced
 
 from hardening.facts.linux import gather
 from hardening.facts.sections import Section, Sections, parse_sections
@@ -30,7 +31,7 @@ def replace(s: Sections, sections: dict[str, tuple[str, int]]) -> Sections:
 
 
 def judge(s: Sections):
-    return appcontrol_enforced.evaluate(gather(s), Policy())
+    return evaluated(appcontrol_enforced.evaluate, gather(s), Policy())
 
 
 def selinux(enforce: str, config: str | None = CONFIG_ENFORCING, cmdline: str | None = None) -> Sections:

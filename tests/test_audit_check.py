@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hardening.checks import audit_auditd
+from hardening.checks import evaluated
+from hardening.checks.audit_auditd import linux as audit_auditd
 
 from hardening.facts.linux import LinuxFacts, gather
 from hardening.facts.sections import Section, Sections, parse_sections
@@ -47,7 +48,7 @@ def healthy(listing: str = LISTING, persisted: str = COVERAGE_RULES) -> Sections
 
 def judge(sections: Sections):
     facts: LinuxFacts = gather(sections)
-    return audit_auditd.evaluate(facts, Policy())
+    return evaluated(audit_auditd.evaluate, facts, Policy())
 
 
 def without(text: str, *needles: str) -> str:

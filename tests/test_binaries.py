@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hardening.checks import binaries_netcat as check
+from hardening.checks import evaluated
+from hardening.checks.binaries_netcat import linux as check
 
 from hardening.facts import binaries
 from hardening.facts.linux import gather
@@ -28,7 +29,7 @@ def facts(name: str, shell: str = "dash", text: str | None = None) -> binaries.B
 
 def verdict(name: str, policy: Policy | None = None, shell: str = "dash", text: str | None = None):
     s = parse_sections(text if text is not None else raw(name, shell), "x")
-    return check.evaluate(gather(s), policy or Policy())
+    return evaluated(check.evaluate, gather(s), policy or Policy())
 
 
 def by_flavor(f: binaries.BinaryFacts) -> dict[str, binaries.Binary]:

@@ -6,7 +6,8 @@ import ipaddress
 from pathlib import Path
 
 import pytest
-from hardening.checks import dns_query_logging as check
+from hardening.checks import evaluated
+from hardening.checks.dns_query_logging import linux as check
 
 from hardening.facts import dns
 from hardening.facts.linux import gather
@@ -32,7 +33,7 @@ def facts(name: str, shell: str = "dash") -> dns.DnsFacts:
 
 def verdict(name: str, policy: Policy | None = None, shell: str = "dash", text: str | None = None):
     s = parse_sections(text if text is not None else raw(name, shell), "x")
-    return check.evaluate(gather(s), policy or Policy())
+    return evaluated(check.evaluate, gather(s), policy or Policy())
 
 
 # -- parser goldens ---------------------------------------------------------------------------

@@ -10,7 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hardening.checks import egress_default_deny
+from hardening.checks import evaluated
+from hardening.checks.egress_default_deny import linux as egress_default_deny
 
 from hardening.egress.iptables import SaveParseError, parse_save
 from hardening.egress.judge import judge
@@ -200,8 +201,8 @@ def test_unterminated_firewall_section_is_an_error():
     save = (G / "xt" / "adv_xt_owner_root.iptables-nft-save").read_text()
     cut = save[: save.index("-A OUTPUT -m owner")]
     facts = _collector({"firewall.nft_ruleset": ('{"nftables": []}', 0), "firewall.iptables_nft_save": (cut, None)})
-    assert isinstance(facts.firewall, FactError) and "cut short" in str(facts.firewall)
-    assert egress_default_deny.evaluate(facts, Policy()).status is Status.ERROR
+    assert isinstance(facts.areas["firewall"], FactError) and "cut short" in str(facts.areas["firewall"])
+    assert evaluated(egress_default_deny.evaluate, facts, Policy()).status is Status.ERROR
 
 
 @pytest.mark.parametrize(("native", "certain"), [("new", True), ("invalid", False)])
@@ -217,7 +218,7 @@ def test_iptables_nft_table_with_native_rules_is_judged_from_nft_json(native, ce
             "firewall.ipv6_disable": ("all 1\ndefault 1\neth0 1\nlo 0", 0),
         }
     )
-    dd = egress_default_deny.evaluate(facts, Policy())
+    dd = evaluated(egress_default_deny.evaluate, facts, Policy())
     assert dd.status is Status.FAIL, dd.message
     assert ("are admitted" in dd.message) is certain  # `ct state new accept` for sure; else the xt doubt
 
@@ -230,5 +231,5 @@ def test_ipv6_judged_when_only_all_is_disabled_but_an_interface_is_not():
             "firewall.ipv6_disable": ("all 1\ndefault 1\neth0 0\nlo 0", 0),
         }
     )
-    dd = egress_default_deny.evaluate(facts, Policy())
+    dd = evaluated(egress_default_deny.evaluate, facts, Policy())
     assert dd.status is Status.FAIL and "IPv6: new connections to any address" in dd.message

@@ -12,7 +12,9 @@ import ipaddress
 from pathlib import Path
 
 import pytest
-from hardening.checks import egress_allowlist, egress_default_deny
+from hardening.checks import evaluated
+from hardening.checks.egress_allowlist import linux as egress_allowlist
+from hardening.checks.egress_default_deny import linux as egress_default_deny
 
 from hardening.facts.firewall import FirewallFacts
 from hardening.facts.linux import gather
@@ -70,7 +72,7 @@ def host(running_nft: str, persisted_nft: str | None = None, boot=WANTS_NFT, **e
 
 def both(facts, policy=None):
     policy = policy or Policy()
-    return egress_default_deny.evaluate(facts, policy), egress_allowlist.evaluate(facts, policy)
+    return evaluated(egress_default_deny.evaluate, facts, policy), evaluated(egress_allowlist.evaluate, facts, policy)
 
 
 # ------------------------------------------------------------ real collector runs
@@ -158,21 +160,21 @@ def test_collector_non_root_is_error_telling_to_become():
     ],
 )
 def test_default_deny_running_equals_persisted(running, status, needle):
-    dd = egress_default_deny.evaluate(host(running, running), Policy())
+    dd = evaluated(egress_default_deny.evaluate, host(running, running), Policy())
     assert dd.status is status, dd.message
     assert needle in dd.message
 
 
 def test_ipv6_disabled_is_not_judged():
     facts = host("ip_only", "ip_only", **{"firewall.ipv6_disable": ("all 1\ndefault 1\neth0 1\nlo 0", 0)})
-    dd = egress_default_deny.evaluate(facts, Policy())
+    dd = evaluated(egress_default_deny.evaluate, facts, Policy())
     assert dd.status is Status.PASS and "IPv6 not judged" in dd.message
 
 
 def test_persisted_not_enabled_or_absent_fails():
-    dd = egress_default_deny.evaluate(host("inet_allowlist", "inet_allowlist", boot=("", 0)), Policy())
+    dd = evaluated(egress_default_deny.evaluate, host("inet_allowlist", "inet_allowlist", boot=("", 0)), Policy())
     assert dd.status is Status.FAIL and "not persisted" in dd.message and "present but not enabled" in dd.message
-    dd = egress_default_deny.evaluate(host("inet_allowlist", None), Policy())
+    dd = evaluated(egress_default_deny.evaluate, host("inet_allowlist", None), Policy())
     assert dd.status is Status.FAIL and "no firewall configuration loads at boot" in dd.message
 
 
@@ -188,7 +190,7 @@ def test_persisted_file_that_could_not_be_evaluated_is_error_not_pass():
             ),
         },
     )
-    dd = egress_default_deny.evaluate(facts, Policy())
+    dd = evaluated(egress_default_deny.evaluate, facts, Policy())
     assert dd.status is Status.ERROR and "could not be evaluated" in dd.message
 
 
@@ -250,7 +252,7 @@ def test_firewalld_running_table_and_persisted_policy():
 
 def test_nft_permission_denied_is_actionable_error():
     facts = host("empty", None, **{"firewall.nft_ruleset": ("", 1)})
-    assert isinstance(facts.firewall, FactError)
+    assert isinstance(facts.areas["firewall"], FactError)
     facts = synthetic(
         {
             **HOST,
@@ -258,13 +260,13 @@ def test_nft_permission_denied_is_actionable_error():
             "firewall.nft_ruleset!err": ("Operation not permitted (you must be root)", 0),
         }
     )
-    dd = egress_default_deny.evaluate(facts, Policy())
+    dd = evaluated(egress_default_deny.evaluate, facts, Policy())
     assert dd.status is Status.ERROR and "ansible_become=true" in dd.message
 
 
 def test_missing_firewall_sections_is_error():
     facts = synthetic({"meta.id": ("0", 0)})
-    assert egress_default_deny.evaluate(facts, Policy()).status is Status.ERROR
+    assert evaluated(egress_default_deny.evaluate, facts, Policy()).status is Status.ERROR
 
 
 # ------------------------------------------------------------ the lab image (podman, dash)
@@ -286,7 +288,7 @@ def test_lab_container_persisted_via_unshare_rn():
 def test_lab_container_without_unshare_is_error_not_pass():
     facts = lab("lab_no_unshare")
     assert facts.sections.rc("firewall.nft_persisted") == 124
-    dd = egress_default_deny.evaluate(facts, Policy())
+    dd = evaluated(egress_default_deny.evaluate, facts, Policy())
     assert dd.status is Status.ERROR
     assert "could not be evaluated" in dd.message and "Operation not permitted" in dd.message
 

@@ -18,10 +18,12 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import yaml
+from hardening.checks.binaries_netcat.remedy import remedy as netcat_remedy
+from hardening.checks.dns_query_logging.linux import resolver_notes
 from rich.console import Console as RichConsole
 
 from hardening.console import Console
-from hardening.model import Evidence, HostResult, Status
+from hardening.model import Evidence, HostResult, Remedy, Status
 from hardening.results import ResultsWriter
 
 GOLDEN = Path(__file__).parent / "golden" / "report" / "results.json"
@@ -45,16 +47,21 @@ def hostile_host() -> HostResult:
     for c in host.checks:
         facts = dict(c.evidence.facts)
         status = c.status
+        remedy = c.remedy
         if c.id == "binaries.netcat":
             status = Status.FAIL
             named = {"path": HOSTILE_PATH, "kind": "file", "link_target": "", "packages": [], "root_only": False}
             finding = {"real_path": HOSTILE_PATH, "names": [HOSTILE_PATH], "sha256": "ab" * 32, "paths": [named]}
             facts["findings"] = [finding, {"removable_packages": ["netcat-openbsd", HOSTILE], "paths": []}]
+            remedy = netcat_remedy(facts["findings"])  # what the check derives from such findings
+            forged = [*remedy.variables["harden_netcat_packages"], HOSTILE]  # and a hostile edit of results.json
+            remedy = Remedy(remedy.role, {**remedy.variables, "harden_netcat_packages": forged}, remedy.notes)
         if c.id == "dns.query_logging":
             status = Status.FAIL
             facts["resolv_conf"] = {"nameservers": ["198.18.0.1", HOSTILE]}
+            remedy = Remedy("harden_dns_logging", notes=tuple(resolver_notes(["198.18.0.1", HOSTILE])))
         facts["hostile"] = HOSTILE
-        checks.append(replace(c, status=status, message=HOSTILE, evidence=Evidence(facts, HOSTILE)))
+        checks.append(replace(c, status=status, message=HOSTILE, evidence=Evidence(facts, HOSTILE), remedy=remedy))
     return replace(host, name="web1", message=HOSTILE, checks=tuple(checks))
 
 

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import yaml
+from hardening.checks.binaries_netcat.remedy import remedy as netcat_remedy
 
 from hardening.remediate import LINUX_ROLES, WINDOWS_ROLES, dump_vars, plan, write_playbooks
 
@@ -85,6 +86,7 @@ def test_windows_roles_order_appcontrol_last():
                         "audit.sysmon",
                         "powershell.logging",
                         "dns.query_logging",
+                        "binaries.netcat",
                     )
                 ],
             }
@@ -100,8 +102,18 @@ def _named(path, kind, packages=(), root_only=False, target=""):
     return {"path": path, "kind": kind, "link_target": target, "packages": list(packages), "root_only": root_only}
 
 
+def _netcat_check(findings):
+    """A failed binaries.netcat result as an audit writes it: the findings and the check's remedy."""
+    return {
+        "id": "binaries.netcat",
+        "status": "fail",
+        "evidence": {"facts": {"findings": list(findings)}},
+        "remediation": netcat_remedy(list(findings)).to_json(),
+    }
+
+
 def _netcat_doc(*findings):
-    check = {"id": "binaries.netcat", "status": "fail", "evidence": {"facts": {"findings": list(findings)}}}
+    check = _netcat_check(findings)
     return {"hosts": [{"name": "h", "platform": "linux", "status": "ok", "checks": [check]}]}
 
 
@@ -172,28 +184,22 @@ def _hostile_doc():
                 "platform": "linux",
                 "status": "ok",
                 "checks": [
-                    {
-                        "id": "binaries.netcat",
-                        "status": "fail",
-                        "evidence": {
-                            "facts": {
-                                "findings": [
-                                    {
-                                        "real_path": HOSTILE,
-                                        "names": [HOSTILE],
-                                        "sha256": "a" * 64,
-                                        "paths": [_named(HOSTILE, "file")],
-                                    },
-                                    {
-                                        "real_path": "/usr/bin/nc.openbsd",
-                                        "removable_packages": ["bad;pkg"],
-                                        "sha256": "b" * 64,
-                                        "paths": [_named("/usr/bin/nc.openbsd", "file", ["bad;pkg"], root_only=True)],
-                                    },
-                                ]
-                            }
-                        },
-                    }
+                    _netcat_check(
+                        [
+                            {
+                                "real_path": HOSTILE,
+                                "names": [HOSTILE],
+                                "sha256": "a" * 64,
+                                "paths": [_named(HOSTILE, "file")],
+                            },
+                            {
+                                "real_path": "/usr/bin/nc.openbsd",
+                                "removable_packages": ["bad;pkg"],
+                                "sha256": "b" * 64,
+                                "paths": [_named("/usr/bin/nc.openbsd", "file", ["bad;pkg"], root_only=True)],
+                            },
+                        ]
+                    )
                 ],
             }
         ]
@@ -241,7 +247,7 @@ def test_generated_playbooks_pass_ansible_lint_production(tmp_path):
             "checks": [
                 {"id": i, "status": "fail"}
                 for i in ("egress.default_deny", "dns.query_logging", "audit.sysmon", "powershell.logging",
-                          "appcontrol.enforced")
+                          "appcontrol.enforced", "binaries.netcat")
             ],
         }
     )  # fmt: skip

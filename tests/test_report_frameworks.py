@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hardening.checks import linux_checks
+from hardening.checks import linux_checks, windows_checks
 
 from hardening.report.document import load_results
 from hardening.report.frameworks import (
@@ -20,29 +20,32 @@ from hardening.report.html import render_html
 GOLDEN = Path(__file__).parent / "golden" / "report"
 HARDEN = str(Path(sys.executable).parent / "harden")
 CHECK_IDS = {c.meta.id for c in linux_checks()}
+WINDOWS_IDS = {c.meta.id for c in windows_checks()}
 
 
 def test_every_mapping_names_existing_checks_and_every_check_has_guidance():
     names = {f.name for f in all_frameworks()}
-    assert names == {"nist-800-53", "cis-debian-12", "mitre-attack"}
+    assert names == {"nist-800-53", "cis-debian-12", "cis-windows-server-2022", "mitre-attack"}
     for fw in all_frameworks():
-        assert fw.mapped_checks() <= CHECK_IDS, fw.name
+        assert fw.mapped_checks() <= CHECK_IDS | WINDOWS_IDS, fw.name
         assert len({r.id for r in fw.requirements}) == len(fw.requirements)
+        assert all(r.checks for r in fw.requirements), fw.name  # no requirement without evidence
     for cid in CHECK_IDS:
-        g = check_guide(cid)
+        g = check_guide(cid, "linux")
         assert g.rationale and g.remediation and g.snippet, cid
+    for cid in WINDOWS_IDS:
+        g = check_guide(cid, "windows")
+        assert g.rationale and g.remediation and g.snippet and g.language == "powershell", cid
 
 
 def test_check_references_agree_with_the_mappings():
     """A check citing NIST X or ATT&CK T is listed under X / T in that framework's file."""
-    files = {"nist": load_framework("nist"), "attack": load_framework("attack")}
-    for check in linux_checks():
+    files = {f.aliases[0]: f for f in all_frameworks()}
+    for check in (*linux_checks(), *windows_checks()):
         for ref in check.meta.references:
-            fw = files.get(ref.framework)
-            if fw is None:
-                continue
+            fw = files[ref.framework]
             req = next((r for r in fw.requirements if r.id == ref.id), None)
-            assert req is not None and check.meta.id in req.checks, (check.meta.id, ref.id)
+            assert req is not None and req.counts(check.meta.id, check.meta.platform), (check.meta.id, ref.id)
 
 
 def test_group_by_nist_on_the_lab_golden():

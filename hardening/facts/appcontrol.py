@@ -20,7 +20,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from hardening.facts.areas import FactArea
 from hardening.facts.sections import RC_NOT_FOUND, FactError, Sections, iter_lines, parse_uint, require_sections
+from hardening.model import Platform
 
 CMDLINE_KEYS = ("selinux", "enforcing", "apparmor", "security", "lsm")
 _PROFILE_RE = re.compile(r"^(.+) \(([a-z_]+)\)$")
@@ -208,3 +210,6 @@ def parse(sections: Sections) -> AppControlFacts:
         selinux=_selinux(sections),
         apparmor=_apparmor(sections),
     )
+
+
+AREAS = (FactArea("appcontrol", Platform.LINUX, parse, SECTIONS, order=40, piece="appcontrol"),)

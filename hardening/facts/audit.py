@@ -22,7 +22,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from hardening.facts.areas import FactArea
 from hardening.facts.sections import RC_NOT_FOUND, FactError, Sections, iter_lines, parse_uint, require_sections
+from hardening.model import Platform
 
 CAP_AUDIT_CONTROL = 30
 # Every section audit.sh prints, whatever the host has (audit.is_enabled, the one of
@@ -535,3 +537,6 @@ def parse(sections: Sections) -> AuditFacts:
         capeff=capeff,
         container_markers=markers,
     )
+
+
+AREAS = (FactArea("audit", Platform.LINUX, parse, SECTIONS, order=30, piece="audit"),)

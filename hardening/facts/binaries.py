@@ -26,7 +26,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from hardening.facts.areas import FactArea
 from hardening.facts.sections import RC_NOT_FOUND, FactError, Sections, parse_uint, require_sections
+from hardening.model import Platform
 
 FIELDS = 13
 SECTIONS = ("binaries.found", "binaries.dpkg")  # every section binaries.sh prints
@@ -399,3 +401,6 @@ def parse(sections: Sections) -> BinaryFacts:
             )
         )
     return BinaryFacts(tuple(binaries), paths, db, "; ".join(incomplete))
+
+
+AREAS = (FactArea("binaries", Platform.LINUX, parse, SECTIONS, order=50, piece="binaries"),)

@@ -1,6 +1,6 @@
 """Build the one collector script a host runs, from the pieces each fact module ships.
 
-Each fact area (firewall, dns, audit, appcontrol, binaries) owns a ``<area>.sh`` piece
+Each registered fact area (:mod:`hardening.facts.areas`) owns a ``<piece>.sh`` piece
 beside its parser. The script is the header, every piece (run side by side, printed in
 order), and the footer, with a fresh random nonce for the section markers. It is sent on
 stdin to ``sh -s``: one exec channel, one round trip per host.
@@ -18,7 +18,13 @@ import secrets
 from dataclasses import dataclass
 from importlib import resources
 
-LINUX_PIECES = ("firewall", "dns", "audit", "appcontrol", "binaries")
+
+def linux_pieces() -> tuple[str, ...]:
+    """The Linux areas' collector pieces, in order (see :mod:`hardening.facts.areas`)."""
+    from hardening.facts.areas import areas
+    from hardening.model import Platform
+
+    return tuple(a.piece for a in areas(Platform.LINUX) if a.piece)
 
 
 @dataclass(frozen=True)
@@ -33,11 +39,11 @@ def _piece(name: str) -> str:
     return resources.files("hardening.facts").joinpath(f"{name}.sh").read_text(encoding="ascii")
 
 
-def build_linux_script(nonce: str, pieces: tuple[str, ...] = LINUX_PIECES) -> str:
-    """The full POSIX sh collector for ``nonce`` (letters and digits only)."""
+def build_linux_script(nonce: str, pieces: tuple[str, ...] | None = None) -> str:
+    """The full POSIX sh collector for ``nonce`` (letters and digits only); every area's piece by default."""
     if not nonce.isalnum():
         raise ValueError("nonce must be alphanumeric")
-    return assemble(nonce, tuple(_piece(p) for p in pieces))
+    return assemble(nonce, tuple(_piece(p) for p in (linux_pieces() if pieces is None else pieces)))
 
 
 def assemble(nonce: str, pieces: tuple[str, ...]) -> str:

@@ -23,7 +23,9 @@ import posixpath
 import re
 from dataclasses import dataclass
 
+from hardening.facts.areas import FactArea
 from hardening.facts.sections import RC_NOT_FOUND, FactError, Sections, iter_lines, parse_uint, require_sections
+from hardening.model import Platform
 
 DNSMASQ_DEFAULT_CONF = "/etc/dnsmasq.conf"
 UNBOUND_DEFAULT_CONF = "/etc/unbound/unbound.conf"
@@ -595,3 +597,6 @@ def parse(sections: Sections) -> DnsFacts:
         process_logging=tuple(per_proc),
         configured_logging=tuple(configured),
     )
+
+
+AREAS = (FactArea("dns", Platform.LINUX, parse, SECTIONS, order=20, piece="dns"),)

@@ -25,7 +25,9 @@ from hardening.egress import firewalld, ufw
 from hardening.egress.iptables import SaveParseError, parse_save
 from hardening.egress.model import Ruleset, Table
 from hardening.egress.nft import NftParseError, parse_ruleset
+from hardening.facts.areas import FactArea
 from hardening.facts.sections import FactError, Sections, iter_lines
+from hardening.model import Platform
 
 RUNNING_SECTIONS = (
     "firewall.nft_version",
@@ -61,6 +63,8 @@ HOST_SECTIONS = (
 )
 _ENABLED_STATES = frozenset({"enabled", "enabled-runtime", "generated", "alias"})
 _NEED_ROOT = "the audit needs root: set ansible_become=true"
+#: every section firewall.sh prints
+SECTIONS = (*RUNNING_SECTIONS, *PERSISTED_SECTIONS, *HOST_SECTIONS, "firewall.legacy_names", "firewall.legacy6_names")
 
 
 @dataclass(frozen=True)
@@ -107,8 +111,7 @@ def parse(sections: Sections) -> FirewallFacts:
     """Pure: sections in, facts out; :class:`FactError` when the running filter is unreadable."""
     if "firewall.nft_ruleset" not in sections and "firewall.iptables_version" not in sections:
         raise FactError("the collector output has no firewall sections (output cut short?)")
-    names = (*RUNNING_SECTIONS, *PERSISTED_SECTIONS, *HOST_SECTIONS, "firewall.legacy_names", "firewall.legacy6_names")
-    cut = [n for n in names if n in sections and sections.rc(n) is None]
+    cut = [n for n in SECTIONS if n in sections and sections.rc(n) is None]
     if cut:  # the rules after the cut may be the ones that admit
         raise FactError(f"the collector output was cut short (section {cut[0]} never closed): rerun the audit")
     notes: list[str] = []
@@ -437,3 +440,16 @@ def _default_dev(text: str) -> list[str]:
             if i + 1 < len(words) and words[i + 1] not in out and words[i + 1] != "lo":
                 out.append(words[i + 1])
     return out
+
+
+AREAS = (
+    FactArea(
+        "firewall",
+        Platform.LINUX,
+        parse,
+        SECTIONS,
+        order=10,
+        piece="firewall",
+        excerpt=RUNNING_SECTIONS,
+    ),
+)

@@ -1,58 +1,46 @@
 """All parsed facts of one Linux host, built from one collector run.
 
-Each area is parsed independently: a parse failure in one (a :class:`FactError`) turns
-only the checks that need it into ``error``.
+Each registered fact area (:mod:`hardening.facts.areas`) is parsed independently: a parse
+failure in one turns only the checks that read it into ``error``.
 
 Example::
 
     facts = gather(parse_sections(output, nonce))
-    if isinstance(facts.firewall, FactError): ...
+    facts.firewall            # FirewallFacts, or AreaUnavailable raised
+    facts.optional("dns")     # DnsFacts or None
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
-from hardening.facts import appcontrol, audit, binaries, dns, firewall
+from hardening.facts.areas import AreaFacts, AreaUnavailable, area, parse_all
 from hardening.facts.sections import FactError, Sections, parse_uint
-from hardening.model import Evidence, Status, Verdict
-
-T = TypeVar("T")
+from hardening.model import Evidence, Platform, Status, Verdict
 
 
 @dataclass(frozen=True)
-class LinuxFacts:
+class LinuxFacts(AreaFacts):
+    """One Linux host's facts: ``facts.firewall``, ``facts.dns``, ... (one per registered area).
+
+    Reading an area whose parsing failed raises :class:`AreaUnavailable` (see
+    :mod:`hardening.facts.areas`); :meth:`unavailable` is the check's verdict then.
+    """
+
     sections: Sections
     uid: int | None
-    firewall: firewall.FirewallFacts | FactError
-    dns: dns.DnsFacts | FactError
-    audit: audit.AuditFacts | FactError
-    appcontrol: appcontrol.AppControlFacts | FactError
-    binaries: binaries.BinaryFacts | FactError
+    areas: Mapping[str, Any]
 
     @property
     def is_root(self) -> bool:
         return self.uid == 0
 
-
-# What a parser can raise on input it did not expect. ValueError covers UnicodeError and
-# int()'s digit limit; LookupError covers KeyError/IndexError; ArithmeticError covers
-# OverflowError; RecursionError: deeply nested text fed to a recursive parser (JSON).
-# Not ``Exception``: MemoryError or KeyboardInterrupt must not turn into a host's "error".
-PARSER_CRASHES = (ValueError, LookupError, TypeError, ArithmeticError, RecursionError)
-
-
-def _safe(parse: Callable[[Sections], T], sections: Sections) -> T | FactError:
-    """``parse(sections)``, with any parser crash on hostile or broken output as a FactError."""
-    try:
-        return parse(sections)
-    except FactError as exc:
-        return exc
-    except PARSER_CRASHES as exc:
-        # A parser bug or hostile output must never become a pass.
-        return FactError(f"could not parse {parse.__module__.rsplit('.', 1)[-1]} facts: {exc!r}")
+    def unavailable(self, exc: AreaUnavailable) -> Verdict:
+        """The verdict of a check whose fact area could not be read."""
+        names = area(Platform.LINUX, exc.area).evidence_sections
+        return error_verdict(exc.error, self.sections, *names)
 
 
 def _uid(sections: Sections) -> int | None:
@@ -65,15 +53,8 @@ def _uid(sections: Sections) -> int | None:
 
 
 def gather(sections: Sections) -> LinuxFacts:
-    return LinuxFacts(
-        sections=sections,
-        uid=_uid(sections),
-        firewall=_safe(firewall.parse, sections),
-        dns=_safe(dns.parse, sections),
-        audit=_safe(audit.parse, sections),
-        appcontrol=_safe(appcontrol.parse, sections),
-        binaries=_safe(binaries.parse, sections),
-    )
+    """Parse every registered Linux fact area from one collector run."""
+    return LinuxFacts(sections=sections, uid=_uid(sections), areas=parse_all(Platform.LINUX, sections))
 
 
 def error_verdict(err: FactError, sections: Sections, *names: str) -> Verdict:

@@ -18,15 +18,15 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, TypeVar
+from typing import Any
 
+from hardening.facts.areas import AreaFacts, AreaUnavailable, FactArea, area, parse_all
 from hardening.facts.sections import FactError
-from hardening.model import Evidence, Status, Verdict
+from hardening.model import Evidence, Platform, Status, Verdict
 
-T = TypeVar("T")
 PROFILES = ("Domain", "Private", "Public")
 MAX_OUTPUT_CHARS = 32 * 1024 * 1024
 
@@ -613,28 +613,33 @@ def parse_binaries(doc: Mapping[str, Any]) -> WinBinaryFacts:
 
 
 @dataclass(frozen=True)
-class WindowsFacts:
+class WindowsFacts(AreaFacts):
+    """One Windows host's facts: ``facts.firewall``, ``facts.sysmon``, ... (one per registered area).
+
+    Reading an area whose parsing failed raises :class:`AreaUnavailable`; :meth:`unavailable`
+    is the check's verdict then.
+    """
+
     doc: Mapping[str, Any]  # the collector's JSON, for evidence excerpts
     complete: bool
     is_admin: bool | None
     os: str
-    firewall: WinFirewallFacts | FactError
-    dns: DnsClientFacts | FactError
-    sysmon: SysmonFacts | FactError
-    powershell: PowerShellFacts | FactError
-    appcontrol: WinAppControlFacts | FactError
-    binaries: WinBinaryFacts | FactError
+    areas: Mapping[str, Any]
+
+    def unavailable(self, exc: AreaUnavailable) -> Verdict:
+        """The verdict of a check whose fact area could not be read."""
+        return error_verdict(exc.error, self, *area(Platform.WINDOWS, exc.area).evidence_sections)
 
     def excerpt(self, *areas: str, limit: int = 4000) -> str:
         """A bounded JSON excerpt of some areas of the collector output, for evidence."""
         parts = []
-        for area in areas:
-            if area not in self.doc:
+        for key in areas:
+            if key not in self.doc:
                 continue
-            body = json.dumps(self.doc[area], indent=1, sort_keys=True, ensure_ascii=False)
+            body = json.dumps(self.doc[key], indent=1, sort_keys=True, ensure_ascii=False)
             if len(body) > limit:
                 body = body[:limit] + "\n[... truncated]"
-            parts.append(f"# {area}\n{body}")
+            parts.append(f"# {key}\n{body}")
         return "\n".join(parts)
 
 
@@ -657,15 +662,6 @@ def parse_output(text: str) -> dict[str, Any]:
     return doc
 
 
-def _safe(parse: Callable[[Mapping[str, Any]], T], doc: Mapping[str, Any]) -> T | FactError:
-    try:
-        return parse(doc)
-    except FactError as exc:
-        return exc
-    except (ValueError, LookupError, TypeError, ArithmeticError, RecursionError) as exc:
-        return FactError(f"could not parse {parse.__name__.removeprefix('parse_')} facts: {exc!r}")
-
-
 def gather(doc: Mapping[str, Any]) -> WindowsFacts:
     meta = doc.get("meta") if isinstance(doc.get("meta"), dict) else {}
     admin = meta.get("is_admin")
@@ -674,12 +670,7 @@ def gather(doc: Mapping[str, Any]) -> WindowsFacts:
         complete=doc.get("done") is True,
         is_admin=admin if isinstance(admin, bool) else None,
         os=" ".join(_str(meta.get(k)) for k in ("os_caption", "os_version") if isinstance(meta.get(k), str)),
-        firewall=_safe(parse_firewall, doc),
-        dns=_safe(parse_dns_client, doc),
-        sysmon=_safe(parse_sysmon, doc),
-        powershell=_safe(parse_powershell, doc),
-        appcontrol=_safe(parse_appcontrol, doc),
-        binaries=_safe(parse_binaries, doc),
+        areas=parse_all(Platform.WINDOWS, doc),
     )
 
 
@@ -689,3 +680,13 @@ def error_verdict(err: FactError, facts: WindowsFacts, *areas: str) -> Verdict:
     if facts.is_admin is False:
         msg += " (the WinRM user is not an administrator: use an account in the local Administrators group)"
     return Verdict(Status.ERROR, msg, Evidence({"error": str(err)}, facts.excerpt(*areas)))
+
+
+AREAS = (
+    FactArea("firewall", Platform.WINDOWS, parse_firewall, ("firewall",), order=10),
+    FactArea("dns", Platform.WINDOWS, parse_dns_client, ("dns_client",), order=20),
+    FactArea("sysmon", Platform.WINDOWS, parse_sysmon, ("sysmon",), order=30),
+    FactArea("powershell", Platform.WINDOWS, parse_powershell, ("powershell",), order=40),
+    FactArea("appcontrol", Platform.WINDOWS, parse_appcontrol, ("appcontrol",), order=50),
+    FactArea("binaries", Platform.WINDOWS, parse_binaries, ("binaries",), order=60),
+)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hardening.model import JSON, CheckResult, HostResult
+from hardening.model import JSON, CheckResult, HostResult, Platform, Reference, Severity
 from hardening.results import (
     SCHEMA_ID,
     ResultsWriter,
@@ -47,16 +47,40 @@ class ResultsDoc:
     hosts: tuple[HostResult, ...]
 
     def check_ids(self) -> tuple[str, ...]:
-        """Every check id in the document, in first-seen order (the report's column order)."""
+        """Every check id in the document, in the registry's report order (unknown ids last, as first seen)."""
+        from hardening.checks import registry
+
         seen: dict[str, None] = {}
         for h in self.hosts:
             for c in h.checks:
                 seen.setdefault(c.id)
-        return tuple(seen)
+        reg = registry()
+        return tuple(sorted(seen, key=reg.order))  # sorted() is stable: unknown ids keep their order
 
-    def check_meta(self, check_id: str) -> CheckResult | None:
-        """Any result of ``check_id`` (for its title, severity and references)."""
+    def check_platforms(self, check_id: str) -> frozenset[Platform]:
+        """The platforms of the hosts that have a result for ``check_id``."""
+        return frozenset(h.platform for h in self.hosts if h.check(check_id) is not None)
+
+    def any_result(self, check_id: str) -> CheckResult | None:
+        """Some result of ``check_id`` (describes a check the registry does not know)."""
         return next((c for h in self.hosts for c in h.checks if c.id == check_id), None)
+
+    def column(self, check_id: str) -> tuple[str, Severity, tuple[Reference, ...]]:
+        """Title, severity and references of a check over this document's hosts, from the registry.
+
+        The title is the platform's own when only one platform's hosts ran the check, the
+        check's neutral title over a mixed fleet; references are those of every platform present.
+        """
+        from hardening.checks import registry
+
+        d = registry().get(check_id)
+        platforms = self.check_platforms(check_id)
+        if d is None or not platforms & set(d.platforms):
+            r = self.any_result(check_id)
+            return (r.title, r.severity, r.references) if r else (check_id, Severity.INFO, ())
+        refs = tuple(dict.fromkeys(ref for p, c in d.platforms.items() if p in platforms for ref in c.meta.references))
+        first = next(iter(d.platforms.values())).meta
+        return d.title_on(platforms), first.severity, refs
 
     def to_json(self) -> dict[str, JSON]:
         return {**self.head_json(), "hosts": [h.to_json() for h in self.hosts]}

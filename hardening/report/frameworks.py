@@ -1,14 +1,9 @@
-"""Compliance frameworks as data, and the per-check guide (rationale + remediation).
+"""Framework views and the per-check guide (rationale + fix), from the check registry.
 
-Framework files live in ``hardening/frameworks/<name>.yaml`` (package data)::
-
-    name: nist-800-53
-    title: NIST SP 800-53 Rev. 5
-    aliases: [nist]
-    requirements:
-      - id: SC-7(5)
-        title: "Boundary Protection | Deny by Default — Allow by Exception"
-        checks: [egress.default_deny, egress.allowlist]
+A framework file (``hardening/frameworks/<name>.yaml``) declares its requirements; the checks
+behind each requirement come from the checks' own references (``checks/<id>/check.yaml``),
+per platform: a Windows host's ``egress.default_deny`` counts for the CIS Windows benchmark,
+not for CIS Debian.
 
 Example::
 
@@ -21,24 +16,24 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
-from typing import Any
 
-from hardening.model import Status
+from hardening.frameworks import FrameworkError, FrameworkFile, framework_files
+from hardening.model import CheckMeta, CheckResult, Platform, Status
 from hardening.report.document import ResultsDoc
 
-_PACKAGE = "hardening.frameworks"
-
-
-class FrameworkError(Exception):
-    """Unknown framework name or a broken mapping file (exit 2)."""
+__all__ = ["FrameworkError"]  # re-exported: the CLI maps it to exit 2
 
 
 @dataclass(frozen=True)
 class Requirement:
     id: str
     title: str
-    checks: tuple[str, ...]
+    checks: tuple[str, ...]  # check ids, in report order
+    platforms: Mapping[str, frozenset[Platform]]  # check id -> platforms on which it counts
+
+    def counts(self, check_id: str, platform: Platform) -> bool:
+        """Does a result of ``check_id`` on a ``platform`` host give evidence for this requirement?"""
+        return platform in self.platforms.get(check_id, frozenset())
 
 
 @dataclass(frozen=True)
@@ -47,36 +42,31 @@ class Framework:
     title: str
     aliases: tuple[str, ...]
     requirements: tuple[Requirement, ...]
+    platforms: frozenset[Platform] = frozenset(Platform)
 
     def mapped_checks(self) -> frozenset[str]:
         """Every check id some requirement names."""
         return frozenset(c for r in self.requirements for c in r.checks)
 
 
-def _yaml(name: str) -> Any:
-    import yaml
+def _framework(f: FrameworkFile) -> Framework:
+    from hardening.checks import registry
 
-    text = resources.files(_PACKAGE).joinpath(name).read_text(encoding="utf-8")
-    return yaml.safe_load(text)
-
-
-def _framework(data: Any, source: str) -> Framework:
-    try:
-        reqs = tuple(
-            Requirement(str(r["id"]), str(r["title"]), tuple(str(c) for c in r["checks"])) for r in data["requirements"]
-        )
-        return Framework(str(data["name"]), str(data["title"]), tuple(data.get("aliases", ())), reqs)
-    except (KeyError, TypeError) as exc:
-        raise FrameworkError(f"{source}: bad framework mapping: missing {exc}") from exc
+    reqs = []
+    for rid, title in f.requirements:
+        on: dict[str, set[Platform]] = {}
+        for d in registry():
+            for platform, check in d.platforms.items():
+                if any(r.framework == f.short and r.id == rid for r in check.meta.references):
+                    on.setdefault(d.id, set()).add(platform)
+        reqs.append(Requirement(rid, title, tuple(on), {k: frozenset(v) for k, v in on.items()}))
+    return Framework(f.name, f.title, f.aliases, tuple(reqs), f.platforms)
 
 
 @cache
 def all_frameworks() -> tuple[Framework, ...]:
-    """Every framework shipped in ``hardening/frameworks`` (remediation.yaml aside)."""
-    files = sorted(
-        f.name for f in resources.files(_PACKAGE).iterdir() if f.name.endswith(".yaml") and f.name != "remediation.yaml"
-    )
-    return tuple(_framework(_yaml(n), n) for n in files)
+    """Every framework shipped in ``hardening/frameworks``, its requirements mapped to checks."""
+    return tuple(_framework(f) for f in framework_files())
 
 
 def framework_names() -> tuple[str, ...]:
@@ -125,9 +115,15 @@ def group_by_framework(doc: ResultsDoc, fw: Framework) -> FrameworkView:
     """Each requirement of ``fw`` with the worst status of its checks across the hosts."""
     rows = []
     for req in fw.requirements:
-        results = [(h.name, c) for h in doc.hosts for c in h.checks if c.id in req.checks]
+        results = [(h.name, c) for h in doc.hosts for c in h.checks if req.counts(c.id, h.platform)]
         # a host not fully audited whose mapped checks are missing counts as an error for the requirement
-        missing = [(h.name, cid) for h in doc.hosts if not h.audited for cid in req.checks if h.check(cid) is None]
+        missing = [
+            (h.name, cid)
+            for h in doc.hosts
+            if not h.audited
+            for cid in req.checks
+            if h.check(cid) is None and req.counts(cid, h.platform)
+        ]
         statuses = {c.status for _, c in results} | ({Status.ERROR} if missing else set())
         status = next((s.value for s in _ORDER if s in statuses), NOT_ASSESSED)
         rows.append(
@@ -140,7 +136,12 @@ def group_by_framework(doc: ResultsDoc, fw: Framework) -> FrameworkView:
                 hosts_judged=len({h for h, _ in results}),
             )
         )
-    unmapped = tuple(c for c in doc.check_ids() if c not in fw.mapped_checks())
+    mapped = {(cid, p) for r in fw.requirements for cid, ps in r.platforms.items() for p in ps}
+    unmapped = tuple(
+        dict.fromkeys(
+            c.id for h in doc.hosts if h.platform in fw.platforms for c in h.checks if (c.id, h.platform) not in mapped
+        )
+    )
     return FrameworkView(fw, tuple(rows), unmapped)
 
 
@@ -154,25 +155,23 @@ class CheckGuide:
     language: str = ""
 
 
-@cache
-def _remediation() -> Mapping[str, Any]:
-    data = _yaml("remediation.yaml")
-    return data if isinstance(data, Mapping) else {}
+def check_meta(check_id: str, platform: Platform | str, result: CheckResult | None = None) -> CheckMeta | None:
+    """A check's metadata on ``platform`` from the registry.
+
+    A result of a check this harden does not know (a results.json from another version) is
+    described by its own title, severity and references, with no rationale or fix.
+    """
+    from hardening.checks import registry
+
+    meta = registry().meta(check_id, platform)
+    if meta is not None or result is None:
+        return meta
+    return CheckMeta(result.id, result.title, result.severity, "", result.references)
 
 
-@cache
-def _rationales() -> Mapping[str, str]:
-    from hardening.checks import linux_checks
-
-    return {c.meta.id: c.meta.rationale for c in linux_checks()}
-
-
-def check_guide(check_id: str) -> CheckGuide:
-    """Rationale (from the check's META) and remediation excerpt (remediation.yaml) for ``check_id``."""
-    rem = _remediation().get(check_id) or {}
-    return CheckGuide(
-        rationale=_rationales().get(check_id, ""),
-        remediation=str(rem.get("summary", "")).strip(),
-        snippet=str(rem.get("snippet", "")).rstrip(),
-        language=str(rem.get("language", "")),
-    )
+def check_guide(check_id: str, platform: Platform | str) -> CheckGuide:
+    """Rationale and fix of ``check_id`` on ``platform`` (empty for a check the registry lacks)."""
+    meta = check_meta(check_id, platform)
+    if meta is None:
+        return CheckGuide()
+    return CheckGuide(meta.rationale, meta.fix.summary, meta.fix.snippet, meta.fix.language)

@@ -16,6 +16,7 @@ import xml.etree.ElementTree as ET
 
 from hardening.model import CheckResult, HostResult, Status
 from hardening.report.document import ResultsDoc
+from hardening.report.frameworks import check_meta
 from hardening.report.text import shorten, xml_safe
 
 _REACHABILITY = "host.reachable"
@@ -63,7 +64,6 @@ def _case(suite: ET.Element, host: HostResult, check_id: str, c: CheckResult | N
 def render_junit(doc: ResultsDoc) -> str:
     """JUnit XML (``<testsuites>``) for ``doc``: CI systems show each failing host × check."""
     check_ids = doc.check_ids()
-    titles = {cid: m.title for cid in check_ids if (m := doc.check_meta(cid)) is not None}
     root = ET.Element("testsuites", {"name": "harden"})
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     for host in doc.hosts:
@@ -84,7 +84,8 @@ def render_junit(doc: ResultsDoc) -> str:
             if c is None and host.audited:
                 continue
             counts["tests"] += 1
-            for k, v in _case(suite, host, cid, c, titles.get(cid, "")).items():
+            meta = check_meta(cid, host.platform, c or doc.any_result(cid))
+            for k, v in _case(suite, host, cid, c, meta.title if meta else "").items():
                 counts[k] += v
         suite.set("tests", str(counts["tests"]))
         suite.set("failures", str(counts["failures"]))

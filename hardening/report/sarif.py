@@ -16,7 +16,7 @@ import hashlib
 import json
 from typing import Any
 
-from hardening.model import CheckResult, Severity, Status
+from hardening.model import Platform, Severity, Status
 from hardening.report.document import ResultsDoc
 from hardening.report.frameworks import check_guide
 from hardening.report.text import strip_control
@@ -38,31 +38,45 @@ SECURITY_SEVERITY = {
     Severity.LOW: "3.0",
     Severity.INFO: "0.0",
 }
-_FW = {"attack": "ATT&CK", "nist": "NIST-800-53", "cis": "CIS"}
+_FW = {"attack": "ATT&CK", "nist": "NIST-800-53", "cis": "CIS", "cis-windows": "CIS-Windows"}
 
 
 def _utc(ts: str) -> str:
     return ts.replace("+00:00", "Z")
 
 
-def _rule(meta: CheckResult) -> dict[str, Any]:
-    guide = check_guide(meta.id)
+def _rule(doc: ResultsDoc, check_id: str) -> dict[str, Any]:
+    """A rule for ``check_id``: its rationale and fix for each platform the document's hosts have.
+
+    With hosts of both platforms the texts are labelled per platform (a Windows finding never
+    shows only the nftables fix).
+    """
+    title, severity, references = doc.column(check_id)
+    present = [p for p in Platform if p in doc.check_platforms(check_id)]
+    guides = [(p, check_guide(check_id, p)) for p in present]
+    label = len(guides) > 1
+    rationale = [f"{p.value.capitalize()}: {g.rationale}" if label else g.rationale for p, g in guides if g.rationale]
+    texts, mds = [], []
+    for p, g in guides:
+        if not g.remediation:
+            continue
+        head = f"{p.value.capitalize()}: {g.remediation}" if label else g.remediation
+        texts.append(head + (f"\n\n{g.snippet}" if g.snippet else ""))
+        mds.append(head + (f"\n\n```{g.language}\n{g.snippet}\n```" if g.snippet else ""))
     rule: dict[str, Any] = {
-        "id": meta.id,
-        "shortDescription": {"text": meta.title},
-        "defaultConfiguration": {"level": LEVEL[meta.severity]},
+        "id": check_id,
+        "shortDescription": {"text": title},
+        "defaultConfiguration": {"level": LEVEL[severity]},
         "properties": {
-            "tags": ["security", *(f"{_FW.get(r.framework, r.framework)}:{r.id}" for r in meta.references)],
-            "security-severity": SECURITY_SEVERITY[meta.severity],
-            "severity": meta.severity.value,
+            "tags": ["security", *(f"{_FW.get(r.framework, r.framework)}:{r.id}" for r in references)],
+            "security-severity": SECURITY_SEVERITY[severity],
+            "severity": severity.value,
         },
     }
-    if guide.rationale:
-        rule["fullDescription"] = {"text": guide.rationale}
-    if guide.remediation:
-        text = guide.remediation + (f"\n\n{guide.snippet}" if guide.snippet else "")
-        md = guide.remediation + (f"\n\n```{guide.language}\n{guide.snippet}\n```" if guide.snippet else "")
-        rule["help"] = {"text": text, "markdown": md}
+    if rationale:
+        rule["fullDescription"] = {"text": "\n\n".join(rationale)}
+    if texts:
+        rule["help"] = {"text": "\n\n".join(texts), "markdown": "\n\n".join(mds)}
     return rule
 
 
@@ -73,8 +87,7 @@ def _fingerprint(host: str, check_id: str) -> str:
 def render_sarif(doc: ResultsDoc) -> str:
     """A SARIF 2.1.0 log (JSON text) with one run of harden over ``doc``."""
     ids = doc.check_ids()
-    metas = [m for cid in ids if (m := doc.check_meta(cid)) is not None]
-    index = {m.id: i for i, m in enumerate(metas)}
+    index = {cid: i for i, cid in enumerate(ids)}
     results: list[dict[str, Any]] = []
     notes: list[dict[str, Any]] = []
     for host in doc.hosts:
@@ -134,7 +147,7 @@ def render_sarif(doc: ResultsDoc) -> str:
                         "name": "harden",
                         "version": doc.tool_version,
                         "semanticVersion": doc.tool_version,
-                        "rules": [_rule(m) for m in metas],
+                        "rules": [_rule(doc, cid) for cid in ids],
                     }
                 },
                 "invocations": [

@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from hardening.model import Evidence, Reference, Severity, Status, WaiverNote
+from hardening.model import Evidence, Platform, Reference, Severity, Status, WaiverNote
 from hardening.report.document import ResultsDoc
-from hardening.report.frameworks import CheckGuide, check_guide
+from hardening.report.frameworks import CheckGuide, check_guide, check_meta
 from hardening.report.text import readable_json
 
 SEVERITIES = tuple(sorted(Severity, key=lambda s: -s.rank))  # critical first
@@ -150,9 +150,8 @@ def posture(doc: ResultsDoc) -> Posture:
 def build_view(doc: ResultsDoc) -> View:
     columns = []
     for cid in doc.check_ids():
-        meta = doc.check_meta(cid)
-        assert meta is not None  # check_ids() comes from the same results
-        columns.append(Column(cid, meta.title, meta.severity.value))
+        title, severity, _ = doc.column(cid)
+        columns.append(Column(cid, title, severity.value))
     rows = []
     for h in doc.hosts:
         cells = []
@@ -181,23 +180,28 @@ def build_view(doc: ResultsDoc) -> View:
         for col in columns:
             if col.severity != sev.value:
                 continue
-            items = tuple(
-                FindingItem(
-                    h.name,
-                    c.status.value,
-                    c.message,
-                    c.evidence,
-                    c.waiver,
-                )
-                for h in doc.hosts
-                for c in h.checks
-                if c.id == col.id and c.status in (Status.FAIL, Status.ERROR, Status.WAIVED)
-            )
-            if items:
-                meta = doc.check_meta(col.id)
-                assert meta is not None
-                group.append(Finding(col.id, col.title, col.severity, meta.references, check_guide(col.id), items))
+            group += _findings(doc, col)
         if group:
             findings.append((sev.value, tuple(group)))
     unreachable = tuple(r for r in rows if r.host_status != "ok")
     return View(posture(doc), tuple(columns), tuple(rows), tuple(bars), tuple(findings), unreachable)
+
+
+def _findings(doc: ResultsDoc, col: Column) -> list[Finding]:
+    """The check's failing, erring and waived hosts: one finding per platform (its own title, references and fix)."""
+    out = []
+    for platform in Platform:
+        hits = [
+            (h, c)
+            for h in doc.hosts
+            if h.platform is platform
+            for c in h.checks
+            if c.id == col.id and c.status in (Status.FAIL, Status.ERROR, Status.WAIVED)
+        ]
+        if not hits:
+            continue
+        meta = check_meta(col.id, platform, hits[0][1])
+        assert meta is not None  # a result always describes an unknown check
+        items = tuple(FindingItem(h.name, c.status.value, c.message, c.evidence, c.waiver) for h, c in hits)
+        out.append(Finding(col.id, meta.title, col.severity, meta.references, check_guide(col.id, platform), items))
+    return out

@@ -15,28 +15,9 @@ Example::
 
 from __future__ import annotations
 
-from hardening.facts.sections import FactError
-from hardening.facts.windows import ADDRESS_KEYWORDS, FirewallRule, WindowsFacts, address_networks, error_verdict
-from hardening.model import CheckMeta, Evidence, Platform, Reference, Severity, Status, Verdict
+from hardening.facts.windows import ADDRESS_KEYWORDS, FirewallRule, WindowsFacts, address_networks
+from hardening.model import Evidence, Status, Verdict
 from hardening.policy import Policy, PortRange
-
-META = CheckMeta(
-    id="egress.allowlist",
-    title="Outbound Allow rules name their remote addresses (and stay inside the policy allowlist)",
-    severity=Severity.HIGH,
-    rationale=(
-        "Default outbound Block with an Allow rule for a program or port to any remote address still "
-        "lets a reverse shell through that program or port. Each outbound Allow rule must name the "
-        "remote addresses it allows, and those must be the ones the organisation approved."
-    ),
-    references=(
-        Reference("attack", "T1071.001", "Application Layer Protocol: Web Protocols"),
-        Reference("attack", "T1571", "Non-Standard Port"),
-        Reference("nist", "SC-7(5)", "Boundary Protection: Deny by Default — Allow by Exception"),
-        Reference("cis", "Windows Server 2022 v3.0.0 9.x", "Windows Defender Firewall with Advanced Security"),
-    ),
-    platforms=frozenset({Platform.WINDOWS}),
-)
 
 AREAS = ("firewall",)
 
@@ -79,8 +60,6 @@ def _rule_ports_of(texts: tuple[str, ...]) -> tuple[PortRange, ...]:
 
 def evaluate(facts: WindowsFacts, policy: Policy) -> Verdict:
     fw = facts.firewall
-    if isinstance(fw, FactError):
-        return error_verdict(fw, facts, *AREAS)
     open_profiles = [p.name for p in fw.profiles if not (p.is_enabled and p.blocks_outbound)]
     blocking = {p.name for p in fw.profiles if p.is_enabled and p.blocks_outbound}
     rules = [r for r in fw.allow_rules if r.profiles() & blocking]

@@ -10,49 +10,33 @@ Example::
 
 from __future__ import annotations
 
-from hardening.checks.audit_sysmon import event_state
+from hardening.checks.audit_sysmon.windows import event_state
 
+from hardening.facts.areas import AreaUnavailable
 from hardening.facts.sections import FactError
-from hardening.facts.windows import WindowsFacts, error_verdict
-from hardening.model import CheckMeta, Evidence, Platform, Reference, Severity, Status, Verdict
+from hardening.facts.windows import WindowsFacts
+from hardening.model import Evidence, Status, Verdict
 from hardening.policy import Policy
-
-META = CheckMeta(
-    id="dns.query_logging",
-    title="DNS queries are logged (DNS-Client/Operational log or Sysmon event 22)",
-    severity=Severity.MEDIUM,
-    rationale=(
-        "Reverse shells and their stagers resolve the attacker's domain first; DNS tunnels carry the "
-        "shell itself. Without a query log there is no record of which host looked up what."
-    ),
-    references=(
-        Reference("attack", "T1071.004", "Application Layer Protocol: DNS"),
-        Reference("nist", "AU-2", "Event Logging"),
-        Reference("nist", "AU-12", "Audit Record Generation"),
-        Reference("nist", "SI-4", "System Monitoring"),
-    ),
-    platforms=frozenset({Platform.WINDOWS}),
-)
 
 
 def evaluate(facts: WindowsFacts, policy: Policy) -> Verdict:
-    dns = facts.dns
+    dns = facts.optional("dns")  # Sysmon event 22 also passes when the DNS-Client log is unreadable
     sysmon22, why22 = event_state(facts, 22)
     ev = Evidence(
         {
             "dns_client_operational": None
-            if isinstance(dns, FactError)
+            if dns is None
             else {"is_enabled": dns.is_enabled, "log_mode": dns.log_mode, "max_size_bytes": dns.max_size_bytes},
             "sysmon_event_22": why22,
         },
         facts.excerpt("dns_client", limit=1500),
     )
-    if not isinstance(dns, FactError) and dns.is_enabled:
+    if dns is not None and dns.is_enabled:
         return Verdict(Status.PASS, "the Microsoft-Windows-DNS-Client/Operational log is enabled", ev)
     if sysmon22:
         return Verdict(Status.PASS, f"Sysmon logs DNS queries (event 22: {why22})", ev)
-    if isinstance(dns, FactError):
-        return error_verdict(dns, facts, "dns_client")
+    if dns is None:  # neither passes, and the log's state is unknown: an error, not a fail
+        raise AreaUnavailable("dns", facts.error("dns") or FactError("DNS-Client facts unreadable"))
     return Verdict(
         Status.FAIL,
         "DNS queries are not logged: the Microsoft-Windows-DNS-Client/Operational log is disabled (the default) "

@@ -13,26 +13,13 @@ Example::
 
 from __future__ import annotations
 
-from hardening.facts.sections import FactError
-from hardening.facts.windows import WinBinary, WindowsFacts, error_verdict
-from hardening.model import CheckMeta, Evidence, Platform, Reference, Severity, Status, Verdict
-from hardening.policy import Policy
+import re
+from collections.abc import Mapping
+from typing import Any
 
-META = CheckMeta(
-    id="binaries.netcat",
-    title="No netcat-like tools (nc.exe, ncat.exe, socat.exe) outside policy",
-    severity=Severity.MEDIUM,
-    rationale=(
-        "nc.exe -e cmd.exe and ncat --sh-exec give a reverse shell in one command; a copy in a user "
-        "profile, ProgramData or Temp is a typical dropped tool."
-    ),
-    references=(
-        Reference("attack", "T1059", "Command and Scripting Interpreter"),
-        Reference("attack", "T1105", "Ingress Tool Transfer"),
-        Reference("nist", "CM-7", "Least Functionality"),
-    ),
-    platforms=frozenset({Platform.WINDOWS}),
-)
+from hardening.facts.windows import WinBinary, WindowsFacts
+from hardening.model import Evidence, Remedy, Status, Verdict
+from hardening.policy import Policy
 
 AREAS = ("binaries",)
 
@@ -53,8 +40,6 @@ def _describe(b: WinBinary) -> str:
 
 def evaluate(facts: WindowsFacts, policy: Policy) -> Verdict:
     bf = facts.binaries
-    if isinstance(bf, FactError):
-        return error_verdict(bf, facts, *AREAS)
     allowed = [(b, _allowed(b, policy)) for b in bf.found if _allowed(b, policy)]
     findings = sorted((b for b in bf.found if not _allowed(b, policy)), key=lambda b: (b.location != "dropped", b.path))
     ev = Evidence(
@@ -79,6 +64,7 @@ def evaluate(facts: WindowsFacts, policy: Policy) -> Verdict:
             + ". Keep a copy as evidence and delete them (or uninstall Nmap's ncat), or list tolerated ones in "
             "harden_allowed_binaries.",
             ev,
+            _remedy(findings),
         )
     if bf.access_denied:
         return Verdict(
@@ -98,3 +84,34 @@ def evaluate(facts: WindowsFacts, policy: Policy) -> Verdict:
         "no nc.exe, nc64.exe, ncat.exe, netcat.exe or socat.exe on PATH or in " + ", ".join(bf.searched[-8:]),
         ev,
     )
+
+
+ROLE = "harden_win_netcat"
+_SHA256 = re.compile(r"^[0-9A-Fa-f]{64}$")
+# a local absolute path (C:\...), no device, UNC or stream syntax, no control characters
+_WIN_PATH = re.compile(r"^[A-Za-z]:\\(?:[^\\/:*?\"<>|\x00-\x1f]+\\)*[^\\/:*?\"<>|\x00-\x1f]+$")
+
+
+def _remedy(findings: list[WinBinary]) -> Remedy:
+    """harden_win_netcat's variables: each found file with the hash it must still have."""
+    files = [{"path": b.path, "sha256": b.sha256.lower()} for b in findings if _SHA256.fullmatch(b.sha256)]
+    notes = tuple(
+        f"{b.path!r}: no SHA-256 in the audit; not quarantined" for b in findings if not _SHA256.fullmatch(b.sha256)
+    )
+    return Remedy(ROLE, {"harden_win_netcat_files": files}, notes)
+
+
+def validate_remedy(variables: Mapping[str, Any], notes: list[str]) -> dict[str, Any]:
+    """The files a results.json asks harden_win_netcat to quarantine, re-checked (plain local paths, SHA-256)."""
+    out: list[dict[str, str]] = []
+    raw = variables.get("harden_win_netcat_files")
+    for entry in raw if isinstance(raw, list) else []:
+        path = entry.get("path") if isinstance(entry, Mapping) else None
+        sha = entry.get("sha256") if isinstance(entry, Mapping) else None
+        if not (isinstance(path, str) and _WIN_PATH.fullmatch(path) and ".." not in path.split("\\")):
+            notes.append(f"ignored quarantine entry {str(path)[:200]!r} (not a plain local path)")
+        elif not (isinstance(sha, str) and _SHA256.fullmatch(sha)):
+            notes.append(f"ignored quarantine entry {path!r} (no SHA-256)")
+        elif path.lower() not in {e["path"].lower() for e in out}:
+            out.append({"path": path, "sha256": sha.lower()})
+    return {"harden_win_netcat_files": out}

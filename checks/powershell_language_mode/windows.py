@@ -18,35 +18,18 @@ Example::
 
 from __future__ import annotations
 
-from hardening.facts.sections import FactError
-from hardening.facts.windows import WindowsFacts, error_verdict
-from hardening.model import CheckMeta, Evidence, Platform, Reference, Severity, Status, Verdict
+from hardening.facts.windows import WindowsFacts
+from hardening.model import Evidence, Status, Verdict
 from hardening.policy import Policy
-
-META = CheckMeta(
-    id="powershell.language_mode",
-    title="PowerShell Constrained Language Mode is enforced by WDAC or AppLocker",
-    severity=Severity.MEDIUM,
-    rationale=(
-        "Most PowerShell reverse shells (System.Net.Sockets.TCPClient one-liners, Invoke-PowerShellTcp) "
-        "need FullLanguage: .NET method calls and Add-Type. Constrained Language Mode refuses them, but "
-        "only when application control enforces it; the __PSLockdownPolicy variable is bypassable."
-    ),
-    references=(
-        Reference("attack", "T1059.001", "Command and Scripting Interpreter: PowerShell"),
-        Reference("nist", "CM-7(2)", "Least Functionality: Prevent Program Execution"),
-    ),
-    platforms=frozenset({Platform.WINDOWS}),
-)
 
 AREAS = ("appcontrol", "powershell")
 
 
 def enforcement(facts: WindowsFacts) -> tuple[str, list[str]]:
     """("wdac"|"applocker"|"", notes): what enforces system lockdown, and what falls short."""
-    ac = facts.appcontrol
-    if isinstance(ac, FactError):
-        return "", [str(ac)]
+    ac = facts.optional("appcontrol")
+    if ac is None:
+        return "", [str(facts.error("appcontrol"))]
     notes = []
     if ac.usermode_code_integrity == 2:
         return "wdac", notes
@@ -73,11 +56,9 @@ def enforcement(facts: WindowsFacts) -> tuple[str, list[str]]:
 
 def evaluate(facts: WindowsFacts, policy: Policy) -> Verdict:
     ac = facts.appcontrol
-    if isinstance(ac, FactError):
-        return error_verdict(ac, facts, *AREAS)
-    ps = facts.powershell
-    lockdown = "" if isinstance(ps, FactError) else ps.lockdown_policy_machine
-    session = "" if isinstance(ps, FactError) else ps.session_language_mode
+    ps = facts.optional("powershell")
+    lockdown = "" if ps is None else ps.lockdown_policy_machine
+    session = "" if ps is None else ps.session_language_mode
     by, notes = enforcement(facts)
     ev = Evidence(
         {

@@ -15,29 +15,9 @@ from __future__ import annotations
 
 from hardening.egress.judge import FamilyReport, outside_policy
 from hardening.egress.report import evidence_facts, excerpt, host_judgement
-from hardening.facts.firewall import RUNNING_SECTIONS
-from hardening.facts.linux import LinuxFacts, error_verdict
-from hardening.facts.sections import FactError
-from hardening.model import CheckMeta, Evidence, Reference, Severity, Status, Verdict
+from hardening.facts.linux import LinuxFacts
+from hardening.model import Evidence, Status, Verdict
 from hardening.policy import Policy
-
-META = CheckMeta(
-    id="egress.allowlist",
-    title="Outbound traffic is admitted only to named destinations (and inside the policy allowlist)",
-    severity=Severity.HIGH,
-    rationale=(
-        "Default deny with `tcp dport 443 accept` still lets a reverse shell call any host on 443. "
-        "Each rule admitting new outbound connections must name the destination addresses it "
-        "allows, and those must be the ones the organisation approved."
-    ),
-    references=(
-        Reference("attack", "T1071.001", "Application Layer Protocol: Web Protocols"),
-        Reference("attack", "T1571", "Non-Standard Port"),
-        Reference("nist", "SC-7(5)", "Boundary Protection: Deny by Default — Allow by Exception"),
-        Reference("cis", "Debian 12 v1.1.0 4.x", "Host Based Firewall: outbound connections"),
-    ),
-)
-
 
 #: How messages name the policy: the allowlist, and DNS to the approved resolvers.
 POLICY_NAMES = "harden_egress_allow (and port 53 to harden_dns_resolvers)"
@@ -56,8 +36,6 @@ def _offences(label: str, r: FamilyReport, policy: Policy) -> list[str]:
 
 def evaluate(facts: LinuxFacts, policy: Policy) -> Verdict:
     fw = facts.firewall
-    if isinstance(fw, FactError):
-        return error_verdict(fw, facts.sections, *RUNNING_SECTIONS)
     hj = host_judgement(fw, policy)
     ev = Evidence(evidence_facts(fw, hj), excerpt(facts.sections))
     open_fams = [hj.running[f] for f in hj.families if not hj.running[f].default_deny]

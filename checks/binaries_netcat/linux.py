@@ -12,27 +12,13 @@ Example::
 
 from __future__ import annotations
 
-from hardening.facts.binaries import Binary
-from hardening.facts.linux import LinuxFacts, error_verdict
-from hardening.facts.sections import FactError
-from hardening.model import CheckMeta, Evidence, Reference, Severity, Status, Verdict
-from hardening.policy import Policy
+from hardening.checks.binaries_netcat.remedy import remedy as netcat_remedy
+from hardening.checks.binaries_netcat.remedy import validate as validate_remedy  # the planner re-checks with it
 
-META = CheckMeta(
-    id="binaries.netcat",
-    title="No netcat-like tools (nc, ncat, socat, busybox nc) outside policy",
-    severity=Severity.MEDIUM,
-    rationale=(
-        "nc -e, ncat --sh-exec, socat EXEC and busybox nc -e give a reverse shell in one command; "
-        "even OpenBSD nc without -e can be piped to a shell. An unpackaged copy in /tmp, /dev/shm "
-        "or a home directory is a typical dropped tool."
-    ),
-    references=(
-        Reference("attack", "T1059", "Command and Scripting Interpreter"),
-        Reference("attack", "T1105", "Ingress Tool Transfer"),
-        Reference("nist", "CM-7", "Least Functionality"),
-    ),
-)
+from hardening.facts.binaries import Binary
+from hardening.facts.linux import LinuxFacts
+from hardening.model import Evidence, Status, Verdict
+from hardening.policy import Policy
 
 SECTIONS = ("binaries.found", "binaries.dpkg")
 
@@ -140,8 +126,6 @@ def _rank(b: Binary) -> tuple[int, int, str]:
 def evaluate(facts: LinuxFacts, policy: Policy) -> Verdict:
     """Judge netcat-likes on the host (see module docstring)."""
     bf = facts.binaries
-    if isinstance(bf, FactError):
-        return error_verdict(bf, facts.sections, *SECTIONS)
     candidates = sorted((b for b in bf.binaries if b.is_netcat), key=_rank)
     harmless = [b for b in bf.binaries if not b.is_netcat]
     allowed = [(b, _allowed(b, policy)) for b in candidates if _allowed(b, policy)]
@@ -167,7 +151,7 @@ def evaluate(facts: LinuxFacts, policy: Policy) -> Verdict:
             msg += f" (allowed by policy: {', '.join(b.real_path for b, _ in allowed)})"
         if bf.incomplete:
             msg += f" (search incomplete: {bf.incomplete})"
-        return Verdict(Status.FAIL, msg, ev)
+        return Verdict(Status.FAIL, msg, ev, netcat_remedy([_json(b, "") for b in findings]))
     if bf.incomplete:
         return Verdict(
             Status.ERROR,
@@ -188,3 +172,5 @@ def evaluate(facts: LinuxFacts, policy: Policy) -> Verdict:
         f"or home directories{extra}",
         ev,
     )
+
+__all__ = ["evaluate", "validate_remedy"]

@@ -16,30 +16,14 @@ Example::
 from __future__ import annotations
 
 import ipaddress
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from hardening.facts.dns import DnsFacts, QueryLogging
-from hardening.facts.linux import LinuxFacts, error_verdict
-from hardening.facts.sections import FactError
-from hardening.model import CheckMeta, Evidence, Reference, Severity, Status, Verdict
+from hardening.facts.linux import LinuxFacts
+from hardening.model import Evidence, Remedy, Status, Verdict
 from hardening.policy import Policy
-
-META = CheckMeta(
-    id="dns.query_logging",
-    title="DNS queries are logged by the resolver this host uses",
-    severity=Severity.MEDIUM,
-    rationale=(
-        "Reverse shells and C2 increasingly tunnel over or rendezvous through DNS; without a query "
-        "log there is no record of which names a compromised host looked up. systemd-resolved keeps "
-        "no query log; dnsmasq, unbound and BIND do when told to."
-    ),
-    references=(
-        Reference("nist", "AU-2", "Event Logging"),
-        Reference("nist", "AU-12", "Audit Record Generation"),
-        Reference("nist", "SI-4", "System Monitoring"),
-        Reference("attack", "T1071.004", "Application Layer Protocol: DNS"),
-    ),
-)
 
 SECTIONS = (
     "dns.resolv_link",
@@ -161,8 +145,6 @@ def evaluate(facts: LinuxFacts, policy: Policy) -> Verdict:
     """Judge DNS query logging (see module docstring)."""
     dns = facts.dns
     excerpt = facts.sections.excerpt(*SECTIONS)
-    if isinstance(dns, FactError):
-        return error_verdict(dns, facts.sections, *SECTIONS)
     notes: list[str] = []
     servers = list(dns.resolv.nameservers)
     if not servers:
@@ -214,7 +196,24 @@ def evaluate(facts: LinuxFacts, policy: Policy) -> Verdict:
             Status.FAIL,
             "DNS queries are not all logged: " + "; ".join(h.how for h in bad) + f"; {_advice(hops)}{tail}",
             ev,
+            Remedy("harden_dns_logging", notes=tuple(resolver_notes(dns.resolv.nameservers))),
         )
     if unknown:
         return Verdict(Status.ERROR, "; ".join(h.how for h in unknown) + tail, ev)
     return Verdict(Status.PASS, "DNS queries are logged: " + "; ".join(h.how for h in hops) + tail, ev)
+
+
+def resolver_notes(nameservers: Iterable[str]) -> list[str]:
+    """What the operator should know about the host's own resolvers: the role never uses them.
+
+    >>> resolver_notes(["198.18.0.1", "127.0.0.1"])
+    ["the host's resolv.conf names 198.18.0.1: the role forwards only to harden_dns_resolvers from the inventory"]
+    """
+    outside = [s for s in nameservers if not s.startswith("127.") and s != "::1"][:8]
+    if not outside:
+        return []
+    shown = ", ".join(s if _PLAIN_ADDR.fullmatch(s) else repr(s) for s in outside)
+    return [f"the host's resolv.conf names {shown}: the role forwards only to harden_dns_resolvers from the inventory"]
+
+
+_PLAIN_ADDR = re.compile(r"[0-9A-Fa-f:.]{2,45}")

@@ -16,28 +16,9 @@ Example::
 
 from __future__ import annotations
 
-from hardening.facts.sections import FactError
-from hardening.facts.windows import SYSMON_EVENTS, WindowsFacts, error_verdict
-from hardening.model import CheckMeta, Evidence, Platform, Reference, Severity, Status, Verdict
+from hardening.facts.windows import SYSMON_EVENTS, WindowsFacts
+from hardening.model import Evidence, Status, Verdict
 from hardening.policy import Policy
-
-META = CheckMeta(
-    id="audit.sysmon",
-    title="Sysmon is running and logs process creation, network connections and DNS queries",
-    severity=Severity.HIGH,
-    rationale=(
-        "A reverse shell is a process (event 1) that connects out (event 3) after resolving a name "
-        "(event 22). Windows' own logs record none of that by default; Sysmon does when its loaded "
-        "configuration enables those events — network connections are off unless configured."
-    ),
-    references=(
-        Reference("attack", "T1059.001", "Command and Scripting Interpreter: PowerShell"),
-        Reference("attack", "T1071", "Application Layer Protocol"),
-        Reference("nist", "AU-12", "Audit Record Generation"),
-        Reference("nist", "SI-4", "System Monitoring"),
-    ),
-    platforms=frozenset({Platform.WINDOWS}),
-)
 
 AREAS = ("sysmon",)
 _DEFAULT_ON = {1}
@@ -45,9 +26,9 @@ _DEFAULT_ON = {1}
 
 def event_state(facts: WindowsFacts, event: int) -> tuple[bool, str]:
     """Is Sysmon event ``event`` logged by the running Sysmon's active config? (yes/no, why)."""
-    sm = facts.sysmon
-    if isinstance(sm, FactError):
-        return False, f"Sysmon state unreadable: {sm}"
+    sm = facts.optional("sysmon")
+    if sm is None:
+        return False, f"Sysmon state unreadable: {facts.error('sysmon')}"
     if not any(s.running for s in sm.services):
         return False, "no Sysmon service is running"
     if sm.config is None:
@@ -68,8 +49,6 @@ def event_state(facts: WindowsFacts, event: int) -> tuple[bool, str]:
 
 def evaluate(facts: WindowsFacts, policy: Policy) -> Verdict:
     sm = facts.sysmon
-    if isinstance(sm, FactError):
-        return error_verdict(sm, facts, *AREAS)
     states = {e: event_state(facts, e) for e in SYSMON_EVENTS}
     ev = Evidence(
         {

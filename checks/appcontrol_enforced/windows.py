@@ -14,27 +14,9 @@ Example::
 
 from __future__ import annotations
 
-from hardening.facts.sections import FactError
-from hardening.facts.windows import WindowsFacts, error_verdict
-from hardening.model import CheckMeta, Evidence, Platform, Reference, Severity, Status, Verdict
+from hardening.facts.windows import WindowsFacts
+from hardening.model import Evidence, Status, Verdict
 from hardening.policy import Policy
-
-META = CheckMeta(
-    id="appcontrol.enforced",
-    title="WDAC or AppLocker enforces application control (executables and scripts)",
-    severity=Severity.HIGH,
-    rationale=(
-        "Application control stops a dropped nc.exe or an unsigned script from running at all. "
-        "Audit mode only logs, and AppLocker rules are not applied while AppIDSvc is stopped."
-    ),
-    references=(
-        Reference("attack", "T1059", "Command and Scripting Interpreter"),
-        Reference("attack", "T1105", "Ingress Tool Transfer"),
-        Reference("nist", "CM-7(2)", "Least Functionality: Prevent Program Execution"),
-        Reference("nist", "CM-7(5)", "Least Functionality: Authorized Software — Allow-by-exception"),
-    ),
-    platforms=frozenset({Platform.WINDOWS}),
-)
 
 AREAS = ("appcontrol",)
 REQUIRED = ("Exe", "Script")
@@ -42,8 +24,6 @@ REQUIRED = ("Exe", "Script")
 
 def evaluate(facts: WindowsFacts, policy: Policy) -> Verdict:
     ac = facts.appcontrol
-    if isinstance(ac, FactError):
-        return error_verdict(ac, facts, *AREAS)
     collections = {c.type: {"mode": c.enforcement_mode, "rules": c.rules, "enforced": c.enforced} for c in ac.applocker}
     ev = Evidence(
         {

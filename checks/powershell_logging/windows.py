@@ -14,28 +14,9 @@ Example::
 
 from __future__ import annotations
 
-from hardening.facts.sections import FactError
-from hardening.facts.windows import WindowsFacts, error_verdict
-from hardening.model import CheckMeta, Evidence, Platform, Reference, Severity, Status, Verdict
+from hardening.facts.windows import WindowsFacts
+from hardening.model import Evidence, Status, Verdict
 from hardening.policy import Policy
-
-META = CheckMeta(
-    id="powershell.logging",
-    title="PowerShell Script Block and Module Logging are on, PowerShell 2.0 is off",
-    severity=Severity.MEDIUM,
-    rationale=(
-        "Script Block Logging records the deobfuscated code a PowerShell reverse shell runs (event 4104); "
-        "Module Logging records pipeline execution (4103). PowerShell 2.0 has neither and is the classic "
-        "downgrade to evade them (powershell -version 2)."
-    ),
-    references=(
-        Reference("attack", "T1059.001", "Command and Scripting Interpreter: PowerShell"),
-        Reference("attack", "T1562.010", "Impair Defenses: Downgrade Attack"),
-        Reference("nist", "AU-12", "Audit Record Generation"),
-        Reference("cis", "Windows Server 2022 v3.0.0 18.10.87", "Windows PowerShell"),
-    ),
-    platforms=frozenset({Platform.WINDOWS}),
-)
 
 AREAS = ("powershell",)
 _OFF = ("Disabled", "DisabledWithPayloadRemoved")
@@ -43,8 +24,6 @@ _OFF = ("Disabled", "DisabledWithPayloadRemoved")
 
 def evaluate(facts: WindowsFacts, policy: Policy) -> Verdict:
     ps = facts.powershell
-    if isinstance(ps, FactError):
-        return error_verdict(ps, facts, *AREAS)
     missing = []
     sbl = ps.script_block_logging or {}
     if sbl.get("EnableScriptBlockLogging") != "1":

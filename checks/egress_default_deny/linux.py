@@ -16,37 +16,13 @@ Example::
 from __future__ import annotations
 
 from hardening.egress.report import evidence_facts, excerpt, host_judgement, persisted_summary
-from hardening.facts.firewall import RUNNING_SECTIONS
-from hardening.facts.linux import LinuxFacts, error_verdict
-from hardening.facts.sections import FactError
-from hardening.model import CheckMeta, Evidence, Reference, Severity, Status, Verdict
+from hardening.facts.linux import LinuxFacts
+from hardening.model import Evidence, Status, Verdict
 from hardening.policy import Policy
-
-META = CheckMeta(
-    id="egress.default_deny",
-    title="Outbound connections are denied by default (IPv4 and IPv6, running and persisted)",
-    severity=Severity.CRITICAL,
-    rationale=(
-        "A reverse shell is an outbound connection the attacker's code opens to a host and port "
-        "of their choosing (often 4444, 443 or 53). Without a default-deny egress filter, any "
-        "process on the host can call out. Rules that accept every NEW connection, or leave "
-        "IPv6 unfiltered, defeat a deny policy; a ruleset that is not loaded at boot reopens "
-        "egress on the next reboot."
-    ),
-    references=(
-        Reference("attack", "T1071", "Application Layer Protocol"),
-        Reference("attack", "T1095", "Non-Application Layer Protocol"),
-        Reference("attack", "T1571", "Non-Standard Port"),
-        Reference("nist", "SC-7(5)", "Boundary Protection: Deny by Default — Allow by Exception"),
-        Reference("cis", "Debian 12 v1.1.0 4.x", "Host Based Firewall: default deny outbound"),
-    ),
-)
 
 
 def evaluate(facts: LinuxFacts, policy: Policy) -> Verdict:
     fw = facts.firewall
-    if isinstance(fw, FactError):
-        return error_verdict(fw, facts.sections, *RUNNING_SECTIONS)
     hj = host_judgement(fw, policy)
     ev = Evidence(evidence_facts(fw, hj), excerpt(facts.sections))
     v6 = "" if 6 in hj.families else f" (IPv6 not judged: {fw.ipv6_detail})"

@@ -9,34 +9,16 @@ profile in enforce (or kill) mode; all-complain fails. A host whose profiles cou
 
 Example::
 
-    >>> META.id
-    'appcontrol.enforced'
+    verdict = evaluate(gather(sections), Policy())
 """
 
 from __future__ import annotations
 
 from hardening.facts import appcontrol as appcontrol_facts
 from hardening.facts.appcontrol import AppControlFacts
-from hardening.facts.linux import LinuxFacts, error_verdict, facts_json
-from hardening.facts.sections import FactError
-from hardening.model import CheckMeta, Evidence, Reference, Severity, Status, Verdict
+from hardening.facts.linux import LinuxFacts, facts_json
+from hardening.model import Evidence, Status, Verdict
 from hardening.policy import Policy
-
-META = CheckMeta(
-    id="appcontrol.enforced",
-    title="SELinux or AppArmor is enforcing",
-    severity=Severity.HIGH,
-    rationale=(
-        "A mandatory access control policy confines exposed services: a web server exploited into "
-        "running a shell is denied the exec or the outbound socket. Permissive/complain mode only "
-        "logs, and a mode set at runtime but not in the boot configuration disappears at reboot."
-    ),
-    references=(
-        Reference("attack", "T1059", "Command and Scripting Interpreter"),
-        Reference("nist", "CM-7(2)", "Least Functionality: Prevent Program Execution"),
-        Reference("nist", "CM-7(5)", "Least Functionality: Authorized Software — Allow-by-exception"),
-    ),
-)
 
 # Evidence: every section the collector piece prints, with its stderr.
 SECTIONS = tuple(s for name in appcontrol_facts.SECTIONS for s in (name, name + "!err"))
@@ -156,8 +138,6 @@ def _apparmor_verdict(c: AppControlFacts) -> tuple[Status, str] | None:
 def evaluate(facts: LinuxFacts, policy: Policy) -> Verdict:
     """Judge SELinux first (if running), then AppArmor; neither enforcing is a fail."""
     c = facts.appcontrol
-    if isinstance(c, FactError):
-        return error_verdict(c, facts.sections, *SECTIONS)
     evidence = _evidence(c, facts.sections.excerpt(*SECTIONS))
     blocks = _cmdline_blocks(c)
     se = _selinux_verdict(c)

@@ -14,37 +14,15 @@ Example::
 
 from __future__ import annotations
 
-from hardening.facts.sections import FactError
-from hardening.facts.windows import WindowsFacts, error_verdict
-from hardening.model import CheckMeta, Evidence, Platform, Reference, Severity, Status, Verdict
+from hardening.facts.windows import WindowsFacts
+from hardening.model import Evidence, Status, Verdict
 from hardening.policy import Policy
-
-META = CheckMeta(
-    id="egress.default_deny",
-    title="Outbound connections are blocked by default on every firewall profile",
-    severity=Severity.CRITICAL,
-    rationale=(
-        "A reverse shell is an outbound connection the attacker's code opens to a host and port of "
-        "their choosing. Windows Firewall allows all outbound traffic by default; only "
-        "DefaultOutboundAction=Block on every profile, without an allow-anything rule, stops it."
-    ),
-    references=(
-        Reference("attack", "T1071", "Application Layer Protocol"),
-        Reference("attack", "T1095", "Non-Application Layer Protocol"),
-        Reference("attack", "T1571", "Non-Standard Port"),
-        Reference("nist", "SC-7(5)", "Boundary Protection: Deny by Default — Allow by Exception"),
-        Reference("cis", "Windows Server 2022 v3.0.0 9.x", "Windows Defender Firewall with Advanced Security"),
-    ),
-    platforms=frozenset({Platform.WINDOWS}),
-)
 
 AREAS = ("firewall",)
 
 
 def evaluate(facts: WindowsFacts, policy: Policy) -> Verdict:
     fw = facts.firewall
-    if isinstance(fw, FactError):
-        return error_verdict(fw, facts, *AREAS)
     problems = []
     for p in fw.profiles:
         if not p.is_enabled:

@@ -1,0 +1,1 @@
+"""The appcontrol_enforced check: metadata in check.yaml, evaluation per platform."""

@@ -1,0 +1,1 @@
+"""The audit_sysmon check: metadata in check.yaml, evaluation per platform."""

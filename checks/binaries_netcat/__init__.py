@@ -1,0 +1,1 @@
+"""The binaries_netcat check: metadata in check.yaml, evaluation per platform."""

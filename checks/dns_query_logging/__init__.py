@@ -1,0 +1,1 @@
+"""The dns_query_logging check: metadata in check.yaml, evaluation per platform."""

@@ -1,0 +1,1 @@
+"""The egress_allowlist check: metadata in check.yaml, evaluation per platform."""

@@ -1,0 +1,1 @@
+"""The egress_default_deny check: metadata in check.yaml, evaluation per platform."""

@@ -1,0 +1,1 @@
+"""The powershell_logging check: metadata in check.yaml, evaluation per platform."""
