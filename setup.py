@@ -9,7 +9,7 @@ from pathlib import Path
 from setuptools import find_packages, setup
 
 HERE = Path(__file__).parent
-CHECKS = sorted(p.name for p in (HERE / "checks").iterdir() if (p / "__init__.py").is_file())
+CHECKS = sorted(p.name for p in (HERE / "checks").iterdir() if (p / "check.yaml").is_file())
 
 setup(
     packages=[
