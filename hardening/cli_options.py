@@ -1,4 +1,4 @@
-"""Options shared by the commands that take an inventory (audit, collect, hunt, verify, apply, judge).
+"""Options shared by the commands that take an inventory (audit, collect, hunt, verify, apply, judge, allowlist).
 
 One definition each, so every command spells, defaults and documents them the same way.
 
@@ -54,6 +54,25 @@ fail_on_option = click.option(
     show_default=True,
     help="Exit 1 when a check at or above this severity fails.",
 )
+
+
+MIB = 1024 * 1024
+
+
+def _mib_to_bytes(ctx: click.Context, param: click.Parameter, value: int) -> int:
+    return value * MIB
+
+
+max_output_option = click.option(
+    "--max-output",
+    type=click.IntRange(1, 4096),
+    default=32,  # hardening.transport.base.MAX_OUTPUT
+    show_default=True,
+    metavar="MIB",
+    callback=_mib_to_bytes,
+    help="Most output a host may send (MiB); a host that sends more gets status error.",
+)
+"""``--max-output MIB`` (audit, hunt, verify): the command receives the cap in bytes."""
 
 
 def timeout_option(help: str = "Seconds per host for connect, authentication and the collector.") -> Callable[[F], F]:
