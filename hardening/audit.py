@@ -200,6 +200,18 @@ def collect_raw(target: Target, options: AuditOptions) -> tuple[str, bytes]:
     return collector.nonce, _run_transport(target, collector.script, options).stdout
 
 
+def collect_dump(target: Target, options: AuditOptions) -> tuple[str, bytes]:
+    """``harden collect``'s file: (nonce, a header line naming it and the collector's raw output).
+
+    Windows (winrm) hosts: no header, the collector's JSON exactly as it came, usable as a test
+    fixture. The host's passwords, should it echo them, are blanked (:mod:`hardening.redact`); all
+    else is as it came. Raises TransportError.
+    """
+    nonce, raw = collect_raw(target, options)
+    header = f"# harden collector output host={target.name} nonce={nonce}\n".encode() if nonce else b""
+    return nonce, header + Redactor.of(target.secrets).raw(raw)
+
+
 def audit_host(target: Target, options: AuditOptions) -> HostResult:
     """Audit one host; never raises for a host problem (the result's status says what happened)."""
     if target.connection is Connection.WINRM:

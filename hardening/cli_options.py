@@ -13,13 +13,19 @@ Example::
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from hardening.model import Severity
+from hardening.results import EXIT_BAD_INPUT
+
+if TYPE_CHECKING:
+    from hardening.console import Console
+    from hardening.inventory import Target
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -128,3 +134,18 @@ framework_option = click.option(
     metavar="NAME",
     help="Group the report by this framework's requirements (nist-800-53, cis-debian-12, mitre-attack).",
 )
+
+
+def load_targets(inventory: Path, limit: str | None, vault_password_file: Path | None, ui: Console) -> list[Target]:
+    """The inventory's hosts (``--limit``); exit 2 when it cannot be read or has none."""
+    from hardening.inventory import InventoryError, load_inventory
+
+    try:
+        targets = load_inventory(inventory, limit=limit, vault_password_file=vault_password_file)
+    except InventoryError as exc:
+        ui.error(str(exc))
+        sys.exit(EXIT_BAD_INPUT)
+    if not targets:
+        ui.error(f"{inventory}: no hosts in inventory")
+        sys.exit(EXIT_BAD_INPUT)
+    return targets

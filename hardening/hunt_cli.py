@@ -31,6 +31,7 @@ from hardening.cli_options import (
     inventory_argument,
     known_hosts_option,
     limit_option,
+    load_targets,
     max_output_option,
     out_dir_option,
     timeout_option,
@@ -42,7 +43,6 @@ if TYPE_CHECKING:
     from hardening.console import Console
     from hardening.hunt.run import HuntRun
     from hardening.hunt.verify import VerifyRun
-    from hardening.inventory import Target
 
 _TIER_STYLE = {"high": "bold red", "medium": "yellow", "low": "dim"}
 _RESULT_STYLE = {"open": "bold red", "blocked": "green", "error": "yellow"}
@@ -50,21 +50,6 @@ _RESULT_STYLE = {"open": "bold red", "blocked": "green", "error": "yellow"}
 
 def _default_out(kind: str) -> Path:
     return Path("reports") / f"{kind}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
-
-
-def _targets(inventory: Path, limit: str | None, vault_password_file: Path | None, ui: Console) -> list[Target]:
-    """The inventory's hosts (``--limit``); exit 2 when it cannot be read or has none."""
-    from hardening.inventory import InventoryError, load_inventory
-
-    try:
-        targets = load_inventory(inventory, limit=limit, vault_password_file=vault_password_file)
-    except InventoryError as exc:
-        ui.error(str(exc))
-        sys.exit(EXIT_BAD_INPUT)
-    if not targets:
-        ui.error(f"{inventory}: no hosts in inventory")
-        sys.exit(EXIT_BAD_INPUT)
-    return targets
 
 
 def _common(f):  # noqa: ANN001 - click decorator stack
@@ -111,7 +96,7 @@ def hunt_cmd(
     except SuppressionError as exc:
         ui.error(str(exc))
         sys.exit(EXIT_BAD_INPUT)
-    targets = _targets(inventory, limit, vault_password_file, ui)
+    targets = load_targets(inventory, limit, vault_password_file, ui)
     kh = str(known_hosts) if known_hosts else None
     options = HuntOptions(forks=forks, timeout=timeout, known_hosts=kh, max_output=max_output)
     run = run_hunt(targets, options, rules, str(inventory), out_dir or _default_out("hunt"))
@@ -183,7 +168,7 @@ def verify_cmd(
     except VerifyError as exc:
         ui.error(str(exc))
         sys.exit(EXIT_BAD_INPUT)
-    targets = _targets(inventory, limit, vault_password_file, ui)
+    targets = load_targets(inventory, limit, vault_password_file, ui)
     options = VerifyOptions(
         ports=port_list,
         callback_host=callback_host,
