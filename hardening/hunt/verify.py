@@ -530,16 +530,16 @@ def verify_fleet(targets: Iterable[Target], options: VerifyOptions) -> tuple[lis
     listeners = _Listeners(max_conns=len(targets) * len(options.ports) * 2 + 8)
     tokens = {name: {p: secrets.token_hex(16) for p in options.ports} for name in callback}
     listeners.expected = {tok: (callback[name], p) for name, ports in tokens.items() for p, tok in ports.items()}
-    for address in sorted(set(callback.values())):
-        for port in options.ports:
-            listeners.open(address, port)
-    listeners.start()
 
     def probe(t: Target) -> HostVerify:
         prober = _probe_windows if t.connection is Connection.WINRM else _probe_linux
         return prober(t, callback[t.name], tokens[t.name], listeners, options)
 
     try:
+        for address in sorted(set(callback.values())):
+            for port in options.ports:
+                listeners.open(address, port)
+        listeners.start()
         probed = [t for t in targets if t.name in callback]
         done = {h.name: h for h in run_fleet(probed, probe, options.forks, name="verify")}
         time.sleep(0.3)
