@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -22,10 +21,12 @@ from hardening.checks import Check, linux_checks, windows_checks
 from hardening.facts.collector import new_linux_collector
 from hardening.facts.linux import gather
 from hardening.facts.sections import Sections, parse_sections
+from hardening.fleet import run_fleet
 from hardening.inventory import Connection, Target
 from hardening.model import CheckResult, Evidence, HostResult, HostStatus, Platform, Status, Verdict
 from hardening.redact import REDACTED as REDACTED  # re-exported: callers blank with the same mask
 from hardening.redact import Redactor, json_strings
+from hardening.transport import run_script
 from hardening.transport.base import MAX_OUTPUT, RunResult, TransportError
 
 
@@ -134,17 +135,12 @@ class _HostRun:
     @property
     def secrets(self) -> tuple[str | None, ...]:
         """What the host was given and may echo back: its SSH (or WinRM) and become passwords."""
-        return (self.target.password, self.target.become_password)
+        return self.target.secrets
 
 
 def _run_transport(target: Target, script: str, options: AuditOptions) -> RunResult:
-    if target.connection is Connection.LOCAL:
-        from hardening.transport.local import LocalTransport
-
-        return LocalTransport(target, options.timeout, options.max_output).run(script)
-    from hardening.transport.ssh import SshTransport
-
-    return SshTransport(target, options.timeout, options.known_hosts, options.max_output).run(script)
+    """One round trip through the transport registry (:func:`hardening.transport.run_script`)."""
+    return run_script(target, script, options)
 
 
 def collect_linux(target: Target, options: AuditOptions) -> tuple[Sections, RunResult]:
@@ -166,9 +162,8 @@ def stderr_tail(stderr: bytes, limit: int = 8192) -> str:
 def collect_windows(target: Target, options: AuditOptions) -> RunResult:
     """One WinRM round trip: the PowerShell collector on stdin, its JSON on stdout."""
     from hardening.facts.windows import collector_script
-    from hardening.transport.winrm import WinrmTransport
 
-    return WinrmTransport(target, options.timeout, options.max_output).run(collector_script())
+    return _run_transport(target, collector_script(), options)
 
 
 def audit_windows_host(target: Target, options: AuditOptions) -> HostResult:
@@ -209,6 +204,18 @@ def collect_raw(target: Target, options: AuditOptions) -> tuple[str, bytes]:
     return collector.nonce, _run_transport(target, collector.script, options).stdout
 
 
+def collect_dump(target: Target, options: AuditOptions) -> tuple[str, bytes]:
+    """``harden collect``'s file: (nonce, a header line naming it and the collector's raw output).
+
+    Windows (winrm) hosts: no header, the collector's JSON exactly as it came, usable as a test
+    fixture. The host's passwords, should it echo them, are blanked (:mod:`hardening.redact`); all
+    else is as it came. Raises TransportError.
+    """
+    nonce, raw = collect_raw(target, options)
+    header = f"# harden collector output host={target.name} nonce={nonce}\n".encode() if nonce else b""
+    return nonce, header + Redactor.of(target.secrets).raw(raw)
+
+
 def audit_host(target: Target, options: AuditOptions) -> HostResult:
     """Audit one host; never raises for a host problem (the result's status says what happened)."""
     if target.connection is Connection.WINRM:
@@ -247,31 +254,9 @@ def audit_fleet(
     options: AuditOptions,
     on_start: Callable[[Target], None] | None = None,
 ) -> Iterator[HostResult]:
-    """Audit hosts concurrently (at most ``options.forks`` at once), yielding each as it finishes."""
-    pending: set[Future[HostResult]] = set()
-    queue = list(targets)
-    queue.reverse()
-    pool = ThreadPoolExecutor(max_workers=max(1, options.forks), thread_name_prefix="harden")
-    finished = False
+    """Audit hosts concurrently (at most ``options.forks`` at once), yielding each as it finishes.
 
-    def submit() -> None:
-        target = queue.pop()
-        if on_start:
-            on_start(target)
-        pending.add(pool.submit(audit_host, target, options))
-
-    try:
-        while queue and len(pending) < options.forks:
-            submit()
-        while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in done:
-                pending.discard(fut)
-                yield fut.result()
-                if queue:
-                    submit()
-        finished = True
-    finally:
-        # Interrupted (Ctrl-C, SIGTERM, the caller stopped early): start nothing new and do not
-        # wait for hosts in flight; each ends by itself within its own --timeout.
-        pool.shutdown(wait=finished, cancel_futures=True)
+    Stopped early (Ctrl-C, SIGTERM, the caller stops reading), it starts no new host and does
+    not wait for those in flight (:func:`hardening.fleet.run_fleet`).
+    """
+    return run_fleet(targets, lambda t: audit_host(t, options), options.forks, on_start)

@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import importlib
 import os
-import signal
 import sys
 import threading
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
@@ -30,22 +28,20 @@ from hardening.cli_options import (
     inventory_argument,
     known_hosts_option,
     limit_option,
+    max_output_option,
     out_dir_option,
     timeout_option,
     vault_option,
     waivers_option,
 )
-from hardening.model import HostStatus, Severity
+from hardening.model import Severity
 from hardening.results import EXIT_BAD_INPUT, EXIT_INCOMPLETE
 
 if TYPE_CHECKING:
-    from hardening.inventory import Target
-    from hardening.model import HostResult
-
-
-def _default_out() -> Path:
-    return Path("reports") / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-
+    from hardening.audit_run import AuditPlan, AuditRun, AuditSource
+    from hardening.console import Console
+    from hardening.report.frameworks import Framework
+    from hardening.report.waivers import Waiver
 
 # Commands defined in other modules, imported only when run (or listed): start-up stays short.
 _LAZY_COMMANDS = {
@@ -88,14 +84,7 @@ def cli() -> None:
 @out_dir_option()
 @fail_on_option
 @vault_option
-@click.option(
-    "--max-output",
-    type=click.IntRange(1, 4096),
-    default=32,
-    show_default=True,
-    metavar="MIB",
-    help="Most output a host may send (MiB); a host that sends more gets status error.",
-)
+@max_output_option
 @click.option(
     "--resume",
     "resume_dir",
@@ -142,87 +131,85 @@ def audit(
     the hosts done so far are written to results.json (complete: false) and the exit code is 3;
     ``--resume DIR`` then audits only the hosts missing.
     """
-    from hardening.audit import AuditOptions, audit_fleet
+    from hardening.audit import AuditOptions
+    from hardening.audit_run import AuditSource, run_audit
     from hardening.console import Console
-    from hardening.inventory import InventoryError, start_loading
     from hardening.remediate_cli import write_audit_playbooks
-    from hardening.report.frameworks import FrameworkError
-    from hardening.report.waivers import WaiverError
-    from hardening.report_cli import gate, load_inputs, reports_after_run
-    from hardening.results import ResultsWriter, read_streamed
+    from hardening.report_cli import gate, reports_after_run
 
     ui = Console.for_stream(sys.stderr)
-    try:  # before auditing: a bad waivers file or framework name must not cost a fleet run
-        waivers, fw = load_inputs(waivers_file, framework)
+    waivers, fw = _report_inputs(ui, waivers_file, framework)
+    source = AuditSource(inventory, limit, vault_password_file)
+    plan = _audit_plan(ui, source, engine, out_dir, resume_dir, retry_failed)
+    kh = str(known_hosts) if known_hosts else None
+    options = AuditOptions(forks=forks, timeout=timeout, known_hosts=kh, max_output=max_output)
+    _warm_up_reports(formats)
+    with ui.progress(total=len(plan.targets)) as progress:
+        run = run_audit(plan, source, options, engine, lambda t: progress.host_started(t.name), progress.host_done)
+    doc = reports_after_run(run.writer, formats, fw, waivers)
+    ui.summary(run.writer.hosts, run.path)
+    write_audit_playbooks(doc, plan.out_dir)
+    if run.interrupted:
+        _exit_interrupted(ui, inventory, plan, run)
+    sys.exit(gate(doc, Severity(fail_on)))
+
+
+def _report_inputs(
+    ui: Console, waivers_file: Path | None, framework: str | None
+) -> tuple[tuple[Waiver, ...] | None, Framework | None]:
+    """``--waivers`` and ``--framework``, read before auditing (a bad one must not cost a fleet run); exit 2."""
+    from hardening.report.frameworks import FrameworkError
+    from hardening.report.waivers import WaiverError
+    from hardening.report_cli import load_inputs
+
+    try:
+        return load_inputs(waivers_file, framework)
     except (WaiverError, FrameworkError) as exc:
         ui.error(str(exc))
         sys.exit(EXIT_BAD_INPUT)
+
+
+def _audit_plan(
+    ui: Console, source: AuditSource, engine: str, out_dir: Path | None, resume_dir: Path | None, retry_failed: bool
+) -> AuditPlan:
+    """The hosts to audit and where to write (``--resume``); exit 2 on a bad inventory or options."""
+    from hardening.audit_run import AuditPlanError, plan_audit
+    from hardening.inventory import InventoryError, start_loading
+
     try:
         # The inventory is read in a bounded child process; meanwhile this one loads what the audit
         # needs (two cores: about the time the inventory takes).
-        pending = start_loading(inventory, limit=limit, vault_password_file=vault_password_file)
+        pending = start_loading(source.inventory, limit=source.limit, vault_password_file=source.vault_password_file)
         _prepare_audit(engine)
         targets = pending.result()
     except InventoryError as exc:
         ui.error(str(exc))
         sys.exit(EXIT_BAD_INPUT)
     if not targets:
-        ui.error(f"{inventory}: no hosts in inventory")
+        ui.error(f"{source.inventory}: no hosts in inventory")
         sys.exit(EXIT_BAD_INPUT)
-    if retry_failed and resume_dir is None:
-        ui.error("--retry-failed needs --resume DIR")
-        sys.exit(EXIT_BAD_INPUT)
-    if resume_dir is not None and out_dir is not None and out_dir.resolve() != resume_dir.resolve():
-        ui.error("--resume DIR writes into DIR: leave out --out")
-        sys.exit(EXIT_BAD_INPUT)
-    previous = None
-    if resume_dir is not None:
-        out_dir = resume_dir
-        previous, targets = _resume_split(read_streamed(resume_dir), targets, retry_failed)
-        ui.info(f"resuming {resume_dir}: {len(previous)} hosts kept, {len(targets)} to audit")
-    out_dir = out_dir or _default_out()
-    options = AuditOptions(
-        forks=forks,
-        timeout=timeout,
-        known_hosts=str(known_hosts) if known_hosts else None,
-        max_output=max_output * 1024 * 1024,
-    )
-    writer = ResultsWriter(out_dir, inventory=str(inventory), limit=limit, previous=previous)
-    interrupted = False
-    restore = signal.signal(signal.SIGTERM, _terminate)
     try:
-        _warm_up_reports(formats)
-        with ui.progress(total=len(targets)) as progress:
-            if engine == "ansible":
-                from hardening.engine_ansible import AnsibleRun, audit_fleet_ansible
+        plan = plan_audit(targets, out_dir, resume_dir, retry_failed)
+    except AuditPlanError as exc:
+        ui.error(str(exc))
+        sys.exit(EXIT_BAD_INPUT)
+    if plan.previous is not None:
+        ui.info(f"resuming {resume_dir}: {len(plan.previous)} hosts kept, {len(plan.targets)} to audit")
+    return plan
 
-                run = AnsibleRun(inventory, tuple(targets), out_dir / "ansible", options, vault_password_file)
-                results = audit_fleet_ansible(run)
-            else:
-                results = audit_fleet(targets, options, on_start=lambda t: progress.host_started(t.name))
-            for result in results:
-                writer.add(result)
-                progress.host_done(result)
-        writer.complete = True
-    except KeyboardInterrupt:
-        interrupted = True
-    finally:
-        signal.signal(signal.SIGTERM, restore)
-        path = writer.close()
-    doc = reports_after_run(writer, formats, fw, waivers)
-    ui.summary(writer.hosts, path)
-    write_audit_playbooks(doc, out_dir)
-    if interrupted:
-        missing = len(targets) + len(previous or ()) - len(writer.hosts)
-        ui.error(
-            f"interrupted: partial results ({len(writer.hosts)} hosts audited, {missing} not) in {path}; "
-            f"finish with: harden audit {inventory} --resume {out_dir}"
-        )
-        sys.stdout.flush()
-        sys.stderr.flush()
-        # Hosts still in flight end by themselves within --timeout; do not wait for them.
-        os._exit(EXIT_INCOMPLETE)
-    sys.exit(gate(doc, Severity(fail_on)))
+
+def _exit_interrupted(ui: Console, inventory: Path, plan: AuditPlan, run: AuditRun) -> NoReturn:
+    """Say what an interrupted run kept and how to finish it; exit 3 without waiting for hosts in flight."""
+    audited = len(run.writer.hosts)
+    missing = len(plan.targets) + len(plan.previous or ()) - audited
+    ui.error(
+        f"interrupted: partial results ({audited} hosts audited, {missing} not) in {run.path}; "
+        f"finish with: harden audit {inventory} --resume {plan.out_dir}"
+    )
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Hosts still in flight end by themselves within --timeout; do not wait for them.
+    os._exit(EXIT_INCOMPLETE)
 
 
 def _prepare_audit(engine: str) -> None:
@@ -253,23 +240,6 @@ def _warm_up_reports(formats: tuple[str, ...]) -> None:
     threading.Thread(target=warm, name="harden-warm-up", daemon=True).start()
 
 
-def _terminate(signum: int, frame: object) -> None:
-    """SIGTERM stops an audit as Ctrl-C does: partial results are written, exit 3."""
-    raise KeyboardInterrupt
-
-
-def _resume_split(
-    previous: list[HostResult], targets: list[Target], retry_failed: bool
-) -> tuple[list[HostResult], list[Target]]:
-    """(results kept, targets still to audit) for ``--resume``: inventory hosts missing from
-    ``previous`` are audited; with ``retry_failed`` also those not fully audited. Results of
-    hosts no longer in the inventory (or outside ``--limit``) are dropped."""
-    wanted = {t.name for t in targets}
-    kept = [h for h in previous if h.name in wanted and (h.status is HostStatus.OK or not retry_failed)]
-    done = {h.name for h in kept}
-    return kept, [t for t in targets if t.name not in done]
-
-
 @cli.command()
 @inventory_argument
 @click.argument("host")
@@ -297,9 +267,8 @@ def collect(
     ``hardening.facts.sections.parse_sections(text, nonce)`` reads the file back.
     Windows (winrm): the collector's JSON as it came (``hardening.facts.windows.parse_output``).
     """
-    from hardening.audit import AuditOptions, collect_raw
+    from hardening.audit import AuditOptions, collect_dump
     from hardening.inventory import InventoryError, load_inventory
-    from hardening.redact import Redactor
     from hardening.transport.base import TransportError
 
     try:
@@ -312,14 +281,10 @@ def collect(
         sys.exit(EXIT_BAD_INPUT)
     options = AuditOptions(timeout=timeout, known_hosts=str(known_hosts) if known_hosts else None)
     try:
-        nonce, raw = collect_raw(targets[0], options)
+        nonce, data = collect_dump(targets[0], options)
     except TransportError as exc:
         click.echo(f"harden: error: {targets[0].name}: {exc.status.value}: {exc.message}", err=True)
         sys.exit(EXIT_INCOMPLETE)
-    # Windows (winrm) hosts: the collector's JSON exactly as it came, usable as a test fixture. The
-    # host's passwords, should it echo them, are blanked (hardening.redact); all else is as it came.
-    header = f"# harden collector output host={targets[0].name} nonce={nonce}\n".encode() if nonce else b""
-    data = header + Redactor.of((targets[0].password, targets[0].become_password)).raw(raw)
     if out_file is None:
         sys.stdout.buffer.write(data)
     else:

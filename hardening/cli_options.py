@@ -1,4 +1,4 @@
-"""Options shared by the commands that take an inventory (audit, collect, hunt, verify, apply, judge).
+"""Options shared by the commands that take an inventory (audit, collect, hunt, verify, apply, judge, allowlist).
 
 One definition each, so every command spells, defaults and documents them the same way.
 
@@ -13,13 +13,19 @@ Example::
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from hardening.model import Severity
+from hardening.results import EXIT_BAD_INPUT
+
+if TYPE_CHECKING:
+    from hardening.console import Console
+    from hardening.inventory import Target
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -54,6 +60,25 @@ fail_on_option = click.option(
     show_default=True,
     help="Exit 1 when a check at or above this severity fails.",
 )
+
+
+MIB = 1024 * 1024
+
+
+def _mib_to_bytes(ctx: click.Context, param: click.Parameter, value: int) -> int:
+    return value * MIB
+
+
+max_output_option = click.option(
+    "--max-output",
+    type=click.IntRange(1, 4096),
+    default=32,  # hardening.transport.base.MAX_OUTPUT
+    show_default=True,
+    metavar="MIB",
+    callback=_mib_to_bytes,
+    help="Most output a host may send (MiB); a host that sends more gets status error.",
+)
+"""``--max-output MIB`` (audit, hunt, verify): the command receives the cap in bytes."""
 
 
 def timeout_option(help: str = "Seconds per host for connect, authentication and the collector.") -> Callable[[F], F]:
@@ -109,3 +134,18 @@ framework_option = click.option(
     metavar="NAME",
     help="Group the report by this framework's requirements (nist-800-53, cis-debian-12, mitre-attack).",
 )
+
+
+def load_targets(inventory: Path, limit: str | None, vault_password_file: Path | None, ui: Console) -> list[Target]:
+    """The inventory's hosts (``--limit``); exit 2 when it cannot be read or has none."""
+    from hardening.inventory import InventoryError, load_inventory
+
+    try:
+        targets = load_inventory(inventory, limit=limit, vault_password_file=vault_password_file)
+    except InventoryError as exc:
+        ui.error(str(exc))
+        sys.exit(EXIT_BAD_INPUT)
+    if not targets:
+        ui.error(f"{inventory}: no hosts in inventory")
+        sys.exit(EXIT_BAD_INPUT)
+    return targets

@@ -81,6 +81,14 @@ class Target:
     variables: Mapping[str, Any] = field(default_factory=dict, repr=False)
     winrm: WinrmSettings | None = None
 
+    @property
+    def secrets(self) -> tuple[str | None, ...]:
+        """What the host is given and may echo back: its SSH (or WinRM) and become passwords.
+
+        Every command blanks these in what the host sent back (:mod:`hardening.redact`).
+        """
+        return (self.password, self.become_password)
+
 
 _WINRM_TRANSPORTS = ("ntlm", "kerberos", "credssp", "basic", "certificate", "plaintext", "ssl")
 

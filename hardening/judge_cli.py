@@ -19,7 +19,6 @@ Example::
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -59,6 +58,7 @@ def judge_cmd(
     framework: str | None,
 ) -> None:
     """Judge the collector outputs in GATHERED (one <host>.out per host) and write results and reports."""
+    from hardening.audit_run import default_out
     from hardening.console import Console
     from hardening.engine_ansible import judge_gathered
     from hardening.inventory import InventoryError, load_inventory
@@ -78,7 +78,7 @@ def judge_cmd(
     if not targets:
         ui.error(f"{inventory}: no hosts in inventory")
         sys.exit(EXIT_BAD_INPUT)
-    out_dir = out_dir or Path("reports") / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    out_dir = out_dir or default_out()
     with ResultsWriter(out_dir, inventory=str(inventory), limit=limit) as writer:
         for result in judge_gathered(gathered, targets):
             writer.add(result)

@@ -50,7 +50,7 @@ from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 REDACTED = "********"
 MIN_SECRET = 4  # shorter secrets are left alone: blanking them would shred the text
@@ -180,6 +180,29 @@ class Redactor:
         if isinstance(value, Mapping):
             return {self.record(k): self.record(v) for k, v in value.items()}
         return value
+
+
+R = TypeVar("R")
+
+#: Fields of a per-host record that come from the inventory, not from the host: never blanked.
+INVENTORY_FIELDS = frozenset({"name", "address"})
+
+
+def redact_host(record: R, secrets: Iterable[str | None], keep: frozenset[str] = INVENTORY_FIELDS) -> R:
+    """A host's record (a frozen dataclass: what hunt, verify or allowlist learnt of one host) with the
+    host's passwords (``Target.secrets``) blanked in every string, except the fields in ``keep``.
+
+    The one way hunt, verify and allowlist blank a host's passwords (audit blanks its results the
+    same way, walking their evidence facts faster: ``hardening.audit.redact``).
+
+    >>> from hardening.hunt.run import HostHunt
+    >>> from hardening.model import HostStatus, Platform
+    >>> h = HostHunt("web1", "10.0.0.1", Platform.LINUX, HostStatus.ERROR, "sudo: hun\x1b[0mter42")
+    >>> redact_host(h, ("hunter42", None)).message
+    'sudo: ********'
+    """
+    result: R = Redactor.of(secrets).record(record, keep=keep)
+    return result
 
 
 @lru_cache(maxsize=256)

@@ -4,6 +4,9 @@ Exit codes of ``apply``: 0 every remediated check passes after the run (or ``--c
 succeeded); 1 a playbook failed (e.g. a firewall rollback) or a remediated check still
 fails; 2 bad input; 3 the re-audit could not audit every host.
 
+The work is :mod:`hardening.remediate`'s and :mod:`hardening.apply_run`'s; these commands parse
+options, print and map outcomes to exit codes.
+
 Example::
 
     harden remediate reports/today/results.json --out reports/today
@@ -15,16 +18,17 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from hardening.apply_run import before_after as before_after  # re-exported: where callers found it
 from hardening.cli_options import timeout_option, vault_option
 from hardening.results import EXIT_BAD_INPUT, EXIT_CLEAN, EXIT_FAILING, EXIT_INCOMPLETE
 
 if TYPE_CHECKING:
+    from hardening.apply_run import ApplySession
     from hardening.report.document import ResultsDoc
 
 
@@ -125,26 +129,6 @@ def _print_run(run: Any, heading: str, redactor: Any = None) -> None:
                     click.echo(f"      unlock with: {UNLOCKS[role]}")
 
 
-def _statuses(doc: Mapping[str, Any]) -> dict[tuple[str, str], str]:
-    return {
-        (str(h.get("name")), str(c.get("id"))): str(c.get("status"))
-        for h in doc.get("hosts") or []
-        for c in h.get("checks") or []
-    }
-
-
-def before_after(
-    before: Mapping[str, Any], after: Mapping[str, Any], remediated: Mapping[str, Sequence[str]]
-) -> list[str]:
-    """Lines ``host check before -> after`` for every check of the re-audited hosts (* = remediated)."""
-    b, a = _statuses(before), _statuses(after)
-    lines = []
-    for host, check in sorted(a):
-        mark = "*" if check in remediated.get(host, ()) else " "
-        lines.append(f"{mark} {host:<16} {check:<26} {b.get((host, check), '-'):>14} -> {a[(host, check)]}")
-    return lines
-
-
 @click.command("apply")
 @click.argument("directory", type=click.Path(path_type=Path, file_okay=False, exists=True))
 @click.option(
@@ -178,103 +162,54 @@ def apply_cmd(
     timeout: float,
 ) -> None:
     """Apply DIR/playbooks: check-mode diff first, then apply, then re-audit (before/after)."""
-    import json
+    from hardening.apply_run import ApplyError, ApplySession, inventory_redactor, planned_checks
+    from hardening.inventory import InventoryError
 
-    from hardening.apply import RunnerJob, run_playbook
-
-    playbooks = directory / "playbooks"
-    plan_file = playbooks / "plan.json"
-    if not (playbooks / "site.yml").is_file() or not plan_file.is_file():
-        click.echo(
-            f"harden: error: {playbooks}: no generated playbooks (run harden audit or harden remediate)", err=True
-        )
+    try:
+        remediated = planned_checks(directory)
+    except ApplyError as exc:
+        click.echo(f"harden: error: {exc}", err=True)
         sys.exit(EXIT_BAD_INPUT)
-    planned = json.loads(plan_file.read_text(encoding="utf-8"))
-    remediated = {h["name"]: h["failed_checks"] for h in planned.get("hosts", [])}
     if not remediated:
         click.echo("nothing to apply: no host has a failed check with a remediation role")
         sys.exit(EXIT_CLEAN)
     extravars = _extravars(extra)
-    redactor = _inventory_secrets(inventory, limit or ",".join(remediated), vault_password_file)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    private = directory / "apply" / stamp
     limit = limit or ",".join(remediated)
-    common = dict(
-        private_dir=private,
-        project_dir=playbooks,
-        inventory=inventory,
-        limit=limit,
-        extravars=extravars,
-        vault_password_file=vault_password_file,
-    )
-    from hardening.redact import scrub_files
-
-    dry = run_playbook(RunnerJob(ident="check", check=True, **common))  # type: ignore[arg-type]
-    scrub_files(private / "artifacts", redactor)
+    try:
+        redactor = inventory_redactor(inventory, limit, vault_password_file)
+    except InventoryError as exc:
+        click.echo(f"harden: error: {exc}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    session = ApplySession.start(directory, inventory, limit, extravars, vault_password_file)
+    dry = session.run("check", check=True, redactor=redactor)
     _print_run(dry, "check mode (what would change)", redactor)
     if check:
         sys.exit(EXIT_CLEAN if dry.rc == 0 else EXIT_FAILING)
-    real = run_playbook(RunnerJob(ident="apply", check=False, **common))  # type: ignore[arg-type]
-    scrub_files(private / "artifacts", redactor)
+    real = session.run("apply", check=False, redactor=redactor)
     _print_run(real, "apply", redactor)
-    code = _reaudit(directory, private, inventory, limit, vault_password_file, timeout, remediated)
+    code = _reaudit(session, timeout, remediated)
     if not real.succeeded and code == EXIT_CLEAN:
         code = EXIT_FAILING
     sys.exit(code)
 
 
-def _inventory_secrets(inventory: Path, limit: str, vault_password_file: Path | None) -> Any:
-    """A redactor of the planned hosts' passwords (SSH and become), read from the inventory as
-    the re-audit will read it; exit 2 when the inventory cannot be read."""
-    from hardening.inventory import InventoryError, load_inventory
-    from hardening.redact import Redactor
+def _reaudit(session: ApplySession, timeout: float, remediated: Mapping[str, Sequence[str]]) -> int:
+    """Re-audit, print each check before -> after; the exit code (3 not every host audited, 1 a
+    remediated check still fails, 0 all fixed)."""
+    from hardening.apply_run import reaudit
+    from hardening.inventory import InventoryError
 
     try:
-        targets = load_inventory(inventory, limit=limit, vault_password_file=vault_password_file)
-    except InventoryError as exc:
-        click.echo(f"harden: error: {exc}", err=True)
-        sys.exit(EXIT_BAD_INPUT)
-    return Redactor.of(s for t in targets for s in (t.password, t.become_password))
-
-
-def _reaudit(
-    directory: Path,
-    private: Path,
-    inventory: Path,
-    limit: str,
-    vault_password_file: Path | None,
-    timeout: float,
-    remediated: Mapping[str, Sequence[str]],
-) -> int:
-    import json
-
-    from hardening.audit import AuditOptions, audit_fleet
-    from hardening.inventory import InventoryError, load_inventory
-    from hardening.results import ResultsWriter
-
-    try:
-        targets = load_inventory(inventory, limit=limit, vault_password_file=vault_password_file)
+        done = reaudit(session, timeout)
     except InventoryError as exc:
         click.echo(f"harden: error: re-audit: {exc}", err=True)
         return EXIT_BAD_INPUT
-    writer = ResultsWriter(private / "after", inventory=str(inventory), limit=limit)
-    with writer:
-        for result in audit_fleet(targets, AuditOptions(timeout=timeout)):
-            writer.add(result)
-    after = json.loads(writer.results_path.read_text(encoding="utf-8"))
-    before_path = directory / "results.json"
-    before = json.loads(before_path.read_text(encoding="utf-8")) if before_path.is_file() else {}
-    click.echo(f"== re-audit ({writer.results_path}); * = check the playbooks remediated")
-    for line in before_after(before, after, remediated):
+    click.echo(f"== re-audit ({done.path}); * = check the playbooks remediated")
+    for line in before_after(done.before, done.after, remediated):
         click.echo(line)
-    if any(h.status.value != "ok" for h in writer.hosts):
+    if not done.complete:
         return EXIT_INCOMPLETE
-    still = [
-        (h.name, c.id)
-        for h in writer.hosts
-        for c in h.checks
-        if c.id in remediated.get(h.name, ()) and c.status.value != "pass"
-    ]
+    still = done.still_failing(remediated)
     if still:
         click.echo("not fixed: " + ", ".join(f"{h} {c}" for h, c in still) + " (see the messages in the re-audit)")
         return EXIT_FAILING

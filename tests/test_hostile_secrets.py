@@ -257,3 +257,79 @@ def test_engine_ansible_keeps_no_echoed_password_in_runner_artifacts(tmp_path, m
     assert any(REDACTED.encode() in data for _, data in files)
     found = [leak for where, data in files for leak in leaks([ssh_pw, sudo_pw], where, data)]
     assert not found, found
+
+
+# ------------------------------------------------------------- one output cap for every command
+
+FLOOD = 3 * 1024 * 1024  # more than --max-output 1 (MiB), well under the default cap
+
+
+def _flood(req: Request) -> Reply:
+    """Echo the passwords (disguised) first, on both streams, then keep talking past the cap."""
+    echoes = "".join(f"{e}\n" for e in _echoes(req)) if req.ssh_password else ""
+    block = b"x" * 65535 + b"\n"
+    return Reply(
+        (chunk for chunk in [wire(echoes), *[block] * (FLOOD // len(block))]),
+        stderr=wire(echoes),
+    )
+
+
+@pytest.fixture(scope="module")
+def flood(tmp_path_factory):
+    """One hostile host (sudo accepted) that echoes its passwords and floods; its inventory."""
+    tmp = tmp_path_factory.mktemp("flood")
+    ssh, sudo = f"Ssh-flood-{secrets.token_hex(4)}", f"Sudo-flood-{secrets.token_hex(4)}"
+    with SshServer({"flood": Account(ssh, _flood)}) as srv:
+        (tmp / "known_hosts").write_text(srv.known_hosts_line())
+        host = {"ansible_user": "flood", "ansible_password": ssh, "ansible_become_password": sudo}
+        inventory = {
+            "all": {
+                "vars": {"ansible_host": "127.0.0.1", "ansible_port": srv.port, "ansible_become": True},
+                "hosts": {"flood": host},
+            }
+        }
+        (tmp / "inv.yml").write_text(yaml.safe_dump(inventory))
+        yield tmp, srv, [ssh, sudo]
+
+
+def test_hunt_stops_a_flooding_host_at_the_cap_and_shows_no_password(flood):
+    """hunt had no output cap of its own: --max-output caps it as it caps audit (and verify)."""
+    tmp, srv, passwords = flood
+    run = harden("hunt", tmp / "inv.yml", "--known-hosts", tmp / "known_hosts", "--out", tmp / "hunt",
+                 "--max-output", 1, "--timeout", 60)  # fmt: skip
+    assert run.returncode == 3, run.stderr.decode()[-2000:]  # not reached: never a clean hunt
+    (host,) = json.loads((tmp / "hunt" / "hunt.json").read_text())["hosts"]
+    assert host["status"] == "error" and host["detections"] == []
+    assert host["message"] == "the host sent more than 1 MiB of output (raise --max-output if this host is trusted)"
+    assert any(r.become_password == passwords[1] for r in srv.requests)  # the host did get the password
+    found = [leak for where, data in _outputs(run, tmp / "hunt") for leak in leaks(passwords, where, data)]
+    assert not found, found
+
+
+@pytest.mark.parametrize("command", ["verify", "audit"])
+def test_verify_and_audit_stop_a_flooding_host_at_the_same_cap(flood, command):
+    tmp, _srv, passwords = flood
+    out = tmp / command
+    run = harden(command, tmp / "inv.yml", "--known-hosts", tmp / "known_hosts", "--out", out,
+                 "--max-output", 1, "--timeout", 60)  # fmt: skip
+    assert run.returncode == 3, run.stderr.decode()[-2000:]
+    doc = json.loads((out / f"{'results' if command == 'audit' else command}.json").read_text())
+    (host,) = doc["hosts"]
+    assert host["status"] == "error"
+    assert host["message"].startswith("the host sent more than 1 MiB of output"), host["message"]
+    found = [leak for where, data in _outputs(run, out) for leak in leaks(passwords, where, data)]
+    assert not found, found
+
+
+def test_hunt_options_max_output_caps_hunt_host(flood):
+    """The API: HuntOptions.max_output reaches the transport; the result carries no password."""
+    from hardening.hunt.run import HuntOptions, hunt_host
+    from hardening.inventory import load_inventory
+    from hardening.transport.base import output_limit_message
+
+    tmp, _srv, passwords = flood
+    (target,) = load_inventory(tmp / "inv.yml")
+    options = HuntOptions(timeout=60, known_hosts=str(tmp / "known_hosts"), max_output=256 * 1024)
+    result = hunt_host(target, options)
+    assert result.status.value == "error" and result.message == output_limit_message(256 * 1024)
+    assert not [s for s in passwords for text in (repr(result), result.message) if s in text]

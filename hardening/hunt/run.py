@@ -1,11 +1,16 @@
 """Run the hunt on hosts: one round trip each, parse, score, suppress; write ``hunt.json``.
 
 A host's failure is data (a :class:`HostHunt` with a non-ok status), never an exception.
+Hosts are reached through the transport registry (:mod:`hardening.transport`: the same output
+cap and known_hosts handling as ``harden audit``), worked on by the fleet runner
+(:mod:`hardening.fleet`), and their passwords are blanked in all they sent back
+(:func:`hardening.redact.redact_host`).
 
 Example::
 
     for h in hunt_fleet(targets, HuntOptions(forks=10), suppressions=()):
         print(h.name, h.status, len(h.detections))
+    run = run_hunt(targets, HuntOptions(), (), inventory="inv.ini", out_dir=Path("reports/hunt"))
 """
 
 from __future__ import annotations
@@ -14,7 +19,6 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
@@ -23,13 +27,15 @@ from typing import Any
 
 from hardening import __version__
 from hardening.facts.sections import FactError, parse_sections
+from hardening.fleet import run_fleet_ordered
 from hardening.hunt.model import Detection, Snapshot, Tier
 from hardening.hunt.score import HuntContext, parse_networks, parse_roles, score
 from hardening.hunt.suppress import Suppression, apply_suppressions
 from hardening.inventory import Connection, Target
 from hardening.model import HostStatus, Platform
-from hardening.redact import Redactor
-from hardening.transport.base import RunResult, TransportError
+from hardening.redact import INVENTORY_FIELDS, redact_host
+from hardening.transport import run_script
+from hardening.transport.base import MAX_OUTPUT, RunResult, TransportError
 
 SCHEMA_ID = "harden.hunt/v1"
 
@@ -39,6 +45,7 @@ class HuntOptions:
     forks: int = 10
     timeout: float = 60.0
     known_hosts: str | None = None
+    max_output: int = MAX_OUTPUT  # bytes a host may send (stdout + stderr), ``--max-output``
 
 
 @dataclass(frozen=True)
@@ -71,21 +78,6 @@ def context_for(target: Target) -> HuntContext:
     )
 
 
-def run_script(target: Target, script: str, options: HuntOptions) -> RunResult:
-    """One round trip with the host's transport (ssh, local or winrm)."""
-    if target.connection is Connection.LOCAL:
-        from hardening.transport.local import LocalTransport
-
-        return LocalTransport(target, options.timeout).run(script)
-    if target.connection is Connection.WINRM:
-        from hardening.transport.winrm import WinrmTransport
-
-        return WinrmTransport(target, options.timeout).run(script)
-    from hardening.transport.ssh import SshTransport
-
-    return SshTransport(target, options.timeout, options.known_hosts).run(script)
-
-
 def snapshot_host(target: Target, options: HuntOptions) -> tuple[Snapshot, RunResult]:
     """Collect and parse one host's snapshot (raises TransportError / FactError)."""
     if target.connection is Connection.WINRM:
@@ -101,14 +93,10 @@ def snapshot_host(target: Target, options: HuntOptions) -> tuple[Snapshot, RunRe
     return parse_snapshot(sections), run
 
 
-_OURS = frozenset({"name", "address"})  # fields that come from the inventory, not from the host
-
-
 def hunt_host(target: Target, options: HuntOptions, suppressions: Sequence[Suppression] = ()) -> HostHunt:
     """Hunt one host; never raises for a host problem. What the host sent back (process names, command
-    lines, messages) has the host's SSH and become passwords blanked (:mod:`hardening.redact`)."""
-    hunt = _hunt_host(target, options, suppressions)
-    return Redactor.of((target.password, target.become_password)).record(hunt, keep=_OURS)
+    lines, messages) has the host's SSH and become passwords blanked (:func:`hardening.redact.redact_host`)."""
+    return redact_host(_hunt_host(target, options, suppressions), target.secrets, INVENTORY_FIELDS)
 
 
 def _hunt_host(target: Target, options: HuntOptions, suppressions: Sequence[Suppression]) -> HostHunt:
@@ -159,17 +147,41 @@ def hunt_fleet(
     suppressions: Sequence[Suppression] = (),
     on_done: Callable[[HostHunt], None] | None = None,
 ) -> list[HostHunt]:
-    """Hunt every host, at most ``options.forks`` at once; results in inventory order."""
-    targets = list(targets)
-    with ThreadPoolExecutor(max_workers=max(1, options.forks), thread_name_prefix="hunt") as pool:
-        futures = [pool.submit(hunt_host, t, options, suppressions) for t in targets]
-        out = []
-        for fut in futures:
-            result = fut.result()
-            if on_done:
-                on_done(result)
-            out.append(result)
-    return out
+    """Hunt every host, at most ``options.forks`` at once (:mod:`hardening.fleet`); results in inventory
+    order, ``on_done`` called in that order as the hosts finish."""
+    return run_fleet_ordered(targets, lambda t: hunt_host(t, options, suppressions), options.forks, on_done, "hunt")
+
+
+@dataclass(frozen=True)
+class HuntRun:
+    """A finished ``harden hunt``: every host's result and where hunt.json was written."""
+
+    hosts: tuple[HostHunt, ...]
+    path: Path
+
+    @property
+    def high(self) -> bool:
+        """Some host has an (unsuppressed) high detection."""
+        return any(d.severity is Tier.HIGH for h in self.hosts for d in h.detections)
+
+    @property
+    def not_reached(self) -> bool:
+        """Some host was not hunted fully (status other than ok)."""
+        return any(h.status is not HostStatus.OK for h in self.hosts)
+
+
+def run_hunt(
+    targets: Iterable[Target],
+    options: HuntOptions,
+    suppressions: Sequence[Suppression],
+    inventory: str,
+    out_dir: Path,
+) -> HuntRun:
+    """``harden hunt``: hunt every host, write ``out_dir/hunt.json`` (0600)."""
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    hosts = hunt_fleet(targets, options, suppressions)
+    path = write_json(out_dir / "hunt.json", hunt_document(hosts, inventory, started))
+    return HuntRun(tuple(hosts), path)
 
 
 def detection_json(d: Detection) -> dict[str, Any]:

@@ -16,11 +16,15 @@ Safety: the callback address comes from the SSH session (the client address in
 the controller's TCP connection to the endpoint) and is used only when it is an
 address of a loopback or podman bridge interface of this controller; any other address
 needs an explicit ``--callback-host``. Everything is bounded: per-attempt timeout, port
-count, accepted connections, and the listeners close when the run ends.
+count, accepted connections, output a host may send (``--max-output``, through the transport
+registry :mod:`hardening.transport`), and the listeners close when the run ends. Both phases
+(learn each host's callback address, then probe) run on the fleet runner (:mod:`hardening.fleet`);
+the host's passwords are blanked in all it sent back (:func:`hardening.redact.redact_host`).
 
 Example::
 
-    results = verify_fleet(targets, VerifyOptions(ports=(4444, 443)))
+    results, listeners = verify_fleet(targets, VerifyOptions(ports=(4444, 443)))
+    run = run_verify(targets, VerifyOptions(), inventory="inv.ini", out_dir=Path("reports/verify"))
 """
 
 from __future__ import annotations
@@ -38,11 +42,15 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
-from hardening.hunt.run import HuntOptions, run_script
+from hardening import __version__
+from hardening.fleet import run_fleet
+from hardening.hunt.run import write_json
 from hardening.hunt.verify_windows import (
     METHOD,
     CallbackOutputError,
@@ -53,13 +61,16 @@ from hardening.hunt.verify_windows import (
 )
 from hardening.inventory import Connection, Target
 from hardening.model import HostStatus, Platform
-from hardening.redact import Redactor
-from hardening.transport.base import TransportError
+from hardening.policy import Policy
+from hardening.redact import INVENTORY_FIELDS, Redactor, redact_host
+from hardening.transport import run_script
+from hardening.transport.base import MAX_OUTPUT, TransportError
 from hardening.transport.winrm import clixml_text
 
 MAX_PORTS = 16
 DEFAULT_PORTS = (4444, 443, 53, 8080)
 TOKEN_WAIT = 3.0  # seconds a listener waits for the token after accepting
+OPEN_DETAIL = "the controller received this host's token: a reverse shell would get out"
 
 
 class VerifyError(Exception):
@@ -74,6 +85,7 @@ class VerifyOptions:
     forks: int = 10
     timeout: float = 60.0
     known_hosts: str | None = None
+    max_output: int = MAX_OUTPUT  # bytes a host may send (stdout + stderr), ``--max-output``
 
 
 @dataclass(frozen=True)
@@ -386,9 +398,7 @@ def parse_probe(output: str, ports: Sequence[int]) -> tuple[str, dict[int, int]]
 def judge(port: int, code: int | None, got_token: bool, listen_error: str | None, method: str) -> Callback:
     """One port's result from the host's exit code and whether our listener got the token."""
     if got_token:
-        return Callback(
-            port, "open", "the controller received this host's token: a reverse shell would get out", method
-        )
+        return Callback(port, "open", OPEN_DETAIL, method)
     if listen_error:
         return Callback(port, "error", listen_error, method)
     if method == "none":
@@ -420,7 +430,7 @@ def learn_callback(target: Target, options: VerifyOptions) -> str:
         )
     # Without become: sudo resets the environment (and the check needs no privilege).
     plain = replace(target, become=False)
-    run = run_script(plain, WHOAMI, HuntOptions(timeout=options.timeout, known_hosts=options.known_hosts))
+    run = run_script(plain, WHOAMI, options)
     m = re.search(r"SSHCONN (\S+) \d+ \S+ \d+", run.stdout.decode("utf-8", "replace"))
     if not m:
         raise VerifyError(f"host {target.name}: SSH_CONNECTION not set in the session; pass --callback-host")
@@ -445,9 +455,8 @@ def _probe_linux(
     """The POSIX probe over SSH/local, as the login user (no become)."""
     t0 = time.monotonic()
     script = probe_script(address, tokens, options.attempt_timeout)
-    hunt_opts = HuntOptions(timeout=options.timeout, known_hosts=options.known_hosts)
     try:
-        run = run_script(replace(t, become=False), script, hunt_opts)  # an ordinary user's callback
+        run = run_script(replace(t, become=False), script, options)  # an ordinary user's callback
     except TransportError as exc:
         return HostVerify(t.name, _addr(t), Platform.LINUX, exc.status, exc.message, address)
     time.sleep(0.2)  # let the listener read the last tokens
@@ -486,14 +495,14 @@ def _probe_windows(
     # Attempts run one after the other on Windows: give the round trip time for all of them.
     budget = max(options.timeout, len(tokens) * (math.ceil(options.attempt_timeout) + 1) + 20)
     try:
-        run = run_script(t, script, HuntOptions(timeout=budget))
+        run = run_script(t, script, replace(options, timeout=budget))
     except TransportError as exc:
         return HostVerify(t.name, _addr(t), Platform.WINDOWS, exc.status, exc.message, address)
     time.sleep(0.2)
     try:
         method, attempts = parse_callback_output(run.stdout.decode("utf-8", "replace"), options.ports)
     except CallbackOutputError as exc:
-        err = clixml_text(run.stderr)
+        err = Redactor.of(t.secrets).text(clixml_text(run.stderr))  # blanked before it is cut
         message = f"{exc} (exit {run.exit_code}){': ' + err[:500] if err else ''}"
         return HostVerify(t.name, _addr(t), Platform.WINDOWS, HostStatus.ERROR, message, address, METHOD)
     results = tuple(
@@ -512,78 +521,173 @@ def _probe_windows(
 
 
 def verify_fleet(targets: Iterable[Target], options: VerifyOptions) -> tuple[list[HostVerify], list[dict[str, object]]]:
-    """Verify every host; returns (per-host results, listener states)."""
+    """Verify every host; returns (per-host results in inventory order, listener states).
+
+    Raises VerifyError when an explicit ``callback_host`` cannot be used.
+    """
     targets = list(targets)
-    by_name = {t.name: t for t in targets}
-    callback: dict[str, str] = {}
-    failed: dict[str, HostVerify] = {}
-
-    def learn(t: Target) -> tuple[str, str | Exception]:
-        try:
-            return t.name, learn_callback(t, options)
-        except (TransportError, VerifyError) as exc:
-            return t.name, exc
-
-    if options.callback_host:
-        address = check_callback_address(options.callback_host, explicit=True)
-        callback = {t.name: address for t in targets}
-    else:
-        with ThreadPoolExecutor(max_workers=max(1, options.forks)) as pool:
-            for name, got in pool.map(learn, targets):
-                t = by_name[name]
-                if isinstance(got, TransportError):
-                    failed[name] = HostVerify(name, _addr(t), _platform(t), got.status, got.message)
-                elif isinstance(got, Exception):
-                    failed[name] = HostVerify(name, _addr(t), _platform(t), HostStatus.ERROR, str(got))
-                else:
-                    callback[name] = got
-        for name, address in list(callback.items()):
-            t = by_name[name]
-            try:
-                callback[name] = check_callback_address(address, explicit=False, learned_from=_learned_from(t))
-            except VerifyError as exc:
-                failed[name] = HostVerify(name, _addr(t), _platform(t), HostStatus.ERROR, str(exc), address)
-                del callback[name]
+    callback, failed = learn_callbacks(targets, options)
     listeners = _Listeners(max_conns=len(targets) * len(options.ports) * 2 + 8)
     tokens = {name: {p: secrets.token_hex(16) for p in options.ports} for name in callback}
     listeners.expected = {tok: (callback[name], p) for name, ports in tokens.items() for p, tok in ports.items()}
-    for address in sorted(set(callback.values())):
-        for port in options.ports:
-            listeners.open(address, port)
-    listeners.start()
 
     def probe(t: Target) -> HostVerify:
-        if t.connection is Connection.WINRM:
-            return _probe_windows(t, callback[t.name], tokens[t.name], listeners, options)
-        return _probe_linux(t, callback[t.name], tokens[t.name], listeners, options)
+        prober = _probe_windows if t.connection is Connection.WINRM else _probe_linux
+        return prober(t, callback[t.name], tokens[t.name], listeners, options)
 
-    done: dict[str, HostVerify] = {}
     try:
-        with ThreadPoolExecutor(max_workers=max(1, options.forks)) as pool:
-            done = {h.name: h for h in pool.map(probe, [t for t in targets if t.name in callback])}
+        for address in sorted(set(callback.values())):
+            for port in options.ports:
+                listeners.open(address, port)
+        listeners.start()
+        probed = [t for t in targets if t.name in callback]
+        done = {h.name: h for h in run_fleet(probed, probe, options.forks, name="verify")}
         time.sleep(0.3)
     finally:
         listeners.close()
-    # A token may land after its host's judgement: re-judge with the final token set.
-    for name, h in done.items():
-        if h.status is HostStatus.OK:
-            fixed = tuple(
-                replace(
-                    c, result="open", detail="the controller received this host's token: a reverse shell would get out"
-                )
-                if tokens[name][c.port] in listeners.tokens and c.result != "open"
-                else c
-                for c in h.callbacks
-            )
-            done[name] = replace(h, callbacks=fixed)
-    listener_doc: list[dict[str, object]] = [
+    done = {name: rejudge(h, tokens[name], listeners.tokens) for name, h in done.items()}
+    results = [redact_host(done.get(t.name) or failed[t.name], t.secrets, INVENTORY_FIELDS) for t in targets]
+    return results, listener_states(listeners)
+
+
+def learn_callbacks(targets: Sequence[Target], options: VerifyOptions) -> tuple[dict[str, str], dict[str, HostVerify]]:
+    """(host name -> callback address, host name -> failed result) for every target: the explicit
+    ``--callback-host`` for all, else each host's learned address, checked (first phase of verify)."""
+    if options.callback_host:
+        address = check_callback_address(options.callback_host, explicit=True)
+        return {t.name: address for t in targets}, {}
+    callback: dict[str, str] = {}
+    failed: dict[str, HostVerify] = {}
+    for t, got in run_fleet(targets, lambda t: (t, _learn_checked(t, options)), options.forks, name="verify"):
+        if isinstance(got, HostVerify):
+            failed[t.name] = got
+        else:
+            callback[t.name] = got
+    return callback, failed
+
+
+def _learn_checked(t: Target, options: VerifyOptions) -> str | HostVerify:
+    """One host's callback address, checked as safe to listen on; or its failed result."""
+    try:
+        address = learn_callback(t, options)
+    except TransportError as exc:
+        return HostVerify(t.name, _addr(t), _platform(t), exc.status, exc.message)
+    except VerifyError as exc:
+        return HostVerify(t.name, _addr(t), _platform(t), HostStatus.ERROR, str(exc))
+    try:
+        return check_callback_address(address, explicit=False, learned_from=_learned_from(t))
+    except VerifyError as exc:
+        return HostVerify(t.name, _addr(t), _platform(t), HostStatus.ERROR, str(exc), address)
+
+
+def rejudge(h: HostVerify, tokens: Mapping[int, str], received: Mapping[str, object]) -> HostVerify:
+    """A token may land after its host's judgement: ``h`` judged again with the final token set."""
+    if h.status is not HostStatus.OK:
+        return h
+    fixed = tuple(
+        replace(c, result="open", detail=OPEN_DETAIL) if tokens[c.port] in received and c.result != "open" else c
+        for c in h.callbacks
+    )
+    return replace(h, callbacks=fixed)
+
+
+def listener_states(listeners: _Listeners) -> list[dict[str, object]]:
+    """What each listener did (``listeners`` of verify.json)."""
+    listening: list[dict[str, object]] = [
         {"address": a, "port": p, "status": "listening", **listeners.counts.get((a, p), {})}
         for (a, p) in sorted(listeners.sockets)
-    ] + [{"address": a, "port": p, "status": "error", "message": m} for (a, p), m in sorted(listeners.errors.items())]
-    results = [_redacted(t, done.get(t.name) or failed[t.name]) for t in targets]
-    return results, listener_doc
+    ]
+    return listening + [
+        {"address": a, "port": p, "status": "error", "message": m} for (a, p), m in sorted(listeners.errors.items())
+    ]
 
 
-def _redacted(target: Target, result: HostVerify) -> HostVerify:
-    """``result`` with the host's passwords blanked in what the host sent back (:mod:`hardening.redact`)."""
-    return Redactor.of((target.password, target.become_password)).record(result, keep=frozenset({"name", "address"}))
+# ------------------------------------------------------------------------ verify.json
+
+
+def permitted(policy: Policy | None, h: HostVerify, c: Callback) -> bool:
+    """The host's own policy lets it reach the callback host on this port: open is expected there."""
+    try:
+        addr = ipaddress.ip_address(h.callback_host)
+    except ValueError:
+        return False
+    return bool(policy and policy.permits(addr, c.port))
+
+
+def _callback_json(c: Callback, allowed: bool) -> dict[str, Any]:
+    return {"port": c.port, "result": c.result, "detail": c.detail, "method": c.method, "permitted_by_policy": allowed}
+
+
+def _host_json(h: HostVerify, policy: Policy | None) -> dict[str, Any]:
+    return {
+        "name": h.name,
+        "address": h.address,
+        "platform": h.platform.value,
+        "status": h.status.value,
+        "message": h.message,
+        "callback_host": h.callback_host,
+        "method": h.method,
+        "duration_s": round(h.duration_s, 3),
+        "callbacks": [_callback_json(c, permitted(policy, h, c)) for c in h.callbacks],
+    }
+
+
+def verify_document(
+    hosts: Sequence[HostVerify],
+    listeners: list[dict[str, object]],
+    policies: Mapping[str, Policy],
+    ports: Sequence[int],
+    inventory: str,
+    started: str,
+) -> dict[str, Any]:
+    """The verify.json document (schema ``harden.verify/v1``)."""
+    calls = [c for h in hosts for c in h.callbacks]
+    outside = sum(c.result == "open" and not permitted(policies.get(h.name), h, c) for h in hosts for c in h.callbacks)
+    return {
+        "schema": "harden.verify/v1",
+        "harden_version": __version__,
+        "inventory": inventory,
+        "started": started,
+        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+        "ports": list(ports),
+        "listeners": listeners,
+        "summary": {
+            "hosts": len(hosts),
+            "open": sum(c.result == "open" for c in calls),
+            "open_outside_policy": outside,
+            "blocked": sum(c.result == "blocked" for c in calls),
+            "error": sum(c.result == "error" for c in calls),
+            "not_reached": sum(h.status is not HostStatus.OK for h in hosts),
+        },
+        "hosts": [_host_json(h, policies.get(h.name)) for h in hosts],
+    }
+
+
+@dataclass(frozen=True)
+class VerifyRun:
+    """A finished ``harden verify``: every host's result, the host policies, verify.json and where it is."""
+
+    hosts: tuple[HostVerify, ...]
+    policies: Mapping[str, Policy]
+    doc: Mapping[str, Any]
+    path: Path
+
+    def permitted(self, h: HostVerify, c: Callback) -> bool:
+        return permitted(self.policies.get(h.name), h, c)
+
+    @property
+    def open_outside_policy(self) -> int:
+        return int(self.doc["summary"]["open_outside_policy"])
+
+    @property
+    def not_reached(self) -> int:
+        return int(self.doc["summary"]["not_reached"])
+
+
+def run_verify(targets: Sequence[Target], options: VerifyOptions, inventory: str, out_dir: Path) -> VerifyRun:
+    """``harden verify``: verify every host, write ``out_dir/verify.json`` (0600). Raises VerifyError."""
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    hosts, listeners = verify_fleet(targets, options)
+    policies = {t.name: t.policy for t in targets}
+    doc = verify_document(hosts, listeners, policies, options.ports, inventory, started)
+    return VerifyRun(tuple(hosts), policies, doc, write_json(out_dir / "verify.json", doc))
