@@ -13,11 +13,11 @@ import pytest
 from hardening.checks import evaluated
 from hardening.checks.egress_default_deny import linux as egress_default_deny
 
-from hardening.egress.iptables import SaveParseError, parse_save
 from hardening.egress.judge import judge
-from hardening.egress.nft import NftParseError, parse_ruleset
 from hardening.facts.linux import gather
 from hardening.facts.sections import FactError, parse_sections
+from hardening.firewall.iptables import SaveParseError, parse_save
+from hardening.firewall.nft import NftParseError, parse_ruleset
 from hardening.model import Status
 from hardening.policy import Policy
 

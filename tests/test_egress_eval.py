@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from hardening.egress import ufw
 from hardening.egress.evaluate import run_probe
-from hardening.egress.iptables import parse_save
 from hardening.egress.judge import judge, outside_policy
-from hardening.egress.model import Probe, Ruleset, ip_to_int
-from hardening.egress.nft import parse_ruleset
 from hardening.facts.sections import parse_sections
+from hardening.firewall import ufw
+from hardening.firewall.iptables import parse_save
+from hardening.firewall.model import Probe, Ruleset, ip_to_int
+from hardening.firewall.nft import parse_ruleset
 from hardening.policy import Policy
 
 G = Path(__file__).parent / "golden" / "firewall"
@@ -161,7 +161,7 @@ def test_legacy_accept_does_not_override_nft_drop():
 
 
 def test_firewalld_running_and_persisted_agree():
-    from hardening.egress import firewalld
+    from hardening.firewall import firewalld
 
     running = parse_ruleset((G / "firewalld" / "firewalld.nft.json").read_text())
     pols = firewalld.parse_policies(

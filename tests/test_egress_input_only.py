@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from hardening.egress.judge import judge
-from hardening.egress.nft import parse_ruleset
+from hardening.firewall.nft import parse_ruleset
 
 G = Path(__file__).parent / "golden" / "firewall"
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from hardening.egress import firewalld, ufw
-from hardening.egress.iptables import SaveParseError, parse_save
-from hardening.egress.model import Kind
-from hardening.egress.nft import NftParseError, parse_ruleset
+from hardening.firewall import firewalld, ufw
+from hardening.firewall.iptables import SaveParseError, parse_save
+from hardening.firewall.model import Kind
+from hardening.firewall.nft import NftParseError, parse_ruleset
 
 G = Path(__file__).parent / "golden" / "firewall"
 
@@ -174,7 +174,7 @@ def _section(path: Path, name: str) -> str:
 def test_volatile_parts_do_not_change_a_parse_and_share_the_cached_result():
     """Counters and save dates differ on every host and every second: the parsers ignore them, so
     two outputs that differ only there parse to one (cached) ruleset; anything else still counts."""
-    from hardening.egress import iptables, nft
+    from hardening.firewall import iptables, nft
 
     rule = (
         '{"rule": {"family": "ip", "table": "t", "chain": "out", "handle": 3, "expr": '

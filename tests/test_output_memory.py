@@ -135,8 +135,8 @@ def test_excerpts_decode_only_what_they_show():
 
 
 def test_large_rulesets_are_parsed_but_not_memoised():
-    from hardening.egress import iptables, nft
-    from hardening.egress.model import MEMO_LIMIT
+    from hardening.firewall import iptables, nft
+    from hardening.firewall.model import MEMO_LIMIT
 
     rules = "".join(f"-A OUTPUT -d 10.0.{i // 250}.{i % 250}/32 -j ACCEPT\n" for i in range(40_000))
     big = "*filter\n:OUTPUT ACCEPT [0:0]\n" + rules + "COMMIT\n"

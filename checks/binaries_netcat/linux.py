@@ -173,4 +173,5 @@ def evaluate(facts: LinuxFacts, policy: Policy) -> Verdict:
         ev,
     )
 
+
 __all__ = ["evaluate", "validate_remedy"]

@@ -1,4 +1,4 @@
-"""Send probe packets through a :class:`~hardening.egress.model.Ruleset`, with real semantics.
+"""Send probe packets through a :class:`~hardening.firewall.model.Ruleset`, with real semantics.
 
 A probe is the first SYN of a new outbound TCP connection from a local process.
 It must pass EVERY base chain on the output path (all tables, all backends): an
@@ -13,7 +13,7 @@ not dropping.
 
 Example::
 
-    >>> from hardening.egress.iptables import parse_save
+    >>> from hardening.firewall.iptables import parse_save
     >>> rs = parse_save("*filter\\n:OUTPUT DROP [0:0]\\nCOMMIT\\n", 4, "iptables-nft")
     >>> p = Probe(4, ip_to_int("203.0.113.77"), 4444, "eth0")
     >>> run_probe(rs, p).admitted
@@ -26,7 +26,7 @@ import ipaddress
 import itertools
 from dataclasses import dataclass, replace
 
-from hardening.egress.model import (
+from hardening.firewall.model import (
     MAX_V4,
     MAX_V6,
     Chain,

@@ -16,7 +16,7 @@ all ports, even without port 4444 (``tcp dport { 1-4443, 4445-65535 } accept``).
 
 Example::
 
-    >>> from hardening.egress.iptables import parse_save
+    >>> from hardening.firewall.iptables import parse_save
     >>> rs = parse_save("*filter\\n:OUTPUT DROP [0:0]\\nCOMMIT\\n", 4, "iptables-nft")
     >>> judge(rs, 4, ("eth0",)).default_deny
     True
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from hardening.egress.evaluate import PROBE_PORT, PUBLIC, ProbePlan, ProbeResult, plan, public_count, run_probe
-from hardening.egress.model import MEMO_RULES, Intervals, Ruleset
+from hardening.firewall.model import MEMO_RULES, Intervals, Ruleset
 from hardening.policy import AllowedDestination, IPNetwork, Policy, PortRange
 
 

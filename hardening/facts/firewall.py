@@ -21,12 +21,12 @@ import json
 import re
 from dataclasses import dataclass
 
-from hardening.egress import firewalld, ufw
-from hardening.egress.iptables import SaveParseError, parse_save
-from hardening.egress.model import Ruleset, Table
-from hardening.egress.nft import NftParseError, parse_ruleset
 from hardening.facts.areas import FactArea
 from hardening.facts.sections import FactError, Sections, iter_lines
+from hardening.firewall import firewalld, ufw
+from hardening.firewall.iptables import SaveParseError, parse_save
+from hardening.firewall.model import Ruleset, Table
+from hardening.firewall.nft import NftParseError, parse_ruleset
 from hardening.model import Platform
 
 RUNNING_SECTIONS = (

@@ -1,4 +1,4 @@
-"""Translate ``iptables-save`` / ``ip6tables-save`` text into :mod:`hardening.egress.model`.
+"""Translate ``iptables-save`` / ``ip6tables-save`` text into :mod:`hardening.firewall.model`.
 
 Understood: tables, chain policies, ``-A`` rules with ``-s -d -o -i -p -f``, negation
 ``!``, matches tcp/udp (``--dport --sport --syn --tcp-flags``), multiport, state,
@@ -23,7 +23,7 @@ import shlex
 from dataclasses import replace
 from functools import lru_cache
 
-from hardening.egress.model import (
+from hardening.firewall.model import (
     MEMO_LIMIT,
     ROOT_ONLY,
     XT_OUTPUT_CHAINS,
@@ -35,7 +35,7 @@ from hardening.egress.model import (
     Ruleset,
     Table,
 )
-from hardening.facts.sections import iter_lines
+from hardening.lines import iter_lines
 
 
 class SaveParseError(ValueError):

@@ -1,7 +1,7 @@
 """The packet-filter model the egress judge evaluates: rules as data, no I/O.
 
-Both front ends (nftables JSON in :mod:`hardening.egress.nft`, iptables-save text in
-:mod:`hardening.egress.iptables`) translate into these types; the evaluator
+Both front ends (nftables JSON in :mod:`hardening.firewall.nft`, iptables-save text in
+:mod:`hardening.firewall.iptables`) translate into these types; the evaluator
 (:mod:`hardening.egress.evaluate`) only knows these.
 
 A :class:`Cond` tests one field of a :class:`Probe` and answers with a three-valued

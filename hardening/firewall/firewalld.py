@@ -23,7 +23,7 @@ from xml.etree.ElementTree import Element
 from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
 
-from hardening.egress.model import Chain, Cond, Intervals, Kind, Rule, Ruleset, Table
+from hardening.firewall.model import Chain, Cond, Intervals, Kind, Rule, Ruleset, Table
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hardening.egress.iptables import parse_rule, parse_save
-from hardening.egress.model import Chain, Ruleset, Table
-from hardening.facts.sections import iter_lines
+from hardening.firewall.iptables import parse_rule, parse_save
+from hardening.firewall.model import Chain, Ruleset, Table
+from hardening.lines import iter_lines
 
 _OUTPUT_FRAME = (
     "before-logging-output",

@@ -1,4 +1,4 @@
-"""Translate ``nft -j list ruleset`` (libnftables-json(5)) into :mod:`hardening.egress.model`.
+"""Translate ``nft -j list ruleset`` (libnftables-json(5)) into :mod:`hardening.firewall.model`.
 
 Every match harden understands becomes a :class:`Cond`; anything else becomes an
 ``unknown`` Cond carrying its JSON, so the evaluator treats it pessimistically
@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
-from hardening.egress.model import (
+from hardening.firewall.model import (
     MEMO_LIMIT,
     NFT_OUTPUT_HOOKS,
     ROOT_ONLY,
