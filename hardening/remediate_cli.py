@@ -84,7 +84,7 @@ UNLOCKS = {
     "harden_egress": "harden_egress_allow (`harden allowlist INVENTORY --out DIR` proposes it from evidence)",
     "harden_dns_logging": "harden_dns_resolvers (the resolvers this host may use; `harden allowlist` proposes them)",
     "harden_netcat": "harden_allowed_binaries to keep the tool, or remove what the guard refused by hand",
-    "harden_win_firewall": "harden_egress_allow",
+    "harden_win_egress": "harden_egress_allow",
     "harden_win_appcontrol": "harden_win_appcontrol_policy and harden_win_appcontrol_accept_clm=true",
     "harden_win_sysmon": "harden_win_sysmon_binary and harden_win_sysmon_config",
 }
