@@ -135,7 +135,7 @@ def audit(
     from hardening.audit_run import AuditSource, run_audit
     from hardening.console import Console
     from hardening.remediate_cli import write_audit_playbooks
-    from hardening.report_cli import gate, reports_after_run
+    from hardening.report.write import gate, reports_after_run
 
     ui = Console.for_stream(sys.stderr)
     waivers, fw = _report_inputs(ui, waivers_file, framework)
@@ -160,7 +160,7 @@ def _report_inputs(
     """``--waivers`` and ``--framework``, read before auditing (a bad one must not cost a fleet run); exit 2."""
     from hardening.report.frameworks import FrameworkError
     from hardening.report.waivers import WaiverError
-    from hardening.report_cli import load_inputs
+    from hardening.report.write import load_inputs
 
     try:
         return load_inputs(waivers_file, framework)

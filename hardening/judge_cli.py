@@ -65,7 +65,7 @@ def judge_cmd(
     from hardening.remediate_cli import write_audit_playbooks
     from hardening.report.frameworks import FrameworkError
     from hardening.report.waivers import WaiverError
-    from hardening.report_cli import gate, load_inputs, reports_after_run
+    from hardening.report.write import gate, load_inputs, reports_after_run
     from hardening.results import ResultsWriter
 
     ui = Console.for_stream(sys.stderr)

@@ -53,10 +53,7 @@ def _quarantine_entry(f: Mapping[str, Any], np: Mapping[str, Any], notes: list[s
             notes.append(f"{path!r}: no sha256 in the audit; not quarantined (re-audit as root)")
             return None
         entry: dict[str, Any] = {"path": path, "kind": "file", "sha256": sha, "root_only": root_only}
-        uid = np.get("uid")
-        if isinstance(uid, int) and not isinstance(uid, bool) and uid >= 0:
-            entry["uid"] = uid
-        return entry
+        return entry | _uid_of(np)
     notes.append(f"{path!r}: neither a file nor a link ({kind!r}); look at it by hand")
     return None
 
@@ -103,6 +100,12 @@ def netcat_targets(facts: Mapping[str, Any]) -> tuple[list[str], list[dict[str, 
     return packages, files, notes
 
 
+def _uid_of(raw: Mapping[str, Any]) -> dict[str, int]:
+    """``{"uid": N}`` when ``raw`` names a plain non-negative uid (the file's owner the role re-checks), else {}."""
+    uid = raw.get("uid")
+    return {"uid": uid} if isinstance(uid, int) and not isinstance(uid, bool) and uid >= 0 else {}
+
+
 def remedy(findings: list[dict[str, Any]]) -> Remedy:
     """The role's variables for the check's findings (evidence form, see ``linux._json``)."""
     packages, files, notes = netcat_targets({"findings": findings})
@@ -131,10 +134,7 @@ def _valid_entry(raw: Any, notes: list[str]) -> dict[str, Any] | None:
         return entry
     if raw.get("kind") == "file" and isinstance(raw.get("sha256"), str) and _SHA256.fullmatch(raw["sha256"]):
         entry["sha256"] = raw["sha256"]
-        uid = raw.get("uid")
-        if isinstance(uid, int) and not isinstance(uid, bool) and uid >= 0:
-            entry["uid"] = uid
-        return entry
+        return entry | _uid_of(raw)
     notes.append(f"ignored quarantine entry for {raw['path']!r} (neither a hashed file nor a link)")
     return None
 
