@@ -1,9 +1,11 @@
 """SARIF 2.1.0: a rule per check, a result per failing (or waived) host × check.
 
-Hosts are not source files, so results carry a logical location (the host) rather than
-a physical one; waived results carry an accepted external suppression; checks in error
-and hosts not fully audited become tool execution notifications (they are not findings,
-and ``executionSuccessful`` is false).
+Hosts are not source files: each result carries the host as a logical location and, for
+GitHub code scanning, a stable physical one (``hosts/<host>``, line 1); the run carries
+``automationDetails.id`` (category: the inventory). Waived results carry an accepted external
+suppression. Checks in error and hosts not fully audited are tool execution notifications and
+also results of kind ``open`` with the failure's fingerprint, so code scanning does not close
+their alerts as fixed (``executionSuccessful`` is false).
 
 Example::
 
@@ -14,9 +16,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
-from hardening.model import Platform, Severity, Status
+from hardening.model import CheckResult, HostResult, Platform, Severity, Status
 from hardening.report.document import ResultsDoc
 from hardening.report.frameworks import check_guide
 from hardening.report.text import strip_control
@@ -84,59 +89,119 @@ def _fingerprint(host: str, check_id: str) -> str:
     return hashlib.sha256(f"{host}\x00{check_id}".encode()).hexdigest()
 
 
+#: GitHub code scanning accepts at most this many results in a run (documented upload limit)
+MAX_RESULTS = 25_000
+
+
+def host_uri(host: str) -> str:
+    """A stable relative URI for a host: code scanning wants a physical location per result.
+
+    >>> host_uri("web 1/x")
+    'hosts/web%201%2Fx'
+    """
+    return "hosts/" + quote(strip_control(host), safe="")
+
+
+def _location(host: HostResult) -> dict[str, Any]:
+    return {
+        "physicalLocation": {"artifactLocation": {"uri": host_uri(host.name)}, "region": {"startLine": 1}},
+        "logicalLocations": [{"name": strip_control(host.name), "kind": "module"}],
+    }
+
+
+def _suppression(c: CheckResult) -> dict[str, Any]:
+    assert c.waiver is not None
+    by = f", by {c.waiver.by})" if c.waiver.by else ")"
+    return {
+        "kind": "external",
+        "status": "accepted",
+        "justification": strip_control(f"{c.waiver.justification} (until {c.waiver.expires.isoformat()}{by}"),
+    }
+
+
+def _result(host: HostResult, c: CheckResult, index: int) -> dict[str, Any]:
+    """A failing or waived check (kind fail), or one that could not be judged (kind open).
+
+    An unjudged check keeps its result, with the same fingerprint as a failure: code scanning
+    closes as fixed an alert whose result disappears, and a host that could not be audited
+    has fixed nothing.
+    """
+    judged = c.status in (Status.FAIL, Status.WAIVED)
+    message = c.message if judged else f"not judged on {host.name} ({host.status.value}): {c.message}"
+    result: dict[str, Any] = {
+        "ruleId": c.id,
+        "ruleIndex": index,
+        "level": LEVEL[c.severity] if judged else "none",  # SARIF: a kind other than fail has level none
+        "kind": "fail" if judged else "open",
+        "message": {"text": strip_control(message)},
+        "locations": [_location(host)],
+        "partialFingerprints": {"hardenHostCheck/v1": _fingerprint(host.name, c.id)},
+        "properties": {"host": host.name, "address": host.address, "severity": c.severity.value},
+    }
+    if c.waiver is not None and not c.waiver.expired:
+        result["suppressions"] = [_suppression(c)]
+    elif c.waiver is not None:
+        result["properties"]["waiverExpired"] = c.waiver.expires.isoformat()
+    return result
+
+
+def _notifications(host: HostResult, index: Mapping[str, int]) -> list[dict[str, Any]]:
+    """What stopped harden from judging this host or some of its checks (tool execution notifications)."""
+    notes: list[dict[str, Any]] = []
+    if not host.audited:
+        notes.append(
+            {
+                "level": "error",
+                "message": {"text": strip_control(f"{host.name}: not fully audited ({host.status}): {host.message}")},
+                "properties": {"host": host.name, "hostStatus": host.status.value},
+            }
+        )
+    for c in host.checks:
+        if c.status is Status.ERROR:
+            notes.append(
+                {
+                    "level": "error",
+                    "message": {"text": strip_control(f"{host.name}: {c.id}: {c.message}")},
+                    "descriptor": {"id": c.id, "index": index[c.id]},
+                    "properties": {"host": host.name},
+                }
+            )
+    return notes
+
+
+def automation_id(doc: ResultsDoc) -> str:
+    """``runAutomationDetails.id``: code scanning's category (before the last ``/``) and this run.
+
+    The category is the inventory's file name, so audits of different inventories uploaded to
+    one repository keep separate alerts.
+    """
+    stem = Path(doc.inventory).name.rsplit(".", 1)[0] or "inventory"
+    category = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in stem)[:100]
+    return f"harden/{category}/{doc.started_at}"
+
+
 def render_sarif(doc: ResultsDoc) -> str:
-    """A SARIF 2.1.0 log (JSON text) with one run of harden over ``doc``."""
+    """A SARIF 2.1.0 log (JSON text) with one run of harden over ``doc``, ready for GitHub code scanning."""
     ids = doc.check_ids()
     index = {cid: i for i, cid in enumerate(ids)}
     results: list[dict[str, Any]] = []
     notes: list[dict[str, Any]] = []
     for host in doc.hosts:
-        if not host.audited:
-            notes.append(
-                {
-                    "level": "error",
-                    "message": {
-                        "text": strip_control(f"{host.name}: not fully audited ({host.status}): {host.message}")
-                    },
-                    "properties": {"host": host.name, "hostStatus": host.status.value},
-                }
-            )
-        for c in host.checks:
-            if c.status is Status.ERROR:
-                notes.append(
-                    {
-                        "level": "error",
-                        "message": {"text": strip_control(f"{host.name}: {c.id}: {c.message}")},
-                        "descriptor": {"id": c.id, "index": index[c.id]},
-                        "properties": {"host": host.name},
-                    }
-                )
-            if c.status not in (Status.FAIL, Status.WAIVED):
-                continue
-            result: dict[str, Any] = {
-                "ruleId": c.id,
-                "ruleIndex": index[c.id],
-                "level": LEVEL[c.severity],
-                "kind": "fail",
-                "message": {"text": strip_control(c.message)},
-                "locations": [{"logicalLocations": [{"name": strip_control(host.name), "kind": "module"}]}],
-                "partialFingerprints": {"hardenHostCheck/v1": _fingerprint(host.name, c.id)},
-                "properties": {"host": host.name, "address": host.address, "severity": c.severity.value},
+        notes += _notifications(host, index)
+        results += [
+            _result(host, c, index[c.id]) for c in host.checks if c.status in (Status.FAIL, Status.WAIVED, Status.ERROR)
+        ]
+    if len(results) > MAX_RESULTS:
+        results.sort(key=lambda r: r["kind"] != "fail")  # failures first; stable within each kind
+        notes.append(
+            {
+                "level": "warning",
+                "message": {
+                    "text": f"{len(results) - MAX_RESULTS} results left out: code scanning takes {MAX_RESULTS}"
+                },
             }
-            if c.waiver is not None and not c.waiver.expired:
-                result["suppressions"] = [
-                    {
-                        "kind": "external",
-                        "status": "accepted",
-                        "justification": strip_control(
-                            f"{c.waiver.justification} (until {c.waiver.expires.isoformat()}"
-                            + (f", by {c.waiver.by})" if c.waiver.by else ")")
-                        ),
-                    }
-                ]
-            elif c.waiver is not None:
-                result["properties"]["waiverExpired"] = c.waiver.expires.isoformat()
-            results.append(result)
+        )
+        results = results[:MAX_RESULTS]
     log = {
         "$schema": SARIF_SCHEMA_URI,
         "version": "2.1.0",
@@ -158,6 +223,7 @@ def render_sarif(doc: ResultsDoc) -> str:
                         "toolExecutionNotifications": notes,
                     }
                 ],
+                "automationDetails": {"id": automation_id(doc)},
                 "results": results,
                 "properties": {"inventory": doc.inventory, "hosts": [h.name for h in doc.hosts]},
             }
