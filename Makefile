@@ -22,6 +22,8 @@ $(STAMP): pyproject.toml Makefile
 		&& $(PYTHON) -m venv $(VENV); \
 	fi
 	$(VENV)/bin/pip install -q --disable-pip-version-check 'setuptools>=68' wheel
+	@# the distribution was called harden before harden-revshell: drop the old one first (same files)
+	@$(VENV)/bin/pip uninstall -y -q harden >/dev/null 2>&1 || true
 	$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[test]'
 	@touch $@
 
