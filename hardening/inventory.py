@@ -78,6 +78,9 @@ class Target:
     host_key_checking: bool = True
     known_hosts: str | None = None
     policy: Policy = field(default_factory=Policy)
+    # ansible_ssh_common_args and ansible_ssh_extra_args (or [ssh_connection] in ansible.cfg): the
+    # SSH transport follows their ProxyJump/ProxyCommand/-F like OpenSSH (hardening.transport.sshroute)
+    ssh_args: tuple[str, ...] = ()
     variables: Mapping[str, Any] = field(default_factory=dict, repr=False)
     winrm: WinrmSettings | None = None
 
@@ -229,12 +232,17 @@ def target_from_vars(name: str, hostvars: Mapping[str, Any], env: Mapping[str, s
         raise InventoryError(
             f"host {name}: ansible_connection={conn_name!r} is not supported (ssh, paramiko, local, winrm)"
         )
-    method = str(hostvars.get("ansible_become_method") or "sudo")
-    become = _bool(hostvars.get("ansible_become"), f"host {name}: ansible_become", False)
+    method = str(_first(hostvars, "ansible_become_method", "harden_cfg_become_method") or "sudo")
+    become = _bool(
+        _first(hostvars, "ansible_become", "harden_cfg_become"),
+        f"host {name}: ansible_become (or [privilege_escalation] become)",
+        False,
+    )
     if become and method not in ("sudo", "ansible.builtin.sudo"):
         raise InventoryError(f"host {name}: ansible_become_method={method!r} is not supported (sudo)")
-    env_check = env.get("ANSIBLE_HOST_KEY_CHECKING")
-    checking = _bool(env_check, "ANSIBLE_HOST_KEY_CHECKING", True)
+    env_check = env.get("ANSIBLE_HOST_KEY_CHECKING")  # the environment, then ansible.cfg, then True
+    default_check = env_check if env_check is not None else hostvars.get("harden_cfg_host_key_checking")
+    checking = _bool(default_check, "ANSIBLE_HOST_KEY_CHECKING (or host_key_checking in ansible.cfg)", True)
     checking = _bool(
         _first(
             hostvars,
@@ -249,8 +257,18 @@ def target_from_vars(name: str, hostvars: Mapping[str, Any], env: Mapping[str, s
         policy = Policy.from_vars(hostvars)
     except PolicyError as exc:
         raise InventoryError(f"host {name}: {exc}") from None
-    key_file = _first(hostvars, "ansible_ssh_private_key_file", "ansible_private_key_file")
+    key_file = _first(
+        hostvars, "ansible_ssh_private_key_file", "ansible_private_key_file", "harden_cfg_private_key_file"
+    )
     winrm = connection is Connection.WINRM
+    ssh_args = tuple(
+        str(a)
+        for a in (
+            _first(hostvars, "ansible_ssh_common_args", "harden_cfg_ssh_common_args"),
+            _first(hostvars, "ansible_ssh_extra_args", "harden_cfg_ssh_extra_args"),
+        )
+        if a
+    )
     port = _port(
         _first(hostvars, "ansible_winrm_port", "ansible_port")
         if winrm
@@ -264,18 +282,17 @@ def target_from_vars(name: str, hostvars: Mapping[str, Any], env: Mapping[str, s
         connection=connection,
         host=str(_first(hostvars, *_HOST_VARS[winrm]) or name),
         port=port,
-        user=user if winrm else _first(hostvars, "ansible_user", "ansible_ssh_user"),
+        user=user if winrm else _first(hostvars, "ansible_user", "ansible_ssh_user", "harden_cfg_remote_user"),
         key_file=os.path.expanduser(str(key_file)) if key_file else None,
         password=_first(hostvars, "ansible_winrm_password", "ansible_winrm_pass", "ansible_password")
         if winrm
         else _first(hostvars, "ansible_password", "ansible_ssh_pass", "ansible_ssh_password"),
         become=become,
-        become_user=str(hostvars.get("ansible_become_user") or "root"),
+        become_user=str(_first(hostvars, "ansible_become_user", "harden_cfg_become_user") or "root"),
         become_password=_first(hostvars, "ansible_become_password", "ansible_become_pass", "ansible_sudo_pass"),
         host_key_checking=checking,
-        known_hosts=_known_hosts_from_args(
-            hostvars.get("ansible_ssh_common_args"), hostvars.get("ansible_ssh_extra_args")
-        ),
+        known_hosts=_known_hosts_from_args(*ssh_args),
+        ssh_args=ssh_args,
         policy=policy,
         variables=hostvars,
         winrm=settings,
@@ -422,6 +439,7 @@ def _read_hosts(source: Path, limit: str | None, vault_password_file: Path | Non
     from ansible.template import Templar
     from ansible.vars.manager import VariableManager
 
+    _init_plugins()
     loader = DataLoader()
     if vault_password_file is not None:
         from ansible.cli import CLI
@@ -454,6 +472,7 @@ def _read_hosts(source: Path, limit: str | None, vault_password_file: Path | Non
                 hostvars = variables.get_vars(host=host, include_hostvars=False)
                 templar = Templar(loader=loader, variables=hostvars)
                 used = {k: _plain(templar.template(hostvars[k])) for k in _USED if k in hostvars}
+                used.update(_config_settings({**hostvars, **used}))
         except AnsibleError as exc:
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             if "undecryptable" in first or "vault" in first.lower():
@@ -466,6 +485,51 @@ def _read_hosts(source: Path, limit: str | None, vault_password_file: Path | Non
 #: A YAML file whose aliases expand it to more values than this (and a hundred times more than it
 #: holds) is refused before Ansible reads it: a "billion laughs" takes a few hundred bytes.
 MAX_EXPANDED = 1_000_000
+
+
+#: Ansible settings (ansible.cfg, ANSIBLE_* environment) harden honours when the inventory does not
+#: set the host variable: (connection plugin option or constant, the key handed to target_from_vars)
+_SSH_OPTIONS = ("remote_user", "private_key_file", "host_key_checking", "ssh_common_args", "ssh_extra_args")
+_BECOME = {"become": "DEFAULT_BECOME", "become_user": "DEFAULT_BECOME_USER", "become_method": "DEFAULT_BECOME_METHOD"}
+
+
+def _config_settings(variables: Mapping[str, Any]) -> dict[str, Any]:
+    """What Ansible's own configuration says for this host: the ssh connection plugin's options
+    resolved with its precedence (host variables, then ``ANSIBLE_*``, then ansible.cfg), and the
+    privilege escalation defaults. Read in the inventory child, where ansible-core is loaded."""
+    from ansible import constants as C
+    from ansible.errors import AnsibleError
+    from ansible.plugins.loader import connection_loader
+
+    out: dict[str, Any] = {}
+    if str(variables.get("ansible_connection") or "ssh") in ("winrm", "psrp", "ansible.builtin.winrm", "local"):
+        return out
+    connection_loader.get("ssh", class_only=True)  # registers the plugin's option definitions
+    for option in _SSH_OPTIONS:
+        try:
+            value = C.config.get_config_value(option, plugin_type="connection", plugin_name="ssh", variables=variables)
+        except (AnsibleError, KeyError, TypeError, ValueError):
+            continue
+        if value not in (None, ""):
+            out[f"harden_cfg_{option}"] = _plain(value)
+    for key, constant in _BECOME.items():
+        value = getattr(C, constant, None)
+        if value not in (None, ""):
+            out[f"harden_cfg_{key}"] = _plain(value)
+    return out
+
+
+def _init_plugins() -> None:
+    """Load Ansible's plugins as ``ansible-inventory`` does before it reads a source.
+
+    Without it ansible-core (2.15+) knows no inventory plugin by name, and a plugin inventory
+    (``plugin: ansible.builtin.constructed``, ``generator``, a collection's ``aws_ec2``) is
+    refused as "unknown plugin". Which plugins may read a source is Ansible's own setting
+    (``[inventory] enable_plugins`` in ansible.cfg, ``ANSIBLE_INVENTORY_ENABLED``).
+    """
+    from ansible.plugins.loader import init_plugin_loader
+
+    init_plugin_loader()
 
 
 def _vars_files(source: Path) -> list[Path]:

@@ -26,6 +26,7 @@ import paramiko
 from hardening.inventory import Target
 from hardening.model import HostStatus
 from hardening.transport.base import MAX_OUTPUT, RunResult, TransportError, exchange, plan_command
+from hardening.transport.sshroute import RouteError, SshRoute, resolve_route
 
 
 class UnknownHostKey(paramiko.SSHException):
@@ -175,6 +176,7 @@ class SshTransport:
         self.timeout = timeout
         self.max_output = max_output
         self.known_hosts = known_hosts or target.known_hosts or default_known_hosts()
+        self._jumps: list[paramiko.SSHClient] = []  # jump host connections, closed with the target's
 
     def _client(self) -> paramiko.SSHClient:
         client = paramiko.SSHClient()
@@ -189,18 +191,77 @@ class SshTransport:
             client.set_missing_host_key_policy(_AcceptAny())
         return client
 
+    def route(self) -> SshRoute:
+        """Where OpenSSH would connect for this target (ssh_config, ProxyJump, ProxyCommand)."""
+        t = self.target
+        try:
+            return resolve_route(t.host, t.port, t.user, t.key_file, t.ssh_args)
+        except RouteError as exc:
+            raise TransportError(HostStatus.ERROR, f"cannot follow the SSH route to {t.host}: {exc}") from None
+
+    def _through(self, route: SshRoute, deadline: float) -> Any:
+        """A socket-like path to ``route``'s host: ProxyCommand, or each jump host in turn (direct-tcpip
+        channels, host keys checked like the target's), or None for a direct connection."""
+        if route.proxy_command:
+            try:
+                return paramiko.ProxyCommand(route.proxy_command)
+            except (paramiko.SSHException, OSError) as exc:
+                raise TransportError(HostStatus.UNREACHABLE, f"ProxyCommand failed: {exc}") from None
+        sock: Any = None
+        for i, hop in enumerate(route.jumps):
+            nxt = route.jumps[i + 1] if i + 1 < len(route.jumps) else None
+            dest = (nxt.host, nxt.port) if nxt else (route.host, route.port)
+            left = max(0.1, deadline - time.monotonic())
+            client = self._client()
+            self._jumps.append(client)
+            try:
+                client.connect(
+                    hostname=hop.host,
+                    port=hop.port,
+                    username=hop.user,
+                    key_filename=list(hop.key_files) or None,
+                    look_for_keys=not hop.key_files,
+                    sock=sock,
+                    timeout=left,
+                    banner_timeout=left,
+                    auth_timeout=left,
+                    channel_timeout=left,
+                    transport_factory=_transport,
+                )
+                transport = client.get_transport()
+                assert transport is not None
+                sock = transport.open_channel("direct-tcpip", dest, ("127.0.0.1", 0), timeout=left)
+            except UnknownHostKey as exc:
+                raise TransportError(
+                    HostStatus.AUTH_FAILED, f"jump host {hop}: host key verification failed: {exc}"
+                ) from None
+            except paramiko.BadHostKeyException as exc:
+                raise TransportError(HostStatus.AUTH_FAILED, f"jump host {hop}: host key CHANGED ({exc})") from None
+            except paramiko.AuthenticationException as exc:
+                raise TransportError(HostStatus.AUTH_FAILED, f"jump host {hop}: authentication failed: {exc}") from None
+            except (paramiko.SSHException, OSError, EOFError) as exc:
+                raise TransportError(
+                    HostStatus.UNREACHABLE, f"jump host {hop} cannot reach {dest[0]}:{dest[1]}: {exc}"
+                ) from None
+        return sock
+
     def _connect(self, client: paramiko.SSHClient, deadline: float) -> None:
         t = self.target
+        route = self.route()
+        where = route.describe()
+        sock = self._through(route, deadline)
         left = max(0.1, deadline - time.monotonic())
+        keys = list(route.key_files) or None
         try:
             client.connect(
-                hostname=t.host,
-                port=t.port or 22,
-                username=t.user,
+                hostname=route.host,
+                port=route.port,
+                username=route.user,
                 password=t.password,
-                key_filename=t.key_file,
-                look_for_keys=t.key_file is None and t.password is None,
+                key_filename=keys,
+                look_for_keys=keys is None and t.password is None,
                 allow_agent=t.password is None,
+                sock=sock,
                 timeout=left,
                 banner_timeout=left,
                 auth_timeout=left,
@@ -212,14 +273,14 @@ class SshTransport:
         except paramiko.BadHostKeyException as exc:
             raise TransportError(
                 HostStatus.AUTH_FAILED,
-                f"host key verification failed: the key of {t.host} CHANGED "
+                f"host key verification failed: the key of {route.host} CHANGED "
                 f"(got {exc.key.get_name()} {exc.key.fingerprint}, expected {exc.expected_key.fingerprint} "
                 f"from {self.known_hosts}); this may be an attack — verify before updating known_hosts",
             ) from None
         except paramiko.AuthenticationException as exc:
             raise TransportError(HostStatus.AUTH_FAILED, f"SSH authentication failed for {t.user}: {exc}") from None
         except TimeoutError:
-            raise TransportError(HostStatus.TIMEOUT, f"timed out connecting to {t.host}:{t.port or 22}") from None
+            raise TransportError(HostStatus.TIMEOUT, f"timed out connecting to {where}") from None
         except (paramiko.SSHException, EOFError) as exc:  # EOFError: closed under paramiko's reader
             text = str(exc) or "connection closed by the server"
             transport = client.get_transport()
@@ -228,25 +289,21 @@ class SshTransport:
                 text = f"no SSH banner received ({text})"
             if time.monotonic() >= deadline - 0.05:
                 raise TransportError(
-                    HostStatus.TIMEOUT, f"timed out after {self.timeout:g}s with {t.host}:{t.port or 22}: {text}"
+                    HostStatus.TIMEOUT, f"timed out after {self.timeout:g}s with {where}: {text}"
                 ) from None
             status = HostStatus.TIMEOUT if "banner" in text.lower() or "timeout" in text.lower() else HostStatus.ERROR
             error = _DroppedBeforeBanner if no_banner else TransportError
-            raise error(status, f"SSH error with {t.host}:{t.port or 22}: {text}") from None
+            raise error(status, f"SSH error with {where}: {text}") from None
         except paramiko.ssh_exception.NoValidConnectionsError as exc:
             reasons = sorted({(e.strerror or str(e)) for e in exc.errors.values()})
-            raise TransportError(
-                HostStatus.UNREACHABLE, f"cannot connect to {t.host}:{t.port or 22}: {', '.join(reasons)}"
-            ) from None
+            raise TransportError(HostStatus.UNREACHABLE, f"cannot connect to {where}: {', '.join(reasons)}") from None
         except OSError as exc:
             transport = client.get_transport()
             dropped = isinstance(exc, ConnectionResetError | BrokenPipeError | ConnectionAbortedError) and (
                 transport is None or not transport.remote_version
             )
             error = _DroppedBeforeBanner if dropped else TransportError
-            raise error(
-                HostStatus.UNREACHABLE, f"cannot connect to {t.host}:{t.port or 22}: {exc.strerror or exc}"
-            ) from None
+            raise error(HostStatus.UNREACHABLE, f"cannot connect to {where}: {exc.strerror or exc}") from None
 
     # Connections dropped before the server's banner are tried again, this many times in all.
     ATTEMPTS = 4
@@ -264,6 +321,7 @@ class SshTransport:
                 return client
             except _DroppedBeforeBanner as exc:
                 client.close()
+                self._close_jumps()
                 step = 0.25 * 2 ** (attempt - 1)  # 0.25, 0.5, 1 s, each plus up to as much again
                 pause = step + random.uniform(0, step)
                 if attempt == self.ATTEMPTS or time.monotonic() + pause >= deadline - 1.0:
@@ -276,6 +334,7 @@ class SshTransport:
                 time.sleep(pause)
             except TransportError:
                 client.close()
+                self._close_jumps()
                 raise
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -309,3 +368,10 @@ class SshTransport:
                 channel.close()
         finally:
             client.close()
+            self._close_jumps()
+
+    def _close_jumps(self) -> None:
+        for jump in reversed(self._jumps):
+            with contextlib.suppress(paramiko.SSHException, OSError, EOFError):
+                jump.close()
+        self._jumps.clear()
