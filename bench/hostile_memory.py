@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Memory benchmark: ``harden audit --forks 10`` of 10 hostile hosts answering ~30 MiB each.
 
-The hosts are ``tests/ssh_server.py`` (paramiko's server side on 127.0.0.1, no lab, no root),
+The hosts are ``tests/support/ssh_server.py`` (paramiko's server side on 127.0.0.1, no lab, no root),
 run as a separate process so that only harden's own memory is measured. Each host answers
 with a real collector output (the lab golden) grown to ``--size-mib`` in one of these shapes:
 
@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVER = ROOT / "tests" / "ssh_server.py"
+SERVER = ROOT / "tests" / "support" / "ssh_server.py"
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ with whole ANSI sequences among them (tokenised as ``strip_control`` does), and 
 whitespace character of a password matches any run of whitespace and ignorables. The
 whole match, junk included, becomes :data:`REDACTED`, until nothing matches. Whatever the
 outputs then drop or collapse, no output shows the password: each view of the text is
-covered by one of the two patterns (tests/test_redact.py checks that property).
+covered by one of the two patterns (tests/hostile/test_redact.py checks that property).
 
 A host that knows the password can still print it in a form no normalisation undoes
 (reversed, base64, spelt out, look-alike letters): redaction is about outputs revealing a

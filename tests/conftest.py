@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-# The tests' own helper modules (labutil, wsman_server, hunt_scenarios, ssh servers) import by name.
-sys.path.insert(0, str(Path(__file__).parent))
+# The tests' own helper modules in tests/support (labutil, wsman_server, hunt_scenarios, ssh_server) import by name.
+sys.path.insert(0, str(Path(__file__).parent / "support"))
 
 from hardening.lab import DEFAULT_NETWORK, DEFAULT_STATES, GUARD_TABLE, Lab, LabError, lab_down, lab_up
 

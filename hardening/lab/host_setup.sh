@@ -1,7 +1,7 @@
 #!/bin/sh
 # Prepare this machine (Debian 12, as root) to run the harden lab: Debian packages and
 # podman's engine configuration; chromium for the HTML report test (headless render);
-# dash and busybox, the shells the collector script is tested under (tests/test_collector_script.py).
+# dash and busybox, the shells the collector script is tested under (tests/facts/test_collector.py).
 # Idempotent and quick when everything is already there.
 # Usage: sh hardening/lab/host_setup.sh        (called by `make install`)
 set -eu

@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # harden_netcat: move one unpackaged netcat-like (a file, or a link as itself) into quarantine.
 # Runs on the managed host; the pure functions are unit tested on the controller
-# (tests/test_netcat_guard.py), the whole module on lab containers.
+# (tests/remediation/test_netcat_guard.py), the whole module on lab containers.
 """Quarantine a path the audit found, race-free against the user who owns its directory.
 
 The path comes from the audited host, so a user may have changed it since the audit:

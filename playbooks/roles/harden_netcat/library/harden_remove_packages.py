@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # harden_netcat: remove netcat packages, and nothing else, ever.
 # Runs on the managed host (Ansible copies it there); the pure functions below are unit
-# tested on the controller (tests/test_netcat_guard.py).
+# tested on the controller (tests/remediation/test_netcat_guard.py).
 """Remove packages only when the removal is exactly what was planned.
 
 Refuses, with a message that says why, when a package is Essential, Priority

@@ -1,0 +1,159 @@
+"""`harden hunt` and `harden verify` on real lab containers with real reverse shells.
+
+Its own lab (state default, unique prefix): the tests start shells, copy netcat-likes in
+and change the egress policy, so the session ``lab`` other tests read is left alone.
+Every started process is killed by pid; the listener closes within its lifetime.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from hardening.hunt.run import load_schema
+from hardening.lab import image_ref
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "support"))
+import hunt_scenarios as hs
+from labutil import DEBS, private_lab
+
+pytestmark = pytest.mark.lab
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="module")
+def hlab(lab, tmp_path_factory):  # `lab` first: root, podman and the shared network exist
+    with private_lab(tmp_path_factory, ("default",), "h") as up:
+        yield up
+
+
+def harden(*args, timeout=300):
+    return subprocess.run([str(BIN / "harden"), *map(str, args)], capture_output=True, text=True, timeout=timeout)
+
+
+def test_hunt_catches_every_real_shell(hlab, tmp_path):
+    host = hlab.host("default")
+    c = host.container
+    route = hs.sh(c, "ip route get 198.18.0.1")
+    assert " dev eth0 " in route, route  # the listener is reached over the lab bridge
+    hs.copy_binaries(image_ref(), c)
+    started = time.monotonic()
+    groups: dict[int, set[int]] = {}
+    ssh = None
+    with hs.Listener(lifetime=60) as lst:
+        cases = hs.scenarios(lst.port)
+        try:
+            for i, case in enumerate(cases):
+                hs.start(c, case, i)
+            ssh = hs.interactive_ssh(host.port, hlab.key, hlab.known_hosts)
+            assert hs.wait_connected(lst, len(cases)) == len(cases)
+            time.sleep(0.5)
+            r = harden("hunt", hlab.inventory, "--out", tmp_path, "--timeout", "30")
+            groups = hs.scenario_pids(c)
+        finally:
+            if ssh is not None:
+                ssh.kill()
+                ssh.wait(timeout=10)
+            hs.kill(c, set().union(*groups.values()) if groups else set())
+    assert r.returncode == 1, r.stderr[-3000:]  # high detections
+    doc = json.loads((tmp_path / "hunt.json").read_text())
+    jsonschema.validate(doc, load_schema("hunt.v1.json"))
+    h = doc["hosts"][0]
+    assert h["status"] == "ok", h
+    by_pid = {d["pid"]: d["severity"] for d in h["detections"]}
+    rank = {"": 0, "low": 1, "medium": 2, "high": 3}
+    for i, case in enumerate(cases):
+        pids = groups.get(i, set())
+        assert pids, f"{case.name}: no process found"
+        tier = max((by_pid.get(p, "") for p in pids), key=rank.__getitem__)
+        if case.malicious:
+            assert tier in ("high", "medium"), (case.name, h["detections"])
+        else:
+            assert tier != "high", (case.name, h["detections"])
+    scenario_pids = set().union(*groups.values())
+    stray = [d for d in h["detections"] if d["pid"] not in scenario_pids]
+    assert not [d for d in stray if d["severity"] == "high"], stray  # the SSH session and the collector
+    assert "harden hunt" in r.stderr  # the table
+    assert time.monotonic() - started < 60
+    left = hs.scenario_pids(c)
+    assert not left, f"scenario processes left behind: {left}"
+
+
+def test_verify_lab_linux_and_winrm_host_learn_their_callbacks(hlab, tmp_path):
+    """One run, two learned callback addresses: 198.18.0.1 (SSH_CONNECTION of the lab host) and
+    127.0.0.1 (the WinRM connection to the test server, the double of a Windows host)."""
+    from wsman_server import Account, WsmanServer
+
+    ports = [45000 + os.getpid() % 5000 + i for i in range(3)]
+    acc = Account("pw", b"", callbacks={ports[0]: "open", ports[2]: "no-token"})
+    with WsmanServer({"w": acc}) as srv:
+        inv = tmp_path / "inventory.ini"
+        win = (
+            f"win1 ansible_connection=winrm ansible_host=127.0.0.1 ansible_port={srv.port} "
+            "ansible_user=w ansible_password=pw ansible_winrm_scheme=http"
+        )
+        inv.write_text(hlab.inventory.read_text() + f"\n[windows]\n{win}\n")
+        inv.chmod(0o600)
+        r = harden("verify", inv, "--out", tmp_path, "--ports", ",".join(map(str, ports)), "--attempt-timeout", "2")
+        errors = list(srv.errors)
+    assert r.returncode == 1, r.stderr[-2000:]
+    doc = json.loads((tmp_path / "verify.json").read_text())
+    jsonschema.validate(doc, load_schema("verify.v1.json"))
+    hosts = {h["name"]: h for h in doc["hosts"]}
+    assert (hosts["default"]["callback_host"], hosts["default"]["method"]) == ("198.18.0.1", "bash")
+    assert [c["result"] for c in hosts["default"]["callbacks"]] == ["open"] * 3, hosts["default"]
+    assert (hosts["win1"]["callback_host"], hosts["win1"]["platform"]) == ("127.0.0.1", "windows")
+    assert [c["result"] for c in hosts["win1"]["callbacks"]] == ["open", "blocked", "error"], hosts["win1"]
+    listening = {(lst["address"], lst["port"]): lst for lst in doc["listeners"]}
+    assert set(listening) == {(a, p) for a in ("127.0.0.1", "198.18.0.1") for p in ports}
+    assert listening[("198.18.0.1", ports[0])]["tokens"] == 1 and listening[("127.0.0.1", ports[0])]["tokens"] == 1
+    assert listening[("127.0.0.1", ports[2])]["stray"] == 1 and errors == []
+
+
+def _inventory_without_callback(lab, path: Path) -> Path:
+    """The lab inventory with an egress allowlist that does not include the controller (.1)."""
+    text = lab.inventory.read_text().replace("harden_egress_allow=198.18.0.0/24", "harden_egress_allow=198.18.0.128/25")
+    path.write_text(text)
+    path.chmod(0o600)
+    return path
+
+
+def test_verify_open_then_blocked_after_apply(hlab, tmp_path):
+    ports = "4444,443,8080"
+    before = harden("verify", hlab.inventory, "--out", tmp_path / "before", "--ports", ports)
+    # the lab's own policy admits the whole lab network, the controller included: open, but
+    # permitted by policy (not a finding, exit 0)
+    assert before.returncode == 0, before.stderr[-2000:]
+    doc = json.loads((tmp_path / "before" / "verify.json").read_text())
+    jsonschema.validate(doc, load_schema("verify.v1.json"))
+    (host,) = doc["hosts"]
+    assert host["callback_host"] == "198.18.0.1" and host["method"] == "bash"
+    assert [c["result"] for c in host["callbacks"]] == ["open"] * 3, host
+    assert all(c["permitted_by_policy"] for c in host["callbacks"]) and doc["summary"]["open_outside_policy"] == 0
+
+    inv = _inventory_without_callback(hlab, tmp_path / "inventory.ini")
+    outside = harden("verify", inv, "--out", tmp_path / "outside", "--ports", ports)
+    assert outside.returncode == 1, outside.stderr[-2000:]  # the same callbacks, outside this policy
+    doc = json.loads((tmp_path / "outside" / "verify.json").read_text())
+    assert doc["summary"]["open_outside_policy"] == 3
+
+    audit = harden("audit", inv, "--out", tmp_path / "run")
+    assert audit.returncode == 1, audit.stderr[-2000:]
+    apply = harden(
+        "apply", tmp_path / "run", "--inventory", inv, "-e", DEBS, "-e", "harden_dns_resolvers=198.18.0.2", timeout=900
+    )
+    assert "== apply: successful" in apply.stdout + apply.stderr, (apply.stdout + apply.stderr)[-4000:]
+
+    after = harden("verify", inv, "--out", tmp_path / "after", "--ports", ports, "--attempt-timeout", "2")
+    doc = json.loads((tmp_path / "after" / "verify.json").read_text())
+    jsonschema.validate(doc, load_schema("verify.v1.json"))
+    (host,) = doc["hosts"]
+    assert [c["result"] for c in host["callbacks"]] == ["blocked"] * 3, host
+    assert after.returncode == 0, after.stderr[-2000:]

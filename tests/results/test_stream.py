@@ -1,0 +1,121 @@
+"""ResultsWriter streams: results.json is written from hosts.jsonl (the document ``document(...)``
+gives, one host per line), while memory holds only slim results."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from hardening.checks import linux_checks
+
+from hardening.audit import judge
+from hardening.facts.linux import gather
+from hardening.facts.sections import parse_sections
+from hardening.inventory import Connection, Target
+from hardening.model import Evidence, HostResult, HostStatus, PackedFacts, Platform
+from hardening.policy import Policy
+from hardening.results import ResultsWriter, document
+
+G = Path(__file__).parents[1] / "golden" / "lab"
+
+
+def _host(state: str, name: str) -> HostResult:
+    text = (G / f"{state}.out").read_text()
+    nonce = re.match(r"# harden collector output host=\S+ nonce=(\w+)", text).group(1)
+    target = Target(name=name, connection=Connection.SSH, host="x", policy=Policy())
+    checks = judge(gather(parse_sections(text, nonce)), target, linux_checks())
+    return HostResult(name, Platform.LINUX, HostStatus.OK, "", "x:22", checks, 1.0)
+
+
+def _same_but_time(a: str, b: str) -> None:
+    strip = re.compile(r'"finished_at": "[^"]*"')
+    assert strip.sub("", a) == strip.sub("", b)
+
+
+def test_results_json_is_streamed_from_the_jsonl(tmp_path):
+    hosts = [_host(s, f"{s}-{i}") for i, s in enumerate(["default", "hardened", "half", "ufw", "default"])]
+    w = ResultsWriter(tmp_path, inventory="inv.ini", limit="lab")
+    for h in hosts:
+        w.add(h)
+    w.complete = True
+    path = w.close()
+    text = path.read_text()
+    want = document(hosts, "inv.ini", "lab", w.started_at, True)
+    got = json.loads(text)
+    assert {**got, "finished_at": ""} == {**want, "finished_at": ""}
+    # the head indented, then one host per line, verbatim from the stream
+    lines = text.splitlines()
+    assert lines[0] == "{" and lines[1] == '  "schema": "harden.results/v1",' and lines[-2:] == ["  ]", "}"]
+    host_lines = [ln for ln in lines if ln.startswith('    {"name": ')]
+    assert len(host_lines) == 5
+    assert [ln.strip().rstrip(",") for ln in host_lines] == (tmp_path / "hosts.jsonl").read_text().splitlines()
+    # memory keeps verdicts and messages, not the evidence
+    assert all(not c.evidence.excerpt and not c.evidence.facts for h in w.hosts for c in h.checks)
+    assert [(c.id, c.status, c.message) for c in w.hosts[3].checks] == [
+        (c.id, c.status, c.message) for c in hosts[3].checks
+    ]
+
+
+def test_a_host_added_again_replaces_its_result_and_torn_lines_are_skipped(tmp_path):
+    first, again = _host("default", "web"), _host("hardened", "web")
+    w = ResultsWriter(tmp_path, inventory="inv.ini")
+    w.add(first)
+    w._stream.write('{"name": "db", "trunc')  # a torn line, as a killed run leaves it
+    w._stream.write("\n")
+    w.add(again)
+    w.complete = True
+    doc = json.loads(w.close().read_text())
+    assert [h["name"] for h in doc["hosts"]] == ["web"]
+    assert doc["hosts"][0] == json.loads(json.dumps(again.to_json()))
+    assert doc["summary"]["hosts"] == 1
+
+
+def test_empty_run(tmp_path):
+    w = ResultsWriter(tmp_path, inventory="inv.ini")
+    path = w.close()
+    want = json.dumps(document([], "inv.ini", None, w.started_at, False), indent=2, ensure_ascii=False) + "\n"
+    _same_but_time(path.read_text(), want)  # no host: exactly the indented document
+
+
+def test_reports_after_a_run_work_from_the_stream_and_match_the_whole_document(tmp_path):
+    """The audit's report stage reads the stream back host by host (evidence packed as text), yet
+    writes what the reports of the fully parsed results.json would be, byte for byte."""
+    from hardening.report.document import dump_results, load_results, write_results, written_results
+    from hardening.report.html import html_chunks, render_html
+    from hardening.report_cli import reports_after_run
+
+    hosts = [_host(s, f"{s}-{i}") for i, s in enumerate(["default", "hardened", "half", "ufw"])]
+    w = ResultsWriter(tmp_path / "run", inventory="inv.ini")
+    for h in hosts:
+        w.add(h)
+    w.complete = True
+    w.close()
+    streamed = written_results(w)
+    whole = load_results(w.results_path)
+    assert streamed == whole
+    assert all(isinstance(c.evidence.facts, PackedFacts) for h in streamed.hosts for c in h.checks if c.evidence.facts)
+    assert [c.evidence.facts_dict() for c in streamed.hosts[3].checks] == [
+        dict(c.evidence.facts) for c in hosts[3].checks
+    ]
+    write_results(streamed, tmp_path / "again.json")
+    assert (tmp_path / "again.json").read_text() == dump_results(whole) == w.results_path.read_text()
+    chunks = list(html_chunks(streamed))
+    assert len(chunks) > 100  # written piece by piece, never one string
+    assert "".join(chunks) == render_html(whole)
+    before = w.results_path.read_bytes()
+    doc = reports_after_run(w, ("html", "json"), None, None)
+    assert w.results_path.read_bytes() == before  # the writer's results.json is the JSON report
+    assert (tmp_path / "run" / "report.html").read_text() == render_html(doc)
+
+
+def test_packed_facts_behave_as_the_mapping_they_hold():
+    facts = {"rules": [{"chain": "output", "n": 2}], "ipv6": None, "ratio": 0.5, "name": "nginx\u00e9"}
+    packed = PackedFacts(facts)
+    assert packed == facts and facts == packed and packed == PackedFacts(dict(facts))
+    assert packed != {**facts, "ipv6": False}
+    assert packed.unpack() == facts and list(packed) == list(facts) and len(packed) == 4
+    assert packed["rules"][0]["n"] == 2
+    ev = Evidence(facts, "x").packed()
+    assert ev.facts_dict() == facts and ev.to_json() == {"facts": facts, "excerpt": "x"}
+    assert Evidence().packed() == Evidence()
