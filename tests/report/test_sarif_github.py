@@ -19,7 +19,7 @@ from hardening.model import HostStatus, Status
 from hardening.report.document import ResultsDoc, load_results
 from hardening.report.sarif import MAX_RESULTS, automation_id, host_uri, render_sarif
 
-GOLDEN = Path(__file__).parent / "golden" / "report"
+GOLDEN = Path(__file__).parents[1] / "golden" / "report"
 
 
 def github_problems(log: dict) -> list[str]:
