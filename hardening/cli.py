@@ -49,6 +49,7 @@ _LAZY_COMMANDS = {
     "apply": ("hardening.remediate_cli", "apply_cmd"),
     "collector-script": ("hardening.judge_cli", "collector_script_cmd"),
     "diff": ("hardening.report_cli", "diff_cmd"),
+    "hosts": ("hardening.hosts_cli", "hosts_cmd"),
     "hunt": ("hardening.hunt_cli", "hunt_cmd"),
     "judge": ("hardening.judge_cli", "judge_cmd"),
     "remediate": ("hardening.remediate_cli", "remediate_cmd"),
