@@ -23,7 +23,8 @@ HARDEN = str(Path(sys.executable).parent / "harden")
 
 @pytest.fixture(scope="module")
 def jlab(lab, tmp_path_factory):
-    yield from private_lab(tmp_path_factory, ("default", "ufw"), "j")
+    with private_lab(tmp_path_factory, ("default", "ufw"), "j") as up:
+        yield up
 
 
 def _known_line(known_hosts: Path, port: int, name: str) -> str:
