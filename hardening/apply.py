@@ -19,7 +19,6 @@ import difflib
 import json
 import os
 import shlex
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -163,6 +162,8 @@ def run_playbook(job: RunnerJob) -> PlaybookRun:
     """Run ``job.project_dir/site.yml`` (``--check --diff`` when ``job.check``) and summarise it."""
     import ansible_runner
 
+    from hardening.ansible_env import runner_env
+
     job.private_dir.mkdir(parents=True, exist_ok=True)
     cmdline = ["--diff"]
     if job.check:
@@ -170,8 +171,6 @@ def run_playbook(job: RunnerJob) -> PlaybookRun:
     if job.vault_password_file is not None:
         cmdline += ["--vault-password-file", str(job.vault_password_file.resolve())]
 
-    bindir = Path(sys.executable).parent  # the venv harden runs from holds ansible-playbook
-    path = os.pathsep.join([str(bindir), os.environ.get("PATH", "/usr/bin:/bin")])
     result = ansible_runner.run(
         private_data_dir=str(job.private_dir),
         project_dir=str(job.project_dir.resolve()),
@@ -181,14 +180,15 @@ def run_playbook(job: RunnerJob) -> PlaybookRun:
         cmdline=shlex.join(cmdline),
         limit=job.limit,
         extravars=dict(job.extravars) or None,
-        envvars={
-            "ANSIBLE_CONFIG": str((job.project_dir / "ansible.cfg").resolve()),
-            "ANSIBLE_NOCOLOR": "1",
-            "PATH": path,
-            # ansible-runner turns host key checking off unless told: keep Ansible's default
-            "ANSIBLE_HOST_KEY_CHECKING": os.environ.get("ANSIBLE_HOST_KEY_CHECKING", "True"),
-            "ANSIBLE_RETRY_FILES_ENABLED": "0",
-        },
+        # the user's own ansible.cfg and ANSIBLE_* (remote_user, keys, become, ssh args); roles from the
+        # generated directory first
+        envvars=runner_env(
+            {
+                "ANSIBLE_ROLES_PATH": os.pathsep.join(
+                    [str((job.project_dir / "roles").resolve()), os.environ.get("ANSIBLE_ROLES_PATH", "")]
+                ).rstrip(os.pathsep),
+            }
+        ),
         quiet=True,
         timeout=job.timeout,
         rotate_artifacts=0,

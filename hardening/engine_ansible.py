@@ -25,11 +25,9 @@ Example::
 
 from __future__ import annotations
 
-import os
 import queue
 import re
 import secrets
-import sys
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -146,15 +144,10 @@ def _playbooks_dir() -> Path:
 
 
 def _runner_env(options: AuditOptions) -> dict[str, str]:
-    bindir = Path(sys.executable).parent  # the venv harden runs from holds ansible-playbook
-    return {
-        "ANSIBLE_NOCOLOR": "1",
-        "PATH": os.pathsep.join([str(bindir), os.environ.get("PATH", "/usr/bin:/bin")]),
-        # ansible-runner turns host key checking off unless told: keep Ansible's default
-        "ANSIBLE_HOST_KEY_CHECKING": os.environ.get("ANSIBLE_HOST_KEY_CHECKING", "True"),
-        "ANSIBLE_RETRY_FILES_ENABLED": "0",
-        "ANSIBLE_TIMEOUT": str(max(1, int(options.timeout))),
-    }
+    """The user's Ansible configuration and settings (:mod:`hardening.ansible_env`), and the audit's timeout."""
+    from hardening.ansible_env import runner_env
+
+    return runner_env({"ANSIBLE_TIMEOUT": str(max(1, int(options.timeout)))})
 
 
 def audit_fleet_ansible(run: AnsibleRun) -> Iterator[HostResult]:
