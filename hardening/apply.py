@@ -158,6 +158,14 @@ def _events(events: Sequence[Mapping[str, Any]]) -> tuple[list[Change], list[Fai
     return changes, failures, ok
 
 
+def _collections_path(project_dir: Path) -> str:
+    """The generated collection first, then the user's collections (or Ansible's default places)."""
+    theirs = os.environ.get("ANSIBLE_COLLECTIONS_PATH") or os.pathsep.join(
+        [str(Path("~/.ansible/collections").expanduser()), "/usr/share/ansible/collections"]
+    )
+    return os.pathsep.join([str((project_dir / "collections").resolve()), theirs])
+
+
 def run_playbook(job: RunnerJob) -> PlaybookRun:
     """Run ``job.project_dir/site.yml`` (``--check --diff`` when ``job.check``) and summarise it."""
     import ansible_runner
@@ -180,15 +188,9 @@ def run_playbook(job: RunnerJob) -> PlaybookRun:
         cmdline=shlex.join(cmdline),
         limit=job.limit,
         extravars=dict(job.extravars) or None,
-        # the user's own ansible.cfg and ANSIBLE_* (remote_user, keys, become, ssh args); roles from the
-        # generated directory first
-        envvars=runner_env(
-            {
-                "ANSIBLE_ROLES_PATH": os.pathsep.join(
-                    [str((job.project_dir / "roles").resolve()), os.environ.get("ANSIBLE_ROLES_PATH", "")]
-                ).rstrip(os.pathsep),
-            }
-        ),
+        # the user's own ansible.cfg and ANSIBLE_* (remote_user, keys, become, ssh args); the roles'
+        # collection from the generated directory first
+        envvars=runner_env({"ANSIBLE_COLLECTIONS_PATH": _collections_path(job.project_dir)}),
         quiet=True,
         timeout=job.timeout,
         rotate_artifacts=0,

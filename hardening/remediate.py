@@ -53,6 +53,9 @@ LINUX_ROLES: tuple[str, ...] = _roles(Platform.LINUX)
 #: after which Ansible cannot manage the host without signed content).
 WINDOWS_ROLES: tuple[str, ...] = _roles(Platform.WINDOWS)
 ROLES = LINUX_ROLES + WINDOWS_ROLES
+#: The roles ship as the Ansible collection harden.revshell (playbooks/galaxy.yml); generated
+#: playbooks name them by FQCN and carry the collection in DIR/playbooks/collections/.
+COLLECTION_NAMESPACE, COLLECTION_NAME = "harden", "revshell"
 
 
 class RemediationError(Exception):
@@ -239,11 +242,24 @@ def _template(name: str) -> jinja2.Template:
 
 
 def render_site(p: Plan) -> str:
-    """The site playbook for ``p`` (only fixed role names enter the template)."""
+    """The site playbook for ``p`` (only fixed role names and check ids enter the template)."""
     linux, windows = p.roles("linux"), p.roles("windows")
     if not set(linux + windows) <= set(ROLES):
         raise RemediationError(f"unknown roles {sorted(set(linux + windows) - set(ROLES))}")
-    return _template("site.yml.j2").render(version=__version__, linux_roles=linux, windows_roles=windows)
+    return _template("site.yml.j2").render(
+        version=__version__,
+        collection=f"{COLLECTION_NAMESPACE}.{COLLECTION_NAME}",
+        linux_roles=linux,
+        windows_roles=windows,
+        checks_of=role_checks,
+    )
+
+
+def role_checks(role: str) -> tuple[str, ...]:
+    """The check ids a role fixes (its tags in the site playbook)."""
+    from hardening.checks import registry
+
+    return tuple(d.id for d in registry() for c in d.platforms.values() if c.meta.role == role)
 
 
 def _host_vars_name(host: str) -> str:
@@ -262,8 +278,13 @@ def write_playbooks(p: Plan, out_dir: Path) -> Path:
         shutil.rmtree(dest)
     (dest / "host_vars").mkdir(parents=True)
     src = roles_source()
+    collection = dest / "collections" / "ansible_collections" / COLLECTION_NAMESPACE / COLLECTION_NAME
     for role in p.roles("linux") + p.roles("windows"):
-        shutil.copytree(src / role, dest / "roles" / role, ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(src / role, collection / "roles" / role, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(src.parent / "plugins", collection / "plugins", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("meta/runtime.yml",):  # what Ansible needs to load it (galaxy.yml is for building)
+        (collection / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src.parent / name, collection / name)
     (dest / "site.yml").write_text(render_site(p), encoding="utf-8")
     (dest / "ansible.cfg").write_text(_template("ansible.cfg.j2").render(), encoding="utf-8")
     for h in p.hosts:

@@ -51,8 +51,9 @@ def test_non_editable_install_runs_from_elsewhere(tmp_path):
         "res = {'hosts': [{'name': 'h', 'platform': 'linux', 'status': 'ok',"
         " 'checks': [{'id': 'egress.default_deny', 'status': 'fail'}]}]};"
         "d = write_playbooks(plan(res), pathlib.Path('out'));"
-        "assert 'name: harden_egress' in (d / 'site.yml').read_text();"
-        "assert (d / 'roles/harden_egress/templates/harden-egress.nft.j2').is_file();"
+        "assert 'name: harden.revshell.harden_egress' in (d / 'site.yml').read_text();"
+        "r = d / 'collections/ansible_collections/harden/revshell/roles';"
+        "assert (r / 'harden_egress/templates/harden-egress.nft.j2').is_file();"
         "print('ok')"
     )
     env = {**os.environ, "PYTHONPATH": str(target)}

@@ -119,7 +119,7 @@ def test_plain_install_audit_apply_reaudit_against_symlink_attacks(venv, alab, t
     swap = "mv /tmp/y /tmp/y.audit && ln -s /usr/bin /tmp/y"
     assert pexec(c, "sh", "-c", swap, user=MALLORY).returncode == 0
     library = venv.parent / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
-    library = library / "hardening" / "playbooks" / "roles" / "harden_netcat" / "library"
+    library = library / "hardening" / "playbooks" / "plugins" / "modules"
     args = "path=/tmp/y/nc kind=symlink link_target=/etc/alternatives/nc root_only=false dir=/var/lib/harden/q"
     adhoc = run(
         venv, "ansible", "-i", inv, "default", "-M", library, "-m", "harden_quarantine", "-a", args, cwd=tmp_path

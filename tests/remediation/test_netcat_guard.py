@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-LIBRARY = Path(__file__).resolve().parents[2] / "playbooks" / "roles" / "harden_netcat" / "library"
+LIBRARY = Path(__file__).resolve().parents[2] / "playbooks" / "plugins" / "modules"
 
 
 def _load(name: str):

@@ -14,6 +14,8 @@ from hardening.checks.binaries_netcat.remedy import remedy as netcat_remedy
 
 from hardening.remediate import LINUX_ROLES, WINDOWS_ROLES, dump_vars, plan, write_playbooks
 
+COLLECTION_ROLES = "collections/ansible_collections/harden/revshell/roles"
+
 GOLDEN = Path(__file__).parents[1] / "golden" / "remediation" / "lab-default-half.results.json"
 BIN = Path(sys.executable).parent
 
@@ -253,7 +255,7 @@ def test_generated_playbooks_pass_ansible_lint_production(tmp_path):
     )  # fmt: skip
     p = plan(doc)
     dest = write_playbooks(p, tmp_path)
-    assert sorted(x.name for x in (dest / "roles").iterdir()) == sorted(LINUX_ROLES + WINDOWS_ROLES)
+    assert sorted(x.name for x in (dest / COLLECTION_ROLES).iterdir()) == sorted(LINUX_ROLES + WINDOWS_ROLES)
     out = subprocess.run(
         [str(BIN / "ansible-lint"), "--profile", "production", "--offline", "--nocolor", "."],
         cwd=dest,
