@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from netlab import available  # noqa: E402
+from netlab import available
 
 
 @pytest.fixture(scope="session")

@@ -85,7 +85,8 @@ class Pair:
         assert self.listener.stdout is not None
         line = self.listener.stdout.readline()  # "ready"
         if line.strip() != "ready":
-            raise NetlabError(f"peer listener did not start: {line!r} {self.listener.stderr.read()[:300] if self.listener.stderr else ''}")
+            err = self.listener.stderr.read()[:300] if self.listener.stderr else ""
+            raise NetlabError(f"peer listener did not start: {line!r} {err}")
 
     def probe(
         self, probes: list[tuple[int, str, str, int]], uid: int = PROBE_UID, timeout: float = 0.4

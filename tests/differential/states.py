@@ -48,7 +48,9 @@ class State:
 
 def chain(body: str, policy: str = "drop", hook: str = "output", prio: str = "0", typ: str = "filter",
           name: str = "out", extra: str = "") -> str:  # fmt: skip
-    return f"  chain {name} {{\n    type {typ} hook {hook} priority {prio}; policy {policy};\n{_lines(body)}  }}\n{extra}"
+    return (
+        f"  chain {name} {{\n    type {typ} hook {hook} priority {prio}; policy {policy};\n{_lines(body)}  }}\n{extra}"
+    )
 
 
 def _lines(body: str) -> str:
@@ -139,7 +141,7 @@ def firewalld_state(name: str, target: str | None, rich: str) -> State:
                 xml += f'  <rule family="{fam}"><destination address="{net}"/>{rich}<accept/></rule>\n'
         xml += "</policy>\n"
         files["firewalld/policies/egress.xml"] = xml
-        port = ' tcp dport 443' if "443" in rich else ""
+        port = " tcp dport 443" if "443" in rich else ""
         verdict = {"DROP": "drop", "REJECT": "reject", "ACCEPT": "accept"}.get(target, "")
         body = f"ip daddr {A4}{port} accept\nip6 daddr {A6}{port} accept\n" if rich else ""
         pol_chain = f"  chain filter_OUT_policy_egress {{\n{_lines(body + verdict)}  }}\n"
@@ -168,25 +170,61 @@ STATES: tuple[State, ...] = (
     State("nft-drop-only-syn", inet("tcp flags & (syn|ack) == syn drop", "accept")),
     State("nft-final-reject", inet(BASE + ALLOW + "reject", "accept")),
     State("nft-final-counter-drop", inet(BASE + ALLOW + "counter drop", "accept")),
-    State("nft-jump-user", table("inet", "f", chain(BASE + "jump allow_out"),
-          f"  chain allow_out {{\n{_lines(ALLOW)}  }}\n")),  # fmt: skip
-    State("nft-goto-user", table("inet", "f", chain(BASE + "goto allow_out"),
-          f"  chain allow_out {{\n{_lines(ALLOW)}  }}\n")),  # fmt: skip
-    State("nft-return-narrow", table("inet", "f", chain(BASE + "jump chk"),
-          f"  chain chk {{\n{_lines(f'ip daddr != {A4} return' + chr(10) + 'accept')}  }}\n")),  # fmt: skip
-    State("nft-return-open", table("inet", "f", chain(BASE + "jump chk"),
-          f"  chain chk {{\n{_lines(f'ip daddr {O4} return' + chr(10) + 'accept')}  }}\n")),  # fmt: skip
-    State("nft-named-set", table("inet", "f",
-          f"  set ok4 {{\n    type ipv4_addr; flags interval; elements = {{ {A4} }}\n  }}\n",
-          chain(BASE + "ip daddr @ok4 accept"))),  # fmt: skip
-    State("nft-set-broad", table("inet", "f",
-          "  set ok4 {\n    type ipv4_addr; flags interval; elements = { 0.0.0.0/1, 128.0.0.0/1 }\n  }\n",
-          chain(BASE + "ip daddr @ok4 accept"))),  # fmt: skip
+    State(
+        "nft-jump-user",
+        table("inet", "f", chain(BASE + "jump allow_out"), f"  chain allow_out {{\n{_lines(ALLOW)}  }}\n"),
+    ),
+    State(
+        "nft-goto-user",
+        table("inet", "f", chain(BASE + "goto allow_out"), f"  chain allow_out {{\n{_lines(ALLOW)}  }}\n"),
+    ),
+    State(
+        "nft-return-narrow",
+        table(
+            "inet",
+            "f",
+            chain(BASE + "jump chk"),
+            f"  chain chk {{\n{_lines(f'ip daddr != {A4} return' + chr(10) + 'accept')}  }}\n",
+        ),
+    ),
+    State(
+        "nft-return-open",
+        table(
+            "inet",
+            "f",
+            chain(BASE + "jump chk"),
+            f"  chain chk {{\n{_lines(f'ip daddr {O4} return' + chr(10) + 'accept')}  }}\n",
+        ),
+    ),
+    State(
+        "nft-named-set",
+        table(
+            "inet",
+            "f",
+            f"  set ok4 {{\n    type ipv4_addr; flags interval; elements = {{ {A4} }}\n  }}\n",
+            chain(BASE + "ip daddr @ok4 accept"),
+        ),
+    ),
+    State(
+        "nft-set-broad",
+        table(
+            "inet",
+            "f",
+            "  set ok4 {\n    type ipv4_addr; flags interval; elements = { 0.0.0.0/1, 128.0.0.0/1 }\n  }\n",
+            chain(BASE + "ip daddr @ok4 accept"),
+        ),
+    ),
     State("nft-vmap", inet(BASE + f"ip daddr vmap {{ {A4} : accept, {O4} : drop }}")),
-    State("nft-named-vmap", table("inet", "f",
-          f"  map vm {{\n    type ipv4_addr : verdict; flags interval; elements = {{ {A4} : accept }}\n  }}\n",
-          chain(BASE + "ip daddr vmap @vm"))),  # fmt: skip
-    State("nft-concat", inet(BASE + f"ip daddr . tcp dport {{ 198.19.1.1 . 443 }} accept")),
+    State(
+        "nft-named-vmap",
+        table(
+            "inet",
+            "f",
+            f"  map vm {{\n    type ipv4_addr : verdict; flags interval; elements = {{ {A4} : accept }}\n  }}\n",
+            chain(BASE + "ip daddr vmap @vm"),
+        ),
+    ),
+    State("nft-concat", inet(BASE + "ip daddr . tcp dport { 198.19.1.1 . 443 } accept")),
     State("nft-neg-daddr", inet(BASE + f"ip daddr != {O4} accept")),
     State("nft-neg-dport", inet(BASE + "tcp dport != 22 accept")),
     State("nft-skuid-root", inet(BASE + "meta skuid 0 accept")),
@@ -196,41 +234,79 @@ STATES: tuple[State, ...] = (
     State("nft-mark", inet(BASE + "meta mark 0x1 accept"), caution=MARK_CAUTION),
     State("nft-oifname-veth", inet(BASE + 'oifname "hdc0" accept')),
     State("nft-oifname-other", inet(BASE + 'oifname "eth9" accept')),
-    State("nft-two-chains-drop-final", table("inet", "f", chain("accept", "accept", name="a"),
-          chain(BASE + ALLOW, prio="10", name="b"))),  # fmt: skip
+    State(
+        "nft-two-chains-drop-final",
+        table("inet", "f", chain("accept", "accept", name="a"), chain(BASE + ALLOW, prio="10", name="b")),
+    ),
     State("nft-two-tables", table("ip", "a", chain("accept", "accept")) + inet(BASE + ALLOW)),
-    State("nft-two-chains-open", table("inet", "f", chain("", "accept", name="a"),
-          chain("", "accept", prio="10", name="b"))),  # fmt: skip
-    State("nft-early-accept-late-drop", table("inet", "f", chain("ct state new accept", "accept", prio="-100",
-          name="a"), chain(BASE + ALLOW, prio="100", name="b"))),  # fmt: skip
-    State("nft-nat-output-drop", table("ip", "n", chain("", hook="output", prio="-100", typ="nat"))
-          + table("ip6", "n", chain("", hook="output", prio="-100", typ="nat"))),  # fmt: skip
+    State(
+        "nft-two-chains-open",
+        table("inet", "f", chain("", "accept", name="a"), chain("", "accept", prio="10", name="b")),
+    ),
+    State(
+        "nft-early-accept-late-drop",
+        table(
+            "inet",
+            "f",
+            chain("ct state new accept", "accept", prio="-100", name="a"),
+            chain(BASE + ALLOW, prio="100", name="b"),
+        ),
+    ),
+    State(
+        "nft-nat-output-drop",
+        table("ip", "n", chain("", hook="output", prio="-100", typ="nat"))
+        + table("ip6", "n", chain("", hook="output", prio="-100", typ="nat")),
+    ),
     State("nft-nat-postrouting-drop", table("inet", "n", chain("", hook="postrouting", prio="100", typ="nat"))),
-    State("nft-nat-drop-with-ct", table("inet", "n", chain("", hook="postrouting", prio="100", typ="nat"))
-          + inet("ct state invalid drop", "accept")),  # fmt: skip
-    State("nft-nat-drop-notrack", table("inet", "n", chain("", hook="postrouting", prio="100", typ="nat"))
-          + table("inet", "r", chain("notrack", "accept", prio="-300", name="raw"))
-          + inet("ct state invalid drop", "accept")),  # fmt: skip
-    State("nft-nat-drop-notrack-udp", table("inet", "n", chain("", hook="postrouting", prio="100", typ="nat"))
-          + table("inet", "r", chain("meta l4proto udp notrack", "accept", prio="-300", name="raw"))
-          + inet("ct state invalid drop", "accept")),  # fmt: skip
-    State("nft-notrack-untracked-accept", table("inet", "r", chain("meta l4proto udp notrack", "accept",
-          prio="-300", name="raw")) + inet(BASE + "ct state untracked accept")),  # fmt: skip
-    State("nft-masquerade-drop", table("ip", "n", chain('oifname "eth9" masquerade', hook="postrouting",
-          prio="100", typ="nat")) + inet(BASE + ALLOW, "accept")),  # fmt: skip
+    State(
+        "nft-nat-drop-with-ct",
+        table("inet", "n", chain("", hook="postrouting", prio="100", typ="nat"))
+        + inet("ct state invalid drop", "accept"),
+    ),
+    State(
+        "nft-nat-drop-notrack",
+        table("inet", "n", chain("", hook="postrouting", prio="100", typ="nat"))
+        + table("inet", "r", chain("notrack", "accept", prio="-300", name="raw"))
+        + inet("ct state invalid drop", "accept"),
+    ),
+    State(
+        "nft-nat-drop-notrack-udp",
+        table("inet", "n", chain("", hook="postrouting", prio="100", typ="nat"))
+        + table("inet", "r", chain("meta l4proto udp notrack", "accept", prio="-300", name="raw"))
+        + inet("ct state invalid drop", "accept"),
+    ),
+    State(
+        "nft-notrack-untracked-accept",
+        table("inet", "r", chain("meta l4proto udp notrack", "accept", prio="-300", name="raw"))
+        + inet(BASE + "ct state untracked accept"),
+    ),
+    State(
+        "nft-masquerade-drop",
+        table("ip", "n", chain('oifname "eth9" masquerade', hook="postrouting", prio="100", typ="nat"))
+        + inet(BASE + ALLOW, "accept"),
+    ),
     State("nft-dormant-drop", table("inet", "f", chain(BASE), flags="dormant")),
-    State("nft-dormant-plus-active", table("inet", "d", chain("accept", "accept"), flags="dormant")
-          + inet(BASE + ALLOW)),  # fmt: skip
+    State(
+        "nft-dormant-plus-active", table("inet", "d", chain("accept", "accept"), flags="dormant") + inet(BASE + ALLOW)
+    ),
     State("nft-ip-only", table("ip", "f", chain(BASE + ALLOW4))),
     State("nft-ip6-only", table("ip6", "f", chain(BASE))),
     State("nft-ip-and-ip6", table("ip", "f", chain(BASE + ALLOW4)) + table("ip6", "f", chain(BASE))),
-    State("nft-route-chain-drop", table("ip", "r", chain(BASE, typ="route", prio="-150"))
-          + table("ip6", "r", chain(BASE, typ="route", prio="-150"))),  # fmt: skip
+    State(
+        "nft-route-chain-drop",
+        table("ip", "r", chain(BASE, typ="route", prio="-150"))
+        + table("ip6", "r", chain(BASE, typ="route", prio="-150")),
+    ),
     State("nft-mangle-prio-drop", inet(BASE + ALLOW, prio="-150")),
     State("nft-raw-prio-drop", inet('oifname "lo" accept\n' + ALLOW, prio="-300")),
     State("nft-input-only", table("inet", "f", chain(BASE, hook="input"))),
-    State("nft-broad-halves", inet(BASE + "ip daddr 0.0.0.0/1 accept\nip daddr 128.0.0.0/1 accept\n"
-          "ip6 daddr ::/1 accept\nip6 daddr 8000::/1 accept")),  # fmt: skip
+    State(
+        "nft-broad-halves",
+        inet(
+            BASE + "ip daddr 0.0.0.0/1 accept\nip daddr 128.0.0.0/1 accept\n"
+            "ip6 daddr ::/1 accept\nip6 daddr 8000::/1 accept"
+        ),
+    ),
     State("nft-udp-high-range", inet(BASE + ALLOW + "udp dport 1024-65535 accept")),
     State("nft-th-dport-53", inet(BASE + ALLOW + "th dport 53 accept")),
     State("nft-sport-privileged", inet(BASE + ALLOW + "tcp sport 22 accept")),
@@ -243,38 +319,58 @@ STATES: tuple[State, ...] = (
     # iptables, legacy backend
     pair("ipt-legacy-deny", IPT_BASE + IPT_ALLOW, "legacy"),
     pair("ipt-legacy-open", IPT_BASE, "legacy", policy="ACCEPT"),
-    pair("ipt-legacy-capital-chain", IPT_BASE + "-A OUTPUT -j ALLOW\n" + IPT_ALLOW.replace("OUTPUT", "ALLOW"),
-         "legacy", chains="ALLOW"),  # fmt: skip
-    pair("ipt-legacy-capital-goto", IPT_BASE + "-A OUTPUT -g EGRESS\n" + IPT_ALLOW.replace("OUTPUT", "EGRESS"),
-         "legacy", chains="EGRESS"),  # fmt: skip
+    pair(
+        "ipt-legacy-capital-chain",
+        IPT_BASE + "-A OUTPUT -j ALLOW\n" + IPT_ALLOW.replace("OUTPUT", "ALLOW"),
+        "legacy",
+        chains="ALLOW",
+    ),
+    pair(
+        "ipt-legacy-capital-goto",
+        IPT_BASE + "-A OUTPUT -g EGRESS\n" + IPT_ALLOW.replace("OUTPUT", "EGRESS"),
+        "legacy",
+        chains="EGRESS",
+    ),
     pair("ipt-legacy-udp53-any", IPT_BASE + IPT_ALLOW + "-A OUTPUT -p udp --dport 53 -j ACCEPT\n", "legacy"),
     pair("ipt-legacy-udp-any", IPT_BASE + IPT_ALLOW + "-A OUTPUT -p udp -j ACCEPT\n", "legacy"),
     pair("ipt-legacy-owner-root", IPT_BASE + "-A OUTPUT -m owner --uid-owner 0 -j ACCEPT\n", "legacy"),
     pair("ipt-legacy-owner-nobody", IPT_BASE + "-A OUTPUT -m owner --uid-owner 65534 -j ACCEPT\n", "legacy"),
     State("ipt-legacy-ipv4-only", v4=ipt(IPT_BASE + IPT_ALLOW), backend="legacy"),
     pair("ipt-legacy-final-reject", IPT_BASE + IPT_ALLOW + "-A OUTPUT -j REJECT\n", "legacy", policy="ACCEPT"),
-    pair("ipt-legacy-return", IPT_BASE + "-A OUTPUT -j chk\n-A chk ! -d 198.19.1.0/24 -j RETURN\n"
-         "-A chk -j ACCEPT\n", "legacy", chains="chk"),  # fmt: skip
+    pair(
+        "ipt-legacy-return",
+        IPT_BASE + "-A OUTPUT -j chk\n-A chk ! -d 198.19.1.0/24 -j RETURN\n-A chk -j ACCEPT\n",
+        "legacy",
+        chains="chk",
+    ),
     pair("ipt-legacy-neg-dest", IPT_BASE + "-A OUTPUT ! -d 198.19.2.0/24 -j ACCEPT\n", "legacy"),
-    pair("ipt-legacy-multiport", IPT_BASE + "-A OUTPUT -p tcp -m multiport --dports 443,8443 -j ACCEPT\n",
-         "legacy"),  # fmt: skip
+    pair("ipt-legacy-multiport", IPT_BASE + "-A OUTPUT -p tcp -m multiport --dports 443,8443 -j ACCEPT\n", "legacy"),
     pair("ipt-legacy-tcp-new", IPT_BASE + "-A OUTPUT -p tcp -m conntrack --ctstate NEW -j ACCEPT\n", "legacy"),
     pair("ipt-legacy-mark", IPT_BASE + "-A OUTPUT -m mark --mark 0x1 -j ACCEPT\n", "legacy", caution=MARK_CAUTION),
-    State("ipt-legacy-mangle-drop",
-          v4="*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n"
-          ":OUTPUT DROP [0:0]\n:POSTROUTING ACCEPT [0:0]\n-A OUTPUT -o lo -j ACCEPT\n"
-          f"-A OUTPUT -d {A4} -j ACCEPT\nCOMMIT\n",
-          v6="*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n"
-          ":OUTPUT DROP [0:0]\n:POSTROUTING ACCEPT [0:0]\n-A OUTPUT -o lo -j ACCEPT\nCOMMIT\n",
-          backend="legacy"),  # fmt: skip
-    pair("ipt-legacy-raw-notrack", IPT_BASE + "-A OUTPUT -m conntrack --ctstate UNTRACKED -j ACCEPT\n",
-         "legacy", tables="*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
-         "-A OUTPUT -p udp -j CT --notrack\nCOMMIT\n"),  # fmt: skip
+    State(
+        "ipt-legacy-mangle-drop",
+        v4="*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n"
+        ":OUTPUT DROP [0:0]\n:POSTROUTING ACCEPT [0:0]\n-A OUTPUT -o lo -j ACCEPT\n"
+        f"-A OUTPUT -d {A4} -j ACCEPT\nCOMMIT\n",
+        v6="*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n"
+        ":OUTPUT DROP [0:0]\n:POSTROUTING ACCEPT [0:0]\n-A OUTPUT -o lo -j ACCEPT\nCOMMIT\n",
+        backend="legacy",
+    ),
+    pair(
+        "ipt-legacy-raw-notrack",
+        IPT_BASE + "-A OUTPUT -m conntrack --ctstate UNTRACKED -j ACCEPT\n",
+        "legacy",
+        tables="*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A OUTPUT -p udp -j CT --notrack\nCOMMIT\n",
+    ),
     # iptables, nft backend
     pair("ipt-nft-deny", IPT_BASE + IPT_ALLOW, "nft"),
     pair("ipt-nft-open", IPT_BASE, "nft", policy="ACCEPT"),
-    pair("ipt-nft-capital-chain", IPT_BASE + "-A OUTPUT -j ALLOW\n" + IPT_ALLOW.replace("OUTPUT", "ALLOW"),
-         "nft", chains="ALLOW"),  # fmt: skip
+    pair(
+        "ipt-nft-capital-chain",
+        IPT_BASE + "-A OUTPUT -j ALLOW\n" + IPT_ALLOW.replace("OUTPUT", "ALLOW"),
+        "nft",
+        chains="ALLOW",
+    ),
     pair("ipt-nft-udp-any", IPT_BASE + IPT_ALLOW + "-A OUTPUT -p udp -j ACCEPT\n", "nft"),
     pair("ipt-nft-udp53-any", IPT_BASE + IPT_ALLOW + "-A OUTPUT -p udp --dport 53 -j ACCEPT\n", "nft"),
     pair("ipt-nft-owner-www", IPT_BASE + "-A OUTPUT -m owner --uid-owner 33 -j ACCEPT\n", "nft"),
@@ -282,15 +378,24 @@ STATES: tuple[State, ...] = (
     pair("ipt-nft-dport-range", IPT_BASE + "-A OUTPUT -p tcp --dport 1024:65535 -j ACCEPT\n", "nft"),
     # mixes
     State("mix-nft-drop-iptnft-accept", nft=inet(BASE + ALLOW), v4=ipt("", "ACCEPT"), v6=ipt("", "ACCEPT")),
-    State("mix-nft-accept-legacy-drop", nft=inet("", "accept"), v4=ipt(IPT_BASE + IPT_ALLOW),
-          v6=ipt(IPT_BASE + IPT_ALLOW, v6=True), backend="legacy"),  # fmt: skip
-    State("mix-nft-v4-legacy-v6", nft=table("ip", "f", chain(BASE + ALLOW4)), v6=ipt(IPT_BASE, v6=True),
-          backend="legacy"),  # fmt: skip
+    State(
+        "mix-nft-accept-legacy-drop",
+        nft=inet("", "accept"),
+        v4=ipt(IPT_BASE + IPT_ALLOW),
+        v6=ipt(IPT_BASE + IPT_ALLOW, v6=True),
+        backend="legacy",
+    ),
+    State(
+        "mix-nft-v4-legacy-v6", nft=table("ip", "f", chain(BASE + ALLOW4)), v6=ipt(IPT_BASE, v6=True), backend="legacy"
+    ),
     State("mix-all-open", nft=inet("", "accept"), v4=ipt("", "ACCEPT"), v6=ipt("", "ACCEPT"), backend="legacy"),
-    State("mix-nft-udp-legacy-drop-tcp", nft=inet(BASE + "meta l4proto udp accept"),
-          v4=ipt("-A OUTPUT -p udp -j ACCEPT\n-A OUTPUT -p tcp --syn -j DROP\n", "ACCEPT"),
-          v6=ipt("-A OUTPUT -p udp -j ACCEPT\n-A OUTPUT -p tcp --syn -j DROP\n", "ACCEPT", v6=True),
-          backend="legacy"),  # fmt: skip
+    State(
+        "mix-nft-udp-legacy-drop-tcp",
+        nft=inet(BASE + "meta l4proto udp accept"),
+        v4=ipt("-A OUTPUT -p udp -j ACCEPT\n-A OUTPUT -p tcp --syn -j DROP\n", "ACCEPT"),
+        v6=ipt("-A OUTPUT -p udp -j ACCEPT\n-A OUTPUT -p tcp --syn -j DROP\n", "ACCEPT", v6=True),
+        backend="legacy",
+    ),
     # ufw
     ufw_state("ufw-deny-allow-net", "DROP", "-A CH -d NET -p tcp --dport 443 -j ACCEPT\n"),
     ufw_state("ufw-reject", "REJECT", ""),

@@ -27,8 +27,8 @@ PORTS = PORTS_OPEN + PORTS_NAMED
 UIDS = (65534, 33)  # nobody, www-data: unprivileged footholds
 WORKERS = 6
 INV_VARS = (
-    "harden_probe_addresses='[\"198.19.77.77\", \"2001:db8:77::77\"]' "
-    "harden_egress_allow='[\"198.19.1.0/24\", \"2001:db8:1::/48\"]'"
+    'harden_probe_addresses=\'["198.19.77.77", "2001:db8:77::77"]\' '
+    'harden_egress_allow=\'["198.19.1.0/24", "2001:db8:1::/48"]\''
 )
 
 
@@ -94,7 +94,7 @@ def _one(i: int, st: State, prefix: str, work: Path, harden: str) -> Row:
         hd = checks.get("egress.default_deny", {}).get("status", "missing")
         ha = checks.get("egress.allowlist", {}).get("status", "missing")
         return Row(st.name, dd, al, hd, ha, shown, st.caution)
-    except Exception as exc:  # noqa: BLE001 - one state's setup failure is a row, not a crash
+    except Exception as exc:
         return Row(st.name, False, False, "error", "error", (), st.caution, f"{type(exc).__name__}: {exc}"[:300])
     finally:
         pair.close()
