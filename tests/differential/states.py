@@ -154,6 +154,11 @@ def firewalld_state(name: str, target: str | None, rich: str) -> State:
     return State(name, nft=text, etc=files, persist=False)
 
 
+XT_NAT_DROP = (
+    "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING DROP [0:0]\nCOMMIT\n"
+)
+XT_TRACK = "*filter\n:OUTPUT ACCEPT [0:0]\n-A OUTPUT -m conntrack --ctstate INVALID -j DROP\nCOMMIT\n"
+
 # ---------------------------------------------------------------- the states
 
 STATES: tuple[State, ...] = (
@@ -361,6 +366,18 @@ STATES: tuple[State, ...] = (
         IPT_BASE + "-A OUTPUT -m conntrack --ctstate UNTRACKED -j ACCEPT\n",
         "legacy",
         tables="*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A OUTPUT -p udp -j CT --notrack\nCOMMIT\n",
+    ),
+    State("ipt-legacy-nat-drop", v4=XT_NAT_DROP, v6=XT_NAT_DROP, backend="legacy"),
+    State(
+        "ipt-legacy-nat-drop-tracked",
+        v4=XT_NAT_DROP + XT_TRACK,
+        v6=XT_NAT_DROP + XT_TRACK,
+        backend="legacy",
+    ),
+    State("ipt-nft-nat-drop", v4=XT_NAT_DROP, v6=XT_NAT_DROP, backend="nft"),
+    State(
+        "nft-notrack-then-ct-new-drop",
+        table("inet", "r", chain("notrack", "accept", prio="-300", name="raw")) + inet("ct state new drop", "accept"),
     ),
     # iptables, nft backend
     pair("ipt-nft-deny", IPT_BASE + IPT_ALLOW, "nft"),
