@@ -81,6 +81,14 @@ def _hop(ns: str, facts: DnsFacts, policy: Policy, depth: int = 0) -> Hop:
     if lis is None:
         return Hop(ns, False, f"nothing listens on {ns} port 53{_configured_hint(facts)}")
     owner = facts.owner_of(lis)
+    by_uid = ""
+    if owner is None:
+        owner = facts.owner_by_uid(lis)
+        if owner is not None:
+            by_uid = (
+                f"; attributed by the socket's owner uid {lis.uid}: /proc/{owner.pid}/fd is unreadable and it is "
+                "the only resolver process of that uid"
+            )
     if owner is None:
         blind = [p for p in facts.processes if not p.fd_readable]
         if blind:
@@ -97,7 +105,7 @@ def _hop(ns: str, facts: DnsFacts, policy: Policy, depth: int = 0) -> Hop:
             f"{ns}:53 is answered by a process that is not a known resolver (socket inode {lis.inode}, "
             f"uid {lis.uid}); its queries cannot be shown to be logged",
         )
-    where = f"{ns} is answered by {owner.kind} (pid {owner.pid}, bound to {lis.address}:53)"
+    where = f"{ns} is answered by {owner.kind} (pid {owner.pid}, bound to {lis.address}:53{by_uid})"
     if owner.kind == "systemd-resolved":
         ups = facts.resolved_upstreams
         if depth > 0 or not ups:

@@ -25,7 +25,7 @@ POLICY_NAMES = "harden_egress_allow (and port 53 to harden_dns_resolvers)"
 
 def _offences(label: str, r: FamilyReport, policy: Policy) -> list[str]:
     out = []
-    for a in r.open_ports[:6]:
+    for a in r.all_open_ports()[:6]:
         out.append(f"{label} {r.name}: {a.dest_text()} is admitted ({a.result.describe()})")
     if policy.egress_allow:
         for a in outside_policy(r, policy.egress_permitted)[:6]:
@@ -66,7 +66,7 @@ def evaluate(facts: LinuxFacts, policy: Policy) -> Verdict:
         )
     named = []
     for f in hj.families:
-        named += [a.dest_text() for a in hj.running[f].admitted[:6]]
+        named += [a.dest_text() for a in hj.running[f].all_admitted()[:6]]
     where = "; ".join(named) if named else "none (nothing outbound is admitted)"
     inside = " all inside harden_egress_allow" if policy.egress_allow else ""
     notes = [n for f in hj.families for n in hj.running[f].plan.notes]

@@ -1,12 +1,14 @@
-"""egress.default_deny: would a new outbound TCP connection to an arbitrary address be admitted?
+"""egress.default_deny: would a new outbound TCP connection or UDP flow to an arbitrary address be admitted?
 
-Judged by effect: probe packets (first SYN of a new connection from a local process,
+Judged by effect: probe packets (first SYN of a new connection, and first datagram of a new
+UDP flow, from a local process,
 to an address outside every prefix the rules name, on port 4444 and on every port
 class the rules do not name) go through every base chain on the output path of every
 table and backend (nftables, iptables-nft, iptables-legacy); an accept ends only its
-own chain, a drop anywhere is final. IPv4 and IPv6 separately (IPv6 when enabled on a
-non-loopback interface). The running ruleset and the one that loads at boot must both
-deny; matches harden cannot decide (uid, mark, unknown expressions) count against.
+own chain, a drop anywhere is final, a nat chain runs only for tracked connections.
+IPv4 and IPv6 separately (IPv6 when enabled on a non-loopback interface). The running
+ruleset and the one that loads at boot must both deny; matches harden cannot decide (uid,
+mark, unknown expressions) count against.
 
 Example::
 

@@ -1,11 +1,13 @@
-"""egress.default_deny on Windows: would a new outbound TCP connection from any process be admitted?
+"""egress.default_deny on Windows: would a new outbound TCP connection or UDP flow from any process be admitted?
 
 Judged on the ActiveStore (the policy in force: local rules and GPO merged). Every profile
 must be enabled with ``DefaultOutboundAction=Block`` (a disabled profile filters nothing for
 networks classified that way; ``NotConfigured`` means the built-in default, Allow). An
 enabled outbound Allow rule that names no program, service or app package, no remote
-address and carries TCP (protocol Any or TCP) admits a reverse shell from any process to
-anywhere on the profiles it applies to: default deny is defeated there, whatever the ports.
+address (or networks that cover anywhere in effect: ``0.0.0.0/0.0.0.0``,
+``1.0.0.0-255.255.255.255``, decided from the parsed networks) and carries TCP or UDP (protocol
+Any, TCP or UDP) admits a reverse shell from any process to anywhere on the profiles it applies
+to: default deny is defeated there, whatever the ports.
 
 Example::
 
@@ -32,7 +34,11 @@ def evaluate(facts: WindowsFacts, policy: Policy) -> Verdict:
                 f"the {p.name} profile allows outbound by default (DefaultOutboundAction={p.default_outbound})"
             )
     blocking = {p.name for p in fw.profiles if p.is_enabled and p.blocks_outbound}
-    wide = [r for r in fw.allow_rules if r.any_program and r.any_address and r.carries_tcp and r.profiles() & blocking]
+    wide = [
+        r
+        for r in fw.allow_rules
+        if r.any_program and r.any_address and (r.carries_tcp or r.carries_udp) and r.profiles() & blocking
+    ]
     for r in wide[:8]:
         ports = ",".join(r.remote_ports) or "Any"
         problems.append(

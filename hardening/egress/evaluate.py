@@ -1,9 +1,11 @@
 """Send probe packets through a :class:`~hardening.firewall.model.Ruleset`, with real semantics.
 
-A probe is the first SYN of a new outbound TCP connection from a local process.
+A probe is the first SYN of a new outbound TCP connection from a local process, or the
+first datagram of a new UDP flow.
 It must pass EVERY base chain on the output path (all tables, all backends): an
 accept ends only its own chain, a drop anywhere is final. Within a chain: rules in
-order, jump/goto/return, the policy at the end.
+order, jump/goto/return, the policy at the end. nat chains run only for tracked
+connections (see :func:`nat_skip`).
 
 Matches are three-valued. When a rule's matches are UNKNOWN (none false), both
 branches are explored, each carrying a note of what was assumed; a chain "may
@@ -93,8 +95,11 @@ class ChainOutcome:
     assumptions: tuple[str, ...] = ()
     daddr_constrained: bool = False  # a positive destination match held on the way
     dport_constrained: bool = False
+    skipped: str = ""  # the chain never sees the packet (a nat chain without conntrack), and why
 
     def describe(self) -> str:
+        if self.skipped:
+            return f"{self.table} {self.chain}: never sees it ({self.skipped})"
         what = "accepts" if self.accepted else "drops"
         if self.rule_index == 0:
             s = f"{self.table} {self.chain}: {self.rule_text} {what} it"
@@ -302,9 +307,33 @@ def _notrack(ruleset: Ruleset, probe: Probe) -> tuple[str, bool] | None:
     return None
 
 
+NAT_UNTRACKED = "a nat chain sees only the first packet of a tracked connection, and this one is not tracked"
+NAT_NO_CONNTRACK = "a nat chain runs only under connection tracking, and no rule here turns it on"
+
+
+def nat_skip(ruleset: Ruleset, chain: Chain, probe: Probe) -> str:
+    """Why the kernel never runs nat chain ``chain`` for ``probe`` ("" when it does).
+
+    nat chains are called by conntrack for the first packet of a new tracked connection only:
+    a packet exempted by ``notrack`` (ct state untracked), or any packet when nothing in the
+    namespace turned connection tracking on, passes them untouched, whatever their policy.
+    """
+    if chain.type != "nat":
+        return ""
+    if probe.ctstate == "untracked":
+        return NAT_UNTRACKED
+    if not ruleset.tracks(probe.family):
+        return NAT_NO_CONNTRACK
+    return ""
+
+
 def _run(ruleset: Ruleset, probe: Probe) -> ProbeResult:
     chosen: list[ChainOutcome] = []
     for table, chain in ruleset.base_chains(probe.family):
+        skip = nat_skip(ruleset, chain, probe)
+        if skip:
+            chosen.append(ChainOutcome(True, table.label, chain.name, 0, "", skipped=skip))
+            continue
         outs = eval_chain(table, chain, probe)
         accepts = [o for o in outs if o.accepted]
         if not accepts:
@@ -312,6 +341,8 @@ def _run(ruleset: Ruleset, probe: Probe) -> ProbeResult:
             return ProbeResult(probe, False, all(not o.assumptions for o in drops), tuple(drops[:1]))
         accepts.sort(key=lambda o: (len(o.assumptions), o.rule_index == 0))
         chosen.append(accepts[0])
+    # skipped nat chains last: the chains that accept say more
+    chosen.sort(key=lambda o: bool(o.skipped))
     return ProbeResult(probe, True, all(not o.assumptions for o in chosen), tuple(chosen))
 
 
@@ -331,15 +362,26 @@ class ProbePlan:
     notes: tuple[str, ...] = ()
 
     def probes(self) -> list[Probe]:
-        """The arbitrary address on every port class and interface; named classes on the first."""
+        """The arbitrary address on every port class and interface; named classes on the first.
+        Each as a TCP SYN and as a UDP datagram (a UDP shell or a DNS tunnel needs no TCP)."""
         out = []
-        for oif in self.interfaces:
-            for rep, _lo, _hi in self.ports:
-                out.append(Probe(self.family, self.arbitrary, rep, oif))
-        for addr, _hi in self.named:
-            for rep, _lo, _hi2 in self.ports:
-                out.append(Probe(self.family, addr, rep, self.interfaces[0]))
+        for proto in PROTOCOLS:
+            for oif in self.interfaces:
+                for rep, _lo, _hi in self.ports:
+                    out.append(_probe(self.family, self.arbitrary, rep, oif, proto))
+            for addr, _hi in self.named:
+                for rep, _lo, _hi2 in self.ports:
+                    out.append(_probe(self.family, addr, rep, self.interfaces[0], proto))
         return out
+
+
+PROTOCOLS = ("tcp", "udp")
+
+
+def _probe(family: int, daddr: int, dport: int, oif: str, proto: str) -> Probe:
+    if proto == "tcp":
+        return Probe(family, daddr, dport, oif)
+    return Probe(family, daddr, dport, oif, l4proto=proto, tcpflags=frozenset())
 
 
 def _walk_conds(ruleset: Ruleset, family: int) -> list[Cond]:
@@ -447,4 +489,15 @@ def _arbitrary(family: int, named: Intervals, probe_address: int | None, top: in
     return cands[0]  # inside a named prefix: probing it shows that prefix's verdict
 
 
-__all__ = ["PUBLIC", "ChainOutcome", "ProbePlan", "ProbeResult", "eval_chain", "plan", "public_count", "run_probe"]
+__all__ = [
+    "PROTOCOLS",
+    "PUBLIC",
+    "ChainOutcome",
+    "ProbePlan",
+    "ProbeResult",
+    "eval_chain",
+    "nat_skip",
+    "plan",
+    "public_count",
+    "run_probe",
+]

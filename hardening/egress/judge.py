@@ -3,8 +3,10 @@
 For one ruleset and one family, :func:`judge` sends the probes of
 :func:`hardening.egress.evaluate.plan` and sorts the admitted ones:
 
+Every probe goes out as a TCP SYN and as a UDP datagram; admissions carry their protocol.
+
 - ``open_any``: an arbitrary destination admitted on port 4444 or on a port no rule
-  names: default deny is defeated;
+  names (TCP or UDP): default deny is defeated;
 - ``open_ports``: an arbitrary destination admitted only on ports the rules name
   (``tcp dport 443 accept``): default deny holds, the allowlist does not;
 - ``admitted``: the named destinations admitted, as (network, ports) for the allowlist.
@@ -28,7 +30,16 @@ import ipaddress
 from dataclasses import dataclass
 from functools import lru_cache
 
-from hardening.egress.evaluate import PROBE_PORT, PUBLIC, ProbePlan, ProbeResult, plan, public_count, run_probe
+from hardening.egress.evaluate import (
+    PROBE_PORT,
+    PROTOCOLS,
+    PUBLIC,
+    ProbePlan,
+    ProbeResult,
+    plan,
+    public_count,
+    run_probe,
+)
 from hardening.firewall.model import MEMO_RULES, Intervals, Ruleset
 from hardening.policy import AllowedDestination, IPNetwork, Policy, PortRange
 
@@ -43,6 +54,7 @@ class Admission:
     arbitrary: bool  # the "any address" class
     span: tuple[int, int] = (0, 0)  # the address class as integers
     share: float = 0.0  # named but broad: the share of public unicast addresses admitted
+    proto: str = "tcp"  # "tcp" (new connections) or "udp" (new flows)
 
     def dest_text(self) -> str:
         where = "any address" if self.arbitrary else ", ".join(str(n) for n in self.nets[:4])
@@ -50,21 +62,24 @@ class Admission:
             where += f" (+{len(self.nets) - 4} networks)"
         if self.share:
             where += f" ({self.share:.0%} of all public addresses)"
-        return f"{where} {port_text(self.ports)}"
+        return f"{where} {port_text(self.ports, self.proto)}"
 
     def to_json(self) -> dict[str, object]:
         return {
             "destination": "any" if self.arbitrary else [str(n) for n in self.nets],
-            "ports": port_text(self.ports),
+            "protocol": self.proto,
+            "ports": port_text(self.ports, self.proto),
             "certain": self.result.certain,
             "why": self.result.describe(),
         }
 
 
-def port_text(p: PortRange) -> str:
+def port_text(p: PortRange, proto: str = "tcp") -> str:
+    """``on port 443`` (TCP, as before UDP was judged) or ``on UDP port 53``."""
+    word = "" if proto == "tcp" else proto.upper() + " "
     if p.first == 0 and p.last == 65535:
-        return "on any port"
-    return f"on port {p.first}" if p.first == p.last else f"on ports {p.first}-{p.last}"
+        return f"on any {word}port"
+    return f"on {word}port {p.first}" if p.first == p.last else f"on {word}ports {p.first}-{p.last}"
 
 
 @dataclass(frozen=True)
@@ -72,11 +87,21 @@ class FamilyReport:
     family: int
     base_chains: tuple[str, ...]
     arbitrary: str
-    open_any: tuple[Admission, ...]
-    open_ports: tuple[Admission, ...]
-    admitted: tuple[Admission, ...]  # named destination classes admitted
+    open_any: tuple[Admission, ...]  # TCP and UDP
+    open_ports: tuple[Admission, ...]  # TCP
+    admitted: tuple[Admission, ...]  # named destination classes admitted (TCP)
     blocked: ProbeResult | None  # the arbitrary destination on 4444, when not admitted
     plan: ProbePlan
+    udp_open_ports: tuple[Admission, ...] = ()  # UDP flows to any address on named ports
+    udp_admitted: tuple[Admission, ...] = ()  # UDP flows to named destination classes
+
+    def all_open_ports(self) -> tuple[Admission, ...]:
+        """Any address on named ports, TCP then UDP."""
+        return self.open_ports + self.udp_open_ports
+
+    def all_admitted(self) -> tuple[Admission, ...]:
+        """Named destinations admitted, TCP then UDP."""
+        return self.admitted + self.udp_admitted
 
     @property
     def default_deny(self) -> bool:
@@ -91,10 +116,27 @@ class FamilyReport:
         if self.open_any:
             a = self.open_any[0]
             verb = "are admitted" if a.result.certain else "may be admitted"
-            return f"{self.name}: new connections to {a.dest_text()} {verb} ({a.result.describe()})"
+            what = "new connections" if a.proto == "tcp" else "new flows"
+            return f"{self.name}: {what} to {a.dest_text()} {verb} ({a.result.describe()})"
         if self.blocked is not None:
             return f"{self.name}: new connections to arbitrary addresses are blocked ({self.blocked.describe()})"
         return f"{self.name}: no arbitrary destination admitted"
+
+    def per_protocol(self) -> dict[str, str]:
+        """What each transport protocol may reach: any address on any port, any address on named
+        ports only, named destinations only, or nothing."""
+        out = {}
+        for proto in PROTOCOLS:
+            if any(a.proto == proto for a in self.open_any):
+                out[proto] = "any address (default deny defeated)"
+            elif any(a.proto == proto for a in self.all_open_ports()):
+                ports = sorted({port_text(a.ports, "tcp") for a in self.all_open_ports() if a.proto == proto})
+                out[proto] = "any address " + ", ".join(ports[:6])
+            elif any(a.proto == proto for a in self.all_admitted()):
+                out[proto] = "named destinations only"
+            else:
+                out[proto] = "nothing"
+        return out
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -102,9 +144,10 @@ class FamilyReport:
             "base_chains": list(self.base_chains),
             "probe_address": self.arbitrary,
             "deciding": self.headline(),
+            "per_protocol": self.per_protocol(),
             "open_to_any_address": [a.to_json() for a in self.open_any[:8]],
-            "any_address_on_named_ports": [a.to_json() for a in self.open_ports[:8]],
-            "admitted_destinations": [a.to_json() for a in self.admitted[:16]],
+            "any_address_on_named_ports": [a.to_json() for a in self.all_open_ports()[:8]],
+            "admitted_destinations": [a.to_json() for a in self.all_admitted()[:16]],
             "notes": list(self.plan.notes),
         }
 
@@ -147,38 +190,49 @@ def _judge(ruleset: Ruleset, family: int, interfaces: tuple[str, ...], policy: P
     named_classes = dict(pl.named)
     open_any: list[Admission] = []
     open_ports: list[Admission] = []
-    admitted: dict[tuple[int, int, int, int], Admission] = {}
+    admitted: dict[tuple[int, int, int, int, str], Admission] = {}
     blocked = None
     for probe in pl.probes():
         res = run_probe(ruleset, probe)
         cls = next((c for c in pl.ports if c[0] == probe.dport), (probe.dport, probe.dport, probe.dport))
         ports = PortRange(cls[1], cls[2])
+        proto = probe.l4proto
         if probe.daddr == pl.arbitrary:
             if not res.admitted:
-                if probe.dport == PROBE_PORT and blocked is None:
+                if probe.dport == PROBE_PORT and blocked is None and proto == "tcp":
                     blocked = res
                 continue
-            adm = Admission((), ports, res, True)
+            adm = Admission((), ports, res, True, proto=proto)
             named_port = probe.dport in pl.named_ports and probe.dport != PROBE_PORT
             (open_ports if named_port else open_any).append(adm)
         elif res.admitted:
             hi = named_classes[probe.daddr]
-            key = (probe.daddr, hi, cls[1], cls[2])
-            adm = Admission(_nets(family, probe.daddr, hi), ports, res, False, (probe.daddr, hi))
+            key = (probe.daddr, hi, cls[1], cls[2], proto)
+            adm = Admission(_nets(family, probe.daddr, hi), ports, res, False, (probe.daddr, hi), proto=proto)
             admitted.setdefault(key, adm)
-    broad, wide = _too_broad(family, pl, list(admitted.values()), open_ports)
+    broad, wide = [], []
+    for proto in PROTOCOLS:
+        b, w = _too_broad(
+            family, pl, [a for a in admitted.values() if a.proto == proto], [a for a in open_ports if a.proto == proto]
+        )
+        broad += b
+        wide += w
     open_any += wide + [a for a in broad if _unnamed(pl, a.ports)]
     open_ports = [a for a in open_ports if a not in wide] + [a for a in broad if not _unnamed(pl, a.ports)]
-    open_any.sort(key=lambda a: (a.ports.first != PROBE_PORT, not a.result.certain))
+    open_any.sort(key=lambda a: (a.proto != "tcp", a.ports.first != PROBE_PORT, not a.result.certain))
+    ports_seen = _dedupe(open_ports)
+    named = _merge_addresses(family, _merge_ports(list(admitted.values())))
     return FamilyReport(
         family,
         tuple(f"{t.label} {c.name} (hook {c.hook}, policy {c.policy})" for t, c in ruleset.base_chains(family)),
         _addr_text(family, pl.arbitrary),
         tuple(_dedupe(open_any)),
-        tuple(_dedupe(open_ports)),
-        tuple(_merge_addresses(family, _merge_ports(list(admitted.values())))),
+        tuple(a for a in ports_seen if a.proto == "tcp"),
+        tuple(a for a in named if a.proto == "tcp"),
         blocked,
         pl,
+        tuple(a for a in ports_seen if a.proto != "tcp"),
+        tuple(a for a in named if a.proto != "tcp"),
     )
 
 
@@ -203,7 +257,11 @@ def _too_broad(
         count = sum(public_count(family, *a.span) for a in same)
         if count >= total * BROAD_SHARE:
             nets = tuple(n for a in same for n in a.nets)
-            broad.append(Admission(nets, PortRange(first, last), same[0].result, False, same[0].span, count / total))
+            broad.append(
+                Admission(
+                    nets, PortRange(first, last), same[0].result, False, same[0].span, count / total, same[0].proto
+                )
+            )
     ports = Intervals.of([(a.ports.first, a.ports.last) for a in open_ports])
     width = sum(b - a + 1 for a, b in ports.spans)
     return broad, (list(open_ports) if width >= WIDE_PORTS else [])
@@ -211,10 +269,10 @@ def _too_broad(
 
 def _dedupe(items: list[Admission]) -> list[Admission]:
     """One entry per (admitting rules, interface-independent) with merged port text kept first."""
-    seen: set[tuple[str, int, int]] = set()
+    seen: set[tuple[str, int, int, str]] = set()
     out = []
     for a in items:
-        key = (a.result.describe(), a.ports.first, a.ports.last)
+        key = (a.result.describe(), a.ports.first, a.ports.last, a.proto)
         if key not in seen:
             seen.add(key)
             out.append(a)
@@ -223,17 +281,19 @@ def _dedupe(items: list[Admission]) -> list[Admission]:
 
 def _merge_ports(items: list[Admission]) -> list[Admission]:
     """Adjacent port classes of the same destination admitted by the same rules become one."""
-    items.sort(key=lambda a: (tuple(str(n) for n in a.nets), a.ports.first))
+    items.sort(key=lambda a: (a.proto, tuple(str(n) for n in a.nets), a.ports.first))
     out: list[Admission] = []
     for a in items:
         if out:
             last = out[-1]
             if (
                 last.nets == a.nets
+                and last.proto == a.proto
                 and last.ports.last + 1 == a.ports.first
                 and last.result.describe() == a.result.describe()
             ):
-                out[-1] = Admission(a.nets, PortRange(last.ports.first, a.ports.last), last.result, False, a.span)
+                ports = PortRange(last.ports.first, a.ports.last)
+                out[-1] = Admission(a.nets, ports, last.result, False, a.span, proto=a.proto)
                 continue
         out.append(a)
     return out
@@ -241,28 +301,29 @@ def _merge_ports(items: list[Admission]) -> list[Admission]:
 
 def _merge_addresses(family: int, items: list[Admission]) -> list[Admission]:
     """Adjacent address classes on the same ports admitted by the same rules become one."""
-    items = sorted(items, key=lambda a: (a.ports.first, a.ports.last, a.result.describe(), a.span))
+    items = sorted(items, key=lambda a: (a.proto, a.ports.first, a.ports.last, a.result.describe(), a.span))
     out: list[Admission] = []
     for a in items:
         if out:
             last = out[-1]
             if (
                 last.ports == a.ports
+                and last.proto == a.proto
                 and last.span[1] + 1 == a.span[0]
                 and last.result.describe() == a.result.describe()
             ):
                 span = (last.span[0], a.span[1])
-                out[-1] = Admission(_nets(family, *span), a.ports, last.result, False, span)
+                out[-1] = Admission(_nets(family, *span), a.ports, last.result, False, span, proto=a.proto)
                 continue
         out.append(a)
-    out.sort(key=lambda a: (a.span, a.ports.first))
+    out.sort(key=lambda a: (a.proto != "tcp", a.span, a.ports.first))
     return out
 
 
 def outside_policy(report: FamilyReport, allow: tuple[AllowedDestination, ...]) -> list[Admission]:
     """Admitted destination classes not inside the policy allowlist."""
     bad = []
-    for a in report.admitted:
+    for a in report.all_admitted():
         ok = all(any(d.covers(net, (a.ports,)) or (d.covers(net) and not d.ports) for d in allow) for net in a.nets)
         if not ok:
             bad.append(a)

@@ -140,6 +140,19 @@ class DnsFacts:
     def owner_of(self, listener: Listener) -> ResolverProcess | None:
         return next((p for p in self.processes if listener.inode in p.sockets), None)
 
+    def owner_by_uid(self, listener: Listener) -> ResolverProcess | None:
+        """The resolver a socket belongs to by its owner uid, when its fds cannot be read.
+
+        Where root lacks CAP_SYS_PTRACE (containers, hardened hosts) ``/proc/<pid>/fd`` of
+        another user's process is unreadable, but ``/proc/net/{udp,tcp}`` still give each
+        socket's owner uid: when exactly one resolver process of that uid runs, and its fds are
+        the unreadable ones, the socket is its. None when that is ambiguous.
+        """
+        same = [p for p in self.processes if p.uid == listener.uid]
+        if len(same) == 1 and not same[0].fd_readable:
+            return same[0]
+        return None
+
     def is_local(self, nameserver: str) -> bool:
         addr = _ip(nameserver)
         if addr is None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from hardening.facts.areas import FactArea
 from hardening.facts.sections import FactError, Sections, iter_lines
@@ -64,7 +64,14 @@ HOST_SECTIONS = (
 _ENABLED_STATES = frozenset({"enabled", "enabled-runtime", "generated", "alias"})
 _NEED_ROOT = "the audit needs root: set ansible_become=true"
 #: every section firewall.sh prints
-SECTIONS = (*RUNNING_SECTIONS, *PERSISTED_SECTIONS, *HOST_SECTIONS, "firewall.legacy_names", "firewall.legacy6_names")
+SECTIONS = (
+    *RUNNING_SECTIONS,
+    *PERSISTED_SECTIONS,
+    *HOST_SECTIONS,
+    "firewall.legacy_names",
+    "firewall.legacy6_names",
+    "firewall.ct_hooks",
+)
 
 
 @dataclass(frozen=True)
@@ -117,6 +124,10 @@ def parse(sections: Sections) -> FirewallFacts:
     notes: list[str] = []
     running, sources = _running(sections, notes)
     persisted, psources = _persisted(sections, notes)
+    if _conntrack_always_on(sections):
+        notes.append("nf_conntrack.enable_hooks is set: connection tracking (and every nat chain) always runs")
+        running = replace(running, always_tracked=True)
+        persisted = replace(persisted, always_tracked=True) if persisted is not None else None
     v6, v6detail = _ipv6(sections)
     ifaces = _interfaces(sections)
     outs = {
@@ -150,6 +161,11 @@ def parse(sections: Sections) -> FirewallFacts:
 
 
 # ---------------------------------------------------------------- running
+
+
+def _conntrack_always_on(sections: Sections) -> bool:
+    """``/sys/module/nf_conntrack/parameters/enable_hooks`` says Y (module loaded with enable_hooks=1)."""
+    return sections.rc("firewall.ct_hooks") == 0 and sections.text("firewall.ct_hooks").strip()[:1] in ("Y", "1")
 
 
 def _denied(text: str) -> bool:

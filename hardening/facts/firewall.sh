@@ -25,6 +25,9 @@ if _fw_nonempty /proc/net/ip6_tables_names; then
     _h_cmd firewall.ip6tables_legacy_save ip6tables-legacy-save
 fi
 
+# nf_conntrack.enable_hooks=1 runs connection tracking (and so nat chains) whatever the rules say.
+_h_file firewall.ct_hooks /sys/module/nf_conntrack/parameters/enable_hooks
+
 # Persisted configuration, and whether it loads at boot.
 _h_file firewall.nft_conf /etc/nftables.conf
 _h_file firewall.nft_conf_sysconfig /etc/sysconfig/nftables.conf

@@ -141,11 +141,21 @@ class FirewallRule:
 
     @property
     def any_address(self) -> bool:
-        return not self.remote_addresses or any(a in ANY_ADDRESS for a in self.remote_addresses)
+        """No remote address, an "anywhere" keyword, or networks that are anywhere in effect
+        (``0.0.0.0/0.0.0.0``, ``0.0.0.0-255.255.255.255``, ``1.0.0.0-255.255.255.255``...):
+        decided from the parsed networks, never from the spelling."""
+        if not self.remote_addresses or any(a in ANY_ADDRESS for a in self.remote_addresses):
+            return True
+        nets = [n for a in self.remote_addresses for n in (address_networks(a) or ())]
+        return any(public_share(nets, v) >= WIDE_SHARE for v in (4, 6))
 
     @property
     def carries_tcp(self) -> bool:
         return self.protocol in ("", "Any", "TCP", "6")
+
+    @property
+    def carries_udp(self) -> bool:
+        return self.protocol in ("", "Any", "UDP", "17")
 
     def label(self) -> str:
         return f"{self.display_name or self.name!r}"
@@ -172,6 +182,33 @@ ADDRESS_KEYWORDS = frozenset(
     {"LocalSubnet", "LocalSubnet4", "LocalSubnet6", "DNS", "DHCP", "WINS", "DefaultGateway", "Intranet",
      "IntranetRemoteAccess", "PlayToDevice", "CaptivePortal", "Internet", "Any"}
 )  # fmt: skip
+
+
+# Remote networks covering this share of public unicast space count as "any address" (as on Linux).
+WIDE_SHARE = 1 / 16
+_PUBLIC_SPAN = {
+    4: (int(ipaddress.IPv4Address("1.0.0.0")), int(ipaddress.IPv4Address("223.255.255.255"))),
+    6: (int(ipaddress.IPv6Address("2000::")), int(ipaddress.IPv6Address("3fff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"))),
+}
+
+
+def public_share(nets: list[ipaddress.IPv4Network | ipaddress.IPv6Network], version: int) -> float:
+    """Share of the unicast range (IPv4 1.0.0.0-223.255.255.255, IPv6 2000::/3) the networks cover.
+
+    >>> public_share(list(address_networks("1.0.0.0-255.255.255.255") or ()), 4)
+    1.0
+    """
+    lo, hi = _PUBLIC_SPAN[version]
+    spans = sorted(
+        (max(lo, int(n.network_address)), min(hi, int(n.broadcast_address))) for n in nets if n.version == version
+    )
+    covered, end = 0, lo - 1
+    for a, b in spans:
+        a = max(a, end + 1)
+        if a <= b:
+            covered += b - a + 1
+            end = b
+    return covered / (hi - lo + 1)
 
 
 def address_networks(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] | None:

@@ -49,6 +49,10 @@ _NON_TERMINAL = frozenset(
      "HMARK", "RATEEST", "ECN", "TCPOPTSTRIP"}
 )  # fmt: skip
 _NAT_TARGETS = frozenset({"DNAT", "SNAT", "MASQUERADE", "REDIRECT", "NETMAP"})
+# Matches and targets whose kernel module turns connection tracking on in the namespace.
+_CT_MODULES = frozenset({"state", "conntrack", "connmark", "connlimit", "helper", "connbytes", "connlabel"})
+_CT_TARGETS = _NAT_TARGETS | {"CONNMARK", "CONNSECMARK"}
+_VERDICTS = frozenset({"ACCEPT", "DROP", "REJECT", "RETURN", "QUEUE", "NFQUEUE"})
 _GENERIC = {"-s", "--source", "-d", "--destination", "-i", "--in-interface", "-o", "--out-interface",
             "-p", "--protocol", "-f", "--fragment", "-m", "--match", "-j", "--jump", "-g", "--goto",
             "-c", "--set-counters"}  # fmt: skip
@@ -138,7 +142,8 @@ def _parse_save(text: str, version: int, backend: str) -> Ruleset:
             rules.setdefault(chain, [])
             if chain not in order:
                 order.append(chain)
-            rules[chain].append(parse_rule(words[2:], version, line, len(rules[chain]) + 1))
+            declared = frozenset(order)
+            rules[chain].append(parse_rule(words[2:], version, line, len(rules[chain]) + 1, declared))
             continue
         if line.startswith(("-N ", "-P ", "-I ", "-F", "-X", "-Z")):
             notes.append(f"line {lineno}: command {line[:40]!r} not evaluated")
@@ -181,10 +186,11 @@ def _table(
     return Table(backend, family, name, tuple(chains))
 
 
-def parse_rule(words: list[str], version: int, text: str, index: int) -> Rule:
-    """One ``-A CHAIN`` rule's words (after the chain name)."""
+def parse_rule(words: list[str], version: int, text: str, index: int, chains: frozenset[str] = frozenset()) -> Rule:
+    """One ``-A CHAIN`` rule's words (after the chain name); ``chains``: the table's declared chains
+    (``-j NAME`` jumps to a declared chain whatever its case, as iptables resolves it)."""
     conds: list[Cond] = []
-    target, goto, notrack = "", False, False
+    target, goto, notrack, tracks = "", False, False, False
     l4: frozenset[str] | None = None
     i = 0
     neg = False
@@ -218,12 +224,14 @@ def parse_rule(words: list[str], version: int, text: str, index: int) -> Rule:
             i += 1
         elif w in ("-m", "--match"):
             module = arg
+            tracks = tracks or arg in _CT_MODULES
             if arg in ("tcp", "udp") and l4 is None:
                 l4 = frozenset({arg})
             i += 2
         elif w in ("-j", "--jump", "-g", "--goto"):
             target, goto = arg, w in ("-g", "--goto")
             notrack = arg == "NOTRACK" or (arg == "CT" and "--notrack" in words[i + 2 :])
+            tracks = tracks or arg in _CT_TARGETS or (arg == "CT" and not notrack)
             i += 2
             # target options run to the end of the rule
             break
@@ -244,18 +252,22 @@ def parse_rule(words: list[str], version: int, text: str, index: int) -> Rule:
             conds.append(Cond("unknown", text=w, why=f"unrecognised word {w!r}"))
             i += 1
         neg = False
-    rule = _rule(tuple(conds), target, goto, text, index)
-    return replace(rule, notrack=True) if notrack else rule
+    rule = _rule(tuple(conds), target, goto, text, index, chains)
+    return replace(rule, notrack=notrack, conntrack=tracks) if notrack or tracks else rule
 
 
 def _is_num(w: str) -> bool:
     return w.lstrip("-").isdigit()
 
 
-def _rule(conds: tuple[Cond, ...], target: str, goto: bool, text: str, index: int) -> Rule:
+def _rule(
+    conds: tuple[Cond, ...], target: str, goto: bool, text: str, index: int, chains: frozenset[str] = frozenset()
+) -> Rule:
     text = text.strip()
     if not target:
         return Rule(conds, Kind.CONTINUE, text=text, index=index)
+    if target in chains and target not in _VERDICTS:  # a declared chain is a chain, whatever its case
+        return Rule(conds, Kind.GOTO if goto else Kind.JUMP, target=target, text=text, index=index)
     if target == "ACCEPT":
         return Rule(conds, Kind.ACCEPT, text=text, index=index)
     if target in ("DROP", "REJECT"):

@@ -87,7 +87,8 @@ ROOT_ONLY = "only root's processes match: a root foothold could unload the firew
 
 @dataclass(frozen=True)
 class Probe:
-    """One locally generated packet: the first SYN of a new outbound TCP connection."""
+    """One locally generated packet: the first SYN of a new outbound TCP connection, or the
+    first datagram of a new UDP flow (``l4proto="udp"``, no TCP flags)."""
 
     family: int  # 4 or 6
     daddr: int
@@ -277,6 +278,7 @@ class Rule:
     index: int = 0  # 1-based position in its chain, as printed to the user
     why: str = ""  # for Kind.UNKNOWN
     notrack: bool = False  # also exempts the packet from conntrack (ct state untracked afterwards)
+    conntrack: bool = False  # its expressions turn connection tracking on (ct matches, nat, CT, helpers)
 
     @property
     def is_verdict(self) -> bool:
@@ -351,6 +353,7 @@ class Ruleset:
 
     tables: tuple[Table, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    always_tracked: bool = False  # nf_conntrack.enable_hooks=1: conntrack runs whatever the rules say
 
     @cached_property
     def rule_count(self) -> int:
@@ -378,5 +381,21 @@ class Ruleset:
     def backends(self) -> list[str]:
         return sorted({t.backend for t in self.tables})
 
+    def tracks(self, family: int) -> bool:
+        """Connection tracking runs for ``family``: the kernel registers its hooks in a network
+        namespace only once something needs it (a ``ct`` match, a nat statement, a CT target,
+        a helper) or when ``nf_conntrack.enable_hooks`` is set. Without it nat chains never run."""
+        return self.always_tracked or family in self._tracked
+
+    @cached_property
+    def _tracked(self) -> frozenset[int]:
+        out: set[int] = set()
+        for t in self.tables:
+            if any(r.conntrack for c in t.chains for r in c.rules):
+                out |= t.families()
+        return frozenset(out)
+
     def merged(self, other: Ruleset) -> Ruleset:
-        return Ruleset(self.tables + other.tables, self.notes + other.notes)
+        return Ruleset(
+            self.tables + other.tables, self.notes + other.notes, self.always_tracked or other.always_tracked
+        )

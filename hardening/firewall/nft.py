@@ -200,7 +200,35 @@ def _rules(exprs: Any, t: _TableData, index: int) -> list[Rule]:
     rules = _rules_of(exprs, t, index, text)
     if any(isinstance(e, dict) and "notrack" in e for e in exprs):
         rules = [replace(r, notrack=True) for r in rules]
+    if _uses_conntrack(exprs):
+        rules = [replace(r, conntrack=True) for r in rules]
     return rules
+
+
+# Expressions and statements whose kernel side turns connection tracking on in the namespace
+# (nf_ct_netns_get): ct matches and statements, nat, synproxy, flow offload; and iptables
+# compat matches/targets that do the same.
+_CT_KEYS = frozenset({"ct", "ct helper", "ct timeout", "ct expectation", "ct count", "snat", "dnat", "masquerade",
+                      "redirect", "synproxy", "flow", "tproxy"})  # fmt: skip
+_CT_XT = frozenset({"conntrack", "state", "connmark", "connlimit", "helper", "connbytes", "connlabel", "CT",
+                    "CONNMARK", "SNAT", "DNAT", "MASQUERADE", "REDIRECT", "NETMAP", "CONNSECMARK"})  # fmt: skip
+
+
+def _uses_conntrack(x: Any, depth: int = 0) -> bool:
+    """Whether a rule's JSON holds an expression that turns conntrack on (bounded walk)."""
+    if depth > 24:
+        return False
+    if isinstance(x, dict):
+        for k, v in x.items():
+            if k in _CT_KEYS:
+                return True
+            if k == "xt" and isinstance(v, dict) and v.get("name") in _CT_XT:
+                return True
+            if _uses_conntrack(v, depth + 1):
+                return True
+    elif isinstance(x, list):
+        return any(_uses_conntrack(v, depth + 1) for v in x[:256])
+    return False
 
 
 def _rules_of(exprs: list[Any], t: _TableData, index: int, text: str) -> list[Rule]:

@@ -7,7 +7,7 @@
 set -eu
 
 PKGS="podman runc netavark aardvark-dns debootstrap debian-archive-keyring openssh-client sshpass \
-nftables iptables uidmap python3 python3-venv ca-certificates chromium dash busybox"
+nftables iptables iproute2 util-linux uidmap python3 python3-venv ca-certificates chromium dash busybox"
 
 if [ "$(id -u)" != 0 ]; then
     echo "host_setup.sh: must run as root (the lab uses rootful podman)" >&2

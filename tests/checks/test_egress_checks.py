@@ -132,7 +132,8 @@ def test_collector_iptables_nft_is_read_from_save_not_nft_view():
 def test_collector_ufw():
     dd, al = both(collected("ufw_deny"))
     assert dd.status is Status.PASS, dd.message
-    assert al.status is Status.PASS
+    # `ufw allow out 53/udp` admits UDP 53 to any address (a DNS tunnel): no allowlist (issue 17)
+    assert al.status is Status.FAIL and "any address on UDP port 53" in al.message
     dd, al = both(collected("ufw_allow"))
     assert dd.status is Status.FAIL and "ufw-track-output" in dd.message
 

@@ -101,8 +101,12 @@ def test_default_deny_needs_block_on_every_profile_and_no_allow_anything_rule():
     d3["firewall"]["outbound_rules"].append(rule)
     v = judge(d3)["egress.default_deny"]
     assert v.status is Status.FAIL and "'web out' admits any program to any address (ports 443)" in v.message
-    # The same rule for UDP only, or for one program, or as Block, does not open TCP to every process.
-    for change in ({"protocol": "UDP"}, {"program": "C:\\app\\a.exe"}, {"service": "wuauserv"}, {"action": "Block"}):
+    # UDP only is a UDP reverse shell or DNS tunnel from every process (issue 17: UDP is judged too).
+    d5 = copy.deepcopy(d3)
+    d5["firewall"]["outbound_rules"][-1].update({"protocol": "UDP"})
+    assert judge(d5)["egress.default_deny"].status is Status.FAIL
+    # The same rule for one program, or as Block, does not open TCP to every process.
+    for change in ({"program": "C:\\app\\a.exe"}, {"service": "wuauserv"}, {"action": "Block"}):
         d4 = copy.deepcopy(d3)
         d4["firewall"]["outbound_rules"][-1].update(change)
         assert judge(d4)["egress.default_deny"].status is Status.PASS, change

@@ -37,7 +37,7 @@ def xt(name: str):
 NFT_CASES = [
     # verdict maps, jumps, gotos
     ("vmap_ct", False, False, "new : accept"),
-    ("vmap_l4", True, True, "policy drop"),
+    ("vmap_l4", False, False, "udp : accept"),  # UDP to any address (issue 17: UDP is judged too)
     ("meta_l4_vmap_goto", False, False, "policy accept accepts it"),  # goto t; t falls off: base policy
     ("goto_return", False, False, "policy accept accepts it"),  # return from a goto skips the `drop`
     ("nested3", True, True, "c3: rule 2 `drop`"),
@@ -156,7 +156,9 @@ def test_notrack_that_cannot_match_the_probe_changes_nothing():
     udp_only = text.replace('"notrack": null', '"match": {"op": "==", "left": {"meta": {"key": "l4proto"}}, '
                             '"right": "udp"}}, {"notrack": null')  # fmt: skip
     assert udp_only != text
-    assert judge(parse_ruleset(udp_only), 4, IF).default_deny
+    r = judge(parse_ruleset(udp_only), 4, IF)
+    assert not any(a.proto == "tcp" for a in r.open_any)  # the TCP probe is still tracked and dropped
+    assert {a.proto for a in r.open_any} == {"udp"}  # the UDP one is untracked: `ct state untracked accept`
 
 
 # ------------------------------------------------------------ never a pass from a cut output
