@@ -288,3 +288,26 @@ def test_item4_hostile_lines_are_bounded_and_the_first_area_wins():
     out = "\n".join(json.dumps(o) for o in (first, again, foreign)) + "\n" + "{" * 5000
     d = parse_output(out)
     assert d["meta"] == {"is_admin": True} and "firewall" not in d
+
+
+# --- item 9: firewall enumeration ------------------------------------------------------------------
+
+
+def test_item9_no_matching_outbound_rule_is_not_an_error():
+    code = code_lines("firewall")
+    # -Direction/-Enabled on Get-NetFirewallRule make "no matching rule" an ObjectNotFound error.
+    assert "Get-NetFirewallRule -PolicyStore ActiveStore |" in code
+    assert "-Direction Outbound" not in code and "-Enabled True" not in code
+    d = copy.deepcopy(doc("server2022-hardened"))
+    d["firewall"]["outbound_rules"] = []
+    verdicts = judge(d)
+    assert verdicts["egress.default_deny"].status is Status.PASS
+    assert verdicts["egress.allowlist"].status is not Status.ERROR
+
+
+def test_item9_filters_are_joined_without_mixing_gpo_and_local_stores():
+    code = code_lines("firewall")
+    # An InstanceID seen twice in the ActiveStore (GPO and local rule of the same ID) is not joined
+    # by ID: that rule's filters are asked of the rule object itself (association, its own store).
+    assert "$twice[$id] = $true" in code and "$map[$id] = $null" in code
+    assert "$rule | & $cmdlet" in code
