@@ -184,6 +184,7 @@ def audit_windows_host(target: Target, options: AuditOptions) -> HostResult:
 
     port = target.port or (target.winrm.default_port() if target.winrm else 5986)
     host = _HostRun(target, Platform.WINDOWS, f"{target.host}:{port}", windows_checks(), time.monotonic())
+    warnings = "; ".join(target.winrm.warnings()) if target.winrm else ""
     try:
         run = collect_windows(target, options)
     except TransportError as exc:
@@ -205,6 +206,10 @@ def audit_windows_host(target: Target, options: AuditOptions) -> HostResult:
         status, message = HostStatus.ERROR, f"collector output incomplete (exit {run.exit_code})"
     elif facts.is_admin is False:
         message = "audited without administrator rights: checks that need them report error"
+    if warnings:
+        message = (
+            f"{message}; insecure WinRM settings: {warnings}" if message else f"insecure WinRM settings: {warnings}"
+        )
     return host.result(status, message, judge(facts, target, host.checks))
 
 

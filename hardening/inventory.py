@@ -111,6 +111,30 @@ class WinrmSettings:
     cert_pem: str | None = None
     cert_key_pem: str | None = None
     message_encryption: str = "auto"
+    allow_plaintext: bool = False  # harden_winrm_allow_plaintext: Basic over http accepted knowingly
+
+    @property
+    def basic_over_http(self) -> bool:
+        """Basic authentication over http: the password and every message cross the network in clear."""
+        return self.transport == "plaintext" or (self.transport in ("basic", "ssl") and self.scheme == "http")
+
+    def warnings(self) -> list[str]:
+        """What these settings give away (shown with the host's result).
+
+        >>> WinrmSettings(cert_validation=False).warnings()
+        ['ansible_winrm_server_cert_validation=ignore: anyone on the path can pose as the host and read the password']
+        """
+        out = []
+        if not self.cert_validation and self.scheme == "https":
+            out.append(
+                "ansible_winrm_server_cert_validation=ignore: anyone on the path can pose as the host and read the "
+                "password"
+            )
+        if self.message_encryption == "never" and self.scheme == "http":
+            out.append("ansible_winrm_message_encryption=never over http: the collector's output crosses in clear")
+        if self.basic_over_http and self.allow_plaintext:
+            out.append("Basic authentication over http (harden_winrm_allow_plaintext): the password crosses in clear")
+        return out
 
     def default_port(self) -> int:
         return 5985 if self.scheme == "http" else 5986
@@ -164,6 +188,9 @@ def _winrm_settings(name: str, hostvars: Mapping[str, Any], port: int | None, us
         cert_pem=_file("ansible_winrm_cert_pem"),
         cert_key_pem=_file("ansible_winrm_cert_key_pem"),
         message_encryption=encryption,
+        allow_plaintext=_bool(
+            hostvars.get("harden_winrm_allow_plaintext"), f"host {name}: harden_winrm_allow_plaintext", False
+        ),
     )
 
 
@@ -295,7 +322,7 @@ _USED = (
     "ansible_winrm_transport", "ansible_winrm_scheme", "ansible_winrm_path", "ansible_winrm_port",
     "ansible_winrm_host", "ansible_winrm_user", "ansible_winrm_pass", "ansible_winrm_password",
     "ansible_winrm_server_cert_validation", "ansible_winrm_ca_trust_path", "ansible_winrm_cert_pem",
-    "ansible_winrm_cert_key_pem", "ansible_winrm_message_encryption",
+    "ansible_winrm_cert_key_pem", "ansible_winrm_message_encryption", "harden_winrm_allow_plaintext",
 )  # fmt: skip
 
 

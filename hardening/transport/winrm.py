@@ -175,12 +175,27 @@ class WinrmTransport:
             return TransportError(HostStatus.AUTH_FAILED, f"authentication with {where} failed: {_short(str(exc))}")
         return TransportError(HostStatus.ERROR, f"WinRM error with {where}: {exc!r}")
 
+    def refusal(self) -> str:
+        """Why these settings are refused before connecting ("" when they are not)."""
+        s = self.settings
+        if s.basic_over_http and not s.allow_plaintext:
+            return (
+                f"refusing Basic authentication over http to {self.endpoint}: the password would cross the network "
+                "in clear (pywinrm encrypts only NTLM, Kerberos and CredSSP messages). Use https "
+                "(ansible_winrm_scheme=https), or ansible_winrm_transport=ntlm/kerberos, or accept it knowingly "
+                "with harden_winrm_allow_plaintext: true"
+            )
+        return ""
+
     def run(self, script: str) -> RunResult:
         """Open a shell, start the bootstrap, send ``script`` on stdin, read to the exit code.
 
         A failure after the command started carries the standard output received so far
         (:attr:`TransportError.partial`): the collector prints one line per finished area.
         """
+        refused = self.refusal()
+        if refused:
+            raise TransportError(HostStatus.ERROR, refused)
         data = script.encode("ascii")
         deadline = time.monotonic() + self.timeout
         protocol = self._protocol()

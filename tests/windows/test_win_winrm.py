@@ -15,7 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent.parent))
 
-from wsman_server import NS, OPERATION_TIMEOUT, Account, WsmanServer
+from wsman_server import NS, OPERATION_TIMEOUT, Account, WsmanServer, make_test_ca
 
 from hardening.audit import AuditOptions, audit_windows_host
 from hardening.facts.windows import collector_script
@@ -41,8 +41,8 @@ def winvars(port, user, password="pw", **extra):
 
 
 def http_basic(port, user, **extra):
-    """Basic over http (the test server has no TLS)."""
-    return winvars(port, user, ansible_winrm_scheme="http", **extra)
+    """Basic over http, accepted knowingly (the test server has no TLS)."""
+    return winvars(port, user, ansible_winrm_scheme="http", harden_winrm_allow_plaintext=True, **extra)
 
 
 class BusyServer(WsmanServer):
@@ -76,6 +76,43 @@ class BusyServer(WsmanServer):
             time.sleep(0.2)
             return self.fault(message_id, OPERATION_TIMEOUT, "The operation timed out.")
         return super().receive(user, message_id, body)
+
+
+# --- item 7: Basic over http -------------------------------------------------------------------------
+
+
+def test_item7_basic_over_http_is_refused_before_any_request():
+    with WsmanServer({"u": Account("pw", fixture("server2022-default"))}) as srv:
+        for extra in ({}, {"ansible_winrm_transport": "basic"}):
+            t = target_from_vars("w", winvars(srv.port, "u", ansible_winrm_scheme="http", **extra), {})
+            with pytest.raises(TransportError) as err:
+                WinrmTransport(t, 5).run(SCRIPT)
+            assert err.value.status is HostStatus.ERROR
+            assert "in clear" in err.value.message and "harden_winrm_allow_plaintext" in err.value.message
+        assert srv.stats["u"]["Create"] == 0 and srv.stats["-"]["auth_rejected"] == 0  # nothing was sent
+        t = target_from_vars("w", http_basic(srv.port, "u"), {})
+        assert WinrmTransport(t, 10).run(SCRIPT).exit_code == 0
+
+
+def test_item7_ntlm_over_http_is_not_refused_and_insecure_settings_are_reported(tmp_path):
+    _ca, tls = make_test_ca(str(tmp_path))
+    with WsmanServer({"u": Account("pw", fixture("server2022-hardened"))}, auth="ntlm") as ntlm:
+        t = target_from_vars(
+            "w", winvars(ntlm.port, "u", ansible_winrm_scheme="http", ansible_winrm_transport="ntlm"), {}
+        )
+        assert WinrmTransport(t, 10).run(SCRIPT).exit_code == 0
+    with WsmanServer({"u": Account("pw", fixture("server2022-hardened"))}, tls=tls) as https:
+        t = target_from_vars(
+            "w",
+            winvars(https.port, "u", ansible_winrm_transport="basic", ansible_winrm_server_cert_validation="ignore",
+                    harden_egress_allow=["10.0.0.0/8"]),
+            {},
+        )  # fmt: skip
+        result = audit_windows_host(t, AuditOptions(timeout=10))
+    assert result.status is HostStatus.OK
+    assert "insecure WinRM settings" in result.message and "cert_validation=ignore" in result.message
+    t = target_from_vars("w", http_basic(1, "u", ansible_winrm_message_encryption="never"), {})
+    assert any("in clear" in w for w in t.winrm.warnings())
 
 
 # --- item 9: retries as Ansible's winrm plugin does them -----------------------------------------------
