@@ -22,7 +22,7 @@ from hardening.facts.collector import new_linux_collector
 from hardening.facts.linux import gather
 from hardening.facts.sections import Sections, parse_sections
 from hardening.fleet import run_fleet
-from hardening.inventory import Connection, Target
+from hardening.inventory import Target
 from hardening.model import CheckResult, Evidence, HostResult, HostStatus, Platform, Status, Verdict
 from hardening.redact import REDACTED as REDACTED  # re-exported: callers blank with the same mask
 from hardening.redact import Redactor, json_strings
@@ -232,7 +232,7 @@ def collect_raw(target: Target, options: AuditOptions) -> tuple[str, bytes]:
 
     Windows hosts have no nonce (""): their output is the collector's JSON as it came.
     """
-    if target.connection is Connection.WINRM:
+    if target.connection.is_windows:
         return "", collect_windows(target, options).stdout
     collector = new_linux_collector()
     return collector.nonce, _run_transport(target, collector.script, options).stdout
@@ -252,7 +252,7 @@ def collect_dump(target: Target, options: AuditOptions) -> tuple[str, bytes]:
 
 def audit_host(target: Target, options: AuditOptions) -> HostResult:
     """Audit one host; never raises for a host problem (the result's status says what happened)."""
-    if target.connection is Connection.WINRM:
+    if target.connection.is_windows:
         return audit_windows_host(target, options)
     address = f"{target.host}:{target.port}" if target.port else target.host
     host = _HostRun(target, Platform.LINUX, address, linux_checks(), time.monotonic())
