@@ -5,7 +5,8 @@ CLM that holds comes from system lockdown: WDAC user-mode code integrity enforce
 its Script collection enforced and the Application Identity service (AppIDSvc) running.
 The audit runs powershell.exe through WinRS (a plain process, no PowerShell session
 configuration), so its language mode is the system's lockdown as it applies to the audit
-account. It is judged in one case: FullLanguage under UMCI=2 means the WDAC policy does not
+account (over PSRP, the session configuration's mode, which system lockdown can only lower).
+It is judged in one case: FullLanguage under UMCI=2 means the WDAC policy does not
 enforce scripts (option 11 ``Disabled:Script Enforcement``, or an allow-all policy), and the
 check fails. Under AppLocker an administrator's session is FullLanguage by the default rules,
 so it proves nothing there.
