@@ -153,15 +153,15 @@ def test_item4_an_overrun_host_is_judged_on_the_areas_it_finished():
     out = fixture("server2022-default")
     lines = out.split(b"\r\n")
     upto = len(b"\r\n".join(lines[:5])) + 20  # meta .. powershell whole, sysmon's line cut, then silence
-    acc = Account("pw", out, chunks=len(out) // 8)  # 8-byte Receives: the cut lands inside sysmon's line
+    acc = Account("pw", out, chunks=len(out) // 64)  # 64-byte Receives: the cut lands inside sysmon's line
     with BusyServer({"u": acc}, hang_after=upto) as srv:
         t = target_from_vars("w", http_basic(srv.port, "u"), {})
         started = time.monotonic()
         with pytest.raises(TransportError) as err:
-            WinrmTransport(t, 4).run(SCRIPT)
+            WinrmTransport(t, 6).run(SCRIPT)
         assert err.value.status is HostStatus.TIMEOUT and b'"powershell"' in err.value.partial
-        result = audit_windows_host(t, AuditOptions(timeout=4))
-        assert time.monotonic() - started < 2 * (4 + 4)
+        result = audit_windows_host(t, AuditOptions(timeout=6))
+        assert time.monotonic() - started < 2 * (6 + 4)
     assert result.status is HostStatus.TIMEOUT and "finished before were judged" in result.message
     status = {c.id: c.status for c in result.checks}
     assert status["egress.default_deny"] is Status.FAIL  # judged from the firewall line
