@@ -22,12 +22,16 @@ from hardening.facts.collector import new_linux_collector
 from hardening.facts.linux import gather
 from hardening.facts.sections import Sections, parse_sections
 from hardening.fleet import run_fleet
-from hardening.inventory import Connection, Target
+from hardening.inventory import Target
 from hardening.model import CheckResult, Evidence, HostResult, HostStatus, Platform, Status, Verdict
 from hardening.redact import REDACTED as REDACTED  # re-exported: callers blank with the same mask
 from hardening.redact import Redactor, json_strings
 from hardening.transport import run_script
 from hardening.transport.base import MAX_OUTPUT, RunResult, TransportError
+
+# A Windows host's collector bounds its slow areas on the host (DISM 60 s, sysmon -c 30 s, the
+# file search 90 s plus hashing); a realistic whole-host budget is minutes, not Linux's 60 s.
+WINDOWS_TIMEOUT = 300.0
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,11 @@ class AuditOptions:
     timeout: float = 60.0
     known_hosts: str | None = None
     max_output: int = MAX_OUTPUT  # bytes a host may send (stdout + stderr), ``--max-output``
+    windows_timeout: float | None = None  # WinRM hosts (None: ``timeout``); the CLI's default is WINDOWS_TIMEOUT
+
+    def for_windows(self) -> AuditOptions:
+        """These options with the Windows hosts' timeout."""
+        return self if self.windows_timeout is None else replace(self, timeout=self.windows_timeout)
 
 
 def seal(result: HostResult) -> HostResult:
@@ -163,7 +172,7 @@ def collect_windows(target: Target, options: AuditOptions) -> RunResult:
     """One WinRM round trip: the PowerShell collector on stdin, its JSON on stdout."""
     from hardening.facts.windows import collector_script
 
-    return _run_transport(target, collector_script(), options)
+    return _run_transport(target, collector_script(), options.for_windows())
 
 
 def audit_windows_host(target: Target, options: AuditOptions) -> HostResult:
@@ -175,10 +184,17 @@ def audit_windows_host(target: Target, options: AuditOptions) -> HostResult:
 
     port = target.port or (target.winrm.default_port() if target.winrm else 5986)
     host = _HostRun(target, Platform.WINDOWS, f"{target.host}:{port}", windows_checks(), time.monotonic())
+    warnings = "; ".join(target.winrm.warnings()) if target.winrm else ""
     try:
         run = collect_windows(target, options)
     except TransportError as exc:
-        return host.failed(exc.status, exc.message)
+        doc = _partial_windows_doc(exc.partial)
+        if doc is None:
+            return host.failed(exc.status, exc.message)
+        # The areas printed before the failure are judged; the host is not fully audited, so
+        # none of them may pass (seal), but their fails stand.
+        message = f"{exc.message} (the areas the collector finished before were judged)"
+        return host.result(exc.status, message, judge(gather_windows(doc), target, host.checks))
     try:
         doc = parse_output(run.stdout.decode("utf-8", "replace"))
     except FactError as exc:
@@ -190,7 +206,25 @@ def audit_windows_host(target: Target, options: AuditOptions) -> HostResult:
         status, message = HostStatus.ERROR, f"collector output incomplete (exit {run.exit_code})"
     elif facts.is_admin is False:
         message = "audited without administrator rights: checks that need them report error"
+    if warnings:
+        message = (
+            f"{message}; insecure WinRM settings: {warnings}" if message else f"insecure WinRM settings: {warnings}"
+        )
     return host.result(status, message, judge(facts, target, host.checks))
+
+
+def _partial_windows_doc(stdout: bytes) -> dict[str, Any] | None:
+    """The areas a Windows collector printed before its host failed (None when there are none)."""
+    from hardening.facts.sections import FactError
+    from hardening.facts.windows import parse_output
+
+    if not stdout.strip():
+        return None
+    try:
+        doc = parse_output(stdout.decode("utf-8", "replace"))
+    except FactError:
+        return None
+    return doc if set(doc) - {"harden_collector", "schema", "meta"} else None
 
 
 def collect_raw(target: Target, options: AuditOptions) -> tuple[str, bytes]:
@@ -198,7 +232,7 @@ def collect_raw(target: Target, options: AuditOptions) -> tuple[str, bytes]:
 
     Windows hosts have no nonce (""): their output is the collector's JSON as it came.
     """
-    if target.connection is Connection.WINRM:
+    if target.connection.is_windows:
         return "", collect_windows(target, options).stdout
     collector = new_linux_collector()
     return collector.nonce, _run_transport(target, collector.script, options).stdout
@@ -218,7 +252,7 @@ def collect_dump(target: Target, options: AuditOptions) -> tuple[str, bytes]:
 
 def audit_host(target: Target, options: AuditOptions) -> HostResult:
     """Audit one host; never raises for a host problem (the result's status says what happened)."""
-    if target.connection is Connection.WINRM:
+    if target.connection.is_windows:
         return audit_windows_host(target, options)
     address = f"{target.host}:{target.port}" if target.port else target.host
     host = _HostRun(target, Platform.LINUX, address, linux_checks(), time.monotonic())

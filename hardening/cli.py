@@ -76,11 +76,22 @@ def cli() -> None:
     """Audit and harden hosts against reverse shells (agentless: SSH and WinRM)."""
 
 
+def _windows_timeout(timeout: float) -> float:
+    """--timeout as given applies to every host; left at its default, WinRM hosts get minutes."""
+    from hardening.audit import WINDOWS_TIMEOUT
+
+    source = click.get_current_context().get_parameter_source("timeout")
+    return timeout if source is not click.core.ParameterSource.DEFAULT else max(timeout, WINDOWS_TIMEOUT)
+
+
 @cli.command()
 @inventory_argument
 @limit_option
 @forks_option
-@timeout_option()
+@timeout_option(
+    "Seconds per host for connect, authentication and the collector (default: 60 for SSH hosts, "
+    "300 for WinRM hosts, whose collector takes longer)."
+)
 @known_hosts_option
 @out_dir_option()
 @fail_on_option
@@ -143,7 +154,9 @@ def audit(
     source = AuditSource(inventory, limit, vault_password_file)
     plan = _audit_plan(ui, source, engine, out_dir, resume_dir, retry_failed)
     kh = str(known_hosts) if known_hosts else None
-    options = AuditOptions(forks=forks, timeout=timeout, known_hosts=kh, max_output=max_output)
+    options = AuditOptions(
+        forks=forks, timeout=timeout, known_hosts=kh, max_output=max_output, windows_timeout=_windows_timeout(timeout)
+    )
     _warm_up_reports(formats)
     with ui.progress(total=len(plan.targets)) as progress:
         run = run_audit(plan, source, options, engine, lambda t: progress.host_started(t.name), progress.host_done)
@@ -280,7 +293,11 @@ def collect(
     if len(targets) != 1:
         click.echo(f"harden: error: {host!r} matches {len(targets)} hosts; name one", err=True)
         sys.exit(EXIT_BAD_INPUT)
-    options = AuditOptions(timeout=timeout, known_hosts=str(known_hosts) if known_hosts else None)
+    options = AuditOptions(
+        timeout=timeout,
+        known_hosts=str(known_hosts) if known_hosts else None,
+        windows_timeout=_windows_timeout(timeout),
+    )
     try:
         nonce, data = collect_dump(targets[0], options)
     except TransportError as exc:

@@ -40,7 +40,7 @@ from hardening.checks import linux_checks, windows_checks
 from hardening.facts.collector import build_linux_script
 from hardening.facts.sections import parse_sections
 from hardening.hostnames import UnsafeHostName, host_file_name
-from hardening.inventory import Connection, Target
+from hardening.inventory import Target
 from hardening.model import HostResult, HostStatus, Platform
 from hardening.redact import Redactor, scrub_files, strings_of
 
@@ -104,7 +104,7 @@ def failure_status(message: str, unreachable: bool) -> HostStatus:
 
 def _host_run(target: Target) -> _HostRun:
     address = f"{target.host}:{target.port}" if target.port else target.host
-    if target.connection is Connection.WINRM:
+    if target.connection.is_windows:
         return _HostRun(target, Platform.WINDOWS, address, windows_checks(), time.monotonic())
     return _HostRun(target, Platform.LINUX, address, linux_checks(), time.monotonic())
 
@@ -159,9 +159,9 @@ def audit_fleet_ansible(run: AnsibleRun) -> Iterator[HostResult]:
     import ansible_runner
 
     hosts = {t.name: _host_run(t) for t in run.targets}
-    linux = [t.name for t in run.targets if t.connection is not Connection.WINRM]
+    linux = [t.name for t in run.targets if not t.connection.is_windows]
     for t in run.targets:
-        if t.connection is Connection.WINRM:
+        if t.connection.is_windows:
             yield hosts[t.name].failed(
                 HostStatus.ERROR, "--engine ansible audits Linux hosts only: audit Windows hosts with --engine native"
             )
@@ -280,7 +280,7 @@ def judge_gathered(directory: Path, targets: Iterable[Target]) -> Iterator[HostR
     """Judge every target from ``directory/<host>.out``; a target without a file is an error."""
     for target in targets:
         host = _host_run(target)
-        if target.connection is Connection.WINRM:
+        if target.connection.is_windows:
             yield host.failed(HostStatus.ERROR, "gathered output is judged for Linux hosts only")
             continue
         try:

@@ -35,6 +35,12 @@ class Connection(StrEnum):
     SSH = "ssh"
     LOCAL = "local"
     WINRM = "winrm"
+    PSRP = "psrp"  # PowerShell remoting (pypsrp), for hosts where WinRS is disabled
+
+    @property
+    def is_windows(self) -> bool:
+        """WinRM or PSRP: a Windows host, audited by the PowerShell collector."""
+        return self in (Connection.WINRM, Connection.PSRP)
 
 
 # ansible_connection values and what harden does with them.
@@ -49,10 +55,35 @@ _CONNECTIONS = {
     "ansible.builtin.local": Connection.LOCAL,
     "winrm": Connection.WINRM,
     "ansible.builtin.winrm": Connection.WINRM,
-    "psrp": Connection.WINRM,
+    "psrp": Connection.PSRP,
+    "ansible.builtin.psrp": Connection.PSRP,
 }
 
-_HOST_VARS = {True: ("ansible_winrm_host", "ansible_host"), False: ("ansible_host", "ansible_ssh_host")}
+_SSH_HOST = ("ansible_host", "ansible_ssh_host")
+_HOST_VARS = {
+    Connection.SSH: _SSH_HOST,
+    Connection.LOCAL: _SSH_HOST,
+    Connection.WINRM: ("ansible_winrm_host", "ansible_host"),
+    Connection.PSRP: ("ansible_psrp_host", "ansible_host"),
+}
+_SSH_PORT = ("ansible_port", "ansible_ssh_port")
+_PORT_VARS = {
+    Connection.SSH: _SSH_PORT,
+    Connection.LOCAL: _SSH_PORT,
+    Connection.WINRM: ("ansible_winrm_port", "ansible_port"),
+    Connection.PSRP: ("ansible_psrp_port", "ansible_port"),
+}
+_USER_VARS = {
+    Connection.WINRM: ("ansible_winrm_user", "ansible_user"),
+    Connection.PSRP: ("ansible_psrp_user", "ansible_user"),
+}
+_SSH_PASSWORD = ("ansible_password", "ansible_ssh_pass", "ansible_ssh_password")
+_PASSWORD_VARS = {
+    Connection.SSH: _SSH_PASSWORD,
+    Connection.LOCAL: _SSH_PASSWORD,
+    Connection.WINRM: ("ansible_winrm_password", "ansible_winrm_pass", "ansible_password"),
+    Connection.PSRP: ("ansible_psrp_password", "ansible_psrp_pass", "ansible_password"),
+}
 _FALSE = {"false", "no", "off", "0", "n", "f"}
 _TRUE = {"true", "yes", "on", "1", "y", "t"}
 
@@ -114,6 +145,31 @@ class WinrmSettings:
     cert_pem: str | None = None
     cert_key_pem: str | None = None
     message_encryption: str = "auto"
+    configuration_name: str = "Microsoft.PowerShell"  # PSRP only: the session configuration (endpoint)
+    allow_plaintext: bool = False  # harden_winrm_allow_plaintext: Basic over http accepted knowingly
+
+    @property
+    def basic_over_http(self) -> bool:
+        """Basic authentication over http: the password and every message cross the network in clear."""
+        return self.transport == "plaintext" or (self.transport in ("basic", "ssl") and self.scheme == "http")
+
+    def warnings(self) -> list[str]:
+        """What these settings give away (shown with the host's result).
+
+        >>> WinrmSettings(cert_validation=False).warnings()
+        ['ansible_winrm_server_cert_validation=ignore: anyone on the path can pose as the host and read the password']
+        """
+        out = []
+        if not self.cert_validation and self.scheme == "https":
+            out.append(
+                "ansible_winrm_server_cert_validation=ignore: anyone on the path can pose as the host and read the "
+                "password"
+            )
+        if self.message_encryption == "never" and self.scheme == "http":
+            out.append("ansible_winrm_message_encryption=never over http: the collector's output crosses in clear")
+        if self.basic_over_http and self.allow_plaintext:
+            out.append("Basic authentication over http (harden_winrm_allow_plaintext): the password crosses in clear")
+        return out
 
     def default_port(self) -> int:
         return 5985 if self.scheme == "http" else 5986
@@ -167,6 +223,50 @@ def _winrm_settings(name: str, hostvars: Mapping[str, Any], port: int | None, us
         cert_pem=_file("ansible_winrm_cert_pem"),
         cert_key_pem=_file("ansible_winrm_cert_key_pem"),
         message_encryption=encryption,
+        allow_plaintext=_bool(
+            hostvars.get("harden_winrm_allow_plaintext"), f"host {name}: harden_winrm_allow_plaintext", False
+        ),
+    )
+
+
+_PSRP_AUTH = ("basic", "certificate", "negotiate", "kerberos", "ntlm", "credssp")
+
+
+def _psrp_settings(name: str, hostvars: Mapping[str, Any], port: int | None) -> WinrmSettings:
+    """Ansible's psrp plugin rules (``ansible_psrp_*``): https unless the port is 5985, auth negotiate."""
+    scheme = str(hostvars.get("ansible_psrp_protocol") or ("http" if port == 5985 else "https")).lower()
+    if scheme not in ("http", "https"):
+        raise InventoryError(f"host {name}: ansible_psrp_protocol={scheme!r} must be http or https")
+    auth = str(hostvars.get("ansible_psrp_auth") or "negotiate").strip().lower()
+    if auth not in _PSRP_AUTH:
+        raise InventoryError(f"host {name}: ansible_psrp_auth={auth!r} is not one of {', '.join(_PSRP_AUTH)}")
+    validation = str(hostvars.get("ansible_psrp_cert_validation") or "validate").strip().lower()
+    if validation not in ("validate", "ignore"):
+        raise InventoryError(f"host {name}: ansible_psrp_cert_validation={validation!r} must be validate or ignore")
+    encryption = str(hostvars.get("ansible_psrp_message_encryption") or "auto").strip().lower()
+    if encryption not in ("auto", "always", "never"):
+        raise InventoryError(
+            f"host {name}: ansible_psrp_message_encryption={encryption!r} must be auto, always or never"
+        )
+    path = str(hostvars.get("ansible_psrp_path") or "wsman")
+
+    def _file(var: str) -> str | None:
+        value = hostvars.get(var)
+        return os.path.expanduser(str(value)) if value not in (None, "") else None
+
+    return WinrmSettings(
+        transport=auth,
+        scheme=scheme,
+        path=path if path.startswith("/") else "/" + path,
+        cert_validation=validation == "validate",
+        ca_trust_path=_file("ansible_psrp_ca_path"),
+        cert_pem=_file("ansible_psrp_certificate_pem"),
+        cert_key_pem=_file("ansible_psrp_certificate_key_pem"),
+        message_encryption=encryption,
+        configuration_name=str(hostvars.get("ansible_psrp_configuration_name") or "Microsoft.PowerShell"),
+        allow_plaintext=_bool(
+            hostvars.get("harden_winrm_allow_plaintext"), f"host {name}: harden_winrm_allow_plaintext", False
+        ),
     )
 
 
@@ -230,7 +330,7 @@ def target_from_vars(name: str, hostvars: Mapping[str, Any], env: Mapping[str, s
     connection = _CONNECTIONS.get(conn_name)
     if connection is None:
         raise InventoryError(
-            f"host {name}: ansible_connection={conn_name!r} is not supported (ssh, paramiko, local, winrm)"
+            f"host {name}: ansible_connection={conn_name!r} is not supported (ssh, paramiko, local, winrm, psrp)"
         )
     method = str(_first(hostvars, "ansible_become_method", "harden_cfg_become_method") or "sudo")
     become = _bool(
@@ -260,7 +360,8 @@ def target_from_vars(name: str, hostvars: Mapping[str, Any], env: Mapping[str, s
     key_file = _first(
         hostvars, "ansible_ssh_private_key_file", "ansible_private_key_file", "harden_cfg_private_key_file"
     )
-    winrm = connection is Connection.WINRM
+    winrm = connection.is_windows
+    psrp = connection is Connection.PSRP
     ssh_args = tuple(
         str(a)
         for a in (
@@ -269,24 +370,19 @@ def target_from_vars(name: str, hostvars: Mapping[str, Any], env: Mapping[str, s
         )
         if a
     )
-    port = _port(
-        _first(hostvars, "ansible_winrm_port", "ansible_port")
-        if winrm
-        else _first(hostvars, "ansible_port", "ansible_ssh_port"),
-        name,
-    )
-    user = _first(hostvars, "ansible_winrm_user", "ansible_user") if winrm else None
-    settings = _winrm_settings(name, hostvars, port, user) if winrm else None
+    port = _port(_first(hostvars, *_PORT_VARS[connection]), name)
+    user = _first(hostvars, *_USER_VARS[connection]) if winrm else None
+    settings = None
+    if winrm:
+        settings = _psrp_settings(name, hostvars, port) if psrp else _winrm_settings(name, hostvars, port, user)
     return Target(
         name=name,
         connection=connection,
-        host=str(_first(hostvars, *_HOST_VARS[winrm]) or name),
+        host=str(_first(hostvars, *_HOST_VARS[connection]) or name),
         port=port,
         user=user if winrm else _first(hostvars, "ansible_user", "ansible_ssh_user", "harden_cfg_remote_user"),
         key_file=os.path.expanduser(str(key_file)) if key_file else None,
-        password=_first(hostvars, "ansible_winrm_password", "ansible_winrm_pass", "ansible_password")
-        if winrm
-        else _first(hostvars, "ansible_password", "ansible_ssh_pass", "ansible_ssh_password"),
+        password=_first(hostvars, *_PASSWORD_VARS[connection]),
         become=become,
         become_user=str(_first(hostvars, "ansible_become_user", "harden_cfg_become_user") or "root"),
         become_password=_first(hostvars, "ansible_become_password", "ansible_become_pass", "ansible_sudo_pass"),
@@ -312,7 +408,11 @@ _USED = (
     "ansible_winrm_transport", "ansible_winrm_scheme", "ansible_winrm_path", "ansible_winrm_port",
     "ansible_winrm_host", "ansible_winrm_user", "ansible_winrm_pass", "ansible_winrm_password",
     "ansible_winrm_server_cert_validation", "ansible_winrm_ca_trust_path", "ansible_winrm_cert_pem",
-    "ansible_winrm_cert_key_pem", "ansible_winrm_message_encryption",
+    "ansible_winrm_cert_key_pem", "ansible_winrm_message_encryption", "harden_winrm_allow_plaintext",
+    "ansible_psrp_host", "ansible_psrp_port", "ansible_psrp_user", "ansible_psrp_password", "ansible_psrp_pass",
+    "ansible_psrp_protocol", "ansible_psrp_path", "ansible_psrp_auth", "ansible_psrp_cert_validation",
+    "ansible_psrp_ca_path", "ansible_psrp_certificate_pem", "ansible_psrp_certificate_key_pem",
+    "ansible_psrp_message_encryption", "ansible_psrp_configuration_name",
 )  # fmt: skip
 
 
@@ -502,7 +602,7 @@ def _config_settings(variables: Mapping[str, Any]) -> dict[str, Any]:
     from ansible.plugins.loader import connection_loader
 
     out: dict[str, Any] = {}
-    if str(variables.get("ansible_connection") or "ssh") in ("winrm", "psrp", "ansible.builtin.winrm", "local"):
+    if _CONNECTIONS.get(str(variables.get("ansible_connection") or "ssh")) is not Connection.SSH:
         return out
     connection_loader.get("ssh", class_only=True)  # registers the plugin's option definitions
     for option in _SSH_OPTIONS:

@@ -1,7 +1,9 @@
 """appcontrol.enforced on Windows: does WDAC or AppLocker enforce what may run?
 
 WDAC: ``Win32_DeviceGuard.UsermodeCodeIntegrityPolicyEnforcementStatus`` = 2 (1 is audit
-mode; kernel-only code integrity does not stop a dropped nc.exe). AppLocker: the effective
+mode; kernel-only code integrity does not stop a dropped nc.exe), unless the audit's own
+PowerShell ran in FullLanguage under it (script enforcement disabled, or an allow-all policy:
+see ``WinAppControlFacts.wdac_script_gap``). AppLocker: the effective
 policy enforces the Exe and Script collections (``EnforcementMode=Enabled``, or
 ``NotConfigured`` with rules, which AppLocker enforces) and the Application Identity service
 (AppIDSvc) runs — without it no AppLocker rule is applied. Msi, Dll and Appx collections are
@@ -31,10 +33,17 @@ def evaluate(facts: WindowsFacts, policy: Policy) -> Verdict:
             "usermode_code_integrity": ac.usermode_code_integrity,
             "applocker": collections,
             "appidsvc": ac.appidsvc_status,
+            "audit_session_language_mode": ac.session_language_mode,
             "problems": [p for p in (ac.device_guard_problem, ac.applocker_problem) if p],
         },
         facts.excerpt(*AREAS, limit=3000),
     )
+    if ac.wdac_script_gap:
+        return Verdict(
+            Status.FAIL,
+            ac.wdac_script_gap + ". Remove option 11 and enforce a policy that allows only what is needed.",
+            ev,
+        )
     if ac.usermode_code_integrity == 2:
         return Verdict(
             Status.PASS, "WDAC enforces user-mode code integrity (UsermodeCodeIntegrityPolicyEnforcementStatus=2)", ev

@@ -7,7 +7,10 @@ network connections (3, off by default) and DNS queries (22). An event type with
 ``onmatch: exclude`` logs everything but the exclusions; ``onmatch: include`` logs only
 matches, and an include with no filter logs nothing. An event type the configuration does
 not mention: ProcessCreate is logged by default, NetworkConnect is not, DnsQuery is not
-counted (harden cannot tell).
+counted (harden cannot tell). ``sysmon -c`` is run only when the audit account accepted the
+Sysinternals EULA before (HKCU); otherwise the configuration is unknown and the check is
+``error`` (the driver's registry parameters and the last configuration change, event 16, are
+reported as evidence).
 
 Example::
 
@@ -24,15 +27,19 @@ AREAS = ("sysmon",)
 _DEFAULT_ON = {1}
 
 
-def event_state(facts: WindowsFacts, event: int) -> tuple[bool, str]:
-    """Is Sysmon event ``event`` logged by the running Sysmon's active config? (yes/no, why)."""
+def event_state(facts: WindowsFacts, event: int) -> tuple[bool | None, str]:
+    """Is Sysmon event ``event`` logged by the running Sysmon's active config? (yes/no/unknown, why).
+
+    Unknown (None) when the Sysmon state or its active configuration could not be read: a check
+    leaning on it must report error then, never fail.
+    """
     sm = facts.optional("sysmon")
     if sm is None:
-        return False, f"Sysmon state unreadable: {facts.error('sysmon')}"
+        return None, f"Sysmon state unreadable: {facts.error('sysmon')}"
     if not any(s.running for s in sm.services):
         return False, "no Sysmon service is running"
     if sm.config is None:
-        return False, f"active configuration unknown: {sm.config_problem or 'not read'}"
+        return None, f"active configuration unknown: {sm.config_problem or 'not read'}"
     name = SYSMON_EVENTS[event]
     rules = sm.config.rules_for(name)
     if not rules:
@@ -58,6 +65,8 @@ def evaluate(facts: WindowsFacts, policy: Policy) -> Verdict:
             "config_settings": dict(sm.config.settings) if sm.config else None,
             "config_schema": sm.config.schema_version if sm.config else None,
             "network_events_7d": sm.network_events_7d,
+            "driver_parameters": dict(sm.driver_parameters) if sm.driver_parameters else None,
+            "last_config_change": dict(sm.last_config_change) if sm.last_config_change else None,
         },
         facts.excerpt(*AREAS, limit=3000),
     )
@@ -80,7 +89,8 @@ def evaluate(facts: WindowsFacts, policy: Policy) -> Verdict:
         return Verdict(
             Status.ERROR,
             f"Sysmon runs, but its active configuration could not be read ({sm.config_problem}); "
-            "the audit account must be an administrator to run sysmon -c",
+            "the audit account must be an administrator that has accepted the Sysinternals EULA once "
+            "(run sysmon -accepteula -c interactively as that account) for sysmon -c to print the rules",
             ev,
         )
     missing = [f"event {e} ({why})" for e, (ok, why) in states.items() if not ok]

@@ -1,10 +1,13 @@
 """binaries.netcat on Windows: nc.exe, nc64.exe, ncat.exe, netcat.exe, socat.exe on the host.
 
 Searched on PATH and, bounded in depth, under the system drive root, Users, ProgramData,
-Windows\\Temp, C:\\Temp, C:\\Tools and Program Files. A copy under Users, ProgramData or a
-Temp folder looks dropped. Each finding carries its SHA-256 and Authenticode status. Policy
+Windows\\Temp, C:\\Temp, C:\\Tools and Program Files, folder by folder without following
+reparse points (the legacy junctions under C:\\Users deny listing to everyone). A copy under
+Users, ProgramData or a Temp folder looks dropped. Each finding carries its SHA-256 and
+Authenticode status; the names the host reports are re-checked here. Policy
 ``harden_allowed_binaries`` tolerates names (``ncat.exe``) or full paths. A search that hit
-access-denied folders is incomplete: no finding then is an error, not a pass.
+access-denied folders, or that ran out of its time budget on the host, is incomplete: no
+finding then is an error, not a pass.
 
 Example::
 
@@ -17,7 +20,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from hardening.facts.windows import WinBinary, WindowsFacts
+from hardening.facts.windows import WinBinary, WinBinaryFacts, WindowsFacts
 from hardening.model import Evidence, Remedy, Status, Verdict
 from hardening.policy import Policy
 
@@ -38,6 +41,20 @@ def _describe(b: WinBinary) -> str:
     return f"{b.path} ({where[b.location]}; {signed}; sha256 {b.sha256[:16] or '?'}...)"
 
 
+def _search_gap(bf: WinBinaryFacts) -> str:
+    """Why "nothing found" does not mean "nothing there" ("" when the search covered every place)."""
+    gaps = []
+    if bf.incomplete:
+        gaps.append(f"the search stopped early ({bf.incomplete})")
+    if bf.access_denied:
+        where = f" ({', '.join(bf.denied[:5])}{', ...' if len(bf.denied) > 5 else ''})" if bf.denied else ""
+        gaps.append(
+            f"{bf.access_denied} folders could not be listed{where}: audit with an administrator, or grant it "
+            "list access there"
+        )
+    return "; ".join(gaps)
+
+
 def evaluate(facts: WindowsFacts, policy: Policy) -> Verdict:
     bf = facts.binaries
     allowed = [(b, _allowed(b, policy)) for b in bf.found if _allowed(b, policy)]
@@ -48,6 +65,10 @@ def evaluate(facts: WindowsFacts, policy: Policy) -> Verdict:
             "allowed": [{**b.to_json(), "allowed_by": by} for b, by in allowed],
             "searched": list(bf.searched),
             "access_denied": bf.access_denied,
+            "denied_folders": list(bf.denied),
+            "reparse_points_not_followed": bf.reparse_skipped,
+            "ignored_entries": list(bf.ignored),
+            "incomplete": bf.incomplete,
             "policy_allowed_binaries": list(policy.allowed_binaries),
         },
         facts.excerpt(*AREAS, limit=2500),
@@ -66,12 +87,9 @@ def evaluate(facts: WindowsFacts, policy: Policy) -> Verdict:
             ev,
             _remedy(findings),
         )
-    if bf.access_denied:
-        return Verdict(
-            Status.ERROR,
-            f"no netcat-like found, but {bf.access_denied} folders could not be read: audit with an administrator",
-            ev,
-        )
+    gap = _search_gap(bf)
+    if gap:
+        return Verdict(Status.ERROR, f"no netcat-like found, but the search is incomplete: {gap}", ev)
     if allowed:
         return Verdict(
             Status.PASS,

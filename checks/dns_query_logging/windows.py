@@ -37,6 +37,13 @@ def evaluate(facts: WindowsFacts, policy: Policy) -> Verdict:
         return Verdict(Status.PASS, f"Sysmon logs DNS queries (event 22: {why22})", ev)
     if dns is None:  # neither passes, and the log's state is unknown: an error, not a fail
         raise AreaUnavailable("dns", facts.error("dns") or FactError("DNS-Client facts unreadable"))
+    if sysmon22 is None:  # the log is off, and whether Sysmon logs DNS is unknown: an error, not a fail
+        return Verdict(
+            Status.ERROR,
+            "the Microsoft-Windows-DNS-Client/Operational log is disabled, and whether Sysmon logs DNS queries "
+            f"(event 22) is unknown: {why22}",
+            ev,
+        )
     return Verdict(
         Status.FAIL,
         "DNS queries are not logged: the Microsoft-Windows-DNS-Client/Operational log is disabled (the default) "

@@ -3,8 +3,13 @@
 CLM that holds comes from system lockdown: WDAC user-mode code integrity enforced
 (``Win32_DeviceGuard.UsermodeCodeIntegrityPolicyEnforcementStatus`` = 2) or AppLocker with
 its Script collection enforced and the Application Identity service (AppIDSvc) running.
-The language mode of the auditing WinRM session is not judged: it reflects that endpoint's
-configuration, not what an ordinary user's or a service's PowerShell gets.
+The audit runs powershell.exe through WinRS (a plain process, no PowerShell session
+configuration), so its language mode is the system's lockdown as it applies to the audit
+account (over PSRP, the session configuration's mode, which system lockdown can only lower).
+It is judged in one case: FullLanguage under UMCI=2 means the WDAC policy does not
+enforce scripts (option 11 ``Disabled:Script Enforcement``, or an allow-all policy), and the
+check fails. Under AppLocker an administrator's session is FullLanguage by the default rules,
+so it proves nothing there.
 ``__PSLockdownPolicy`` (an undocumented environment variable) is trivially bypassed: it is
 reported as a weak signal, never a pass.
 
@@ -31,6 +36,8 @@ def enforcement(facts: WindowsFacts) -> tuple[str, list[str]]:
     if ac is None:
         return "", [str(facts.error("appcontrol"))]
     notes = []
+    if ac.wdac_script_gap:
+        return "", [ac.wdac_script_gap]
     if ac.usermode_code_integrity == 2:
         return "wdac", notes
     if ac.usermode_code_integrity == 1:
@@ -74,7 +81,7 @@ def evaluate(facts: WindowsFacts, policy: Policy) -> Verdict:
         },
         facts.excerpt(*AREAS, limit=2500),
     )
-    note = f" (the audit session itself ran in {session}; that reflects the WinRM endpoint only)" if session else ""
+    note = f" (the audit session itself ran in {session})" if session else ""
     if by == "wdac":
         return Verdict(
             Status.PASS, "WDAC enforces user-mode code integrity (UMCI=2): PowerShell runs in CLM" + note, ev

@@ -5,7 +5,9 @@ Read from the machine policy keys (``HKLM\\SOFTWARE\\Policies\\Microsoft\\Window
 with ``*`` among ``ModuleNames``. When PowerShell 7 is installed, its own key
 (``...\\PowerShellCore\\ScriptBlockLogging``) must enable it too, or defer to the Windows
 PowerShell setting (``UseWindowsPowerShellPolicySetting=1``). The PowerShell 2.0 engine
-(``MicrosoftWindowsPowerShellV2Root``) logs nothing and must be disabled or removed.
+logs nothing and must be disabled or removed: optional features ``MicrosoftWindowsPowerShellV2Root``
+and ``MicrosoftWindowsPowerShellV2`` (client; a name this edition does not know is not
+installed) and, on Server, the ``PowerShell-V2`` role feature (``Get-WindowsFeature``).
 
 Example::
 
@@ -14,12 +16,12 @@ Example::
 
 from __future__ import annotations
 
-from hardening.facts.windows import WindowsFacts
+from hardening.facts.windows import NOT_PRESENT, WindowsFacts
 from hardening.model import Evidence, Status, Verdict
 from hardening.policy import Policy
 
 AREAS = ("powershell",)
-_OFF = ("Disabled", "DisabledWithPayloadRemoved")
+_OFF = ("Disabled", "DisabledWithPayloadRemoved", NOT_PRESENT)
 
 
 def evaluate(facts: WindowsFacts, policy: Policy) -> Verdict:

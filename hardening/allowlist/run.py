@@ -28,7 +28,7 @@ from hardening.allowlist.propose import Proposal, merge, propose_host, render_va
 from hardening.facts.sections import FactError, parse_sections
 from hardening.fleet import run_fleet_ordered
 from hardening.hostnames import file_safe
-from hardening.inventory import Connection, Target
+from hardening.inventory import Target
 from hardening.redact import redact_host
 from hardening.transport import run_script
 from hardening.transport.base import MAX_OUTPUT, TransportError
@@ -90,7 +90,7 @@ def _allowlist_host(target: Target, samples: int, options: AllowlistOptions, res
     groups = tuple(
         g for g in (target.variables.get("group_names") or []) if isinstance(g, str) and g not in ("all", "ungrouped")
     )
-    if target.connection is Connection.WINRM:
+    if target.connection.is_windows:
         return HostAllowlist(target.name, groups, False, "Windows hosts are not supported by harden allowlist yet")
     collector = new_allowlist_collector(samples)
     try:

@@ -1,9 +1,11 @@
 # harden Windows collector (Windows PowerShell 5.1).
-# Read-only: it changes nothing on the host. ASCII only. No Add-Type, no New-Object, no .NET
-# method calls, so it runs unchanged under Constrained Language Mode. Every probe is wrapped in
-# try/catch: a failure becomes an "<name>_error" field, never a missing area. Output: ONE JSON
-# object on stdout (ConvertTo-Json -Depth 6 -Compress; enums cast to [string]; lists in @()).
-# The object ends with "done": true; an output without it was cut short.
+# Read-only: it changes nothing on the host (no -accepteula, no temporary files). ASCII only. No
+# Add-Type, no New-Object, no .NET method calls, so it runs unchanged under Constrained Language
+# Mode. Every probe is wrapped in try/catch: a failure becomes an "<name>_error" field, never a
+# missing area. Output: ONE JSON line per area as soon as the area is done (ConvertTo-Json -Depth 6
+# -Compress; enums cast to [string]; lists in @()), fast areas first, then a last line with
+# "done": true. A host cut short (harden's --timeout) still has its finished areas judged; every
+# slow area (DISM, sysmon -c, the file search, Authenticode) is bounded in time on the host.
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
 $WarningPreference = 'SilentlyContinue'
@@ -24,14 +26,30 @@ function Get-HardenKey($path) {
     $values
 }
 
-function Invoke-HardenNative($exe, $arguments) {
-    # Run a program; stdout as text and the exit code (stderr dropped, never fatal).
-    $ErrorActionPreference = 'Continue'
-    $text = (& $exe @arguments 2>$null) | Out-String
-    @{ text = $text; rc = $LASTEXITCODE }
+function Write-HardenArea($name, $value) {
+    # One area, one line: what is printed is judged even if a later area overruns.
+    $out = @{ harden_collector = 'windows'; schema = 2 }
+    $out[$name] = $value
+    ConvertTo-Json -InputObject $out -Depth 6 -Compress
 }
 
-$out = @{ harden_collector = 'windows'; schema = 1 }
+function Invoke-HardenBounded($seconds, $block, $arguments) {
+    # Run a script block in a background job for at most $seconds: @{ output = ...; timed_out = bool;
+    # bounded = bool }. Where jobs are refused (a session whose language mode differs from the
+    # system's), the block runs inline, unbounded (bounded = $false).
+    $job = $null
+    try { $job = Start-Job -ScriptBlock $block -ArgumentList $arguments }
+    catch { return @{ output = @(& $block @arguments); timed_out = $false; bounded = $false } }
+    try {
+        if (Wait-Job -Job $job -Timeout $seconds) {
+            return @{ output = @(Receive-Job -Job $job -ErrorAction SilentlyContinue); timed_out = $false; bounded = $true }
+        }
+        return @{ output = @(); timed_out = $true; bounded = $true }
+    } finally {
+        Stop-Job -Job $job -ErrorAction SilentlyContinue
+        Remove-Job -Job $job -Force -ErrorAction SilentlyContinue
+    }
+}
 
 # --- meta -------------------------------------------------------------------------------
 $meta = @{}
@@ -50,7 +68,7 @@ try {
     $groups = @(whoami.exe /groups)
     $meta.is_admin = [bool](@($groups -match 'S-1-16-12288').Count -gt 0)
 } catch { $meta.is_admin_error = Get-HardenError $_ }
-$out.meta = $meta
+Write-HardenArea 'meta' $meta
 
 # --- firewall (ActiveStore: the policy in force, local and GPO merged) ----------------
 $fw = @{}
@@ -64,19 +82,39 @@ try {
         }
     })
 } catch { $fw.profiles_error = Get-HardenError $_ }
+function Get-HardenFilters($cmdlet) {
+    # InstanceID -> filter; an InstanceID present twice (a GPO and a local rule of the same ID in
+    # the ActiveStore) maps to $null: those rules are joined by association instead.
+    $map = @{}
+    $twice = @{}
+    foreach ($f in @(& $cmdlet -PolicyStore ActiveStore)) {
+        $id = [string]$f.InstanceID
+        if ($null -ne $map[$id]) { $twice[$id] = $true }
+        $map[$id] = $f
+    }
+    foreach ($id in @($twice.Keys)) { $map[$id] = $null }
+    $map
+}
+function Get-HardenFilter($map, $cmdlet, $rule) {
+    $hit = $map[[string]$rule.InstanceID]
+    if ($null -ne $hit) { return $hit }
+    # Not in the map, or ambiguous: ask for the filter of this very rule object (its own store).
+    $rule | & $cmdlet
+}
 try {
-    $apps = @{}
-    foreach ($f in @(Get-NetFirewallApplicationFilter -PolicyStore ActiveStore)) { $apps[[string]$f.InstanceID] = $f }
-    $svcs = @{}
-    foreach ($f in @(Get-NetFirewallServiceFilter -PolicyStore ActiveStore)) { $svcs[[string]$f.InstanceID] = $f }
-    $addrs = @{}
-    foreach ($f in @(Get-NetFirewallAddressFilter -PolicyStore ActiveStore)) { $addrs[[string]$f.InstanceID] = $f }
-    $ports = @{}
-    foreach ($f in @(Get-NetFirewallPortFilter -PolicyStore ActiveStore)) { $ports[[string]$f.InstanceID] = $f }
-    $rules = @(Get-NetFirewallRule -PolicyStore ActiveStore -Direction Outbound -Enabled True)
+    $apps = Get-HardenFilters 'Get-NetFirewallApplicationFilter'
+    $svcs = Get-HardenFilters 'Get-NetFirewallServiceFilter'
+    $addrs = Get-HardenFilters 'Get-NetFirewallAddressFilter'
+    $ports = Get-HardenFilters 'Get-NetFirewallPortFilter'
+    # No -Direction/-Enabled parameters: with them, no matching rule is an error (ObjectNotFound).
+    $rules = @(Get-NetFirewallRule -PolicyStore ActiveStore | Where-Object {
+        [string]$_.Direction -eq 'Outbound' -and [string]$_.Enabled -eq 'True'
+    })
     $fw.outbound_rules = @(foreach ($r in $rules) {
-        $id = [string]$r.InstanceID
-        $a = $apps[$id]; $s = $svcs[$id]; $ad = $addrs[$id]; $p = $ports[$id]
+        $a = Get-HardenFilter $apps 'Get-NetFirewallApplicationFilter' $r
+        $s = Get-HardenFilter $svcs 'Get-NetFirewallServiceFilter' $r
+        $ad = Get-HardenFilter $addrs 'Get-NetFirewallAddressFilter' $r
+        $p = Get-HardenFilter $ports 'Get-NetFirewallPortFilter' $r
         @{
             name = [string]$r.Name
             display_name = [string]$r.DisplayName
@@ -95,7 +133,7 @@ try {
         }
     })
 } catch { $fw.rules_error = Get-HardenError $_ }
-$out.firewall = $fw
+Write-HardenArea 'firewall' $fw
 
 # --- DNS client query log -----------------------------------------------------------------
 $dns = @{}
@@ -107,7 +145,84 @@ try {
     $dns.max_size_bytes = [int64]$log.MaximumSizeInBytes
     $dns.record_count = $(if ($null -ne $log.RecordCount) { [int64]$log.RecordCount } else { $null })
 } catch { $dns.error = Get-HardenError $_ }
-$out.dns_client = $dns
+Write-HardenArea 'dns_client' $dns
+
+# --- application control (AppLocker, WDAC) ---------------------------------------------
+$ac = @{}
+try { $ac.applocker_xml = [string](Get-AppLockerPolicy -Effective -Xml) } catch { $ac.applocker_error = Get-HardenError $_ }
+try {
+    $s = Get-Service -Name AppIDSvc
+    $ac.appidsvc = @{ status = [string]$s.Status; start_type = [string]$s.StartType }
+} catch { $ac.appidsvc_error = Get-HardenError $_ }
+try {
+    $dg = Get-CimInstance -Namespace 'root\Microsoft\Windows\DeviceGuard' -ClassName Win32_DeviceGuard
+    $ac.device_guard = @{
+        code_integrity = [int]$dg.CodeIntegrityPolicyEnforcementStatus
+        usermode_code_integrity = [int]$dg.UsermodeCodeIntegrityPolicyEnforcementStatus
+        vbs = [int]$dg.VirtualizationBasedSecurityStatus
+        services_running = @(foreach ($x in @($dg.SecurityServicesRunning)) { [int]$x })
+    }
+} catch { $ac.device_guard_error = Get-HardenError $_ }
+# The language mode this very session got: under WinRS, powershell.exe is an ordinary process and
+# gets the system's lockdown (WDAC/AppLocker), not a PowerShell session configuration's.
+try { $ac.session_language_mode = [string]$ExecutionContext.SessionState.LanguageMode } catch { }
+Write-HardenArea 'appcontrol' $ac
+
+# --- PowerShell -----------------------------------------------------------------------------
+$ps = @{}
+try { $ps.language_mode = [string]$ExecutionContext.SessionState.LanguageMode } catch { $ps.language_mode_error = Get-HardenError $_ }
+try {
+    $envKey = Get-HardenKey 'HKLM:\SYSTEM\CurrentControlSet\Control\Session Manager\Environment'
+    $ps.lockdown_policy_machine = $(if ($envKey) { $envKey['__PSLockdownPolicy'] } else { $null })
+    $ps.lockdown_policy_session = [string]$env:__PSLockdownPolicy
+} catch { $ps.lockdown_error = Get-HardenError $_ }
+try {
+    $base = 'HKLM:\SOFTWARE\Policies\Microsoft\Windows\PowerShell'
+    $ps.script_block_logging = Get-HardenKey "$base\ScriptBlockLogging"
+    $ps.module_logging = Get-HardenKey "$base\ModuleLogging"
+    $ps.module_names = Get-HardenKey "$base\ModuleLogging\ModuleNames"
+    $ps.transcription = Get-HardenKey "$base\Transcription"
+    $core = 'HKLM:\SOFTWARE\Policies\Microsoft\PowerShellCore'
+    $ps.core_script_block_logging = Get-HardenKey "$core\ScriptBlockLogging"
+    $ps.core_module_logging = Get-HardenKey "$core\ModuleLogging"
+} catch { $ps.policy_error = Get-HardenError $_ }
+# PowerShell 2.0: one query per name (an unknown name must not hide the others; the names differ
+# between client and Server), each in a job bounded to 60 s (DISM can take minutes).
+$v2 = Invoke-HardenBounded 60 {
+    param($isServer)
+    foreach ($n in @('MicrosoftWindowsPowerShellV2Root', 'MicrosoftWindowsPowerShellV2')) {
+        try {
+            $f = Get-WindowsOptionalFeature -Online -FeatureName $n -ErrorAction Stop
+            if ($f) { @{ name = [string]$f.FeatureName; state = [string]$f.State; source = 'optional' } }
+            else { @{ name = $n; state = ''; source = 'optional'; error = 'no such optional feature' } }
+        } catch {
+            @{ name = $n; source = 'optional'; error = ([string]$_.Exception.Message -replace '\s+', ' ');
+               error_id = [string]$_.FullyQualifiedErrorId }
+        }
+    }
+    if ($isServer) {
+        try {
+            $w = Get-WindowsFeature -Name 'PowerShell-V2' -ErrorAction Stop
+            if ($w) { @{ name = 'PowerShell-V2'; state = [string]$w.InstallState; source = 'server' } }
+        } catch {
+            @{ name = 'PowerShell-V2'; source = 'server'; error = ([string]$_.Exception.Message -replace '\s+', ' ');
+               error_id = [string]$_.FullyQualifiedErrorId }
+        }
+    }
+} @([bool]($meta.product_type -gt 1))
+$ps.v2_features = @($v2.output | Where-Object { $_ -is [hashtable] })
+if ($v2.timed_out) { $ps.v2_error = 'Get-WindowsOptionalFeature did not answer within 60 s' }
+try {
+    $ps.pwsh = @(foreach ($d in @("$env:ProgramFiles\PowerShell")) {
+        if (Test-Path -LiteralPath $d) {
+            foreach ($sub in @(Get-ChildItem -LiteralPath $d -Directory -ErrorAction SilentlyContinue)) {
+                $exe = Join-Path $sub.FullName 'pwsh.exe'
+                if (Test-Path -LiteralPath $exe) { $exe }
+            }
+        }
+    })
+} catch { $ps.pwsh_error = Get-HardenError $_ }
+Write-HardenArea 'powershell' $ps
 
 # --- Sysmon -----------------------------------------------------------------------------------
 $sm = @{}
@@ -128,14 +243,51 @@ try {
     })
 } catch { $sm.drivers_error = Get-HardenError $_ }
 try {
+    # The driver's registry parameters: scalar values as text; the compiled Rules blob by size only
+    # (its binary layout is undocumented and changes between Sysmon versions).
+    $drv = @($sm.drivers | Select-Object -First 1)
+    if ($drv) {
+        $key = "HKLM:\SYSTEM\CurrentControlSet\Services\$($drv[0].name)\Parameters"
+        if (Test-Path -LiteralPath $key) {
+            $params = @{}
+            foreach ($n in @((Get-Item -LiteralPath $key).Property)) {
+                $v = Get-ItemPropertyValue -LiteralPath $key -Name $n
+                if ($v -is [byte[]]) { $params[[string]$n] = 'binary:' + [string]@($v).Count } else { $params[[string]$n] = [string]$v }
+            }
+            $sm.driver_parameters = $params
+        }
+    }
+} catch { $sm.driver_parameters_error = Get-HardenError $_ }
+try {
+    # The last configuration change Sysmon logged (event 16: UtcTime, Configuration, ConfigurationFileHash).
+    $e16 = @(Get-WinEvent -FilterHashtable @{ LogName = 'Microsoft-Windows-Sysmon/Operational'; Id = 16 } -MaxEvents 1 -ErrorAction SilentlyContinue)
+    if ($e16.Count -gt 0) {
+        $sm.last_config_change = @{ time = [string]$e16[0].TimeCreated; configuration = [string]$e16[0].Properties[1].Value;
+                                    hash = [string]$e16[0].Properties[2].Value }
+    }
+} catch { $sm.last_config_change_error = Get-HardenError $_ }
+try {
+    # `sysmon -c` prints the active rules, but only once the Sysinternals EULA was accepted in THIS
+    # account's HKCU; otherwise it shows the EULA and waits. harden never accepts it (-accepteula
+    # writes HKCU): without it the configuration is reported unknown.
+    $eula = Get-HardenKey 'HKCU:\Software\Sysinternals\System Monitor'
+    $sm.eula_accepted = [bool]($eula -and $eula['EulaAccepted'] -eq '1')
     $svc = @($sm.services | Where-Object { $_.state -eq 'Running' }) + @($sm.services) | Select-Object -First 1
     if ($svc) {
         $exe = $svc.path -replace '^\s*"([^"]+)".*$', '$1'
         $exe = $exe -replace '^\s*(\S+\.exe)\b.*$', '$1'
         $sm.config_command = $exe + ' -c'
-        $res = Invoke-HardenNative $exe @('-c')
-        $sm.config_text = $res.text
-        $sm.config_rc = $res.rc
+        if ($sm.eula_accepted) {
+            $res = Invoke-HardenBounded 30 {
+                param($program)
+                $ErrorActionPreference = 'Continue'
+                $text = (& $program '-c' 2>$null) | Out-String
+                @{ text = $text; rc = $LASTEXITCODE }
+            } @($exe)
+            $r = @($res.output | Where-Object { $_ -is [hashtable] }) | Select-Object -First 1
+            if ($res.timed_out) { $sm.config_error = 'sysmon -c did not finish within 30 s' }
+            elseif ($r) { $sm.config_text = [string]$r.text; $sm.config_rc = $r.rc }
+        }
     }
 } catch { $sm.config_error = Get-HardenError $_ }
 try {
@@ -144,104 +296,87 @@ try {
     $sm.network_events_7d = $ev.Count
     if ($ev.Count -gt 0) { $sm.last_network_event = [string]$ev[0].TimeCreated }
 } catch { $sm.events_error = Get-HardenError $_ }
-$out.sysmon = $sm
-
-# --- PowerShell -----------------------------------------------------------------------------
-$ps = @{}
-try { $ps.language_mode = [string]$ExecutionContext.SessionState.LanguageMode } catch { $ps.language_mode_error = Get-HardenError $_ }
-try {
-    $envKey = Get-HardenKey 'HKLM:\SYSTEM\CurrentControlSet\Control\Session Manager\Environment'
-    $ps.lockdown_policy_machine = $(if ($envKey) { $envKey['__PSLockdownPolicy'] } else { $null })
-    $ps.lockdown_policy_session = [string]$env:__PSLockdownPolicy
-} catch { $ps.lockdown_error = Get-HardenError $_ }
-try {
-    $base = 'HKLM:\SOFTWARE\Policies\Microsoft\Windows\PowerShell'
-    $ps.script_block_logging = Get-HardenKey "$base\ScriptBlockLogging"
-    $ps.module_logging = Get-HardenKey "$base\ModuleLogging"
-    $ps.module_names = Get-HardenKey "$base\ModuleLogging\ModuleNames"
-    $ps.transcription = Get-HardenKey "$base\Transcription"
-    $core = 'HKLM:\SOFTWARE\Policies\Microsoft\PowerShellCore'
-    $ps.core_script_block_logging = Get-HardenKey "$core\ScriptBlockLogging"
-    $ps.core_module_logging = Get-HardenKey "$core\ModuleLogging"
-} catch { $ps.policy_error = Get-HardenError $_ }
-try {
-    $ps.v2_features = @(foreach ($n in @('MicrosoftWindowsPowerShellV2Root', 'MicrosoftWindowsPowerShellV2')) {
-        $f = Get-WindowsOptionalFeature -Online -FeatureName $n
-        if ($f) { @{ name = [string]$f.FeatureName; state = [string]$f.State } }
-    })
-} catch { $ps.v2_error = Get-HardenError $_ }
-try {
-    $ps.pwsh = @(foreach ($d in @("$env:ProgramFiles\PowerShell")) {
-        if (Test-Path -LiteralPath $d) {
-            Get-ChildItem -LiteralPath $d -Filter pwsh.exe -Recurse -Depth 1 -File -ErrorAction SilentlyContinue |
-                ForEach-Object { [string]$_.FullName }
-        }
-    })
-} catch { $ps.pwsh_error = Get-HardenError $_ }
-$out.powershell = $ps
-
-# --- application control (AppLocker, WDAC) ---------------------------------------------
-$ac = @{}
-try { $ac.applocker_xml = [string](Get-AppLockerPolicy -Effective -Xml) } catch { $ac.applocker_error = Get-HardenError $_ }
-try {
-    $s = Get-Service -Name AppIDSvc
-    $ac.appidsvc = @{ status = [string]$s.Status; start_type = [string]$s.StartType }
-} catch { $ac.appidsvc_error = Get-HardenError $_ }
-try {
-    $dg = Get-CimInstance -Namespace 'root\Microsoft\Windows\DeviceGuard' -ClassName Win32_DeviceGuard
-    $ac.device_guard = @{
-        code_integrity = [int]$dg.CodeIntegrityPolicyEnforcementStatus
-        usermode_code_integrity = [int]$dg.UsermodeCodeIntegrityPolicyEnforcementStatus
-        vbs = [int]$dg.VirtualizationBasedSecurityStatus
-        services_running = @(foreach ($x in @($dg.SecurityServicesRunning)) { [int]$x })
-    }
-} catch { $ac.device_guard_error = Get-HardenError $_ }
-$out.appcontrol = $ac
+Write-HardenArea 'sysmon' $sm
 
 # --- netcat-likes ---------------------------------------------------------------------------
+# Walked folder by folder (-LiteralPath with -Recurse -Include ignores -Include on 5.1, and -Include
+# ignores -Depth): names are compared here and again on the controller. Reparse points (the legacy
+# junctions under C:\Users that deny listing to everyone) are never followed. 90 s at most.
 $bin = @{}
 try {
     $names = @('nc.exe', 'nc64.exe', 'ncat.exe', 'netcat.exe', 'socat.exe')
-    $places = @()
-    foreach ($d in @($env:Path -split ';')) { if ($d) { $places += @{ path = $d; depth = 0 } } }
-    $places += @{ path = "$env:SystemDrive\"; depth = 0 }
-    $places += @{ path = "$env:SystemDrive\Users"; depth = 4 }
-    $places += @{ path = "$env:SystemDrive\ProgramData"; depth = 3 }
-    $places += @{ path = "$env:SystemRoot\Temp"; depth = 3 }
-    $places += @{ path = "$env:SystemDrive\Temp"; depth = 3 }
-    $places += @{ path = "$env:SystemDrive\Tools"; depth = 3 }
-    $places += @{ path = "$env:ProgramFiles"; depth = 2 }
-    $places += @{ path = "${env:ProgramFiles(x86)}"; depth = 2 }
+    $deadline = (Get-Date) + (New-TimeSpan -Seconds 90)
+    $queue = @{}
+    $qn = 0
+    foreach ($d in @($env:Path -split ';')) { if ($d) { $queue[$qn] = @{ path = $d; depth = 0 }; $qn++ } }
+    foreach ($pl in @(@{ path = "$env:SystemDrive\"; depth = 0 }, @{ path = "$env:SystemDrive\Users"; depth = 4 },
+                      @{ path = "$env:SystemDrive\ProgramData"; depth = 3 }, @{ path = "$env:SystemRoot\Temp"; depth = 3 },
+                      @{ path = "$env:SystemDrive\Temp"; depth = 3 }, @{ path = "$env:SystemDrive\Tools"; depth = 3 },
+                      @{ path = "$env:ProgramFiles"; depth = 2 }, @{ path = "${env:ProgramFiles(x86)}"; depth = 2 })) {
+        $queue[$qn] = $pl; $qn++
+    }
     $seen = @{}
-    $found = @()
-    $denied = 0
+    $hits = @()
+    $denied = @()
+    $deniedCount = 0
+    $otherErrors = 0
+    $reparse = @()
+    $reparseCount = 0
     $searched = @()
-    foreach ($pl in $places) {
-        if (-not $pl.path -or -not (Test-Path -LiteralPath $pl.path)) { continue }
-        $searched += $pl.path
-        $errs = $null
-        $items = @(Get-ChildItem -LiteralPath $pl.path -Recurse -Depth $pl.depth -File -Force -Include $names -ErrorAction SilentlyContinue -ErrorVariable errs)
-        $denied += @($errs).Count
-        foreach ($i in $items) {
-            $full = [string]$i.FullName
-            if ($seen[$full] -or $found.Count -ge 50) { continue }
-            $seen[$full] = $true
-            $entry = @{ path = $full; name = [string]$i.Name; size = [int64]$i.Length }
-            try { $entry.sha256 = [string](Get-FileHash -LiteralPath $full -Algorithm SHA256).Hash } catch { $entry.sha256_error = Get-HardenError $_ }
-            try {
-                $sig = Get-AuthenticodeSignature -LiteralPath $full
-                $entry.signature = [string]$sig.Status
-                $entry.signer = $(if ($sig.SignerCertificate) { [string]$sig.SignerCertificate.Subject } else { $null })
-            } catch { $entry.signature_error = Get-HardenError $_ }
-            try { $entry.product = [string]$i.VersionInfo.ProductName } catch { }
-            $found += $entry
+    $folders = 0
+    $i = 0
+    while ($i -lt $qn) {
+        if ((Get-Date) -gt $deadline -or $folders -ge 50000) { $bin.incomplete = "stopped after $folders folders (90 s / 50000 folders)"; break }
+        $pl = $queue[$i]; $i++
+        if (-not $pl.path -or $seen[$pl.path]) { continue }
+        $seen[$pl.path] = $true
+        if (-not $pl.child) {
+            if (-not (Test-Path -LiteralPath $pl.path)) { continue }
+            $searched += $pl.path
         }
+        $folders++
+        $errs = $null
+        $children = @(Get-ChildItem -LiteralPath $pl.path -Force -ErrorAction SilentlyContinue -ErrorVariable errs)
+        foreach ($e in @($errs)) {
+            if ([string]$e.FullyQualifiedErrorId -like 'DirUnauthorizedAccessError*') {
+                $deniedCount++
+                if ($denied.Count -lt 25) { $denied += [string]$pl.path }
+            } else { $otherErrors++ }
+        }
+        foreach ($c in $children) {
+            if ([string]$c.Attributes -like '*ReparsePoint*') {
+                $reparseCount++
+                if ($reparse.Count -lt 25) { $reparse += [string]$c.FullName }
+            } elseif ($c.PSIsContainer) {
+                if ($pl.depth -gt 0) { $queue[$qn] = @{ path = [string]$c.FullName; depth = $pl.depth - 1; child = $true }; $qn++ }
+            } elseif ($c.Name -in $names -and $hits.Count -lt 50) {
+                $hits += $c
+            }
+        }
+    }
+    $found = @()
+    foreach ($h in $hits) {
+        $full = [string]$h.FullName
+        $entry = @{ path = $full; name = [string]$h.Name; size = [int64]$h.Length }
+        if ((Get-Date) -gt $deadline) { $entry.sha256_error = 'time budget exhausted'; $found += $entry; continue }
+        try { $entry.sha256 = [string](Get-FileHash -LiteralPath $full -Algorithm SHA256).Hash } catch { $entry.sha256_error = Get-HardenError $_ }
+        try {
+            $sig = Get-AuthenticodeSignature -LiteralPath $full
+            $entry.signature = [string]$sig.Status
+            $entry.signer = $(if ($sig.SignerCertificate) { [string]$sig.SignerCertificate.Subject } else { $null })
+        } catch { $entry.signature_error = Get-HardenError $_ }
+        try { $entry.product = [string]$h.VersionInfo.ProductName } catch { }
+        $found += $entry
     }
     $bin.found = @($found)
     $bin.searched = @($searched)
-    $bin.access_denied = $denied
+    $bin.folders = $folders
+    $bin.denied = @($denied)
+    $bin.denied_count = $deniedCount
+    $bin.other_errors = $otherErrors
+    $bin.reparse_skipped = @($reparse)
+    $bin.reparse_skipped_count = $reparseCount
 } catch { $bin.error = Get-HardenError $_ }
-$out.binaries = $bin
+Write-HardenArea 'binaries' $bin
 
-$out.done = $true
-ConvertTo-Json -InputObject $out -Depth 6 -Compress
+Write-HardenArea 'done' $true

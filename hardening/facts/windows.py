@@ -402,6 +402,8 @@ class SysmonFacts:
     config: SysmonConfig | None
     config_problem: str  # why there is no config ("" when there is one)
     network_events_7d: int | None
+    driver_parameters: Mapping[str, str] | None = None  # HKLM\\...\\Services\\<driver>\\Parameters (Rules by size)
+    last_config_change: Mapping[str, str] | None = None  # Sysmon event 16: time, configuration, hash
 
 
 def _states(items: Any, what: str) -> tuple[ServiceState, ...]:
@@ -421,19 +423,41 @@ def parse_sysmon(doc: Mapping[str, Any]) -> SysmonFacts:
         raise FactError(f"listing services/drivers (Win32_Service, Win32_SystemDriver) failed: {err}")
     services = _states(sm.get("services"), "sysmon.services")
     drivers = _states(sm.get("drivers"), "sysmon.drivers")
-    config = None
-    problem = ""
+    config, problem = _sysmon_config(sm, bool(services))
+    change = sm.get("last_config_change")
+    return SysmonFacts(
+        services,
+        drivers,
+        config,
+        problem,
+        _int(sm.get("network_events_7d")),
+        _key(sm.get("driver_parameters"), "sysmon.driver_parameters"),
+        _key(change, "sysmon.last_config_change") if isinstance(change, dict) else None,
+    )
+
+
+EULA_KEY = "HKCU\\Software\\Sysinternals\\System Monitor"
+
+
+def _sysmon_config(sm: Mapping[str, Any], installed: bool) -> tuple[SysmonConfig | None, str]:
+    """The active configuration ``sysmon -c`` printed, or why there is none."""
+    command = _str(sm.get("config_command")) or "sysmon -c"
     if sm.get("config_error"):
-        problem = f"running `{_str(sm.get('config_command')) or 'sysmon -c'}` failed: {_str(sm['config_error'])}"
-    elif sm.get("config_text") is not None:
-        rc = _int(sm.get("config_rc"))
+        return None, f"running `{command}` failed: {_str(sm['config_error'])}"
+    if sm.get("config_text") is not None:
         try:
-            config = parse_sysmon_config(_str(sm.get("config_text")))
+            return parse_sysmon_config(_str(sm.get("config_text"))), ""
         except FactError as exc:
-            problem = f"`{_str(sm.get('config_command'))}` (exit {rc}): {exc}"
-    elif services:
-        problem = "the Sysmon service's program could not be run with -c"
-    return SysmonFacts(services, drivers, config, problem, _int(sm.get("network_events_7d")))
+            return None, f"`{command}` (exit {_int(sm.get('config_rc'))}): {exc}"
+    if not installed:
+        return None, ""
+    if sm.get("eula_accepted") is False:
+        return None, (
+            f"the Sysinternals EULA is not accepted in the audit account's {EULA_KEY} (EulaAccepted=1), so "
+            "`sysmon -c` would show the EULA instead of the rules; harden does not accept it for you "
+            "(-accepteula writes to the host)"
+        )
+    return None, "the Sysmon service's program could not be run with -c"
 
 
 # --- PowerShell ------------------------------------------------------------------------------------
@@ -473,18 +497,44 @@ def _key(value: Any, what: str) -> Mapping[str, str] | None:
     return {str(k): _str(v) for k, v in _obj(value, what).items()}
 
 
+# Get-WindowsFeature InstallState (Server) as the optional-feature State it corresponds to.
+_INSTALL_STATE = {"Installed": "Enabled", "Available": "Disabled", "Removed": "DisabledWithPayloadRemoved"}
+NOT_PRESENT = "NotPresent"  # the name is unknown to this edition: not installed
+
+
+def _v2_features(ps: Mapping[str, Any]) -> tuple[dict[str, str], str]:
+    """PowerShell 2.0 feature name -> state, and why it is unknown ("" when known).
+
+    One query per name on the host (the names differ between client and Server, and an unknown
+    name is an error for Get-WindowsOptionalFeature). A name that errors while another query
+    answered is taken as not present on this edition; when no query answered (e.g. no
+    elevation), the state is unknown.
+    """
+    states: dict[str, str] = {}
+    errors: dict[str, str] = {}
+    for f in _list(ps.get("v2_features"), "powershell.v2_features")[:8]:
+        f = _obj(f, "v2 feature")
+        name, state = _str(f.get("name"))[:100], _str(f.get("state"))[:60]
+        if f.get("source") == "server":
+            state = _INSTALL_STATE.get(state, state)
+        if state and not f.get("error"):
+            states[name] = state
+        else:
+            errors[name] = _str(f.get("error"))[:300] or "no state"
+    if ps.get("v2_error"):
+        return states, f"Get-WindowsOptionalFeature failed: {_str(ps['v2_error'])[:300]}"
+    if not states and errors:
+        name, why = next(iter(errors.items()))
+        return states, f"Get-WindowsOptionalFeature -FeatureName {name} failed: {why}"
+    return {**states, **dict.fromkeys(errors, NOT_PRESENT)}, ""
+
+
 def parse_powershell(doc: Mapping[str, Any]) -> PowerShellFacts:
     ps = _obj(doc.get("powershell"), "powershell")
     err = _probe_error(ps, "policy_error")
     if err:
         raise FactError(f"reading the PowerShell policy registry keys failed: {err}")
-    v2: dict[str, str] = {}
-    for f in _list(ps.get("v2_features"), "powershell.v2_features"):
-        f = _obj(f, "v2 feature")
-        v2[_str(f.get("name"))] = _str(f.get("state"))
-    problem = ""
-    if ps.get("v2_error"):
-        problem = f"Get-WindowsOptionalFeature failed: {_str(ps['v2_error'])}"
+    v2, problem = _v2_features(ps)
     return PowerShellFacts(
         session_language_mode=_str(ps.get("language_mode")),
         lockdown_policy_machine=_str(ps.get("lockdown_policy_machine")),
@@ -523,9 +573,28 @@ class WinAppControlFacts:
     code_integrity: int | None  # Win32_DeviceGuard CodeIntegrityPolicyEnforcementStatus (0 off, 1 audit, 2 enforced)
     usermode_code_integrity: int | None  # UsermodeCodeIntegrityPolicyEnforcementStatus
     device_guard_problem: str
+    session_language_mode: str = ""  # the audit session's own ($ExecutionContext.SessionState.LanguageMode)
 
     def collection(self, kind: str) -> AppLockerCollection | None:
         return next((c for c in self.applocker if c.type.lower() == kind.lower()), None)
+
+    @property
+    def wdac_script_gap(self) -> str:
+        """Why UMCI=2 does not confine PowerShell here ("" when it does, or when UMCI is not 2).
+
+        UMCI=2 says a WDAC policy is enforced, not what it allows: with policy option 11
+        (``Disabled:Script Enforcement``) PowerShell stays in FullLanguage, and an allow-all policy
+        with deny rules is enforced too. The audit session itself is the evidence: under WinRS,
+        powershell.exe gets the system's lockdown, so FullLanguage there means scripts are not
+        confined (administrators are not exempt from WDAC, unlike AppLocker's default rules).
+        """
+        if self.usermode_code_integrity == 2 and self.session_language_mode == "FullLanguage":
+            return (
+                "WDAC reports user-mode code integrity enforced (UMCI=2), yet the audit's own PowerShell ran in "
+                "FullLanguage: the policy does not enforce scripts (option 11 Disabled:Script Enforcement) or "
+                "allows everything"
+            )
+        return ""
 
 
 _RULE_TAGS = ("FilePathRule", "FilePublisherRule", "FileHashRule")
@@ -575,7 +644,10 @@ def parse_appcontrol(doc: Mapping[str, Any]) -> WinAppControlFacts:
         ci, umci = _int(dg.get("code_integrity")), _int(dg.get("usermode_code_integrity"))
     else:
         dg_problem = f"Win32_DeviceGuard could not be read: {_str(ac.get('device_guard_error')) or 'absent'}"
-    return WinAppControlFacts(applocker, al_problem, status, ci, umci, dg_problem)
+    session = ac.get("session_language_mode")
+    if session is None and isinstance(doc.get("powershell"), dict):  # schema 1: only the powershell area has it
+        session = doc["powershell"].get("language_mode")
+    return WinAppControlFacts(applocker, al_problem, status, ci, umci, dg_problem, _str(session)[:40])
 
 
 # --- netcat-likes ------------------------------------------------------------------------------------
@@ -614,11 +686,47 @@ class WinBinary:
         }
 
 
+NETCAT_NAMES = ("nc.exe", "nc64.exe", "ncat.exe", "netcat.exe", "socat.exe")
+MAX_PATH_CHARS = 32767  # the longest Windows path (\\?\ form)
+MAX_REPORTED = 50
+
+
 @dataclass(frozen=True)
 class WinBinaryFacts:
-    found: tuple[WinBinary, ...]
+    found: tuple[WinBinary, ...]  # netcat-likes, names re-checked here
     searched: tuple[str, ...]
-    access_denied: int
+    access_denied: int  # folders whose listing was denied (reparse points are never entered)
+    denied: tuple[str, ...] = ()  # the first of them
+    reparse_skipped: int = 0  # junctions/symlinks seen and not followed
+    ignored: tuple[str, ...] = ()  # entries the host reported that are not netcat-likes (re-check)
+    incomplete: str = ""  # why the search stopped early ("" = it covered every place)
+
+
+def _netcat_entry(f: Any) -> WinBinary | str:
+    """One reported file as a :class:`WinBinary`, or why it is not a netcat-like.
+
+    The host's word is not taken: on PowerShell 5.1 ``Get-ChildItem -LiteralPath -Recurse
+    -Include`` ignores ``-Include`` (PowerShell issues #5293, #3730), so any file could come back.
+
+    >>> _netcat_entry({"path": "C:/Users/a/report.docx", "name": "nc.exe"})
+    "'C:/Users/a/report.docx': file name 'report.docx' is not a netcat-like"
+    """
+    f = _obj(f, "binary")
+    path, name = _str(f.get("path")), _str(f.get("name"))
+    base = re.split(r"[\\/]", path)[-1]
+    if len(path) > MAX_PATH_CHARS or not re.match(r"^[A-Za-z]:[\\/]", path):
+        return f"{path[:200]!r}: not a local absolute path"
+    if base.lower() not in NETCAT_NAMES or (name and name.lower() != base.lower()):
+        return f"{path[:200]!r}: file name {base[:100]!r} is not a netcat-like"
+    return WinBinary(
+        path=path,
+        name=base,
+        size=_int(f.get("size")),
+        sha256=_str(f.get("sha256")),
+        signature=_str(f.get("signature")),
+        signer=_str(f.get("signer")),
+        product=_str(f.get("product")),
+    )
 
 
 def parse_binaries(doc: Mapping[str, Any]) -> WinBinaryFacts:
@@ -627,22 +735,24 @@ def parse_binaries(doc: Mapping[str, Any]) -> WinBinaryFacts:
         raise FactError(f"searching for netcat-likes failed on the host: {_str(b['error'])}")
     if "found" not in b:
         raise FactError("binaries.found missing from the collector output")
-    found = []
-    for f in _list(b.get("found"), "binaries.found"):
-        f = _obj(f, "binary")
-        found.append(
-            WinBinary(
-                path=_str(f.get("path")),
-                name=_str(f.get("name")),
-                size=_int(f.get("size")),
-                sha256=_str(f.get("sha256")),
-                signature=_str(f.get("signature")),
-                signer=_str(f.get("signer")),
-                product=_str(f.get("product")),
-            )
-        )
+    found: list[WinBinary] = []
+    ignored: list[str] = []
+    for f in _list(b.get("found"), "binaries.found")[: MAX_REPORTED * 2]:
+        entry = _netcat_entry(f)
+        if isinstance(entry, str):
+            ignored.append(entry)
+        elif entry.path.lower() not in {x.path.lower() for x in found}:
+            found.append(entry)
+    denied = _strs(b.get("denied"), "binaries.denied")[:MAX_REPORTED]
+    count = _int(b.get("denied_count")) if "denied_count" in b else _int(b.get("access_denied"))
     return WinBinaryFacts(
-        tuple(found), _strs(b.get("searched"), "binaries.searched"), _int(b.get("access_denied")) or 0
+        found=tuple(found[:MAX_REPORTED]),
+        searched=_strs(b.get("searched"), "binaries.searched")[:200],
+        access_denied=max(count or 0, len(denied)),
+        denied=denied,
+        reparse_skipped=_int(b.get("reparse_skipped_count")) or 0,
+        ignored=tuple(ignored),
+        incomplete=_str(b.get("incomplete"))[:300],
     )
 
 
@@ -680,23 +790,52 @@ class WindowsFacts(AreaFacts):
         return "\n".join(parts)
 
 
+MAX_LINES = 64  # the collector prints one line per area (a handful)
+
+
+def _json_line(line: str) -> dict[str, Any] | None:
+    """One line of the collector's output as its JSON object, or None (not JSON, cut short, foreign)."""
+    try:
+        obj = json.loads(line)
+    except (json.JSONDecodeError, RecursionError):
+        return None
+    return obj if isinstance(obj, dict) and obj.get("harden_collector") == "windows" else None
+
+
 def parse_output(text: str) -> dict[str, Any]:
-    """The collector's stdout -> its JSON object. Raises :class:`FactError` when it is not one."""
+    """The collector's stdout -> one JSON object. Raises :class:`FactError` when there is none.
+
+    The collector prints one JSON line per area (schema 2) and ``"done": true`` last; the lines
+    are merged, the first line naming an area wins. A line cut short (the host timed out while
+    printing it) is dropped: its area is missing and the checks that read it report error. One
+    JSON object for the whole host (schema 1) is read the same way.
+
+    >>> sorted(parse_output('{"harden_collector":"windows","schema":2,"meta":{}}\\n{"harden_co').keys())
+    ['harden_collector', 'meta', 'schema']
+    """
     if len(text) > MAX_OUTPUT_CHARS:
         raise FactError("collector output is larger than 32 MiB")
     body = text.lstrip("\ufeff").strip()
     start = body.find("{")
     if start < 0:
         raise FactError(f"collector printed no JSON object (first bytes: {body[:120]!r})")
+    doc: dict[str, Any] = {}
+    lines = [line.strip() for line in body[start:].splitlines() if line.strip().startswith("{")]
+    for line in lines[:MAX_LINES]:
+        obj = _json_line(line)
+        for key, value in (obj or {}).items():
+            doc.setdefault(key, value)
+    if doc:
+        return doc
     try:
-        doc = json.loads(body[start:])
+        whole = json.loads(body[start:])
     except json.JSONDecodeError as exc:
         raise FactError(f"collector output is not complete JSON ({exc.msg} at char {exc.pos})") from None
     except RecursionError:
         raise FactError("collector output nests too deeply") from None
-    if not isinstance(doc, dict) or doc.get("harden_collector") != "windows":
+    if not isinstance(whole, dict) or whole.get("harden_collector") != "windows":
         raise FactError("collector output is not the harden Windows collector's JSON")
-    return doc
+    return whole
 
 
 def gather(doc: Mapping[str, Any]) -> WindowsFacts:

@@ -31,7 +31,7 @@ from hardening.fleet import run_fleet_ordered
 from hardening.hunt.model import Detection, Snapshot, Tier
 from hardening.hunt.score import HuntContext, parse_networks, parse_roles, score
 from hardening.hunt.suppress import Suppression, apply_suppressions
-from hardening.inventory import Connection, Target
+from hardening.inventory import Target
 from hardening.model import HostStatus, Platform
 from hardening.redact import INVENTORY_FIELDS, redact_host
 from hardening.transport import run_script
@@ -80,7 +80,7 @@ def context_for(target: Target) -> HuntContext:
 
 def snapshot_host(target: Target, options: HuntOptions) -> tuple[Snapshot, RunResult]:
     """Collect and parse one host's snapshot (raises TransportError / FactError)."""
-    if target.connection is Connection.WINRM:
+    if target.connection.is_windows:
         from hardening.hunt.windows import hunt_script, parse_windows_snapshot
 
         run = run_script(target, hunt_script(), options)
@@ -101,7 +101,7 @@ def hunt_host(target: Target, options: HuntOptions, suppressions: Sequence[Suppr
 
 def _hunt_host(target: Target, options: HuntOptions, suppressions: Sequence[Suppression]) -> HostHunt:
     started = time.monotonic()
-    platform = Platform.WINDOWS if target.connection is Connection.WINRM else Platform.LINUX
+    platform = Platform.WINDOWS if target.connection.is_windows else Platform.LINUX
     address = f"{target.host}:{target.port}" if target.port else target.host
     try:
         ctx = context_for(target)

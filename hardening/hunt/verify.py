@@ -420,7 +420,7 @@ def learn_callback(target: Target, options: VerifyOptions) -> str:
     SSH: ``SSH_CONNECTION``'s client address. WinRM: the local address of a TCP connection
     from the controller to the WinRM endpoint (see :mod:`hardening.hunt.verify_windows`).
     """
-    if target.connection is Connection.WINRM:
+    if target.connection.is_windows:
         from hardening.hunt.verify_windows import learn_winrm_callback
 
         return learn_winrm_callback(target, options.timeout)
@@ -442,11 +442,11 @@ def _addr(target: Target) -> str:
 
 
 def _platform(target: Target) -> Platform:
-    return Platform.WINDOWS if target.connection is Connection.WINRM else Platform.LINUX
+    return Platform.WINDOWS if target.connection.is_windows else Platform.LINUX
 
 
 def _learned_from(target: Target) -> str:
-    return "the WinRM connection" if target.connection is Connection.WINRM else "SSH_CONNECTION"
+    return "the WinRM connection" if target.connection.is_windows else "SSH_CONNECTION"
 
 
 def _probe_linux(
@@ -532,7 +532,7 @@ def verify_fleet(targets: Iterable[Target], options: VerifyOptions) -> tuple[lis
     listeners.expected = {tok: (callback[name], p) for name, ports in tokens.items() for p, tok in ports.items()}
 
     def probe(t: Target) -> HostVerify:
-        prober = _probe_windows if t.connection is Connection.WINRM else _probe_linux
+        prober = _probe_windows if t.connection.is_windows else _probe_linux
         return prober(t, callback[t.name], tokens[t.name], listeners, options)
 
     try:

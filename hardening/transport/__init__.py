@@ -64,16 +64,22 @@ def _winrm(target: Target, timeout: float, known_hosts: str | None, max_output: 
     return WinrmTransport(target, timeout, max_output)
 
 
+def _psrp(target: Target, timeout: float, known_hosts: str | None, max_output: int) -> Transport:
+    from hardening.transport.psrp import PsrpTransport
+
+    return PsrpTransport(target, timeout, max_output)
+
+
 def _factories() -> Mapping[Connection, TransportFactory]:
     from hardening.inventory import Connection
 
-    return {Connection.SSH: _ssh, Connection.LOCAL: _local, Connection.WINRM: _winrm}
+    return {Connection.SSH: _ssh, Connection.LOCAL: _local, Connection.WINRM: _winrm, Connection.PSRP: _psrp}
 
 
 def open_transport(
     target: Target, timeout: float, known_hosts: str | None = None, max_output: int = MAX_OUTPUT
 ) -> Transport:
-    """The transport of ``target``'s connection (ssh, local or winrm), bounded by ``timeout`` seconds
+    """The transport of ``target``'s connection (ssh, local, winrm or psrp), bounded by ``timeout`` seconds
     and ``max_output`` bytes (stdout + stderr). ``known_hosts`` is used by SSH only."""
     return _factories()[target.connection](target, timeout, known_hosts, max_output)
 

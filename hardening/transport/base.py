@@ -38,12 +38,17 @@ def output_limit_message(max_output: int) -> str:
 
 
 class TransportError(Exception):
-    """Reaching or running on a host failed; ``status`` says how (never ``ok``)."""
+    """Reaching or running on a host failed; ``status`` says how (never ``ok``).
 
-    def __init__(self, status: HostStatus, message: str) -> None:
+    ``partial`` is the standard output received before the failure (a WinRM host that ran out
+    of time mid-collector): the Windows audit judges the areas it holds.
+    """
+
+    def __init__(self, status: HostStatus, message: str, partial: bytes = b"") -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.partial = partial
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,9 @@ WSMAN_TIMEOUT_CODE = 2150858793  # the Receive operation timed out: retry (no ou
 _ACCESS_DENIED_CODES = {5, 2147942405}
 SEND_CHUNK = 32 * 1024  # bytes of script per Send (the envelope limit is 150 KiB after base64)
 CLEANUP_S = 3.0
+ERROR_BUSY = 170  # WSMan fault on Send while an earlier (timed-out) Send is still processed: retry
+SEND_ATTEMPTS = 3
+BUSY_RETRY_S = 5.0  # Ansible's winrm plugin: 3 attempts, 5 s apart
 
 
 def bootstrap_arguments() -> list[str]:
@@ -172,12 +175,32 @@ class WinrmTransport:
             return TransportError(HostStatus.AUTH_FAILED, f"authentication with {where} failed: {_short(str(exc))}")
         return TransportError(HostStatus.ERROR, f"WinRM error with {where}: {exc!r}")
 
+    def refusal(self) -> str:
+        """Why these settings are refused before connecting ("" when they are not)."""
+        s = self.settings
+        if s.basic_over_http and not s.allow_plaintext:
+            return (
+                f"refusing Basic authentication over http to {self.endpoint}: the password would cross the network "
+                "in clear (pywinrm encrypts only NTLM, Kerberos and CredSSP messages). Use https "
+                "(ansible_winrm_scheme=https), or ansible_winrm_transport=ntlm/kerberos, or accept it knowingly "
+                "with harden_winrm_allow_plaintext: true"
+            )
+        return ""
+
     def run(self, script: str) -> RunResult:
-        """Open a shell, start the bootstrap, send ``script`` on stdin, read to the exit code."""
+        """Open a shell, start the bootstrap, send ``script`` on stdin, read to the exit code.
+
+        A failure after the command started carries the standard output received so far
+        (:attr:`TransportError.partial`): the collector prints one line per finished area.
+        """
+        refused = self.refusal()
+        if refused:
+            raise TransportError(HostStatus.ERROR, refused)
         data = script.encode("ascii")
         deadline = time.monotonic() + self.timeout
         protocol = self._protocol()
         shell_id = command_id = None
+        out = bytearray()
         try:
             try:
                 self._budget(protocol, deadline)
@@ -185,19 +208,37 @@ class WinrmTransport:
                 self._budget(protocol, deadline)
                 command_id = protocol.run_command(shell_id, POWERSHELL, bootstrap_arguments(), console_mode_stdin=False)
                 for i in range(0, max(1, len(data)), SEND_CHUNK):
-                    self._budget(protocol, deadline)
                     last = i + SEND_CHUNK >= len(data)
-                    protocol.send_command_input(shell_id, command_id, data[i : i + SEND_CHUNK], end=last)
-                return self._receive(protocol, shell_id, command_id, deadline)
+                    self._send(protocol, shell_id, command_id, data[i : i + SEND_CHUNK], last, deadline)
+                return self._receive(protocol, shell_id, command_id, deadline, out)
             except Exception as exc:
-                raise self._map(exc, started=shell_id is not None) from None
+                error = self._map(exc, started=shell_id is not None)
+                error.partial = bytes(out)
+                raise error from None
         finally:
             self._cleanup(protocol, shell_id, command_id)
 
-    def _receive(self, protocol: Any, shell_id: str, command_id: str, deadline: float) -> RunResult:
+    def _send(self, protocol: Any, shell_id: str, command_id: str, chunk: bytes, last: bool, deadline: float) -> None:
+        """One Send, retried as Ansible's winrm plugin does: fault 170 (busy) up to 3 times 5 s apart;
+        an OperationTimeout on Send is taken as delivered (the server still processes the input)."""
+        from winrm.exceptions import WinRMError, WinRMOperationTimeoutError
+
+        for attempt in range(1, SEND_ATTEMPTS + 1):
+            self._budget(protocol, deadline)
+            try:
+                protocol.send_command_input(shell_id, command_id, chunk, end=last)
+                return
+            except WinRMOperationTimeoutError:
+                return
+            except WinRMError as exc:
+                busy = getattr(exc, "wsman_fault_code", None) == ERROR_BUSY or "'wsmanfault_code': '170'" in str(exc)
+                if not busy or attempt == SEND_ATTEMPTS:
+                    raise
+                time.sleep(max(0.0, min(BUSY_RETRY_S, deadline - time.monotonic())))
+
+    def _receive(self, protocol: Any, shell_id: str, command_id: str, deadline: float, out: bytearray) -> RunResult:
         from winrm.exceptions import WinRMOperationTimeoutError
 
-        out = bytearray()
         err = bytearray()
         while True:
             self._budget(protocol, deadline)

@@ -59,7 +59,8 @@ def closed_port() -> int:
 
 def winvars(port, user, password="pw", **extra):
     base = {"ansible_connection": "winrm", "ansible_host": "127.0.0.1", "ansible_port": port,
-            "ansible_user": user, "ansible_password": password, "ansible_winrm_scheme": "http"}  # fmt: skip
+            "ansible_user": user, "ansible_password": password, "ansible_winrm_scheme": "http",
+            "harden_winrm_allow_plaintext": True}  # fmt: skip
     return {**base, **extra}
 
 

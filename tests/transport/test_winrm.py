@@ -48,7 +48,8 @@ def closed_port() -> int:
 
 def winvars(port, user, password="pw", **extra):
     base = {"ansible_connection": "winrm", "ansible_host": "127.0.0.1", "ansible_port": port,
-            "ansible_user": user, "ansible_password": password}  # fmt: skip
+            "ansible_user": user, "ansible_password": password,
+            "harden_winrm_allow_plaintext": True}  # Basic over http: the test server has no TLS  # fmt: skip
     return {**base, **extra}
 
 
