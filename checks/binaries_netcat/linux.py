@@ -12,6 +12,7 @@ Example::
 
 from __future__ import annotations
 
+from hardening.checks.binaries_netcat import allowed_only
 from hardening.checks.binaries_netcat.remedy import remedy as netcat_remedy
 from hardening.checks.binaries_netcat.remedy import validate as validate_remedy  # the planner re-checks with it
 
@@ -159,12 +160,7 @@ def evaluate(facts: LinuxFacts, policy: Policy) -> Verdict:
             ev,
         )
     if allowed:
-        return Verdict(
-            Status.PASS,
-            "only netcat-likes allowed by policy: "
-            + "; ".join(f"{_describe(b)} (allowed by {by})" for b, by in allowed),
-            ev,
-        )
+        return allowed_only([f"{_describe(b)} (allowed by {by})" for b, by in allowed], ev)
     extra = f" (busybox without an nc applet: {', '.join(b.real_path for b in harmless)})" if harmless else ""
     return Verdict(
         Status.PASS,

@@ -20,6 +20,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from hardening.checks.binaries_netcat import allowed_only
+
 from hardening.facts.windows import WinBinary, WinBinaryFacts, WindowsFacts
 from hardening.model import Evidence, Remedy, Status, Verdict
 from hardening.policy import Policy
@@ -91,12 +93,7 @@ def evaluate(facts: WindowsFacts, policy: Policy) -> Verdict:
     if gap:
         return Verdict(Status.ERROR, f"no netcat-like found, but the search is incomplete: {gap}", ev)
     if allowed:
-        return Verdict(
-            Status.PASS,
-            "only netcat-likes allowed by policy: "
-            + "; ".join(f"{_describe(b)} (allowed by {by})" for b, by in allowed),
-            ev,
-        )
+        return allowed_only([f"{_describe(b)} (allowed by {by})" for b, by in allowed], ev)
     return Verdict(
         Status.PASS,
         "no nc.exe, nc64.exe, ncat.exe, netcat.exe or socat.exe on PATH or in " + ", ".join(bf.searched[-8:]),

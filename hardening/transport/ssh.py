@@ -29,6 +29,17 @@ from hardening.transport.base import MAX_OUTPUT, RunResult, TransportError, exch
 from hardening.transport.sshroute import RouteError, SshRoute, resolve_route
 
 
+def _within(seconds: float) -> dict[str, Any]:
+    """paramiko connect() arguments bounding every phase (TCP, banner, auth, channel) by ``seconds``."""
+    return {
+        "timeout": seconds,
+        "banner_timeout": seconds,
+        "auth_timeout": seconds,
+        "channel_timeout": seconds,
+        "transport_factory": _transport,
+    }
+
+
 class UnknownHostKey(paramiko.SSHException):
     pass
 
@@ -222,11 +233,7 @@ class SshTransport:
                     key_filename=list(hop.key_files) or None,
                     look_for_keys=not hop.key_files,
                     sock=sock,
-                    timeout=left,
-                    banner_timeout=left,
-                    auth_timeout=left,
-                    channel_timeout=left,
-                    transport_factory=_transport,
+                    **_within(left),
                 )
                 transport = client.get_transport()
                 assert transport is not None
@@ -262,11 +269,7 @@ class SshTransport:
                 look_for_keys=keys is None and t.password is None,
                 allow_agent=t.password is None,
                 sock=sock,
-                timeout=left,
-                banner_timeout=left,
-                auth_timeout=left,
-                channel_timeout=left,
-                transport_factory=_transport,
+                **_within(left),
             )
         except UnknownHostKey as exc:
             raise TransportError(HostStatus.AUTH_FAILED, f"host key verification failed: {exc}") from None

@@ -9,7 +9,8 @@ import json
 from pathlib import Path
 
 import pytest
-from hardening.checks import evaluated, windows_checks
+from hardening.checks import evaluated
+from windows_expect import CHECKS, FIXTURE_VERDICTS
 
 from hardening.facts.sections import FactError
 from hardening.facts.windows import (
@@ -24,7 +25,6 @@ from hardening.model import Platform, Status
 from hardening.policy import Policy
 
 GOLDEN = Path(__file__).parents[1] / "golden" / "windows"
-CHECKS = {c.meta.id: c for c in windows_checks()}
 POLICY = Policy.from_vars({"harden_egress_allow": ["10.0.0.0/8"]})
 
 
@@ -45,30 +45,7 @@ def test_windows_check_ids_are_the_issue_list_and_windows_only():
     assert all(c.meta.platform is Platform.WINDOWS for c in CHECKS.values())
 
 
-@pytest.mark.parametrize(
-    ("fixture", "expected"),
-    [
-        ("server2022-default", {"binaries.netcat": Status.PASS}),  # everything else fails
-        ("server2022-hardened", dict.fromkeys(CHECKS, Status.PASS)),
-        (
-            "server2022-partial",
-            {"dns.query_logging": Status.PASS},  # via Sysmon event 22; everything else fails
-        ),
-        (
-            "server2022-nonadmin",
-            {
-                "audit.sysmon": Status.ERROR,
-                "powershell.logging": Status.ERROR,
-                "binaries.netcat": Status.ERROR,
-                "egress.default_deny": Status.PASS,
-                "egress.allowlist": Status.PASS,
-                "dns.query_logging": Status.PASS,
-                "powershell.language_mode": Status.PASS,
-                "appcontrol.enforced": Status.PASS,
-            },
-        ),
-    ],
-)
+@pytest.mark.parametrize(("fixture", "expected"), FIXTURE_VERDICTS)
 def test_fixture_hosts_are_judged_as_documented(fixture, expected):
     verdicts = judge(doc(fixture))
     for cid, v in verdicts.items():

@@ -11,14 +11,14 @@ import re
 from pathlib import Path
 
 import pytest
-from hardening.checks import evaluated, windows_checks
+from hardening.checks import evaluated
+from windows_expect import CHECKS, FIXTURE_VERDICTS
 
 from hardening.facts.windows import NETCAT_NAMES, collector_script, gather, parse_output
 from hardening.model import Status
 from hardening.policy import Policy
 
 FIXTURES = Path(__file__).parent / "fixtures"
-CHECKS = {c.meta.id: c for c in windows_checks()}
 POLICY = Policy.from_vars({"harden_egress_allow": ["10.0.0.0/8"]})
 
 
@@ -45,27 +45,7 @@ def code_lines(section: str = "") -> str:
     return "\n".join(line.split("#", 1)[0] for line in script.splitlines())
 
 
-@pytest.mark.parametrize(
-    ("fixture", "expected"),
-    [
-        ("server2022-default", {"binaries.netcat": Status.PASS}),
-        ("server2022-hardened", dict.fromkeys(CHECKS, Status.PASS)),
-        ("server2022-partial", {"dns.query_logging": Status.PASS}),
-        (
-            "server2022-nonadmin",
-            {
-                "audit.sysmon": Status.ERROR,
-                "powershell.logging": Status.ERROR,
-                "binaries.netcat": Status.ERROR,
-                "egress.default_deny": Status.PASS,
-                "egress.allowlist": Status.PASS,
-                "dns.query_logging": Status.PASS,
-                "powershell.language_mode": Status.PASS,
-                "appcontrol.enforced": Status.PASS,
-            },
-        ),
-    ],
-)
+@pytest.mark.parametrize(("fixture", "expected"), FIXTURE_VERDICTS)
 def test_schema2_fixtures_are_judged_as_documented(fixture, expected):
     d = doc(fixture)
     assert d["done"] is True and d["schema"] == 2
