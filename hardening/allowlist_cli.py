@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from hardening.ansible_args import ansible_options
 from hardening.cli_options import (
     forks_option,
     inventory_argument,
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
 
 
 @click.command("allowlist")
+@ansible_options
 @inventory_argument
 @limit_option
 @click.option(

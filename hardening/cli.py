@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, NoReturn
 import click
 
 from hardening import __version__
+from hardening.ansible_args import ansible_options
 from hardening.cli_options import (
     fail_on_option,
     forks_option,
@@ -70,7 +71,13 @@ class _Commands(click.Group):
         return super().get_command(ctx, cmd_name)
 
 
-@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
+EXIT_CODES = (
+    "Exit codes: 0 every check passes; 1 a check at or above --fail-on fails; 2 bad input (inventory, "
+    "options, files); 3 a host could not be fully audited or the run was interrupted."
+)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES)
 @click.version_option(__version__, prog_name="harden")
 def cli() -> None:
     """Audit and harden hosts against reverse shells (agentless: SSH and WinRM)."""
@@ -84,7 +91,8 @@ def _windows_timeout(timeout: float) -> float:
     return timeout if source is not click.core.ParameterSource.DEFAULT else max(timeout, WINDOWS_TIMEOUT)
 
 
-@cli.command()
+@cli.command(epilog=EXIT_CODES)
+@ansible_options
 @inventory_argument
 @limit_option
 @forks_option
@@ -255,6 +263,7 @@ def _warm_up_reports(formats: tuple[str, ...]) -> None:
 
 
 @cli.command()
+@ansible_options
 @inventory_argument
 @click.argument("host")
 @click.option(
@@ -379,8 +388,15 @@ def lab_status_cmd() -> None:
 
 
 def main() -> None:
+    from hardening.ansible_args import ArgsError, move_inventory_flag
+
     try:
-        cli(prog_name="harden")
+        args = move_inventory_flag(sys.argv[1:])  # -i INVENTORY, as Ansible users type it
+    except ArgsError as exc:
+        click.echo(f"harden: error: {exc.message}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    try:
+        cli(args=args, prog_name="harden")
     except Exception as exc:  # last resort: a bug must not look like "checks failed"
         import traceback
 

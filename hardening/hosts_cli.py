@@ -21,6 +21,7 @@ from typing import Any
 
 import click
 
+from hardening.ansible_args import ansible_options
 from hardening.cli_options import inventory_argument, limit_option, load_targets, vault_option
 from hardening.console import Console
 from hardening.inventory import Connection, Target
@@ -74,6 +75,7 @@ def _line(d: dict[str, Any]) -> str:
 
 
 @click.command("hosts")
+@ansible_options
 @inventory_argument
 @limit_option
 @vault_option

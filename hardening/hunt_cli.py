@@ -26,6 +26,7 @@ import click
 from rich.table import Table
 from rich.text import Text
 
+from hardening.ansible_args import ansible_options
 from hardening.cli_options import (
     forks_option,
     inventory_argument,
@@ -63,7 +64,7 @@ def _common(f):  # noqa: ANN001 - click decorator stack
         limit_option,
     ):
         f = option(f)
-    return inventory_argument(f)
+    return ansible_options(inventory_argument(f))
 
 
 @click.command("hunt")

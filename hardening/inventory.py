@@ -31,6 +31,25 @@ class InventoryError(Exception):
     """The inventory cannot be used; the message names the file and the problem."""
 
 
+@dataclass(frozen=True)
+class Overrides:
+    """What Ansible's command-line flags add to reading an inventory (:mod:`hardening.ansible_args`).
+
+    ``extra_vars`` (``-e``) win over every inventory variable, as in Ansible; ``vault_ids``
+    (``--vault-id``) and ``vault_password`` (``--ask-vault-pass``) unlock vaulted values;
+    ``become_password`` (``-K``) is used for hosts that become without a password of their own.
+    """
+
+    extra_vars: Mapping[str, Any] = field(default_factory=dict)
+    vault_ids: tuple[str, ...] = ()
+    vault_password: str | None = field(default=None, repr=False)
+    become_password: str | None = field(default=None, repr=False)
+
+
+#: set once by the CLI before any inventory is read (the forked reader inherits it)
+OVERRIDES = Overrides()
+
+
 class Connection(StrEnum):
     SSH = "ssh"
     LOCAL = "local"
@@ -385,7 +404,8 @@ def target_from_vars(name: str, hostvars: Mapping[str, Any], env: Mapping[str, s
         password=_first(hostvars, *_PASSWORD_VARS[connection]),
         become=become,
         become_user=str(_first(hostvars, "ansible_become_user", "harden_cfg_become_user") or "root"),
-        become_password=_first(hostvars, "ansible_become_password", "ansible_become_pass", "ansible_sudo_pass"),
+        become_password=_first(hostvars, "ansible_become_password", "ansible_become_pass", "ansible_sudo_pass")
+        or (OVERRIDES.become_password if become else None),
         host_key_checking=checking,
         known_hosts=_known_hosts_from_args(*ssh_args),
         ssh_args=ssh_args,
@@ -541,14 +561,7 @@ def _read_hosts(source: Path, limit: str | None, vault_password_file: Path | Non
 
     _init_plugins()
     loader = DataLoader()
-    if vault_password_file is not None:
-        from ansible.cli import CLI
-
-        try:
-            secrets = CLI.setup_vault_secrets(loader, vault_ids=[], vault_password_files=[str(vault_password_file)])
-        except (AnsibleError, OSError) as exc:
-            raise InventoryError(f"{vault_password_file}: cannot read vault password: {exc}") from None
-        loader.set_vault_secrets(secrets)
+    _vault(loader, vault_password_file)
     captured = io.StringIO()
     try:
         with contextlib.redirect_stderr(captured), contextlib.redirect_stdout(captured):
@@ -569,7 +582,7 @@ def _read_hosts(source: Path, limit: str | None, vault_password_file: Path | Non
     for host in hosts:
         try:
             with contextlib.redirect_stderr(captured), contextlib.redirect_stdout(captured):
-                hostvars = variables.get_vars(host=host, include_hostvars=False)
+                hostvars = {**variables.get_vars(host=host, include_hostvars=False), **OVERRIDES.extra_vars}
                 templar = Templar(loader=loader, variables=hostvars)
                 used = {k: _plain(templar.template(hostvars[k])) for k in _USED if k in hostvars}
                 used.update(_config_settings({**hostvars, **used}))
@@ -617,6 +630,25 @@ def _config_settings(variables: Mapping[str, Any]) -> dict[str, Any]:
         if value not in (None, ""):
             out[f"harden_cfg_{key}"] = _plain(value)
     return out
+
+
+def _vault(loader: Any, vault_password_file: Path | None) -> None:
+    """Vault secrets from --vault-password-file, --vault-id and --ask-vault-pass, as ansible-core sets them up."""
+    if vault_password_file is None and not OVERRIDES.vault_ids and OVERRIDES.vault_password is None:
+        return
+    from ansible.cli import CLI
+    from ansible.errors import AnsibleError
+    from ansible.parsing.vault import VaultSecret
+
+    files = [str(vault_password_file)] if vault_password_file is not None else []
+    ids = [i for i in OVERRIDES.vault_ids if not i.endswith("@prompt")]  # prompts were answered by the CLI
+    try:
+        secrets = CLI.setup_vault_secrets(loader, vault_ids=ids, vault_password_files=files)
+    except (AnsibleError, OSError) as exc:
+        raise InventoryError(f"cannot read vault password: {exc}") from None
+    if OVERRIDES.vault_password is not None:
+        secrets.append(("default", VaultSecret(OVERRIDES.vault_password.encode())))
+    loader.set_vault_secrets(secrets)
 
 
 def _init_plugins() -> None:
