@@ -97,7 +97,7 @@ def test_verify_lab_linux_and_winrm_host_learn_their_callbacks(hlab, tmp_path):
         inv = tmp_path / "inventory.ini"
         win = (
             f"win1 ansible_connection=winrm ansible_host=127.0.0.1 ansible_port={srv.port} "
-            "ansible_user=w ansible_password=pw ansible_winrm_scheme=http"
+            "ansible_user=w ansible_password=pw ansible_winrm_scheme=http harden_winrm_allow_plaintext=true"
         )
         inv.write_text(hlab.inventory.read_text() + f"\n[windows]\n{win}\n")
         inv.chmod(0o600)
