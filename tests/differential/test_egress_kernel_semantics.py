@@ -243,3 +243,47 @@ def test_notrack_in_a_chain_jumped_to_from_raw_output_exempts():
                     4, "iptables-legacy")  # fmt: skip
     r = judge(rs, 4, IF)
     assert not r.default_deny and NAT_UNTRACKED in r.headline()
+
+
+# ---------------------------------------------------------------- nf_conntrack.enable_hooks
+
+
+def _fw_sections(extra: dict[str, tuple[str, int]]) -> object:
+    from hardening.facts import firewall
+    from hardening.facts.sections import parse_sections
+
+    nonce = "kn0"
+    parts = {"firewall.iptables_version": ("iptables v1.8.9 (legacy)\n", 0),
+             "firewall.iptables_save": (XT_NAT, 0), **extra}  # fmt: skip
+    out = "".join(f"\n@@{nonce} B {n}\n{t}\n@@{nonce} E {n} {rc}\n" for n, (t, rc) in parts.items())
+    return firewall.parse(parse_sections(out, nonce))
+
+
+@pytest.mark.parametrize(
+    ("cmdline", "modprobe", "on"),
+    [
+        ("ro quiet", "", False),
+        ("ro nf_conntrack.enable_hooks=1 quiet", "", True),
+        ("ro nf_conntrack.enable_hooks", "", True),
+        ("ro", "==> /etc/modprobe.d/ct.conf <==\noptions nf_conntrack enable_hooks=1\n", True),
+        ("ro", "==> /etc/modprobe.d/ct.conf <==\n# options nf_conntrack enable_hooks=1\n", False),
+        ("ro", "==> /etc/modprobe.d/ct.conf <==\noptions nf_conntrack hashsize=4096 enable_hooks=Y\n", True),
+        ("ro nf_conntrack.enable_hooks=0", "==> /etc/modprobe.d/ct.conf <==\noptions nf_conntrack enable_hooks=1\n",
+         False),
+        ("ro -- nf_conntrack.enable_hooks=1", "", False),
+    ],
+)  # fmt: skip
+def test_enable_hooks_from_cmdline_and_modprobe(cmdline: str, modprobe: str, on: bool):
+    facts = _fw_sections({"firewall.ct_cmdline": (cmdline, 0), "firewall.ct_modprobe": (modprobe, 0)})
+    assert facts.running.always_tracked is on
+    assert judge(facts.running, 4, IF).default_deny is on  # the nat chain's policy drop fires only then
+
+
+def test_enable_hooks_has_no_sys_file_and_the_collector_reads_cmdline_and_modprobe():
+    from pathlib import Path
+
+    import hardening.facts
+
+    sh = (Path(hardening.facts.__file__).parent / "firewall.sh").read_text()
+    assert "/sys/module/nf_conntrack/parameters/enable_hooks" not in sh
+    assert "_h_file firewall.ct_cmdline /proc/cmdline" in sh and "/etc/modprobe.d/*.conf" in sh
