@@ -170,7 +170,11 @@ def raw_xt(rules: str, policy: str = "ACCEPT") -> str:
 
 
 NAT_POST_DROP = table("inet", "n", chain("", hook="postrouting", prio="110", typ="nat"))
-DNAT_ARBITRARY = "ip daddr 198.19.77.77 dnat ip to 198.19.77.77\nip6 daddr 2001:db8:77::77 dnat ip6 to 2001:db8:77::77"
+# Port 4444 (named by no other rule) to the arbitrary address: the binding is set up for any destination.
+DNAT_ARBITRARY = (
+    "meta nfproto ipv4 th dport 4444 dnat ip to 198.19.77.77\n"
+    "meta nfproto ipv6 th dport 4444 dnat ip6 to 2001:db8:77::77"
+)
 
 # ---------------------------------------------------------------- the states
 
