@@ -5,7 +5,8 @@ reverse shell; so is anything on 443). Each enabled outbound Allow rule on a pro
 blocks by default must name remote addresses (``Any`` and ``Internet`` do not); with a
 policy allowlist (``harden_egress_allow``) every named address must fall inside it.
 Keywords that depend on the host's network (LocalSubnet, DNS, DHCP, DefaultGateway,
-Intranet...) cannot be checked against the allowlist and are reported as such. Without
+Intranet...) cannot be checked against the allowlist and are reported as such. Rules whose
+remote networks together cover anywhere (per protocol and port) count as "any address". Without
 default deny there is no allowlist.
 
 Example::
@@ -15,7 +16,7 @@ Example::
 
 from __future__ import annotations
 
-from hardening.facts.windows import ADDRESS_KEYWORDS, FirewallRule, WindowsFacts, address_networks
+from hardening.facts.windows import ADDRESS_KEYWORDS, FirewallRule, WindowsFacts, address_networks, wide_unions
 from hardening.model import Evidence, Status, Verdict
 from hardening.policy import Policy, PortRange
 
@@ -64,7 +65,10 @@ def evaluate(facts: WindowsFacts, policy: Policy) -> Verdict:
     blocking = {p.name for p in fw.profiles if p.is_enabled and p.blocks_outbound}
     rules = [r for r in fw.allow_rules if r.profiles() & blocking]
     anywhere = [r for r in rules if r.any_address]
-    outside = [(r, _outside(r, policy)) for r in rules if not r.any_address] if policy.egress_allow else []
+    # rules that each name a part of the Internet and together name all of it (per protocol and port)
+    for u in wide_unions(rules, blocking):
+        anywhere += [r for r in u.rules if r not in anywhere]
+    outside = [(r, _outside(r, policy)) for r in rules if r not in anywhere] if policy.egress_allow else []
     outside = [(r, bad) for r, bad in outside if bad]
     ev = Evidence(
         {

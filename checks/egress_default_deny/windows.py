@@ -7,7 +7,9 @@ enabled outbound Allow rule that names no program, service or app package, no re
 address (or networks that cover anywhere in effect: ``0.0.0.0/0.0.0.0``,
 ``1.0.0.0-255.255.255.255``, decided from the parsed networks) and carries TCP or UDP (protocol
 Any, TCP or UDP) admits a reverse shell from any process to anywhere on the profiles it applies
-to: default deny is defeated there, whatever the ports.
+to: default deny is defeated there, whatever the ports. So do several such rules whose remote
+networks together cover anywhere (the union per protocol and port, e.g. 32 rules of one /5 each
+on TCP 443; at least 1/16 of public unicast space, the per-rule threshold).
 
 Example::
 
@@ -16,7 +18,7 @@ Example::
 
 from __future__ import annotations
 
-from hardening.facts.windows import WindowsFacts
+from hardening.facts.windows import WindowsFacts, wide_unions
 from hardening.model import Evidence, Status, Verdict
 from hardening.policy import Policy
 
@@ -47,12 +49,17 @@ def evaluate(facts: WindowsFacts, policy: Policy) -> Verdict:
         )
     if len(wide) > 8:
         problems.append(f"and {len(wide) - 8} more such rules")
+    unions = wide_unions(fw.allow_rules, blocking)
+    problems += [f"{u.describe()} on {', '.join(sorted(blocking))}" for u in unions[:4]]
     ev = Evidence(
         {
             "profiles": [
                 {"name": p.name, "enabled": p.enabled, "default_outbound": p.default_outbound} for p in fw.profiles
             ],
             "allow_any_rules": [r.to_json() for r in wide],
+            "allow_any_unions": [
+                {"protocol": u.proto, "port": u.port, "rules": [r.name for r in u.rules]} for u in unions
+            ],
             "outbound_allow_rules": len(fw.allow_rules),
         },
         facts.excerpt(*AREAS, limit=3000),

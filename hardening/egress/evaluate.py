@@ -96,6 +96,7 @@ class ChainOutcome:
     daddr_constrained: bool = False  # a positive destination match held on the way
     dport_constrained: bool = False
     skipped: str = ""  # the chain never sees the packet (a nat chain without conntrack), and why
+    nat_bound: bool = False  # a nat statement accepted it: the connection's nat binding is set up
 
     def describe(self) -> str:
         if self.skipped:
@@ -165,7 +166,7 @@ def _is_everything(v: Intervals, probe: Probe) -> bool:
 
 def eval_chain(table: Table, base: Chain, probe: Probe) -> list[ChainOutcome]:
     """Every distinct way ``base`` can end for ``probe`` (bounded; pessimistic when cut)."""
-    outcomes: dict[tuple[bool, int, str, str, tuple[str, ...]], ChainOutcome] = {}
+    outcomes: dict[tuple[bool, int, str, str, tuple[str, ...], bool], ChainOutcome] = {}
     work = [_State(base.name, 0, (), (), False, False)]
     seen = 0
 
@@ -179,8 +180,9 @@ def eval_chain(table: Table, base: Chain, probe: Probe) -> list[ChainOutcome]:
             st.assumptions + extra,
             st.dcons,
             st.pcons,
+            nat_bound=bool(accepted and rule is not None and rule.nat),
         )
-        outcomes.setdefault((o.accepted, o.rule_index, o.chain, o.rule_text, o.assumptions), o)
+        outcomes.setdefault((o.accepted, o.rule_index, o.chain, o.rule_text, o.assumptions, o.nat_bound), o)
 
     while work:
         st = work.pop()
@@ -273,8 +275,9 @@ def _fire(table, base, rule, st, nxt, work, finish, probe) -> None:  # noqa: ANN
 def run_probe(ruleset: Ruleset, probe: Probe) -> ProbeResult:
     """Admitted only if every base chain for the probe's family may accept it.
 
-    A ``notrack`` rule (raw table) that may match the probe exempts it from conntrack:
-    later chains then see ``ct state untracked``, not ``new``; both are tried.
+    A ``notrack`` rule on the output path before conntrack (raw priority) that may match the
+    probe exempts it from conntrack: later chains then see ``ct state untracked``, not ``new``;
+    both are tried.
     """
     res = _run(ruleset, probe)
     if res.admitted or probe.ctstate != "new":
@@ -282,41 +285,104 @@ def run_probe(ruleset: Ruleset, probe: Probe) -> ProbeResult:
     notrack = _notrack(ruleset, probe)
     if notrack is None:
         return res
-    alt = _run(ruleset, replace(probe, ctstate="untracked"))
+    what, sure, prio = notrack
+    alt = _run(ruleset, replace(probe, ctstate="untracked"), prio)
     if not alt.admitted:
         return res
-    what, sure = notrack
     note = f"{what} exempts it from conntrack (ct state untracked)"
     outs = tuple(replace(o, assumptions=(note, *o.assumptions)) for o in alt.outcomes)
     return ProbeResult(probe, True, alt.certain and sure, outs)
 
 
-def _notrack(ruleset: Ruleset, probe: Probe) -> tuple[str, bool] | None:
-    """The first notrack rule that may match ``probe`` (described; surely?), or None."""
+#: Conntrack's hook on the output path (NF_IP_PRI_CONNTRACK): chains before it see no conntrack entry.
+CONNTRACK_PRIO = -200
+
+
+def before_conntrack(chain: Chain) -> bool:
+    """A base chain that a locally generated packet meets before conntrack looks it up.
+
+    nat chains are not: whatever their priority, the nat core calls them from its own hook,
+    after conntrack (-100 on output, 100 on postrouting). On postrouting everything is after it.
+    """
+    return chain.hook == "output" and chain.type != "nat" and chain.prio < CONNTRACK_PRIO
+
+
+def _chain_probe(chain: Chain, probe: Probe, notrack_prio: int | None) -> Probe:
+    """The probe as ``chain`` sees it: before conntrack a packet has no entry, so ``ct state`` is
+    ``invalid`` (``untracked`` after a notrack earlier on the path), never ``new``."""
+    if not before_conntrack(chain):
+        return probe
+    if probe.ctstate == "untracked" and notrack_prio is not None and chain.prio >= notrack_prio:
+        return probe
+    return replace(probe, ctstate="invalid")
+
+
+def _notrack(ruleset: Ruleset, probe: Probe) -> tuple[str, bool, int] | None:
+    """The first notrack rule that may match ``probe``: (described, surely?, its base chain's priority).
+
+    Only notrack on the output path before conntrack exempts a locally generated packet: in an
+    output base chain of priority < -200 (iptables raw OUTPUT) or a chain it jumps to. Elsewhere
+    (prerouting, after conntrack, an unreferenced chain) the packet is already tracked or never
+    passes. Surely only when the rule is in the base chain, its matches all hold and no rule
+    before it may end the chain.
+    """
     for t in ruleset.tables:
         if probe.family not in t.families():
             continue
-        for c in t.chains:
-            for r in c.rules:
-                if not r.notrack:
+        for base in t.chains:
+            if not before_conntrack(base):
+                continue
+            p = replace(probe, ctstate="invalid")
+            for name in _reachable(t, base.name):
+                c = t.chain(name)
+                if c is None:
                     continue
-                results = [x.test(probe) for x in r.conds]
-                if Tri.FALSE not in results:
-                    sure = Tri.UNKNOWN not in results and bool(c.hook)
-                    return f"{t.label} {c.name} rule {r.index} `{r.text}`", sure
+                for r in c.rules:
+                    if not r.notrack:
+                        continue
+                    results = [x.test(p) for x in r.conds]
+                    if Tri.FALSE in results:
+                        continue
+                    sure = Tri.UNKNOWN not in results and c is base and _reached(base, r, p)
+                    return f"{t.label} {c.name} rule {r.index} `{r.text}`", sure, base.prio
     return None
+
+
+def _reachable(table: Table, start: str) -> list[str]:
+    """``start`` and the chains its rules jump or go to, transitively (bounded)."""
+    out, work = [start], [start]
+    while work and len(out) < 256:
+        c = table.chain(work.pop())
+        for r in c.rules if c else ():
+            if r.kind in (Kind.JUMP, Kind.GOTO) and r.target not in out:
+                out.append(r.target)
+                work.append(r.target)
+    return out
+
+
+def _reached(chain: Chain, rule: Rule, probe: Probe) -> bool:
+    """No rule before ``rule`` in ``chain`` may end the chain (or leave it) for ``probe``."""
+    for r in chain.rules:
+        if r is rule:
+            return True
+        if r.kind is not Kind.CONTINUE and Tri.FALSE not in [x.test(probe) for x in r.conds]:
+            return False
+    return False
 
 
 NAT_UNTRACKED = "a nat chain sees only the first packet of a tracked connection, and this one is not tracked"
 NAT_NO_CONNTRACK = "a nat chain runs only under connection tracking, and no rule here turns it on"
+NAT_BOUND = "an earlier nat chain on this hook set up the connection's nat binding: the kernel calls no later one"
 
 
-def nat_skip(ruleset: Ruleset, chain: Chain, probe: Probe) -> str:
+def nat_skip(ruleset: Ruleset, chain: Chain, probe: Probe, bound: frozenset[str] = frozenset()) -> str:
     """Why the kernel never runs nat chain ``chain`` for ``probe`` ("" when it does).
 
     nat chains are called by conntrack for the first packet of a new tracked connection only:
     a packet exempted by ``notrack`` (ct state untracked), or any packet when nothing in the
     namespace turned connection tracking on, passes them untouched, whatever their policy.
+    And the nat core (``nf_nat_inet_fn``) walks one hook's nat chains in priority order only
+    until one has set up the binding (``bound``: hooks where a nat statement accepted the probe).
     """
     if chain.type != "nat":
         return ""
@@ -324,22 +390,49 @@ def nat_skip(ruleset: Ruleset, chain: Chain, probe: Probe) -> str:
         return NAT_UNTRACKED
     if not ruleset.tracks(probe.family):
         return NAT_NO_CONNTRACK
+    if chain.hook in bound:
+        return NAT_BOUND
     return ""
 
 
-def _run(ruleset: Ruleset, probe: Probe) -> ProbeResult:
-    chosen: list[ChainOutcome] = []
-    for table, chain in ruleset.base_chains(probe.family):
-        skip = nat_skip(ruleset, chain, probe)
+def _run(ruleset: Ruleset, probe: Probe, notrack_prio: int | None = None) -> ProbeResult:
+    return _walk(ruleset, probe, tuple(ruleset.base_chains(probe.family)), 0, frozenset(), (), notrack_prio)
+
+
+def _walk(
+    ruleset: Ruleset,
+    probe: Probe,
+    chains: tuple[tuple[Table, Chain], ...],
+    start: int,
+    bound: frozenset[str],
+    chosen_before: tuple[ChainOutcome, ...],
+    notrack_prio: int | None,
+) -> ProbeResult:
+    chosen = list(chosen_before)
+    for i in range(start, len(chains)):
+        table, chain = chains[i]
+        skip = nat_skip(ruleset, chain, probe, bound)
         if skip:
             chosen.append(ChainOutcome(True, table.label, chain.name, 0, "", skipped=skip))
             continue
-        outs = eval_chain(table, chain, probe)
+        outs = eval_chain(table, chain, _chain_probe(chain, probe, notrack_prio))
         accepts = [o for o in outs if o.accepted]
         if not accepts:
             drops = sorted(outs, key=lambda o: len(o.assumptions))
             return ProbeResult(probe, False, all(not o.assumptions for o in drops), tuple(drops[:1]))
         accepts.sort(key=lambda o: (len(o.assumptions), o.rule_index == 0))
+        binding = [o for o in accepts if o.nat_bound]
+        if binding and not accepts[0].nat_bound:
+            # Some branches bind (later nat chains of this hook never run), others do not: try both.
+            with_binding = _walk(
+                ruleset, probe, chains, i + 1, bound | {chain.hook}, (*chosen, binding[0]), notrack_prio
+            )
+            without = _walk(ruleset, probe, chains, i + 1, bound, (*chosen, accepts[0]), notrack_prio)
+            if without.admitted and (without.certain or not with_binding.admitted):
+                return without
+            return with_binding if with_binding.admitted else without
+        if accepts[0].nat_bound:
+            bound = bound | {chain.hook}
         chosen.append(accepts[0])
     # skipped nat chains last: the chains that accept say more
     chosen.sort(key=lambda o: bool(o.skipped))
@@ -490,11 +583,14 @@ def _arbitrary(family: int, named: Intervals, probe_address: int | None, top: in
 
 
 __all__ = [
+    "CONNTRACK_PRIO",
+    "NAT_BOUND",
     "PROTOCOLS",
     "PUBLIC",
     "ChainOutcome",
     "ProbePlan",
     "ProbeResult",
+    "before_conntrack",
     "eval_chain",
     "nat_skip",
     "plan",

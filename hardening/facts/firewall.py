@@ -70,7 +70,8 @@ SECTIONS = (
     *HOST_SECTIONS,
     "firewall.legacy_names",
     "firewall.legacy6_names",
-    "firewall.ct_hooks",
+    "firewall.ct_cmdline",
+    "firewall.ct_modprobe",
 )
 
 
@@ -164,8 +165,62 @@ def parse(sections: Sections) -> FirewallFacts:
 
 
 def _conntrack_always_on(sections: Sections) -> bool:
-    """``/sys/module/nf_conntrack/parameters/enable_hooks`` says Y (module loaded with enable_hooks=1)."""
-    return sections.rc("firewall.ct_hooks") == 0 and sections.text("firewall.ct_hooks").strip()[:1] in ("Y", "1")
+    """``nf_conntrack.enable_hooks`` is set: by ``options nf_conntrack enable_hooks=1`` in a
+    modprobe.d file, or ``nf_conntrack.enable_hooks=1`` on the kernel command line (which
+    modprobe also applies, after the files). The parameter has no /sys file (permissions 0000)."""
+    value = None
+    files = (
+        ufw.split_files(sections.text("firewall.ct_modprobe")) if sections.rc("firewall.ct_modprobe") in (0, 1) else {}
+    )
+    for text in files.values():
+        for v in enable_hooks_options(text):
+            value = v
+    if sections.rc("firewall.ct_cmdline") == 0:
+        for v in enable_hooks_cmdline(sections.text("firewall.ct_cmdline")):
+            value = v
+    return bool(value)
+
+
+_TRUE = frozenset({"1", "y", "yes", "on", "true"})
+
+
+def _param(name: str) -> str:
+    return name.replace("-", "_")
+
+
+def enable_hooks_cmdline(text: str) -> list[bool]:
+    """Values of ``nf_conntrack.enable_hooks`` on a kernel command line, in order (a bare name is true).
+
+    >>> enable_hooks_cmdline("ro quiet nf_conntrack.enable_hooks=1 nf-conntrack.enable-hooks=0")
+    [True, False]
+    """
+    out = []
+    for word in text.split():
+        if word == "--":
+            break  # the rest goes to init
+        name, eq, val = word.partition("=")
+        if _param(name) == "nf_conntrack.enable_hooks":
+            out.append(val.strip().lower() in _TRUE if eq else True)
+    return out
+
+
+def enable_hooks_options(text: str) -> list[bool]:
+    """Values of ``enable_hooks`` in ``options nf_conntrack ...`` lines of a modprobe.d file, in order.
+
+    >>> enable_hooks_options("# x\\noptions nf_conntrack hashsize=1 enable_hooks=1\\n")
+    [True]
+    """
+    out = []
+    lines = text.replace("\\\n", " ").splitlines()
+    for line in lines:
+        words = line.split("#", 1)[0].split()
+        if len(words) < 3 or words[0] != "options" or _param(words[1]) != "nf_conntrack":
+            continue
+        for w in words[2:]:
+            name, eq, val = w.partition("=")
+            if _param(name) == "enable_hooks":
+                out.append(val.strip().strip('"').lower() in _TRUE if eq else True)
+    return out
 
 
 def _denied(text: str) -> bool:

@@ -26,7 +26,11 @@ if _fw_nonempty /proc/net/ip6_tables_names; then
 fi
 
 # nf_conntrack.enable_hooks=1 runs connection tracking (and so nat chains) whatever the rules say.
-_h_file firewall.ct_hooks /sys/module/nf_conntrack/parameters/enable_hooks
+# The parameter is module_param(enable_hooks, bool, 0000): it has no /sys file. It is set on the
+# kernel command line or by modprobe options.
+_h_file firewall.ct_cmdline /proc/cmdline
+_h_files firewall.ct_modprobe /etc/modprobe.d/*.conf /run/modprobe.d/*.conf /usr/local/lib/modprobe.d/*.conf \
+    /usr/lib/modprobe.d/*.conf /lib/modprobe.d/*.conf
 
 # Persisted configuration, and whether it loads at boot.
 _h_file firewall.nft_conf /etc/nftables.conf

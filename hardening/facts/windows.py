@@ -144,18 +144,36 @@ class FirewallRule:
         """No remote address, an "anywhere" keyword, or networks that are anywhere in effect
         (``0.0.0.0/0.0.0.0``, ``0.0.0.0-255.255.255.255``, ``1.0.0.0-255.255.255.255``...):
         decided from the parsed networks, never from the spelling."""
-        if not self.remote_addresses or any(a in ANY_ADDRESS for a in self.remote_addresses):
+        if not self.remote_addresses or any(_is_any(a) for a in self.remote_addresses):
             return True
-        nets = [n for a in self.remote_addresses for n in (address_networks(a) or ())]
-        return any(public_share(nets, v) >= WIDE_SHARE for v in (4, 6))
+        return any(public_share(list(self.networks()), v) >= WIDE_SHARE for v in (4, 6))
+
+    def networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """The remote networks the rule names (keywords such as LocalSubnet name none)."""
+        return tuple(n for a in self.remote_addresses for n in (address_networks(a) or ()))
 
     @property
     def carries_tcp(self) -> bool:
-        return self.protocol in ("", "Any", "TCP", "6")
+        return self.protocol.strip().lower() in _ANY_PROTOCOL | {"tcp", "6"}
 
     @property
     def carries_udp(self) -> bool:
-        return self.protocol in ("", "Any", "UDP", "17")
+        return self.protocol.strip().lower() in _ANY_PROTOCOL | {"udp", "17"}
+
+    def port_ranges(self) -> tuple[tuple[int, int], ...]:
+        """Remote ports as (first, last) ranges; () when any port (``Any``, empty or unparsed)."""
+        out = []
+        for t in self.remote_ports:
+            first, dash, last = t.strip().partition("-")
+            last = last if dash else first
+            if not (first.isdigit() and last.isdigit() and 0 < int(first) <= int(last) < 65536):
+                return ()
+            out.append((int(first), int(last)))
+        return tuple(out)
+
+    def admits_port(self, port: int) -> bool:
+        ranges = self.port_ranges()
+        return not ranges or any(a <= port <= b for a, b in ranges)
 
     def label(self) -> str:
         return f"{self.display_name or self.name!r}"
@@ -178,6 +196,16 @@ class FirewallRule:
 
 # Remote address keywords that stand for "anywhere on the Internet" (New-NetFirewallRule -RemoteAddress).
 ANY_ADDRESS = frozenset({"Any", "*", "Internet", "0.0.0.0/0", "::/0"})
+_ANY_LOWER = frozenset(a.lower() for a in ANY_ADDRESS)
+# Protocol values meaning "every protocol": Any (any case), empty, and 256 (NET_FW_IP_PROTOCOL_ANY).
+_ANY_PROTOCOL = frozenset({"", "any", "256"})
+
+
+def _is_any(text: str) -> bool:
+    """Keywords are case-insensitive for the firewall (``any``, ``internet``)."""
+    return text.strip().lower() in _ANY_LOWER
+
+
 ADDRESS_KEYWORDS = frozenset(
     {"LocalSubnet", "LocalSubnet4", "LocalSubnet6", "DNS", "DHCP", "WINS", "DefaultGateway", "Intranet",
      "IntranetRemoteAccess", "PlayToDevice", "CaptivePortal", "Internet", "Any"}
@@ -234,6 +262,60 @@ def address_networks(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6N
         return None
 
 
+def wide_unions(rules: list[FirewallRule] | tuple[FirewallRule, ...], profiles: set[str]) -> list[WideUnion]:
+    """ "Anywhere" split across rules: for each protocol, port and profile, the union of the remote
+    networks of the any-program Allow rules that admit it. A union covering ``WIDE_SHARE`` of public
+    unicast space (the per-rule threshold, and the Linux judge adds named destinations up the same
+    way) admits a reverse shell to anywhere in effect. Unions already made wide by one rule alone
+    (``any_address``) are left to the per-rule report.
+
+    The ports tried are the first port of every range the rules name, plus one port no rule names.
+    """
+    cands = [r for r in rules if r.any_program and not r.any_address and r.profiles() & profiles]
+    if len(cands) < 2:
+        return []
+    named = {a for r in cands for a, _b in r.port_ranges()}
+    unnamed = next(p for p in range(40000, 65536) if not any(a <= p <= b for r in cands for a, b in r.port_ranges()))
+    out: list[WideUnion] = []
+    seen: set[frozenset[str]] = set()
+    for proto in ("tcp", "udp"):
+        for port in sorted(named | {unnamed}):
+            for prof in sorted(profiles):
+                group = tuple(
+                    r for r in cands
+                    if prof in r.profiles() and r.admits_port(port)
+                    and (r.carries_tcp if proto == "tcp" else r.carries_udp)
+                )  # fmt: skip
+                if len(group) < 2:
+                    continue
+                nets = [n for r in group for n in r.networks()]
+                if not any(public_share(nets, v) >= WIDE_SHARE for v in (4, 6)):
+                    continue
+                key = frozenset(r.name for r in group)
+                if key in seen:
+                    continue
+                seen.add(key)
+                what = "any port" if port == unnamed else f"port {port}"
+                out.append(WideUnion(proto, what, group))
+    return out
+
+
+@dataclass(frozen=True)
+class WideUnion:
+    """Several outbound Allow rules whose remote networks together cover anywhere in effect."""
+
+    proto: str
+    port: str
+    rules: tuple[FirewallRule, ...]
+
+    def describe(self) -> str:
+        names = ", ".join(r.label() for r in self.rules[:4])
+        if len(self.rules) > 4:
+            names += f" and {len(self.rules) - 4} more"
+        what = f"{self.proto.upper()} {self.port}"
+        return f"{len(self.rules)} outbound Allow rules together admit any program to any address ({what}): {names}"
+
+
 @dataclass(frozen=True)
 class WinFirewallFacts:
     profiles: tuple[FirewallProfile, ...]
@@ -241,7 +323,7 @@ class WinFirewallFacts:
 
     @property
     def allow_rules(self) -> tuple[FirewallRule, ...]:
-        return tuple(r for r in self.outbound_rules if r.action in ("Allow", "2"))
+        return tuple(r for r in self.outbound_rules if r.action.strip().lower() in ("allow", "2"))
 
 
 def parse_firewall(doc: Mapping[str, Any]) -> WinFirewallFacts:

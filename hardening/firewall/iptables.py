@@ -277,7 +277,7 @@ def _rule(
     if target in _NON_TERMINAL:
         return Rule(conds, Kind.CONTINUE, text=text, index=index)
     if target in _NAT_TARGETS:
-        return Rule(conds, Kind.ACCEPT, text=text, index=index)
+        return Rule(conds, Kind.ACCEPT, text=text, index=index, nat=True)
     if target in ("QUEUE", "NFQUEUE"):
         return Rule(conds, Kind.UNKNOWN, text=text, index=index, why="queues packets to a userspace program")
     if target.isupper() and target.isalpha() and len(target) > 2:

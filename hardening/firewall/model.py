@@ -279,6 +279,7 @@ class Rule:
     why: str = ""  # for Kind.UNKNOWN
     notrack: bool = False  # also exempts the packet from conntrack (ct state untracked afterwards)
     conntrack: bool = False  # its expressions turn connection tracking on (ct matches, nat, CT, helpers)
+    nat: bool = False  # a nat statement (snat, masquerade, dnat, redirect): sets up the connection's binding
 
     @property
     def is_verdict(self) -> bool:

@@ -208,8 +208,9 @@ def _rules(exprs: Any, t: _TableData, index: int) -> list[Rule]:
 # Expressions and statements whose kernel side turns connection tracking on in the namespace
 # (nf_ct_netns_get): ct matches and statements, nat, synproxy, flow offload; and iptables
 # compat matches/targets that do the same.
+# Not tproxy: nft_tproxy only turns defragmentation on (nf_defrag_ipv4/6), never nf_ct_netns_get.
 _CT_KEYS = frozenset({"ct", "ct helper", "ct timeout", "ct expectation", "ct count", "snat", "dnat", "masquerade",
-                      "redirect", "synproxy", "flow", "tproxy"})  # fmt: skip
+                      "redirect", "synproxy", "flow"})  # fmt: skip
 _CT_XT = frozenset({"conntrack", "state", "connmark", "connlimit", "helper", "connbytes", "connlabel", "CT",
                     "CONNMARK", "SNAT", "DNAT", "MASQUERADE", "REDIRECT", "NETMAP", "CONNSECMARK"})  # fmt: skip
 
@@ -250,7 +251,7 @@ def _rules_of(exprs: list[Any], t: _TableData, index: int, text: str) -> list[Ru
             target = arg.get("target", "") if isinstance(arg, dict) else ""
             return [Rule(tuple(conds), Kind.JUMP if op == "jump" else Kind.GOTO, str(target), text, index)]
         elif op in _NAT:
-            return [Rule(tuple(conds), Kind.ACCEPT, text=text, index=index)]
+            return [Rule(tuple(conds), Kind.ACCEPT, text=text, index=index, nat=True)]
         elif op == "queue":
             why = "queues packets to a userspace program that decides"
             return [Rule(tuple(conds), Kind.UNKNOWN, text=text, index=index, why=why)]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -55,12 +56,13 @@ class Pair:
     client: str
     peer: str
     ports: tuple[int, ...]
+    logdir: Path  # the test's own temporary directory
     listener: subprocess.Popen[str] | None = None
     _procs: list[subprocess.Popen[str]] = field(default_factory=list)
 
     @property
     def log(self) -> Path:
-        return Path(f"/run/harden-peer-{self.peer}.log")
+        return self.logdir / f"peer-{self.peer}.log"
 
     def ns(self, *args: str) -> list[str]:
         return ["ip", "netns", "exec", self.client, *args]
@@ -128,9 +130,10 @@ class Pair:
             sh(["ip", "netns", "del", name], check=False)
 
 
-def make_pair(prefix: str, index: int, ports: tuple[int, ...]) -> Pair:
+def make_pair(prefix: str, index: int, ports: tuple[int, ...], logdir: Path) -> Pair:
     client, peer = f"{prefix}{index}c", f"{prefix}{index}p"
-    pair = Pair(client, peer, ports)
+    logdir.mkdir(parents=True, exist_ok=True)
+    pair = Pair(client, peer, ports, logdir)
     try:
         sh(["ip", "netns", "add", client])
         sh(["ip", "netns", "add", peer])
@@ -165,6 +168,36 @@ def leftover(prefix: str) -> list[str]:
     return [line.split()[0] for line in out.splitlines() if line.startswith(prefix)]
 
 
+#: Namespace names of this suite: ``hd<pid of the pytest run>x<index>c|p``.
+PREFIX = "hd"
+_OURS = re.compile(rf"^{PREFIX}(\d+)x\d+[cp]$")
+
+
+def prefix_for(pid: int) -> str:
+    return f"{PREFIX}{pid}x"
+
+
+def stale(names: list[str] | None = None) -> list[str]:
+    """Namespaces of this suite left by an earlier run that was killed: the suite's fixed name
+    pattern, and the run's pid (in the name) no longer exists. Others' namespaces never match."""
+    if names is None:
+        names = [line.split()[0] for line in sh(["ip", "netns", "list"]).stdout.splitlines() if line.split()]
+    out = []
+    for name in names:
+        m = _OURS.match(name)
+        if m and not Path(f"/proc/{int(m.group(1))}").exists():
+            out.append(name)
+    return out
+
+
+def remove_stale() -> list[str]:
+    """Delete :func:`stale` namespaces by name; returns their names."""
+    names = stale()
+    for name in names:
+        sh(["ip", "netns", "del", name], check=False)
+    return names
+
+
 def available() -> str | None:
     if os.geteuid() != 0:
         return "the differential suite needs root (network namespaces)"
@@ -188,7 +221,9 @@ exec "$2" audit "$1/inv.ini" --out "$1/out" --fail-on critical -T 60 --format js
 """
 
 
-def run_audit(pair: Pair, workdir: Path, etc_files: dict[str, str], inv_vars: str, harden: str) -> dict:
+def run_audit(
+    pair: Pair, workdir: Path, etc_files: dict[str, str], inv_vars: str, harden: str, timeout: float = 120
+) -> dict:
     """``harden audit`` of the client namespace with ``etc_files`` (path under /etc -> text) in place."""
     for sub in ("upper", "work", "etc", "out"):
         (workdir / sub).mkdir(parents=True, exist_ok=True)
@@ -202,7 +237,7 @@ def run_audit(pair: Pair, workdir: Path, etc_files: dict[str, str], inv_vars: st
             dest.write_text(text)
     (workdir / "inv.ini").write_text(f"{pair.client} ansible_connection=local {inv_vars}\n")
     cmd = pair.ns("unshare", "-m", "--propagation", "private", "sh", "-c", _AUDIT_SH, "sh", str(workdir), harden)
-    res = sh(cmd, timeout=120, check=False)
+    res = sh(cmd, timeout=timeout, check=False)
     path = workdir / "out" / "results.json"
     if not path.exists():
         raise NetlabError(f"harden audit wrote no results (rc={res.returncode}): {res.stderr[-800:]}")

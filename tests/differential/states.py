@@ -159,6 +159,23 @@ XT_NAT_DROP = (
 )
 XT_TRACK = "*filter\n:OUTPUT ACCEPT [0:0]\n-A OUTPUT -m conntrack --ctstate INVALID -j DROP\nCOMMIT\n"
 
+XT_NAT_MASQ = (
+    "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n"
+    "-A POSTROUTING -o hdc0 -j MASQUERADE\nCOMMIT\n"
+)
+
+
+def raw_xt(rules: str, policy: str = "ACCEPT") -> str:
+    return f"*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT {policy} [0:0]\n{_lines(rules).replace('    ', '')}COMMIT\n"
+
+
+NAT_POST_DROP = table("inet", "n", chain("", hook="postrouting", prio="110", typ="nat"))
+# Port 4444 (named by no other rule) to the arbitrary address: the binding is set up for any destination.
+DNAT_ARBITRARY = (
+    "meta nfproto ipv4 th dport 4444 dnat ip to 198.19.77.77\n"
+    "meta nfproto ipv6 th dport 4444 dnat ip6 to 2001:db8:77::77"
+)
+
 # ---------------------------------------------------------------- the states
 
 STATES: tuple[State, ...] = (
@@ -378,6 +395,67 @@ STATES: tuple[State, ...] = (
     State(
         "nft-notrack-then-ct-new-drop",
         table("inet", "r", chain("notrack", "accept", prio="-300", name="raw")) + inet("ct state new drop", "accept"),
+    ),
+    # ct state before conntrack (priority < -200): invalid, not new
+    State("nft-raw-ct-new-drop", inet('oifname "lo" accept\nct state new drop', "accept", prio="-300")),
+    State("nft-raw-ct-invalid-drop", inet('oifname "lo" accept\nct state invalid drop', "accept", prio="-300")),
+    State("nft-prio-201-ct-new-drop", inet('oifname "lo" accept\nct state new drop', "accept", prio="-201")),
+    State(
+        "ipt-raw-ct-new-drop",
+        v4=raw_xt("-A OUTPUT -o lo -j ACCEPT\n-A OUTPUT -m conntrack --ctstate NEW -j DROP"),
+        v6=raw_xt("-A OUTPUT -o lo -j ACCEPT\n-A OUTPUT -m conntrack --ctstate NEW -j DROP"),
+        backend="legacy",
+    ),
+    State(
+        "ipt-raw-drop-not-new-accept",
+        v4=raw_xt("-A OUTPUT -m state ! --state NEW -j ACCEPT", "DROP"),
+        v6=raw_xt("-A OUTPUT -m state ! --state NEW -j ACCEPT", "DROP"),
+        backend="nft",
+    ),
+    State(
+        "nft-raw-notrack-then-untracked",
+        table("inet", "r", chain("notrack", "accept", prio="-300", name="raw"))
+        + inet('oifname "lo" accept\nct state untracked accept', prio="-250"),
+    ),
+    # one hook's nat chains stop at the first that sets up the binding
+    State(
+        "nft-nat-masq-then-nat-drop",
+        table("inet", "a", chain("masquerade", "accept", hook="postrouting", prio="100", typ="nat")) + NAT_POST_DROP,
+    ),
+    State(
+        "nft-nat-masq-other-if-then-drop",
+        table("inet", "a", chain('oifname "eth9" masquerade', "accept", hook="postrouting", prio="100", typ="nat"))
+        + NAT_POST_DROP,
+    ),
+    State(
+        "nft-nat-accept-then-nat-drop",
+        table("inet", "a", chain("accept", "accept", hook="postrouting", prio="100", typ="nat"))
+        + NAT_POST_DROP
+        + inet("ct state invalid drop", "accept"),
+    ),
+    State("ipt-masq-then-nft-nat-drop", nft=NAT_POST_DROP, v4=XT_NAT_MASQ, v6=XT_NAT_MASQ, backend="nft"),
+    State(
+        "nft-dnat-then-nat-drop",
+        table("inet", "c", chain(DNAT_ARBITRARY, "accept", hook="output", prio="-100", typ="nat", name="o1"))
+        + table("inet", "d", chain("", hook="output", prio="-90", typ="nat", name="o2")),
+    ),
+    # tproxy turns no conntrack on; notrack exempts only on the raw output path
+    State(
+        "nft-tproxy-nat-drop",
+        table("ip", "t", chain("meta l4proto tcp tproxy to :8080", "accept", hook="prerouting", prio="-150"))
+        + NAT_POST_DROP,
+    ),
+    State(
+        "nft-notrack-prerouting-nat-drop",
+        NAT_POST_DROP
+        + table("inet", "r", chain("notrack", "accept", hook="prerouting", prio="-300", name="raw"))
+        + inet("ct state invalid drop", "accept"),
+    ),
+    State(
+        "nft-notrack-after-ct-nat-drop",
+        NAT_POST_DROP
+        + table("inet", "r", chain("notrack", "accept", prio="0", name="late"))
+        + inet("ct state invalid drop", "accept"),
     ),
     # iptables, nft backend
     pair("ipt-nft-deny", IPT_BASE + IPT_ALLOW, "nft"),

@@ -6,10 +6,10 @@ import subprocess
 
 import pytest
 
-from hardening.egress.evaluate import NAT_NO_CONNTRACK, NAT_UNTRACKED
+from hardening.egress.evaluate import NAT_BOUND, NAT_NO_CONNTRACK, NAT_UNTRACKED, run_probe
 from hardening.egress.judge import judge
 from hardening.firewall.iptables import parse_save
-from hardening.firewall.model import Kind
+from hardening.firewall.model import Kind, Probe, ip_to_int
 from hardening.firewall.nft import parse_ruleset
 
 IF = ("eth0",)
@@ -116,3 +116,174 @@ def test_dropping_only_tcp_syns_leaves_udp_open():
     text = "*filter\n:OUTPUT ACCEPT [0:0]\n-A OUTPUT -p tcp --syn -j DROP\nCOMMIT\n"
     r = judge(parse_save(text, 4, "iptables-nft"), 4, IF)
     assert not r.default_deny and {a.proto for a in r.open_any} == {"udp"}
+
+
+# ---------------------------------------------------------------- ct state before conntrack (F1)
+
+RAW_XT = "*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT {policy} [0:0]\n{rules}COMMIT\n"
+
+
+def raw_xt(rules: str, policy: str = "ACCEPT") -> object:
+    return parse_save(RAW_XT.format(policy=policy, rules=rules), 4, "iptables-legacy")
+
+
+def test_ct_state_new_drop_before_conntrack_never_matches():
+    rs = raw_xt("-A OUTPUT -o lo -j ACCEPT\n-A OUTPUT -m conntrack --ctstate NEW -j DROP\n")
+    assert not judge(rs, 4, IF).default_deny  # the kernel sees ct state invalid there, not new
+
+
+def test_state_not_new_accept_before_conntrack_admits():
+    rs = raw_xt("-A OUTPUT -m state ! --state NEW -j ACCEPT\n", "DROP")
+    assert not judge(rs, 4, IF).default_deny
+
+
+def test_ct_state_invalid_drop_before_conntrack_drops_everything():
+    rs = raw_xt("-A OUTPUT -o lo -j ACCEPT\n-A OUTPUT -m conntrack --ctstate INVALID -j DROP\n")
+    assert judge(rs, 4, IF).default_deny
+
+
+@pytest.mark.parametrize(("prio", "deny"), [("-300", False), ("-201", False), ("-200", True), ("-150", True)])
+def test_nft_ct_state_new_drop_depends_on_the_priority(prio: str, deny: bool):
+    text = f"table inet r {{\n chain o {{\n  type filter hook output priority {prio}; policy accept;\n"
+    text += '  oifname "lo" accept\n  ct state new drop\n }\n}\n'
+    assert judge(nft(text), 4, IF).default_deny is deny
+
+
+def test_ct_state_untracked_after_notrack_earlier_on_the_raw_path():
+    text = RAW_NOTRACK + (
+        "table inet s {\n chain o {\n  type filter hook output priority -250; policy drop;\n"
+        '  oifname "lo" accept\n  ct state untracked accept\n }\n}\n'
+    )
+    assert not judge(nft(text), 4, IF).default_deny
+    # before the notrack (-350 < -300) the packet is still invalid, not untracked
+    assert judge(nft(text.replace("-250", "-350")), 4, IF).default_deny
+
+
+# ---------------------------------------------------------------- nat binding short-circuit (F2)
+
+MASQ = "table ip a {\n chain post {\n  type nat hook postrouting priority 100; policy accept;\n  masquerade\n }\n}\n"
+NAT_DROP_110 = "table ip b {\n chain post {\n  type nat hook postrouting priority 110; policy drop;\n }\n}\n"
+
+
+def test_nat_chains_after_a_masquerade_never_run():
+    rs = nft(MASQ + NAT_DROP_110)
+    assert not judge(rs, 4, IF).default_deny
+    res = run_probe(rs, Probe(4, ip_to_int("203.0.113.77"), 4444, "eth0"))
+    assert res.admitted and res.certain
+    assert [o.skipped for o in res.outcomes] == ["", NAT_BOUND]
+
+
+def test_nat_chain_before_the_binding_one_still_runs():
+    assert judge(nft(MASQ + NAT_DROP_110.replace("110", "90")), 4, IF).default_deny
+
+
+def test_nat_rule_that_does_not_match_binds_nothing():
+    text = MASQ.replace("  masquerade", '  oifname "eth9" masquerade') + NAT_DROP_110
+    assert judge(nft(text), 4, IF).default_deny
+
+
+def test_nat_chain_accepting_without_nat_binds_nothing():
+    text = MASQ.replace("  masquerade", "  accept") + NAT_DROP_110
+    assert judge(nft(text + CT_RULE), 4, IF).default_deny
+
+
+def test_binding_is_per_hook():
+    dnat_out = "table ip c {\n chain out {\n  type nat hook output priority -100; policy accept;\n"
+    dnat_out += "  dnat to 198.19.1.1\n }\n}\n"
+    assert judge(nft(dnat_out + NAT_DROP_110), 4, IF).default_deny  # a dst binding does not skip postrouting
+    drop_out = "table ip d {\n chain out {\n  type nat hook output priority -90; policy drop;\n }\n}\n"
+    assert not judge(nft(dnat_out + drop_out), 4, IF).default_deny
+
+
+def test_iptables_masquerade_skips_a_later_nft_nat_chain():
+    xt = "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n"
+    xt += "-A POSTROUTING -o eth0 -j MASQUERADE\nCOMMIT\n"
+    rs = parse_save(xt, 4, "iptables-nft").merged(nft(NAT_DROP_110))
+    assert not judge(rs, 4, IF).default_deny
+    assert judge(
+        parse_save(xt.replace("eth0", "eth9"), 4, "iptables-nft").merged(nft(NAT_DROP_110)), 4, IF
+    ).default_deny
+
+
+# ---------------------------------------------------------------- tproxy, notrack placement (F3)
+
+
+def test_tproxy_does_not_turn_conntrack_on():
+    text = (
+        "table ip t {\n chain pre {\n  type filter hook prerouting priority -150; policy accept;\n"
+        "  meta l4proto tcp tproxy to :8080\n }\n}\n"
+    )
+    rs = nft(NAT_DROP.replace("inet n", "ip n") + text)
+    assert not rs.tracks(4)
+    assert not judge(rs, 4, IF).default_deny
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        "type filter hook prerouting priority -300; policy accept;",  # not the output path
+        "type filter hook output priority 0; policy accept;",  # after conntrack: already tracked
+    ],
+)
+def test_notrack_off_the_raw_output_path_exempts_nothing(where: str):
+    raw = f"table inet r {{\n chain o {{\n  {where}\n  notrack\n }}\n}}\n"
+    assert judge(nft(NAT_DROP + CT_RULE + raw), 4, IF).default_deny
+
+
+def test_notrack_in_an_unreferenced_chain_exempts_nothing():
+    raw = "table inet r {\n chain lone {\n  notrack\n }\n}\n"
+    assert judge(nft(NAT_DROP + CT_RULE + raw), 4, IF).default_deny
+
+
+def test_notrack_in_a_chain_jumped_to_from_raw_output_exempts():
+    xt = RAW_XT.format(policy="ACCEPT", rules="-A OUTPUT -j NT\n-A NT -j CT --notrack\n").replace(
+        ":OUTPUT ACCEPT [0:0]\n", ":OUTPUT ACCEPT [0:0]\n:NT - [0:0]\n"
+    )
+    rs = parse_save(xt + XT_NAT + "*filter\n:OUTPUT ACCEPT [0:0]\n-A OUTPUT -m state --state INVALID -j DROP\nCOMMIT\n",
+                    4, "iptables-legacy")  # fmt: skip
+    r = judge(rs, 4, IF)
+    assert not r.default_deny and NAT_UNTRACKED in r.headline()
+
+
+# ---------------------------------------------------------------- nf_conntrack.enable_hooks
+
+
+def _fw_sections(extra: dict[str, tuple[str, int]]) -> object:
+    from hardening.facts import firewall
+    from hardening.facts.sections import parse_sections
+
+    nonce = "kn0"
+    parts = {"firewall.iptables_version": ("iptables v1.8.9 (legacy)\n", 0),
+             "firewall.iptables_save": (XT_NAT, 0), **extra}  # fmt: skip
+    out = "".join(f"\n@@{nonce} B {n}\n{t}\n@@{nonce} E {n} {rc}\n" for n, (t, rc) in parts.items())
+    return firewall.parse(parse_sections(out, nonce))
+
+
+@pytest.mark.parametrize(
+    ("cmdline", "modprobe", "on"),
+    [
+        ("ro quiet", "", False),
+        ("ro nf_conntrack.enable_hooks=1 quiet", "", True),
+        ("ro nf_conntrack.enable_hooks", "", True),
+        ("ro", "==> /etc/modprobe.d/ct.conf <==\noptions nf_conntrack enable_hooks=1\n", True),
+        ("ro", "==> /etc/modprobe.d/ct.conf <==\n# options nf_conntrack enable_hooks=1\n", False),
+        ("ro", "==> /etc/modprobe.d/ct.conf <==\noptions nf_conntrack hashsize=4096 enable_hooks=Y\n", True),
+        ("ro nf_conntrack.enable_hooks=0", "==> /etc/modprobe.d/ct.conf <==\noptions nf_conntrack enable_hooks=1\n",
+         False),
+        ("ro -- nf_conntrack.enable_hooks=1", "", False),
+    ],
+)  # fmt: skip
+def test_enable_hooks_from_cmdline_and_modprobe(cmdline: str, modprobe: str, on: bool):
+    facts = _fw_sections({"firewall.ct_cmdline": (cmdline, 0), "firewall.ct_modprobe": (modprobe, 0)})
+    assert facts.running.always_tracked is on
+    assert judge(facts.running, 4, IF).default_deny is on  # the nat chain's policy drop fires only then
+
+
+def test_enable_hooks_has_no_sys_file_and_the_collector_reads_cmdline_and_modprobe():
+    from pathlib import Path
+
+    import hardening.facts
+
+    sh = (Path(hardening.facts.__file__).parent / "firewall.sh").read_text()
+    assert "/sys/module/nf_conntrack/parameters/enable_hooks" not in sh
+    assert "_h_file firewall.ct_cmdline /proc/cmdline" in sh and "/etc/modprobe.d/*.conf" in sh

@@ -26,6 +26,7 @@ PORTS_NAMED = (443, 53)
 PORTS = PORTS_OPEN + PORTS_NAMED
 UIDS = (65534, 33)  # nobody, www-data: unprivileged footholds
 WORKERS = 6
+DEADLINE = 300.0  # seconds for the whole suite: states not started by then fail the test
 INV_VARS = (
     'harden_probe_addresses=\'["198.19.77.77", "2001:db8:77::77"]\' '
     'harden_egress_allow=\'["198.19.1.0/24", "2001:db8:1::/48"]\''
@@ -84,12 +85,18 @@ def _kernel(pair: netlab.Pair) -> tuple[bool, bool, tuple[str, ...]]:
     return dd, al, shown
 
 
-def _one(i: int, st: State, prefix: str, work: Path, harden: str) -> Row:
-    pair = netlab.make_pair(prefix, i, PORTS)
+NOT_RUN = "not run: the suite's deadline passed"
+
+
+def _one(i: int, st: State, prefix: str, work: Path, harden: str, deadline: float) -> Row:
+    if time.monotonic() > deadline:
+        return Row(st.name, False, False, "error", "error", (), st.caution, NOT_RUN)
+    pair = netlab.make_pair(prefix, i, PORTS, work / "peer-logs")
     try:
         _load(pair, st)
         dd, al, shown = _kernel(pair)
-        res = netlab.run_audit(pair, work / st.name, st.etc_files(), INV_VARS, harden)
+        left = max(10.0, min(120.0, deadline - time.monotonic()))
+        res = netlab.run_audit(pair, work / st.name, st.etc_files(), INV_VARS, harden, timeout=left)
         checks = {c["id"]: c for h in res["hosts"] for c in h["checks"]}
         hd = checks.get("egress.default_deny", {}).get("status", "missing")
         ha = checks.get("egress.allowlist", {}).get("status", "missing")
@@ -126,13 +133,17 @@ def _table(rows: list[Row]) -> str:
 def test_harden_agrees_with_the_kernel(netns_ok: None, tmp_path: Path) -> None:
     harden = str(Path(sys.executable).parent / "harden")
     assert os.path.exists(harden), "harden is not installed in this environment"
-    prefix = f"hd{os.getpid() % 100000}x"
+    removed = netlab.remove_stale()  # left by an earlier run that was killed
+    if removed:
+        print(f"removed {len(removed)} namespaces of an earlier, killed run: {' '.join(removed[:6])}")
+    prefix = netlab.prefix_for(os.getpid())
     only = os.environ.get("HARDEN_DIFF_ONLY")
     states = [s for s in STATES if not only or only in s.name]
     start = time.monotonic()
+    deadline = start + DEADLINE
     try:
         with ThreadPoolExecutor(max_workers=WORKERS) as ex:
-            rows = list(ex.map(lambda a: _one(a[0], a[1], prefix, tmp_path, harden), enumerate(states)))
+            rows = list(ex.map(lambda a: _one(a[0], a[1], prefix, tmp_path, harden, deadline), enumerate(states)))
     finally:
         for name in netlab.leftover(prefix):
             netlab.sh(["ip", "netns", "del", name], check=False)
@@ -140,6 +151,8 @@ def test_harden_agrees_with_the_kernel(netns_ok: None, tmp_path: Path) -> None:
     print("\n" + _table(rows) + f"\n({took:.1f} s)")
     assert not netlab.leftover(prefix), "namespaces left behind"
     assert len(states) >= 60 or only
+    not_run = [r.name for r in rows if r.error == NOT_RUN]
+    assert not not_run, f"{len(not_run)} states not run within {DEADLINE} s: {not_run}"
     errors = [r for r in rows if r.error]
     assert not errors, "states that could not be set up: " + "; ".join(f"{r.name}: {r.error}" for r in errors)
     false_pass = [r.name for r in rows if r.false_pass]

@@ -67,3 +67,51 @@ def test_named_networks_inside_the_policy_pass(spelling: str) -> None:
         assert v["egress.allowlist"].status is Status.PASS, v["egress.allowlist"].message
     else:
         assert v["egress.allowlist"].status is Status.FAIL  # outside harden_egress_allow
+
+
+def with_rules(rules: list[dict]) -> dict:
+    d = json.loads((GOLDEN / "server2022-hardened.json").read_text())
+    base = d["firewall"]["outbound_rules"][0]
+    for i, extra in enumerate(rules):
+        rule = dict(base, name=f"part{i}", display_name=f"part {i}", program="Any", service="Any", protocol="TCP",
+                    remote_port=["443"])  # fmt: skip
+        rule.update(extra)
+        d["firewall"]["outbound_rules"].append(rule)
+    return d
+
+
+SLASH5 = [f"{i << 3}.0.0.0/5" for i in range(32)]
+
+
+@pytest.mark.parametrize("policy", [POLICY, Policy()])
+def test_anywhere_split_across_rules_fails_both_checks(policy: Policy) -> None:
+    facts = gather(with_rules([{"remote_address": [n]} for n in SLASH5]))
+    v = {cid: evaluated(c.evaluate, facts, policy) for cid, c in CHECKS.items()}
+    assert v["egress.default_deny"].status is Status.FAIL, v["egress.default_deny"].message
+    assert "together admit any program to any address (TCP port 443)" in v["egress.default_deny"].message
+    assert v["egress.allowlist"].status is Status.FAIL, v["egress.allowlist"].message
+
+
+def test_split_rules_on_different_ports_or_protocols_do_not_add_up() -> None:
+    half = [{"remote_address": [n], "remote_port": ["443" if i % 2 else "8443"]} for i, n in enumerate(SLASH5)]
+    v = judge(with_rules(half))
+    assert v["egress.default_deny"].status is Status.FAIL  # each half is 16 /5s: half the Internet
+    narrow = [{"remote_address": [f"198.51.{i}.0/24"], "protocol": "UDP" if i % 2 else "TCP"} for i in range(32)]
+    assert judge(with_rules(narrow))["egress.default_deny"].status is Status.PASS
+
+
+def test_a_rule_on_any_port_adds_to_a_rule_on_one_port() -> None:
+    v = judge(with_rules([{"remote_address": ["0.0.0.0/1"], "remote_port": []},
+                          {"remote_address": ["128.0.0.0/1"], "remote_port": ["443"]}]))  # fmt: skip
+    assert v["egress.default_deny"].status is Status.FAIL, v["egress.default_deny"].message
+
+
+@pytest.mark.parametrize("keyword", ["any", "internet", "*"])
+def test_lowercase_any_keyword(keyword: str) -> None:
+    assert judge(with_rule([keyword]))["egress.default_deny"].status is Status.FAIL
+
+
+@pytest.mark.parametrize("protocol", ["256", "any", "tcp", "udp", ""])
+def test_protocol_any_number_and_lowercase_names(protocol: str) -> None:
+    v = judge(with_rule(["Any"], protocol=protocol))
+    assert v["egress.default_deny"].status is Status.FAIL, v["egress.default_deny"].message
