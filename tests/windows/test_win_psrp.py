@@ -146,3 +146,28 @@ def test_psrp_auth_failure_and_unreachable_are_host_statuses():
     with pytest.raises(TransportError) as err:
         PsrpTransport(t, 5).run(SCRIPT)
     assert err.value.status is HostStatus.UNREACHABLE
+
+
+@pytest.mark.parametrize("stall", ["open", "pipeline"])
+def test_psrp_host_that_stalls_is_bounded_by_the_host_timeout(stall):
+    # pypsrp alone retries a stalled Receive 5 times (2+6+14+30+62 s of back-off): > 75 s for timeout=3.
+    acc = Account("pw", fixture("server2022-default"))
+    with PsrpServer({"u": acc}, auth="ntlm", stall=stall) as srv:
+        t = target_from_vars("w", psrp_vars(srv.port, "u", ansible_psrp_auth="ntlm"), {})
+        started = time.monotonic()
+        with pytest.raises(TransportError) as err:
+            PsrpTransport(t, 3).run(SCRIPT)
+        took = time.monotonic() - started
+    assert err.value.status is HostStatus.TIMEOUT, err.value
+    assert took < 3 + 5, took  # the deadline, plus the bounded clean-up
+
+
+def test_psrp_error_stream_counts_against_the_output_limit():
+    acc = Account("pw", b'{"harden_collector":"windows","schema":2,"meta":{}}\n')
+    with PsrpServer({"u": acc}, auth="ntlm", error_records=200) as srv:
+        t = target_from_vars("w", psrp_vars(srv.port, "u", ansible_psrp_auth="ntlm"), {})
+        with pytest.raises(TransportError, match="output") as err:
+            PsrpTransport(t, 15, max_output=64 * 1024).run(SCRIPT)
+        assert err.value.status is HostStatus.ERROR
+        run = PsrpTransport(t, 15, max_output=1024 * 1024).run(SCRIPT)
+        assert run.stderr.count(b"error record") == 200
