@@ -46,6 +46,13 @@ def _describe(b: WinBinary) -> str:
 def _search_gap(bf: WinBinaryFacts) -> str:
     """Why "nothing found" does not mean "nothing there" ("" when the search covered every place)."""
     gaps = []
+    if bf.unusable:
+        gaps.append(
+            f"{len(bf.unusable)} netcat-like name(s) at a path that is not a plain local one, not judged here: "
+            + "; ".join(bf.unusable[:5])
+        )
+    if bf.other_errors:
+        gaps.append(f"{bf.other_errors} folders could not be listed (I/O error, vanished, path too long)")
     if bf.incomplete:
         gaps.append(f"the search stopped early ({bf.incomplete})")
     if bf.access_denied:
@@ -70,11 +77,14 @@ def evaluate(facts: WindowsFacts, policy: Policy) -> Verdict:
             "denied_folders": list(bf.denied),
             "reparse_points_not_followed": bf.reparse_skipped,
             "ignored_entries": list(bf.ignored),
+            "unusable_entries": list(bf.unusable),
+            "other_errors": bf.other_errors,
             "incomplete": bf.incomplete,
             "policy_allowed_binaries": list(policy.allowed_binaries),
         },
         facts.excerpt(*AREAS, limit=2500),
     )
+    gap = _search_gap(bf)
     if findings:
         dropped = sum(1 for b in findings if b.location == "dropped")
         head = f"{len(findings)} netcat-like binar{'y' if len(findings) == 1 else 'ies'} found"
@@ -85,18 +95,21 @@ def evaluate(facts: WindowsFacts, policy: Policy) -> Verdict:
             f"{head}: "
             + "; ".join(_describe(b) for b in findings)
             + ". Keep a copy as evidence and delete them (or uninstall Nmap's ncat), or list tolerated ones in "
-            "harden_allowed_binaries.",
+            "harden_allowed_binaries."
+            + (f" The search was also incomplete: {gap}." if gap else ""),
             ev,
             _remedy(findings),
         )
-    gap = _search_gap(bf)
     if gap:
-        return Verdict(Status.ERROR, f"no netcat-like found, but the search is incomplete: {gap}", ev)
+        head = "cannot tell" if bf.unusable else "no netcat-like found, but the search is incomplete"
+        return Verdict(Status.ERROR, f"{head}: {gap}", ev)
     if allowed:
         return allowed_only([f"{_describe(b)} (allowed by {by})" for b, by in allowed], ev)
     return Verdict(
         Status.PASS,
-        "no nc.exe, nc64.exe, ncat.exe, netcat.exe or socat.exe on PATH or in " + ", ".join(bf.searched[-8:]),
+        "no nc.exe, nc64.exe, ncat.exe, netcat.exe or socat.exe in the places searched (PATH and a depth-bounded "
+        f"search of {len(bf.searched)} folders: " + ", ".join(bf.searched[-8:]) + f"{', ...' if len(bf.searched) > 8 else ''}"
+        "); a copy elsewhere on the disk is not seen",
         ev,
     )
 

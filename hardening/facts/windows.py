@@ -700,10 +700,17 @@ class WinBinaryFacts:
     reparse_skipped: int = 0  # junctions/symlinks seen and not followed
     ignored: tuple[str, ...] = ()  # entries the host reported that are not netcat-likes (re-check)
     incomplete: str = ""  # why the search stopped early ("" = it covered every place)
+    # entries with a netcat-like name at a path the controller cannot use (UNC, \\?\, too long...):
+    # never ignored, they make "nothing found" an error
+    unusable: tuple[str, ...] = ()
+    other_errors: int = 0  # folders that could not be listed for another reason (I/O, vanished, too long)
 
 
 def _netcat_entry(f: Any) -> WinBinary | str:
-    """One reported file as a :class:`WinBinary`, or why it is not a netcat-like.
+    """One reported file as a :class:`WinBinary`, or why it is not a netcat-like (or is not usable).
+
+    A netcat-like name at a path that is not a plain local absolute path (a UNC or ``\\?\`` path,
+    or one too long) returns a reason starting with ``unusable:``: it is not ignored.
 
     The host's word is not taken: on PowerShell 5.1 ``Get-ChildItem -LiteralPath -Recurse
     -Include`` ignores ``-Include`` (PowerShell issues #5293, #3730), so any file could come back.
@@ -714,7 +721,10 @@ def _netcat_entry(f: Any) -> WinBinary | str:
     f = _obj(f, "binary")
     path, name = _str(f.get("path")), _str(f.get("name"))
     base = re.split(r"[\\/]", path)[-1]
+    netcat = base.lower() in NETCAT_NAMES or name.lower() in NETCAT_NAMES
     if len(path) > MAX_PATH_CHARS or not re.match(r"^[A-Za-z]:[\\/]", path):
+        if netcat:
+            return f"unusable: {path[:200]!r}: a {(name or base)[:40]!r} at a path that is not a plain local one"
         return f"{path[:200]!r}: not a local absolute path"
     if base.lower() not in NETCAT_NAMES or (name and name.lower() != base.lower()):
         return f"{path[:200]!r}: file name {base[:100]!r} is not a netcat-like"
@@ -737,9 +747,12 @@ def parse_binaries(doc: Mapping[str, Any]) -> WinBinaryFacts:
         raise FactError("binaries.found missing from the collector output")
     found: list[WinBinary] = []
     ignored: list[str] = []
+    unusable: list[str] = []
     for f in _list(b.get("found"), "binaries.found")[: MAX_REPORTED * 2]:
         entry = _netcat_entry(f)
-        if isinstance(entry, str):
+        if isinstance(entry, str) and entry.startswith("unusable: "):
+            unusable.append(entry.removeprefix("unusable: "))
+        elif isinstance(entry, str):
             ignored.append(entry)
         elif entry.path.lower() not in {x.path.lower() for x in found}:
             found.append(entry)
@@ -753,6 +766,8 @@ def parse_binaries(doc: Mapping[str, Any]) -> WinBinaryFacts:
         reparse_skipped=_int(b.get("reparse_skipped_count")) or 0,
         ignored=tuple(ignored),
         incomplete=_str(b.get("incomplete"))[:300],
+        unusable=tuple(unusable),
+        other_errors=max(_int(b.get("other_errors")) or 0, 0),
     )
 
 

@@ -291,3 +291,33 @@ def test_item9_filters_are_joined_without_mixing_gpo_and_local_stores():
     # by ID: that rule's filters are asked of the rule object itself (association, its own store).
     assert "$twice[$id] = $true" in code and "$map[$id] = $null" in code
     assert "$rule | & $cmdlet" in code
+
+
+# --- review of issue 18: the netcat search must never pass on what it could not judge -------------
+
+
+@pytest.mark.parametrize(
+    "path", ["\\\\fileserver\\share\\nc.exe", "\\\\?\\C:\\Users\\bob\\AppData\\Local\\Temp\\nc.exe", "C:\\" + "a\\" * 16400 + "nc.exe"]
+)
+def test_a_netcat_name_at_a_path_the_controller_rejects_is_an_error_not_a_pass(path):
+    v = judge(with_found([{"path": path, "name": "nc.exe", "size": 1, "sha256": "", "signature": "NotSigned"}]))[
+        "binaries.netcat"
+    ]
+    assert v.status is Status.ERROR, v.message
+    assert v.evidence.facts_dict()["unusable_entries"] and v.evidence.facts_dict()["ignored_entries"] == []
+
+
+def test_other_listing_errors_make_no_finding_an_error_and_are_reported_with_findings():
+    d = copy.deepcopy(doc("server2022-hardened"))
+    d["binaries"]["other_errors"] = 3
+    v = judge(d)["binaries.netcat"]
+    assert v.status is Status.ERROR and "3 folders could not be listed" in v.message
+    d["binaries"]["found"] = [{"path": "C:\\Temp\\nc.exe", "name": "nc.exe", "size": 1, "sha256": "0" * 64}]
+    v = judge(d)["binaries.netcat"]
+    assert v.status is Status.FAIL and "3 folders could not be listed" in v.message
+    assert v.evidence.facts_dict()["other_errors"] == 3
+
+
+def test_the_pass_message_does_not_claim_full_coverage():
+    v = judge(doc("server2022-hardened"))["binaries.netcat"]
+    assert v.status is Status.PASS and "places searched" in v.message and "not seen" in v.message
