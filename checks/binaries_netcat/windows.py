@@ -95,8 +95,7 @@ def evaluate(facts: WindowsFacts, policy: Policy) -> Verdict:
             f"{head}: "
             + "; ".join(_describe(b) for b in findings)
             + ". Keep a copy as evidence and delete them (or uninstall Nmap's ncat), or list tolerated ones in "
-            "harden_allowed_binaries."
-            + (f" The search was also incomplete: {gap}." if gap else ""),
+            "harden_allowed_binaries." + (f" The search was also incomplete: {gap}." if gap else ""),
             ev,
             _remedy(findings),
         )
@@ -108,8 +107,10 @@ def evaluate(facts: WindowsFacts, policy: Policy) -> Verdict:
     return Verdict(
         Status.PASS,
         "no nc.exe, nc64.exe, ncat.exe, netcat.exe or socat.exe in the places searched (PATH and a depth-bounded "
-        f"search of {len(bf.searched)} folders: " + ", ".join(bf.searched[-8:]) + f"{', ...' if len(bf.searched) > 8 else ''}"
-        "); a copy elsewhere on the disk is not seen",
+        f"search from {len(bf.searched)} folders: "
+        + ", ".join(bf.searched[-8:])
+        + (", ..." if len(bf.searched) > 8 else "")
+        + "); a copy elsewhere on the disk is not seen",
         ev,
     )
 

@@ -709,7 +709,7 @@ class WinBinaryFacts:
 def _netcat_entry(f: Any) -> WinBinary | str:
     """One reported file as a :class:`WinBinary`, or why it is not a netcat-like (or is not usable).
 
-    A netcat-like name at a path that is not a plain local absolute path (a UNC or ``\\?\`` path,
+    A netcat-like name at a path that is not a plain local absolute path (a UNC or long-path prefixed one,
     or one too long) returns a reason starting with ``unusable:``: it is not ignored.
 
     The host's word is not taken: on PowerShell 5.1 ``Get-ChildItem -LiteralPath -Recurse

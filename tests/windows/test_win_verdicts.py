@@ -296,9 +296,14 @@ def test_item9_filters_are_joined_without_mixing_gpo_and_local_stores():
 # --- review of issue 18: the netcat search must never pass on what it could not judge -------------
 
 
-@pytest.mark.parametrize(
-    "path", ["\\\\fileserver\\share\\nc.exe", "\\\\?\\C:\\Users\\bob\\AppData\\Local\\Temp\\nc.exe", "C:\\" + "a\\" * 16400 + "nc.exe"]
-)
+UNUSABLE = [
+    "\\\\fileserver\\share\\nc.exe",
+    "\\\\?\\C:\\Users\\bob\\AppData\\Local\\Temp\\nc.exe",
+    "C:\\" + "a\\" * 16400 + "nc.exe",
+]
+
+
+@pytest.mark.parametrize("path", UNUSABLE)
 def test_a_netcat_name_at_a_path_the_controller_rejects_is_an_error_not_a_pass(path):
     v = judge(with_found([{"path": path, "name": "nc.exe", "size": 1, "sha256": "", "signature": "NotSigned"}]))[
         "binaries.netcat"
