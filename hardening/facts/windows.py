@@ -404,6 +404,7 @@ class SysmonFacts:
     network_events_7d: int | None
     driver_parameters: Mapping[str, str] | None = None  # HKLM\\...\\Services\\<driver>\\Parameters (Rules by size)
     last_config_change: Mapping[str, str] | None = None  # Sysmon event 16: time, configuration, hash
+    unbounded: str = ""  # why `sysmon -c` ran without a time bound ("" = bounded, or not run)
 
 
 def _states(items: Any, what: str) -> tuple[ServiceState, ...]:
@@ -433,6 +434,7 @@ def parse_sysmon(doc: Mapping[str, Any]) -> SysmonFacts:
         _int(sm.get("network_events_7d")),
         _key(sm.get("driver_parameters"), "sysmon.driver_parameters"),
         _key(change, "sysmon.last_config_change") if isinstance(change, dict) else None,
+        _str(sm.get("config_unbounded"))[:200],
     )
 
 
@@ -444,6 +446,8 @@ def _sysmon_config(sm: Mapping[str, Any], installed: bool) -> tuple[SysmonConfig
     command = _str(sm.get("config_command")) or "sysmon -c"
     if sm.get("config_error"):
         return None, f"running `{command}` failed: {_str(sm['config_error'])}"
+    if sm.get("config_refused") and sm.get("config_text") is None:
+        return None, f"`{command}` {_str(sm['config_refused'])[:300]}"
     if sm.get("config_text") is not None:
         try:
             return parse_sysmon_config(_str(sm.get("config_text"))), ""
@@ -474,6 +478,7 @@ class PowerShellFacts:
     v2_features: Mapping[str, str]  # feature name -> State ("Enabled", "Disabled", "DisabledWithPayloadRemoved")
     v2_problem: str
     pwsh: tuple[str, ...]  # pwsh.exe (PowerShell 7) found under Program Files
+    v2_unbounded: str = ""  # why the DISM queries ran without a time bound ("" = bounded)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -487,6 +492,7 @@ class PowerShellFacts:
             else None,
             "v2_features": dict(self.v2_features),
             "v2_problem": self.v2_problem,
+            "v2_unbounded": self.v2_unbounded,
             "pwsh": list(self.pwsh),
         }
 
@@ -545,6 +551,7 @@ def parse_powershell(doc: Mapping[str, Any]) -> PowerShellFacts:
         v2_features=v2,
         v2_problem=problem,
         pwsh=_strs(ps.get("pwsh"), "powershell.pwsh"),
+        v2_unbounded=_str(ps.get("v2_unbounded"))[:200],
     )
 
 

@@ -326,3 +326,51 @@ def test_other_listing_errors_make_no_finding_an_error_and_are_reported_with_fin
 def test_the_pass_message_does_not_claim_full_coverage():
     v = judge(doc("server2022-hardened"))["binaries.netcat"]
     assert v.status is Status.PASS and "places searched" in v.message and "not seen" in v.message
+
+
+def test_reparse_point_files_are_names_like_any_other_only_folders_are_skipped():
+    code = code_lines("netcat-likes")
+    loop = code[code.index("foreach ($c in $children)") :]
+    loop = loop[: loop.index("$found = @()")]
+    container = loop.index("if ($c.PSIsContainer)")
+    assert container < loop.index("ReparsePoint"), "the reparse test must apply to folders only"
+    assert "elseif ($c.Name -in $names" in loop
+    # a placeholder is reported but not read (reading recalls it from the cloud)
+    assert "placeholder" in code and "attributes = [string]$h.Attributes" in code
+
+
+def test_the_search_covers_the_user_writable_places_and_stays_bounded():
+    code = code_lines("netcat-likes")
+    assert 'path = "$env:SystemDrive\\"; depth = 2' in code  # folders Authenticated Users create at C:\
+    for place in ("'Tasks'", "'Tracing'", "'System32\\spool\\drivers\\color'"):
+        assert place in code, place
+    assert "'AppData\\Local\\Temp'); depth = 3" in code  # %TEMP%\<sub>\nc.exe, Temp1_x.zip\
+    assert "$bin.incomplete" in code and "50000" in code and "-Seconds 90" in code
+
+
+def test_a_folder_asked_for_twice_is_walked_to_the_deeper_depth():
+    code = code_lines("netcat-likes")
+    assert "$seen[$key] -ge $pl.depth" in code and "$seen[$key] = $pl.depth" in code
+    assert "if (-not $pl.path -or $seen[$pl.path])" not in code
+
+
+def test_sysmon_service_names_are_the_documented_ones_and_c_runs_only_a_signed_sysmon():
+    code = code_lines("Sysmon")
+    assert "-like 'Sysmon*'" not in code and "-in @('Sysmon', 'Sysmon64')" in code
+    assert code.index("Get-AuthenticodeSignature -LiteralPath $exe") < code.index("& $program '-c'")
+    assert "$sm.eula_accepted -and $trusted" in code
+    d = copy.deepcopy(doc("server2022-hardened"))
+    d["sysmon"].pop("config_text")
+    d["sysmon"]["config_refused"] = "not run: C:\\Users\\x\\Sysmon64.exe is not a Microsoft-signed program"
+    v = judge(d)["audit.sysmon"]
+    assert v.status is not Status.PASS and "not run" in v.evidence.facts["config_problem"]
+
+
+def test_unbounded_jobs_are_reported_in_evidence():
+    assert "$ps.v2_unbounded" in code_lines("PowerShell") and "$sm.config_unbounded" in code_lines("Sysmon")
+    d = copy.deepcopy(doc("server2022-hardened"))
+    d["powershell"]["v2_unbounded"] = "background jobs refused"
+    d["sysmon"]["config_unbounded"] = "background jobs refused"
+    v = judge(d)
+    assert v["powershell.logging"].evidence.facts["v2_unbounded"] == "background jobs refused"
+    assert v["audit.sysmon"].evidence.facts["config_unbounded"] == "background jobs refused"
