@@ -166,6 +166,9 @@ try {
 # The language mode this very session got: under WinRS, powershell.exe is an ordinary process and
 # gets the system's lockdown (WDAC/AppLocker), not a PowerShell session configuration's.
 try { $ac.session_language_mode = [string]$ExecutionContext.SessionState.LanguageMode } catch { }
+# A PowerShell remoting session (PSRP) has $PSSenderInfo; there the language mode may be the
+# endpoint's (LanguageMode in its session configuration), not the system's lockdown.
+try { $ac.remoting_session = [bool]($null -ne $PSSenderInfo) } catch { }
 Write-HardenArea 'appcontrol' $ac
 
 # --- PowerShell -----------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from hardening.facts.sections import FactError
 from hardening.model import Evidence, Platform, Status, Verdict
 
 PROFILES = ("Domain", "Private", "Public")
+CONNECTION_KEY = "harden_connection"  # set by the audit in the collector's document: "winrm" or "psrp"
 MAX_OUTPUT_CHARS = 32 * 1024 * 1024
 
 
@@ -565,6 +566,7 @@ class AppLockerCollection:
     type: str  # Exe, Msi, Script, Dll, Appx
     enforcement_mode: str  # Enabled, AuditOnly, NotConfigured
     rules: int
+    allow_all: str = ""  # an Allow path rule for everyone over everything (its description), "" = none
 
     @property
     def enforced(self) -> bool:
@@ -581,9 +583,35 @@ class WinAppControlFacts:
     usermode_code_integrity: int | None  # UsermodeCodeIntegrityPolicyEnforcementStatus
     device_guard_problem: str
     session_language_mode: str = ""  # the audit session's own ($ExecutionContext.SessionState.LanguageMode)
+    lockdown_policy: str = ""  # __PSLockdownPolicy (machine, else this session's environment), "" = unset
+    remoting: bool = False  # the audit ran over PSRP (or the collector saw $PSSenderInfo)
 
     def collection(self, kind: str) -> AppLockerCollection | None:
         return next((c for c in self.applocker if c.type.lower() == kind.lower()), None)
+
+    @property
+    def clm_unproven(self) -> str:
+        """Why a ConstrainedLanguage audit session under UMCI=2 does not show that WDAC enforces
+        scripts ("" when it does, or does not apply).
+
+        Under WinRS, powershell.exe gets the system's lockdown, so ConstrainedLanguage there, with no
+        ``__PSLockdownPolicy`` set, can only come from WDAC/AppLocker. But the variable alone also
+        makes a session ConstrainedLanguage (and is trivially bypassed), and over PSRP the endpoint's
+        session configuration may set LanguageMode=ConstrainedLanguage: then the session proves nothing.
+        """
+        if self.usermode_code_integrity != 2 or self.session_language_mode != "ConstrainedLanguage":
+            return ""
+        why = []
+        if self.lockdown_policy.strip():
+            why.append(f"__PSLockdownPolicy={self.lockdown_policy.strip()[:20]} is set, which alone makes it so")
+        if self.remoting:
+            why.append("it ran over PowerShell remoting, whose endpoint may set LanguageMode=ConstrainedLanguage")
+        if not why:
+            return ""
+        return (
+            "WDAC reports user-mode code integrity enforced (UMCI=2) and the audit session ran in "
+            "ConstrainedLanguage, but that does not show WDAC enforces scripts: " + "; ".join(why)
+        )
 
     @property
     def wdac_script_gap(self) -> str:
@@ -605,6 +633,29 @@ class WinAppControlFacts:
 
 
 _RULE_TAGS = ("FilePathRule", "FilePublisherRule", "FileHashRule")
+# Who an allow-all rule must name to let anyone run anything: Everyone, Authenticated Users, Users.
+BROAD_SIDS = {"S-1-1-0": "Everyone", "S-1-5-11": "Authenticated Users", "S-1-5-32-545": "Users"}
+# Paths that cover every file, or the whole system drive (where every user-writable folder is).
+_ALL_PATHS = re.compile(r"^(\*|\*\.\*|%OSDRIVE%\\\*|%SYSTEMDRIVE%\\\*|[A-Z]:\\\*)$", re.IGNORECASE)
+
+
+def _allow_all(rc: Any) -> str:
+    """The first Allow FilePathRule of a collection that lets a broad group run anything ("" = none).
+
+    >>> from xml.etree.ElementTree import fromstring
+    >>> _allow_all(fromstring('<RuleCollection><FilePathRule Action="Allow" UserOrGroupSid="S-1-1-0">'
+    ...     '<Conditions><FilePathCondition Path="*"/></Conditions></FilePathRule></RuleCollection>'))
+    'Allow Everyone *'
+    """
+    for rule in rc.findall("FilePathRule"):
+        sid = (rule.get("UserOrGroupSid") or "").upper()
+        if (rule.get("Action") or "").lower() != "allow" or sid not in BROAD_SIDS:
+            continue
+        for cond in rule.findall("Conditions/FilePathCondition"):
+            path = (cond.get("Path") or "").strip()
+            if _ALL_PATHS.match(path):
+                return f"Allow {BROAD_SIDS[sid]} {path}"
+    return ""
 
 
 def parse_applocker_xml(text: str) -> tuple[AppLockerCollection, ...]:
@@ -612,7 +663,7 @@ def parse_applocker_xml(text: str) -> tuple[AppLockerCollection, ...]:
 
     >>> parse_applocker_xml('<AppLockerPolicy Version="1"><RuleCollection Type="Exe" '
     ...     'EnforcementMode="AuditOnly"><FilePathRule Id="x"/></RuleCollection></AppLockerPolicy>')
-    (AppLockerCollection(type='Exe', enforcement_mode='AuditOnly', rules=1),)
+    (AppLockerCollection(type='Exe', enforcement_mode='AuditOnly', rules=1, allow_all=''),)
     """
     from xml.etree.ElementTree import ParseError
 
@@ -630,7 +681,9 @@ def parse_applocker_xml(text: str) -> tuple[AppLockerCollection, ...]:
     out = []
     for rc in root.findall("RuleCollection"):
         count = sum(1 for child in rc if child.tag in _RULE_TAGS)
-        out.append(AppLockerCollection(rc.get("Type", ""), rc.get("EnforcementMode", "NotConfigured"), count))
+        out.append(
+            AppLockerCollection(rc.get("Type", ""), rc.get("EnforcementMode", "NotConfigured"), count, _allow_all(rc))
+        )
     return tuple(out)
 
 
@@ -652,9 +705,18 @@ def parse_appcontrol(doc: Mapping[str, Any]) -> WinAppControlFacts:
     else:
         dg_problem = f"Win32_DeviceGuard could not be read: {_str(ac.get('device_guard_error')) or 'absent'}"
     session = ac.get("session_language_mode")
-    if session is None and isinstance(doc.get("powershell"), dict):  # schema 1: only the powershell area has it
-        session = doc["powershell"].get("language_mode")
-    return WinAppControlFacts(applocker, al_problem, status, ci, umci, dg_problem, _str(session)[:40])
+    ps = doc.get("powershell") if isinstance(doc.get("powershell"), dict) else {}
+    if session is None:  # schema 1: only the powershell area has it
+        session = ps.get("language_mode")
+    lockdown = ""
+    for key in ("lockdown_policy_machine", "lockdown_policy_session"):
+        if isinstance(ps.get(key), str | int) and _str(ps.get(key)).strip():
+            lockdown = _str(ps.get(key)).strip()[:40]
+            break
+    remoting = doc.get(CONNECTION_KEY) == "psrp" or ac.get("remoting_session") is True
+    return WinAppControlFacts(
+        applocker, al_problem, status, ci, umci, dg_problem, _str(session)[:40], lockdown, remoting
+    )
 
 
 # --- netcat-likes ------------------------------------------------------------------------------------

@@ -374,3 +374,76 @@ def test_unbounded_jobs_are_reported_in_evidence():
     v = judge(d)
     assert v["powershell.logging"].evidence.facts["v2_unbounded"] == "background jobs refused"
     assert v["audit.sysmon"].evidence.facts["config_unbounded"] == "background jobs refused"
+
+
+# --- review item 8: a ConstrainedLanguage session is not proof when something else can cause it -------
+
+
+def cl_under_umci2(**changes) -> dict:
+    d = wdac_only("ConstrainedLanguage")
+    d["powershell"]["lockdown_policy_machine"] = d["powershell"]["lockdown_policy_session"] = ""
+    for key, value in changes.items():
+        area, field = key.split("__")
+        d[area][field] = value
+    return d
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"powershell__lockdown_policy_machine": "4"},
+        {"powershell__lockdown_policy_session": "4"},
+        {"appcontrol__remoting_session": True},
+        {"harden_connection": "psrp"},
+    ],
+    ids=["machine-lockdown-var", "session-lockdown-var", "pssenderinfo", "psrp-connection"],
+)
+def test_cl_session_under_umci2_is_unknown_when_the_lockdown_variable_or_psrp_can_explain_it(changes):
+    d = cl_under_umci2(**{k: v for k, v in changes.items() if "__" in k})
+    d.update({k: v for k, v in changes.items() if "__" not in k})
+    for cid in ("powershell.language_mode", "appcontrol.enforced"):
+        v = judge(d)[cid]
+        assert v.status is Status.ERROR and "cannot tell" in v.message, (cid, v.message)
+    clean = judge(cl_under_umci2())
+    assert clean["powershell.language_mode"].status is Status.PASS
+    assert clean["appcontrol.enforced"].status is Status.PASS
+
+
+def test_cl_session_over_psrp_passes_when_applocker_independently_enforces_scripts():
+    d = cl_under_umci2(appcontrol__remoting_session=True)
+    d["appcontrol"]["applocker_xml"] = doc("server2022-hardened")["appcontrol"]["applocker_xml"]
+    v = judge(d)
+    assert v["powershell.language_mode"].status is Status.PASS and "AppLocker" in v["powershell.language_mode"].message
+    assert v["appcontrol.enforced"].status is Status.PASS
+
+
+def test_the_collector_records_a_remoting_session():
+    assert "$ac.remoting_session = [bool]($null -ne $PSSenderInfo)" in code_lines("application control")
+
+
+# --- review item 9: AppLocker allow-all rules do not enforce anything --------------------------------
+
+
+ALLOW_ALL = (
+    '<AppLockerPolicy Version="1">'
+    '<RuleCollection Type="Exe" EnforcementMode="Enabled"><FilePathRule Id="{{1}}" Name="all" '
+    'UserOrGroupSid="S-1-1-0" Action="Allow"><Conditions><FilePathCondition Path="{exe}"/></Conditions>'
+    "</FilePathRule></RuleCollection>"
+    '<RuleCollection Type="Script" EnforcementMode="Enabled"><FilePathRule Id="{{2}}" Name="all" '
+    'UserOrGroupSid="S-1-1-0" Action="Allow"><Conditions><FilePathCondition Path="{script}"/></Conditions>'
+    "</FilePathRule></RuleCollection></AppLockerPolicy>"
+)
+
+
+@pytest.mark.parametrize(("exe", "script"), [("*", "*"), ("%OSDRIVE%\\*", "%OSDRIVE%\\*"), ("%WINDIR%\\*", "*")])
+def test_applocker_allow_all_for_everyone_passes_neither_check(exe, script):
+    d = copy.deepcopy(doc("server2022-hardened"))
+    d["appcontrol"]["applocker_xml"] = ALLOW_ALL.format(exe=exe, script=script)
+    d["appcontrol"]["device_guard"]["usermode_code_integrity"] = 0
+    v = judge(d)
+    for cid in ("powershell.language_mode", "appcontrol.enforced"):
+        assert v[cid].status is Status.FAIL and "allows everything" in v[cid].message, (cid, v[cid].message)
+    d["appcontrol"]["applocker_xml"] = ALLOW_ALL.format(exe="%WINDIR%\\*", script="%PROGRAMFILES%\\*")
+    v = judge(d)
+    assert v["powershell.language_mode"].status is Status.PASS
+    assert v["appcontrol.enforced"].status is Status.PASS
