@@ -197,10 +197,11 @@ $v2 = Invoke-HardenBounded 60 {
         try {
             $f = Get-WindowsOptionalFeature -Online -FeatureName $n -ErrorAction Stop
             if ($f) { @{ name = [string]$f.FeatureName; state = [string]$f.State; source = 'optional' } }
-            else { @{ name = $n; state = ''; source = 'optional'; error = 'no such optional feature' } }
+            else { @{ name = $n; state = ''; source = 'optional'; error = 'no such optional feature'; unknown = $true } }
         } catch {
+            # HResult 0x800F080C: DISM's "Feature name ... is unknown" (the name does not exist on this build).
             @{ name = $n; source = 'optional'; error = ([string]$_.Exception.Message -replace '\s+', ' ');
-               error_id = [string]$_.FullyQualifiedErrorId }
+               error_id = [string]$_.FullyQualifiedErrorId; hresult = ('0x{0:X8}' -f $_.Exception.HResult) }
         }
     }
     if ($isServer) {

@@ -509,16 +509,36 @@ _INSTALL_STATE = {"Installed": "Enabled", "Available": "Disabled", "Removed": "D
 NOT_PRESENT = "NotPresent"  # the name is unknown to this edition: not installed
 
 
+# DISM's error for a feature name this image does not know: 0x800F080C (CBS_E_UNKNOWN_UPDATE), printed
+# by dism.exe as "Feature <name> is unknown." (Microsoft, "Get started with Setup and Boot Event
+# Collection", troubleshooting table). Get-WindowsOptionalFeature raises it as the exception's HResult.
+UNKNOWN_FEATURE_HRESULT = "0x800F080C"
+_UNKNOWN_FEATURE_MESSAGE = re.compile(r"^Feature name \S+ is unknown\.?$")
+
+
+def _unknown_feature(f: Mapping[str, Any]) -> bool:
+    """The query said this feature name does not exist here (not: it failed)."""
+    if f.get("unknown") is True:
+        return True
+    code = _str(f.get("hresult")).strip().upper().replace("0X", "0x")
+    if code:
+        return code == UNKNOWN_FEATURE_HRESULT
+    # Collectors before the HResult was recorded: the English message only.
+    return bool(_UNKNOWN_FEATURE_MESSAGE.match(_str(f.get("error")).strip()))
+
+
 def _v2_features(ps: Mapping[str, Any]) -> tuple[dict[str, str], str]:
     """PowerShell 2.0 feature name -> state, and why it is unknown ("" when known).
 
     One query per name on the host (the names differ between client and Server, and an unknown
     name is an error for Get-WindowsOptionalFeature). A name that errors while another query
     answered is taken as not present on this edition; when no query answered (e.g. no
-    elevation), the state is unknown.
+    elevation), the state is unknown, unless every name failed as unknown to DISM (HResult
+    0x800F080C, or no feature returned): PowerShell 2.0 was removed (Windows 11 24H2, Server 2025).
     """
     states: dict[str, str] = {}
     errors: dict[str, str] = {}
+    unknown: list[str] = []
     for f in _list(ps.get("v2_features"), "powershell.v2_features")[:8]:
         f = _obj(f, "v2 feature")
         name, state = _str(f.get("name"))[:100], _str(f.get("state"))[:60]
@@ -528,8 +548,13 @@ def _v2_features(ps: Mapping[str, Any]) -> tuple[dict[str, str], str]:
             states[name] = state
         else:
             errors[name] = _str(f.get("error"))[:300] or "no state"
+            if f.get("source") != "server" and _unknown_feature(f):
+                unknown.append(name)
     if ps.get("v2_error"):
         return states, f"Get-WindowsOptionalFeature failed: {_str(ps['v2_error'])[:300]}"
+    if not states and errors and set(errors) == set(unknown):
+        # Windows 11 24H2 / Server 2025 removed PowerShell 2.0: every name is unknown to DISM.
+        return dict.fromkeys(errors, NOT_PRESENT), ""
     if not states and errors:
         name, why = next(iter(errors.items()))
         return states, f"Get-WindowsOptionalFeature -FeatureName {name} failed: {why}"

@@ -447,3 +447,36 @@ def test_applocker_allow_all_for_everyone_passes_neither_check(exe, script):
     v = judge(d)
     assert v["powershell.language_mode"].status is Status.PASS
     assert v["appcontrol.enforced"].status is Status.PASS
+
+
+# --- review item 10: PowerShell 2.0 removed from the OS (Windows 11 24H2, Server 2025) ----------------
+
+
+def v2_removed(**extra) -> dict:
+    d = copy.deepcopy(doc("server2022-hardened"))
+    d["powershell"]["v2_features"] = [
+        {"name": n, "source": "optional", "error": f"Feature name {n} is unknown.",
+         "error_id": "Microsoft.Dism.Commands.GetWindowsOptionalFeatureCommand", **extra}
+        for n in ("MicrosoftWindowsPowerShellV2Root", "MicrosoftWindowsPowerShellV2")
+    ]  # fmt: skip
+    return d
+
+
+def test_both_feature_names_unknown_to_dism_is_not_installed():
+    v = judge(v2_removed(hresult="0x800F080C"))["powershell.logging"]
+    assert v.status is Status.PASS, v.message
+    assert set(v.evidence.facts["v2_features"].values()) == {"NotPresent"}
+    assert judge(v2_removed())["powershell.logging"].status is Status.PASS  # older collector: the message
+
+
+def test_both_names_failing_otherwise_stays_unknown():
+    d = v2_removed(hresult="0x800702E4")  # ERROR_ELEVATION_REQUIRED
+    v = judge(d)["powershell.logging"]
+    assert v.status is Status.ERROR
+    d["powershell"]["v2_features"].append({"name": "PowerShell-V2", "source": "server", "error": "Access denied"})
+    d["powershell"]["v2_features"][:2] = v2_removed(hresult="0x800F080C")["powershell"]["v2_features"]
+    assert judge(d)["powershell.logging"].status is Status.ERROR  # the Server role query did not answer
+
+
+def test_the_collector_records_the_hresult_of_a_failed_feature_query():
+    assert "hresult = ('0x{0:X8}' -f $_.Exception.HResult)" in code_lines("PowerShell")
