@@ -52,7 +52,11 @@ class PsrpTransport:
         self.settings = target.winrm or WinrmSettings(transport="negotiate")
         self.port = target.port or self.settings.default_port()
         self.endpoint = self.settings.endpoint(target.host, self.port)
-        self.operation_timeout = max(1, min(20, int(timeout) // 2))
+        s = self.settings
+        # ansible_psrp_*_timeout (Ansible's defaults 20/30/30 s), each within the host's deadline.
+        self.operation_timeout = max(1, min(s.operation_timeout or 20, int(timeout) // 2))
+        self.read_timeout = max(self.operation_timeout + 1, s.read_timeout or self.operation_timeout + 10)
+        self.connection_timeout = max(1, min(s.connection_timeout or 30, int(timeout)))
         self._deadline = time.monotonic() + timeout  # every HTTP request is bounded by the time left to it
 
     def _bound(self, wsman: Any) -> None:
@@ -60,8 +64,8 @@ class PsrpTransport:
 
         pypsrp retries a Receive up to 5 times on a read timeout (sleeping 2, 6, 14, 30, 62 s), with
         a read timeout fixed when the session is built: a host that stalls would hold the audit for
-        minutes. Here each request gets the time left (at most the operation timeout + 10 s) as its
-        read timeout and is tried once; with no time left it is not sent.
+        minutes. Here each request gets the time left (at most ``ansible_psrp_read_timeout``, default
+        the operation timeout + 10 s) as its read timeout and is tried once; with no time left it is not sent.
         """
         http = wsman.transport
         send = http.send
@@ -70,8 +74,8 @@ class PsrpTransport:
             left = self._deadline - time.monotonic()
             if left <= 0:
                 raise TransportError(HostStatus.TIMEOUT, f"timed out after {self.timeout:g}s with {self.endpoint}")
-            read = max(0.2, min(float(self.operation_timeout + 10), left))
-            return send(message, retries_on_read_timeout=0, timeout=(min(read, http.connection_timeout), read))
+            read = max(0.2, min(float(self.read_timeout), left))
+            return send(message, retries_on_read_timeout=0, timeout=(min(read, self.connection_timeout), read))
 
         http.send = bounded_send
 
@@ -90,8 +94,8 @@ class PsrpTransport:
             # pypsrp cannot seal Basic messages; Basic over http got here only by harden_winrm_allow_plaintext.
             "encryption": "never" if s.basic_over_http else s.message_encryption,
             "operation_timeout": self.operation_timeout,
-            "connection_timeout": max(1, min(30, int(self.timeout))),
-            "read_timeout": self.operation_timeout + 10,
+            "connection_timeout": self.connection_timeout,
+            "read_timeout": self.read_timeout,
         }
         if s.cert_pem or s.cert_key_pem:
             kwargs["certificate_pem"] = s.cert_pem
