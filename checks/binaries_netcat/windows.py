@@ -1,13 +1,15 @@
 """binaries.netcat on Windows: nc.exe, nc64.exe, ncat.exe, netcat.exe, socat.exe on the host.
 
-Searched on PATH and, bounded in depth, under the system drive root, Users, ProgramData,
-Windows\\Temp, C:\\Temp, C:\\Tools and Program Files, folder by folder without following
-reparse points (the legacy junctions under C:\\Users deny listing to everyone). A copy under
-Users, ProgramData or a Temp folder looks dropped. Each finding carries its SHA-256 and
-Authenticode status; the names the host reports are re-checked here. Policy
-``harden_allowed_binaries`` tolerates names (``ncat.exe``) or full paths. A search that hit
-access-denied folders, or that ran out of its time budget on the host, is incomplete: no
-finding then is an error, not a pass.
+Searched on PATH and, bounded in depth, under the system drive root, Users (and each profile's
+Temp and Downloads deeper), ProgramData, the Temp folders, C:\\Tools, Program Files and the
+user-writable folders under Windows, folder by folder without following directory reparse points
+(the legacy junctions under C:\\Users deny listing to everyone); files that are reparse points are
+names like any other. A copy under Users, ProgramData or a Temp folder looks dropped. Each finding
+carries its SHA-256 and Authenticode status; the names the host reports are re-checked here, and a
+netcat-like name at a path the controller cannot use (UNC, ``\\\\?\\``) is an error, never ignored.
+Policy ``harden_allowed_binaries`` tolerates names (``ncat.exe``) or full paths. A search that hit
+access-denied folders, other listing errors, or its time/folder bound on the host, is incomplete:
+no finding then is an error, not a pass; with findings it is said in the fail.
 
 Example::
 

@@ -11,7 +11,10 @@ enforce scripts (option 11 ``Disabled:Script Enforcement``, or an allow-all poli
 check fails. Under AppLocker an administrator's session is FullLanguage by the default rules,
 so it proves nothing there.
 ``__PSLockdownPolicy`` (an undocumented environment variable) is trivially bypassed: it is
-reported as a weak signal, never a pass.
+reported as a weak signal, never a pass. A ConstrainedLanguage session under UMCI=2 is proof of
+script enforcement only over WinRS with that variable unset; with it set, or over PSRP (whose
+endpoint may set its own LanguageMode), it is an error (cannot tell) unless AppLocker enforces
+Script rules that are not allow-all. See ``WinAppControlFacts.clm_unproven``.
 
 Enforcing CLM breaks later Ansible runs on the host unless its content is signed: order that
 remediation last.
