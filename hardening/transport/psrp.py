@@ -74,7 +74,9 @@ class PsrpTransport:
             left = self._deadline - time.monotonic()
             if left <= 0:
                 raise TransportError(HostStatus.TIMEOUT, f"timed out after {self.timeout:g}s with {self.endpoint}")
-            read = max(0.2, min(float(self.read_timeout), left))
+            # pypsrp passes its own read timeout for a Receive with a shorter OperationTimeout.
+            wanted = timeout if isinstance(timeout, int | float) and timeout > 0 else self.read_timeout
+            read = max(0.2, min(float(wanted), float(self.read_timeout), left))
             return send(message, retries_on_read_timeout=0, timeout=(min(read, self.connection_timeout), read))
 
         http.send = bounded_send
