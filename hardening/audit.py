@@ -178,8 +178,8 @@ def collect_windows(target: Target, options: AuditOptions) -> RunResult:
 def audit_windows_host(target: Target, options: AuditOptions) -> HostResult:
     """Audit one ``ansible_connection=winrm`` host (see :func:`audit_host`)."""
     from hardening.facts.sections import FactError
+    from hardening.facts.windows import CONNECTION_KEY, parse_output
     from hardening.facts.windows import gather as gather_windows
-    from hardening.facts.windows import parse_output
     from hardening.transport.winrm import clixml_text
 
     port = target.port or (target.winrm.default_port() if target.winrm else 5986)
@@ -194,12 +194,14 @@ def audit_windows_host(target: Target, options: AuditOptions) -> HostResult:
         # The areas printed before the failure are judged; the host is not fully audited, so
         # none of them may pass (seal), but their fails stand.
         message = f"{exc.message} (the areas the collector finished before were judged)"
+        doc[CONNECTION_KEY] = target.connection.value
         return host.result(exc.status, message, judge(gather_windows(doc), target, host.checks))
     try:
         doc = parse_output(run.stdout.decode("utf-8", "replace"))
     except FactError as exc:
         err = Redactor.of(host.secrets).text(clixml_text(run.stderr)).splitlines()[-1:] or [""]
         return host.failed(HostStatus.ERROR, f"collector failed (exit {run.exit_code}): {exc} {err[0]}".strip())
+    doc[CONNECTION_KEY] = target.connection.value  # PSRP: the session's language mode is the endpoint's
     facts = gather_windows(doc)
     status, message = HostStatus.OK, ""
     if not facts.complete:

@@ -166,11 +166,29 @@ class WinrmSettings:
     message_encryption: str = "auto"
     configuration_name: str = "Microsoft.PowerShell"  # PSRP only: the session configuration (endpoint)
     allow_plaintext: bool = False  # harden_winrm_allow_plaintext: Basic over http accepted knowingly
+    psrp: bool = False  # from the ansible_psrp_* variables (names in messages)
+    # PSRP only (ansible_psrp_*_timeout), seconds; None = harden's default. Always capped by the host deadline.
+    connection_timeout: int | None = None
+    read_timeout: int | None = None
+    operation_timeout: int | None = None
 
     @property
     def basic_over_http(self) -> bool:
-        """Basic authentication over http: the password and every message cross the network in clear."""
-        return self.transport == "plaintext" or (self.transport in ("basic", "ssl") and self.scheme == "http")
+        """Basic authentication over http: the password and every message cross the network in clear.
+
+        pywinrm's "plaintext" is Basic authentication; over https it runs inside TLS and is not refused.
+        """
+        return self.transport in ("plaintext", "basic", "ssl") and self.scheme == "http"
+
+    def var(self, name: str) -> str:
+        """The Ansible variable behind a setting, for messages: ``ansible_winrm_<name>`` or ``ansible_psrp_<name>``.
+
+        >>> WinrmSettings(psrp=True).var("cert_validation")
+        'ansible_psrp_cert_validation'
+        """
+        if not self.psrp:
+            return {"cert_validation": "ansible_winrm_server_cert_validation"}.get(name, f"ansible_winrm_{name}")
+        return f"ansible_psrp_{name}"
 
     def warnings(self) -> list[str]:
         """What these settings give away (shown with the host's result).
@@ -181,11 +199,10 @@ class WinrmSettings:
         out = []
         if not self.cert_validation and self.scheme == "https":
             out.append(
-                "ansible_winrm_server_cert_validation=ignore: anyone on the path can pose as the host and read the "
-                "password"
+                f"{self.var('cert_validation')}=ignore: anyone on the path can pose as the host and read the password"
             )
         if self.message_encryption == "never" and self.scheme == "http":
-            out.append("ansible_winrm_message_encryption=never over http: the collector's output crosses in clear")
+            out.append(f"{self.var('message_encryption')}=never over http: the collector's output crosses in clear")
         if self.basic_over_http and self.allow_plaintext:
             out.append("Basic authentication over http (harden_winrm_allow_plaintext): the password crosses in clear")
         return out
@@ -204,6 +221,10 @@ def _winrm_settings(name: str, hostvars: Mapping[str, Any], port: int | None, us
     if scheme not in ("http", "https"):
         raise InventoryError(f"host {name}: ansible_winrm_scheme={scheme!r} must be http or https")
     raw = hostvars.get("ansible_winrm_transport")
+    if isinstance(raw, str) and "," in raw:
+        # Ansible's winrm plugin accepts a comma-separated list and tries each in order; harden uses
+        # the first (one authentication attempt per host, no silent fall-back to a weaker one).
+        raw = [t for t in (p.strip() for p in raw.split(",")) if t]
     if isinstance(raw, list | tuple):
         raw = raw[0] if raw else None
     if raw in (None, ""):
@@ -278,7 +299,7 @@ def _psrp_settings(name: str, hostvars: Mapping[str, Any], port: int | None) -> 
         scheme=scheme,
         path=path if path.startswith("/") else "/" + path,
         cert_validation=validation == "validate",
-        ca_trust_path=_file("ansible_psrp_ca_path"),
+        ca_trust_path=_file("ansible_psrp_ca_path") or _file("ansible_psrp_cert_trust_path"),
         cert_pem=_file("ansible_psrp_certificate_pem"),
         cert_key_pem=_file("ansible_psrp_certificate_key_pem"),
         message_encryption=encryption,
@@ -286,7 +307,25 @@ def _psrp_settings(name: str, hostvars: Mapping[str, Any], port: int | None) -> 
         allow_plaintext=_bool(
             hostvars.get("harden_winrm_allow_plaintext"), f"host {name}: harden_winrm_allow_plaintext", False
         ),
+        psrp=True,
+        connection_timeout=_seconds(name, hostvars, "ansible_psrp_connection_timeout"),
+        read_timeout=_seconds(name, hostvars, "ansible_psrp_read_timeout"),
+        operation_timeout=_seconds(name, hostvars, "ansible_psrp_operation_timeout"),
     )
+
+
+def _seconds(name: str, hostvars: Mapping[str, Any], var: str) -> int | None:
+    """A positive whole number of seconds, or None when unset."""
+    value = hostvars.get(var)
+    if value in (None, ""):
+        return None
+    try:
+        seconds = int(str(value).strip())
+    except ValueError:
+        seconds = 0
+    if seconds < 1:
+        raise InventoryError(f"host {name}: {var}={value!r} must be a positive number of seconds")
+    return seconds
 
 
 def _bool(value: Any, name: str, default: bool) -> bool:
@@ -432,7 +471,8 @@ _USED = (
     "ansible_psrp_host", "ansible_psrp_port", "ansible_psrp_user", "ansible_psrp_password", "ansible_psrp_pass",
     "ansible_psrp_protocol", "ansible_psrp_path", "ansible_psrp_auth", "ansible_psrp_cert_validation",
     "ansible_psrp_ca_path", "ansible_psrp_certificate_pem", "ansible_psrp_certificate_key_pem",
-    "ansible_psrp_message_encryption", "ansible_psrp_configuration_name",
+    "ansible_psrp_message_encryption", "ansible_psrp_configuration_name", "ansible_psrp_cert_trust_path",
+    "ansible_psrp_connection_timeout", "ansible_psrp_read_timeout", "ansible_psrp_operation_timeout",
 )  # fmt: skip
 
 

@@ -26,7 +26,10 @@ REQUIRED = ("Exe", "Script")
 
 def evaluate(facts: WindowsFacts, policy: Policy) -> Verdict:
     ac = facts.appcontrol
-    collections = {c.type: {"mode": c.enforcement_mode, "rules": c.rules, "enforced": c.enforced} for c in ac.applocker}
+    collections = {
+        c.type: {"mode": c.enforcement_mode, "rules": c.rules, "enforced": c.enforced, "allow_all": c.allow_all}
+        for c in ac.applocker
+    }
     ev = Evidence(
         {
             "code_integrity": ac.code_integrity,
@@ -34,6 +37,8 @@ def evaluate(facts: WindowsFacts, policy: Policy) -> Verdict:
             "applocker": collections,
             "appidsvc": ac.appidsvc_status,
             "audit_session_language_mode": ac.session_language_mode,
+            "__PSLockdownPolicy": ac.lockdown_policy,
+            "remoting_session": ac.remoting,
             "problems": [p for p in (ac.device_guard_problem, ac.applocker_problem) if p],
         },
         facts.excerpt(*AREAS, limit=3000),
@@ -44,7 +49,7 @@ def evaluate(facts: WindowsFacts, policy: Policy) -> Verdict:
             ac.wdac_script_gap + ". Remove option 11 and enforce a policy that allows only what is needed.",
             ev,
         )
-    if ac.usermode_code_integrity == 2:
+    if ac.usermode_code_integrity == 2 and not ac.clm_unproven:
         return Verdict(
             Status.PASS, "WDAC enforces user-mode code integrity (UsermodeCodeIntegrityPolicyEnforcementStatus=2)", ev
         )
@@ -55,7 +60,17 @@ def evaluate(facts: WindowsFacts, policy: Policy) -> Verdict:
             gaps.append(f"no {kind} rule collection")
         elif not c.enforced:
             gaps.append(f"{kind} collection is {c.enforcement_mode} ({c.rules} rules)")
-    if not gaps and ac.appidsvc_status == "Running":
+        elif c.allow_all:
+            gaps.append(f"{kind} collection is enforced but allows everything ({c.allow_all})")
+    applocker = not gaps and ac.appidsvc_status == "Running"
+    if ac.usermode_code_integrity == 2 and not applocker:
+        return Verdict(
+            Status.ERROR,
+            f"cannot tell whether WDAC enforces scripts: {ac.clm_unproven}. Audit over WinRM (WinRS) with "
+            "__PSLockdownPolicy unset, or check the WDAC policy for option 11 (Disabled:Script Enforcement).",
+            ev,
+        )
+    if applocker:
         extra = [f"{c.type}={c.enforcement_mode}" for c in ac.applocker if c.type not in REQUIRED]
         return Verdict(
             Status.PASS,

@@ -67,6 +67,8 @@ def evaluate(facts: WindowsFacts, policy: Policy) -> Verdict:
             "network_events_7d": sm.network_events_7d,
             "driver_parameters": dict(sm.driver_parameters) if sm.driver_parameters else None,
             "last_config_change": dict(sm.last_config_change) if sm.last_config_change else None,
+            "config_problem": sm.config_problem,
+            "config_unbounded": sm.unbounded,
         },
         facts.excerpt(*AREAS, limit=3000),
     )

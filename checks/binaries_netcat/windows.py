@@ -1,13 +1,15 @@
 """binaries.netcat on Windows: nc.exe, nc64.exe, ncat.exe, netcat.exe, socat.exe on the host.
 
-Searched on PATH and, bounded in depth, under the system drive root, Users, ProgramData,
-Windows\\Temp, C:\\Temp, C:\\Tools and Program Files, folder by folder without following
-reparse points (the legacy junctions under C:\\Users deny listing to everyone). A copy under
-Users, ProgramData or a Temp folder looks dropped. Each finding carries its SHA-256 and
-Authenticode status; the names the host reports are re-checked here. Policy
-``harden_allowed_binaries`` tolerates names (``ncat.exe``) or full paths. A search that hit
-access-denied folders, or that ran out of its time budget on the host, is incomplete: no
-finding then is an error, not a pass.
+Searched on PATH and, bounded in depth, under the system drive root, Users (and each profile's
+Temp and Downloads deeper), ProgramData, the Temp folders, C:\\Tools, Program Files and the
+user-writable folders under Windows, folder by folder without following directory reparse points
+(the legacy junctions under C:\\Users deny listing to everyone); files that are reparse points are
+names like any other. A copy under Users, ProgramData or a Temp folder looks dropped. Each finding
+carries its SHA-256 and Authenticode status; the names the host reports are re-checked here, and a
+netcat-like name at a path the controller cannot use (UNC, ``\\\\?\\``) is an error, never ignored.
+Policy ``harden_allowed_binaries`` tolerates names (``ncat.exe``) or full paths. A search that hit
+access-denied folders, other listing errors, or its time/folder bound on the host, is incomplete:
+no finding then is an error, not a pass; with findings it is said in the fail.
 
 Example::
 
@@ -46,6 +48,13 @@ def _describe(b: WinBinary) -> str:
 def _search_gap(bf: WinBinaryFacts) -> str:
     """Why "nothing found" does not mean "nothing there" ("" when the search covered every place)."""
     gaps = []
+    if bf.unusable:
+        gaps.append(
+            f"{len(bf.unusable)} netcat-like name(s) at a path that is not a plain local one, not judged here: "
+            + "; ".join(bf.unusable[:5])
+        )
+    if bf.other_errors:
+        gaps.append(f"{bf.other_errors} folders could not be listed (I/O error, vanished, path too long)")
     if bf.incomplete:
         gaps.append(f"the search stopped early ({bf.incomplete})")
     if bf.access_denied:
@@ -70,11 +79,14 @@ def evaluate(facts: WindowsFacts, policy: Policy) -> Verdict:
             "denied_folders": list(bf.denied),
             "reparse_points_not_followed": bf.reparse_skipped,
             "ignored_entries": list(bf.ignored),
+            "unusable_entries": list(bf.unusable),
+            "other_errors": bf.other_errors,
             "incomplete": bf.incomplete,
             "policy_allowed_binaries": list(policy.allowed_binaries),
         },
         facts.excerpt(*AREAS, limit=2500),
     )
+    gap = _search_gap(bf)
     if findings:
         dropped = sum(1 for b in findings if b.location == "dropped")
         head = f"{len(findings)} netcat-like binar{'y' if len(findings) == 1 else 'ies'} found"
@@ -85,18 +97,22 @@ def evaluate(facts: WindowsFacts, policy: Policy) -> Verdict:
             f"{head}: "
             + "; ".join(_describe(b) for b in findings)
             + ". Keep a copy as evidence and delete them (or uninstall Nmap's ncat), or list tolerated ones in "
-            "harden_allowed_binaries.",
+            "harden_allowed_binaries." + (f" The search was also incomplete: {gap}." if gap else ""),
             ev,
             _remedy(findings),
         )
-    gap = _search_gap(bf)
     if gap:
-        return Verdict(Status.ERROR, f"no netcat-like found, but the search is incomplete: {gap}", ev)
+        head = "cannot tell" if bf.unusable else "no netcat-like found, but the search is incomplete"
+        return Verdict(Status.ERROR, f"{head}: {gap}", ev)
     if allowed:
         return allowed_only([f"{_describe(b)} (allowed by {by})" for b, by in allowed], ev)
     return Verdict(
         Status.PASS,
-        "no nc.exe, nc64.exe, ncat.exe, netcat.exe or socat.exe on PATH or in " + ", ".join(bf.searched[-8:]),
+        "no nc.exe, nc64.exe, ncat.exe, netcat.exe or socat.exe in the places searched (PATH and a depth-bounded "
+        f"search from {len(bf.searched)} folders: "
+        + ", ".join(bf.searched[-8:])
+        + (", ..." if len(bf.searched) > 8 else "")
+        + "); a copy elsewhere on the disk is not seen",
         ev,
     )
 

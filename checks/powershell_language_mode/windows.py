@@ -11,7 +11,10 @@ enforce scripts (option 11 ``Disabled:Script Enforcement``, or an allow-all poli
 check fails. Under AppLocker an administrator's session is FullLanguage by the default rules,
 so it proves nothing there.
 ``__PSLockdownPolicy`` (an undocumented environment variable) is trivially bypassed: it is
-reported as a weak signal, never a pass.
+reported as a weak signal, never a pass. A ConstrainedLanguage session under UMCI=2 is proof of
+script enforcement only over WinRS with that variable unset; with it set, or over PSRP (whose
+endpoint may set its own LanguageMode), it is an error (cannot tell) unless AppLocker enforces
+Script rules that are not allow-all. See ``WinAppControlFacts.clm_unproven``.
 
 Enforcing CLM breaks later Ansible runs on the host unless its content is signed: order that
 remediation last.
@@ -30,34 +33,52 @@ from hardening.policy import Policy
 AREAS = ("appcontrol", "powershell")
 
 
+def _applocker_scripts(ac) -> tuple[bool, str]:  # noqa: ANN001
+    """(True, "") when AppLocker enforces Script rules that restrict something, with AppIDSvc running;
+    else (False, why)."""
+    script = ac.collection("Script")
+    if ac.applocker_problem:
+        return False, ac.applocker_problem
+    if script is None:
+        return False, "AppLocker has no Script rule collection"
+    if not script.enforced:
+        return False, f"AppLocker Script collection is {script.enforcement_mode} with {script.rules} rules"
+    if script.allow_all:
+        return False, f"AppLocker Script collection is enforced but allows everything ({script.allow_all})"
+    if ac.appidsvc_status != "Running":
+        return False, (
+            f"AppLocker Script rules are enforced but AppIDSvc is {ac.appidsvc_status or 'unknown'}: "
+            "rules are not applied"
+        )
+    return True, ""
+
+
 def enforcement(facts: WindowsFacts) -> tuple[str, list[str]]:
-    """("wdac"|"applocker"|"", notes): what enforces system lockdown, and what falls short."""
+    """("wdac"|"applocker"|"unproven"|"", notes): what enforces system lockdown, and what falls short.
+
+    "unproven": WDAC is enforced (UMCI=2) but whether it enforces scripts cannot be told (see
+    ``WinAppControlFacts.clm_unproven``) and AppLocker does not enforce them either.
+    """
     ac = facts.optional("appcontrol")
     if ac is None:
         return "", [str(facts.error("appcontrol"))]
     notes = []
     if ac.wdac_script_gap:
         return "", [ac.wdac_script_gap]
+    applocker, why = _applocker_scripts(ac)
     if ac.usermode_code_integrity == 2:
-        return "wdac", notes
+        if not ac.clm_unproven:
+            return "wdac", notes
+        if applocker:
+            return "applocker", [ac.clm_unproven]
+        return "unproven", [ac.clm_unproven, why]
     if ac.usermode_code_integrity == 1:
         notes.append("WDAC user-mode code integrity is in audit mode (UMCI=1)")
     elif ac.device_guard_problem:
         notes.append(ac.device_guard_problem)
-    script = ac.collection("Script")
-    if ac.applocker_problem:
-        notes.append(ac.applocker_problem)
-    elif script is None:
-        notes.append("AppLocker has no Script rule collection")
-    elif not script.enforced:
-        notes.append(f"AppLocker Script collection is {script.enforcement_mode} with {script.rules} rules")
-    elif ac.appidsvc_status != "Running":
-        notes.append(
-            f"AppLocker Script rules are enforced but AppIDSvc is {ac.appidsvc_status or 'unknown'}: "
-            "rules are not applied"
-        )
-    else:
+    if applocker:
         return "applocker", notes
+    notes.append(why)
     return "", notes
 
 
@@ -73,7 +94,12 @@ def evaluate(facts: WindowsFacts, policy: Policy) -> Verdict:
             "usermode_code_integrity": ac.usermode_code_integrity,
             "applocker_script": None
             if ac.collection("Script") is None
-            else {"mode": ac.collection("Script").enforcement_mode, "rules": ac.collection("Script").rules},
+            else {
+                "mode": ac.collection("Script").enforcement_mode,
+                "rules": ac.collection("Script").rules,
+                "allow_all": ac.collection("Script").allow_all,
+            },
+            "remoting_session": ac.remoting,
             "appidsvc": ac.appidsvc_status,
             "__PSLockdownPolicy": lockdown,
             "audit_session_language_mode": session,
@@ -85,6 +111,15 @@ def evaluate(facts: WindowsFacts, policy: Policy) -> Verdict:
     if by == "wdac":
         return Verdict(
             Status.PASS, "WDAC enforces user-mode code integrity (UMCI=2): PowerShell runs in CLM" + note, ev
+        )
+    if by == "unproven":
+        return Verdict(
+            Status.ERROR,
+            "cannot tell whether Constrained Language Mode is enforced: "
+            + "; ".join(notes)
+            + ". Audit over WinRM (WinRS) with __PSLockdownPolicy unset, or check the WDAC policy for option 11 "
+            "(Disabled:Script Enforcement) on the host.",
+            ev,
         )
     if by == "applocker":
         return Verdict(

@@ -166,6 +166,9 @@ try {
 # The language mode this very session got: under WinRS, powershell.exe is an ordinary process and
 # gets the system's lockdown (WDAC/AppLocker), not a PowerShell session configuration's.
 try { $ac.session_language_mode = [string]$ExecutionContext.SessionState.LanguageMode } catch { }
+# A PowerShell remoting session (PSRP) has $PSSenderInfo; there the language mode may be the
+# endpoint's (LanguageMode in its session configuration), not the system's lockdown.
+try { $ac.remoting_session = [bool]($null -ne $PSSenderInfo) } catch { }
 Write-HardenArea 'appcontrol' $ac
 
 # --- PowerShell -----------------------------------------------------------------------------
@@ -194,10 +197,11 @@ $v2 = Invoke-HardenBounded 60 {
         try {
             $f = Get-WindowsOptionalFeature -Online -FeatureName $n -ErrorAction Stop
             if ($f) { @{ name = [string]$f.FeatureName; state = [string]$f.State; source = 'optional' } }
-            else { @{ name = $n; state = ''; source = 'optional'; error = 'no such optional feature' } }
+            else { @{ name = $n; state = ''; source = 'optional'; error = 'no such optional feature'; unknown = $true } }
         } catch {
+            # HResult 0x800F080C: DISM's "Feature name ... is unknown" (the name does not exist on this build).
             @{ name = $n; source = 'optional'; error = ([string]$_.Exception.Message -replace '\s+', ' ');
-               error_id = [string]$_.FullyQualifiedErrorId }
+               error_id = [string]$_.FullyQualifiedErrorId; hresult = ('0x{0:X8}' -f $_.Exception.HResult) }
         }
     }
     if ($isServer) {
@@ -211,6 +215,7 @@ $v2 = Invoke-HardenBounded 60 {
     }
 } @([bool]($meta.product_type -gt 1))
 $ps.v2_features = @($v2.output | Where-Object { $_ -is [hashtable] })
+if (-not $v2.bounded) { $ps.v2_unbounded = 'background jobs refused: the PowerShell 2.0 queries ran without a time bound' }
 if ($v2.timed_out) { $ps.v2_error = 'Get-WindowsOptionalFeature did not answer within 60 s' }
 try {
     $ps.pwsh = @(foreach ($d in @("$env:ProgramFiles\PowerShell")) {
@@ -228,7 +233,8 @@ Write-HardenArea 'powershell' $ps
 $sm = @{}
 try {
     $sm.services = @(Get-CimInstance -ClassName Win32_Service | Where-Object {
-        $_.Name -like 'Sysmon*' -or $_.Description -eq 'System Monitor service'
+        # Sysmon's documented service names, or the description it registers (a renamed install keeps it).
+        $_.Name -in @('Sysmon', 'Sysmon64') -or $_.Description -eq 'System Monitor service'
     } | ForEach-Object {
         @{ name = [string]$_.Name; state = [string]$_.State; start_mode = [string]$_.StartMode;
            path = [string]$_.PathName; description = [string]$_.Description }
@@ -277,7 +283,19 @@ try {
         $exe = $svc.path -replace '^\s*"([^"]+)".*$', '$1'
         $exe = $exe -replace '^\s*(\S+\.exe)\b.*$', '$1'
         $sm.config_command = $exe + ' -c'
-        if ($sm.eula_accepted) {
+        # Run only Sysmon itself: a program directly in %SystemRoot% (where Sysmon installs itself),
+        # with a valid Authenticode signature by Microsoft. Anything else is reported, not run.
+        $trusted = $false
+        try {
+            $parent = Split-Path -Path $exe -Parent
+            $sig = Get-AuthenticodeSignature -LiteralPath $exe
+            $trusted = ($parent -eq [string]$env:SystemRoot -and [string]$sig.Status -eq 'Valid' -and
+                        [string]$sig.SignerCertificate.Subject -like '*O=Microsoft Corporation*')
+            if (-not $trusted) {
+                $sm.config_refused = "not run: $exe is not a Microsoft-signed program directly in $env:SystemRoot (signature " + [string]$sig.Status + ')'
+            }
+        } catch { $sm.config_refused = 'not run: its signature could not be read: ' + (Get-HardenError $_) }
+        if ($sm.eula_accepted -and $trusted) {
             $res = Invoke-HardenBounded 30 {
                 param($program)
                 $ErrorActionPreference = 'Continue'
@@ -285,6 +303,7 @@ try {
                 @{ text = $text; rc = $LASTEXITCODE }
             } @($exe)
             $r = @($res.output | Where-Object { $_ -is [hashtable] }) | Select-Object -First 1
+            if (-not $res.bounded) { $sm.config_unbounded = 'background jobs refused: sysmon -c ran without a time bound' }
             if ($res.timed_out) { $sm.config_error = 'sysmon -c did not finish within 30 s' }
             elseif ($r) { $sm.config_text = [string]$r.text; $sm.config_rc = $r.rc }
         }
@@ -300,22 +319,40 @@ Write-HardenArea 'sysmon' $sm
 
 # --- netcat-likes ---------------------------------------------------------------------------
 # Walked folder by folder (-LiteralPath with -Recurse -Include ignores -Include on 5.1, and -Include
-# ignores -Depth): names are compared here and again on the controller. Reparse points (the legacy
-# junctions under C:\Users that deny listing to everyone) are never followed. 90 s at most.
+# ignores -Depth): names are compared here and again on the controller. Directory reparse points
+# (the legacy junctions under C:\Users that deny listing to everyone) are never followed; files
+# that are reparse points (OneDrive placeholders, deduplicated files, file symlinks) are names like
+# any other. Each place has a depth; a folder asked for twice is walked to the deeper of the two.
+# 90 s and 50000 folders at most: beyond that the search reports itself incomplete.
 $bin = @{}
 try {
     $names = @('nc.exe', 'nc64.exe', 'ncat.exe', 'netcat.exe', 'socat.exe')
     $deadline = (Get-Date) + (New-TimeSpan -Seconds 90)
+    $roots = @()
+    foreach ($d in @($env:Path -split ';')) { if ($d) { $roots += @{ path = $d; depth = 0 } } }
+    # Places where an unprivileged account can write: the drive root (Authenticated Users may create
+    # folders there), Users (and each profile's Temp deeper: %TEMP%\<sub>\, Explorer's Temp1_x.zip\),
+    # ProgramData, the Temp folders, and the world-writable folders under Windows.
+    $roots += @(@{ path = "$env:SystemDrive\"; depth = 2 }, @{ path = "$env:SystemDrive\Users"; depth = 4 },
+                @{ path = "$env:SystemDrive\ProgramData"; depth = 3 }, @{ path = "$env:SystemRoot\Temp"; depth = 3 },
+                @{ path = "$env:SystemDrive\Temp"; depth = 3 }, @{ path = "$env:SystemDrive\Tools"; depth = 3 },
+                @{ path = "$env:ProgramFiles"; depth = 2 }, @{ path = "${env:ProgramFiles(x86)}"; depth = 2 })
+    foreach ($w in @('Tasks', 'Tracing', 'System32\spool\drivers\color', 'System32\Tasks', 'System32\FxsTmp',
+                     'System32\com\dmp', 'System32\Microsoft\Crypto\RSA\MachineKeys', 'Registration\CRMLog',
+                     'SysWOW64\Tasks', 'SysWOW64\FxsTmp', 'SysWOW64\com\dmp')) {
+        $roots += @{ path = "$env:SystemRoot\$w"; depth = 2 }
+    }
+    foreach ($u in @(Get-ChildItem -LiteralPath "$env:SystemDrive\Users" -Directory -Force -ErrorAction SilentlyContinue)) {
+        if ([string]$u.Attributes -notlike '*ReparsePoint*') {
+            $roots += @{ path = (Join-Path $u.FullName 'AppData\Local\Temp'); depth = 3 }
+            $roots += @{ path = (Join-Path $u.FullName 'Downloads'); depth = 3 }
+        }
+    }
     $queue = @{}
     $qn = 0
-    foreach ($d in @($env:Path -split ';')) { if ($d) { $queue[$qn] = @{ path = $d; depth = 0 }; $qn++ } }
-    foreach ($pl in @(@{ path = "$env:SystemDrive\"; depth = 0 }, @{ path = "$env:SystemDrive\Users"; depth = 4 },
-                      @{ path = "$env:SystemDrive\ProgramData"; depth = 3 }, @{ path = "$env:SystemRoot\Temp"; depth = 3 },
-                      @{ path = "$env:SystemDrive\Temp"; depth = 3 }, @{ path = "$env:SystemDrive\Tools"; depth = 3 },
-                      @{ path = "$env:ProgramFiles"; depth = 2 }, @{ path = "${env:ProgramFiles(x86)}"; depth = 2 })) {
-        $queue[$qn] = $pl; $qn++
-    }
+    foreach ($pl in $roots) { $queue[$qn] = $pl; $qn++ }
     $seen = @{}
+    $hitSeen = @{}
     $hits = @()
     $denied = @()
     $deniedCount = 0
@@ -328,8 +365,12 @@ try {
     while ($i -lt $qn) {
         if ((Get-Date) -gt $deadline -or $folders -ge 50000) { $bin.incomplete = "stopped after $folders folders (90 s / 50000 folders)"; break }
         $pl = $queue[$i]; $i++
-        if (-not $pl.path -or $seen[$pl.path]) { continue }
-        $seen[$pl.path] = $true
+        if (-not $pl.path) { continue }
+        # The seen-check keeps the deepest depth asked for: C:\Tools on PATH (depth 0) does not hide
+        # the depth-3 search of C:\Tools. Hashtable keys compare case-insensitively.
+        $key = $pl.path -replace '\\+$', ''
+        if ($null -ne $seen[$key] -and $seen[$key] -ge $pl.depth) { continue }
+        $seen[$key] = $pl.depth
         if (-not $pl.child) {
             if (-not (Test-Path -LiteralPath $pl.path)) { continue }
             $searched += $pl.path
@@ -344,12 +385,13 @@ try {
             } else { $otherErrors++ }
         }
         foreach ($c in $children) {
-            if ([string]$c.Attributes -like '*ReparsePoint*') {
-                $reparseCount++
-                if ($reparse.Count -lt 25) { $reparse += [string]$c.FullName }
-            } elseif ($c.PSIsContainer) {
-                if ($pl.depth -gt 0) { $queue[$qn] = @{ path = [string]$c.FullName; depth = $pl.depth - 1; child = $true }; $qn++ }
-            } elseif ($c.Name -in $names -and $hits.Count -lt 50) {
+            if ($c.PSIsContainer) {
+                if ([string]$c.Attributes -like '*ReparsePoint*') {
+                    $reparseCount++
+                    if ($reparse.Count -lt 25) { $reparse += [string]$c.FullName }
+                } elseif ($pl.depth -gt 0) { $queue[$qn] = @{ path = [string]$c.FullName; depth = $pl.depth - 1; child = $true }; $qn++ }
+            } elseif ($c.Name -in $names -and $hits.Count -lt 50 -and -not $hitSeen[[string]$c.FullName]) {
+                $hitSeen[[string]$c.FullName] = $true
                 $hits += $c
             }
         }
@@ -357,8 +399,13 @@ try {
     $found = @()
     foreach ($h in $hits) {
         $full = [string]$h.FullName
-        $entry = @{ path = $full; name = [string]$h.Name; size = [int64]$h.Length }
+        $entry = @{ path = $full; name = [string]$h.Name; size = [int64]$h.Length; attributes = [string]$h.Attributes }
         if ((Get-Date) -gt $deadline) { $entry.sha256_error = 'time budget exhausted'; $found += $entry; continue }
+        if ([string]$h.Attributes -like '*ReparsePoint*' -or [string]$h.Attributes -like '*Offline*') {
+            # A cloud placeholder would be downloaded by reading it: reported, not read.
+            $entry.sha256_error = 'reparse point or offline file (placeholder, deduplicated, symlink): not read'
+            $found += $entry; continue
+        }
         try { $entry.sha256 = [string](Get-FileHash -LiteralPath $full -Algorithm SHA256).Hash } catch { $entry.sha256_error = Get-HardenError $_ }
         try {
             $sig = Get-AuthenticodeSignature -LiteralPath $full

@@ -28,6 +28,7 @@ from hardening.facts.sections import FactError
 from hardening.model import Evidence, Platform, Status, Verdict
 
 PROFILES = ("Domain", "Private", "Public")
+CONNECTION_KEY = "harden_connection"  # set by the audit in the collector's document: "winrm" or "psrp"
 MAX_OUTPUT_CHARS = 32 * 1024 * 1024
 
 
@@ -486,6 +487,7 @@ class SysmonFacts:
     network_events_7d: int | None
     driver_parameters: Mapping[str, str] | None = None  # HKLM\\...\\Services\\<driver>\\Parameters (Rules by size)
     last_config_change: Mapping[str, str] | None = None  # Sysmon event 16: time, configuration, hash
+    unbounded: str = ""  # why `sysmon -c` ran without a time bound ("" = bounded, or not run)
 
 
 def _states(items: Any, what: str) -> tuple[ServiceState, ...]:
@@ -515,6 +517,7 @@ def parse_sysmon(doc: Mapping[str, Any]) -> SysmonFacts:
         _int(sm.get("network_events_7d")),
         _key(sm.get("driver_parameters"), "sysmon.driver_parameters"),
         _key(change, "sysmon.last_config_change") if isinstance(change, dict) else None,
+        _str(sm.get("config_unbounded"))[:200],
     )
 
 
@@ -526,6 +529,8 @@ def _sysmon_config(sm: Mapping[str, Any], installed: bool) -> tuple[SysmonConfig
     command = _str(sm.get("config_command")) or "sysmon -c"
     if sm.get("config_error"):
         return None, f"running `{command}` failed: {_str(sm['config_error'])}"
+    if sm.get("config_refused") and sm.get("config_text") is None:
+        return None, f"`{command}` {_str(sm['config_refused'])[:300]}"
     if sm.get("config_text") is not None:
         try:
             return parse_sysmon_config(_str(sm.get("config_text"))), ""
@@ -556,6 +561,7 @@ class PowerShellFacts:
     v2_features: Mapping[str, str]  # feature name -> State ("Enabled", "Disabled", "DisabledWithPayloadRemoved")
     v2_problem: str
     pwsh: tuple[str, ...]  # pwsh.exe (PowerShell 7) found under Program Files
+    v2_unbounded: str = ""  # why the DISM queries ran without a time bound ("" = bounded)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -569,6 +575,7 @@ class PowerShellFacts:
             else None,
             "v2_features": dict(self.v2_features),
             "v2_problem": self.v2_problem,
+            "v2_unbounded": self.v2_unbounded,
             "pwsh": list(self.pwsh),
         }
 
@@ -584,16 +591,36 @@ _INSTALL_STATE = {"Installed": "Enabled", "Available": "Disabled", "Removed": "D
 NOT_PRESENT = "NotPresent"  # the name is unknown to this edition: not installed
 
 
+# DISM's error for a feature name this image does not know: 0x800F080C (CBS_E_UNKNOWN_UPDATE), printed
+# by dism.exe as "Feature <name> is unknown." (Microsoft, "Get started with Setup and Boot Event
+# Collection", troubleshooting table). Get-WindowsOptionalFeature raises it as the exception's HResult.
+UNKNOWN_FEATURE_HRESULT = "0x800F080C"
+_UNKNOWN_FEATURE_MESSAGE = re.compile(r"^Feature name \S+ is unknown\.?$")
+
+
+def _unknown_feature(f: Mapping[str, Any]) -> bool:
+    """The query said this feature name does not exist here (not: it failed)."""
+    if f.get("unknown") is True:
+        return True
+    code = _str(f.get("hresult")).strip().upper().replace("0X", "0x")
+    if code:
+        return code == UNKNOWN_FEATURE_HRESULT
+    # Collectors before the HResult was recorded: the English message only.
+    return bool(_UNKNOWN_FEATURE_MESSAGE.match(_str(f.get("error")).strip()))
+
+
 def _v2_features(ps: Mapping[str, Any]) -> tuple[dict[str, str], str]:
     """PowerShell 2.0 feature name -> state, and why it is unknown ("" when known).
 
     One query per name on the host (the names differ between client and Server, and an unknown
     name is an error for Get-WindowsOptionalFeature). A name that errors while another query
     answered is taken as not present on this edition; when no query answered (e.g. no
-    elevation), the state is unknown.
+    elevation), the state is unknown, unless every name failed as unknown to DISM (HResult
+    0x800F080C, or no feature returned): PowerShell 2.0 was removed (Windows 11 24H2, Server 2025).
     """
     states: dict[str, str] = {}
     errors: dict[str, str] = {}
+    unknown: list[str] = []
     for f in _list(ps.get("v2_features"), "powershell.v2_features")[:8]:
         f = _obj(f, "v2 feature")
         name, state = _str(f.get("name"))[:100], _str(f.get("state"))[:60]
@@ -603,8 +630,13 @@ def _v2_features(ps: Mapping[str, Any]) -> tuple[dict[str, str], str]:
             states[name] = state
         else:
             errors[name] = _str(f.get("error"))[:300] or "no state"
+            if f.get("source") != "server" and _unknown_feature(f):
+                unknown.append(name)
     if ps.get("v2_error"):
         return states, f"Get-WindowsOptionalFeature failed: {_str(ps['v2_error'])[:300]}"
+    if not states and errors and set(errors) == set(unknown):
+        # Windows 11 24H2 / Server 2025 removed PowerShell 2.0: every name is unknown to DISM.
+        return dict.fromkeys(errors, NOT_PRESENT), ""
     if not states and errors:
         name, why = next(iter(errors.items()))
         return states, f"Get-WindowsOptionalFeature -FeatureName {name} failed: {why}"
@@ -627,6 +659,7 @@ def parse_powershell(doc: Mapping[str, Any]) -> PowerShellFacts:
         v2_features=v2,
         v2_problem=problem,
         pwsh=_strs(ps.get("pwsh"), "powershell.pwsh"),
+        v2_unbounded=_str(ps.get("v2_unbounded"))[:200],
     )
 
 
@@ -640,6 +673,7 @@ class AppLockerCollection:
     type: str  # Exe, Msi, Script, Dll, Appx
     enforcement_mode: str  # Enabled, AuditOnly, NotConfigured
     rules: int
+    allow_all: str = ""  # an Allow path rule for everyone over everything (its description), "" = none
 
     @property
     def enforced(self) -> bool:
@@ -656,9 +690,35 @@ class WinAppControlFacts:
     usermode_code_integrity: int | None  # UsermodeCodeIntegrityPolicyEnforcementStatus
     device_guard_problem: str
     session_language_mode: str = ""  # the audit session's own ($ExecutionContext.SessionState.LanguageMode)
+    lockdown_policy: str = ""  # __PSLockdownPolicy (machine, else this session's environment), "" = unset
+    remoting: bool = False  # the audit ran over PSRP (or the collector saw $PSSenderInfo)
 
     def collection(self, kind: str) -> AppLockerCollection | None:
         return next((c for c in self.applocker if c.type.lower() == kind.lower()), None)
+
+    @property
+    def clm_unproven(self) -> str:
+        """Why a ConstrainedLanguage audit session under UMCI=2 does not show that WDAC enforces
+        scripts ("" when it does, or does not apply).
+
+        Under WinRS, powershell.exe gets the system's lockdown, so ConstrainedLanguage there, with no
+        ``__PSLockdownPolicy`` set, can only come from WDAC/AppLocker. But the variable alone also
+        makes a session ConstrainedLanguage (and is trivially bypassed), and over PSRP the endpoint's
+        session configuration may set LanguageMode=ConstrainedLanguage: then the session proves nothing.
+        """
+        if self.usermode_code_integrity != 2 or self.session_language_mode != "ConstrainedLanguage":
+            return ""
+        why = []
+        if self.lockdown_policy.strip():
+            why.append(f"__PSLockdownPolicy={self.lockdown_policy.strip()[:20]} is set, which alone makes it so")
+        if self.remoting:
+            why.append("it ran over PowerShell remoting, whose endpoint may set LanguageMode=ConstrainedLanguage")
+        if not why:
+            return ""
+        return (
+            "WDAC reports user-mode code integrity enforced (UMCI=2) and the audit session ran in "
+            "ConstrainedLanguage, but that does not show WDAC enforces scripts: " + "; ".join(why)
+        )
 
     @property
     def wdac_script_gap(self) -> str:
@@ -680,6 +740,29 @@ class WinAppControlFacts:
 
 
 _RULE_TAGS = ("FilePathRule", "FilePublisherRule", "FileHashRule")
+# Who an allow-all rule must name to let anyone run anything: Everyone, Authenticated Users, Users.
+BROAD_SIDS = {"S-1-1-0": "Everyone", "S-1-5-11": "Authenticated Users", "S-1-5-32-545": "Users"}
+# Paths that cover every file, or the whole system drive (where every user-writable folder is).
+_ALL_PATHS = re.compile(r"^(\*|\*\.\*|%OSDRIVE%\\\*|%SYSTEMDRIVE%\\\*|[A-Z]:\\\*)$", re.IGNORECASE)
+
+
+def _allow_all(rc: Any) -> str:
+    """The first Allow FilePathRule of a collection that lets a broad group run anything ("" = none).
+
+    >>> from xml.etree.ElementTree import fromstring
+    >>> _allow_all(fromstring('<RuleCollection><FilePathRule Action="Allow" UserOrGroupSid="S-1-1-0">'
+    ...     '<Conditions><FilePathCondition Path="*"/></Conditions></FilePathRule></RuleCollection>'))
+    'Allow Everyone *'
+    """
+    for rule in rc.findall("FilePathRule"):
+        sid = (rule.get("UserOrGroupSid") or "").upper()
+        if (rule.get("Action") or "").lower() != "allow" or sid not in BROAD_SIDS:
+            continue
+        for cond in rule.findall("Conditions/FilePathCondition"):
+            path = (cond.get("Path") or "").strip()
+            if _ALL_PATHS.match(path):
+                return f"Allow {BROAD_SIDS[sid]} {path}"
+    return ""
 
 
 def parse_applocker_xml(text: str) -> tuple[AppLockerCollection, ...]:
@@ -687,7 +770,7 @@ def parse_applocker_xml(text: str) -> tuple[AppLockerCollection, ...]:
 
     >>> parse_applocker_xml('<AppLockerPolicy Version="1"><RuleCollection Type="Exe" '
     ...     'EnforcementMode="AuditOnly"><FilePathRule Id="x"/></RuleCollection></AppLockerPolicy>')
-    (AppLockerCollection(type='Exe', enforcement_mode='AuditOnly', rules=1),)
+    (AppLockerCollection(type='Exe', enforcement_mode='AuditOnly', rules=1, allow_all=''),)
     """
     from xml.etree.ElementTree import ParseError
 
@@ -705,7 +788,9 @@ def parse_applocker_xml(text: str) -> tuple[AppLockerCollection, ...]:
     out = []
     for rc in root.findall("RuleCollection"):
         count = sum(1 for child in rc if child.tag in _RULE_TAGS)
-        out.append(AppLockerCollection(rc.get("Type", ""), rc.get("EnforcementMode", "NotConfigured"), count))
+        out.append(
+            AppLockerCollection(rc.get("Type", ""), rc.get("EnforcementMode", "NotConfigured"), count, _allow_all(rc))
+        )
     return tuple(out)
 
 
@@ -727,9 +812,18 @@ def parse_appcontrol(doc: Mapping[str, Any]) -> WinAppControlFacts:
     else:
         dg_problem = f"Win32_DeviceGuard could not be read: {_str(ac.get('device_guard_error')) or 'absent'}"
     session = ac.get("session_language_mode")
-    if session is None and isinstance(doc.get("powershell"), dict):  # schema 1: only the powershell area has it
-        session = doc["powershell"].get("language_mode")
-    return WinAppControlFacts(applocker, al_problem, status, ci, umci, dg_problem, _str(session)[:40])
+    ps = doc.get("powershell") if isinstance(doc.get("powershell"), dict) else {}
+    if session is None:  # schema 1: only the powershell area has it
+        session = ps.get("language_mode")
+    lockdown = ""
+    for key in ("lockdown_policy_machine", "lockdown_policy_session"):
+        if isinstance(ps.get(key), str | int) and _str(ps.get(key)).strip():
+            lockdown = _str(ps.get(key)).strip()[:40]
+            break
+    remoting = doc.get(CONNECTION_KEY) == "psrp" or ac.get("remoting_session") is True
+    return WinAppControlFacts(
+        applocker, al_problem, status, ci, umci, dg_problem, _str(session)[:40], lockdown, remoting
+    )
 
 
 # --- netcat-likes ------------------------------------------------------------------------------------
@@ -782,10 +876,17 @@ class WinBinaryFacts:
     reparse_skipped: int = 0  # junctions/symlinks seen and not followed
     ignored: tuple[str, ...] = ()  # entries the host reported that are not netcat-likes (re-check)
     incomplete: str = ""  # why the search stopped early ("" = it covered every place)
+    # entries with a netcat-like name at a path the controller cannot use (UNC, \\?\, too long...):
+    # never ignored, they make "nothing found" an error
+    unusable: tuple[str, ...] = ()
+    other_errors: int = 0  # folders that could not be listed for another reason (I/O, vanished, too long)
 
 
 def _netcat_entry(f: Any) -> WinBinary | str:
-    """One reported file as a :class:`WinBinary`, or why it is not a netcat-like.
+    """One reported file as a :class:`WinBinary`, or why it is not a netcat-like (or is not usable).
+
+    A netcat-like name at a path that is not a plain local absolute path (a UNC or long-path prefixed one,
+    or one too long) returns a reason starting with ``unusable:``: it is not ignored.
 
     The host's word is not taken: on PowerShell 5.1 ``Get-ChildItem -LiteralPath -Recurse
     -Include`` ignores ``-Include`` (PowerShell issues #5293, #3730), so any file could come back.
@@ -796,7 +897,10 @@ def _netcat_entry(f: Any) -> WinBinary | str:
     f = _obj(f, "binary")
     path, name = _str(f.get("path")), _str(f.get("name"))
     base = re.split(r"[\\/]", path)[-1]
+    netcat = base.lower() in NETCAT_NAMES or name.lower() in NETCAT_NAMES
     if len(path) > MAX_PATH_CHARS or not re.match(r"^[A-Za-z]:[\\/]", path):
+        if netcat:
+            return f"unusable: {path[:200]!r}: a {(name or base)[:40]!r} at a path that is not a plain local one"
         return f"{path[:200]!r}: not a local absolute path"
     if base.lower() not in NETCAT_NAMES or (name and name.lower() != base.lower()):
         return f"{path[:200]!r}: file name {base[:100]!r} is not a netcat-like"
@@ -819,9 +923,12 @@ def parse_binaries(doc: Mapping[str, Any]) -> WinBinaryFacts:
         raise FactError("binaries.found missing from the collector output")
     found: list[WinBinary] = []
     ignored: list[str] = []
+    unusable: list[str] = []
     for f in _list(b.get("found"), "binaries.found")[: MAX_REPORTED * 2]:
         entry = _netcat_entry(f)
-        if isinstance(entry, str):
+        if isinstance(entry, str) and entry.startswith("unusable: "):
+            unusable.append(entry.removeprefix("unusable: "))
+        elif isinstance(entry, str):
             ignored.append(entry)
         elif entry.path.lower() not in {x.path.lower() for x in found}:
             found.append(entry)
@@ -835,6 +942,8 @@ def parse_binaries(doc: Mapping[str, Any]) -> WinBinaryFacts:
         reparse_skipped=_int(b.get("reparse_skipped_count")) or 0,
         ignored=tuple(ignored),
         incomplete=_str(b.get("incomplete"))[:300],
+        unusable=tuple(unusable),
+        other_errors=max(_int(b.get("other_errors")) or 0, 0),
     )
 
 

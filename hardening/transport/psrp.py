@@ -28,6 +28,7 @@ from hardening.model import HostStatus
 from hardening.transport.base import MAX_OUTPUT, RunResult, TransportError, output_limit_message
 
 OPERATION_TIMEOUT_CODE = 2150858793
+CLEANUP_GRACE = 3.0  # seconds after the deadline to stop the pipeline and close the pool (best effort)
 
 
 def plaintext_refusal(settings: WinrmSettings, endpoint: str) -> str:
@@ -51,7 +52,34 @@ class PsrpTransport:
         self.settings = target.winrm or WinrmSettings(transport="negotiate")
         self.port = target.port or self.settings.default_port()
         self.endpoint = self.settings.endpoint(target.host, self.port)
-        self.operation_timeout = max(1, min(20, int(timeout) // 2))
+        s = self.settings
+        # ansible_psrp_*_timeout (Ansible's defaults 20/30/30 s), each within the host's deadline.
+        self.operation_timeout = max(1, min(s.operation_timeout or 20, int(timeout) // 2))
+        self.read_timeout = max(self.operation_timeout + 1, s.read_timeout or self.operation_timeout + 10)
+        self.connection_timeout = max(1, min(s.connection_timeout or 30, int(timeout)))
+        self._deadline = time.monotonic() + timeout  # every HTTP request is bounded by the time left to it
+
+    def _bound(self, wsman: Any) -> None:
+        """Bound every request of ``wsman`` by the host deadline, without pypsrp's read-timeout retries.
+
+        pypsrp retries a Receive up to 5 times on a read timeout (sleeping 2, 6, 14, 30, 62 s), with
+        a read timeout fixed when the session is built: a host that stalls would hold the audit for
+        minutes. Here each request gets the time left (at most ``ansible_psrp_read_timeout``, default
+        the operation timeout + 10 s) as its read timeout and is tried once; with no time left it is not sent.
+        """
+        http = wsman.transport
+        send = http.send
+
+        def bounded_send(message: bytes, *, retries_on_read_timeout: int = 0, timeout: Any = None) -> bytes:
+            left = self._deadline - time.monotonic()
+            if left <= 0:
+                raise TransportError(HostStatus.TIMEOUT, f"timed out after {self.timeout:g}s with {self.endpoint}")
+            # pypsrp passes its own read timeout for a Receive with a shorter OperationTimeout.
+            wanted = timeout if isinstance(timeout, int | float) and timeout > 0 else self.read_timeout
+            read = max(0.2, min(float(wanted), float(self.read_timeout), left))
+            return send(message, retries_on_read_timeout=0, timeout=(min(read, self.connection_timeout), read))
+
+        http.send = bounded_send
 
     def _wsman(self) -> Any:
         from pypsrp.wsman import WSMan
@@ -68,8 +96,8 @@ class PsrpTransport:
             # pypsrp cannot seal Basic messages; Basic over http got here only by harden_winrm_allow_plaintext.
             "encryption": "never" if s.basic_over_http else s.message_encryption,
             "operation_timeout": self.operation_timeout,
-            "connection_timeout": max(1, min(30, int(self.timeout))),
-            "read_timeout": self.operation_timeout + 10,
+            "connection_timeout": self.connection_timeout,
+            "read_timeout": self.read_timeout,
         }
         if s.cert_pem or s.cert_key_pem:
             kwargs["certificate_pem"] = s.cert_pem
@@ -86,8 +114,9 @@ class PsrpTransport:
             raise TransportError(HostStatus.ERROR, refused)
         from pypsrp.powershell import PowerShell, RunspacePool
 
-        deadline = time.monotonic() + self.timeout
+        deadline = self._deadline = time.monotonic() + self.timeout
         wsman = self._wsman()
+        self._bound(wsman)
         pool = ps = None
         opened = False
         try:
@@ -104,6 +133,7 @@ class PsrpTransport:
                 error.partial = _text(ps.output).encode("utf-8") if ps is not None else b""
                 raise error from None
         finally:
+            self._deadline = time.monotonic() + CLEANUP_GRACE
             _cleanup(pool, ps, wsman)
 
     def _collect(self, ps: Any, deadline: float) -> RunResult:
@@ -114,11 +144,19 @@ class PsrpTransport:
             if left <= 0:
                 raise TransportError(HostStatus.TIMEOUT, f"timed out after {self.timeout:g}s with {self.endpoint}")
             ps.poll_invoke(timeout=max(1, min(self.operation_timeout, int(left))))
-            if sum(len(str(o)) for o in ps.output) > self.max_output:
-                raise TransportError(HostStatus.ERROR, output_limit_message(self.max_output))
-        stderr = "\n".join(str(e) for e in ps.streams.error)
+            self._check_size(ps)
+        self._check_size(ps)
+        stderr = _stderr(ps)
         failed = ps.had_errors or ps.state != PSInvocationState.COMPLETED
         return RunResult(_text(ps.output).encode("utf-8"), stderr.encode("utf-8"), 1 if failed else 0)
+
+    def _check_size(self, ps: Any) -> None:
+        """Every stream counts against ``max_output`` (as stdout + stderr do over WinRM), in UTF-8 bytes."""
+        size = len(_text(ps.output).encode("utf-8"))
+        for name in STREAMS:
+            size += sum(len(str(r).encode("utf-8")) + 1 for r in getattr(ps.streams, name, None) or [])
+        if size > self.max_output:
+            raise TransportError(HostStatus.ERROR, output_limit_message(self.max_output))
 
     def _map(self, exc: Exception, opened: bool) -> TransportError:
         """A pypsrp/requests exception as a host status and a message a person can act on."""
@@ -149,6 +187,17 @@ class PsrpTransport:
         if type(exc).__module__.startswith("spnego"):
             return TransportError(HostStatus.AUTH_FAILED, f"authentication with {where} failed: {_short(str(exc))}")
         return TransportError(HostStatus.ERROR, f"PSRP error with {where}: {_short(repr(exc))}")
+
+
+# The pipeline's streams besides output (pypsrp's PSDataStreams): all count against the output limit.
+STREAMS = ("error", "warning", "verbose", "debug", "information", "progress")
+
+
+def _stderr(ps: Any) -> str:
+    """Error records, then warnings, as text: the standard error of the run."""
+    lines = [str(e) for e in ps.streams.error or []]
+    lines += [f"WARNING: {w}" for w in getattr(ps.streams, "warning", None) or []]
+    return "\n".join(lines)
 
 
 def _text(output: Any) -> str:

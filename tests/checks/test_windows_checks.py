@@ -153,6 +153,9 @@ def test_language_mode_judges_enforcement_not_the_session_or_lockdown_variable()
     assert v.status is Status.FAIL and "weak signal" in v.message
     d2 = copy.deepcopy(d)
     d2["appcontrol"]["device_guard"]["usermode_code_integrity"] = 2
+    # UMCI=2, but the session's CLM may come from __PSLockdownPolicy=4 alone: cannot tell (review item 8)
+    assert judge(d2)["powershell.language_mode"].status is Status.ERROR
+    d2["powershell"]["lockdown_policy_machine"] = d2["powershell"]["lockdown_policy_session"] = ""
     assert judge(d2)["powershell.language_mode"].status is Status.PASS
     d3 = copy.deepcopy(doc("server2022-hardened"))
     d3["appcontrol"]["appidsvc"]["status"] = "Stopped"

@@ -23,13 +23,14 @@ Example::
 from __future__ import annotations
 
 import base64
+import threading
 import time
 import uuid
 from typing import Any
 from xml.etree import ElementTree as ET
 
 from psrpcore import CreatePipelineEvent, PSRPPayload, ServerPipeline, ServerRunspacePool, StreamType
-from psrpcore.types import PSInvocationState
+from psrpcore.types import NETException, PSInvocationState
 from wsman_server import ACTION, NS, OPERATION_TIMEOUT, TRANSFER, WsmanServer
 
 PWSH_NS = "http://schemas.microsoft.com/powershell"
@@ -43,11 +44,22 @@ class PsrpServer(WsmanServer):
     """WS-Man server speaking the PSRP shell; use as a context manager."""
 
     def __init__(
-        self, accounts: dict[str, Any], allow_winrs: bool = False, hang_after_lines: int | None = None, **kw: Any
+        self,
+        accounts: dict[str, Any],
+        allow_winrs: bool = False,
+        hang_after_lines: int | None = None,
+        stall: str | None = None,
+        error_records: int = 0,
+        **kw: Any,
     ) -> None:
         super().__init__(accounts, **kw)
         self.allow_winrs = allow_winrs
         self.hang_after_lines = hang_after_lines  # a pipeline that prints this many lines, then never ends
+        # a host that stalls: Receive requests get no answer (until the server stops, 120 s at most), either
+        # all of them ("open": the runspace pool never opens) or the pipeline's ("pipeline")
+        self.stall = stall
+        self.error_records = error_records  # a pipeline that floods the error stream with this many 1 KiB records
+        self.closing = threading.Event()
         self.pools: dict[str, ServerRunspacePool] = {}
         self.pipelines: dict[str, ServerPipeline] = {}
         self.scripts: list[str] = []
@@ -75,6 +87,11 @@ class PsrpServer(WsmanServer):
         if pool is None:
             return self.fault(message_id, 2150858843, "The shell was not found on the server.")
         if name == "Receive":
+            desired = body_el.find("rsp:Receive/rsp:DesiredStream", NS)
+            on_pipeline = desired is not None and bool(desired.get("CommandId"))
+            if self.stall == "open" or (self.stall == "pipeline" and on_pipeline):
+                self.closing.wait(120)
+                return self.fault(message_id, OPERATION_TIMEOUT, "The operation timed out.")
             return self.receive_psrp(pool, message_id, body_el)
         if name == "Command":
             line = body_el.find("rsp:CommandLine", NS)
@@ -93,6 +110,10 @@ class PsrpServer(WsmanServer):
             self.pools.pop(shell or "", None)
             return 200, self.envelope(TRANSFER + "DeleteResponse", message_id, "")
         return self.fault(message_id, 2150858817, f"unsupported PSRP action {name}")
+
+    def __exit__(self, *exc: object) -> None:
+        self.closing.set()  # wake stalled handlers first
+        super().__exit__(*exc)
 
     def create(self, user: str, message_id: str, uri: str, body: ET.Element) -> tuple[int, bytes]:
         shell_el = body.find("rsp:Shell", NS)
@@ -135,7 +156,9 @@ class PsrpServer(WsmanServer):
         if self.hang_after_lines is not None:
             return
         if acc.stderr:
-            pipe.write_error(Exception(acc.stderr.decode("utf-8", "replace")))
+            pipe.write_error(NETException(Message=acc.stderr.decode("utf-8", "replace")))
+        for n in range(self.error_records):
+            pipe.write_error(NETException(Message=f"error record {n}: " + "x" * 1024))
         pipe.complete()
 
     def receive_psrp(self, pool: ServerRunspacePool, message_id: str, body: ET.Element) -> tuple[int, bytes]:

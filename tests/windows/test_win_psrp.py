@@ -1,6 +1,6 @@
 """ansible_connection=psrp over PowerShell remoting with pypsrp (issue 18, item 8).
 
-The host is ``tests/windows/psrp_server.py``: a WS-Management server speaking MS-PSRP through
+The host is ``tests/support/psrp_server.py``: a WS-Management server speaking MS-PSRP through
 psrpcore's server-side runspace pool, which refuses WinRS like a host with "Allow Remote Shell
 Access" disabled. The client is harden's real PSRP transport (pypsrp).
 """
@@ -146,3 +146,62 @@ def test_psrp_auth_failure_and_unreachable_are_host_statuses():
     with pytest.raises(TransportError) as err:
         PsrpTransport(t, 5).run(SCRIPT)
     assert err.value.status is HostStatus.UNREACHABLE
+
+
+@pytest.mark.parametrize("stall", ["open", "pipeline"])
+def test_psrp_host_that_stalls_is_bounded_by_the_host_timeout(stall):
+    # pypsrp alone retries a stalled Receive 5 times (2+6+14+30+62 s of back-off): > 75 s for timeout=3.
+    acc = Account("pw", fixture("server2022-default"))
+    with PsrpServer({"u": acc}, auth="ntlm", stall=stall) as srv:
+        t = target_from_vars("w", psrp_vars(srv.port, "u", ansible_psrp_auth="ntlm"), {})
+        started = time.monotonic()
+        with pytest.raises(TransportError) as err:
+            PsrpTransport(t, 3).run(SCRIPT)
+        took = time.monotonic() - started
+    assert err.value.status is HostStatus.TIMEOUT, err.value
+    assert took < 3 + 5, took  # the deadline, plus the bounded clean-up
+
+
+def test_psrp_error_stream_counts_against_the_output_limit():
+    acc = Account("pw", b'{"harden_collector":"windows","schema":2,"meta":{}}\n')
+    with PsrpServer({"u": acc}, auth="ntlm", error_records=200) as srv:
+        t = target_from_vars("w", psrp_vars(srv.port, "u", ansible_psrp_auth="ntlm"), {})
+        with pytest.raises(TransportError, match="output") as err:
+            PsrpTransport(t, 15, max_output=64 * 1024).run(SCRIPT)
+        assert err.value.status is HostStatus.ERROR
+        run = PsrpTransport(t, 15, max_output=1024 * 1024).run(SCRIPT)
+        assert run.stderr.count(b"error record") == 200
+
+
+def test_ansible_variables_review_item_11():
+    # Ansible's comma-separated transport list: the first is used (no fall-back to a weaker one)
+    t = target_from_vars("w", {"ansible_connection": "winrm", "ansible_winrm_transport": "ntlm,basic"}, {})
+    assert t.winrm.transport == "ntlm"
+    # plaintext (pywinrm's Basic) over https runs inside TLS: not refused
+    t = target_from_vars(
+        "w",
+        {"ansible_connection": "winrm", "ansible_winrm_transport": "plaintext", "ansible_winrm_scheme": "https"},
+        {},
+    )
+    assert not t.winrm.basic_over_http
+    assert target_from_vars(
+        "w", {"ansible_connection": "winrm", "ansible_winrm_transport": "plaintext", "ansible_winrm_scheme": "http"}, {}
+    ).winrm.basic_over_http
+    # the psrp plugin's alias of ca_path, and its timeouts
+    t = target_from_vars(
+        "w",
+        {"ansible_connection": "psrp", "ansible_psrp_cert_trust_path": "/etc/ca.pem",
+         "ansible_psrp_connection_timeout": 7, "ansible_psrp_read_timeout": "40",
+         "ansible_psrp_operation_timeout": 15, "ansible_psrp_cert_validation": "ignore"},
+        {},
+    )  # fmt: skip
+    assert t.winrm.ca_trust_path == "/etc/ca.pem"
+    assert (t.winrm.connection_timeout, t.winrm.read_timeout, t.winrm.operation_timeout) == (7, 40, 15)
+    p = PsrpTransport(t, 300)
+    assert (p.connection_timeout, p.read_timeout, p.operation_timeout) == (7, 40, 15)
+    short = PsrpTransport(t, 6)  # within the host deadline
+    assert short.operation_timeout == 3 and short.connection_timeout == 6
+    # warnings name the variables the host was configured with
+    assert t.winrm.warnings() and all("ansible_psrp_cert_validation" in w for w in t.winrm.warnings())
+    with pytest.raises(Exception, match="ansible_psrp_read_timeout"):
+        target_from_vars("w", {"ansible_connection": "psrp", "ansible_psrp_read_timeout": "soon"}, {})

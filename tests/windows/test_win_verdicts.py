@@ -291,3 +291,192 @@ def test_item9_filters_are_joined_without_mixing_gpo_and_local_stores():
     # by ID: that rule's filters are asked of the rule object itself (association, its own store).
     assert "$twice[$id] = $true" in code and "$map[$id] = $null" in code
     assert "$rule | & $cmdlet" in code
+
+
+# --- review of issue 18: the netcat search must never pass on what it could not judge -------------
+
+
+UNUSABLE = [
+    "\\\\fileserver\\share\\nc.exe",
+    "\\\\?\\C:\\Users\\bob\\AppData\\Local\\Temp\\nc.exe",
+    "C:\\" + "a\\" * 16400 + "nc.exe",
+]
+
+
+@pytest.mark.parametrize("path", UNUSABLE)
+def test_a_netcat_name_at_a_path_the_controller_rejects_is_an_error_not_a_pass(path):
+    v = judge(with_found([{"path": path, "name": "nc.exe", "size": 1, "sha256": "", "signature": "NotSigned"}]))[
+        "binaries.netcat"
+    ]
+    assert v.status is Status.ERROR, v.message
+    assert v.evidence.facts_dict()["unusable_entries"] and v.evidence.facts_dict()["ignored_entries"] == []
+
+
+def test_other_listing_errors_make_no_finding_an_error_and_are_reported_with_findings():
+    d = copy.deepcopy(doc("server2022-hardened"))
+    d["binaries"]["other_errors"] = 3
+    v = judge(d)["binaries.netcat"]
+    assert v.status is Status.ERROR and "3 folders could not be listed" in v.message
+    d["binaries"]["found"] = [{"path": "C:\\Temp\\nc.exe", "name": "nc.exe", "size": 1, "sha256": "0" * 64}]
+    v = judge(d)["binaries.netcat"]
+    assert v.status is Status.FAIL and "3 folders could not be listed" in v.message
+    assert v.evidence.facts_dict()["other_errors"] == 3
+
+
+def test_the_pass_message_does_not_claim_full_coverage():
+    v = judge(doc("server2022-hardened"))["binaries.netcat"]
+    assert v.status is Status.PASS and "places searched" in v.message and "not seen" in v.message
+
+
+def test_reparse_point_files_are_names_like_any_other_only_folders_are_skipped():
+    code = code_lines("netcat-likes")
+    loop = code[code.index("foreach ($c in $children)") :]
+    loop = loop[: loop.index("$found = @()")]
+    container = loop.index("if ($c.PSIsContainer)")
+    assert container < loop.index("ReparsePoint"), "the reparse test must apply to folders only"
+    assert "elseif ($c.Name -in $names" in loop
+    # a placeholder is reported but not read (reading recalls it from the cloud)
+    assert "placeholder" in code and "attributes = [string]$h.Attributes" in code
+
+
+def test_the_search_covers_the_user_writable_places_and_stays_bounded():
+    code = code_lines("netcat-likes")
+    assert 'path = "$env:SystemDrive\\"; depth = 2' in code  # folders Authenticated Users create at C:\
+    for place in ("'Tasks'", "'Tracing'", "'System32\\spool\\drivers\\color'"):
+        assert place in code, place
+    assert "'AppData\\Local\\Temp'); depth = 3" in code  # %TEMP%\<sub>\nc.exe, Temp1_x.zip\
+    assert "$bin.incomplete" in code and "50000" in code and "-Seconds 90" in code
+
+
+def test_a_folder_asked_for_twice_is_walked_to_the_deeper_depth():
+    code = code_lines("netcat-likes")
+    assert "$seen[$key] -ge $pl.depth" in code and "$seen[$key] = $pl.depth" in code
+    assert "if (-not $pl.path -or $seen[$pl.path])" not in code
+
+
+def test_sysmon_service_names_are_the_documented_ones_and_c_runs_only_a_signed_sysmon():
+    code = code_lines("Sysmon")
+    assert "-like 'Sysmon*'" not in code and "-in @('Sysmon', 'Sysmon64')" in code
+    assert code.index("Get-AuthenticodeSignature -LiteralPath $exe") < code.index("& $program '-c'")
+    assert "$sm.eula_accepted -and $trusted" in code
+    d = copy.deepcopy(doc("server2022-hardened"))
+    d["sysmon"].pop("config_text")
+    d["sysmon"]["config_refused"] = "not run: C:\\Users\\x\\Sysmon64.exe is not a Microsoft-signed program"
+    v = judge(d)["audit.sysmon"]
+    assert v.status is not Status.PASS and "not run" in v.evidence.facts["config_problem"]
+
+
+def test_unbounded_jobs_are_reported_in_evidence():
+    assert "$ps.v2_unbounded" in code_lines("PowerShell") and "$sm.config_unbounded" in code_lines("Sysmon")
+    d = copy.deepcopy(doc("server2022-hardened"))
+    d["powershell"]["v2_unbounded"] = "background jobs refused"
+    d["sysmon"]["config_unbounded"] = "background jobs refused"
+    v = judge(d)
+    assert v["powershell.logging"].evidence.facts["v2_unbounded"] == "background jobs refused"
+    assert v["audit.sysmon"].evidence.facts["config_unbounded"] == "background jobs refused"
+
+
+# --- review item 8: a ConstrainedLanguage session is not proof when something else can cause it -------
+
+
+def cl_under_umci2(**changes) -> dict:
+    d = wdac_only("ConstrainedLanguage")
+    d["powershell"]["lockdown_policy_machine"] = d["powershell"]["lockdown_policy_session"] = ""
+    for key, value in changes.items():
+        area, field = key.split("__")
+        d[area][field] = value
+    return d
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"powershell__lockdown_policy_machine": "4"},
+        {"powershell__lockdown_policy_session": "4"},
+        {"appcontrol__remoting_session": True},
+        {"harden_connection": "psrp"},
+    ],
+    ids=["machine-lockdown-var", "session-lockdown-var", "pssenderinfo", "psrp-connection"],
+)
+def test_cl_session_under_umci2_is_unknown_when_the_lockdown_variable_or_psrp_can_explain_it(changes):
+    d = cl_under_umci2(**{k: v for k, v in changes.items() if "__" in k})
+    d.update({k: v for k, v in changes.items() if "__" not in k})
+    for cid in ("powershell.language_mode", "appcontrol.enforced"):
+        v = judge(d)[cid]
+        assert v.status is Status.ERROR and "cannot tell" in v.message, (cid, v.message)
+    clean = judge(cl_under_umci2())
+    assert clean["powershell.language_mode"].status is Status.PASS
+    assert clean["appcontrol.enforced"].status is Status.PASS
+
+
+def test_cl_session_over_psrp_passes_when_applocker_independently_enforces_scripts():
+    d = cl_under_umci2(appcontrol__remoting_session=True)
+    d["appcontrol"]["applocker_xml"] = doc("server2022-hardened")["appcontrol"]["applocker_xml"]
+    v = judge(d)
+    assert v["powershell.language_mode"].status is Status.PASS and "AppLocker" in v["powershell.language_mode"].message
+    assert v["appcontrol.enforced"].status is Status.PASS
+
+
+def test_the_collector_records_a_remoting_session():
+    assert "$ac.remoting_session = [bool]($null -ne $PSSenderInfo)" in code_lines("application control")
+
+
+# --- review item 9: AppLocker allow-all rules do not enforce anything --------------------------------
+
+
+ALLOW_ALL = (
+    '<AppLockerPolicy Version="1">'
+    '<RuleCollection Type="Exe" EnforcementMode="Enabled"><FilePathRule Id="{{1}}" Name="all" '
+    'UserOrGroupSid="S-1-1-0" Action="Allow"><Conditions><FilePathCondition Path="{exe}"/></Conditions>'
+    "</FilePathRule></RuleCollection>"
+    '<RuleCollection Type="Script" EnforcementMode="Enabled"><FilePathRule Id="{{2}}" Name="all" '
+    'UserOrGroupSid="S-1-1-0" Action="Allow"><Conditions><FilePathCondition Path="{script}"/></Conditions>'
+    "</FilePathRule></RuleCollection></AppLockerPolicy>"
+)
+
+
+@pytest.mark.parametrize(("exe", "script"), [("*", "*"), ("%OSDRIVE%\\*", "%OSDRIVE%\\*"), ("%WINDIR%\\*", "*")])
+def test_applocker_allow_all_for_everyone_passes_neither_check(exe, script):
+    d = copy.deepcopy(doc("server2022-hardened"))
+    d["appcontrol"]["applocker_xml"] = ALLOW_ALL.format(exe=exe, script=script)
+    d["appcontrol"]["device_guard"]["usermode_code_integrity"] = 0
+    v = judge(d)
+    for cid in ("powershell.language_mode", "appcontrol.enforced"):
+        assert v[cid].status is Status.FAIL and "allows everything" in v[cid].message, (cid, v[cid].message)
+    d["appcontrol"]["applocker_xml"] = ALLOW_ALL.format(exe="%WINDIR%\\*", script="%PROGRAMFILES%\\*")
+    v = judge(d)
+    assert v["powershell.language_mode"].status is Status.PASS
+    assert v["appcontrol.enforced"].status is Status.PASS
+
+
+# --- review item 10: PowerShell 2.0 removed from the OS (Windows 11 24H2, Server 2025) ----------------
+
+
+def v2_removed(**extra) -> dict:
+    d = copy.deepcopy(doc("server2022-hardened"))
+    d["powershell"]["v2_features"] = [
+        {"name": n, "source": "optional", "error": f"Feature name {n} is unknown.",
+         "error_id": "Microsoft.Dism.Commands.GetWindowsOptionalFeatureCommand", **extra}
+        for n in ("MicrosoftWindowsPowerShellV2Root", "MicrosoftWindowsPowerShellV2")
+    ]  # fmt: skip
+    return d
+
+
+def test_both_feature_names_unknown_to_dism_is_not_installed():
+    v = judge(v2_removed(hresult="0x800F080C"))["powershell.logging"]
+    assert v.status is Status.PASS, v.message
+    assert set(v.evidence.facts["v2_features"].values()) == {"NotPresent"}
+    assert judge(v2_removed())["powershell.logging"].status is Status.PASS  # older collector: the message
+
+
+def test_both_names_failing_otherwise_stays_unknown():
+    d = v2_removed(hresult="0x800702E4")  # ERROR_ELEVATION_REQUIRED
+    v = judge(d)["powershell.logging"]
+    assert v.status is Status.ERROR
+    d["powershell"]["v2_features"].append({"name": "PowerShell-V2", "source": "server", "error": "Access denied"})
+    d["powershell"]["v2_features"][:2] = v2_removed(hresult="0x800F080C")["powershell"]["v2_features"]
+    assert judge(d)["powershell.logging"].status is Status.ERROR  # the Server role query did not answer
+
+
+def test_the_collector_records_the_hresult_of_a_failed_feature_query():
+    assert "hresult = ('0x{0:X8}' -f $_.Exception.HResult)" in code_lines("PowerShell")
