@@ -30,11 +30,12 @@ import re
 import secrets
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from hardening import __version__
 from hardening.audit import AuditOptions, _HostRun, linux_result
 from hardening.checks import linux_checks, windows_checks
 from hardening.facts.collector import build_linux_script
@@ -47,7 +48,10 @@ from hardening.redact import Redactor, scrub_files, strings_of
 PLAYBOOK = "harden_collect.yml"
 COLLECTOR_TASK = "Collector (one POSIX sh script; read-only)"
 GATHERED_SUFFIX = ".out"
-_HEADER = re.compile(r"# harden collector output host=(\S+) nonce=([A-Za-z0-9]+)(?: rc=(-?[0-9]*))?\s*$")
+_HEADER = re.compile(
+    r"# harden collector output host=(\S+) nonce=([A-Za-z0-9]+)(?: rc=(-?[0-9]*))?"
+    r"(?: version=([0-9A-Za-z.+-]{1,40}))?\s*$"
+)
 _FAILED = re.compile(r"# harden collector failed host=(\S+) status=([a-z_]+)\s*$")
 
 
@@ -204,6 +208,7 @@ def audit_fleet_ansible(run: AnsibleRun) -> Iterator[HostResult]:
             "harden_nonce": nonce,
             "harden_timeout": int(max(1, run.options.timeout)),
             "harden_collector_body": str(body.resolve()),
+            "harden_collector_version": __version__,
         },
         "envvars": _runner_env(run.options),
         "quiet": True,
@@ -253,6 +258,7 @@ class Gathered:
     rc: int | None
     text: str
     failed_status: HostStatus | None = None
+    version: str = ""  # the harden that made the collector (the playbook stamps it), when known
 
 
 def read_gathered(path: Path) -> Gathered:
@@ -265,7 +271,7 @@ def read_gathered(path: Path) -> Gathered:
     m = _HEADER.fullmatch(first.rstrip("\r"))
     if m:
         rc = int(m.group(3)) if m.group(3) else None
-        return Gathered(m.group(1), m.group(2), rc, rest)
+        return Gathered(m.group(1), m.group(2), rc, rest, version=m.group(4) or "")
     m = _FAILED.fullmatch(first.rstrip("\r"))
     if m:
         try:
@@ -302,7 +308,11 @@ def judge_gathered(directory: Path, targets: Iterable[Target]) -> Iterator[HostR
             reason = g.text.splitlines()[0] if g.text else "no output"
             yield host.failed(g.failed_status, f"ansible: {reason}")
         else:
-            yield judge_output(host, g.text, g.nonce, g.rc)
+            result = judge_output(host, g.text, g.nonce, g.rc)
+            if g.version not in ("", "unknown", __version__):
+                note = f"collected with harden {g.version}'s collector, judged by {__version__}"
+                result = replace(result, message=f"{result.message}; {note}" if result.message else note)
+            yield result
 
 
 __all__ = [

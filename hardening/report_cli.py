@@ -122,7 +122,7 @@ def report_cmd(
 def diff_cmd(old: Path, new: Path, fmt: str, fail_on: str) -> None:
     """Compare two results.json: newly failing, fixed, still failing, hosts added or gone.
 
-    Exit 1 on regressions (a check failing in NEW that was not failing in OLD).
+    Exit 1 on regressions (a check failing in NEW that was not failing in OLD, or still failing with new findings).
     """
     from hardening.report.diff import diff_results, render_diff_json, render_diff_markdown, render_diff_text
 

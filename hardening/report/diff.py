@@ -2,7 +2,9 @@
 
 A check is *failing* when its status is ``fail`` (a waived check is not). Anything
 failing in NEW that was not failing in OLD is newly failing (including checks of hosts
-that were not in OLD, and checks whose waiver expired): these are the regressions.
+that were not in OLD, and checks whose waiver expired); a check failing in both whose
+evidence lists findings OLD did not have (a new netcat binary, a new unfiltered path) got
+worse. Both are regressions.
 
 Example::
 
@@ -13,7 +15,7 @@ Example::
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from hardening.model import CheckResult, HostResult, Severity, Status
 from hardening.report.document import ResultsDoc
@@ -29,8 +31,9 @@ class Change:
     old: str | None  # old status; None when the host or check was absent
     new: str | None
     message: str  # the newer message (the old one for a check that disappeared)
+    new_findings: tuple[str, ...] = ()  # still failing: findings the old evidence did not list
 
-    def to_json(self) -> dict[str, str | None]:
+    def to_json(self) -> dict[str, object]:
         return {
             "host": self.host,
             "check": self.check,
@@ -39,7 +42,7 @@ class Change:
             "old": self.old,
             "new": self.new,
             "message": self.message,
-        }
+        } | ({"new_findings": list(self.new_findings)} if self.new_findings else {})
 
 
 @dataclass(frozen=True)
@@ -51,14 +54,20 @@ class DiffResult:
     hosts_added: tuple[str, ...]
     hosts_gone: tuple[str, ...]
 
+    @property
+    def worse(self) -> tuple[Change, ...]:
+        """Still failing, with new findings in the evidence (also regressions)."""
+        return tuple(c for c in self.still_failing if c.new_findings)
+
     def regressions(self, at_least: Severity = Severity.INFO) -> tuple[Change, ...]:
-        return tuple(c for c in self.newly_failing if c.severity.rank >= at_least.rank)
+        return tuple(c for c in (*self.newly_failing, *self.worse) if c.severity.rank >= at_least.rank)
 
     def to_json(self) -> dict[str, object]:
         return {
             "newly_failing": [c.to_json() for c in self.newly_failing],
             "fixed": [c.to_json() for c in self.fixed],
             "still_failing": [c.to_json() for c in self.still_failing],
+            "worse": [c.to_json() for c in self.worse],
             "not_judged": [c.to_json() for c in self.not_judged],
             "hosts_added": list(self.hosts_added),
             "hosts_gone": list(self.hosts_gone),
@@ -66,6 +75,18 @@ class DiffResult:
 
 
 _JUDGED = (Status.PASS, Status.FAIL)
+
+
+def finding_keys(c: CheckResult | None) -> tuple[str, ...]:
+    """What a check's evidence lists as findings (``findings``: each by its path, else as written)."""
+    if c is None:
+        return ()
+    items = c.evidence.facts_dict().get("findings")
+    keys = []
+    for item in items if isinstance(items, list) else []:
+        key = item.get("real_path") or item.get("path") if isinstance(item, dict) else None
+        keys.append(str(key) if key else json.dumps(item, sort_keys=True, default=str)[:300])
+    return tuple(dict.fromkeys(keys))
 
 
 def _checks(h: HostResult | None) -> dict[str, CheckResult]:
@@ -90,6 +111,9 @@ def diff_results(old: ResultsDoc, new: ResultsDoc) -> DiffResult:
             )  # fmt: skip
             was_failing = o is not None and o.status is Status.FAIL
             if n is not None and n.status is Status.FAIL:
+                if was_failing:
+                    seen = set(finding_keys(o))
+                    ch = replace(ch, new_findings=tuple(k for k in finding_keys(n) if k not in seen))
                 (still if was_failing else newly).append(ch)
             elif was_failing and n is not None and n.status in (Status.PASS, Status.NOT_APPLICABLE):
                 fixed.append(ch)
@@ -106,10 +130,13 @@ def diff_results(old: ResultsDoc, new: ResultsDoc) -> DiffResult:
 
 
 def _line(c: Change) -> str:
-    return (
+    line = (
         f"  {c.severity.value:<8} {terminal_safe(c.host)}  {c.check}  ({c.old or 'absent'} -> {c.new or 'absent'})"
         f"  {terminal_safe(shorten(c.message, 160))}"
     )
+    if c.new_findings:
+        line += "\n    new: " + terminal_safe(shorten(", ".join(c.new_findings), 300))
+    return line
 
 
 def render_diff_text(d: DiffResult) -> str:
@@ -117,6 +144,7 @@ def render_diff_text(d: DiffResult) -> str:
     out = []
     for title, changes in (
         ("newly failing", d.newly_failing),
+        ("worse (still failing, new findings)", d.worse),
         ("fixed", d.fixed),
         ("still failing", d.still_failing),
         ("no longer judged (error or host not audited)", d.not_judged),
@@ -133,6 +161,7 @@ def render_diff_markdown(d: DiffResult) -> str:
            f"{len(d.still_failing)} still failing"]  # fmt: skip
     for title, changes in (
         ("Newly failing", d.newly_failing),
+        ("Worse (new findings)", d.worse),
         ("Fixed", d.fixed),
         ("Still failing", d.still_failing),
         ("No longer judged", d.not_judged),

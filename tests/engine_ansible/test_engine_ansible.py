@@ -209,3 +209,23 @@ def test_collect_playbook_passes_ansible_lint_production():
         cwd=PLAYBOOKS, capture_output=True, text=True, timeout=300, env=env,
     )  # fmt: skip
     assert r.returncode == 0, (r.stdout + r.stderr)[-2000:]
+
+
+def test_gathered_output_carries_the_collectors_version_and_a_mismatch_is_said(tmp_path):
+    from hardening.engine_ansible import read_gathered
+
+    (tmp_path / "web1.out").write_text("# harden collector output host=web1 nonce=abc123 rc=0 version=0.0.9\nbody\n")
+    g = read_gathered(tmp_path / "web1.out")
+    assert (g.host, g.nonce, g.rc, g.version) == ("web1", "abc123", 0, "0.0.9")
+    (tmp_path / "old.out").write_text("# harden collector output host=old nonce=abc123 rc=0\nbody\n")
+    assert read_gathered(tmp_path / "old.out").version == ""  # files from before the stamp still read
+
+
+def test_collect_playbook_changes_nothing_and_stamps_the_version():
+    import yaml
+
+    text = (Path(__file__).parents[2] / "playbooks" / "harden_collect.yml").read_text()
+    tasks = [task for play in yaml.safe_load(text) for task in play["tasks"]]
+    changing = [t["name"] for t in tasks if "ansible.builtin.set_fact" not in t and t.get("changed_when") is not False]
+    assert changing == []
+    assert "version=' ~ (harden_collector_version" in text

@@ -99,3 +99,25 @@ def test_fail_on_ignores_regressions_below_the_threshold(tmp_path):
     base = str(GOLDEN / "results.json")
     assert subprocess.run([HARDEN, "diff", base, str(new), "--fail-on", "high"], capture_output=True).returncode == 0
     assert subprocess.run([HARDEN, "diff", base, str(new), "--fail-on", "medium"], capture_output=True).returncode == 1
+
+
+def _netcat_findings(raw, host, paths):
+    h = next(h for h in raw["hosts"] if h["name"] == host)
+    c = next(c for c in h["checks"] if c["id"] == "binaries.netcat")
+    c["status"] = "fail"
+    c["evidence"]["facts"]["findings"] = [{"real_path": p, "names": [p]} for p in paths]
+
+
+def test_a_new_finding_in_a_check_that_was_already_failing_is_a_regression(tmp_path):
+    old = load_results(_variant(tmp_path, "o", lambda r: _netcat_findings(r, "default", ["/usr/bin/nc.openbsd"])))
+    same = load_results(_variant(tmp_path, "s", lambda r: _netcat_findings(r, "default", ["/usr/bin/nc.openbsd"])))
+    new = load_results(
+        _variant(tmp_path, "n", lambda r: _netcat_findings(r, "default", ["/usr/bin/nc.openbsd", "/dev/shm/.x/nc"]))
+    )
+    assert not [c for c in diff_results(old, same).worse if c.check == "binaries.netcat"]
+    d = diff_results(old, new)
+    (worse,) = [c for c in d.worse if c.host == "default" and c.check == "binaries.netcat"]
+    assert worse.new_findings == ("/dev/shm/.x/nc",)
+    assert worse in d.regressions(Severity.MEDIUM)
+    text = render_diff_text(d)
+    assert "worse (still failing, new findings): " in text and "new: /dev/shm/.x/nc" in text
