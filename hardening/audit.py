@@ -47,6 +47,12 @@ class AuditOptions:
         return self if self.windows_timeout is None else replace(self, timeout=self.windows_timeout)
 
 
+def host_groups(target: Target) -> tuple[str, ...]:
+    """The host's inventory groups (``group_names``), sorted; ``all`` and ``ungrouped`` are implied."""
+    names = target.variables.get("group_names")
+    return tuple(sorted({str(g) for g in names} - {"all", "ungrouped"})) if isinstance(names, list | tuple) else ()
+
+
 def seal(result: HostResult) -> HostResult:
     """Enforce the rule: only a fully audited host (status ok) may show ``pass``."""
     if result.status is HostStatus.OK:
@@ -138,6 +144,7 @@ class _HostRun:
             address=self.address,
             checks=checks,
             duration_s=time.monotonic() - self.started,
+            groups=host_groups(self.target),
         )
         return seal(redact(result, self.secrets))
 

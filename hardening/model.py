@@ -322,17 +322,21 @@ class HostResult:
     address: str = ""
     checks: tuple[CheckResult, ...] = ()
     duration_s: float = 0.0
+    groups: tuple[str, ...] = ()  # the inventory groups of the host (waivers may name them)
 
     def to_json(self) -> dict[str, JSON]:
-        return {
-            "name": self.name,
-            "platform": self.platform.value,
-            "status": self.status.value,
-            "message": self.message,
-            "address": self.address,
-            "duration_s": round(self.duration_s, 3),
-            "checks": [c.to_json() for c in self.checks],
-        }
+        return (
+            {
+                "name": self.name,
+                "platform": self.platform.value,
+                "status": self.status.value,
+                "message": self.message,
+                "address": self.address,
+                "duration_s": round(self.duration_s, 3),
+            }
+            | ({"groups": list(self.groups)} if self.groups else {})
+            | {"checks": [c.to_json() for c in self.checks]}
+        )
 
     @property
     def audited(self) -> bool:
@@ -357,4 +361,5 @@ class HostResult:
             address=raw.get("address", ""),
             checks=tuple(CheckResult.from_json(c) for c in raw["checks"]),
             duration_s=float(raw.get("duration_s", 0.0)),
+            groups=tuple(str(g) for g in raw.get("groups") or ()),
         )

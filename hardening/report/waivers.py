@@ -48,8 +48,8 @@ class Waiver:
     expires: date
     by: str = ""
 
-    def matches(self, host: str, check_id: str) -> bool:
-        return fnmatchcase(check_id, self.check) and host_matches(host, self.hosts)
+    def matches(self, host: str, check_id: str, groups: tuple[str, ...] = ()) -> bool:
+        return fnmatchcase(check_id, self.check) and host_matches(host, self.hosts, groups)
 
     def expired_on(self, today: date) -> bool:
         """A waiver is in force up to and including its expiry date."""
@@ -59,13 +59,16 @@ class Waiver:
 _SPLIT = re.compile(r"[:,]")
 
 
-def host_matches(host: str, pattern: str) -> bool:
-    """Ansible-style host pattern over host names (no groups: results carry none).
+def host_matches(host: str, pattern: str, groups: tuple[str, ...] = ()) -> bool:
+    """Ansible-style host pattern over host names and the host's inventory groups.
 
     ``all`` or ``*`` match every host; parts joined by ``:`` or ``,`` are a union of
-    fnmatch globs; ``!glob`` excludes; ``&glob`` must also match.
+    fnmatch globs, each matching the host name or one of its groups (as in Ansible);
+    ``!glob`` excludes; ``&glob`` must also match.
 
     >>> host_matches("web-01", "web*:!web-02")
+    True
+    >>> host_matches("db-7", "databases:!staging", ("databases", "prod"))
     True
     """
     parts = [p.strip() for p in _SPLIT.split(pattern) if p.strip()]
@@ -74,7 +77,7 @@ def host_matches(host: str, pattern: str) -> bool:
     need = [p[1:] for p in parts if p[0] == "&"]
 
     def one(glob: str) -> bool:
-        return glob == "all" or fnmatchcase(host, glob)
+        return glob == "all" or fnmatchcase(host, glob) or any(fnmatchcase(g, glob) for g in groups)
 
     return (
         (any(one(p) for p in plus) if plus else bool(excl or need))
@@ -154,10 +157,10 @@ def _unwaive(c: CheckResult) -> CheckResult:
     return replace(c, status=Status.FAIL if c.status is Status.WAIVED else c.status, waiver=None)
 
 
-def _apply(c: CheckResult, host: str, waivers: Iterable[Waiver], today: date) -> CheckResult:
+def _apply(c: CheckResult, host: HostResult, waivers: Iterable[Waiver], today: date) -> CheckResult:
     if c.status is not Status.FAIL:
         return c
-    matching = [w for w in waivers if w.matches(host, c.id)]
+    matching = [w for w in waivers if w.matches(host.name, c.id, host.groups)]
     if not matching:
         return c
     live = [w for w in matching if not w.expired_on(today)]
@@ -177,6 +180,11 @@ def apply_waivers(doc: ResultsDoc, waivers: Iterable[Waiver], today: date) -> Re
     waivers = tuple(waivers)
 
     def host(h: HostResult) -> HostResult:
-        return replace(h, checks=tuple(_apply(_unwaive(c), h.name, waivers, today) for c in h.checks))
+        return replace(h, checks=tuple(_apply(_unwaive(c), h, waivers, today) for c in h.checks))
 
     return replace(doc, hosts=tuple(host(h) for h in doc.hosts))
+
+
+def unmatched_waivers(doc: ResultsDoc, waivers: Iterable[Waiver]) -> tuple[Waiver, ...]:
+    """Waivers that match no host × check of ``doc`` (a typo in a pattern, a host gone): worth a warning."""
+    return tuple(w for w in waivers if not any(w.matches(h.name, c.id, h.groups) for h in doc.hosts for c in h.checks))

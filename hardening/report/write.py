@@ -11,6 +11,7 @@ Example::
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
@@ -18,7 +19,7 @@ from pathlib import Path
 from hardening.model import HostStatus, Severity, Status
 from hardening.report.document import ResultsDoc, dump_results, write_results, written_results
 from hardening.report.frameworks import Framework, load_framework
-from hardening.report.waivers import Waiver, apply_waivers, load_waivers
+from hardening.report.waivers import Waiver, apply_waivers, load_waivers, unmatched_waivers
 from hardening.results import EXIT_CLEAN, EXIT_FAILING, EXIT_INCOMPLETE, ResultsWriter, write_atomic
 
 FILE_NAMES = {
@@ -85,7 +86,10 @@ def write_reports(
     the report shows) even when ``json`` is not among ``formats``.
     """
     if waivers is not None:
+        waivers = tuple(waivers)
         doc = apply_waivers(doc, waivers, today or date.today())
+        for w in unmatched_waivers(doc, waivers):  # progress and warnings go to stderr
+            sys.stderr.write(f"harden: warning: waiver for {w.check} on {w.hosts!r} matches no host and check\n")
     formats = tuple(formats)
     if waivers is not None and "json" not in formats:
         formats = ("json", *formats)

@@ -142,3 +142,30 @@ def test_cli_report_with_waivers_gates_and_says_expired(tmp_path):
     r = subprocess.run([*args, "--today", "2026-10-01", "--fail-on", "high"], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr  # every failure waived (the audit error is not a failure, as in audit)
     assert "expired" not in r.stderr
+
+
+def test_waivers_name_inventory_groups_and_unmatched_ones_are_warned(tmp_path):
+    from dataclasses import replace as _replace
+
+    from hardening.report.waivers import Waiver, apply_waivers, unmatched_waivers
+    from hardening.report.write import write_reports
+
+    doc = load_results(GOLDEN / "results.json")
+    doc = _replace(
+        doc, hosts=tuple(_replace(h, groups=("dmz",) if h.name == "half" else ("internal",)) for h in doc.hosts)
+    )
+    by_group = Waiver("egress.*", "dmz:!ufw", "DMZ hosts are filtered upstream", date(2027, 1, 31))
+    typo = Waiver("egress.*", "dzm", "typo in the group name", date(2027, 1, 31))
+    waived = apply_waivers(doc, [by_group, typo], date(2026, 12, 1))
+    status = {(h.name, c.id): c.status for h in waived.hosts for c in h.checks}
+    assert status[("half", "egress.default_deny")] is Status.WAIVED
+    assert status[("default", "egress.default_deny")] is Status.FAIL
+    assert unmatched_waivers(waived, [by_group, typo]) == (typo,)
+    import contextlib
+    import io
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        write_reports(doc, tmp_path, ("json",), waivers=[by_group, typo], today=date(2026, 12, 1))
+    assert "waiver for egress.* on 'dzm' matches no host" in err.getvalue()
+    assert load_results(tmp_path / "results.json").hosts[0].groups  # groups kept in results.json
