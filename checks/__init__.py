@@ -241,8 +241,3 @@ def linux_checks() -> tuple[Check, ...]:
 def windows_checks() -> tuple[Check, ...]:
     """Every Windows check, in report order (``evaluate(facts: WindowsFacts, policy)``)."""
     return registry().for_platform(Platform.WINDOWS)
-
-
-def check_meta(check_id: str, platform: Platform | str) -> CheckMeta | None:
-    """Shorthand for ``registry().meta(check_id, platform)``."""
-    return registry().meta(check_id, platform)

@@ -17,11 +17,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 
-from hardening.frameworks import FrameworkError, FrameworkFile, framework_files
+from hardening.frameworks import FrameworkError as FrameworkError  # re-exported: the CLI maps it to exit 2
+from hardening.frameworks import FrameworkFile, framework_files
 from hardening.model import CheckMeta, CheckResult, Platform, Status
 from hardening.report.document import ResultsDoc
-
-__all__ = ["FrameworkError"]  # re-exported: the CLI maps it to exit 2
 
 
 @dataclass(frozen=True)
