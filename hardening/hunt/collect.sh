@@ -45,3 +45,8 @@ _h_run hunt.links _hunt_links
 _hunt_tcp() { head -c "$HK" "$1"; }
 if [ -e /proc/net/tcp ]; then _h_run hunt.tcp _hunt_tcp /proc/net/tcp; else _h_file hunt.tcp /proc/net/tcp; fi
 if [ -e /proc/net/tcp6 ]; then _h_run hunt.tcp6 _hunt_tcp /proc/net/tcp6; else _h_file hunt.tcp6 /proc/net/tcp6; fi
+# Bytes per established TCP socket, joined to the tables by "ino:N" (hardening/hunt/timeline.py), when
+# iproute2's ss is there: /proc/net/tcp has no byte counters (its tx_queue/rx_queue are only what
+# waits in the queues now). ss answers for this network namespace only.
+_hunt_ss() { ss -tine state established | head -c "$HK"; }
+if _h_has ss; then _h_run hunt.ss _hunt_ss; else _h_cmd hunt.ss ss; fi
