@@ -292,6 +292,51 @@ def _ordered(ds: Iterable[Detection]) -> list[Detection]:
     return sorted(ds, key=lambda d: (-d.severity.rank, d.pid))
 
 
+def _remote(dets: Mapping[int, Detection], g: _Group) -> str:
+    """The destination of a group: its strongest detection's that has one."""
+    return next((d.remote for d in _ordered(dets[p] for p in g.pids) if d.remote), "")
+
+
+def _recurrences(dets: Mapping[int, Detection], snapshot: Snapshot) -> list[tuple[Process | None, list[_Group]]]:
+    """Groups that recur under one spawner, as (spawner, its groups); the rest as (None, [group...]).
+
+    Groups whose roots run the same executable to the same destination recur when their roots have
+    an ancestor in common within LINK_HOPS undetected levels (the nearest such one is the spawner:
+    ``sh`` looping over ``bash -c 'bash -i >& /dev/tcp/...'`` spawns each shell through a fresh
+    ``bash -c``); init, session boundaries and our own session are never spawners.
+    """
+    procs = snapshot.processes
+    buckets: dict[tuple[str, str], list[tuple[_Group, list[int]]]] = {}
+    alone: list[_Group] = []
+    for g in _groups(dets, snapshot):
+        root = procs.get(g.root)
+        chain = []
+        for anc in snapshot.ancestors(g.root, limit=LINK_HOPS) if root is not None else ():
+            if _stops(anc, snapshot) or anc.pid in dets:
+                break
+            chain.append(anc.pid)
+        if root is None or not chain:
+            alone.append(g)
+            continue
+        exe = root.exe.removesuffix(" (deleted)") or root.comm
+        buckets.setdefault((exe, _remote(dets, g)), []).append((g, chain))
+    out: list[tuple[Process | None, list[_Group]]] = [(None, alone)]
+    for members in buckets.values():
+        shared: dict[int, int] = {}
+        for _, chain in members:
+            for pid in chain:
+                shared[pid] = shared.get(pid, 0) + 1
+        under: dict[int, list[_Group]] = {}
+        for g, chain in members:
+            spawner = next((pid for pid in chain if shared[pid] > 1), None)
+            if spawner is None:
+                alone.append(g)
+            else:
+                under.setdefault(spawner, []).append(g)
+        out += [(procs[pid], groups) for pid, groups in under.items()]
+    return out
+
+
 def build_incidents(
     host: str, detections: Iterable[Detection], snapshot: Snapshot, seen: Mapping[Key, Seen] | None = None
 ) -> tuple[Incident, ...]:
@@ -305,23 +350,15 @@ def build_incidents(
         return ()
     procs = snapshot.processes
     seen = seen or {}
-    recurring: dict[tuple[int, str, str, str], list[_Group]] = {}
-    singles: list[_Group] = []
-    for g in _groups(dets, snapshot):
-        root = procs.get(g.root)
-        spawner = procs.get(root.ppid) if root is not None else None
-        if root is None or spawner is None or _stops(spawner, snapshot) or spawner.pid in dets:
-            singles.append(g)
-            continue
-        remote = next((d.remote for d in _ordered(dets[p] for p in g.pids) if d.remote), "")
-        exe = root.exe.removesuffix(" (deleted)") or root.comm
-        recurring.setdefault((spawner.pid, start_text(spawner.start_time), exe, remote), []).append(g)
-    incidents = [_incident(host, [g], None, dets, snapshot, seen) for g in singles]
-    for (spawner_pid, _, exe, remote), groups in recurring.items():
-        if len(groups) == 1:
-            incidents.append(_incident(host, groups, None, dets, snapshot, seen))
+    incidents: list[Incident] = []
+    for spawner, groups in _recurrences(dets, snapshot):
+        if spawner is None:
+            incidents += [_incident(host, [g], None, dets, snapshot, seen) for g in groups]
         else:
-            incidents.append(_incident(host, groups, procs[spawner_pid], dets, snapshot, seen, f"{exe}\0{remote}"))
+            root = procs[groups[0].root]
+            remote = _remote(dets, groups[0])
+            exe = root.exe.removesuffix(" (deleted)") or root.comm
+            incidents.append(_incident(host, groups, spawner, dets, snapshot, seen, f"{exe}\0{remote}"))
     first = {i.id: i.seen.first for i in incidents}
     return tuple(
         sorted(incidents, key=lambda i: (-i.severity.rank, first[i.id] if first[i.id] is not None else 0.0, i.id))
@@ -341,8 +378,16 @@ def _incident(
     detected = [p for g in groups for p in g.pids]
     ordered = _ordered(dets[p] for p in detected)
     members: list[Member] = [_member(spawner, None, "spawner")] if spawner is not None else []
-    # detected processes in tree order (each group from its root down), then their undetected children
+    # each group: the processes between the spawner and its root, the root, the other detected processes;
+    # then the undetected descendants of them all
     for g in groups:
+        if spawner is not None:
+            between = []
+            for anc in snapshot.ancestors(g.root, limit=LINK_HOPS):
+                if anc.pid == spawner.pid:
+                    break
+                between.append(anc)
+            members += [_member(a, None, "child") for a in reversed(between)]
         for pid in sorted(g.pids, key=lambda p: (p != g.root, p)):
             d = dets[pid]
             members.append(_member(procs.get(pid), d, d.extra.get("kind", "other")))

@@ -10,9 +10,10 @@ findings, not the length of the watch.
 
 Across samples the timeline also sees what no single snapshot can:
 
-- **beacons**: at least :data:`BEACON_MIN` short TCP connections from one executable (same
-  command line) to one destination, opened at a regular interval (every gap within
-  ``max(sampling interval + 1 s, 25 %)`` of the period or of a multiple of it, a missed beat);
+- **beacons**: at least :data:`BEACON_MIN` short TCP connections (each seen open for at most half
+  the period) from one executable (same command line) to one destination, opened at a regular
+  interval (every gap within ``max(sampling interval + 1 s, 25 %)`` of the period or of a multiple
+  of it: a missed beat);
 - **long-lived low-volume sessions**: an outbound connection open for at least
   :data:`LONG_LIVED_S` seconds and 3 samples that moved at most :data:`LOW_RATE` bytes/s while
   watched (bytes from ``ss -tie``, section ``hunt.ss``; without ss the bytes are unknown and
@@ -345,7 +346,7 @@ class Timeline:
             period = statistics.median(gaps)
             slack = max(step + 1.0, 0.25 * period)
             regular = all(abs(g - max(1, round(g / period)) * period) <= slack for g in gaps)
-            short = all(c.held < period for c in conns)
+            short = all(c.held <= period / 2 for c in conns)
             if not (regular and short and period >= step):
                 continue
             seen = Seen()
