@@ -288,6 +288,15 @@ def _exe_key(member: Member) -> str:
     return member.exe.removesuffix(" (deleted)") or member.process
 
 
+def container_label(d: Detection) -> str:
+    """The container a detection runs in, as a short label ("" on the host): its ``container``
+    (an object with a ``label``) when the detection has one, else ``extra["container"]``."""
+    c = getattr(d, "container", None)
+    if c is not None:
+        return str(getattr(c, "label", c))
+    return d.extra.get("container", "")
+
+
 def _ordered(ds: Iterable[Detection]) -> list[Detection]:
     return sorted(ds, key=lambda d: (-d.severity.rank, d.pid))
 
@@ -412,7 +421,7 @@ def _incident(
         members=tuple(members[:MAX_PROCESSES]),
         remotes=tuple(dict.fromkeys(d.remote for d in ordered if d.remote)),
         reasons=tuple(reasons),
-        container=next((c for d in ordered if (c := d.extra.get("container", ""))), ""),
+        container=next((c for d in ordered if (c := container_label(d))), ""),
         occurrences=len(groups),
         seen=sightings,
         truncated=truncated,

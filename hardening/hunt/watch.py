@@ -1,17 +1,18 @@
 """``harden hunt --watch``: the sampling collector and the split of its output into samples (pure).
 
-The watch collector is the ordinary Linux hunt collector with its hunt piece
-(``hardening/hunt/collect.sh``, whatever sections it holds) wrapped in a shell function that a
-loop runs once per sample, in the same SSH session (one round trip)::
+The watch collector is the ordinary Linux hunt collector with its hunt pieces (every piece of
+:data:`hardening.hunt.linux._PIECES` between the header and the footer: ``collect.sh`` and
+whatever else is there, unchanged) wrapped in a shell function that a loop runs once per
+sample, in the same SSH session (one round trip)::
 
-    header.sh                      meta.* sections, once
-    _hunt_sample() { collect.sh }  every hunt section, unchanged
+    header.sh                         meta.* sections, once
+    _hunt_sample() { collect.sh ... } every hunt section, unchanged
     loop: "hunt.sample" marker section (index, uptime in centiseconds), then _hunt_sample
-    "hunt.watch" section           samples taken, why the loop stopped, bytes sent
-    footer.sh                      __done__
+    "hunt.watch" section              samples taken, why the loop stopped, bytes sent
+    footer.sh                         __done__
 
-A sample is everything from one ``hunt.sample`` marker to the next, so a section added to
-collect.sh is sampled without any change here. The loop is bounded: at most
+A sample is everything from one ``hunt.sample`` marker to the next, so a section or a piece
+added to the hunt collector is sampled without any change here. The loop is bounded: at most
 :data:`MAX_DURATION` seconds, an interval of at least :data:`MIN_INTERVAL` second, at most
 :data:`MAX_SAMPLES` samples, and it stops before its output would pass its byte budget
 (``--max-output`` less a margin), so the host is never cut off mid-sample by the transport's cap.
@@ -156,6 +157,10 @@ def watch_script(nonce: str, spec: WatchSpec) -> str:
         raise ValueError("nonce must be alphanumeric")
     if not (MIN_INTERVAL <= spec.interval <= spec.duration <= MAX_DURATION) or spec.budget <= 0:
         raise ValueError(f"watch out of bounds: {spec}")
+    from hardening.hunt.linux import _PIECES
+
+    outside = {("hardening.facts", "header"), ("hardening.facts", "footer")}
+    sampled = [_piece(package, name) for package, name in _PIECES if (package, name) not in outside]
     limits = f"HWD={spec.duration} HWI={spec.interval} HWN={spec.max_samples} HWB={spec.budget}"
     return "\n".join(
         [
@@ -165,8 +170,8 @@ def watch_script(nonce: str, spec: WatchSpec) -> str:
             limits,
             "HS=0",
             "_hunt_sample() {",
-            _piece("hardening.hunt", "collect"),
-            ":",  # a function body may not be empty, whatever collect.sh ends with
+            *sampled,
+            ":",  # a function body may not be empty, whatever the pieces end with
             "}",
             _LOOP,
             _piece("hardening.facts", "footer"),
