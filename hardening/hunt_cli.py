@@ -131,6 +131,10 @@ def hunt_cmd(
     sys.exit(EXIT_INCOMPLETE if run.not_reached else EXIT_CLEAN)
 
 
+def _s(n: int) -> str:
+    return "" if n == 1 else "s"
+
+
 class _WatchProgress:
     """A line on stderr every little while during a long watch (``watching 4 hosts: 30 s of 120 s``)."""
 
@@ -148,12 +152,12 @@ class _WatchProgress:
         total = self.duration * self.rounds
         while not self.stop.wait(self.every):
             elapsed = int(time.monotonic() - started)
-            self.ui.info(f"harden hunt --watch: {self.hosts} hosts, {elapsed} s of about {total} s")
+            self.ui.info(f"harden hunt --watch: {self.hosts} host{_s(self.hosts)}, {elapsed} s of about {total} s")
 
     def __enter__(self) -> _WatchProgress:
         if self.duration >= 20:
             self.ui.info(
-                f"harden hunt --watch: sampling {self.hosts} hosts for {self.duration} s"
+                f"harden hunt --watch: sampling {self.hosts} host{_s(self.hosts)} for {self.duration} s"
                 + (f" ({self.rounds} rounds of --forks hosts)" if self.rounds > 1 else "")
             )
             self.thread.start()

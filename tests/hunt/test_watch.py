@@ -299,22 +299,25 @@ def test_parse_ss_real_and_old_output():
     assert parse_ss(old) == {42: Traffic(20, 300)}
 
 
-def _run_watch(spec: WatchSpec) -> tuple[str, bytes]:
+def _run_watch(spec: WatchSpec, shell: list[str]) -> tuple[str, bytes]:
     nonce = "w" + "1" * 15
     script = watch_script(nonce, spec)
-    out = subprocess.run(["sh", "-s"], input=script.encode(), capture_output=True, timeout=60).stdout
+    out = subprocess.run([*shell, "-s"], input=script.encode(), capture_output=True, timeout=60).stdout
     return nonce, out
 
 
-def test_watch_loop_runs_bounded_here():
-    """The real loop under this machine's sh: samples on schedule, then the budget stop."""
-    nonce, out = _run_watch(WatchSpec(2, 1, 30 * 2**20))
+@pytest.mark.parametrize("shell", [["sh"], ["busybox", "sh"]], ids=["sh", "busybox"])
+def test_watch_loop_runs_bounded_here(shell):
+    """The real loop under this machine's sh (and busybox ash): samples on schedule, then the budget stop."""
+    if not shutil.which(shell[0]):
+        pytest.skip(f"{shell[0]} not installed")
+    nonce, out = _run_watch(WatchSpec(2, 1, 30 * 2**20), shell)
     end = watch_end(out, nonce)
     assert end is not None and (end.samples, end.stopped) == (3, "duration")
     samples = list(iter_samples(out, nonce))
     assert len(samples) == 3 and all(parse_snapshot(s.sections).processes for s in samples)
     assert end.sent > 0 and end.ended_cs - end.started_cs >= 200
-    nonce, out = _run_watch(WatchSpec(5, 1, 1000))  # one sample is more than the budget: stop after it
+    nonce, out = _run_watch(WatchSpec(5, 1, 1000), shell)  # one sample is more than the budget: stop after it
     end = watch_end(out, nonce)
     assert end is not None and (end.samples, end.stopped) == (1, "budget")
     assert b"__done__" in out
