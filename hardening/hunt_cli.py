@@ -198,20 +198,20 @@ def incident_table(run: HuntRun) -> Table:
     watch = any(h.watch is not None for h in run.hosts)
     containers = any(i.container for h in run.hosts for i in h.incidents)
     table = Table(title="harden hunt", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
-    widths = {"host": 14, "incident": 10, "tier": 6, "process tree": 30, "remote": 21}
+    widths = {"host": 14, "incident": 10, "tier": 6, "process tree": 0, "remote": 21}
     if containers:
-        widths["process tree"], widths["container"] = 22, 12
+        widths["host"], widths["remote"], widths["container"] = 12, 17, 12
     if watch:
-        widths["process tree"] -= 4
-        widths["remote"] -= 2
-        widths["seen"] = 8
+        widths["seen"] = 9
+    # the process tree gets what is left: padding and the table's edges cost about 2 per column
+    widths["process tree"] = TABLE_WIDTH - sum(widths.values()) - (2 * len(widths) - 3)
     for name, width in widths.items():
         table.add_column(name, max_width=width, overflow="ellipsis", no_wrap=True)
     for h in run.hosts:
         host = Text(safe(h.name, 40))
         if h.status is not HostStatus.OK:
-            row = [host, Text(h.status.value, style="yellow"), "", Text(safe(h.message, 200)), ""]
-            table.add_row(*row, *[""] * (len(widths) - len(row)))
+            why = Text(h.status.value, style="yellow") + Text(": " + safe(h.message, 200))
+            table.add_row(host, "-", "", why, *[""] * (len(widths) - 4))
         for i in h.incidents:
             row = [
                 host,
@@ -231,9 +231,10 @@ def incident_table(run: HuntRun) -> Table:
 
 
 def _print_hunt(ui: Console, run: HuntRun) -> None:
-    """The incident table, each incident's strongest reason, every warning and the summary line (host text
-    made terminal-safe)."""
+    """The incident table, each incident's strongest reason, why each host not hunted was not, every warning
+    and the summary line (host text made terminal-safe)."""
     from hardening.console import safe
+    from hardening.model import HostStatus
 
     width = min(TABLE_WIDTH, ui.rich.width) if ui.interactive else TABLE_WIDTH
     ui.rich.print(incident_table(run), width=width)
@@ -241,6 +242,8 @@ def _print_hunt(ui: Console, run: HuntRun) -> None:
         for i in h.incidents:
             ui.info(safe(f"{i.id} {i.reasons[0]}", TABLE_WIDTH - 3))
     for h in run.hosts:
+        if h.status is not HostStatus.OK:
+            ui.line(Text(f"{safe(h.name, 40)}: {h.status.value}: ", style="yellow") + Text(safe(h.message, 600)))
         for w in h.warnings:
             ui.line(Text(f"{safe(h.name, 40)}: warning: ", style="yellow") + Text(safe(w, 600)))
     total = sum(len(h.detections) for h in run.hosts)

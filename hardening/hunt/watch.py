@@ -201,11 +201,12 @@ class WatchEnd:
 
 
 def _marks(output: bytes, nonce: str) -> list[int]:
-    """Offsets of every ``hunt.sample`` begin line (at a line start)."""
+    """Offsets of the ``hunt.sample`` begin lines (at a line start): at most :data:`MAX_SAMPLES`, what
+    the loop can print (more would be a host forging markers to make the controller work)."""
     head = f"@@{nonce} B {SAMPLE_SECTION}\n".encode()
     out: list[int] = []
     i = output.find(head)
-    while i != -1:
+    while i != -1 and len(out) < MAX_SAMPLES:
         if i == 0 or output[i - 1 : i] == b"\n":
             out.append(i)
         i = output.find(head, i + 1)

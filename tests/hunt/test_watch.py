@@ -465,3 +465,10 @@ def test_beacon_rule():
     assert not _beacon_run(held).detections
     ugly = _beacon_run(regular, ctx=HuntContext(approved=(ipaddress.ip_network("10.0.0.0/8"),)))
     assert ugly.detections[0].severity is Tier.MEDIUM
+
+
+def test_forged_markers_are_bounded():
+    nonce = "n1"
+    one = b"@@n1 B hunt.sample\n0 100\n@@n1 E hunt.sample 0\n"
+    samples = list(iter_samples(one * (MAX_SAMPLES + 50), nonce))
+    assert len(samples) == MAX_SAMPLES
