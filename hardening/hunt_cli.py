@@ -230,6 +230,14 @@ def incident_table(run: HuntRun) -> Table:
     return table
 
 
+def _when(i: Incident) -> str:
+    """``22:07:01-22:07:31 `` (host times, UTC) of an incident's first and last sample, or ""."""
+    if i.seen.first is None or i.seen.last is None:
+        return ""
+    first, last = (datetime.fromtimestamp(t, UTC).strftime("%H:%M:%S") for t in (i.seen.first, i.seen.last))
+    return f"{first}-{last} "
+
+
 def _print_hunt(ui: Console, run: HuntRun) -> None:
     """The incident table, each incident's strongest reason, why each host not hunted was not, every warning
     and the summary line (host text made terminal-safe)."""
@@ -240,7 +248,7 @@ def _print_hunt(ui: Console, run: HuntRun) -> None:
     ui.rich.print(incident_table(run), width=width)
     for h in run.hosts:
         for i in h.incidents:
-            ui.info(safe(f"{i.id} {i.reasons[0]}", TABLE_WIDTH - 3))
+            ui.info(safe(f"{i.id} {_when(i) if h.watch else ''}{i.reasons[0]}", TABLE_WIDTH - 3))
     for h in run.hosts:
         if h.status is not HostStatus.OK:
             ui.line(Text(f"{safe(h.name, 40)}: {h.status.value}: ", style="yellow") + Text(safe(h.message, 600)))
