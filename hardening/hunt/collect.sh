@@ -1,12 +1,11 @@
 # harden hunt collector piece (Linux): one snapshot of processes, their stdio and socket
-# fds, the TCP/UDP tables of every network namespace, and which container each process is
-# in. Read-only; bounded: every section is capped at $HK bytes (the parser flags a section
-# that hit the cap), at most $HNS other network namespaces ($HNK bytes each) and $HCN
-# containers are read. Needs root to see other users' fds and other namespaces.
+# fds, and the TCP/UDP tables of every network namespace (containers.sh follows: which
+# container each process is in). Read-only; bounded: every section is capped at $HK bytes
+# (the parser flags a section that hit the cap), at most $HNS other network namespaces
+# ($HNK bytes each) are read. Needs root to see other users' fds and other namespaces.
 HK=4194304
 HNS=256
 HNK=1048576
-HCN=256
 _h_file hunt.uptime /proc/uptime
 _h_run hunt.self echo "$$"
 _h_cmd hunt.clk_tck getconf CLK_TCK
@@ -92,91 +91,3 @@ _hunt_nets() {
     } | head -c "$HK"
 }
 _h_run hunt.nets _hunt_nets
-
-# Containers. The cgroup of every process (one line per process and hierarchy that names
-# containers: the unified one, systemd's, pids, memory); the runtimes' on-disk state of the
-# containers those paths name (ids: 64 hex digits; LXC: lxc.payload.NAME or lxc/NAME).
-# Only files, no runtime API, no daemon.
-_hunt_cgroup() {
-    grep -s -H -E '^[0-9]+:(name=systemd|pids|memory)?:/' /proc/[0-9]*/cgroup | head -c "$HK" >"$HT/cg"
-    cat "$HT/cg"
-}
-_h_run hunt.cgroup _hunt_cgroup
-_hunt_ctr_ids() { tr -c '0-9a-f\n' '\n' <"$HT/cg" | grep -x -E '[0-9a-f]{64}' | sort -u | head -n "$HCN"; }
-# Container stores of podman and CRI-O (containers/storage: rootful, rootless users' homes).
-_hunt_stores() {
-    _hsn=0
-    for _hf in /var/lib/containers/storage/*-containers/containers.json \
-        /var/lib/containers/storage/*-containers/volatile-containers.json \
-        /run/containers/storage/*-containers/volatile-containers.json \
-        /home/*/.local/share/containers/storage/*-containers/containers.json \
-        /home/*/.local/share/containers/storage/*-containers/volatile-containers.json \
-        /run/user/[0-9]*/containers/*-containers/volatile-containers.json; do
-        [ -f "$_hf" ] && [ ! -L "$_hf" ] || continue
-        _hsn=$((_hsn + 1))
-        [ "$_hsn" -le 64 ] || break
-        printf '==> %s <==\n' "$_hf"
-        head -c 1048576 "$_hf"
-        printf '\n'
-    done | head -c "$HK"
-}
-_h_run hunt.ctr.stores _hunt_stores
-# The container's own configuration: only the keys that name it (never its environment).
-_HCK='"(Name|Image|io\.container\.manager|nerdctl/name|io\.kubernetes\.(pod\.(name|namespace|uid)|container\.name'
-_HCK="$_HCK"'|cri\.(container-name|container-type|sandbox-name|sandbox-namespace|sandbox-uid|image-name)'
-_HCK="$_HCK"'|cri-o\.(ContainerType|ContainerName|ImageName|KubeName|Namespace)))"[[:space:]]*:[[:space:]]*"[^"]*"'
-_hunt_state() {
-    set --
-    for _hid in $(_hunt_ctr_ids); do
-        for _hf in "/var/lib/docker/containers/$_hid/config.v2.json" \
-            "/var/lib/containers/storage/overlay-containers/$_hid/userdata/config.json" \
-            /run/containerd/io.containerd.runtime.v2.task/*/"$_hid"/config.json \
-            /run/containerd/io.containerd.runtime.v1.linux/*/"$_hid"/config.json; do
-            [ -f "$_hf" ] && set -- "$@" "$_hf"
-        done
-        _hf=/run/containers/storage/overlay-containers/$_hid/userdata/config.json
-        [ -f "$_hf" ] && [ ! -f "/var/lib/containers/storage/overlay-containers/$_hid/userdata/config.json" ] &&
-            set -- "$@" "$_hf"
-    done
-    [ "$#" -gt 0 ] || return 0
-    grep -s -H -o -E "$_HCK" "$@" | head -c "$HK"
-}
-if printf 'ab\n' | grep -o b >/dev/null 2>&1; then
-    _h_run hunt.ctr.state _hunt_state
-else
-    printf '\n@@%s B hunt.ctr.state\n\n@@%s E hunt.ctr.state 127\n' "$HN" "$HN"
-fi
-# LXC (and LXD/Incus, which run on liblxc): the container's configuration by name.
-_hunt_lxc() {
-    set --
-    for _hl in $(sed -n 's,^[^:]*:[0-9]*:[^:]*:.*/lxc\.payload\.\([^/]*\).*,\1,p; s,^[^:]*:[0-9]*:[^:]*:/lxc/\([^/]*\).*,\1,p' \
-        "$HT/cg" | sort -u | head -n "$HCN"); do
-        case $_hl in '' | .* | *[!A-Za-z0-9_.-]*) continue ;; esac
-        _hs=${_hl%-[0-9]*}
-        [ "$_hs" = "$_hl" ] && _hs=
-        for _hn in "$_hl" $_hs; do
-            for _hf in "/var/lib/lxc/$_hn/config" "/var/snap/lxd/common/lxd/containers/$_hn/backup.yaml" \
-                "/var/lib/lxd/containers/$_hn/backup.yaml" "/var/lib/incus/containers/$_hn/backup.yaml"; do
-                [ -f "$_hf" ] && set -- "$@" "$_hf"
-            done
-        done
-    done
-    [ "$#" -gt 0 ] || return 0
-    grep -s -H -E '^(lxc\.uts\.?name|lxc\.rootfs(\.path)?|# Template used to create|# Parameters passed to the template|[[:space:]]+image\.(description|os|release):)' \
-        "$@" | head -c "$HK"
-}
-_h_run hunt.ctr.lxc _hunt_lxc
-# Whether the collector itself runs in a container: podman's /run/.containerenv (names
-# filled only for --privileged), docker's /.dockerenv, the bind mounts of /etc/hostname.
-_hunt_ctrself() {
-    if [ -f /run/.containerenv ]; then
-        printf 'containerenv\n'
-        head -c 4096 /run/.containerenv
-        printf '\n'
-    fi
-    [ -e /.dockerenv ] && printf 'dockerenv\n'
-    grep -s -E ' /etc/(hostname|hosts|resolv\.conf) ' /proc/self/mountinfo | head -c 8192
-    return 0
-}
-_h_run hunt.ctr.self _hunt_ctrself
-_h_file hunt.uptime_end /proc/uptime

@@ -10,7 +10,7 @@ The hunt collector sends, in the same round trip (``hunt/collect.sh``):
 - ``hunt.ctr.state``: ``path:"key": "value"`` pairs that name a container, taken from docker's
   ``config.v2.json`` and from the OCI ``config.json`` of containers/storage and containerd
   bundles (only the keys of :data:`STATE_KEYS`: never a container's environment);
-- ``hunt.ctr.lxc``: ``path:line`` from LXC's ``config`` and LXD/Incus ``backup.yaml``;
+- ``hunt.ctr.lxc``: ``path:line`` from LXC's ``config`` (template, parameters, host name);
 - ``hunt.ctr.self``: whether the collector itself runs in a container.
 
 The cgroup path says which runtime made a container and its id (``docker-<id>.scope``,
@@ -46,10 +46,13 @@ _SEGMENTS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(rf"libpod-({_ID})(?:\.scope)?"), "podman"),
     (re.compile(rf"crio-({_ID})(?:\.scope)?"), "cri-o"),
     (re.compile(rf"cri-containerd-({_ID})\.scope"), "containerd"),
-    (re.compile(rf"nerdctl-({_ID})\.scope"), "containerd"),
     (re.compile(rf"({_ID})(?:\.scope)?"), ""),  # cgroupfs: /docker/<id>, /kubepods/.../pod<uid>/<id>, /<ns>/<id>
 )
-_POD = re.compile(r"(?:.*-)?pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})(?:\.slice)?")
+# kubepods-burstable-pod<uid>.slice (systemd, "-" escaped as "_"), pod<uid> (cgroupfs); a static pod's uid
+# is 32 hex digits (a hash of its manifest).
+_POD = re.compile(
+    r"(?:.*-)?pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}|[0-9a-f]{32})(?:\.slice)?"
+)
 _USER = re.compile(r"user-(\d{1,10})\.slice")
 _LXC_NAME = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 _CG_LINE = re.compile(r"^/proc/(\d{1,10})/cgroup:(\d{1,4}):([^:\n]*):(/[^\n]*)$", re.MULTILINE)
@@ -96,11 +99,7 @@ _MOUNT_ID = (
     (re.compile(rf"/docker/containers/({_ID})/"), "docker"),
 )
 _LXC_LINE = re.compile(r"^(/[^:\n]{1,300}):([^\n]*)$", re.MULTILINE)
-_LXC_PATHS = (
-    re.compile(r"/var/lib/lxc/([A-Za-z0-9_.-]{1,128})/config"),
-    re.compile(r"/var/snap/lxd/common/lxd/containers/([A-Za-z0-9_.-]{1,128})/backup\.yaml"),
-    re.compile(r"/var/lib/(?:lxd|incus)/containers/([A-Za-z0-9_.-]{1,128})/backup\.yaml"),
-)
+_LXC_PATH = re.compile(r"/var/lib/lxc/([A-Za-z0-9_.-]{1,128})/config")
 MAX_FIELD = 256  # characters kept of a name, image, pod...
 
 
@@ -303,29 +302,24 @@ class LxcConfig:
 
 
 def parse_lxc(text: str) -> dict[str, LxcConfig]:
-    """name -> what LXC's ``config`` (template and its parameters) or LXD/Incus's ``backup.yaml`` (image
-    description) says."""
+    """name -> what LXC's ``config`` says: the template and its parameters (lxc-create writes them
+    as comments, e.g. ``download -d debian -r bookworm -a amd64``) and the host name."""
     lines: dict[str, list[str]] = {}
     for m in _LXC_LINE.finditer(text):
-        for pattern in _LXC_PATHS:
-            if (pm := pattern.fullmatch(m.group(1))) is not None:
-                lines.setdefault(pm.group(1), []).append(m.group(2))
-                break
+        if (pm := _LXC_PATH.fullmatch(m.group(1))) is not None:
+            lines.setdefault(pm.group(1), []).append(m.group(2))
     out = {}
     for name, body in lines.items():
-        template = params = description = hostname = ""
+        template = params = hostname = ""
         for line in body:
-            key, sep, value = line.partition(":") if line.lstrip().startswith("image.") else line.partition("=")
-            value = value.strip()
+            key, sep, value = line.partition("=")
             if line.startswith("# Template used to create this container:"):
-                template = line.split(":", 1)[1].strip().rsplit("/", 1)[-1]
+                template = line.split(":", 1)[1].strip().rsplit("/", 1)[-1].removeprefix("lxc-")
             elif line.startswith("# Parameters passed to the template:"):
                 params = line.split(":", 1)[1].strip()
-            elif sep and key.strip() == "image.description":
-                description = value
             elif sep and key.strip() in ("lxc.uts.name", "lxc.utsname"):
-                hostname = value
-        image = description or " ".join(x for x in (template, params) if x)
+                hostname = value.strip()
+        image = " ".join(x for x in (template, params) if x)
         out[name] = LxcConfig(name, image[:MAX_FIELD], hostname[:MAX_FIELD])
     return out
 

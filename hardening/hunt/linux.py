@@ -1,6 +1,6 @@
 """Linux hunt: the collector script and the pure parser of its output into a :class:`Snapshot`.
 
-The script is ``facts/header.sh`` + ``hunt/collect.sh`` + ``facts/footer.sh`` (same wire
+The script is ``facts/header.sh`` + ``hunt/collect.sh`` + ``hunt/containers.sh`` + ``facts/footer.sh`` (same wire
 format as the audit collector, see :mod:`hardening.facts.sections`), sent to ``sh -s``.
 The parser joins ``/proc/PID/fd`` socket links to the inodes of the TCP and UDP tables of every
 network namespace (the collector's own ``/proc/net/{tcp,tcp6,udp,udp6}``, the others' through
@@ -50,7 +50,12 @@ _TCP_LINE = re.compile(
     r"^\s*\d+:\s+([0-9A-Fa-f]{8}|[0-9A-Fa-f]{32}):([0-9A-Fa-f]{4})\s+([0-9A-Fa-f]{8}|[0-9A-Fa-f]{32}):"
     r"([0-9A-Fa-f]{4})\s+([0-9A-Fa-f]{2})\s+\S+\s+\S+\s+\S+\s+(\d+)\s+\d+\s+(\d+)"
 )
-_PIECES = (("hardening.facts", "header"), ("hardening.hunt", "collect"), ("hardening.facts", "footer"))
+_PIECES = (
+    ("hardening.facts", "header"),
+    ("hardening.hunt", "collect"),
+    ("hardening.hunt", "containers"),
+    ("hardening.facts", "footer"),
+)
 
 
 def build_hunt_script(nonce: str) -> str:
