@@ -114,8 +114,9 @@ class CgroupRef:
     uid: int | None = None  # the user slice it lives in (rootless containers)
 
     @property
-    def key(self) -> str:
-        return self.id or f"lxc:{self.lxc}"
+    def key(self) -> tuple[str, int | None]:
+        """What one description holds for: the container and the user slice it was found in."""
+        return (self.id or f"lxc:{self.lxc}", self.uid)
 
 
 def cgroup_ref(path: str) -> CgroupRef | None:
@@ -204,7 +205,7 @@ def _json_items(text: str) -> Iterable[object]:
             return
         try:
             item, pos = decoder.raw_decode(text, pos)
-        except ValueError:
+        except (ValueError, RecursionError):  # cut, garbled, or nested to exhaust the stack (a hostile host)
             return
         yield item
 
@@ -218,7 +219,7 @@ def _store_entry(item: object) -> StoreEntry | None:
     if isinstance(raw, str):
         try:
             parsed = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             parsed = None
         if isinstance(parsed, dict):
             meta = {k: _short(v) for k, v in parsed.items() if isinstance(k, str) and isinstance(v, str)}
@@ -371,13 +372,10 @@ class RuntimeState:
 
 
 def _store_lookup(state: RuntimeState, ref: CgroupRef) -> StoreEntry | None:
-    """The containers/storage entry of ``ref``: rootful stores first; a rootless store only for a
-    container in its owner's user slice."""
+    """The containers/storage entry of ``ref``: a rootful store for a container outside every user
+    slice, the owner's rootless store for a container in a user's slice (``user-UID.slice``)."""
     for store in state.stores:
-        if store.owner is None and ref.id in store.entries:
-            return store.entries[ref.id]
-    for store in state.stores:
-        if store.owner is not None and store.owner == ref.uid and ref.id in store.entries:
+        if store.owner == ref.uid and ref.id in store.entries:
             return store.entries[ref.id]
     return None
 
@@ -394,7 +392,10 @@ def describe(ref: CgroupRef, state: RuntimeState) -> Container:
     runtime = ref.runtime
     name = image = pod = namespace = k8s_container = ""
     pod_uid = ref.pod_uid
-    for st in state.states.get(ref.id, ()):
+    # Rootful runtimes' files name only containers outside the users' slices: a user may create a
+    # cgroup called docker-<id>.scope in the subtree delegated to them, not borrow that container's name.
+    rootful = state.states.get(ref.id, ()) if ref.uid is None else ()
+    for st in rootful:
         if st.source == "docker":
             runtime = "docker"
             named = [v for v in st.values.get("Name", ()) if v.startswith("/")]  # volumes have names too
@@ -414,7 +415,8 @@ def describe(ref: CgroupRef, state: RuntimeState) -> Container:
         namespace = st.get(*_NAMESPACE_KEYS) or namespace
         k8s_container = st.get(*_K8S_CONTAINER_KEYS) or k8s_container
         pod_uid = st.get(*_POD_UID_KEYS) or pod_uid
-    entry = _store_lookup(state, ref)
+    # containers/storage lists only podman's and CRI-O's containers
+    entry = _store_lookup(state, ref) if runtime in ("", "podman", "cri-o") else None
     if entry is not None:
         if runtime in ("", "podman"):
             runtime = "podman" if not entry.metadata.get("pod-name") else "cri-o"
@@ -449,7 +451,7 @@ def resolve(
     refs = {pid: ref_of(paths) for pid, paths in cgroups.items()}
     own_ref = refs.get(self_pid) if self_pid is not None else None
     own = parse_self(self_text, own_ref) if self_text or own_ref else None
-    described: dict[str, Container] = {}
+    described: dict[tuple[str, int | None], Container] = {}
     out: dict[int, Container] = {}
     for pid, ref in refs.items():
         if ref is not None:

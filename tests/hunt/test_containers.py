@@ -213,6 +213,8 @@ EXPECTED = {
     2109: lambda i: Container("podman", i["alice"], "alice-notes", "docker.io/library/python:3.12"),
     2110: lambda i: Container("podman", i["mallory"], "mallory-box", "docker.io/library/alpine:3.19"),
     2111: lambda i: Container("containerd", i["db"], "db"),
+    # mallory's own cgroup named docker-<id of web>.scope: the runtime and id it claims, not web's name
+    2113: lambda i: Container("docker", i["web"]),
 }
 
 
@@ -362,3 +364,15 @@ def test_udp_socket_on_stdio_is_scored_like_tcp_and_an_unconnected_one_is_not():
     approved = HuntContext(approved=(ipaddress.ip_network("203.0.113.0/24"),))
     (d,) = score(Snapshot(Platform.LINUX, {60: sh}, {3: connected}), approved)
     assert d.severity is Tier.MEDIUM
+
+
+def test_hostile_stores_do_not_break_the_parser():
+    head = "==> /var/lib/containers/storage/overlay-containers/containers.json <==\n"
+    deep = "[" * 200000 + "]" * 200000
+    assert ctr.parse_stores(head + deep, {})[0].entries == {}
+    meta = json.dumps([{"id": "ab" * 32, "names": ["x"], "metadata": "[" * 200000}])
+    (store,) = ctr.parse_stores(head + meta, {})
+    assert store.entries["ab" * 32].names == ("x",) and store.entries["ab" * 32].image_name == ""
+    junk = head + json.dumps([{"id": "../../etc", "names": ["x"]}, {"id": "cd" * 32, "names": [1, None, "y" * 9999]}])
+    (store,) = ctr.parse_stores(junk, {})
+    assert list(store.entries) == ["cd" * 32] and store.entries["cd" * 32].names == ("y" * ctr.MAX_FIELD,)
