@@ -10,8 +10,8 @@ already has network evidence.
 
 Tiers (see docs/hunt.md):
 
-- high: stdin/stdout/stderr is a TCP socket (or a connected UDP one) to a non-loopback peer (shell, interpreter,
-  netcat-like, or any process on an outbound connection); a shell or interpreter with
+- high: stdin/stdout/stderr is a TCP socket (or a connected UDP one) to a non-loopback peer
+  (shell, interpreter, netcat-like, or any process on an outbound connection); a shell or interpreter with
   network evidence spawned by an exposed service; a netcat-like with an exec option on
   an outbound connection; a shell spawned by a process whose stdio is on the network.
 - medium: a shell, or an interpreter running inline code, holding an outbound connection;
@@ -155,7 +155,7 @@ class _Graph:
         return _accepted(sock, self.listening)
 
     def conns(self, proc: Process) -> list[tuple[int, TcpSocket]]:
-        """(fd, socket) for every connected TCP socket the process holds, remote first."""
+        """(fd, socket) for every connected TCP (or connected UDP) socket the process holds, remote first."""
         out = []
         for fd, inode in proc.sockets:
             sock = self.snapshot.sockets.get(inode)

@@ -39,8 +39,8 @@ import hunt_scenarios as hs
 GOLDEN = Path(__file__).parents[1] / "golden" / "hunt"
 RUNTIMES = GOLDEN / "runtimes"
 LAB_IMAGE = "localhost/harden-lab:7dfbe287ddd4"
-LAB_CONTAINER = "harden-h8469-default"
-LAB_ID = "eaea36184c91c1a879a719593235d38c67a2e9cf33739221a7ce4b8e07677e4c"
+LAB_CONTAINER = "harden-h31409-default"
+LAB_ID = "565c0719bfec35d32c16e8f6b2b0f23768f1407bf60fc78c6dece31e3bdb2bd0"
 
 
 def load(name: str) -> Snapshot:
