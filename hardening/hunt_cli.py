@@ -42,6 +42,7 @@ from hardening.results import EXIT_BAD_INPUT, EXIT_CLEAN, EXIT_FAILING, EXIT_INC
 
 if TYPE_CHECKING:
     from hardening.console import Console
+    from hardening.hunt.model import Detection
     from hardening.hunt.run import HuntRun
     from hardening.hunt.verify import VerifyRun
 
@@ -125,14 +126,31 @@ def _print_hunt(ui: Console, run: HuntRun) -> None:
                 Text(safe(h.name, 40)),
                 Text(d.severity.value, style=_TIER_STYLE[d.severity.value]),
                 str(d.pid),
-                Text(safe(d.process, 40)),
+                Text(safe(d.process, 40)) + _in_container(d),
                 Text(safe(d.remote, 60)),
                 Text(safe("; ".join(d.reasons), 400)),
             )
     ui.rich.print(table)
+    _print_warnings(ui, run)
     total = sum(len(h.detections) for h in run.hosts)
     hidden = sum(len(h.suppressed) for h in run.hosts)
     ui.info(f"{len(run.hosts)} hosts, {total} detections ({hidden} suppressed); results: {run.path}")
+
+
+def _in_container(d: Detection) -> Text:
+    """`` in podman:web`` under the process name when it runs in a container, else nothing."""
+    from hardening.console import safe
+
+    return Text(f" in {safe(d.container.label, 80)}", style="cyan") if d.container else Text("")
+
+
+def _print_warnings(ui: Console, run: HuntRun) -> None:
+    """Every host's warnings (also in hunt.json): what the hunt could not see is never silent."""
+    from hardening.console import safe
+
+    for h in run.hosts:
+        for w in h.warnings:
+            ui.line(Text("warning: ", style="yellow") + Text(f"{safe(h.name, 40)}: {safe(w, 400)}"))
 
 
 @click.command("verify")
