@@ -252,8 +252,7 @@ def _print_hunt(ui: Console, run: HuntRun) -> None:
     for h in run.hosts:
         if h.status is not HostStatus.OK:
             ui.line(Text(f"{safe(h.name, 40)}: {h.status.value}: ", style="yellow") + Text(safe(h.message, 600)))
-        for w in h.warnings:
-            ui.line(Text(f"{safe(h.name, 40)}: warning: ", style="yellow") + Text(safe(w, 600)))
+    _print_warnings(ui, run)
     total = sum(len(h.detections) for h in run.hosts)
     incidents = sum(len(h.incidents) for h in run.hosts)
     hidden = sum(len(h.suppressed) for h in run.hosts)
@@ -261,6 +260,15 @@ def _print_hunt(ui: Console, run: HuntRun) -> None:
         f"{len(run.hosts)} hosts, {incidents} incidents from {total} detections ({hidden} suppressed); "
         f"results: {run.path}"
     )
+
+
+def _print_warnings(ui: Console, run: HuntRun) -> None:
+    """Every host's warnings (also in hunt.json): what the hunt could not see is never silent."""
+    from hardening.console import safe
+
+    for h in run.hosts:
+        for w in h.warnings:
+            ui.line(Text("warning: ", style="yellow") + Text(f"{safe(h.name, 40)}: {safe(w, 600)}"))
 
 
 @click.command("verify")

@@ -29,7 +29,7 @@ from hardening import __version__
 from hardening.facts.sections import FactError, parse_sections
 from hardening.fleet import run_fleet_ordered
 from hardening.hunt.incident import Incident, Key, Member, Seen, key_of
-from hardening.hunt.model import Detection, Snapshot, Tier
+from hardening.hunt.model import Container, Detection, Snapshot, Tier
 from hardening.hunt.score import HuntContext, parse_networks, parse_roles
 from hardening.hunt.suppress import Suppression
 from hardening.hunt.timeline import Timeline, Watched, parse_ss
@@ -85,6 +85,7 @@ class HostHunt:
     processes: int = 0
     sockets: int = 0
     duration_s: float = 0.0
+    host_seconds: float | None = None  # the collector's own run time on the host
     incidents: tuple[Incident, ...] = ()
     seen: Mapping[Key, Seen] = field(default_factory=dict)  # sightings of each detection (key_of pid, start)
     samples: int = 0
@@ -260,6 +261,7 @@ def _host(
         seen=w.seen,
         samples=w.samples,
         watch=replace(info, first=w.first, last=w.last) if info else None,
+        host_seconds=w.host_seconds,
     )
 
 
@@ -329,12 +331,27 @@ def detection_json(d: Detection, seen: Seen | None = None) -> dict[str, Any]:
         "parents": list(d.parents),
         "start_time": _iso(d.start_time),
         "kind": d.extra.get("kind", ""),
+        "container": container_json(d.container),
     }
     if seen is not None:
         doc.update(_seen_json(seen))
     if d.suppressed_by:
         doc["suppressed_by"] = d.suppressed_by
     return doc
+
+
+def container_json(c: Container | None) -> dict[str, Any] | None:
+    """A detection's ``container`` (null for a host process); ``kubernetes`` null outside a pod."""
+    if c is None:
+        return None
+    k8s = {"pod": c.pod, "namespace": c.namespace, "container": c.k8s_container, "pod_uid": c.pod_uid}
+    return {
+        "runtime": c.runtime,
+        "id": c.id,
+        "name": c.name,
+        "image": c.image,
+        "kubernetes": k8s if c.kubernetes else None,
+    }
 
 
 def member_json(m: Member) -> dict[str, Any]:
@@ -393,6 +410,7 @@ def host_json(h: HostHunt) -> dict[str, Any]:
         "sockets": h.sockets,
         "samples": h.samples,
         "duration_s": round(h.duration_s, 3),
+        "host_seconds": h.host_seconds,
         "warnings": list(h.warnings),
         "detections": [detection_json(d, h.seen.get(key_of(d.pid, d.start_time))) for d in h.detections],
         "suppressed": [detection_json(d, h.seen.get(key_of(d.pid, d.start_time))) for d in h.suppressed],

@@ -137,6 +137,7 @@ class Watched:
     first: float | None = None
     last: float | None = None
     traffic_known: bool = False
+    host_seconds: float | None = None  # the collector's run time on the host, summed over the samples
 
 
 def _exe(proc: Process) -> str:
@@ -185,6 +186,7 @@ class Timeline:
         self._hostname = ""
         self._traffic = False
         self._dropped_conns = self._dropped_procs = 0
+        self._host_seconds: float | None = None
 
     @property
     def samples(self) -> int:
@@ -208,6 +210,8 @@ class Timeline:
         self._platform, self._hostname = snapshot.platform, snapshot.hostname or self._hostname
         self._traffic = self._traffic or bool(traffic)
         self._self |= snapshot.self_pids
+        if snapshot.host_seconds is not None:
+            self._host_seconds = (self._host_seconds or 0.0) + snapshot.host_seconds
         for w in snapshot.warnings:
             self.warn(w)
         found = score(snapshot, self.ctx)
@@ -442,6 +446,7 @@ class Timeline:
             first=self._first,
             last=self._last,
             traffic_known=self._traffic,
+            host_seconds=round(self._host_seconds, 2) if self._host_seconds is not None else None,
         )
 
 
