@@ -289,12 +289,8 @@ def _exe_key(member: Member) -> str:
 
 
 def container_label(d: Detection) -> str:
-    """The container a detection runs in, as a short label ("" on the host): its ``container``
-    (an object with a ``label``) when the detection has one, else ``extra["container"]``."""
-    c = getattr(d, "container", None)
-    if c is not None:
-        return str(getattr(c, "label", c))
-    return d.extra.get("container", "")
+    """The container a detection runs in, as a short label (``podman:web``), "" on the host."""
+    return d.container.label if d.container is not None else ""
 
 
 def _ordered(ds: Iterable[Detection]) -> list[Detection]:

@@ -329,6 +329,7 @@ class Timeline:
             parents=tuple(f"{a.comm}({a.pid})" for a in ancestors),
             start_time=proc.start_time,
             extra={"kind": k},
+            container=proc.container,
         )
 
     def _beacons(self) -> list[tuple[Key, str, _Conn, Seen]]:
