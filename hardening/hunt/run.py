@@ -1,4 +1,5 @@
-"""Run the hunt on hosts: one round trip each, parse, score, suppress; write ``hunt.json``.
+"""Run the hunt on hosts: one round trip each (one snapshot, or ``--watch`` samples), fold the samples
+into detections and incidents (:mod:`hardening.hunt.timeline`); write ``hunt.json``.
 
 A host's failure is data (a :class:`HostHunt` with a non-ok status), never an exception.
 Hosts are reached through the transport registry (:mod:`hardening.transport`: the same output
@@ -11,6 +12,7 @@ Example::
     for h in hunt_fleet(targets, HuntOptions(forks=10), suppressions=()):
         print(h.name, h.status, len(h.detections))
     run = run_hunt(targets, HuntOptions(), (), inventory="inv.ini", out_dir=Path("reports/hunt"))
+    watch = HuntOptions(watch=WatchSpec(duration=300, interval=2))  # sample each host for 5 minutes
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from hardening import __version__
-from hardening.facts.sections import FactError, parse_sections
+from hardening.facts.sections import FactError
 from hardening.fleet import run_fleet_ordered
 from hardening.hunt.incident import Incident, Key, Member, Seen, key_of
 from hardening.hunt.model import Container, Detection, Snapshot, Tier
@@ -104,19 +106,12 @@ def context_for(target: Target) -> HuntContext:
     )
 
 
-def snapshot_host(target: Target, options: HuntOptions) -> tuple[Snapshot, RunResult]:
-    """Collect and parse one host's snapshot, one sample (raises TransportError / FactError)."""
-    if target.connection.is_windows:
-        from hardening.hunt.windows import hunt_script, parse_windows_snapshot
+def _windows_snapshot(target: Target, options: HuntOptions) -> tuple[Snapshot, RunResult]:
+    """Collect and parse a Windows host's snapshot (raises TransportError / FactError)."""
+    from hardening.hunt.windows import hunt_script, parse_windows_snapshot
 
-        run = run_script(target, hunt_script(), options)
-        return parse_windows_snapshot(run.stdout.decode("utf-8", "replace")), run
-    from hardening.hunt.linux import new_hunt_collector, parse_snapshot
-
-    collector = new_hunt_collector()
-    run = run_script(target, collector.script, options)
-    sections = parse_sections(run.stdout, collector.nonce)  # views of the bytes, decoded per section
-    return parse_snapshot(sections), run
+    run = run_script(target, hunt_script(), options)
+    return parse_windows_snapshot(run.stdout.decode("utf-8", "replace")), run
 
 
 def sample_time(sample: Sample) -> float | None:
@@ -198,7 +193,7 @@ def _hunt_host(target: Target, options: HuntOptions, suppressions: Sequence[Supp
     end: WatchEnd | None = None
     try:
         if platform is Platform.WINDOWS:
-            snapshot, run = snapshot_host(target, options)
+            snapshot, run = _windows_snapshot(target, options)
             tl.add(snapshot, {}, 0, None)
             complete, error = snapshot.complete, ""
         else:
