@@ -171,6 +171,10 @@ def audit_fleet_ansible(run: AnsibleRun) -> Iterator[HostResult]:
             )
     if not linux:
         return
+    from hardening.ansible_env import runner_kwargs, scrub_command_records, show_event
+    from hardening.verbose import verbosity
+
+    verbose = verbosity() > 0
     nonce = secrets.token_hex(8)
     results: queue.Queue[HostResult | None] = queue.Queue()
     done: set[str] = set()
@@ -188,9 +192,12 @@ def audit_fleet_ansible(run: AnsibleRun) -> Iterator[HostResult]:
             results.put(result_from_event(hosts[name], kind, res if isinstance(res, Mapping) else {}, nonce))
         if redactor and redactor.found(strings_of(event)):  # judged from the output as it came; kept blanked
             event.update(redactor.data(event))
+        if verbose:
+            show_event(event)  # -v: Ansible's own output on stderr
         return True  # ansible-runner writes the event (job_events/) after this returns
 
     run.private_dir.mkdir(parents=True, exist_ok=True)
+    envvars = _runner_env(run.options)
     body = run.private_dir / "harden_collector.sh"
     body.write_text(script_body(), encoding="ascii")
     cmdline = []
@@ -210,7 +217,7 @@ def audit_fleet_ansible(run: AnsibleRun) -> Iterator[HostResult]:
             "harden_collector_body": str(body.resolve()),
             "harden_collector_version": __version__,
         },
-        "envvars": _runner_env(run.options),
+        **runner_kwargs(envvars),
         "quiet": True,
         "rotate_artifacts": 0,
         "event_handler": on_event,
@@ -230,6 +237,7 @@ def audit_fleet_ansible(run: AnsibleRun) -> Iterator[HostResult]:
         if item is not None:
             yield item
     rc, status = runner.rc, runner.status
+    scrub_command_records(run.private_dir / "artifacts", envvars)
     scrub_files(run.private_dir / "artifacts", redactor)
     tail = _stdout_tail(run.private_dir / "artifacts" / "collect" / "stdout")
     for name in linux:

@@ -101,7 +101,7 @@ def hunt_cmd(
     kh = str(known_hosts) if known_hosts else None
     options = HuntOptions(forks=forks, timeout=timeout, known_hosts=kh, max_output=max_output)
     run = run_hunt(targets, options, rules, str(inventory), out_dir or _default_out("hunt"))
-    _print_hunt(ui, run)
+    _print_hunt(Console.for_stream(sys.stdout), run)
     if run.high:
         sys.exit(EXIT_FAILING)
     sys.exit(EXIT_INCOMPLETE if run.not_reached else EXIT_CLEAN)
@@ -184,7 +184,7 @@ def verify_cmd(
     except VerifyError as exc:
         ui.error(str(exc))
         sys.exit(EXIT_BAD_INPUT)
-    _print_verify(ui, run, port_list)
+    _print_verify(Console.for_stream(sys.stdout), run, port_list)
     if run.open_outside_policy:
         sys.exit(EXIT_FAILING)
     sys.exit(EXIT_INCOMPLETE if run.not_reached else EXIT_CLEAN)
