@@ -232,3 +232,37 @@ def test_galaxy_build_install_and_a_users_playbook_with_fqcn_roles_on_a_lab_host
     after = statuses(json.loads((out / "results.json").read_text()))
     assert after[("default", "egress.default_deny")] == "pass" and after[("default", "egress.allowlist")] == "pass"
     assert after[("default", "binaries.netcat")] == "fail"  # not a role the playbook named
+
+
+# ------------------------------------------------------------------------------ -K and -e
+
+
+def test_become_password_and_extra_vars_flags_reach_both_engines(lab, tmp_path):
+    half = lab.host("half")  # logs in with a password; sudo asks for it
+    assert lab.password
+    common = f"-o UserKnownHostsFile={lab.known_hosts} -o StrictHostKeyChecking=yes"
+    (tmp_path / "inv.ini").write_text(
+        f"half ansible_host=127.0.0.1 ansible_port={half.port} ansible_user=harden "
+        f"ansible_password={lab.password} ansible_become=true ansible_ssh_common_args='{common}'\n"
+    )  # no ansible_become_password: -K gives it
+
+    def audit(engine: str, out: str, *flags: str, answer: str | None = None) -> dict:
+        proc = subprocess.run(
+            [str(BIN / "harden"), "audit", "inv.ini", "--engine", engine, "--out", out, "--timeout", "30", *flags],
+            cwd=tmp_path, env=_env(), input=answer, capture_output=True, text=True, timeout=300,
+            start_new_session=True,  # no terminal: getpass reads the answer from stdin
+        )  # fmt: skip
+        assert proc.returncode in (1, 3), proc.stderr[-3000:]
+        for text in (proc.stdout, proc.stderr):
+            assert lab.password not in text
+        (h,) = json.loads((tmp_path / out / "results.json").read_text())["hosts"]
+        return h
+
+    for engine in ("native", "ansible"):
+        h = audit(engine, f"{engine}-nok")
+        assert h["status"] == "auth_failed", (engine, h["message"])  # sudo wants a password nobody gave
+        h = audit(engine, f"{engine}-k", "-K", answer=f"{lab.password}\n")
+        assert h["status"] == "ok" and "without root" not in h["message"], (engine, h["message"])
+        no_file_holds(tmp_path / f"{engine}-k", lab.password)
+        h = audit(engine, f"{engine}-e", "-K", "-e", "ansible_user=nobody-here", answer=f"{lab.password}\n")
+        assert h["status"] == "auth_failed", (engine, h["message"])  # -e wins over the inventory's user
