@@ -10,8 +10,8 @@ already has network evidence.
 
 Tiers (see docs/hunt.md):
 
-- high: stdin/stdout/stderr is a TCP socket to a non-loopback peer (shell, interpreter,
-  netcat-like, or any process on an outbound connection); a shell or interpreter with
+- high: stdin/stdout/stderr is a TCP socket (or a connected UDP one) to a non-loopback peer
+  (shell, interpreter, netcat-like, or any process on an outbound connection); a shell or interpreter with
   network evidence spawned by an exposed service; a netcat-like with an exec option on
   an outbound connection; a shell spawned by a process whose stdio is on the network.
 - medium: a shell, or an interpreter running inline code, holding an outbound connection;
@@ -145,20 +145,17 @@ def kind(proc: Process) -> str:
 @dataclass(frozen=True)
 class _Graph:
     snapshot: Snapshot
-    listening: frozenset[tuple[str, int]]
+    listening: frozenset[tuple[str, str, int]]  # (netns, address, port) of every TCP listener
 
     @classmethod
     def of(cls, snapshot: Snapshot) -> _Graph:
-        return cls(
-            snapshot, frozenset((s.local.address, s.local.port) for s in snapshot.sockets.values() if s.listening)
-        )
+        return cls(snapshot, _listeners(snapshot))
 
     def inbound(self, sock: TcpSocket) -> bool:
-        port = sock.local.port
-        return any(p == port and (a == sock.local.address or a in ("0.0.0.0", "::")) for a, p in self.listening)
+        return _accepted(sock, self.listening)
 
     def conns(self, proc: Process) -> list[tuple[int, TcpSocket]]:
-        """(fd, socket) for every connected TCP socket the process holds, remote first."""
+        """(fd, socket) for every connected TCP (or connected UDP) socket the process holds, remote first."""
         out = []
         for fd, inode in proc.sockets:
             sock = self.snapshot.sockets.get(inode)
@@ -172,6 +169,23 @@ class _Graph:
             if sock is not None and sock.listening and not sock.local.loopback:
                 return sock
         return None
+
+
+def _listeners(snapshot: Snapshot) -> frozenset[tuple[str, str, int]]:
+    """Every listening socket by network namespace: a port listened on in one namespace says nothing
+    about a connection in another (each container has its own ports)."""
+    return frozenset((s.netns, s.local.address, s.local.port) for s in snapshot.sockets.values() if s.listening)
+
+
+def _accepted(sock: TcpSocket, listening: frozenset[tuple[str, str, int]]) -> bool:
+    """Whether ``sock`` came in through a listener of its own namespace (its local port is listened on)."""
+    port, ns = sock.local.port, sock.netns
+    return any(n == ns and p == port and (a == sock.local.address or a in ("0.0.0.0", "::")) for n, a, p in listening)
+
+
+def _proto(sock: TcpSocket) -> str:
+    """``TCP`` or ``UDP``, for reasons (a UDP socket on stdio is scored as a TCP one)."""
+    return sock.proto.upper()
 
 
 @dataclass
@@ -217,10 +231,10 @@ def _stdio_socket(f: _Finding, proc: Process, k: str, g: _Graph, conns: list[tup
     direction = "inbound" if g.inbound(sock) else "outbound"
     if not sock.remote.loopback:
         if k in ("shell", "interpreter", "netcat") or direction == "outbound":
-            f.raise_to(Tier.HIGH, f"{fds} is a TCP socket, {direction}, to {sock.remote} ({k} {proc.comm})")
+            f.raise_to(Tier.HIGH, f"{fds} is a {_proto(sock)} socket, {direction}, to {sock.remote} ({k} {proc.comm})")
             f.remote, f.network, f.strong = str(sock.remote), True, True
     elif k in ("shell", "interpreter"):
-        f.raise_to(Tier.MEDIUM, f"{fds} is a TCP socket to loopback {sock.remote} (a tunnelled shell?)")
+        f.raise_to(Tier.MEDIUM, f"{fds} is a {_proto(sock)} socket to loopback {sock.remote} (a tunnelled shell?)")
         f.remote, f.network = str(sock.remote), True
 
 
@@ -242,7 +256,9 @@ def _own_outbound(
         else:
             f.raise_to(Tier.MEDIUM, f"netcat-like {proc.comm} holds an outbound connection to {sock.remote}")
     elif k == "shell":
-        f.raise_to(Tier.MEDIUM, f"shell {proc.comm} holds an outbound TCP connection to {sock.remote}{where}")
+        f.raise_to(
+            Tier.MEDIUM, f"shell {proc.comm} holds an outbound {_proto(sock)} connection to {sock.remote}{where}"
+        )
     elif k == "interpreter":
         code = _inline_code(proc)
         if code is not None:
@@ -270,11 +286,11 @@ def _relay_parent(f: _Finding, proc: Process, k: str, g: _Graph) -> None:
             continue
         sock = conns[0][1]
         ak = kind(anc)
-        on_stdio = any(0 <= d <= 2 for d, _ in conns)
+        on_stdio = next((s for d, s in conns if 0 <= d <= 2), None)
         flag = _exec_option(anc) if ak == "netcat" else None
         f.remote, f.network = f.remote or str(sock.remote), True
         if on_stdio or flag:
-            why = "its stdio is a TCP socket" if on_stdio else f"exec option {flag!r}"
+            why = f"its stdio is a {_proto(on_stdio)} socket" if on_stdio else f"exec option {flag!r}"
             f.raise_to(Tier.HIGH, f"spawned by {_label(anc)} ({ak}, {why}) connected to {sock.remote}")
             f.strong = True
         elif ak in ("netcat", "interpreter", "shell"):
@@ -375,6 +391,7 @@ def assess(proc: Process, snapshot: Snapshot, ctx: HuntContext, graph: _Graph | 
         parents=tuple(_label(a) for a in snapshot.ancestors(proc.pid, limit=6)),
         start_time=proc.start_time,
         extra={"kind": k},
+        container=proc.container,
     )
 
 
