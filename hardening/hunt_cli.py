@@ -102,7 +102,8 @@ def hunt_cmd(
     kh = str(known_hosts) if known_hosts else None
     options = HuntOptions(forks=forks, timeout=timeout, known_hosts=kh, max_output=max_output)
     run = run_hunt(targets, options, rules, str(inventory), out_dir or _default_out("hunt"))
-    _print_hunt(ui, run)
+    _print_hunt(Console.for_stream(sys.stdout), run)  # results on stdout
+    _print_warnings(ui, run)  # what the hunt could not see: stderr, with the progress
     if run.high:
         sys.exit(EXIT_FAILING)
     sys.exit(EXIT_INCOMPLETE if run.not_reached else EXIT_CLEAN)
@@ -131,7 +132,6 @@ def _print_hunt(ui: Console, run: HuntRun) -> None:
                 Text(safe("; ".join(d.reasons), 400)),
             )
     ui.rich.print(table)
-    _print_warnings(ui, run)
     total = sum(len(h.detections) for h in run.hosts)
     hidden = sum(len(h.suppressed) for h in run.hosts)
     ui.info(f"{len(run.hosts)} hosts, {total} detections ({hidden} suppressed); results: {run.path}")
@@ -202,7 +202,7 @@ def verify_cmd(
     except VerifyError as exc:
         ui.error(str(exc))
         sys.exit(EXIT_BAD_INPUT)
-    _print_verify(ui, run, port_list)
+    _print_verify(Console.for_stream(sys.stdout), run, port_list)
     if run.open_outside_policy:
         sys.exit(EXIT_FAILING)
     sys.exit(EXIT_INCOMPLETE if run.not_reached else EXIT_CLEAN)
