@@ -125,7 +125,8 @@ def hunt_cmd(
     options = HuntOptions(forks=forks, timeout=timeout, known_hosts=kh, max_output=max_output, watch=spec)
     with _WatchProgress(ui, spec.duration if spec else 0, len(targets), forks):
         run = run_hunt(targets, options, rules, str(inventory), out_dir or _default_out("hunt"))
-    _print_hunt(ui, run)
+    _print_hunt(Console.for_stream(sys.stdout), run)  # results on stdout
+    _print_warnings(ui, run)  # what the hunt could not see: stderr, with the progress
     if run.high:
         sys.exit(EXIT_FAILING)
     sys.exit(EXIT_INCOMPLETE if run.not_reached else EXIT_CLEAN)
@@ -239,8 +240,8 @@ def _when(i: Incident) -> str:
 
 
 def _print_hunt(ui: Console, run: HuntRun) -> None:
-    """The incident table, each incident's strongest reason, why each host not hunted was not, every warning
-    and the summary line (host text made terminal-safe)."""
+    """The incident table, each incident's strongest reason, why each host not hunted was not, and the
+    summary line (host text made terminal-safe); the warnings go to stderr (:func:`_print_warnings`)."""
     from hardening.console import safe
     from hardening.model import HostStatus
 
@@ -252,7 +253,6 @@ def _print_hunt(ui: Console, run: HuntRun) -> None:
     for h in run.hosts:
         if h.status is not HostStatus.OK:
             ui.line(Text(f"{safe(h.name, 40)}: {h.status.value}: ", style="yellow") + Text(safe(h.message, 600)))
-    _print_warnings(ui, run)
     total = sum(len(h.detections) for h in run.hosts)
     incidents = sum(len(h.incidents) for h in run.hosts)
     hidden = sum(len(h.suppressed) for h in run.hosts)
@@ -320,7 +320,7 @@ def verify_cmd(
     except VerifyError as exc:
         ui.error(str(exc))
         sys.exit(EXIT_BAD_INPUT)
-    _print_verify(ui, run, port_list)
+    _print_verify(Console.for_stream(sys.stdout), run, port_list)
     if run.open_outside_policy:
         sys.exit(EXIT_FAILING)
     sys.exit(EXIT_INCOMPLETE if run.not_reached else EXIT_CLEAN)

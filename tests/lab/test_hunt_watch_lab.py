@@ -122,7 +122,8 @@ def test_watch_sees_transient_shells_beacons_and_quiet_sessions(wlab, tmp_path):
     # no benign process of the container is reported at all
     ours = set().union(*groups.values()) | {p["pid"] for i in h["incidents"] for p in i["processes"]}
     assert not [d for d in h["detections"] if d["pid"] not in ours], h["detections"]
-    err = watch.stderr
-    assert "harden hunt --watch: sampling 1 host for" in err and rec["id"] in err and "seen" in err
-    rows = [line for line in err.splitlines() if any(i["id"] in line for i in h["incidents"])]
+    assert "harden hunt --watch: sampling 1 host for" in watch.stderr  # the progress, on stderr
+    out = watch.stdout  # the results: the table and a line per incident
+    assert rec["id"] in out and "seen" in out
+    rows = [line for line in out.splitlines() if any(i["id"] in line for i in h["incidents"])]
     assert rows and max(len(line) for line in rows) <= 100, rows
