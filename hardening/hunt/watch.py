@@ -18,9 +18,9 @@ added to the hunt collector is sampled without any change here. The loop is boun
 (``--max-output`` less a margin), so the host is never cut off mid-sample by the transport's cap.
 Each sample is written to the collector's private directory first, to count its bytes.
 
-``HS`` (the sample index, 0 for the first) is visible to collect.sh: a piece with an expensive
-section that cannot change during a watch may skip it when ``HS`` is not 0 (the parser then
-finds that section in sample 0 only).
+``HS`` (the sample index, 0 for the first) is visible to the pieces: a piece with an expensive
+section that cannot change during a watch may skip it when ``HS`` is not 0 (later samples then
+reuse sample 0's section, see :func:`iter_samples`).
 
 Example::
 
@@ -37,7 +37,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
 
-from hardening.facts.sections import Sections, parse_sections, parse_uint
+from hardening.facts.sections import Section, Sections, parse_sections, parse_uint
 
 MAX_DURATION = 3600  # seconds a watch may last
 MIN_INTERVAL = 1  # seconds between samples, at least
@@ -220,17 +220,24 @@ def iter_samples(output: bytes, nonce: str) -> Iterator[Sample]:
 
     Each sample's :class:`Sections` holds the run's header sections (``meta.*``) and its own;
     ``complete`` is True for every sample but a last one cut short (no ``__done__`` after it).
+    A complete later sample also holds the sections of sample 0 it does not have itself (a piece
+    that reads something only when ``HS`` is 0), never its ``!err`` ones; a cut sample does not
+    (what is missing there was lost, not skipped).
     """
     marks = _marks(output, nonce)
     if not marks:
         yield Sample(0, None, parse_sections(output, nonce))
         return
     header = parse_sections(output[: marks[0]], nonce).by_name
+    first: dict[str, Section] = {}
     for n, start in enumerate(marks):
         stop = marks[n + 1] if n + 1 < len(marks) else len(output)
         own = parse_sections(output[start:stop], nonce)
-        last = n + 1 == len(marks)
-        sections = Sections({**header, **own.by_name}, complete=own.complete if last else True)
+        complete = own.complete if n + 1 == len(marks) else True
+        if n == 0:
+            first = {k: v for k, v in own.by_name.items() if v.rc is not None and not k.endswith("!err")}
+        base = first if complete else {}
+        sections = Sections({**header, **base, **own.by_name}, complete=complete)
         index, uptime = _marker(sections.text(SAMPLE_SECTION))
         yield Sample(n if index is None else index, uptime, sections)
 

@@ -475,3 +475,21 @@ def test_forged_markers_are_bounded():
     one = b"@@n1 B hunt.sample\n0 100\n@@n1 E hunt.sample 0\n"
     samples = list(iter_samples(one * (MAX_SAMPLES + 50), nonce))
     assert len(samples) == MAX_SAMPLES
+
+
+def test_later_samples_reuse_what_only_sample_0_read():
+    """A piece may read a costly section only when HS is 0: complete later samples reuse it, a cut one not."""
+
+    def sample(i: int, *sections: str, done: bool = False) -> bytes:
+        body = f"@@n B hunt.sample\n{i} {100 * i}\n@@n E hunt.sample 0\n".encode()
+        for name in sections:
+            body += f"@@n B {name}\n{name} of {i}\n@@n E {name} 0\n".encode()
+        return body + (b"@@n B __done__\n\n@@n E __done__ 0\n" if done else b"")
+
+    out = sample(0, "hunt.stat", "hunt.costly", "hunt.costly!err") + sample(1, "hunt.stat") + sample(2, "hunt.stat")
+    _, second, _, cut = iter_samples(out + b"@@n B hunt.sample\n3 300\n@@n E hunt.sample 0\n@@n B hunt.stat\nx", "n")
+    assert second.sections.text("hunt.costly") == "hunt.costly of 0" and "hunt.costly!err" not in second.sections
+    assert second.sections.text("hunt.stat") == "hunt.stat of 1"
+    assert not cut.sections.complete and "hunt.costly" not in cut.sections
+    *_, last = iter_samples(out[: -len(sample(2, "hunt.stat"))] + sample(2, "hunt.stat", done=True), "n")
+    assert last.sections.complete and last.sections.text("hunt.costly") == "hunt.costly of 0"
