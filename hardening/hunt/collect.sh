@@ -91,3 +91,8 @@ _hunt_nets() {
     } | head -c "$HK"
 }
 _h_run hunt.nets _hunt_nets
+# Bytes per established TCP socket, joined to the tables by "ino:N" (hardening/hunt/timeline.py), when
+# iproute2's ss is there: /proc/net/tcp has no byte counters (its tx_queue/rx_queue are only what
+# waits in the queues now). ss answers for this network namespace only.
+_hunt_ss() { ss -tine state established | head -c "$HK"; }
+if _h_has ss; then _h_run hunt.ss _hunt_ss; else _h_cmd hunt.ss ss; fi
