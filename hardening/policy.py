@@ -13,6 +13,8 @@ harden_allowed_binaries    netcat-likes tolerated here: names (``socat``) or   [
                            absolute paths (``/usr/bin/socat``)
 harden_probe_addresses     public addresses the egress judge uses as "an       203.0.113.77,
                            arbitrary destination" (never contacted)            2001:db8:4::77
+harden_required_sensors    behavioural sensors that must run here (ids of      [] (any
+                           :mod:`hardening.sensors`: falco, auditd, mde...)    running one)
 =========================  ==================================================  ==========
 
 Example::
@@ -74,6 +76,7 @@ class Policy:
         ipaddress.ip_address("203.0.113.77"),
         ipaddress.ip_address("2001:db8:4::77"),
     )
+    required_sensors: tuple[str, ...] = ()
 
     @classmethod
     def from_vars(cls, hostvars: Mapping[str, Any]) -> Policy:
@@ -90,6 +93,7 @@ class Policy:
                 _address(v, "harden_probe_addresses") for v in _as_list(hostvars, "harden_probe_addresses")
             )
             or cls.probe_addresses,
+            required_sensors=tuple(dict.fromkeys(_sensor(v) for v in _as_list(hostvars, "harden_required_sensors"))),
         )
 
     @property
@@ -118,6 +122,7 @@ class Policy:
             ],
             "dns_resolvers": [str(a) for a in self.dns_resolvers],
             "allowed_binaries": list(self.allowed_binaries),
+            "required_sensors": list(self.required_sensors),
         }
 
 
@@ -136,6 +141,17 @@ def _string(value: Any, name: str) -> str:
     if not isinstance(value, str) or not value:
         raise PolicyError(f"{name}: expected non-empty strings, got {value!r}")
     return value
+
+
+def _sensor(value: Any) -> str:
+    from hardening.sensors import SENSORS
+
+    text = str(value).strip().lower()
+    if text not in SENSORS:
+        raise PolicyError(
+            f"harden_required_sensors: {value!r} is not a sensor harden knows ({', '.join(sorted(SENSORS))})"
+        )
+    return text
 
 
 def _address(value: Any, name: str) -> IPAddress:

@@ -317,6 +317,29 @@ try {
 } catch { $sm.events_error = Get-HardenError $_ }
 Write-HardenArea 'sysmon' $sm
 
+# --- sensors (Defender, EDR agents) ---------------------------------------------------------
+# Get-MpComputerStatus (MSFT_MpComputerStatus): real-time, behaviour monitoring, tamper protection,
+# running mode; and the services of the EDR agents harden knows (hardening/sensors.py).
+$se = @{}
+try {
+    $mp = Get-MpComputerStatus
+    $se.defender = @{
+        am_service_enabled = [bool]$mp.AMServiceEnabled; antivirus_enabled = [bool]$mp.AntivirusEnabled
+        real_time = [bool]$mp.RealTimeProtectionEnabled; behavior_monitor = [bool]$mp.BehaviorMonitorEnabled
+        on_access = [bool]$mp.OnAccessProtectionEnabled; ioav = [bool]$mp.IoavProtectionEnabled
+        tamper_protected = $(if ($null -ne $mp.IsTamperProtected) { [bool]$mp.IsTamperProtected } else { $null })
+        running_mode = [string]$mp.AMRunningMode
+    }
+} catch { $se.defender_error = Get-HardenError $_ }
+try {
+    $known = @('WinDefend', 'Sense', 'Sysmon', 'Sysmon64', 'CSFalconService', 'SentinelAgent', 'WazuhSvc',
+               'Elastic Agent', 'ElasticEndpoint', 'osqueryd')
+    $se.services = @(Get-CimInstance -ClassName Win32_Service | Where-Object { $_.Name -in $known } | ForEach-Object {
+        @{ name = [string]$_.Name; state = [string]$_.State; start_mode = [string]$_.StartMode; path = [string]$_.PathName }
+    })
+} catch { $se.services_error = Get-HardenError $_ }
+Write-HardenArea 'sensors' $se
+
 # --- netcat-likes ---------------------------------------------------------------------------
 # Walked folder by folder (-LiteralPath with -Recurse -Include ignores -Include on 5.1, and -Include
 # ignores -Depth): names are compared here and again on the controller. Directory reparse points

@@ -89,6 +89,7 @@ def test_windows_roles_order_appcontrol_last():
                         "powershell.logging",
                         "dns.query_logging",
                         "binaries.netcat",
+                        "edr.sensor",
                     )
                 ],
             }
@@ -249,7 +250,7 @@ def test_generated_playbooks_pass_ansible_lint_production(tmp_path):
             "checks": [
                 {"id": i, "status": "fail"}
                 for i in ("egress.default_deny", "dns.query_logging", "audit.sysmon", "powershell.logging",
-                          "appcontrol.enforced", "binaries.netcat")
+                          "edr.sensor", "appcontrol.enforced", "binaries.netcat")
             ],
         }
     )  # fmt: skip
@@ -276,7 +277,8 @@ def test_harden_remediate_regenerates_without_auditing(tmp_path):
         timeout=60,
     )
     assert out.returncode == 0, out.stderr
-    assert "default: harden_netcat, harden_dns_logging, harden_auditd, harden_appcontrol, harden_egress" in out.stdout
+    roles = "harden_netcat, harden_dns_logging, harden_auditd, harden_edr, harden_appcontrol, harden_egress"
+    assert f"default: {roles}" in out.stdout
     pb = tmp_path / "playbooks"
     assert json.loads((pb / "plan.json").read_text())["hosts"][0]["name"] == "default"
     assert yaml.safe_load((pb / "host_vars" / "half.yml").read_text().replace("!unsafe", ""))["harden_roles"]

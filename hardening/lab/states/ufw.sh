@@ -2,7 +2,7 @@
 # allow in 22/tcp; netcat-openbsd present (stock), no other netcat-likes, no auditd,
 # no dnsmasq, resolv.conf -> 198.18.0.1.
 # Login: root with the lab key (no become).
-lab_purge netcat-traditional ncat socat busybox auditd dnsmasq dnsmasq-base
+lab_purge netcat-traditional ncat socat busybox audispd-plugins auditd dnsmasq dnsmasq-base
 nft flush ruleset
 ufw default deny incoming >/dev/null
 ufw default deny outgoing >/dev/null
