@@ -340,6 +340,64 @@ try {
 } catch { $se.services_error = Get-HardenError $_ }
 Write-HardenArea 'sensors' $se
 
+# --- log forwarding (Windows Event Forwarding, agents) ---------------------------------------
+# The WEF client policy (SubscriptionManager), its service (WinRM) and the forwarding plugin's
+# own log; the Sysmon and PowerShell channels and who may read them (WEF reads as NETWORK
+# SERVICE); the services and configuration files of log agents.
+$lf = @{}
+try {
+    $lf.subscription_manager = Get-HardenKey 'HKLM:\SOFTWARE\Policies\Microsoft\Windows\EventLog\EventForwarding\SubscriptionManager'
+} catch { $lf.policy_error = Get-HardenError $_ }
+try {
+    $known = @('WinRM', 'Wecsvc', 'SplunkForwarder', 'winlogbeat', 'nxlog', 'WazuhSvc', 'Elastic Agent', 'AzureMonitorAgent')
+    $lf.services = @(Get-CimInstance -ClassName Win32_Service | Where-Object { $_.Name -in $known } | ForEach-Object {
+        @{ name = [string]$_.Name; state = [string]$_.State; start_mode = [string]$_.StartMode; path = [string]$_.PathName }
+    })
+} catch { $lf.services_error = Get-HardenError $_ }
+$lf.channels = @(foreach ($c in @('Microsoft-Windows-Sysmon/Operational', 'Microsoft-Windows-PowerShell/Operational')) {
+    try {
+        $l = Get-WinEvent -ListLog $c
+        @{ name = $c; is_enabled = [bool]$l.IsEnabled; sddl = [string]$l.SecurityDescriptor }
+    } catch { @{ name = $c; error = Get-HardenError $_ } }
+})
+try {
+    $lf.event_log_readers = @(Get-LocalGroupMember -SID 'S-1-5-32-573' | ForEach-Object { [string]$_.SID })
+} catch { $lf.event_log_readers_error = Get-HardenError $_ }
+try {
+    $lf.plugin_events = @(Get-WinEvent -LogName 'Microsoft-Windows-Forwarding/Operational' -MaxEvents 20 -ErrorAction SilentlyContinue | ForEach-Object {
+        $m = [string]$_.Message -replace '\s+', ' '
+        if ($m.Length -gt 300) { $m = -join $m[0..299] }
+        @{ id = [int]$_.Id; time = [string]$_.TimeCreated; message = $m }
+    })
+} catch { $lf.plugin_events_error = Get-HardenError $_ }
+try {
+    $files = @("$env:ProgramFiles\SplunkUniversalForwarder\etc\system\local\inputs.conf",
+               "$env:ProgramFiles\Winlogbeat\winlogbeat.yml", "$env:ProgramFiles\nxlog\conf\nxlog.conf",
+               "${env:ProgramFiles(x86)}\ossec-agent\ossec.conf")
+    $files += @(Get-ChildItem -Path "$env:ProgramFiles\SplunkUniversalForwarder\etc\apps\*\local\inputs.conf" -ErrorAction SilentlyContinue | ForEach-Object { $_.FullName })
+    $lf.agent_configs = @(foreach ($f in $files | Select-Object -First 32) {
+        if ($f -and (Test-Path -LiteralPath $f)) {
+            $t = [string](Get-Content -LiteralPath $f -Raw -ErrorAction SilentlyContinue)
+            if ($t.Length -gt 65536) { $t = -join $t[0..65535] }
+            @{ path = [string]$f; text = $t }
+        }
+    })
+} catch { $lf.agent_configs_error = Get-HardenError $_ }
+try {
+    # The subscription managers' host names, resolved by this host's resolver.
+    $lf.resolved = @(foreach ($v in @($lf.subscription_manager.Values)) {
+        if ([string]$v -match 'Server=[a-zA-Z]+://([^/:,\]\s]+)') {
+            $h = $Matches[1]
+            try {
+                foreach ($r in @(Resolve-DnsName -Name $h -QuickTimeout -ErrorAction Stop | Where-Object { $_.IPAddress })) {
+                    @{ name = [string]$h; address = [string]$r.IPAddress }
+                }
+            } catch { }
+        }
+    } | Select-Object -First 32)
+} catch { $lf.resolve_error = Get-HardenError $_ }
+Write-HardenArea 'forwarding' $lf
+
 # --- netcat-likes ---------------------------------------------------------------------------
 # Walked folder by folder (-LiteralPath with -Recurse -Include ignores -Include on 5.1, and -Include
 # ignores -Depth): names are compared here and again on the controller. Directory reparse points

@@ -263,6 +263,7 @@ def test_item4_collector_prints_one_line_per_area_fast_ones_first():
         "powershell",
         "sysmon",
         "sensors",
+        "forwarding",
         "binaries",
         "done",
     ]

@@ -5,6 +5,7 @@
 # - dnsmasq on 127.0.0.1 WITHOUT log-queries; resolv.conf -> 127.0.0.1.
 # - netcat-openbsd removed, but ncat installed and a socat binary copied to
 #   /usr/local/bin/socat (no package owns it).
+# - rsyslog forwards only auth,authpriv to 198.18.0.1 (the line forwarding everything is commented out).
 # Login: harden with a PASSWORD (password auth on), sudo asks for it.
 cp /usr/bin/socat /usr/local/bin/socat
 lab_purge netcat-openbsd netcat-traditional socat busybox
@@ -44,6 +45,12 @@ server=198.18.0.1
 DNS
 /etc/init.d/dnsmasq start >/dev/null
 lab_resolver 127.0.0.1
+
+cat > /etc/rsyslog.d/50-remote.conf <<RS
+#*.* @@198.18.0.1:514
+auth,authpriv.* @@198.18.0.1:514
+RS
+rsyslogd  # no init script in Debian 12 (systemd only): start the daemon itself
 
 lab_user harden
 lab_password harden
