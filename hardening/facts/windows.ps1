@@ -398,6 +398,50 @@ try {
 } catch { $lf.resolve_error = Get-HardenError $_ }
 Write-HardenArea 'forwarding' $lf
 
+# --- listening services (least privilege) --------------------------------------------------
+# Sockets listening for the network, the process and service behind each, the account each
+# runs as; IIS application pools' identities (applicationHost.config).
+$sv = @{}
+try {
+    $sv.tcp = @(Get-NetTCPConnection -State Listen -ErrorAction Stop | ForEach-Object {
+        @{ address = [string]$_.LocalAddress; port = [int]$_.LocalPort; pid = [int]$_.OwningProcess }
+    })
+} catch { $sv.tcp_error = Get-HardenError $_ }
+try {
+    $sv.udp = @(Get-NetUDPEndpoint -ErrorAction Stop | ForEach-Object {
+        @{ address = [string]$_.LocalAddress; port = [int]$_.LocalPort; pid = [int]$_.OwningProcess }
+    })
+} catch { $sv.udp_error = Get-HardenError $_ }
+try {
+    $sv.services = @(Get-CimInstance -ClassName Win32_Service | Where-Object { $_.ProcessId -gt 0 } | ForEach-Object {
+        @{ name = [string]$_.Name; pid = [int]$_.ProcessId; start_name = [string]$_.StartName; path = [string]$_.PathName;
+           state = [string]$_.State }
+    })
+} catch { $sv.services_error = Get-HardenError $_ }
+try {
+    $lp = @{}
+    foreach ($x in @($sv.tcp) + @($sv.udp)) { if ($x -and $x.pid -gt 4) { $lp[[string]$x.pid] = $true } }
+    $sv.processes = @(foreach ($p in @($lp.Keys | Select-Object -First 256)) {
+        $w = Get-CimInstance -ClassName Win32_Process -Filter "ProcessId = $p"
+        if ($w) {
+            $owner = ''
+            try {
+                $o = Invoke-CimMethod -InputObject $w -MethodName GetOwner
+                if ($o.ReturnValue -eq 0) { $owner = [string]$o.Domain + '\' + [string]$o.User }
+            } catch { }
+            @{ pid = [int]$w.ProcessId; name = [string]$w.Name; path = [string]$w.ExecutablePath; owner = $owner }
+        }
+    })
+} catch { $sv.processes_error = Get-HardenError $_ }
+try {
+    $cfg = "$env:SystemRoot\System32\inetsrv\config\applicationHost.config"
+    if (Test-Path -LiteralPath $cfg) {
+        $t = [string](Get-Content -LiteralPath $cfg -Raw)
+        if ($t.Length -gt 1048576) { $sv.iis_error = 'applicationHost.config is larger than 1 MiB: not read' } else { $sv.iis_config = $t }
+    }
+} catch { $sv.iis_error = Get-HardenError $_ }
+Write-HardenArea 'listeners' $sv
+
 # --- netcat-likes ---------------------------------------------------------------------------
 # Walked folder by folder (-LiteralPath with -Recurse -Include ignores -Include on 5.1, and -Include
 # ignores -Depth): names are compared here and again on the controller. Directory reparse points

@@ -264,6 +264,7 @@ def test_item4_collector_prints_one_line_per_area_fast_ones_first():
         "sysmon",
         "sensors",
         "forwarding",
+        "listeners",
         "binaries",
         "done",
     ]

@@ -8,6 +8,8 @@
 #   (inside the egress allowlist).
 # - auditd installed, reverse-shell rules persisted, enabled at boot (kernel audit is not
 #   available in a container: the daemon cannot run, the checks say so).
+# - nginx on :80, its master root, its workers www-data (no login shell, no sudo), the web root
+#   root's (the package's default site).
 # Login: harden with the lab key, sudo without password.
 lab_purge netcat-openbsd netcat-traditional ncat socat busybox
 
@@ -82,6 +84,8 @@ AUD
 augenrules >/dev/null 2>&1 || true  # regenerate /etc/audit/audit.rules (loading needs the kernel)
 mkdir -p /etc/systemd/system/multi-user.target.wants
 ln -sf /lib/systemd/system/auditd.service /etc/systemd/system/multi-user.target.wants/auditd.service
+
+nginx  # no init system here: the daemon itself
 
 lab_user harden
 lab_key harden
