@@ -8,8 +8,9 @@ Parses the ``logging.*`` sections of ``logging.sh``. Which forwarders RUN is not
   read in order, ``$IncludeConfig PATTERN`` and ``include(file="PATTERN")`` replaced by the
   matching files in name order (only files under ``/etc/rsyslog.d`` are collected; other patterns
   are reported), ``#`` comment lines and ``/* */`` comments dropped; forwarding actions are
-  RainerScript ``action(type="omfwd" target= port= protocol=)`` (multi-line) and the legacy
-  ``SELECTOR @host[:port]`` (UDP) / ``@@host[:port]`` (TCP); ``&`` repeats the previous selector.
+  RainerScript ``action(type="omfwd" target= port= protocol=)`` or ``type="omrelp"`` (RELP, TCP),
+  over several lines, and the legacy ``SELECTOR @host[:port]`` (UDP) / ``@@host[:port]`` (TCP);
+  ``&`` repeats the previous selector.
   A selector (``auth,authpriv.*;mail.none``) is read into the facilities it sends at ``info``;
   an action under an ``if``/property filter is partial. Actions inside a ``ruleset()`` no
   ``input()`` binds and no ``call`` reaches never run. ``input(type="imfile" File= Facility=)``
@@ -345,8 +346,10 @@ def rsyslog_forwards(blocks: list[tuple[str, str]]) -> RsyslogConfig:
             continue
         if obj is not None and obj[0] == "action":
             p = obj[2]
-            if p.get("type", "").lower() == "omfwd" and p.get("target"):
-                proto = "tcp" if p.get("protocol", "udp").lower() == "tcp" else "udp"
+            kind = p.get("type", "").lower()
+            if kind in ("omfwd", "omrelp") and p.get("target"):
+                # omrelp is RELP over TCP (port 514 unless set); omfwd is UDP unless protocol="tcp"
+                proto = "tcp" if kind == "omrelp" or p.get("protocol", "udp").lower() == "tcp" else "udp"
                 w.add(
                     p["target"], _port(p.get("port", ""), 514), proto, _statement_facilities(selector), text[i : obj[1]]
                 )

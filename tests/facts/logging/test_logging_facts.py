@@ -120,3 +120,13 @@ def test_lab_states():
     assert [m.path for m in hardened.imfiles] == ["/var/log/dnsmasq.log"]
     half = lab("half").rsyslog
     assert half is not None and [a.facilities for a in half.actions] == [frozenset({"auth", "authpriv"})]
+
+
+def test_relp_forwarding_is_tcp():
+    r = rsyslog(
+        (
+            "/etc/rsyslog.d/50-relp.conf",
+            'module(load="omrelp")\n*.* action(type="omrelp" target="198.51.100.5" port="2514")\n',
+        )
+    )
+    assert [(a.host, a.port, a.proto, a.everything) for a in r.actions] == [("198.51.100.5", 2514, "tcp", True)]
