@@ -13,6 +13,11 @@ harden_allowed_binaries    netcat-likes tolerated here: names (``socat``) or   [
                            absolute paths (``/usr/bin/socat``)
 harden_probe_addresses     public addresses the egress judge uses as "an       203.0.113.77,
                            arbitrary destination" (never contacted)            2001:db8:4::77
+harden_required_sensors    behavioural sensors that must run here (ids of      [] (any
+                           :mod:`hardening.sensors`: falco, auditd, mde...)    running one)
+harden_log_collectors      where logs may be forwarded: ``host``,              [] (any
+                           ``host:port``, ``[v6]:port``, a CIDR, or            destination)
+                           ``{host: ..., port: N}``
 =========================  ==================================================  ==========
 
 Example::
@@ -25,6 +30,7 @@ Example::
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -66,6 +72,35 @@ class AllowedDestination:
 
 
 @dataclass(frozen=True)
+class LogCollector:
+    """One entry of ``harden_log_collectors``: a host name or a network, and optionally a port."""
+
+    name: str = ""  # a host name (lower case), or "" for a network entry
+    net: IPNetwork | None = None
+    port: int | None = None
+
+    def covers(self, host: str, addresses: tuple[str, ...], port: int) -> bool:
+        """A forwarder's destination (as configured, and the addresses it resolves to) is this collector."""
+        if self.port is not None and self.port != port:
+            return False
+        if self.name:
+            return host.lower().rstrip(".") == self.name
+        nets = [ipaddress.ip_network(a) for a in addresses]
+        return (
+            bool(nets)
+            and self.net is not None
+            and all(
+                n.version == self.net.version and n.subnet_of(self.net)  # type: ignore[arg-type]
+                for n in nets
+            )
+        )
+
+    def label(self) -> str:
+        where = self.name or str(self.net)
+        return where if self.port is None else f"{where}:{self.port}"
+
+
+@dataclass(frozen=True)
 class Policy:
     egress_allow: tuple[AllowedDestination, ...] = ()
     dns_resolvers: tuple[IPAddress, ...] = ()
@@ -74,6 +109,8 @@ class Policy:
         ipaddress.ip_address("203.0.113.77"),
         ipaddress.ip_address("2001:db8:4::77"),
     )
+    required_sensors: tuple[str, ...] = ()
+    log_collectors: tuple[LogCollector, ...] = ()
 
     @classmethod
     def from_vars(cls, hostvars: Mapping[str, Any]) -> Policy:
@@ -90,6 +127,8 @@ class Policy:
                 _address(v, "harden_probe_addresses") for v in _as_list(hostvars, "harden_probe_addresses")
             )
             or cls.probe_addresses,
+            required_sensors=tuple(dict.fromkeys(_sensor(v) for v in _as_list(hostvars, "harden_required_sensors"))),
+            log_collectors=tuple(_collector(v) for v in _as_list(hostvars, "harden_log_collectors")),
         )
 
     @property
@@ -118,6 +157,8 @@ class Policy:
             ],
             "dns_resolvers": [str(a) for a in self.dns_resolvers],
             "allowed_binaries": list(self.allowed_binaries),
+            "required_sensors": list(self.required_sensors),
+            "log_collectors": [c.label() for c in self.log_collectors],
         }
 
 
@@ -136,6 +177,52 @@ def _string(value: Any, name: str) -> str:
     if not isinstance(value, str) or not value:
         raise PolicyError(f"{name}: expected non-empty strings, got {value!r}")
     return value
+
+
+def _sensor(value: Any) -> str:
+    from hardening.sensors import SENSORS
+
+    text = str(value).strip().lower()
+    if text not in SENSORS:
+        raise PolicyError(
+            f"harden_required_sensors: {value!r} is not a sensor harden knows ({', '.join(sorted(SENSORS))})"
+        )
+    return text
+
+
+_HOSTNAME = re.compile(r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}))*\.?")
+
+
+def _collector(value: Any) -> LogCollector:
+    """``host``, ``host:port``, ``[v6]:port``, an address or CIDR, or ``{host: ..., port: N}``.
+
+    >>> _collector("198.18.0.1:6514").label(), _collector("siem.example.org").label()
+    ('198.18.0.1/32:6514', 'siem.example.org')
+    """
+    what = "harden_log_collectors"
+    if isinstance(value, Mapping):
+        host, port = str(value.get("host", "")).strip(), value.get("port")
+    else:
+        text = str(value).strip()
+        host, port = text, None
+        m = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\]:(\d+)|([^:\s]+):(\d+)", text)
+        if m:
+            host, port = (m.group(1) or m.group(3)), int(m.group(2) or m.group(4))
+    if port is not None:
+        try:
+            port = int(port)
+        except (TypeError, ValueError) as exc:
+            raise PolicyError(f"{what}: bad port in {value!r}") from exc
+        if not 0 < port < 65536:
+            raise PolicyError(f"{what}: bad port in {value!r}")
+    host = host.strip("[]")
+    try:
+        return LogCollector(net=ipaddress.ip_network(host, strict=False), port=port)
+    except ValueError:
+        pass
+    if not _HOSTNAME.fullmatch(host) or host.replace(".", "").isdigit():
+        raise PolicyError(f"{what}: {value!r} is neither a host name, an address nor a network")
+    return LogCollector(name=host.lower().rstrip("."), port=port)
 
 
 def _address(value: Any, name: str) -> IPAddress:

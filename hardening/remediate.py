@@ -21,6 +21,7 @@ Example::
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -269,6 +270,24 @@ def _host_vars_name(host: str) -> str:
         raise RemediationError(str(exc)) from None
 
 
+def with_included_roles(src: Path, roles: Sequence[str]) -> tuple[str, ...]:
+    """``roles`` and every role of the collection they include (``include_role`` by FQCN), transitively.
+
+    harden_edr includes harden_auditd: a playbook directory that runs the first carries the second.
+    """
+    prefix = re.compile(rf"\b{COLLECTION_NAMESPACE}\.{COLLECTION_NAME}\.(harden_[a-z_]+)\b")
+    out: list[str] = []
+    todo = list(roles)
+    while todo:
+        role = todo.pop(0)
+        if role in out or not (src / role).is_dir():
+            continue
+        out.append(role)
+        for f in sorted((src / role / "tasks").glob("*.yml")):
+            todo += [m for m in prefix.findall(f.read_text(encoding="utf-8")) if m not in out]
+    return tuple(out)
+
+
 def write_playbooks(p: Plan, out_dir: Path) -> Path:
     """Write ``out_dir/playbooks/`` (replacing a previous one) and return its path."""
     for h in p.hosts:  # plan_hosts skips such hosts; a Plan built otherwise is refused before any write
@@ -279,7 +298,7 @@ def write_playbooks(p: Plan, out_dir: Path) -> Path:
     (dest / "host_vars").mkdir(parents=True)
     src = roles_source()
     collection = dest / "collections" / "ansible_collections" / COLLECTION_NAMESPACE / COLLECTION_NAME
-    for role in p.roles("linux") + p.roles("windows"):
+    for role in with_included_roles(src, p.roles("linux") + p.roles("windows")):
         shutil.copytree(src / role, collection / "roles" / role, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(src.parent / "plugins", collection / "plugins", ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("meta/runtime.yml",):  # what Ansible needs to load it (galaxy.yml is for building)

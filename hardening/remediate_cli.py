@@ -89,6 +89,10 @@ UNLOCKS = {
     "harden_win_egress": "harden_egress_allow",
     "harden_win_appcontrol": "harden_win_appcontrol_policy and harden_win_appcontrol_accept_clm=true",
     "harden_win_sysmon": "harden_win_sysmon_binary and harden_win_sysmon_config",
+    "harden_log_forwarding": "harden_log_collectors (the collector this host may forward to)",
+    "harden_win_log_forwarding": "harden_log_collectors (the Windows Event Collector)",
+    "harden_edr": "harden_required_sensors naming what the distribution ships (auditd), or install the vendor's agent",
+    "harden_win_edr": "harden_required_sensors naming Defender or Sysmon, or install the vendor's agent",
 }
 
 

@@ -317,6 +317,131 @@ try {
 } catch { $sm.events_error = Get-HardenError $_ }
 Write-HardenArea 'sysmon' $sm
 
+# --- sensors (Defender, EDR agents) ---------------------------------------------------------
+# Get-MpComputerStatus (MSFT_MpComputerStatus): real-time, behaviour monitoring, tamper protection,
+# running mode; and the services of the EDR agents harden knows (hardening/sensors.py).
+$se = @{}
+try {
+    $mp = Get-MpComputerStatus
+    $se.defender = @{
+        am_service_enabled = [bool]$mp.AMServiceEnabled; antivirus_enabled = [bool]$mp.AntivirusEnabled
+        real_time = [bool]$mp.RealTimeProtectionEnabled; behavior_monitor = [bool]$mp.BehaviorMonitorEnabled
+        on_access = [bool]$mp.OnAccessProtectionEnabled; ioav = [bool]$mp.IoavProtectionEnabled
+        tamper_protected = $(if ($null -ne $mp.IsTamperProtected) { [bool]$mp.IsTamperProtected } else { $null })
+        running_mode = [string]$mp.AMRunningMode
+    }
+} catch { $se.defender_error = Get-HardenError $_ }
+try {
+    $known = @('WinDefend', 'Sense', 'Sysmon', 'Sysmon64', 'CSFalconService', 'SentinelAgent', 'WazuhSvc',
+               'Elastic Agent', 'ElasticEndpoint', 'osqueryd')
+    $se.services = @(Get-CimInstance -ClassName Win32_Service | Where-Object { $_.Name -in $known } | ForEach-Object {
+        @{ name = [string]$_.Name; state = [string]$_.State; start_mode = [string]$_.StartMode; path = [string]$_.PathName }
+    })
+} catch { $se.services_error = Get-HardenError $_ }
+Write-HardenArea 'sensors' $se
+
+# --- log forwarding (Windows Event Forwarding, agents) ---------------------------------------
+# The WEF client policy (SubscriptionManager), its service (WinRM) and the forwarding plugin's
+# own log; the Sysmon and PowerShell channels and who may read them (WEF reads as NETWORK
+# SERVICE); the services and configuration files of log agents.
+$lf = @{}
+try {
+    $lf.subscription_manager = Get-HardenKey 'HKLM:\SOFTWARE\Policies\Microsoft\Windows\EventLog\EventForwarding\SubscriptionManager'
+} catch { $lf.policy_error = Get-HardenError $_ }
+try {
+    $known = @('WinRM', 'Wecsvc', 'SplunkForwarder', 'winlogbeat', 'nxlog', 'WazuhSvc', 'Elastic Agent', 'AzureMonitorAgent')
+    $lf.services = @(Get-CimInstance -ClassName Win32_Service | Where-Object { $_.Name -in $known } | ForEach-Object {
+        @{ name = [string]$_.Name; state = [string]$_.State; start_mode = [string]$_.StartMode; path = [string]$_.PathName }
+    })
+} catch { $lf.services_error = Get-HardenError $_ }
+$lf.channels = @(foreach ($c in @('Microsoft-Windows-Sysmon/Operational', 'Microsoft-Windows-PowerShell/Operational')) {
+    try {
+        $l = Get-WinEvent -ListLog $c
+        @{ name = $c; is_enabled = [bool]$l.IsEnabled; sddl = [string]$l.SecurityDescriptor }
+    } catch { @{ name = $c; error = Get-HardenError $_ } }
+})
+try {
+    $lf.event_log_readers = @(Get-LocalGroupMember -SID 'S-1-5-32-573' | ForEach-Object { [string]$_.SID })
+} catch { $lf.event_log_readers_error = Get-HardenError $_ }
+try {
+    $lf.plugin_events = @(Get-WinEvent -LogName 'Microsoft-Windows-Forwarding/Operational' -MaxEvents 20 -ErrorAction SilentlyContinue | ForEach-Object {
+        $m = [string]$_.Message -replace '\s+', ' '
+        if ($m.Length -gt 300) { $m = -join $m[0..299] }
+        @{ id = [int]$_.Id; time = [string]$_.TimeCreated; message = $m }
+    })
+} catch { $lf.plugin_events_error = Get-HardenError $_ }
+try {
+    $files = @("$env:ProgramFiles\SplunkUniversalForwarder\etc\system\local\inputs.conf",
+               "$env:ProgramFiles\Winlogbeat\winlogbeat.yml", "$env:ProgramFiles\nxlog\conf\nxlog.conf",
+               "${env:ProgramFiles(x86)}\ossec-agent\ossec.conf")
+    $files += @(Get-ChildItem -Path "$env:ProgramFiles\SplunkUniversalForwarder\etc\apps\*\local\inputs.conf" -ErrorAction SilentlyContinue | ForEach-Object { $_.FullName })
+    $lf.agent_configs = @(foreach ($f in $files | Select-Object -First 32) {
+        if ($f -and (Test-Path -LiteralPath $f)) {
+            $t = [string](Get-Content -LiteralPath $f -Raw -ErrorAction SilentlyContinue)
+            if ($t.Length -gt 65536) { $t = -join $t[0..65535] }
+            @{ path = [string]$f; text = $t }
+        }
+    })
+} catch { $lf.agent_configs_error = Get-HardenError $_ }
+try {
+    # The subscription managers' host names, resolved by this host's resolver.
+    $lf.resolved = @(foreach ($v in @($lf.subscription_manager.Values)) {
+        if ([string]$v -match 'Server=[a-zA-Z]+://([^/:,\]\s]+)') {
+            $h = $Matches[1]
+            try {
+                foreach ($r in @(Resolve-DnsName -Name $h -QuickTimeout -ErrorAction Stop | Where-Object { $_.IPAddress })) {
+                    @{ name = [string]$h; address = [string]$r.IPAddress }
+                }
+            } catch { }
+        }
+    } | Select-Object -First 32)
+} catch { $lf.resolve_error = Get-HardenError $_ }
+Write-HardenArea 'forwarding' $lf
+
+# --- listening services (least privilege) --------------------------------------------------
+# Sockets listening for the network, the process and service behind each, the account each
+# runs as; IIS application pools' identities (applicationHost.config).
+$sv = @{}
+try {
+    $sv.tcp = @(Get-NetTCPConnection -State Listen -ErrorAction Stop | ForEach-Object {
+        @{ address = [string]$_.LocalAddress; port = [int]$_.LocalPort; pid = [int]$_.OwningProcess }
+    })
+} catch { $sv.tcp_error = Get-HardenError $_ }
+try {
+    $sv.udp = @(Get-NetUDPEndpoint -ErrorAction Stop | ForEach-Object {
+        @{ address = [string]$_.LocalAddress; port = [int]$_.LocalPort; pid = [int]$_.OwningProcess }
+    })
+} catch { $sv.udp_error = Get-HardenError $_ }
+try {
+    $sv.services = @(Get-CimInstance -ClassName Win32_Service | Where-Object { $_.ProcessId -gt 0 } | ForEach-Object {
+        @{ name = [string]$_.Name; pid = [int]$_.ProcessId; start_name = [string]$_.StartName; path = [string]$_.PathName;
+           state = [string]$_.State }
+    })
+} catch { $sv.services_error = Get-HardenError $_ }
+try {
+    $lp = @{}
+    foreach ($x in @($sv.tcp) + @($sv.udp)) { if ($x -and $x.pid -gt 4) { $lp[[string]$x.pid] = $true } }
+    $sv.processes = @(foreach ($p in @($lp.Keys | Select-Object -First 256)) {
+        $w = Get-CimInstance -ClassName Win32_Process -Filter "ProcessId = $p"
+        if ($w) {
+            $owner = ''
+            try {
+                $o = Invoke-CimMethod -InputObject $w -MethodName GetOwner
+                if ($o.ReturnValue -eq 0) { $owner = [string]$o.Domain + '\' + [string]$o.User }
+            } catch { }
+            @{ pid = [int]$w.ProcessId; name = [string]$w.Name; path = [string]$w.ExecutablePath; owner = $owner }
+        }
+    })
+} catch { $sv.processes_error = Get-HardenError $_ }
+try {
+    $cfg = "$env:SystemRoot\System32\inetsrv\config\applicationHost.config"
+    if (Test-Path -LiteralPath $cfg) {
+        $t = [string](Get-Content -LiteralPath $cfg -Raw)
+        if ($t.Length -gt 1048576) { $sv.iis_error = 'applicationHost.config is larger than 1 MiB: not read' } else { $sv.iis_config = $t }
+    }
+} catch { $sv.iis_error = Get-HardenError $_ }
+Write-HardenArea 'listeners' $sv
+
 # --- netcat-likes ---------------------------------------------------------------------------
 # Walked folder by folder (-LiteralPath with -Recurse -Include ignores -Include on 5.1, and -Include
 # ignores -Depth): names are compared here and again on the controller. Directory reparse points

@@ -53,6 +53,11 @@ PACKAGES: tuple[str, ...] = (
     "busybox",
     "less",
     "netbase",
+    # logging.forwarding: a syslog forwarder and auditd's remote plugin
+    "rsyslog",
+    "audispd-plugins",
+    # services.least_privilege: a web server whose master drops privileges to its workers
+    "nginx",
 )
 #: Bump when the build steps in this module change in a way the hash cannot see.
 RECIPE_VERSION = "1"

@@ -6,7 +6,8 @@ R=$1
 
 # .debs a remediation may install offline later (containers have no mirror).
 mkdir -p "$R/var/cache/harden/debs"
-for p in auditd libauparse0 dnsmasq dnsmasq-base nftables libnftables1 netcat-openbsd; do
+for p in auditd libauparse0 dnsmasq dnsmasq-base nftables libnftables1 netcat-openbsd rsyslog libestr0 \
+    libfastjson4 liblognorm5; do
     for f in "$R"/var/cache/apt/archives/"${p}"_*.deb; do
         [ -e "$f" ] && cp "$f" "$R/var/cache/harden/debs/"
     done

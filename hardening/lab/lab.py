@@ -349,6 +349,8 @@ ansible_ssh_common_args='-o UserKnownHostsFile=/kh -o StrictHostKeyChecking=yes'
         pairs += [("ansible_ssh_common_args", common), ("harden_lab_ip", h.ip)]
         lines.append(" ".join([h.name] + [f"{k}={shlex.quote(v)}" for k, v in pairs]))
     lines += ["", "[lab:vars]", f"harden_egress_allow={shlex.quote(SUBNET)}"]
+    # the lab's log collector (nothing listens there): logging.forwarding's policy
+    lines.append(f"harden_log_collectors={GATEWAY}:6514")
     lines.append("ansible_python_interpreter=/usr/bin/python3")
     return "\n".join(lines) + "\n"
 

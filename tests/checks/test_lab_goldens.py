@@ -18,7 +18,7 @@ from hardening.policy import Policy
 
 G = Path(__file__).parents[1] / "golden" / "lab"
 EXPECTED = json.loads((G / "expected.json").read_text())
-LAB_POLICY = Policy.from_vars({"harden_egress_allow": "198.18.0.0/24"})
+LAB_POLICY = Policy.from_vars({"harden_egress_allow": "198.18.0.0/24", "harden_log_collectors": "198.18.0.1:6514"})
 
 
 def load(host: str):

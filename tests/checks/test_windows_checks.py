@@ -39,8 +39,10 @@ def judge(d, policy=POLICY):
 
 def test_windows_check_ids_are_the_issue_list_and_windows_only():
     assert list(CHECKS) == [
-        "egress.default_deny", "egress.allowlist", "dns.query_logging", "audit.sysmon",
-        "powershell.language_mode", "powershell.logging", "appcontrol.enforced", "binaries.netcat",
+        "egress.default_deny", "egress.allowlist", "dns.query_logging", "edr.sensor",
+        "logging.forwarding", "audit.sysmon",
+        "powershell.language_mode", "powershell.logging", "appcontrol.enforced", "services.least_privilege",
+        "binaries.netcat",
     ]  # fmt: skip
     assert all(c.meta.platform is Platform.WINDOWS for c in CHECKS.values())
 

@@ -148,7 +148,8 @@ def test_local_connection_audits_this_machine(tmp_path):
     ids = {c["id"] for c in host["checks"]}
     assert ids == {
         "egress.default_deny", "egress.allowlist", "dns.query_logging",
-        "audit.auditd", "appcontrol.enforced", "binaries.netcat",
+        "audit.auditd", "edr.sensor", "logging.forwarding", "appcontrol.enforced",
+        "services.least_privilege", "binaries.netcat",
     }  # fmt: skip
     if os.geteuid() != 0:
         assert "root" in host["message"]

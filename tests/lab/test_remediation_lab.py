@@ -21,7 +21,13 @@ BIN = Path(sys.executable).parent
 # policy: the resolver the hosts may use (a lab address nobody answers on: dnsmasq forwards there)
 RESOLVERS = "harden_dns_resolvers=198.18.0.2"
 HOSTILE_DIR = "/tmp/{{ lookup('pipe', 'touch harden-pwned') }}$(touch harden-pwned2);'\""
-PASSING_AFTER = ("egress.default_deny", "egress.allowlist", "dns.query_logging", "binaries.netcat")
+PASSING_AFTER = (
+    "egress.default_deny",
+    "egress.allowlist",
+    "dns.query_logging",
+    "logging.forwarding",  # rsyslog to the lab inventory's harden_log_collectors, the DNS log read in
+    "binaries.netcat",
+)
 
 
 @pytest.fixture(scope="module")

@@ -143,8 +143,10 @@ def test_mixed_inventory_audits_linux_and_windows_in_one_run(tmp_path):
     assert "certificate" in hosts["win-untrusted"]["message"] and "ca_trust_path" in hosts["win-untrusted"]["message"]
     win_ids = [c["id"] for c in hosts["win-hardened"]["checks"]]
     assert win_ids == [
-        "egress.default_deny", "egress.allowlist", "dns.query_logging", "audit.sysmon",
-        "powershell.language_mode", "powershell.logging", "appcontrol.enforced", "binaries.netcat",
+        "egress.default_deny", "egress.allowlist", "dns.query_logging", "edr.sensor",
+        "logging.forwarding", "audit.sysmon",
+        "powershell.language_mode", "powershell.logging", "appcontrol.enforced", "services.least_privilege",
+        "binaries.netcat",
     ]  # fmt: skip
     assert {c["status"] for c in hosts["win-hardened"]["checks"]} == {"pass"}
     default = {c["id"]: c["status"] for c in hosts["win-default"]["checks"]}

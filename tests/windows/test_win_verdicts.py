@@ -255,7 +255,19 @@ def test_item4_finished_areas_are_judged_when_the_output_is_cut():
 def test_item4_collector_prints_one_line_per_area_fast_ones_first():
     script = collector_script()
     areas = re.findall(r"^Write-HardenArea '(\w+)'", script, re.MULTILINE)
-    assert areas == ["meta", "firewall", "dns_client", "appcontrol", "powershell", "sysmon", "binaries", "done"]
+    assert areas == [
+        "meta",
+        "firewall",
+        "dns_client",
+        "appcontrol",
+        "powershell",
+        "sysmon",
+        "sensors",
+        "forwarding",
+        "listeners",
+        "binaries",
+        "done",
+    ]
     code = code_lines().lower()
     for banned in ("add-type", "new-object", "[system.", "::", ".containskey("):
         assert banned not in code, banned

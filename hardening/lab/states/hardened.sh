@@ -4,8 +4,12 @@
 #   /etc/nftables.conf (running == persisted).
 # - dnsmasq on 127.0.0.1 with log-queries to /var/log/dnsmasq.log; resolv.conf -> 127.0.0.1.
 # - no netcat-likes at all.
+# - rsyslog forwards every facility, and the dnsmasq query log (imfile), to 198.18.0.1:6514/tcp
+#   (inside the egress allowlist).
 # - auditd installed, reverse-shell rules persisted, enabled at boot (kernel audit is not
 #   available in a container: the daemon cannot run, the checks say so).
+# - nginx on :80, its master root, its workers www-data (no login shell, no sudo), the web root
+#   root's (the package's default site).
 # Login: harden with the lab key, sudo without password.
 lab_purge netcat-openbsd netcat-traditional ncat socat busybox
 
@@ -46,6 +50,13 @@ DNS
 /etc/init.d/dnsmasq start >/dev/null
 lab_resolver 127.0.0.1
 
+cat > /etc/rsyslog.d/90-forward.conf <<RS
+module(load="imfile")
+input(type="imfile" File="/var/log/dnsmasq.log" Tag="dnsmasq-queries:" Facility="local5")
+*.* action(type="omfwd" target="198.18.0.1" port="6514" protocol="tcp")
+RS
+rsyslogd  # no init script in Debian 12 (systemd only): start the daemon itself
+
 mkdir -p /etc/audit/rules.d
 cat > /etc/audit/rules.d/harden.rules <<AUD
 ## harden: reverse-shell coverage
@@ -73,6 +84,8 @@ AUD
 augenrules >/dev/null 2>&1 || true  # regenerate /etc/audit/audit.rules (loading needs the kernel)
 mkdir -p /etc/systemd/system/multi-user.target.wants
 ln -sf /lib/systemd/system/auditd.service /etc/systemd/system/multi-user.target.wants/auditd.service
+
+nginx  # no init system here: the daemon itself
 
 lab_user harden
 lab_key harden

@@ -1,0 +1,1 @@
+"""The edr.sensor check: metadata in check.yaml, evaluation per platform (linux.py, windows.py)."""

@@ -1,0 +1,1 @@
+"""The logging.forwarding check: metadata in check.yaml, evaluation per platform (linux.py, windows.py)."""

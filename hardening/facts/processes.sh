@@ -1,0 +1,47 @@
+# harden collector: processes piece. Parsed by hardening/facts/processes.py.
+# The process table (who runs what, under which uid and MAC label) and the sockets it listens
+# on: read by edr.sensor (is a sensor running?) and services.least_privilege (what does an
+# exposed service run as?). Read-only; every section is capped at $HPK bytes (the parser says so
+# when one hit the cap). Other users' exe links and fds need root.
+HPK=4194304
+_h_run processes.self echo "$$"
+# "/proc/PID/stat:<line>" per process (a comm with a newline continues with the same prefix).
+_hp_stat() { grep -s -H '' /proc/[0-9]*/stat | head -c "$HPK"; }
+_h_run processes.stat _hp_stat
+# Real, effective, saved and filesystem uid and gid.
+_hp_status() { grep -s -H -e '^Uid:' -e '^Gid:' /proc/[0-9]*/status | head -c "$HPK"; }
+_h_run processes.status _hp_status
+# "/proc/PID/cmdline:<arg>" NUL-terminated, one record per argument.
+if echo | grep -a -q '' 2>/dev/null; then _hpa=-a; else _hpa=-s; fi
+_hp_cmdline() { grep "$_hpa" -s -z -H '' /proc/[0-9]*/cmdline | head -c "$HPK"; }
+_h_run processes.cmdline _hp_cmdline
+# The MAC label of each process (SELinux context, AppArmor "profile (mode)"); nothing on a
+# kernel without an LSM that sets it (the read fails with EINVAL there).
+_hp_attr() { grep "$_hpa" -s -H '' /proc/[0-9]*/attr/current | head -c "$HPK"; }
+_h_run processes.attr _hp_attr
+# "/proc/PID/exe<TAB>target" and "/proc/PID/fd/N<TAB>socket:[inode]" NUL-terminated. GNU find
+# does it in one process; elsewhere (busybox) one readlink per link.
+_hp_links_slow() {
+    for _hl in /proc/[0-9]*/exe /proc/[0-9]*/fd/[0-9]*; do
+        _ht=$(readlink "$_hl" 2>/dev/null) || continue
+        case $_hl in
+        */exe) ;;
+        *) case $_ht in socket:*) ;; *) continue ;; esac ;;
+        esac
+        printf '%s\t%s\000' "$_hl" "$_ht"
+    done
+}
+_hp_links() {
+    if find /proc/self/ -maxdepth 0 -printf '' >/dev/null 2>&1; then
+        find /proc/[0-9]*/exe /proc/[0-9]*/fd -maxdepth 1 -type l \( -name exe -o -lname 'socket:*' \) \
+            -printf '%p\t%l\000' 2>/dev/null
+    else
+        _hp_links_slow
+    fi | head -c "$HPK"
+}
+_h_run processes.links _hp_links
+_hp_net() { head -c "$HPK" "$1"; }
+for _hpn in tcp tcp6 udp udp6; do
+    if [ -e "/proc/net/$_hpn" ]; then _h_run "processes.$_hpn" _hp_net "/proc/net/$_hpn"; else _h_file "processes.$_hpn" "/proc/net/$_hpn"; fi
+done
+_h_run processes.passwd _hp_net /etc/passwd
