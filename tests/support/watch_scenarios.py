@@ -77,8 +77,9 @@ def watch_scenarios(short_port: int, long_port: int, rounds: int = 6, gap: float
     beacon = (
         "import socket,time\n"
         "for i in range(12):\n"
-        f"    s=socket.create_connection(('{GATEWAY}',{short_port}),timeout=5); time.sleep(1.5); s.close()\n"
-        "    time.sleep(2.5)\n"
+        # held 2 s: a sample at least every 2 s (1 s asked, slower under load) sees every one
+        f"    s=socket.create_connection(('{GATEWAY}',{short_port}),timeout=5); time.sleep(2); s.close()\n"
+        "    time.sleep(2)\n"
     )
     quiet = (
         f"import socket,time\ns=socket.create_connection(('{GATEWAY}',{long_port}),timeout=5)\n"
