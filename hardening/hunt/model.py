@@ -78,6 +78,7 @@ class TcpSocket:
     local: Endpoint
     remote: Endpoint
     state: str  # ESTABLISHED, LISTEN, SYN_SENT, ... (Linux names; Windows states mapped to them)
+    proto: str = "tcp"  # "tcp" or "udp" (a UDP socket is ESTABLISHED once connect()ed, else UNCONN)
 
     @property
     def listening(self) -> bool:
@@ -95,6 +96,11 @@ class Process:
     ``stdio`` holds the targets of fds 0, 1, 2 (``socket:[123]``, ``/dev/pts/0``, ``pipe:[9]``;
     "" when unknown). ``sockets`` maps fd number to socket inode for every socket fd (on
     Windows, fds are unknown: ``-1`` per owned connection). ``start_time`` is Unix time.
+    ``channels`` maps fd number to the inter-process channel on it: ``pipe:N`` (anonymous pipe
+    inode), ``fifo:/path`` (named fifo), ``pts:N`` (pty slave N), ``ptmx:N`` (the master of pty N;
+    ``ptmx:?`` when the kernel does not tell the index). ``identity``: what the executable is by
+    its content (``ncat``, ``python``, ...: package md5sums, a well-known tool's md5, or a build
+    string), "" when unknown or not examined.
     """
 
     pid: int
@@ -107,6 +113,8 @@ class Process:
     start_time: float | None = None
     stdio: tuple[str, str, str] = ("", "", "")
     sockets: tuple[tuple[int, int], ...] = ()
+    channels: tuple[tuple[int, str], ...] = ()
+    identity: str = ""
 
     @property
     def cmdline(self) -> str:
@@ -120,6 +128,7 @@ class Snapshot:
     ``self_pids``: the collector and its whole ancestor chain (the management session that
     ran it), never reported. ``complete``: False when output was cut (warnings say where).
     ``fds_known``: whether fd-level data (stdio, socket fds) exists (Linux yes, Windows no).
+    ``sockets`` holds TCP and UDP sockets (see :attr:`TcpSocket.proto`).
     """
 
     platform: Platform
@@ -131,6 +140,7 @@ class Snapshot:
     fds_known: bool = True
     complete: bool = True
     warnings: tuple[str, ...] = ()
+    ephemeral: tuple[int, int] | None = None  # the host's ip_local_port_range, when known
 
     def children(self) -> Mapping[int, tuple[int, ...]]:
         kids: dict[int, list[int]] = {}
