@@ -686,7 +686,7 @@ def _service_parent(f: _Finding, proc: Process, k: str, g: _Graph) -> None:
         return
     for anc in g.snapshot.ancestors(proc.pid, limit=8):
         base = _base(anc.comm)
-        if base in BOUNDARIES or anc.pid == 1:
+        if base in BOUNDARIES or anc.pid == 1 or any(n in SOCKET_ACTIVATORS for n in names(anc)):
             return
         listen = g.listens_outside(anc)
         ak = kind(anc)

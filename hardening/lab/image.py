@@ -54,6 +54,20 @@ PACKAGES: tuple[str, ...] = (
     "less",
     "netbase",
 )
+#: Extra packages of the hunt's technique corpus image (``tests/support/revshell_corpus.py``): the
+#: interpreters, relays and benign look-alike servers its reverse shells and look-alikes run.
+#: Only the corpus lab uses ``PACKAGES + HUNT_PACKAGES``; every other lab keeps the plain image.
+HUNT_PACKAGES: tuple[str, ...] = (
+    "gawk",
+    "php-cli",
+    "ruby",
+    "openssl",
+    "tmux",
+    "curl",
+    "wget",
+    "gunicorn",
+    "redis-server",
+)
 #: Bump when the build steps in this module change in a way the hash cannot see.
 RECIPE_VERSION = "1"
 _BUILD_LOCK = Path("/var/tmp/harden-lab-build.lock")

@@ -18,10 +18,11 @@ import jsonschema
 import pytest
 
 from hardening.hunt.run import load_schema
-from hardening.lab import image_ref
+from hardening.lab import HUNT_PACKAGES, PACKAGES, image_ref
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "support"))
 import hunt_scenarios as hs
+import revshell_corpus as rc
 from labutil import DEBS, private_lab
 
 pytestmark = pytest.mark.lab
@@ -31,6 +32,12 @@ BIN = Path(sys.executable).parent
 @pytest.fixture(scope="module")
 def hlab(lab, tmp_path_factory):  # `lab` first: root, podman and the shared network exist
     with private_lab(tmp_path_factory, ("default",), "h") as up:
+        yield up
+
+
+@pytest.fixture(scope="module")
+def clab(lab, tmp_path_factory):  # the corpus lab: the lab image plus the corpus's interpreters and servers
+    with private_lab(tmp_path_factory, ("default",), "hc", packages=PACKAGES + HUNT_PACKAGES) as up:
         yield up
 
 
@@ -157,3 +164,46 @@ def test_verify_open_then_blocked_after_apply(hlab, tmp_path):
     (host,) = doc["hosts"]
     assert [c["result"] for c in host["callbacks"]] == ["blocked"] * 3, host
     assert after.returncode == 0, after.stderr[-2000:]
+
+
+def test_hunt_technique_corpus(clab, tmp_path):
+    """Issue 20's corpus, hunted over SSH inside the container: every reverse-shell technique by
+    name is high (at most one miss per 22), every benign look-alike by name is not high."""
+    host = clab.host("default")
+    image = image_ref(PACKAGES + HUNT_PACKAGES)
+    ssh = None
+    with rc.Corpus(host.container, host.ip, image, lifetime=90) as corpus:
+        corpus.start()
+        ssh = hs.interactive_ssh(host.port, clab.key, clab.known_hosts)
+        try:
+            time.sleep(1.0)
+            r = harden("hunt", clab.inventory, "--out", tmp_path, "--timeout", "60")
+            groups = corpus.groups()
+        finally:
+            ssh.kill()
+            ssh.wait(timeout=10)
+    doc = json.loads((tmp_path / "hunt.json").read_text())
+    jsonschema.validate(doc, load_schema("hunt.v1.json"))
+    h = doc["hosts"][0]
+    assert h["status"] == "ok", h
+    by_pid = {d["pid"]: d["severity"] for d in h["detections"]}
+    results = rc.outcomes(by_pid, groups)
+    table = rc.table(results)
+    (tmp_path / "corpus.md").write_text(table + "\n")
+    print(table)
+    missing = [o.case for o in results if not o.pids]
+    assert not missing, f"cases with no process: {missing}"
+    bad = [o for o in results if o.malicious]
+    assert len(bad) >= 22, len(bad)
+    not_high = [o.case for o in bad if o.tier != "high"]
+    assert len(not_high) <= len(bad) // 22, f"techniques not high: {not_high}\n{table}"
+    benign_high = [o.case for o in results if not o.malicious and o.tier == "high"]
+    assert not benign_high, f"benign look-alikes at high: {benign_high}\n{table}"
+    # the interactive SSH session (pty, login shell) and the collector's own chain: never high
+    case_pids = set().union(*(o.pids for o in results))
+    stray_high = [d for d in h["detections"] if d["pid"] not in case_pids and d["severity"] == "high"]
+    assert not stray_high, stray_high
+    pids = {o.case: o.pids for o in results}
+    bind = [d for d in h["detections"] if d["pid"] in pids["bind shell (nc -l -e)"]]
+    assert any("bind shell" in " ".join(d["reasons"]) for d in bind), bind
+    assert r.returncode == 1, r.stderr[-3000:]
