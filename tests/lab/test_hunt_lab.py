@@ -166,6 +166,23 @@ def test_verify_open_then_blocked_after_apply(hlab, tmp_path):
     assert after.returncode == 0, after.stderr[-2000:]
 
 
+def _capture(lab, out: Path, corpus) -> None:
+    """Raw collector output of the running corpus (first line: the nonce) and case -> pids."""
+    from hardening.hunt.linux import new_hunt_collector
+    from hardening.hunt.run import HuntOptions
+    from hardening.inventory import load_inventory
+    from hardening.transport import run_script
+
+    (target,) = load_inventory(lab.inventory)
+    collector = new_hunt_collector()
+    run = run_script(target, collector.script, HuntOptions(timeout=60))
+    groups = corpus.groups()
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "corpus_shells.out").write_bytes(collector.nonce.encode() + b"\n" + run.stdout)
+    cases = {case.name: sorted(pids) for case, pids in groups}
+    (out / "corpus_shells.scenarios.json").write_text(json.dumps(cases, indent=1) + "\n")
+
+
 def test_hunt_technique_corpus(clab, tmp_path):
     """Issue 20's corpus, hunted over SSH inside the container: every reverse-shell technique by
     name is high (at most one miss per 22), every benign look-alike by name is not high."""
@@ -179,6 +196,8 @@ def test_hunt_technique_corpus(clab, tmp_path):
             time.sleep(1.0)
             r = harden("hunt", clab.inventory, "--out", tmp_path, "--timeout", "60")
             groups = corpus.groups()
+            if os.environ.get("HARDEN_HUNT_CAPTURE"):  # refresh tests/golden/hunt/corpus_* (README there)
+                _capture(clab, Path(os.environ["HARDEN_HUNT_CAPTURE"]), corpus)
         finally:
             ssh.kill()
             ssh.wait(timeout=10)
