@@ -688,9 +688,12 @@ def _service_parent(f: _Finding, proc: Process, k: str, g: _Graph) -> None:
         base = _base(anc.comm)
         if base in BOUNDARIES or anc.pid == 1 or any(n in SOCKET_ACTIVATORS for n in names(anc)):
             return
+        if proc.exe and anc.exe == proc.exe:
+            continue  # a pre-fork worker of the same program (gunicorn, uwsgi, apache): not spawned by it
         listen = g.listens_outside(anc)
         ak = kind(anc)
-        if ak == "service" or (listen is not None and ak != "netcat"):
+        # a shell between the service and this process inherits its listening socket; it is not the service
+        if ak == "service" or (listen is not None and ak not in ("netcat", "shell")):
             what = f"listens on {listen.local}" if listen else "a network service"
             if f.network:
                 f.raise_to(Tier.HIGH, f"spawned by exposed service {_label(anc)} ({what})")

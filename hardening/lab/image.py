@@ -67,6 +67,7 @@ HUNT_PACKAGES: tuple[str, ...] = (
     "wget",
     "gunicorn",
     "redis-server",
+    "openbsd-inetd",
 )
 #: Bump when the build steps in this module change in a way the hash cannot see.
 RECIPE_VERSION = "1"

