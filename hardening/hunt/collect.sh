@@ -91,7 +91,7 @@ _h_run hunt.ptmx _hunt_ptmx
 # (netcat-likes, interpreters, shells); then "pkg<TAB>file:md5  path" where a package's md5sums
 # list (dpkg) holds that md5, and "known<TAB>md5  path" for well-known tool paths of this host.
 # A renamed ncat copied to /tmp/kworker is still ncat by its content.
-_HSIG='nmap\.org/ncat|\[v1\.10-[0-9]+\]|OpenBSD netcat|socat by Gerhard Rieger|BusyBox v[0-9.]+|Py_InitializeEx|Py_BytesMain|perl_run|ruby_run_node|GNU Awk|GNU bash, version|Zend Engine v[0-9]|s_client|pwncat'
+_HSIG='nmap\.org/ncat|\[v1\.10-[0-9]+\]|OpenBSD netcat|socat by Gerhard Rieger|BusyBox v[0-9.]+|Py_BytesMain|\[switches\] \[--\] \[programfile\]|ruby_run_node|GNU Awk|GNU bash, version|Zend Engine v[0-9]|Standard commands|pwncat'
 _hunt_exe_candidates() {
     if find /proc/self/ -maxdepth 0 -printf '' >/dev/null 2>&1; then
         find /proc/[0-9]*/fd -mindepth 1 -maxdepth 1 -type l \

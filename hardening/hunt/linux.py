@@ -32,8 +32,10 @@ TCP_STATES = {
 }  # fmt: skip
 UDP_STATES = {"01": "ESTABLISHED", "07": "UNCONN"}
 MAX_CHANNELS = 64  # inter-process channels kept per process
-# Build strings the collector looks for in candidate executables (``_HSIG`` in collect.sh),
-# checked in this order: busybox carries an ``s_client`` applet, so it comes first.
+# Build strings the collector looks for in candidate executables (``_HSIG`` in collect.sh), checked
+# in this order. Each is one the tool's own main program carries and programs that merely embed or
+# link its library do not (measured on Debian 12: ssh and redis carry "s_client", vim and gdb
+# "Py_InitializeEx", so neither is used).
 SIGNATURES: tuple[tuple[str, str], ...] = (
     ("BusyBox v", "busybox"),
     ("nmap.org/ncat", "ncat"),
@@ -41,11 +43,10 @@ SIGNATURES: tuple[tuple[str, str], ...] = (
     ("OpenBSD netcat", "nc.openbsd"),
     ("socat by Gerhard Rieger", "socat"),
     ("pwncat", "pwncat"),
-    ("s_client", "openssl"),
+    ("Standard commands", "openssl"),
     ("GNU Awk", "gawk"),
-    ("Py_InitializeEx", "python"),
     ("Py_BytesMain", "python"),
-    ("perl_run", "perl"),
+    ("[switches] [--] [programfile]", "perl"),
     ("ruby_run_node", "ruby"),
     ("Zend Engine v", "php"),
     ("GNU bash, version", "bash"),

@@ -693,7 +693,7 @@ def _service_parent(f: _Finding, proc: Process, k: str, g: _Graph) -> None:
         listen = g.listens_outside(anc)
         ak = kind(anc)
         # a shell between the service and this process inherits its listening socket; it is not the service
-        if ak == "service" or (listen is not None and ak not in ("netcat", "shell")):
+        if any(n in SERVICES for n in names(anc)) or (listen is not None and ak not in ("netcat", "shell")):
             what = f"listens on {listen.local}" if listen else "a network service"
             if f.network:
                 f.raise_to(Tier.HIGH, f"spawned by exposed service {_label(anc)} ({what})")

@@ -61,7 +61,7 @@ def test_identity_makes_a_renamed_netcat_a_netcat():
 def test_parse_identities_prefers_package_then_known_then_build_string():
     text = (
         "id\t1\taaa\t10\nsig\t1\tGNU bash, version\n"
-        "id\t2\tbbb\t20\nsig\t2\tBusyBox v1.35.0\nsig\t2\ts_client\n"
+        "id\t2\tbbb\t20\nsig\t2\tBusyBox v1.35.0\nsig\t2\tStandard commands\n"
         "id\t3\tccc\t30\n"
         "id\t4\t-\t99999999999\n"
         "pkg\t/var/lib/dpkg/info/ncat.md5sums:aaa  usr/bin/ncat\n"
