@@ -89,3 +89,15 @@ def test_bind_shell_is_reported_as_such(corpus):
     pids = dict((c.name, p) for c, p in groups)["bind shell (nc -l -e)"]
     found = [d for d in score(snap) if d.pid in pids]
     assert any(d.extra.get("technique") == "bind-shell" and d.severity.value == "high" for d in found)
+
+
+def test_busybox_slow_paths_parse():
+    """The collector's BusyBox paths (no ``find -printf``): same sections, same channels."""
+    raw = (GOLDEN / "busybox_tools.out").read_bytes()
+    nonce, _, body = raw.partition(b"\n")
+    sections = parse_sections(body.decode("utf-8", "replace"), nonce.decode())
+    snap = parse_snapshot(sections)
+    chans = {p.comm: dict(p.channels) for p in snap.processes.values()}
+    assert chans["sleep"][0] == "fifo:/tmp/f" and chans["python3"][4] == "ptmx:0" and chans["python3"][5] == "pts:0"
+    assert chans["sh"][3] == "fifo:/tmp/f"  # the writer end, a fifo seen by [ -p ]
+    assert "known\t" in sections.text("hunt.exeid") and sections.rc("hunt.udp") == 0
