@@ -86,10 +86,11 @@ _hunt_ptmx() {
 _h_run hunt.ptmx _hunt_ptmx
 
 # Executable identity, for the candidates only: the exes of processes that hold a socket or
-# read a pipe/fifo/socket on stdin (at most 128 distinct exes, each at most 64 MiB). Per exe:
-# "id<TAB>PID<TAB>md5<TAB>size" and "sig<TAB>PID<TAB>string" for each known build string found
-# (netcat-likes, interpreters, shells); then "pkg<TAB>file:md5  path" where a package's md5sums
-# list (dpkg) holds that md5, and "known<TAB>md5  path" for well-known tool paths of this host.
+# read a pipe/fifo on stdin (at most 128 distinct exes; md5 up to 64 MiB, build strings up to 16 MiB). Per exe:
+# "id<TAB>PID<TAB>md5<TAB>" and "sig<TAB>PID<TAB>string" for each known build string found
+# (netcat-likes, interpreters, shells), "size<TAB>PID<TAB>bytes"; then "pkg<TAB>file:md5  path" where a package's md5sums
+# list (dpkg) holds that md5, or, on hosts without dpkg, "known<TAB>md5  path" for well-known tool
+# paths of this host.
 # A renamed ncat copied to /tmp/kworker is still ncat by its content.
 _HSIG='nmap\.org/ncat|\[v1\.10-[0-9]+\]|OpenBSD netcat|socat by Gerhard Rieger|BusyBox v[0-9.]+|Py_BytesMain|\[switches\] \[--\] \[programfile\]|ruby_run_node|GNU Awk|GNU bash, version|Zend Engine v[0-9]|Standard commands|pwncat'
 _hunt_exe_candidates() {
@@ -111,31 +112,50 @@ _hunt_exe_candidates() {
         printf '%s\t%s\n' "${_hp#/proc/}" "$_he"
     done | sort -t '	' -k2,2 -u | head -n 128
 }
+_pid_of() { _hp=${1#/proc/}; _hp=${_hp%/exe}; }
 _hunt_exeid() {
     _hunt_exe_candidates >"$HT/hcand" || return 1
+    _hx=
+    while IFS='	' read -r _hp _he; do _hx="$_hx /proc/$_hp/exe"; done <"$HT/hcand"
+    [ -n "$_hx" ] || return 0
+    # One wc, one md5sum and one grep for all candidates (the words are /proc/DIGITS/exe only).
+    # shellcheck disable=SC2086
+    wc -c $_hx >"$HT/hsize" 2>/dev/null
+    _hok=
+    _hsm=
+    while read -r _hs _hf; do
+        case $_hf in /proc/*/exe) ;; *) continue ;; esac
+        _pid_of "$_hf"
+        printf 'size\t%s\t%s\n' "$_hp" "$_hs"
+        [ "$_hs" -le 67108864 ] 2>/dev/null && _hok="$_hok $_hf"
+        [ "$_hs" -le 16777216 ] 2>/dev/null && _hsm="$_hsm $_hf"
+    done <"$HT/hsize"
+    [ -n "$_hok" ] || return 0
     : >"$HT/hmd5"
-    while IFS='	' read -r _hp _he; do
-        _hs=$({ wc -c <"/proc/$_hp/exe"; } 2>/dev/null) || continue
-        _hs=$((_hs + 0))
-        [ "$_hs" -le 67108864 ] || { printf 'id\t%s\t-\t%s\n' "$_hp" "$_hs"; continue; }
-        _hm=$(md5sum <"/proc/$_hp/exe" 2>/dev/null) || _hm=-
-        _hm=${_hm%% *}
-        printf 'id\t%s\t%s\t%s\n' "$_hp" "$_hm" "$_hs"
-        [ "$_hm" = - ] || printf '%s\n' "$_hm" >>"$HT/hmd5"
-        grep -a -o -E "$_HSIG" "/proc/$_hp/exe" 2>/dev/null | sort -u | head -n 8 | while IFS= read -r _hg; do
-            printf 'sig\t%s\t%s\n' "$_hp" "$_hg"
-        done
-    done <"$HT/hcand"
+    # shellcheck disable=SC2086
+    md5sum $_hok 2>/dev/null | while read -r _hm _hf; do
+        _pid_of "$_hf"
+        printf 'id\t%s\t%s\t\n' "$_hp" "$_hm"
+        printf '%s\n' "$_hm" >>"$HT/hmd5"
+    done
+    # shellcheck disable=SC2086
+    [ -z "$_hsm" ] || grep -a -o -H -E "$_HSIG" $_hsm 2>/dev/null | sort -u | head -n 2048 | while IFS= read -r _hg; do
+        _pid_of "${_hg%%:*}"
+        printf 'sig\t%s\t%s\n' "$_hp" "${_hg#*:}"
+    done
     if [ -s "$HT/hmd5" ] && [ -d /var/lib/dpkg/info ]; then
         find /var/lib/dpkg/info -maxdepth 1 -name '*.md5sums' -type f -exec grep -H -F -f "$HT/hmd5" {} + 2>/dev/null |
             head -n 512 | while IFS= read -r _hk; do printf 'pkg\t%s\n' "$_hk"; done
     fi
+    # Without a dpkg database (RPM, Alpine, ...): the md5 of the host's own well-known tools.
+    [ -d /var/lib/dpkg/info ] && { rm -f "$HT/hcand" "$HT/hmd5" "$HT/hsize"; return 0; }
+    _hx=
     for _hk in /usr/bin/nc /usr/bin/nc.* /usr/bin/netcat /usr/bin/ncat /usr/bin/socat /usr/bin/busybox /bin/busybox \
         /usr/bin/openssl /usr/bin/python3 /usr/bin/perl /usr/bin/php /usr/bin/ruby /usr/bin/gawk /usr/bin/bash /bin/bash; do
-        [ -f "$_hk" ] || continue
-        _hm=$(md5sum <"$_hk" 2>/dev/null) || continue
-        printf 'known\t%s  %s\n' "${_hm%% *}" "$_hk"
+        [ -f "$_hk" ] && _hx="$_hx $_hk"
     done
-    rm -f "$HT/hcand" "$HT/hmd5"
+    # shellcheck disable=SC2086
+    [ -z "$_hx" ] || md5sum $_hx 2>/dev/null | while IFS= read -r _hk; do printf 'known\t%s\n' "$_hk"; done
+    rm -f "$HT/hcand" "$HT/hmd5" "$HT/hsize"
 }
 _h_run hunt.exeid _hunt_exeid

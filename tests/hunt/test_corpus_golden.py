@@ -16,7 +16,7 @@ import pytest
 
 from hardening.facts.sections import parse_sections
 from hardening.hunt.linux import parse_snapshot
-from hardening.hunt.score import HuntContext, score
+from hardening.hunt.score import HuntContext, kind, score
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "support"))
 import revshell_corpus as rc
@@ -91,13 +91,23 @@ def test_bind_shell_is_reported_as_such(corpus):
     assert any(d.extra.get("technique") == "bind-shell" and d.severity.value == "high" for d in found)
 
 
-def test_busybox_slow_paths_parse():
-    """The collector's BusyBox paths (no ``find -printf``): same sections, same channels."""
-    raw = (GOLDEN / "busybox_tools.out").read_bytes()
+def _golden(name: str):
+    raw = (GOLDEN / name).read_bytes()
     nonce, _, body = raw.partition(b"\n")
     sections = parse_sections(body.decode("utf-8", "replace"), nonce.decode())
-    snap = parse_snapshot(sections)
+    return sections, parse_snapshot(sections)
+
+
+def test_busybox_slow_paths_parse():
+    """The collector's BusyBox paths (no ``find -printf``): same sections, same channels, and a
+    renamed ncat (/tmp/kw) known by its package's md5sums, or without dpkg by the host's ncat."""
+    sections, snap = _golden("busybox_tools.out")
     chans = {p.comm: dict(p.channels) for p in snap.processes.values()}
     assert chans["sleep"][0] == "fifo:/tmp/f" and chans["python3"][4] == "ptmx:0" and chans["python3"][5] == "pts:0"
     assert chans["sh"][3] == "fifo:/tmp/f"  # the writer end, a fifo seen by [ -p ]
-    assert "known\t" in sections.text("hunt.exeid") and sections.rc("hunt.udp") == 0
+    assert sections.rc("hunt.udp") == 0 and "pkg\t" in sections.text("hunt.exeid")
+    kw = next(p for p in snap.processes.values() if p.exe == "/tmp/kw")
+    assert kw.identity == "ncat" and kind(kw) == "netcat"
+    sections, snap = _golden("busybox_nodpkg.out")
+    assert "pkg\t" not in sections.text("hunt.exeid") and "known\t" in sections.text("hunt.exeid")
+    assert next(p for p in snap.processes.values() if p.exe == "/tmp/kw").identity == "ncat"

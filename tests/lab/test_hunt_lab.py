@@ -181,6 +181,13 @@ def _capture(lab, out: Path, corpus) -> None:
     (out / "corpus_shells.out").write_bytes(collector.nonce.encode() + b"\n" + run.stdout)
     cases = {case.name: sorted(pids) for case, pids in groups}
     (out / "corpus_shells.scenarios.json").write_text(json.dumps(cases, indent=1) + "\n")
+    # host side: the collector's own run time inside the container (ms), for docs/performance.md
+    timed = "s=$(date +%s%N); sh -s >/dev/null 2>&1; e=$(date +%s%N); echo $(( (e - s) / 1000000 ))"
+    ms = subprocess.run(
+        ["podman", "exec", "-i", corpus.container, "sh", "-c", timed],
+        input=collector.script, capture_output=True, text=True, timeout=120, check=True,
+    ).stdout.strip()  # fmt: skip
+    print(f"corpus hunt: collector on the host {ms} ms, {len(run.stdout)} bytes")
 
 
 def test_hunt_technique_corpus(clab, tmp_path):
@@ -205,6 +212,8 @@ def test_hunt_technique_corpus(clab, tmp_path):
     jsonschema.validate(doc, load_schema("hunt.v1.json"))
     h = doc["hosts"][0]
     assert h["status"] == "ok", h
+    print(f"corpus hunt: {h['processes']} processes, {h['sockets']} sockets, wall {h['duration_s']} s")
+    assert h["duration_s"] < 30, h["duration_s"]
     by_pid = {d["pid"]: d["severity"] for d in h["detections"]}
     results = rc.outcomes(by_pid, groups)
     table = rc.table(results)
