@@ -92,11 +92,12 @@ def allowlist_cmd(
 
     hosts = allowlist_fleet(targets, watch, options, resolver(not no_resolve), done)
     written = write_proposal(out_dir, hosts, __version__)
-    _print_summary(ui, hosts)
-    ui.info(
+    out = Console.for_stream(sys.stdout)  # the proposal on stdout; progress above on stderr
+    _print_summary(out, hosts)
+    out.info(
         f"proposal written in {time.monotonic() - started:.1f} s: {out_dir} ({len(written)} files). REVIEW it, then"
     )
-    ui.info("copy what you accept into your inventory's group_vars/ (nothing was applied).")
+    out.info("copy what you accept into your inventory's group_vars/ (nothing was applied).")
     sys.exit(EXIT_CLEAN if all(h.ok for h in hosts) else EXIT_INCOMPLETE)
 
 

@@ -3,14 +3,15 @@
 ``-i INVENTORY`` (instead of the positional argument), ``-u USER`` and ``--private-key FILE``
 (defaults below the inventory's own ``ansible_user`` / key, as in Ansible), ``-K`` (ask the
 become password), ``-e`` extra variables (``k=v``, JSON/YAML, ``@file``; highest precedence, as in
-Ansible), ``--vault-id`` and ``--ask-vault-pass`` (``-J``). Commands that read an inventory take them
+Ansible), ``--vault-id`` and ``--ask-vault-pass`` (``-J``), ``-v`` (repeatable, :mod:`hardening.verbose`).
+Commands that read an inventory take them
 through :func:`ansible_options`; the values reach ansible-core's inventory reading through
 :data:`hardening.inventory.OVERRIDES` and the ``ANSIBLE_*`` environment (so the precedence is
 Ansible's own).
 
 Example::
 
-    harden audit -i inventory.ini -u deploy --private-key ~/.ssh/fleet -K -e @policy.yml
+    harden audit -i inventory.ini -u deploy --private-key ~/.ssh/fleet -K -e @policy.yml -vv
 """
 
 from __future__ import annotations
@@ -112,6 +113,18 @@ def parse_extra_vars(values: Sequence[str], cwd: Path | None = None) -> dict[str
     return out
 
 
+def verbose_option(f: F) -> F:
+    """``-v``/``--verbose``, repeatable (``-vvv``), as in Ansible; the command receives ``verbosity``."""
+    return click.option(
+        "-v",
+        "--verbose",
+        "verbosity",
+        count=True,
+        help="More detail on stderr, repeatable (-vvv), as in Ansible: the native engine's log, "
+        "ansible-playbook's verbosity for --engine ansible and apply.",
+    )(f)
+
+
 def _apply(
     user: str | None,
     private_key: Path | None,
@@ -119,8 +132,12 @@ def _apply(
     extra_vars: tuple[str, ...],
     vault_ids: tuple[str, ...],
     ask_vault_pass: bool,
+    verbosity: int = 0,
 ) -> None:
     from hardening import inventory
+    from hardening.verbose import set_verbosity
+
+    set_verbosity(verbosity)
 
     if user:
         os.environ["ANSIBLE_REMOTE_USER"] = user  # below ansible_user, above ansible.cfg: Ansible's order
@@ -137,7 +154,7 @@ def _apply(
 
 
 def ansible_options(f: F) -> F:
-    """Add ``-u``, ``--private-key``, ``-K``, ``-e``, ``--vault-id``, ``-J`` to a command (consumed here)."""
+    """Add ``-u``, ``--private-key``, ``-K``, ``-e``, ``--vault-id``, ``-J``, ``-v`` to a command (consumed here)."""
 
     @functools.wraps(f)
     def wrapper(
@@ -148,9 +165,10 @@ def ansible_options(f: F) -> F:
         extra_vars: tuple[str, ...] = (),
         vault_ids: tuple[str, ...] = (),
         ask_vault_pass: bool = False,
+        verbosity: int = 0,
         **kwargs: Any,
     ) -> Any:
-        _apply(ansible_user, private_key, ask_become_pass, extra_vars, vault_ids, ask_vault_pass)
+        _apply(ansible_user, private_key, ask_become_pass, extra_vars, vault_ids, ask_vault_pass, verbosity)
         return f(*args, **kwargs)
 
     options = [
@@ -182,6 +200,7 @@ def ansible_options(f: F) -> F:
         click.option(
             "-J", "--ask-vault-pass", "--ask-vault-password", is_flag=True, help="Ask for the vault password."
         ),
+        verbose_option,
     ]
     for option in reversed(options):
         wrapper = option(wrapper)

@@ -3,7 +3,8 @@
 :func:`run_playbook` is the one typed wrapper around ``ansible_runner.run``: the
 private_data_dir is ``DIR/apply/<timestamp>/`` and its ``artifacts/<ident>/`` (job_events,
 stdout, rc) stay there. Secrets stay in the operator's inventory (Ansible reads them
-itself): nothing harden passes to ansible-runner holds a password.
+itself): nothing harden passes to ansible-runner holds a password, and the environment
+ansible-playbook inherits is not recorded (:func:`hardening.ansible_env.runner_kwargs`).
 
 Example::
 
@@ -19,7 +20,7 @@ import difflib
 import json
 import os
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,7 @@ class RunnerJob:
     ident: str
     check: bool = False
     limit: str | None = None
-    extravars: Mapping[str, str] = field(default_factory=dict)
+    extravars: Mapping[str, Any] = field(default_factory=dict)
     vault_password_file: Path | None = None
     timeout: int | None = None
 
@@ -166,11 +167,15 @@ def _collections_path(project_dir: Path) -> str:
     return os.pathsep.join([str((project_dir / "collections").resolve()), theirs])
 
 
-def run_playbook(job: RunnerJob) -> PlaybookRun:
-    """Run ``job.project_dir/site.yml`` (``--check --diff`` when ``job.check``) and summarise it."""
+def run_playbook(job: RunnerJob, blank: Callable[[str], str] | None = None) -> PlaybookRun:
+    """Run ``job.project_dir/site.yml`` (``--check --diff`` when ``job.check``) and summarise it.
+
+    With ``-v`` Ansible's own output streams to stderr, through ``blank`` (the inventory's passwords).
+    """
     import ansible_runner
 
-    from hardening.ansible_env import runner_env
+    from hardening.ansible_env import runner_env, runner_kwargs, scrub_command_records, show_event
+    from hardening.verbose import verbosity
 
     job.private_dir.mkdir(parents=True, exist_ok=True)
     cmdline = ["--diff"]
@@ -178,6 +183,16 @@ def run_playbook(job: RunnerJob) -> PlaybookRun:
         cmdline.append("--check")
     if job.vault_password_file is not None:
         cmdline += ["--vault-password-file", str(job.vault_password_file.resolve())]
+
+    # the user's own ansible.cfg and ANSIBLE_* (remote_user, keys, become, ssh args); the roles'
+    # collection from the generated directory first
+    envvars = runner_env({"ANSIBLE_COLLECTIONS_PATH": _collections_path(job.project_dir)})
+    verbose = verbosity() > 0
+
+    def on_event(event: dict[str, Any]) -> bool:
+        if verbose:
+            show_event(event, blank)
+        return True
 
     result = ansible_runner.run(
         private_data_dir=str(job.private_dir),
@@ -188,13 +203,13 @@ def run_playbook(job: RunnerJob) -> PlaybookRun:
         cmdline=shlex.join(cmdline),
         limit=job.limit,
         extravars=dict(job.extravars) or None,
-        # the user's own ansible.cfg and ANSIBLE_* (remote_user, keys, become, ssh args); the roles'
-        # collection from the generated directory first
-        envvars=runner_env({"ANSIBLE_COLLECTIONS_PATH": _collections_path(job.project_dir)}),
+        **runner_kwargs(envvars),
+        event_handler=on_event,
         quiet=True,
         timeout=job.timeout,
         rotate_artifacts=0,
     )
+    scrub_command_records(job.private_dir / "artifacts", envvars)
     changes, failures, ok = _events(list(result.events))
     rc = int(result.rc if result.rc is not None else 1)
     if rc != 0 and not failures:

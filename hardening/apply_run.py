@@ -58,7 +58,7 @@ class ApplySession:
     inventory: Path
     limit: str
     private: Path
-    extravars: Mapping[str, str] = field(default_factory=dict)
+    extravars: Mapping[str, Any] = field(default_factory=dict)
     vault_password_file: Path | None = None
 
     @classmethod
@@ -67,7 +67,7 @@ class ApplySession:
         directory: Path,
         inventory: Path,
         limit: str,
-        extravars: Mapping[str, str] | None = None,
+        extravars: Mapping[str, Any] | None = None,
         vault_password_file: Path | None = None,
     ) -> ApplySession:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
@@ -86,7 +86,7 @@ class ApplySession:
             extravars=self.extravars,
             vault_password_file=self.vault_password_file,
         )
-        result = run_playbook(job)
+        result = run_playbook(job, redactor.text if redactor else None)
         scrub_files(self.private / "artifacts", redactor)
         return result
 

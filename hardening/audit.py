@@ -302,4 +302,56 @@ def audit_fleet(
     Stopped early (Ctrl-C, SIGTERM, the caller stops reading), it starts no new host and does
     not wait for those in flight (:func:`hardening.fleet.run_fleet`).
     """
-    return run_fleet(targets, lambda t: audit_host(t, options), options.forks, on_start)
+    return run_fleet(targets, lambda t: _audit_logged(t, options), options.forks, on_start)
+
+
+def describe_target(target: Target) -> str:
+    """How harden reaches ``target`` (for ``-v``): connection, user, address, become; no secrets.
+
+    >>> from hardening.model import Connection
+    >>> describe_target(Target("web1", Connection.SSH, "10.0.0.5", 22, "deploy", become=True))
+    'ssh deploy@10.0.0.5:22, become root'
+    """
+    user = f"{target.user}@" if target.user else ""
+    port = f":{target.port}" if target.port else ""
+    text = f"{target.connection.value} {user}{target.host}{port}"
+    if target.become:
+        text += f", become {target.become_user}"
+    return text
+
+
+def _audit_logged(target: Target, options: AuditOptions) -> HostResult:
+    """:func:`audit_host` with the ``-v`` log of what it does and how it ended."""
+    from hardening.verbose import esc, verbosity, vlog
+
+    if not verbosity():
+        return audit_host(target, options)
+    name = esc(target.name, 80)
+    vlog(1, "%s: %s", name, esc(describe_target(target)))
+    if target.connection.value == "ssh":
+        checking = f"on ({options.known_hosts or target.known_hosts or '~/.ssh/known_hosts'})"
+        vlog(
+            2,
+            "%s: key %s, host key checking %s, ssh args %s",
+            name,
+            esc(target.key_file or "agent or default keys"),
+            esc(checking if target.host_key_checking else "off"),
+            esc(" ".join(target.ssh_args) or "none"),
+        )
+    started = time.monotonic()
+    result = audit_host(target, options)
+    counts = {s: sum(1 for c in result.checks if c.status is s) for s in (Status.PASS, Status.FAIL, Status.ERROR)}
+    vlog(
+        1,
+        "%s: %s in %.1f s (pass %d, fail %d, error %d)%s",
+        name,
+        result.status.value,
+        time.monotonic() - started,
+        counts[Status.PASS],
+        counts[Status.FAIL],
+        counts[Status.ERROR],
+        f": {esc(result.message)}" if result.message else "",
+    )
+    for c in result.checks if verbosity() >= 2 else ():
+        vlog(2, "%s: %s %s: %s", name, c.id, c.status.value, esc(c.message))
+    return result

@@ -169,7 +169,7 @@ def audit(
     with ui.progress(total=len(plan.targets)) as progress:
         run = run_audit(plan, source, options, engine, lambda t: progress.host_started(t.name), progress.host_done)
     doc = reports_after_run(run.writer, formats, fw, waivers)
-    ui.summary(run.writer.hosts, run.path)
+    Console.for_stream(sys.stdout).summary(run.writer.hosts, run.path)  # results on stdout, progress on stderr
     write_audit_playbooks(doc, plan.out_dir)
     if run.interrupted:
         _exit_interrupted(ui, inventory, plan, run)

@@ -14,8 +14,11 @@ The playbook also runs on its own (AWX / Ansible Automation Platform): with
 ``harden collect`` format, and :func:`judge_gathered` (``harden judge``) turns that
 directory into results (see docs/awx.md).
 
-Secrets stay where they are: Ansible reads passwords from the inventory itself; nothing
-harden hands to ansible-runner (extra vars, environment, command line) holds one.
+Ansible's flags given to harden reach ansible-playbook too (:func:`flag_arguments`): ``-e`` as extra
+variables, ``--vault-id``/``--vault-password-file`` as arguments, the ``-K`` and ``-J`` passwords as
+answers to ansible-playbook's own prompts (never on its command line, in its environment or in a
+file). Otherwise Ansible reads passwords from the inventory itself; the environment ansible-playbook
+inherits is not recorded in the artifacts (:func:`hardening.ansible_env.runner_kwargs`).
 
 Example::
 
@@ -25,9 +28,11 @@ Example::
 
 from __future__ import annotations
 
+import json
 import queue
 import re
 import secrets
+import shlex
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -35,7 +40,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from hardening import __version__
+from hardening import __version__, inventory
 from hardening.audit import AuditOptions, _HostRun, linux_result
 from hardening.checks import linux_checks, windows_checks
 from hardening.facts.collector import build_linux_script
@@ -154,6 +159,35 @@ def _runner_env(options: AuditOptions) -> dict[str, str]:
     return runner_env({"ANSIBLE_TIMEOUT": str(max(1, int(options.timeout)))})
 
 
+def flag_arguments(vault_password_file: Path | None) -> tuple[list[str], dict[str, str]]:
+    """ansible-playbook's arguments for Ansible's flags given to harden (``--vault-password-file``,
+    ``--vault-id``, ``-J``, ``-K``), and the prompts' answers for ansible-runner's ``passwords``.
+
+    >>> flag_arguments(None)
+    ([], {})
+    """
+    flags = inventory.OVERRIDES
+    cmdline: list[str] = []
+    passwords: dict[str, str] = {}
+    if vault_password_file is not None:
+        cmdline += ["--vault-password-file", str(vault_password_file.resolve())]
+    for vault_id in flags.vault_ids:
+        if not vault_id.endswith("@prompt"):
+            cmdline += ["--vault-id", vault_id]
+    if flags.vault_password is not None:
+        cmdline.append("--ask-vault-pass")
+        passwords[r"^Vault password:\s*?$"] = flags.vault_password
+    if flags.become_password is not None:
+        cmdline.append("--ask-become-pass")
+        passwords[r"^BECOME password.*:\s*?$"] = flags.become_password
+    return cmdline, passwords
+
+
+def _plain_vars(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Extra variables as JSON has them (ansible-runner passes them as JSON; a YAML date becomes text)."""
+    return dict(json.loads(json.dumps(dict(values), default=str)))
+
+
 def audit_fleet_ansible(run: AnsibleRun) -> Iterator[HostResult]:
     """Audit ``run.targets`` through ansible-runner, yielding each host as its result arrives.
 
@@ -171,6 +205,10 @@ def audit_fleet_ansible(run: AnsibleRun) -> Iterator[HostResult]:
             )
     if not linux:
         return
+    from hardening.ansible_env import runner_kwargs, scrub_command_records, show_event
+    from hardening.verbose import verbosity
+
+    verbose = verbosity() > 0
     nonce = secrets.token_hex(8)
     results: queue.Queue[HostResult | None] = queue.Queue()
     done: set[str] = set()
@@ -188,14 +226,15 @@ def audit_fleet_ansible(run: AnsibleRun) -> Iterator[HostResult]:
             results.put(result_from_event(hosts[name], kind, res if isinstance(res, Mapping) else {}, nonce))
         if redactor and redactor.found(strings_of(event)):  # judged from the output as it came; kept blanked
             event.update(redactor.data(event))
+        if verbose:
+            show_event(event)  # -v: Ansible's own output on stderr
         return True  # ansible-runner writes the event (job_events/) after this returns
 
     run.private_dir.mkdir(parents=True, exist_ok=True)
+    envvars = _runner_env(run.options)
     body = run.private_dir / "harden_collector.sh"
     body.write_text(script_body(), encoding="ascii")
-    cmdline = []
-    if run.vault_password_file is not None:
-        cmdline += ["--vault-password-file", str(run.vault_password_file.resolve())]
+    cmdline, passwords = flag_arguments(run.vault_password_file)
     kwargs: dict[str, Any] = {
         "private_data_dir": str(run.private_dir),
         "project_dir": str(_playbooks_dir()),
@@ -205,19 +244,22 @@ def audit_fleet_ansible(run: AnsibleRun) -> Iterator[HostResult]:
         "limit": ",".join(["localhost", *linux]),
         "forks": max(1, run.options.forks),
         "extravars": {
+            **_plain_vars(inventory.OVERRIDES.extra_vars),  # -e, as the native engine reads them
             "harden_nonce": nonce,
             "harden_timeout": int(max(1, run.options.timeout)),
             "harden_collector_body": str(body.resolve()),
             "harden_collector_version": __version__,
         },
-        "envvars": _runner_env(run.options),
+        **runner_kwargs(envvars),
         "quiet": True,
         "rotate_artifacts": 0,
         "event_handler": on_event,
         "finished_callback": lambda _runner: results.put(None),
     }
     if cmdline:
-        kwargs["cmdline"] = " ".join(cmdline)
+        kwargs["cmdline"] = shlex.join(cmdline)
+    if passwords:  # answered at ansible-playbook's prompts (pexpect); no env/passwords file is written
+        kwargs["passwords"] = passwords
     thread, runner = ansible_runner.run_async(**kwargs)
     while True:
         item = results.get()
@@ -230,6 +272,7 @@ def audit_fleet_ansible(run: AnsibleRun) -> Iterator[HostResult]:
         if item is not None:
             yield item
     rc, status = runner.rc, runner.status
+    scrub_command_records(run.private_dir / "artifacts", envvars)
     scrub_files(run.private_dir / "artifacts", redactor)
     tail = _stdout_tail(run.private_dir / "artifacts" / "collect" / "stdout")
     for name in linux:

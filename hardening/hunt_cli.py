@@ -42,6 +42,7 @@ from hardening.results import EXIT_BAD_INPUT, EXIT_CLEAN, EXIT_FAILING, EXIT_INC
 
 if TYPE_CHECKING:
     from hardening.console import Console
+    from hardening.hunt.model import Detection
     from hardening.hunt.run import HuntRun
     from hardening.hunt.verify import VerifyRun
 
@@ -101,7 +102,8 @@ def hunt_cmd(
     kh = str(known_hosts) if known_hosts else None
     options = HuntOptions(forks=forks, timeout=timeout, known_hosts=kh, max_output=max_output)
     run = run_hunt(targets, options, rules, str(inventory), out_dir or _default_out("hunt"))
-    _print_hunt(ui, run)
+    _print_hunt(Console.for_stream(sys.stdout), run)  # results on stdout
+    _print_warnings(ui, run)  # what the hunt could not see: stderr, with the progress
     if run.high:
         sys.exit(EXIT_FAILING)
     sys.exit(EXIT_INCOMPLETE if run.not_reached else EXIT_CLEAN)
@@ -125,7 +127,7 @@ def _print_hunt(ui: Console, run: HuntRun) -> None:
                 Text(safe(h.name, 40)),
                 Text(d.severity.value, style=_TIER_STYLE[d.severity.value]),
                 str(d.pid),
-                Text(safe(d.process, 40)),
+                Text(safe(d.process, 40)) + _in_container(d),
                 Text(safe(d.remote, 60)),
                 Text(safe("; ".join(d.reasons), 400)),
             )
@@ -133,6 +135,22 @@ def _print_hunt(ui: Console, run: HuntRun) -> None:
     total = sum(len(h.detections) for h in run.hosts)
     hidden = sum(len(h.suppressed) for h in run.hosts)
     ui.info(f"{len(run.hosts)} hosts, {total} detections ({hidden} suppressed); results: {run.path}")
+
+
+def _in_container(d: Detection) -> Text:
+    """`` in podman:web`` under the process name when it runs in a container, else nothing."""
+    from hardening.console import safe
+
+    return Text(f" in {safe(d.container.label, 80)}", style="cyan") if d.container else Text("")
+
+
+def _print_warnings(ui: Console, run: HuntRun) -> None:
+    """Every host's warnings (also in hunt.json): what the hunt could not see is never silent."""
+    from hardening.console import safe
+
+    for h in run.hosts:
+        for w in h.warnings:
+            ui.line(Text("warning: ", style="yellow") + Text(f"{safe(h.name, 40)}: {safe(w, 400)}"))
 
 
 @click.command("verify")
@@ -184,7 +202,7 @@ def verify_cmd(
     except VerifyError as exc:
         ui.error(str(exc))
         sys.exit(EXIT_BAD_INPUT)
-    _print_verify(ui, run, port_list)
+    _print_verify(Console.for_stream(sys.stdout), run, port_list)
     if run.open_outside_policy:
         sys.exit(EXIT_FAILING)
     sys.exit(EXIT_INCOMPLETE if run.not_reached else EXIT_CLEAN)

@@ -556,7 +556,21 @@ class PendingInventory:
     def result(self) -> list[Target]:
         """Wait for the child; the targets, or :class:`InventoryError` (also past the bounds)."""
         hosts: list[tuple[str, dict[str, Any]]] = self.child.result()
-        return [target_from_vars(name, used, self.env) for name, used in hosts]
+        targets = [target_from_vars(name, used, self.env) for name, used in hosts]
+        _log_loaded(self.child.source, targets, self.env)
+        return targets
+
+
+def _log_loaded(source: Path, targets: list[Target], env: Mapping[str, str]) -> None:
+    """``-vv``: what was read, and the Ansible configuration file in effect."""
+    from hardening.verbose import esc, verbosity, vlog
+
+    if verbosity() < 2:
+        return
+    from hardening.ansible_env import ansible_config_file
+
+    config = ansible_config_file(env=env)
+    vlog(2, "inventory %s: %d hosts; Ansible configuration: %s", esc(source), len(targets), esc(config or "none"))
 
 
 def start_loading(

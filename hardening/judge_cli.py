@@ -84,7 +84,7 @@ def judge_cmd(
             writer.add(result)
     path = writer.results_path
     doc = reports_after_run(writer, formats, fw, waivers)
-    ui.summary(writer.hosts, path)
+    Console.for_stream(sys.stdout).summary(writer.hosts, path)
     write_audit_playbooks(doc, out_dir)
     sys.exit(gate(doc, Severity(fail_on)))
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from hardening.ansible_args import verbose_option
 from hardening.apply_run import before_after as before_after  # re-exported: where callers found it
 from hardening.cli_options import timeout_option, vault_option
 from hardening.results import EXIT_BAD_INPUT, EXIT_CLEAN, EXIT_FAILING, EXIT_INCOMPLETE
@@ -69,13 +70,14 @@ def remediate_cmd(results: Path, out_dir: Path | None) -> None:
     click.echo(f"playbooks: {dest}")
 
 
-def _extravars(items: Sequence[str]) -> dict[str, str]:
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.isidentifier():
-            raise click.BadParameter(f"{item!r}: expected KEY=VALUE", param_hint="--extra-var")
-        out[key] = value
+def _extravars(items: Sequence[str]) -> dict[str, Any]:
+    """``-e`` as Ansible reads it (``k=v``, JSON/YAML, ``@file``), each name a valid variable name."""
+    from hardening.ansible_args import parse_extra_vars
+
+    out = parse_extra_vars(items)
+    bad = [k for k in out if not k.isidentifier()]
+    if bad:
+        raise click.BadParameter(f"{bad[0]!r} is not a variable name", param_hint="--extra-vars")
     return out
 
 
@@ -143,15 +145,19 @@ def _print_run(run: Any, heading: str, redactor: Any = None) -> None:
 )
 @click.option("--check", is_flag=True, help="Only show what would change (ansible --check --diff).")
 @click.option(
+    "--extra-vars",
     "--extra-var",
     "-e",
     "extra",
     multiple=True,
-    metavar="KEY=VALUE",
-    help="Extra variable for the roles, e.g. -e harden_local_debs=/var/cache/harden/debs.",
+    metavar="VARS",
+    help="Extra variables for the roles, as ansible-playbook -e: key=value, JSON/YAML or @file, "
+    "e.g. -e harden_local_debs=/var/cache/harden/debs. They are on ansible-playbook's command line "
+    "(and its artifacts): keep secrets in the inventory or a vault.",
 )
 @vault_option
 @timeout_option("Seconds per host for the re-audit.")
+@verbose_option
 def apply_cmd(
     directory: Path,
     inventory: Path,
@@ -160,10 +166,18 @@ def apply_cmd(
     extra: tuple[str, ...],
     vault_password_file: Path | None,
     timeout: float,
+    verbosity: int,
 ) -> None:
-    """Apply DIR/playbooks: check-mode diff first, then apply, then re-audit (before/after)."""
+    """Apply DIR/playbooks: check-mode diff first, then apply, then re-audit (before/after).
+
+    What changed, failed and the before/after verdicts go to stdout; with -v Ansible's own output
+    streams to stderr.
+    """
     from hardening.apply_run import ApplyError, ApplySession, inventory_redactor, planned_checks
     from hardening.inventory import InventoryError
+    from hardening.verbose import set_verbosity
+
+    set_verbosity(verbosity)
 
     try:
         remediated = planned_checks(directory)

@@ -1,14 +1,19 @@
 # harden hunt collector piece (Linux): one snapshot of processes, their stdio and socket
-# fds, and the TCP tables. Read-only; bounded: every section is capped at $HK bytes (the
-# parser flags a section that hit the cap). Needs root to see other users' fds.
+# fds, and the TCP/UDP tables of every network namespace (containers.sh follows: which
+# container each process is in). Read-only; bounded: every section is capped at $HK bytes
+# (the parser flags a section that hit the cap), at most $HNS other network namespaces
+# ($HNK bytes each) are read. Needs root to see other users' fds and other namespaces.
 HK=4194304
+HNS=256
+HNK=1048576
+_h_file hunt.uptime /proc/uptime
 _h_run hunt.self echo "$$"
 _h_cmd hunt.clk_tck getconf CLK_TCK
 _h_run hunt.btime grep '^btime ' /proc/stat
-_h_file hunt.uptime /proc/uptime
 _h_run hunt.passwd head -c 1048576 /etc/passwd
 _h_netns() { readlink /proc/self/ns/net; }
 _h_run hunt.netns _h_netns
+if find /proc/self/ -maxdepth 0 -printf '' >/dev/null 2>&1; then _hgnu=1; else _hgnu=; fi
 
 # "/proc/PID/stat:<line>" per process (a comm with a newline continues with the same prefix).
 _hunt_stat() { grep -s -H '' /proc/[0-9]*/stat | head -c "$HK"; }
@@ -33,7 +38,7 @@ _hunt_links_slow() {
     done
 }
 _hunt_links() {
-    if find /proc/self/ -maxdepth 0 -printf '' >/dev/null 2>&1; then
+    if [ -n "$_hgnu" ]; then
         find /proc/[0-9]*/exe /proc/[0-9]*/ns/net /proc/[0-9]*/fd -maxdepth 1 -type l \
             \( -name exe -o -name net -o -name 0 -o -name 1 -o -name 2 -o -lname 'socket:*' \) \
             -printf '%p\t%l\000' 2>/dev/null
@@ -42,12 +47,52 @@ _hunt_links() {
     fi | head -c "$HK"
 }
 _h_run hunt.links _hunt_links
+# The socket tables of the collector's own network namespace.
 _hunt_tcp() { head -c "$HK" "$1"; }
-if [ -e /proc/net/tcp ]; then _h_run hunt.tcp _hunt_tcp /proc/net/tcp; else _h_file hunt.tcp /proc/net/tcp; fi
-if [ -e /proc/net/tcp6 ]; then _h_run hunt.tcp6 _hunt_tcp /proc/net/tcp6; else _h_file hunt.tcp6 /proc/net/tcp6; fi
-_hunt_udp() { head -c "$HK" "$1"; }
-if [ -e /proc/net/udp ]; then _h_run hunt.udp _hunt_udp /proc/net/udp; else _h_file hunt.udp /proc/net/udp; fi
-if [ -e /proc/net/udp6 ]; then _h_run hunt.udp6 _hunt_udp /proc/net/udp6; else _h_file hunt.udp6 /proc/net/udp6; fi
+for _hp in tcp tcp6 udp udp6; do
+    if [ -e /proc/net/$_hp ]; then _h_run hunt.$_hp _hunt_tcp /proc/net/$_hp; else _h_file hunt.$_hp /proc/net/$_hp; fi
+done
+
+# Every other network namespace, once, through one of its processes (the first whose tables
+# can be read): "/proc/PID/ns/net:net:[N]", then its tables as "/proc/PID/net/tcp:<line>".
+# A line "/proc/ns-cap:N" says namespaces were left unread after N.
+_hunt_nslist() {
+    if [ -n "$_hgnu" ]; then
+        find /proc/[0-9]*/ns/net -maxdepth 0 -printf '%l %p\n' 2>/dev/null
+    else
+        for _hl in /proc/[0-9]*/ns/net; do
+            _ht=$(readlink "$_hl" 2>/dev/null) && printf '%s %s\n' "$_ht" "$_hl"
+        done
+    fi
+}
+_hunt_nets() {
+    _hown=$(readlink /proc/self/ns/net 2>/dev/null)
+    _hunt_nslist | sort | {
+        _hdone=
+        _hn=0
+        while read -r _hns _hpath; do
+            case $_hns in net:\[[0-9]*\]) ;; *) continue ;; esac
+            [ "$_hns" = "$_hown" ] || [ "$_hns" = "$_hdone" ] && continue
+            _hpid=${_hpath#/proc/}
+            _hpid=${_hpid%%/*}
+            case $_hpid in '' | *[!0-9]*) continue ;; esac
+            [ -r "/proc/$_hpid/net/tcp" ] || continue
+            if [ "$_hn" -ge "$HNS" ]; then
+                printf '/proc/ns-cap:%s\n' "$_hn"
+                break
+            fi
+            printf '/proc/%s/ns/net:%s\n' "$_hpid" "$_hns"
+            grep -s -H '' "/proc/$_hpid/net/tcp" "/proc/$_hpid/net/tcp6" "/proc/$_hpid/net/udp" \
+                "/proc/$_hpid/net/udp6" | head -c "$HNK"
+            echo
+            _hdone=$_hns
+            _hn=$((_hn + 1))
+        done
+    } | head -c "$HK"
+}
+_h_run hunt.nets _hunt_nets
+
+# The local port range of the collector's namespace: which side of a connection is ephemeral.
 _h_file hunt.portrange /proc/sys/net/ipv4/ip_local_port_range
 
 # Inter-process channels: "/proc/PID/fd/N<TAB>target" NUL-terminated for every fd (0-2 too) that
@@ -65,7 +110,7 @@ _hunt_ipc_slow() {
     done
 }
 _hunt_ipc() {
-    if find /proc/self/ -maxdepth 0 -printf '' >/dev/null 2>&1; then
+    if [ -n "$_hgnu" ]; then
         find /proc/[0-9]*/fd -mindepth 1 -maxdepth 1 -type l \
             \( -lname 'pipe:*' -o -lname '/dev/pts/*' -o -lname /dev/ptmx -o -xtype p \) \
             -printf '%p\t%l\000' 2>/dev/null
@@ -94,7 +139,7 @@ _h_run hunt.ptmx _hunt_ptmx
 # A renamed ncat copied to /tmp/kworker is still ncat by its content.
 _HSIG='nmap\.org/ncat|\[v1\.10-[0-9]+\]|OpenBSD netcat|socat by Gerhard Rieger|BusyBox v[0-9.]+|Py_BytesMain|\[switches\] \[--\] \[programfile\]|ruby_run_node|GNU Awk|GNU bash, version|Zend Engine v[0-9]|Standard commands|pwncat'
 _hunt_exe_candidates() {
-    if find /proc/self/ -maxdepth 0 -printf '' >/dev/null 2>&1; then
+    if [ -n "$_hgnu" ]; then
         find /proc/[0-9]*/fd -mindepth 1 -maxdepth 1 -type l \
             \( -lname 'socket:*' -o \( -name 0 \( -lname 'pipe:*' -o -xtype p \) \) \) -printf '%h\n' 2>/dev/null
     else

@@ -1,8 +1,11 @@
 """Linux hunt: the collector script and the pure parser of its output into a :class:`Snapshot`.
 
-The script is ``facts/header.sh`` + ``hunt/collect.sh`` + ``facts/footer.sh`` (same wire
+The script is ``facts/header.sh`` + ``hunt/collect.sh`` + ``hunt/containers.sh`` + ``facts/footer.sh`` (same wire
 format as the audit collector, see :mod:`hardening.facts.sections`), sent to ``sh -s``.
-The parser joins ``/proc/PID/fd`` socket links to the inodes of ``/proc/net/tcp{,6}``.
+The parser joins ``/proc/PID/fd`` socket links to the inodes of the TCP and UDP tables of every
+network namespace (the collector's own ``/proc/net/{tcp,tcp6,udp,udp6}``, the others' through
+``/proc/PID/net/...`` of one process each) and names each process's container
+(:mod:`hardening.hunt.containers`).
 
 Example::
 
@@ -15,13 +18,16 @@ from __future__ import annotations
 
 import re
 import secrets
+from dataclasses import dataclass, replace
 from importlib import resources
 
 from hardening.facts.collector import Collector
 from hardening.facts.sections import FactError, Sections, iter_lines, parse_uint
-from hardening.hunt.model import Endpoint, Platform, Process, Snapshot, TcpSocket
+from hardening.hunt import containers as ctr
+from hardening.hunt.model import Container, Endpoint, Platform, Process, Snapshot, TcpSocket
 
 SECTION_CAP = 4194304  # must match HK in collect.sh
+NS_CAP = 1048576  # bytes of one other namespace's tables: HNK in collect.sh
 MAX_ARGV = 64  # arguments kept per process
 MAX_ARG = 512  # characters kept per argument
 
@@ -30,7 +36,6 @@ TCP_STATES = {
     "06": "TIME_WAIT", "07": "CLOSE", "08": "CLOSE_WAIT", "09": "LAST_ACK", "0A": "LISTEN", "0B": "CLOSING",
     "0C": "NEW_SYN_RECV",
 }  # fmt: skip
-UDP_STATES = {"01": "ESTABLISHED", "07": "UNCONN"}
 MAX_CHANNELS = 64  # inter-process channels kept per process
 # Build strings the collector looks for in candidate executables (``_HSIG`` in collect.sh), checked
 # in this order. Each is one the tool's own main program carries and programs that merely embed or
@@ -58,6 +63,8 @@ _STAT_PREFIX = re.compile(r"^/proc/(\d{1,10})/stat:", re.MULTILINE)
 _UID_LINE = re.compile(r"^/proc/(\d{1,10})/status:Uid:\s+(\d{1,10})", re.MULTILINE)
 _CMD_PREFIX = re.compile(r"/proc/(\d{1,10})/cmdline:")
 _LINK = re.compile(r"/proc/(\d{1,10})/(exe|ns/net|fd/(\d{1,10}))\t")
+_NETS_LINE = re.compile(r"^/proc/(?:(\d{1,10})/(ns/net|net/(?:tcp6?|udp6?))|(ns-cap)):(.*)$", re.MULTILINE)
+_NETNS = re.compile(r"net:\[\d{1,20}\]")
 _SOCKET = re.compile(r"socket:\[(\d{1,20})\]")
 _TCP_LINE = re.compile(
     r"^\s*\d+:\s+([0-9A-Fa-f]{8}|[0-9A-Fa-f]{32}):([0-9A-Fa-f]{4})\s+([0-9A-Fa-f]{8}|[0-9A-Fa-f]{32}):"
@@ -67,7 +74,12 @@ _IPC = re.compile(r"/proc/(\d{1,10})/fd/(\d{1,10})\t")
 _PTMX = re.compile(r"^/proc/(\d{1,10})/fdinfo/(\d{1,10}):tty-index:\s*(\d{1,10})\s*$", re.MULTILINE)
 _PIPE = re.compile(r"pipe:\[(\d{1,20})\]")
 _PTS = re.compile(r"/dev/pts/(\d{1,10})")
-_PIECES = (("hardening.facts", "header"), ("hardening.hunt", "collect"), ("hardening.facts", "footer"))
+_PIECES = (
+    ("hardening.facts", "header"),
+    ("hardening.hunt", "collect"),
+    ("hardening.hunt", "containers"),
+    ("hardening.facts", "footer"),
+)
 
 
 def build_hunt_script(nonce: str) -> str:
@@ -102,10 +114,10 @@ def _hex_ip(text: str, little_endian: bool) -> str:
     return str(v6.ipv4_mapped) if v6.ipv4_mapped else str(v6)
 
 
-def parse_tcp(text: str, little_endian: bool = True, proto: str = "tcp") -> dict[int, TcpSocket]:
-    """Sockets of one ``/proc/net/tcp``, ``tcp6``, ``udp`` or ``udp6`` table (same columns; ``proto``
-    says which), by inode (inode 0 = no owner, skipped)."""
-    states = UDP_STATES if proto == "udp" else TCP_STATES
+def parse_tcp(text: str, little_endian: bool = True, proto: str = "tcp", netns: str = "") -> dict[int, TcpSocket]:
+    """Sockets of one ``/proc/net/{tcp,tcp6,udp,udp6}`` table (same columns), by inode (inode 0 = no
+    owner, skipped). A UDP socket's state is ``ESTABLISHED`` once ``connect()`` fixed its peer,
+    ``CLOSE`` otherwise."""
     out: dict[int, TcpSocket] = {}
     for line in iter_lines(text):
         m = _TCP_LINE.match(line)
@@ -120,11 +132,51 @@ def parse_tcp(text: str, little_endian: bool = True, proto: str = "tcp") -> dict
                 inode=inode,
                 local=Endpoint(_hex_ip(m.group(1), little_endian), int(m.group(2), 16)),
                 remote=Endpoint(_hex_ip(m.group(3), little_endian), int(m.group(4), 16)),
-                state=states.get(m.group(5).upper(), m.group(5)),
+                state=TCP_STATES.get(m.group(5).upper(), m.group(5)),
                 proto=proto,
+                netns=netns,
             ),
         )
     return out
+
+
+@dataclass(frozen=True)
+class NetTables:
+    """The other network namespaces' tables (``hunt.nets``): sockets, the namespaces read, the
+    namespaces whose tables hit the per-namespace cap, and whether the namespace cap was hit."""
+
+    sockets: dict[int, TcpSocket]
+    read: frozenset[str]
+    capped: tuple[str, ...]
+    ns_cap: int | None
+
+
+def parse_nets(text: str, little_endian: bool = True) -> NetTables:
+    """Parse ``hunt.nets``: ``/proc/PID/ns/net:net:[N]`` opens a namespace read through PID, then
+    ``/proc/PID/net/<table>:<line>``; a table line of a PID that opened no namespace is ignored."""
+    ns_of: dict[int, str] = {}
+    tables: dict[tuple[int, str], list[str]] = {}
+    size: dict[int, int] = {}
+    ns_cap: int | None = None
+    for m in _NETS_LINE.finditer(text):
+        if m.group(3):
+            ns_cap = parse_uint(m.group(4))
+            continue
+        pid, what, rest = int(m.group(1)), m.group(2), m.group(4)
+        if what == "ns/net":
+            if _NETNS.fullmatch(rest) and pid not in ns_of:
+                ns_of[pid] = rest
+            continue
+        if pid in ns_of:
+            tables.setdefault((pid, what[4:]), []).append(rest)
+            size[pid] = size.get(pid, 0) + len(m.group(0)) + 1
+    sockets: dict[int, TcpSocket] = {}
+    for (pid, table), lines in tables.items():
+        proto = "udp" if table.startswith("udp") else "tcp"
+        for inode, sock in parse_tcp("\n".join(lines), little_endian, proto, ns_of[pid]).items():
+            sockets.setdefault(inode, sock)
+    capped = tuple(sorted(ns_of[p] for p, n in size.items() if n >= NS_CAP - 256))
+    return NetTables(sockets, frozenset(ns_of.values()), capped, ns_cap)
 
 
 def _by_prefix(text: str, prefix: re.Pattern[str]) -> dict[int, str]:
@@ -304,22 +356,14 @@ def _require(sections: Sections, name: str) -> str:
 
 
 def parse_snapshot(sections: Sections) -> Snapshot:
-    """The host's processes and TCP sockets from the hunt collector's sections (pure).
+    """The host's processes, their containers and the TCP/UDP sockets of every network namespace read,
+    from the hunt collector's sections (pure).
 
-    Raises :class:`FactError` when the process table or the TCP table is missing or cut.
+    Raises :class:`FactError` when the process table or the collector's own TCP table is missing or cut.
     """
     warnings: list[str] = []
-    for name in (
-        "hunt.stat",
-        "hunt.uid",
-        "hunt.cmdline",
-        "hunt.links",
-        "hunt.tcp",
-        "hunt.tcp6",
-        "hunt.udp",
-        "hunt.udp6",
-        "hunt.ipc",
-    ):
+    for name in ("hunt.stat", "hunt.uid", "hunt.cmdline", "hunt.links", "hunt.tcp", "hunt.tcp6", "hunt.udp",
+                 "hunt.udp6", "hunt.nets", "hunt.cgroup", "hunt.ctr.stores", "hunt.ctr.state", "hunt.ipc"):  # fmt: skip
         sec = sections.get(name)
         if sec is not None and len(sec.text.encode("utf-8", "surrogateescape")) >= SECTION_CAP - 1:
             warnings.append(f"{name} hit the {SECTION_CAP // 1048576} MiB cap: some processes or sockets are missing")
@@ -333,26 +377,26 @@ def parse_snapshot(sections: Sections) -> Snapshot:
         raise FactError("the hunt output has no collector pid (hunt.self): rerun the hunt")
     uname = sections.text("meta.uname") + " "
     little = not any(arch in uname for arch in _BIG_ENDIAN)
-    sockets = parse_tcp(tcp_text, little)
-    if sections.rc("hunt.tcp6") == 0:
-        for inode, sock in parse_tcp(sections.text("hunt.tcp6"), little).items():
-            sockets.setdefault(inode, sock)
-    for table in ("hunt.udp", "hunt.udp6"):
-        if sections.rc(table) == 0:
-            for inode, sock in parse_tcp(sections.text(table), little, "udp").items():
-                sockets.setdefault(inode, sock)
+    own_ns = sections.text("hunt.netns").strip()
+    own_ns = own_ns if _NETNS.fullmatch(own_ns) else ""
+    sockets = _own_sockets(sections, tcp_text, little, own_ns)
+    nets = parse_nets(sections.text("hunt.nets"), little)
+    for inode, sock in nets.sockets.items():
+        sockets.setdefault(inode, sock)
     channels = parse_channels(sections.text("hunt.ipc"), sections.text("hunt.ptmx"))
     ids = parse_identities(sections.text("hunt.exeid"))
-    if sections.get("hunt.ipc") is None:
-        warnings.append("the collector sent no pipe/fifo/pty links (hunt.ipc): shells relayed through pipes are unseen")
     clk = parse_uint(sections.text("hunt.clk_tck")) or 100
     btime_m = re.search(r"btime (\d{1,19})", sections.text("hunt.btime"))
     btime = int(btime_m.group(1)) if btime_m else None
     uids = {int(m.group(1)): int(m.group(2)) for m in _UID_LINE.finditer(sections.text("hunt.uid"))}
-    users = _users(sections.text("hunt.passwd"))
+    passwd = sections.text("hunt.passwd")
+    users = _users(passwd)
     argvs = _cmdlines(sections.text("hunt.cmdline"))
     exes, netns, fds = _links(links_text)
-    identity_by_exe = {exes[pid]: name for pid, name in ids.items() if exes.get(pid)}
+    where = _containers(sections, passwd, self_pid, warnings)
+    # one pid per exe path was examined; its identity holds for the same path in the same network
+    # namespace (another container's file at that path may be another binary: left unknown)
+    identity_by_exe = {(exes[pid], netns.get(pid, "")): name for pid, name in ids.items() if exes.get(pid)}
     procs: dict[int, Process] = {}
     for pid, line in _by_prefix(stat_text, _STAT_PREFIX).items():
         parsed = parse_stat(line)
@@ -374,21 +418,17 @@ def parse_snapshot(sections: Sections) -> Snapshot:
             start_time=(btime + start / clk) if btime is not None else None,
             stdio=(pfds.get(0, ""), pfds.get(1, ""), pfds.get(2, "")),
             sockets=socks,
+            netns=netns.get(pid, ""),
+            container=where.get(pid),
             channels=channels.get(pid, ()),
-            identity=identity_by_exe.get(exes.get(pid, ""), ""),
+            identity=identity_by_exe.get((exes.get(pid, ""), netns.get(pid, "")), ""),
         )
     if not procs:
         raise FactError("the hunt saw no process at all (is /proc mounted?): rerun the hunt")
     is_root = sections.text("meta.id").strip() == "0"
     if not is_root:
         warnings.append("hunt ran without root: other users' fds are invisible (set ansible_become=true)")
-    own_ns = sections.text("hunt.netns").strip()
-    foreign = sorted(p for p, ns in netns.items() if own_ns and ns != own_ns and p in procs)
-    if foreign:
-        warnings.append(
-            f"{len(foreign)} processes live in other network namespaces (containers?), e.g. pid {foreign[0]}: "
-            "their TCP sockets are not resolved; hunt inside those namespaces too"
-        )
+    warnings += _namespace_warnings(procs, own_ns, nets)
     snapshot = Snapshot(
         platform=Platform.LINUX,
         processes=procs,
@@ -397,15 +437,73 @@ def parse_snapshot(sections: Sections) -> Snapshot:
         is_root=is_root,
         complete=sections.complete,
         warnings=tuple(warnings),
+        netns=own_ns,
+        host_seconds=_host_seconds(sections),
         ephemeral=parse_port_range(sections.text("hunt.portrange")),
     )
     return _with_self(snapshot, self_pid)
 
 
+def _own_sockets(sections: Sections, tcp_text: str, little: bool, own_ns: str) -> dict[int, TcpSocket]:
+    """The collector's own namespace: hunt.tcp (required), tcp6, udp, udp6 when read."""
+    sockets = parse_tcp(tcp_text, little, "tcp", own_ns)
+    for name, proto in (("hunt.tcp6", "tcp"), ("hunt.udp", "udp"), ("hunt.udp6", "udp")):
+        if sections.rc(name) == 0:
+            for inode, sock in parse_tcp(sections.text(name), little, proto, own_ns).items():
+                sockets.setdefault(inode, sock)
+    return sockets
+
+
+def _namespace_warnings(procs: dict[int, Process], own_ns: str, nets: NetTables) -> list[str]:
+    """What was not resolved: namespaces over the cap, unreadable, or whose tables were cut."""
+    out = []
+    missing: dict[str, list[int]] = {}
+    for p in procs.values():
+        if p.netns and p.netns != own_ns and p.netns not in nets.read:
+            missing.setdefault(p.netns, []).append(p.pid)
+    if missing:
+        why = f"more than {nets.ns_cap} namespaces" if nets.ns_cap is not None else "their tables could not be read"
+        first = min(min(pids) for pids in missing.values())
+        out.append(
+            f"{len(missing)} network namespaces ({sum(map(len, missing.values()))} processes, e.g. pid {first}) "
+            f"not resolved ({why}): their sockets are unknown; hunt inside them too"
+        )
+    if nets.capped:
+        out.append(
+            f"the socket tables of {len(nets.capped)} network namespaces hit the {NS_CAP // 1048576} MiB cap "
+            f"(e.g. {nets.capped[0]}): some of their sockets are missing"
+        )
+    return out
+
+
+def _containers(sections: Sections, passwd: str, self_pid: int, warnings: list[str]) -> dict[int, Container]:
+    """pid -> container (hunt.cgroup and the runtimes' state); a warning when the state could not be read."""
+    cgroups = ctr.parse_cgroups(sections.text("hunt.cgroup"))
+    if not cgroups:
+        return {}
+    state = ctr.RuntimeState(
+        stores=ctr.parse_stores(sections.text("hunt.ctr.stores"), ctr.homes_of(passwd)),
+        states=ctr.parse_state(sections.text("hunt.ctr.state")),
+        lxc=ctr.parse_lxc(sections.text("hunt.ctr.lxc")),
+    )
+    found = ctr.resolve(cgroups, state, self_pid, sections.text("hunt.ctr.self"))
+    if found and sections.rc("hunt.ctr.state") == 127:
+        warnings.append("grep -o is missing on the host: container names and images come from podman's store only")
+    return found
+
+
+def _host_seconds(sections: Sections) -> float | None:
+    """How long the collector ran on the host: /proc/uptime at its start and its end."""
+    try:
+        start = float(sections.text("hunt.uptime").split()[0])
+        end = float(sections.text("hunt.uptime_end").split()[0])
+    except (IndexError, ValueError):
+        return None
+    return round(end - start, 2) if end >= start else None
+
+
 def _with_self(snapshot: Snapshot, self_pid: int) -> Snapshot:
     """Mark the collector, its descendants and its ancestor chain (our own session) as ours."""
-    from dataclasses import replace
-
     ours = {self_pid} | {p.pid for p in snapshot.ancestors(self_pid)}
     kids = snapshot.children()
     todo = [self_pid]

@@ -1,4 +1,4 @@
-"""The hunt's data: a host snapshot (processes, TCP sockets) and the detections scored from it.
+"""The hunt's data: a host snapshot (processes, TCP/UDP sockets) and the detections scored from it.
 
 Nothing here does I/O. A :class:`Snapshot` is what one round trip to a host saw; the
 scorer (:mod:`hardening.hunt.score`) turns it into :class:`Detection` values, each with
@@ -72,21 +72,71 @@ CONNECTED_STATES = frozenset({"ESTABLISHED", "SYN_SENT", "SYN_RECV", "CLOSE_WAIT
 
 @dataclass(frozen=True)
 class TcpSocket:
-    """One TCP socket from the host's table; ``inode`` ties it to the processes holding it."""
+    """One TCP or UDP socket from a host's tables; ``inode`` ties it to the processes holding it.
+
+    ``proto`` is ``tcp`` or ``udp``; ``netns`` the network namespace whose table listed it
+    (``net:[N]``, "" when unknown). Socket inodes are unique host-wide, so the sockets of all
+    namespaces share one map. A UDP socket has no connection: it is "connected" when
+    ``connect()`` fixed its peer (a non-zero remote address and port), as ``bash
+    >/dev/udp/host/port``, ``nc -u`` and socat ``UDP:`` do.
+
+    >>> udp = TcpSocket(9, Endpoint("10.0.0.5", 40000), Endpoint("198.51.100.7", 53), "ESTABLISHED", "udp")
+    >>> udp.connected, TcpSocket(9, Endpoint("0.0.0.0", 53), Endpoint("0.0.0.0", 0), "CLOSE", "udp").connected
+    (True, False)
+    """
 
     inode: int
     local: Endpoint
     remote: Endpoint
     state: str  # ESTABLISHED, LISTEN, SYN_SENT, ... (Linux names; Windows states mapped to them)
-    proto: str = "tcp"  # "tcp" or "udp" (a UDP socket is ESTABLISHED once connect()ed, else UNCONN)
+    proto: str = "tcp"  # "tcp" or "udp" (a UDP socket is ESTABLISHED once connect()ed)
+    netns: str = ""
 
     @property
     def listening(self) -> bool:
-        return self.state == "LISTEN"
+        return self.proto == "tcp" and self.state == "LISTEN"
 
     @property
     def connected(self) -> bool:
+        if self.proto == "udp":
+            return self.remote.port != 0 and not self.remote.unspecified
         return self.state in CONNECTED_STATES
+
+
+Socket = TcpSocket  # the socket of either protocol (the name TcpSocket predates UDP)
+
+
+@dataclass(frozen=True)
+class Container:
+    """The container a process runs in, as its cgroup and the runtime's on-disk state name it.
+
+    ``runtime``: docker, podman, containerd, cri-o, lxc, or unknown (a container id in the
+    cgroup path, no runtime state found). Empty strings are what could not be read. The
+    Kubernetes fields are set when the cgroup path (``pod<uid>``) or the runtime's annotations
+    or labels show them.
+    """
+
+    runtime: str
+    id: str = ""
+    name: str = ""
+    image: str = ""
+    pod: str = ""
+    namespace: str = ""
+    k8s_container: str = ""
+    pod_uid: str = ""
+
+    @property
+    def kubernetes(self) -> bool:
+        return bool(self.pod or self.namespace or self.pod_uid or self.k8s_container)
+
+    @property
+    def label(self) -> str:
+        """Short text for a table: ``podman:web``, ``cri-o:ns/pod/container``, ``docker:3f2a1b9c0d4e``."""
+        if self.pod or self.namespace:
+            who = "/".join(x for x in (self.namespace, self.pod, self.k8s_container) if x)
+        else:
+            who = self.name or self.id[:12]
+        return f"{self.runtime}:{who}" if who else self.runtime
 
 
 @dataclass(frozen=True)
@@ -113,6 +163,8 @@ class Process:
     start_time: float | None = None
     stdio: tuple[str, str, str] = ("", "", "")
     sockets: tuple[tuple[int, int], ...] = ()
+    netns: str = ""  # "net:[N]" of its network namespace, "" when unknown
+    container: Container | None = None
     channels: tuple[tuple[int, str], ...] = ()
     identity: str = ""
 
@@ -128,19 +180,22 @@ class Snapshot:
     ``self_pids``: the collector and its whole ancestor chain (the management session that
     ran it), never reported. ``complete``: False when output was cut (warnings say where).
     ``fds_known``: whether fd-level data (stdio, socket fds) exists (Linux yes, Windows no).
-    ``sockets`` holds TCP and UDP sockets (see :attr:`TcpSocket.proto`).
+    ``netns``: the collector's own network namespace; ``host_seconds``: how long the collector
+    ran on the host (None when unknown). ``ephemeral``: the host's ``ip_local_port_range``.
     """
 
     platform: Platform
     processes: Mapping[int, Process]
-    sockets: Mapping[int, TcpSocket]
+    sockets: Mapping[int, TcpSocket]  # TCP and UDP, every network namespace read
     self_pids: frozenset[int] = frozenset()
     hostname: str = ""
     is_root: bool = True
     fds_known: bool = True
     complete: bool = True
     warnings: tuple[str, ...] = ()
-    ephemeral: tuple[int, int] | None = None  # the host's ip_local_port_range, when known
+    netns: str = ""
+    host_seconds: float | None = None
+    ephemeral: tuple[int, int] | None = None
 
     def children(self) -> Mapping[int, tuple[int, ...]]:
         kids: dict[int, list[int]] = {}
@@ -180,3 +235,4 @@ class Detection:
     start_time: float | None = None
     suppressed_by: str = ""  # justification of the suppression that matched, "" when not suppressed
     extra: Mapping[str, str] = field(default_factory=dict)
+    container: Container | None = None

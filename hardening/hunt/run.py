@@ -28,7 +28,7 @@ from typing import Any
 from hardening import __version__
 from hardening.facts.sections import FactError, parse_sections
 from hardening.fleet import run_fleet_ordered
-from hardening.hunt.model import Detection, Snapshot, Tier
+from hardening.hunt.model import Container, Detection, Snapshot, Tier
 from hardening.hunt.score import HuntContext, parse_networks, parse_roles, score
 from hardening.hunt.suppress import Suppression, apply_suppressions
 from hardening.inventory import Target
@@ -64,6 +64,7 @@ class HostHunt:
     processes: int = 0
     sockets: int = 0
     duration_s: float = 0.0
+    host_seconds: float | None = None  # the collector's own run time on the host
 
 
 def context_for(target: Target) -> HuntContext:
@@ -138,6 +139,7 @@ def _hunt_host(target: Target, options: HuntOptions, suppressions: Sequence[Supp
         processes=len(snapshot.processes),
         sockets=len(snapshot.sockets),
         duration_s=time.monotonic() - started,
+        host_seconds=snapshot.host_seconds,
     )
 
 
@@ -200,10 +202,25 @@ def detection_json(d: Detection) -> dict[str, Any]:
             datetime.fromtimestamp(d.start_time, UTC).isoformat(timespec="seconds") if d.start_time else None
         ),
         "kind": d.extra.get("kind", ""),
+        "container": container_json(d.container),
     }
     if d.suppressed_by:
         doc["suppressed_by"] = d.suppressed_by
     return doc
+
+
+def container_json(c: Container | None) -> dict[str, Any] | None:
+    """A detection's ``container`` (null for a host process); ``kubernetes`` null outside a pod."""
+    if c is None:
+        return None
+    k8s = {"pod": c.pod, "namespace": c.namespace, "container": c.k8s_container, "pod_uid": c.pod_uid}
+    return {
+        "runtime": c.runtime,
+        "id": c.id,
+        "name": c.name,
+        "image": c.image,
+        "kubernetes": k8s if c.kubernetes else None,
+    }
 
 
 def hunt_document(hosts: Sequence[HostHunt], inventory: str, started: str) -> dict[str, Any]:
@@ -231,6 +248,7 @@ def hunt_document(hosts: Sequence[HostHunt], inventory: str, started: str) -> di
                 "processes": h.processes,
                 "sockets": h.sockets,
                 "duration_s": round(h.duration_s, 3),
+                "host_seconds": h.host_seconds,
                 "warnings": list(h.warnings),
                 "detections": [detection_json(d) for d in h.detections],
                 "suppressed": [detection_json(d) for d in h.suppressed],

@@ -326,6 +326,12 @@ def _disguised(proc: Process) -> str:
     return ""
 
 
+def _ckey(proc: Process, channel: str) -> str:
+    """The graph's key of a channel: a pipe inode is unique host-wide, a fifo path or a pty index only
+    within one container (its namespace): ``pts:0`` of two containers are two ptys."""
+    return channel if channel.startswith("pipe:") else f"{channel}@{proc.netns}"
+
+
 @dataclass(frozen=True)
 class _Link:
     """A shell's stdio fd joined to another process's fd through one channel."""
@@ -339,7 +345,7 @@ class _Link:
 @dataclass(frozen=True)
 class _Graph:
     snapshot: Snapshot
-    listening: frozenset[tuple[str, int]]
+    listening: frozenset[tuple[str, str, int]]  # (netns, address, port) of every TCP listener
     ephemeral: tuple[int, int]
     holders: Mapping[int, tuple[int, ...]]  # socket inode -> pids holding it
     channels: Mapping[str, tuple[tuple[int, int], ...]]  # channel -> (pid, fd)
@@ -352,12 +358,10 @@ class _Graph:
             for _, inode in p.sockets:
                 holders.setdefault(inode, []).append(p.pid)
             for fd, ch in p.channels:
-                chans.setdefault(ch, []).append((p.pid, fd))
+                chans.setdefault(_ckey(p, ch), []).append((p.pid, fd))
         return cls(
             snapshot,
-            frozenset(
-                (s.local.address, s.local.port) for s in snapshot.sockets.values() if s.listening and s.proto == "tcp"
-            ),
+            _listeners(snapshot),
             snapshot.ephemeral or DEFAULT_EPHEMERAL,
             {k: tuple(v) for k, v in holders.items()},
             {k: tuple(v) for k, v in chans.items()},
@@ -367,8 +371,7 @@ class _Graph:
         return self.ephemeral[0] <= port <= self.ephemeral[1]
 
     def listener(self, sock: TcpSocket) -> bool:
-        port = sock.local.port
-        return any(p == port and (a == sock.local.address or a in ("0.0.0.0", "::")) for a, p in self.listening)
+        return _accepted(sock, self.listening)
 
     def inbound(self, sock: TcpSocket) -> bool:
         """Accepted rather than connected: a socket listens on its local port, or its local port is
@@ -400,7 +403,12 @@ class _Graph:
     def loopback_peer(self, sock: TcpSocket, pid: int) -> Process | None:
         """The process on the other end of a loopback TCP connection (same table, ends swapped)."""
         for other in self.snapshot.sockets.values():
-            if other.local == sock.remote and other.remote == sock.local and other.proto == sock.proto:
+            if (
+                other.local == sock.remote
+                and other.remote == sock.local
+                and other.proto == sock.proto
+                and other.netns == sock.netns
+            ):
                 for holder in self.holders.get(other.inode, ()):
                     if holder != pid and holder in self.snapshot.processes:
                         return self.snapshot.processes[holder]
@@ -425,11 +433,25 @@ class _Graph:
     def _peers(self, proc: Process, fd: int, ch: str) -> list[Process]:
         procs = self.snapshot.processes
         if ch.startswith("pts:"):
-            masters = [procs[p] for p, _ in self.channels.get("ptmx:" + ch[4:], ()) if p in procs]
+            masters = [procs[p] for p, _ in self.channels.get(_ckey(proc, "ptmx:" + ch[4:]), ()) if p in procs]
             if not masters:  # the kernel did not tell the pty index: a parent holding a master
                 masters = [a for a in self.snapshot.ancestors(proc.pid, 2) if any(c == "ptmx:?" for _, c in a.channels)]
             return [m for m in masters if m.pid != proc.pid]
-        return [procs[p] for p, f in self.channels.get(ch, ()) if p != proc.pid and f != fd and p in procs]
+        return [procs[p] for p, f in self.channels.get(_ckey(proc, ch), ()) if p != proc.pid and f != fd and p in procs]
+
+
+def _listeners(snapshot: Snapshot) -> frozenset[tuple[str, str, int]]:
+    """Every listening TCP socket by network namespace: a port listened on in one namespace says
+    nothing about a connection in another (each container has its own ports)."""
+    return frozenset(
+        (s.netns, s.local.address, s.local.port) for s in snapshot.sockets.values() if s.listening and s.proto == "tcp"
+    )
+
+
+def _accepted(sock: TcpSocket, listening: frozenset[tuple[str, str, int]]) -> bool:
+    """Whether ``sock`` came in through a listener of its own namespace (its local port is listened on)."""
+    port, ns = sock.local.port, sock.netns
+    return any(n == ns and p == port and (a == sock.local.address or a in ("0.0.0.0", "::")) for n, a, p in listening)
 
 
 @dataclass
@@ -456,7 +478,7 @@ def _socket_activated(proc: Process, sock: TcpSocket, g: _Graph) -> Process | No
         return None
     for _, inode in parent.sockets:
         s = g.snapshot.sockets.get(inode)
-        if s is not None and s.listening and s.local.port == sock.local.port:
+        if s is not None and s.listening and s.local.port == sock.local.port and s.netns == sock.netns:
             return parent
     return None
 
@@ -490,7 +512,7 @@ def _stdio_socket(f: _Finding, proc: Process, k: str, g: _Graph, conns: list[tup
     else:
         f.raise_to(
             Tier.HIGH,
-            f"bind shell: {fds} is an accepted {proto} connection on local port {sock.local.port} from "
+            f"bind shell: {fds} is an inbound (accepted) {proto} connection on local port {sock.local.port} from "
             f"{sock.remote}, not started by a socket-activating service manager ({k} {proc.comm})",
         )
 
@@ -574,7 +596,8 @@ def _relays_for(proc: Process, g: _Graph, ctx: HuntContext) -> list[tuple[Proces
     out = []
     seen: set[int] = set()
     for _, ch in proc.channels:
-        for pid, _ in g.channels.get(ch, ()) if not ch.startswith("ptmx:") else g.channels.get("pts:" + ch[5:], ()):
+        peer = ch if not ch.startswith("ptmx:") else "pts:" + ch[5:]
+        for pid, _ in g.channels.get(_ckey(proc, peer), ()):
             shell = g.snapshot.processes.get(pid)
             if shell is None or pid == proc.pid or pid in seen or pid in g.snapshot.self_pids:
                 continue
@@ -791,6 +814,7 @@ def assess(proc: Process, snapshot: Snapshot, ctx: HuntContext, graph: _Graph | 
         parents=tuple(_label(a) for a in snapshot.ancestors(proc.pid, limit=6)),
         start_time=proc.start_time,
         extra=extra,
+        container=proc.container,
     )
 
 

@@ -1,10 +1,13 @@
-"""``python -m hardening.lab image|up|down|status`` — the lab without the harden CLI.
+"""``python -m hardening.lab image|up|down|status|molecule-up|molecule-down`` — the lab without the harden CLI.
 
-Used by the Makefile (``make lab-image``). Exit 0 on success, 2 on a :class:`LabError`.
+Used by the Makefile (``make lab-image``) and by Molecule's scenario (``molecule/default``:
+create.yml and destroy.yml call ``molecule-up`` and ``molecule-down``, see
+:mod:`hardening.lab.molecule`). Exit 0 on success, 2 on a :class:`LabError`.
 
 Example::
 
     python -m hardening.lab up --workdir .lab
+    python -m hardening.lab molecule-up --instance harden-molecule-0 --workdir /tmp/m   # JSON on stdout
 """
 
 from __future__ import annotations
@@ -28,14 +31,25 @@ from hardening.lab import (
 
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` and run one lab command; return the exit code."""
+    from hardening.lab.molecule import AUTO, molecule_down, molecule_up
+
     parser = argparse.ArgumentParser(prog="python -m hardening.lab")
-    parser.add_argument("command", choices=["image", "up", "down", "status"])
+    parser.add_argument("command", choices=["image", "up", "down", "status", "molecule-up", "molecule-down"])
     parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
     parser.add_argument("--prefix", default=DEFAULT_PREFIX)
     parser.add_argument("--network", default=DEFAULT_NETWORK)
     parser.add_argument("--states", default=",".join(DEFAULT_STATES))
+    molecule = parser.add_argument_group("molecule-up / molecule-down (Molecule's create and destroy steps)")
+    molecule.add_argument("--instance", help="the instance container's name (molecule.yml platforms[0].name)")
+    molecule.add_argument("--image", default=AUTO, help=f"{AUTO}: the lab image, built if missing")
+    molecule.add_argument("--ip", default=AUTO, help=f"the instance's lab address ({AUTO}: a free one)")
+    molecule.add_argument(
+        "--denied-ip", default=AUTO, help=f"a lab address the allowlist must refuse ({AUTO}: start a lab host)"
+    )
     args = parser.parse_args(argv)
     say = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
+    if args.command.startswith("molecule-") and not args.instance:
+        parser.error(f"{args.command} needs --instance")
     try:
         if args.command == "image":
             print(build_image(progress=say))
@@ -46,6 +60,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"inventory: {lab.inventory}")
         elif args.command == "down":
             lab_down(args.prefix, args.network, args.workdir)
+        elif args.command == "molecule-up":
+            up = molecule_up(args.instance, args.workdir, args.network, args.image, args.ip, args.denied_ip, say)
+            print(up.to_json())
+        elif args.command == "molecule-down":
+            molecule_down(args.instance, args.workdir, args.network)
         else:
             for h in lab_status(args.prefix):
                 state = "running" if h.running else "stopped"

@@ -27,6 +27,7 @@ from hardening.inventory import Target
 from hardening.model import HostStatus
 from hardening.transport.base import MAX_OUTPUT, RunResult, TransportError, exchange, plan_command
 from hardening.transport.sshroute import RouteError, SshRoute, resolve_route
+from hardening.verbose import esc, verbosity, vlog
 
 
 def _within(seconds: float) -> dict[str, Any]:
@@ -259,6 +260,14 @@ class SshTransport:
         sock = self._through(route, deadline)
         left = max(0.1, deadline - time.monotonic())
         keys = list(route.key_files) or None
+        vlog(
+            3,
+            "%s: connecting to %s as %s (keys %s)",
+            esc(t.name, 80),
+            esc(where),
+            esc(route.user),
+            esc(", ".join(keys) if keys else "password" if t.password else "agent or default"),
+        )
         try:
             client.connect(
                 hostname=route.host,
@@ -349,6 +358,18 @@ class SshTransport:
             if transport is None:
                 raise TransportError(HostStatus.ERROR, "SSH transport closed after connecting")
             plan = plan_command(self.target.become, self.target.become_user)
+            if verbosity() >= 3:
+                key = transport.get_remote_server_key()
+                vlog(
+                    3,
+                    "%s: server %s, host key %s %s, authenticated as %s; running %s",
+                    esc(self.target.name, 80),
+                    esc(transport.remote_version),
+                    key.get_name(),
+                    key.fingerprint,
+                    esc(transport.get_username()),
+                    esc(plan.command),
+                )
             try:
                 chan = transport.open_session(timeout=max(0.1, deadline - time.monotonic()))
                 chan.exec_command(plan.command)
@@ -356,7 +377,7 @@ class SshTransport:
                 raise TransportError(HostStatus.ERROR, f"cannot start the collector: {exc}") from None
             channel = _ParamikoChannel(chan)
             try:
-                return exchange(
+                result = exchange(
                     channel,
                     script.encode("ascii"),
                     plan,
@@ -365,6 +386,15 @@ class SshTransport:
                     max_output=self.max_output,
                     secrets=(self.target.password, self.target.become_password),
                 )
+                vlog(
+                    3,
+                    "%s: %d bytes of output, %d of stderr, exit %s",
+                    esc(self.target.name, 80),
+                    len(result.stdout),
+                    len(result.stderr),
+                    result.exit_code,
+                )
+                return result
             except (paramiko.SSHException, OSError, EOFError) as exc:
                 raise TransportError(HostStatus.ERROR, f"connection lost while collecting: {exc}") from None
             finally:

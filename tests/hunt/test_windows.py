@@ -208,6 +208,8 @@ def test_hunt_windows_host_end_to_end(tmp_path):
     assert found[2310]["severity"] == "high" and found[2310]["remote"] == "203.0.113.7:4444"
     assert found[2300]["severity"] == "medium" and 5120 not in found and 3000 not in found
     assert any("stdio" in w for w in h["warnings"])
+    for w in h["warnings"]:  # every warning is on the terminal too, not only in hunt.json
+        assert f"warning: iis1: {w}" in r.stderr, r.stderr[-2000:]
     assert (seen["Create"], seen["Command"], seen["Delete"]) == (1, 1, 1), seen
     assert seen["stdin_bytes"] == len(script) and errors == []
     assert seen["encrypted"] > 0 and seen["plaintext"] == 0

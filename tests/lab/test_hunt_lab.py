@@ -45,50 +45,103 @@ def harden(*args, timeout=300):
     return subprocess.run([str(BIN / "harden"), *map(str, args)], capture_output=True, text=True, timeout=timeout)
 
 
-def test_hunt_catches_every_real_shell(hlab, tmp_path):
+RANK = {"": 0, "low": 1, "medium": 2, "high": 3}
+
+
+def _views(doc_host: dict, groups: dict[int, set[int]], cases) -> dict[str, tuple[str, list[dict]]]:
+    """Per scenario: its highest tier and the detections of its processes."""
+    by_pid = {d["pid"]: d for d in doc_host["detections"]}
+    out = {}
+    for i, case in enumerate(cases):
+        pids = groups.get(i, set())
+        assert pids, f"{case.name}: no process found"
+        found = [by_pid[p] for p in sorted(pids) if p in by_pid]
+        out[case.name] = (max((d["severity"] for d in found), key=RANK.__getitem__, default=""), found)
+    return out
+
+
+def _check_view(view: str, doc: dict, groups: dict[int, set[int]], cases, want: dict[str, str]) -> dict[str, str]:
+    """Every malicious scenario high, every benign one below high, each detection in the container
+    ``want`` describes (runtime, id, and name/image when given); returns scenario -> tier."""
+    jsonschema.validate(doc, load_schema("hunt.v1.json"))
+    (h,) = doc["hosts"]
+    assert h["status"] == "ok", (view, h)
+    tiers = {}
+    for case in cases:
+        tier, found = _views(h, groups, cases)[case.name]
+        tiers[case.name] = tier
+        if case.malicious:
+            assert tier == "high", (view, case.name, found)
+        else:
+            assert tier != "high", (view, case.name, found)
+        for d in found:
+            c = d["container"]
+            assert c is not None and all(c[k] == v for k, v in want.items()), (view, case.name, c, want)
+    ours = set().union(*groups.values())
+    stray = [d for d in h["detections"] if d["pid"] not in ours and (d["container"] or {}).get("id") == want["id"]]
+    assert not [d for d in stray if d["severity"] == "high"], (view, stray)  # the SSH session, the collector
+    return tiers
+
+
+def test_hunt_sees_shells_in_the_container_and_from_the_host(hlab, tmp_path):
+    """Real reverse shells (TCP and UDP) in a lab podman container, hunted (a) inside the container
+    over SSH and (b) from this machine's root namespace (``ansible_connection=local``): both rate
+    every shell high and no benign case high, and name the container."""
     host = hlab.host("default")
     c = host.container
+    cid = hs.podman("inspect", "-f", "{{.Id}}", c).stdout.strip()
     route = hs.sh(c, "ip route get 198.18.0.1")
-    assert " dev eth0 " in route, route  # the listener is reached over the lab bridge
+    assert " dev eth0 " in route, route  # the listeners are reached over the lab bridge
     hs.copy_binaries(image_ref(), c)
+    local_inv = tmp_path / "local.ini"
+    local_inv.write_text("[here]\nthis-machine ansible_connection=local ansible_become=false\n")
     started = time.monotonic()
     groups: dict[int, set[int]] = {}
+    host_groups: dict[int, set[int]] = {}
     ssh = None
-    with hs.Listener(lifetime=60) as lst:
-        cases = hs.scenarios(lst.port)
+    with hs.Listener(lifetime=90) as lst, hs.UdpListener(lifetime=90) as udp:
+        cases = hs.scenarios(lst.port, udp.port)
+        tcp_count = sum(1 for s in cases if "/dev/udp" not in s.command and "UDP:" not in s.command)
         try:
             for i, case in enumerate(cases):
                 hs.start(c, case, i)
             ssh = hs.interactive_ssh(host.port, hlab.key, hlab.known_hosts)
-            assert hs.wait_connected(lst, len(cases)) == len(cases)
+            assert hs.wait_connected(lst, tcp_count) == tcp_count
+            end = time.monotonic() + 10
+            while len(udp.peers) < 2 and time.monotonic() < end:
+                time.sleep(0.1)
+            assert len(udp.peers) == 2, udp.peers
             time.sleep(0.5)
-            r = harden("hunt", hlab.inventory, "--out", tmp_path, "--timeout", "30")
+            inside = harden("hunt", hlab.inventory, "--out", tmp_path / "inside", "--timeout", "30")
+            outside = harden("hunt", local_inv, "--out", tmp_path / "outside", "--timeout", "30")
             groups = hs.scenario_pids(c)
+            host_groups = hs.host_scenario_pids(cid)
+            if os.environ.get("HARDEN_HUNT_CAPTURE"):
+                hs.capture_goldens(Path(os.environ["HARDEN_HUNT_CAPTURE"]), hlab.inventory, local_inv, cases, c, cid)
         finally:
             if ssh is not None:
                 ssh.kill()
                 ssh.wait(timeout=10)
             hs.kill(c, set().union(*groups.values()) if groups else set())
-    assert r.returncode == 1, r.stderr[-3000:]  # high detections
-    doc = json.loads((tmp_path / "hunt.json").read_text())
-    jsonschema.validate(doc, load_schema("hunt.v1.json"))
-    h = doc["hosts"][0]
-    assert h["status"] == "ok", h
-    by_pid = {d["pid"]: d["severity"] for d in h["detections"]}
-    rank = {"": 0, "low": 1, "medium": 2, "high": 3}
-    for i, case in enumerate(cases):
-        pids = groups.get(i, set())
-        assert pids, f"{case.name}: no process found"
-        tier = max((by_pid.get(p, "") for p in pids), key=rank.__getitem__)
-        if case.malicious:
-            assert tier in ("high", "medium"), (case.name, h["detections"])
-        else:
-            assert tier != "high", (case.name, h["detections"])
-    scenario_pids = set().union(*groups.values())
-    stray = [d for d in h["detections"] if d["pid"] not in scenario_pids]
-    assert not [d for d in stray if d["severity"] == "high"], stray  # the SSH session and the collector
-    assert "harden hunt" in r.stderr  # the table
-    assert time.monotonic() - started < 60
+    for r in (inside, outside):
+        assert r.returncode == 1, r.stderr[-3000:]  # high detections
+        assert "harden hunt" in r.stdout  # the table (results on stdout)
+    tiers_in = _check_view(
+        "inside", json.loads((tmp_path / "inside" / "hunt.json").read_text()), groups, cases,
+        {"runtime": "podman", "id": cid},
+    )  # fmt: skip
+    image = hs.podman("inspect", "-f", "{{.ImageName}}", c).stdout.strip()
+    tiers_out = _check_view(
+        "host", json.loads((tmp_path / "outside" / "hunt.json").read_text()), host_groups, cases,
+        {"runtime": "podman", "id": cid, "name": c, "image": image},
+    )  # fmt: skip
+    assert tiers_in == tiers_out, (tiers_in, tiers_out)  # the same verdicts from both sides
+    doc = json.loads((tmp_path / "outside" / "hunt.json").read_text())
+    assert doc["hosts"][0]["host_seconds"] is not None
+    # what the host could not resolve is printed, not only written to hunt.json
+    for w in doc["hosts"][0]["warnings"]:
+        assert w[:60] in outside.stderr.replace("\n", " "), w
+    assert time.monotonic() - started < 90
     left = hs.scenario_pids(c)
     assert not left, f"scenario processes left behind: {left}"
 
@@ -195,6 +248,9 @@ def test_hunt_technique_corpus(clab, tmp_path):
     name is high (at most one miss per 22), every benign look-alike by name is not high."""
     host = clab.host("default")
     image = image_ref(PACKAGES + HUNT_PACKAGES)
+    cid = hs.podman("inspect", "-f", "{{.Id}}", host.container).stdout.strip()
+    local_inv = tmp_path / "local.ini"
+    local_inv.write_text("[here]\nthis-machine ansible_connection=local ansible_become=false\n")
     ssh = None
     with rc.Corpus(host.container, host.ip, image, lifetime=90) as corpus:
         corpus.start()
@@ -202,7 +258,9 @@ def test_hunt_technique_corpus(clab, tmp_path):
         try:
             time.sleep(1.0)
             r = harden("hunt", clab.inventory, "--out", tmp_path, "--timeout", "60")
+            outside = harden("hunt", local_inv, "--out", tmp_path / "outside", "--timeout", "60")
             groups = corpus.groups()
+            host_groups = rc.host_groups(corpus, cid)
             if os.environ.get("HARDEN_HUNT_CAPTURE"):  # refresh tests/golden/hunt/corpus_* (README there)
                 _capture(clab, Path(os.environ["HARDEN_HUNT_CAPTURE"]), corpus)
         finally:
@@ -235,3 +293,17 @@ def test_hunt_technique_corpus(clab, tmp_path):
     bind = [d for d in h["detections"] if d["pid"] in pids["bind shell (nc -l -e)"]]
     assert any("bind shell" in " ".join(d["reasons"]) for d in bind), bind
     assert r.returncode == 1, r.stderr[-3000:]
+    # the same corpus hunted from this machine's root namespace (the container host)
+    doc = json.loads((tmp_path / "outside" / "hunt.json").read_text())
+    jsonschema.validate(doc, load_schema("hunt.v1.json"))
+    (h,) = doc["hosts"]
+    assert h["status"] == "ok", h
+    print(f"corpus hunt from the host: {h['processes']} processes, wall {h['duration_s']} s")
+    host_results = rc.outcomes({d["pid"]: d["severity"] for d in h["detections"]}, host_groups)
+    host_table = rc.table(host_results)
+    print(host_table)
+    assert not [o.case for o in host_results if not o.pids], host_table
+    not_high = [o.case for o in host_results if o.malicious and o.tier != "high"]
+    assert len(not_high) <= len(bad) // 22, f"from the host, techniques not high: {not_high}\n{host_table}"
+    assert not [o.case for o in host_results if not o.malicious and o.tier == "high"], host_table
+    assert outside.returncode == 1, outside.stderr[-3000:]

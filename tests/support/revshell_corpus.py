@@ -523,6 +523,34 @@ class Corpus:
         return tree
 
 
+def host_groups(corpus: Corpus, container_id: str) -> list[tuple[Case, set[int]]]:
+    """:meth:`Corpus.groups` as host pids, for a hunt from the host's root namespace: the container's
+    processes (its id in their cgroup) by ``HUNT_SCENARIO``, marker and SSH session tree."""
+    by_index = hs.host_scenario_pids(container_id)
+    rows: dict[int, tuple[int, str]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if container_id.encode() not in (entry / "cgroup").read_bytes():
+                continue
+            stat = (entry / "stat").read_text()
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            continue
+        rows[int(entry.name)] = (int(stat[stat.rindex(")") + 2 :].split()[1]), cmd)
+    for i, case in enumerate(corpus.cases):
+        if case.marker:
+            by_index.setdefault(i, set()).update(p for p, (_, cmd) in rows.items() if case.marker in cmd)
+    tree = {p for p, (_, cmd) in rows.items() if cmd.startswith("sshd:") and "@pts/" in cmd}
+    grew = True
+    while grew:
+        kids = {p for p, (pp, _) in rows.items() if pp in tree} - tree
+        tree |= kids
+        grew = bool(kids)
+    return [(case, by_index.get(i, set())) for i, case in enumerate(corpus.cases)] + [(INTERACTIVE, tree)]
+
+
 def scenario_pids_host(container_pid: int) -> dict[int, set[int]]:
     """Case index -> host pids, for a hunt from the host's root namespace: every process in the
     container's pid namespace (that of ``container_pid``, e.g. ``podman inspect -f {{.State.Pid}}``)
