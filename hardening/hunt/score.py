@@ -591,7 +591,7 @@ def _ipc_relay(f: _Finding, proc: Process, k: str, g: _Graph) -> None:
         )
 
 
-def _relays_for(proc: Process, g: _Graph, ctx: HuntContext) -> list[tuple[Process, Tier, str]]:
+def _relays_for(proc: Process, g: _Graph) -> list[tuple[Process, Tier, str]]:
     """The shells whose stdio this process relays to the network, with the tier each got."""
     out = []
     seen: set[int] = set()
@@ -610,10 +610,11 @@ def _relays_for(proc: Process, g: _Graph, ctx: HuntContext) -> list[tuple[Proces
     return out
 
 
-def _relay_role(f: _Finding, proc: Process, g: _Graph, ctx: HuntContext) -> None:
+def _relay_role(f: _Finding, proc: Process, g: _Graph) -> None:
+    """The relay side of :func:`_ipc_relay`: a process feeding a shell's stdio gets the shell's tier."""
     if not proc.channels:
         return
-    for shell, tier, _ in _relays_for(proc, g, ctx)[:1]:
+    for shell, tier, _ in _relays_for(proc, g)[:1]:
         found = g.egress(proc)
         if found is None:
             continue
@@ -658,9 +659,12 @@ def _interpreter_outbound(
     f: _Finding, proc: Process, sock: TcpSocket, where: str, proto: str, ctx: HuntContext
 ) -> None:
     code = _inline_code(proc)
-    if code is not None and _AWK_INET.search(code):
-        f.raise_to(Tier.HIGH, f"{proc.comm} program opens a network special file ({_AWK_INET.search(code).group(0)}) "
-                   f"connected to {sock.remote}")  # fmt: skip
+    special = _AWK_INET.search(code) if code is not None else None
+    if special is not None:
+        f.raise_to(
+            Tier.HIGH,
+            f"{proc.comm} program opens a network special file ({special.group(0)}) connected to {sock.remote}",
+        )
         f.strong = True
     elif code is not None:
         f.raise_to(
@@ -789,7 +793,7 @@ def assess(proc: Process, snapshot: Snapshot, ctx: HuntContext, graph: _Graph | 
     _stdio_socket(f, proc, k, g, conns)
     _own_outbound(f, proc, k, g, conns, ctx)
     _ipc_relay(f, proc, k, g)
-    _relay_role(f, proc, g, ctx)
+    _relay_role(f, proc, g)
     _relay_parent(f, proc, k, g)
     _service_parent(f, proc, k, g)
     _masquerade(f, proc)

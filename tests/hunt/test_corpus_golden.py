@@ -24,12 +24,14 @@ import revshell_corpus as rc
 GOLDEN = Path(__file__).parents[1] / "golden" / "hunt"
 
 
-@pytest.fixture(scope="module")
-def corpus():
-    raw = (GOLDEN / "corpus_shells.out").read_bytes()
+@pytest.fixture(scope="module", params=["corpus_shells", "corpus_host"])
+def corpus(request):
+    """Inside the container over SSH, and from the host's root namespace (its other namespaces' tables,
+    the container's fifos and ptys keyed by its namespace)."""
+    raw = (GOLDEN / f"{request.param}.out").read_bytes()
     nonce, _, body = raw.partition(b"\n")
     snap = parse_snapshot(parse_sections(body.decode("utf-8", "replace"), nonce.decode()))
-    names = json.loads((GOLDEN / "corpus_shells.scenarios.json").read_text())
+    names = json.loads((GOLDEN / f"{request.param}.scenarios.json").read_text())
     cases = {c.name: c for c in (*rc.cases(), rc.INTERACTIVE)}
     return snap, [(cases[n], set(p)) for n, p in names.items()]
 

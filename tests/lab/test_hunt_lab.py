@@ -219,8 +219,10 @@ def test_verify_open_then_blocked_after_apply(hlab, tmp_path):
     assert after.returncode == 0, after.stderr[-2000:]
 
 
-def _capture(lab, out: Path, corpus) -> None:
-    """Raw collector output of the running corpus (first line: the nonce) and case -> pids."""
+def _capture(lab, out: Path, corpus, local_inv: Path, cid: str) -> None:
+    """Raw collector output of the running corpus (first line: the nonce) and case -> pids, inside the
+    container over SSH (corpus_shells) and from this machine's root namespace (corpus_host, only the
+    lab's records kept: :func:`hunt_scenarios.keep_lab_records`)."""
     from hardening.hunt.linux import new_hunt_collector
     from hardening.hunt.run import HuntOptions
     from hardening.inventory import load_inventory
@@ -241,6 +243,13 @@ def _capture(lab, out: Path, corpus) -> None:
         input=collector.script, capture_output=True, text=True, timeout=120, check=True,
     ).stdout.strip()  # fmt: skip
     print(f"corpus hunt: collector on the host {ms} ms, {len(run.stdout)} bytes")
+    (local,) = load_inventory(local_inv)
+    collector = new_hunt_collector()
+    run = run_script(local, collector.script, HuntOptions(timeout=60))
+    body = hs.keep_lab_records(run.stdout, collector.nonce, os.getpid())
+    (out / "corpus_host.out").write_bytes(collector.nonce.encode() + b"\n" + body)
+    cases = {case.name: sorted(pids) for case, pids in rc.host_groups(corpus, cid)}
+    (out / "corpus_host.scenarios.json").write_text(json.dumps(cases, indent=1) + "\n")
 
 
 def test_hunt_technique_corpus(clab, tmp_path):
@@ -262,7 +271,7 @@ def test_hunt_technique_corpus(clab, tmp_path):
             groups = corpus.groups()
             host_groups = rc.host_groups(corpus, cid)
             if os.environ.get("HARDEN_HUNT_CAPTURE"):  # refresh tests/golden/hunt/corpus_* (README there)
-                _capture(clab, Path(os.environ["HARDEN_HUNT_CAPTURE"]), corpus)
+                _capture(clab, Path(os.environ["HARDEN_HUNT_CAPTURE"]), corpus, local_inv, cid)
         finally:
             ssh.kill()
             ssh.wait(timeout=10)
