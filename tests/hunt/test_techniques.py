@@ -172,3 +172,12 @@ def test_udp_and_loopback_relay_and_approved_networks():
     elsewhere = by_pid(snap(poller, sockets=(OUT,)), HuntContext(approved=(ipaddress.ip_network("10.0.0.0/8"),)))
     inside = by_pid(snap(poller, sockets=(OUT,)), HuntContext(approved=(ipaddress.ip_network("203.0.113.0/24"),)))
     assert plain == elsewhere == {90: Tier.LOW} and inside == {90: Tier.LOW}
+
+
+def test_hostile_names_cannot_fake_other_records():
+    """A fifo path is data inside its own NUL-terminated record: a newline or a "/proc/1/fd/0<TAB>"
+    in it never makes a channel of another process; unknown exeid lines and bad pids are dropped."""
+    ipc = "/proc/5/fd/0\t/tmp/a\n/proc/1/fd/0\tpipe:[9]\0/proc/5/fd/1\t/tmp/b\t/proc/1/fd/1\0"
+    assert parse_channels(ipc, "/proc/1/fdinfo/0:tty-index:\t3\n") == {5: ((1, "fifo:/tmp/b\t/proc/1/fd/1"),)}
+    text = "id\tx\tab\t\nsig\t-1\tnmap.org/ncat\nid\t7\tab\t\nsig\t7\tnot a signature\npkg\tno colon here\n"
+    assert parse_identities(text) == {}
