@@ -349,6 +349,30 @@ class _Graph:
     ephemeral: tuple[int, int]
     holders: Mapping[int, tuple[int, ...]]  # socket inode -> pids holding it
     channels: Mapping[str, tuple[tuple[int, int], ...]]  # channel -> (pid, fd)
+    relayed: dict[int, _Finding] = field(default_factory=dict, compare=False)  # shell pid -> its _ipc_relay
+    egress_chans: dict[str, tuple[tuple[int, int], ...]] = field(default_factory=dict, compare=False)
+
+    def relay_holders(self, key: str) -> tuple[tuple[int, int], ...]:
+        """(pid, fd) of the processes holding channel ``key`` that hold an outbound connection too: the
+        only possible relays (built once; a pipe shared by a thousand build processes costs nothing)."""
+        if not self.egress_chans and self.channels:
+            chans: dict[str, list[tuple[int, int]]] = {}
+            for p in self.snapshot.processes.values():
+                if p.channels and self.egress(p) is not None:
+                    for fd, ch in p.channels:
+                        chans.setdefault(_ckey(p, ch), []).append((p.pid, fd))
+            self.egress_chans.update({k: tuple(v) for k, v in chans.items()})
+            self.egress_chans.setdefault("", ())  # built, even when empty
+        return self.egress_chans.get(key, ())
+
+    def relay_finding(self, shell: Process) -> _Finding:
+        """:func:`_ipc_relay` of ``shell``, computed once per graph (many relays may share a shell)."""
+        found = self.relayed.get(shell.pid)
+        if found is None:
+            found = _Finding()
+            _ipc_relay(found, shell, kind(shell), self)
+            self.relayed[shell.pid] = found
+        return found
 
     @classmethod
     def of(cls, snapshot: Snapshot) -> _Graph:
@@ -433,11 +457,11 @@ class _Graph:
     def _peers(self, proc: Process, fd: int, ch: str) -> list[Process]:
         procs = self.snapshot.processes
         if ch.startswith("pts:"):
-            masters = [procs[p] for p, _ in self.channels.get(_ckey(proc, "ptmx:" + ch[4:]), ()) if p in procs]
+            masters = [procs[p] for p, _ in self.relay_holders(_ckey(proc, "ptmx:" + ch[4:])) if p in procs]
             if not masters:  # the kernel did not tell the pty index: a parent holding a master
                 masters = [a for a in self.snapshot.ancestors(proc.pid, 2) if any(c == "ptmx:?" for _, c in a.channels)]
             return [m for m in masters if m.pid != proc.pid]
-        return [procs[p] for p, f in self.channels.get(_ckey(proc, ch), ()) if p != proc.pid and f != fd and p in procs]
+        return [procs[p] for p, f in self.relay_holders(_ckey(proc, ch)) if p != proc.pid and f != fd and p in procs]
 
 
 def _listeners(snapshot: Snapshot) -> frozenset[tuple[str, str, int]]:
@@ -592,9 +616,12 @@ def _ipc_relay(f: _Finding, proc: Process, k: str, g: _Graph) -> None:
 
 
 def _relays_for(proc: Process, g: _Graph) -> list[tuple[Process, Tier, str]]:
-    """The shells whose stdio this process relays to the network, with the tier each got."""
-    out = []
+    """The shells whose stdio this process relays to the network, with the tier each got (only a
+    process holding an outbound connection can be a relay)."""
+    out: list[tuple[Process, Tier, str]] = []
     seen: set[int] = set()
+    if g.egress(proc) is None:
+        return out
     for _, ch in proc.channels:
         peer = ch if not ch.startswith("ptmx:") else "pts:" + ch[5:]
         for pid, _ in g.channels.get(_ckey(proc, peer), ()):
@@ -602,9 +629,7 @@ def _relays_for(proc: Process, g: _Graph) -> list[tuple[Process, Tier, str]]:
             if shell is None or pid == proc.pid or pid in seen or pid in g.snapshot.self_pids:
                 continue
             seen.add(pid)
-            sk = kind(shell)
-            f = _Finding()
-            _ipc_relay(f, shell, sk, g)
+            f = g.relay_finding(shell)
             if f.tier is not None and f.tier is not Tier.LOW and any(_label(proc) in r for r in f.reasons):
                 out.append((shell, f.tier, f.reasons[0]))
     return out

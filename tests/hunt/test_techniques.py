@@ -7,6 +7,8 @@ snapshots built here exercise one rule each with the same data types.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from hardening.hunt.linux import parse_channels, parse_identities, parse_port_range
@@ -181,3 +183,28 @@ def test_hostile_names_cannot_fake_other_records():
     assert parse_channels(ipc, "/proc/1/fdinfo/0:tty-index:\t3\n") == {5: ((1, "fifo:/tmp/b\t/proc/1/fd/1"),)}
     text = "id\tx\tab\t\nsig\t-1\tnmap.org/ncat\nid\t7\tab\t\nsig\t7\tnot a signature\npkg\tno colon here\n"
     assert parse_identities(text) == {}
+
+
+def test_many_processes_on_one_pipe_stay_cheap():
+    """A CI build: 1,500 shells share one stdout pipe read by a runner connected out (and a job-server
+    pipe on fd 3). Scoring stays well under a second per thousand processes: each shell's relay
+    verdict is computed once, and only processes holding an outbound connection are relay candidates."""
+    import time
+
+    runner = proc(2, ("runner", "run"), "/usr/bin/runner", sockets=((7, 100),), channels=((8, "pipe:1"),))
+    shells = [
+        proc(10 + i, ("sh", "-c", "make"), "/bin/dash", ppid=2, channels=((1, "pipe:1"), (2, "pipe:1"), (3, "pipe:2")))
+        for i in range(1500)
+    ]
+    started = time.monotonic()
+    found = score(snap(runner, *shells, sockets=(OUT,)))
+    assert time.monotonic() - started < 3
+    assert all(d.severity is not Tier.HIGH for d in found)
+    # the same shells fed on stdin by the runner and writing back to it: each is medium (an agent's
+    # shape), found in linear time (only the runner is a relay candidate)
+    fed = [replace(s, channels=((0, "pipe:1"), (1, "pipe:3"), (2, "pipe:3")), argv=("sh",)) for s in shells]
+    feeder = replace(runner, channels=((8, "pipe:1"), (9, "pipe:3")))
+    started = time.monotonic()
+    found = score(snap(feeder, *fed, sockets=(OUT,)))
+    assert time.monotonic() - started < 3
+    assert len(found) == 1501 and {d.severity for d in found} == {Tier.MEDIUM}
