@@ -134,6 +134,14 @@ def test_bind_shell_versus_socket_activated_service():
     assert by_pid(snap(inetd, handler, sockets=(accepted, listen))) == {}
     backdoor = proc(43, ("sh", "-i"), "/bin/dash", ppid=41, sockets=((0, 200), (1, 200), (2, 200)))
     assert by_pid(snap(inetd, backdoor, sockets=(accepted, listen)))[43] is Tier.HIGH
+    # systemd .socket with Accept=yes: pid 1 holds the listener and starts the instance on the connection
+    systemd = proc(1, ("/sbin/init",), "/usr/lib/systemd/systemd", ppid=0, sockets=((30, 201),))
+    instance = proc(44, ("/usr/bin/python3", "/usr/lib/git-daemon.py"), "/usr/bin/python3.11", ppid=1,
+                    sockets=((0, 200), (1, 200), (2, 200)))  # fmt: skip
+    assert by_pid(snap(systemd, instance, sockets=(accepted, listen))) == {}
+    # the same connection with no socket-activating parent: a python bind shell
+    orphan = replace(instance, ppid=7)
+    assert by_pid(snap(systemd, orphan, sockets=(accepted, listen)))[44] is Tier.HIGH
 
 
 def test_any_listener_is_a_service_and_kernel_thread_names_are_flagged():
