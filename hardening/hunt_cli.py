@@ -8,6 +8,7 @@ both 2 on bad input and 3 when some host was not reached (and nothing worse was 
 Example::
 
     harden hunt inventory.ini --out reports/hunt --suppress suppress.yaml --max-output 64
+    harden hunt inventory.ini --watch 5m --interval 2
     harden verify inventory.ini --out reports/verify --ports 4444,443
 
 The work lives beside its code (:func:`hardening.hunt.run.run_hunt`,
@@ -18,6 +19,7 @@ outcomes to exit codes.
 from __future__ import annotations
 
 import sys
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -42,7 +44,7 @@ from hardening.results import EXIT_BAD_INPUT, EXIT_CLEAN, EXIT_FAILING, EXIT_INC
 
 if TYPE_CHECKING:
     from hardening.console import Console
-    from hardening.hunt.model import Detection
+    from hardening.hunt.incident import Incident
     from hardening.hunt.run import HuntRun
     from hardening.hunt.verify import VerifyRun
 
@@ -76,6 +78,19 @@ def _common(f):  # noqa: ANN001 - click decorator stack
     type=click.Path(path_type=Path, dir_okay=False, exists=True),
     help="YAML file of known-benign patterns (see docs/hunt.md).",
 )
+@click.option(
+    "--watch",
+    "watch",
+    metavar="DURATION",
+    help="Sample every host repeatedly for DURATION (120, 90s, 5m; at most 1h) in one session, to see "
+    "transient shells, beacons and long-lived quiet sessions. Linux hosts only.",
+)
+@click.option(
+    "--interval",
+    type=int,
+    metavar="S",
+    help="Seconds between samples with --watch (default 2, at least 1).",
+)
 def hunt_cmd(
     inventory: Path,
     limit: str | None,
@@ -86,22 +101,30 @@ def hunt_cmd(
     vault_password_file: Path | None,
     max_output: int,
     suppress_file: Path | None,
+    watch: str | None,
+    interval: int | None,
 ) -> None:
-    """Snapshot processes and sockets on every host of INVENTORY; score live reverse shells."""
+    """Snapshot processes and sockets on every host of INVENTORY (or sample them with --watch); score live
+    reverse shells and group them into incidents."""
     from hardening.console import Console
     from hardening.hunt.run import HuntOptions, run_hunt
     from hardening.hunt.suppress import SuppressionError, load_suppressions
+    from hardening.hunt.watch import WatchError, watch_spec
 
     ui = Console.for_stream(sys.stderr)
     try:
         rules = load_suppressions(suppress_file) if suppress_file else ()
-    except SuppressionError as exc:
+        if interval is not None and watch is None:
+            raise WatchError("--interval needs --watch")
+        spec = watch_spec(watch, interval, max_output) if watch is not None else None
+    except (SuppressionError, WatchError) as exc:
         ui.error(str(exc))
         sys.exit(EXIT_BAD_INPUT)
     targets = load_targets(inventory, limit, vault_password_file, ui)
     kh = str(known_hosts) if known_hosts else None
-    options = HuntOptions(forks=forks, timeout=timeout, known_hosts=kh, max_output=max_output)
-    run = run_hunt(targets, options, rules, str(inventory), out_dir or _default_out("hunt"))
+    options = HuntOptions(forks=forks, timeout=timeout, known_hosts=kh, max_output=max_output, watch=spec)
+    with _WatchProgress(ui, spec.duration if spec else 0, len(targets), forks):
+        run = run_hunt(targets, options, rules, str(inventory), out_dir or _default_out("hunt"))
     _print_hunt(Console.for_stream(sys.stdout), run)  # results on stdout
     _print_warnings(ui, run)  # what the hunt could not see: stderr, with the progress
     if run.high:
@@ -109,39 +132,134 @@ def hunt_cmd(
     sys.exit(EXIT_INCOMPLETE if run.not_reached else EXIT_CLEAN)
 
 
-def _print_hunt(ui: Console, run: HuntRun) -> None:
-    """The detections table and the summary line (host text made terminal-safe)."""
+def _s(n: int) -> str:
+    return "" if n == 1 else "s"
+
+
+class _WatchProgress:
+    """A line on stderr every little while during a long watch (``watching 4 hosts: 30 s of 120 s``)."""
+
+    def __init__(self, ui: Console, duration: int, hosts: int, forks: int) -> None:
+        self.ui, self.duration, self.hosts = ui, duration, hosts
+        self.rounds = max(1, -(-hosts // max(1, forks)))  # hosts beyond --forks wait for a free worker
+        self.every = min(30.0, max(5.0, duration / 10))
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="hunt-watch-progress", daemon=True)
+
+    def _run(self) -> None:
+        import time
+
+        started = time.monotonic()
+        total = self.duration * self.rounds
+        while not self.stop.wait(self.every):
+            elapsed = int(time.monotonic() - started)
+            self.ui.info(f"harden hunt --watch: {self.hosts} host{_s(self.hosts)}, {elapsed} s of about {total} s")
+
+    def __enter__(self) -> _WatchProgress:
+        if self.duration >= 20:
+            self.ui.info(
+                f"harden hunt --watch: sampling {self.hosts} host{_s(self.hosts)} for {self.duration} s"
+                + (f" ({self.rounds} rounds of --forks hosts)" if self.rounds > 1 else "")
+            )
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        if self.thread.is_alive():
+            self.thread.join(timeout=2)
+
+
+TABLE_WIDTH = 100  # the incident table never gets wider than this
+
+
+def _remote_cell(i: Incident) -> str:
+    from hardening.console import safe
+
+    if not i.remotes:
+        return "-"
+    return safe(i.remotes[0], 60) + (f" +{len(i.remotes) - 1}" if len(i.remotes) > 1 else "")
+
+
+def _seen_cell(i: Incident, samples: int) -> str:
+    """``3/60`` (samples that saw it, of all), ``3/60 4x`` for a recurring incident of 4 occurrences."""
+    return f"{i.seen.count}/{samples}" + (f" {i.occurrences}x" if i.occurrences > 1 else "")
+
+
+def incident_table(run: HuntRun) -> Table:
+    """One row per incident (hosts not hunted: one row with the reason), at most TABLE_WIDTH columns.
+
+    The container column appears when some incident has one; the seen column with --watch.
+    """
+    from rich import box
+
     from hardening.console import safe
     from hardening.model import HostStatus
 
-    table = Table(title="harden hunt")
-    for col in ("host", "severity", "pid", "process", "remote", "reasons"):
-        table.add_column(col, overflow="fold")
+    watch = any(h.watch is not None for h in run.hosts)
+    containers = any(i.container for h in run.hosts for i in h.incidents)
+    table = Table(title="harden hunt", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    widths = {"host": 14, "incident": 10, "tier": 6, "process tree": 0, "remote": 21}
+    if containers:
+        widths["host"], widths["remote"], widths["container"] = 12, 17, 12
+    if watch:
+        widths["seen"] = 9
+    # the process tree gets what is left: padding and the table's edges cost about 2 per column
+    widths["process tree"] = TABLE_WIDTH - sum(widths.values()) - (2 * len(widths) - 3)
+    for name, width in widths.items():
+        table.add_column(name, max_width=width, overflow="ellipsis", no_wrap=True)
+    for h in run.hosts:
+        host = Text(safe(h.name, 40))
+        if h.status is not HostStatus.OK:
+            why = Text(h.status.value, style="yellow") + Text(": " + safe(h.message, 200))
+            table.add_row(host, "-", "", why, *[""] * (len(widths) - 4))
+        for i in h.incidents:
+            row = [
+                host,
+                Text(i.id),
+                Text(i.severity.value, style=_TIER_STYLE[i.severity.value]),
+                Text(safe(i.tree, 80)),
+                Text(_remote_cell(i)),
+            ]
+            if containers:
+                row.append(Text(safe(i.container, 40)))
+            if watch and h.watch is not None:
+                row.append(Text(_seen_cell(i, h.watch.samples)))
+            elif watch:
+                row.append(Text(""))
+            table.add_row(*row)
+    return table
+
+
+def _when(i: Incident) -> str:
+    """``22:07:01-22:07:31 `` (host times, UTC) of an incident's first and last sample, or ""."""
+    if i.seen.first is None or i.seen.last is None:
+        return ""
+    first, last = (datetime.fromtimestamp(t, UTC).strftime("%H:%M:%S") for t in (i.seen.first, i.seen.last))
+    return f"{first}-{last} "
+
+
+def _print_hunt(ui: Console, run: HuntRun) -> None:
+    """The incident table, each incident's strongest reason, why each host not hunted was not, and the
+    summary line (host text made terminal-safe); the warnings go to stderr (:func:`_print_warnings`)."""
+    from hardening.console import safe
+    from hardening.model import HostStatus
+
+    width = min(TABLE_WIDTH, ui.rich.width) if ui.interactive else TABLE_WIDTH
+    ui.rich.print(incident_table(run), width=width)
+    for h in run.hosts:
+        for i in h.incidents:
+            ui.info(safe(f"{i.id} {_when(i) if h.watch else ''}{i.reasons[0]}", TABLE_WIDTH - 3))
     for h in run.hosts:
         if h.status is not HostStatus.OK:
-            table.add_row(
-                Text(safe(h.name, 40)), Text(h.status.value, style="yellow"), "", "", "", Text(safe(h.message))
-            )
-        for d in h.detections:
-            table.add_row(
-                Text(safe(h.name, 40)),
-                Text(d.severity.value, style=_TIER_STYLE[d.severity.value]),
-                str(d.pid),
-                Text(safe(d.process, 40)) + _in_container(d),
-                Text(safe(d.remote, 60)),
-                Text(safe("; ".join(d.reasons), 400)),
-            )
-    ui.rich.print(table)
+            ui.line(Text(f"{safe(h.name, 40)}: {h.status.value}: ", style="yellow") + Text(safe(h.message, 600)))
     total = sum(len(h.detections) for h in run.hosts)
+    incidents = sum(len(h.incidents) for h in run.hosts)
     hidden = sum(len(h.suppressed) for h in run.hosts)
-    ui.info(f"{len(run.hosts)} hosts, {total} detections ({hidden} suppressed); results: {run.path}")
-
-
-def _in_container(d: Detection) -> Text:
-    """`` in podman:web`` under the process name when it runs in a container, else nothing."""
-    from hardening.console import safe
-
-    return Text(f" in {safe(d.container.label, 80)}", style="cyan") if d.container else Text("")
+    ui.info(
+        f"{len(run.hosts)} hosts, {incidents} incidents from {total} detections ({hidden} suppressed); "
+        f"results: {run.path}"
+    )
 
 
 def _print_warnings(ui: Console, run: HuntRun) -> None:
@@ -150,7 +268,7 @@ def _print_warnings(ui: Console, run: HuntRun) -> None:
 
     for h in run.hosts:
         for w in h.warnings:
-            ui.line(Text("warning: ", style="yellow") + Text(f"{safe(h.name, 40)}: {safe(w, 400)}"))
+            ui.line(Text("warning: ", style="yellow") + Text(f"{safe(h.name, 40)}: {safe(w, 600)}"))
 
 
 @click.command("verify")

@@ -91,9 +91,15 @@ _hunt_nets() {
     } | head -c "$HK"
 }
 _h_run hunt.nets _hunt_nets
+# Bytes per established TCP socket, joined to the tables by "ino:N" (hardening/hunt/timeline.py), when
+# iproute2's ss is there: /proc/net/tcp has no byte counters (its tx_queue/rx_queue are only what
+# waits in the queues now). ss answers for this network namespace only.
+_hunt_ss() { ss -tine state established | head -c "$HK"; }
+if _h_has ss; then _h_run hunt.ss _hunt_ss; else _h_cmd hunt.ss ss; fi
 
 # The local port range of the collector's namespace: which side of a connection is ephemeral.
-_h_file hunt.portrange /proc/sys/net/ipv4/ip_local_port_range
+# Constant during a watch: read in the first sample only (HS, see hardening/hunt/watch.py).
+[ "${HS:-0}" = 0 ] && _h_file hunt.portrange /proc/sys/net/ipv4/ip_local_port_range
 
 # Inter-process channels: "/proc/PID/fd/N<TAB>target" NUL-terminated for every fd (0-2 too) that
 # is an anonymous pipe, a named fifo (its path), a pty slave (/dev/pts/N) or the pty master
@@ -203,4 +209,7 @@ _hunt_exeid() {
     [ -z "$_hx" ] || md5sum $_hx 2>/dev/null | while IFS= read -r _hk; do printf 'known\t%s\n' "$_hk"; done
     rm -f "$HT/hcand" "$HT/hmd5" "$HT/hsize"
 }
-_h_run hunt.exeid _hunt_exeid
+# Costly (it reads the candidate binaries): in a watch, the first sample only; later samples reuse it,
+# and its identities hold for the same exe path in the same namespace (a binary first run later is
+# judged by its names).
+if [ "${HS:-0}" = 0 ]; then _h_run hunt.exeid _hunt_exeid; fi

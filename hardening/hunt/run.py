@@ -1,4 +1,5 @@
-"""Run the hunt on hosts: one round trip each, parse, score, suppress; write ``hunt.json``.
+"""Run the hunt on hosts: one round trip each (one snapshot, or ``--watch`` samples), fold the samples
+into detections and incidents (:mod:`hardening.hunt.timeline`); write ``hunt.json``.
 
 A host's failure is data (a :class:`HostHunt` with a non-ok status), never an exception.
 Hosts are reached through the transport registry (:mod:`hardening.transport`: the same output
@@ -11,6 +12,7 @@ Example::
     for h in hunt_fleet(targets, HuntOptions(forks=10), suppressions=()):
         print(h.name, h.status, len(h.detections))
     run = run_hunt(targets, HuntOptions(), (), inventory="inv.ini", out_dir=Path("reports/hunt"))
+    watch = HuntOptions(watch=WatchSpec(duration=300, interval=2))  # sample each host for 5 minutes
 """
 
 from __future__ import annotations
@@ -18,19 +20,22 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from hardening import __version__
-from hardening.facts.sections import FactError, parse_sections
+from hardening.facts.sections import FactError
 from hardening.fleet import run_fleet_ordered
+from hardening.hunt.incident import Incident, Key, Member, Seen, key_of
 from hardening.hunt.model import Container, Detection, Snapshot, Tier
-from hardening.hunt.score import HuntContext, parse_networks, parse_roles, score
-from hardening.hunt.suppress import Suppression, apply_suppressions
+from hardening.hunt.score import HuntContext, parse_networks, parse_roles
+from hardening.hunt.suppress import Suppression
+from hardening.hunt.timeline import Timeline, Watched, parse_ss
+from hardening.hunt.watch import Sample, WatchEnd, WatchSpec, iter_samples, watch_end, watch_script
 from hardening.inventory import Target
 from hardening.model import HostStatus, Platform
 from hardening.redact import INVENTORY_FIELDS, redact_host
@@ -46,6 +51,24 @@ class HuntOptions:
     timeout: float = 60.0
     known_hosts: str | None = None
     max_output: int = MAX_OUTPUT  # bytes a host may send (stdout + stderr), ``--max-output``
+    watch: WatchSpec | None = None  # ``--watch``: sample for this long instead of one snapshot
+
+    def connect_options(self) -> HuntOptions:
+        """The options the transport gets: a watch adds its duration to ``--timeout``."""
+        return replace(self, timeout=self.timeout + self.watch.duration) if self.watch else self
+
+
+@dataclass(frozen=True)
+class WatchInfo:
+    """How a host's watch went: samples taken, over which host times, and why it stopped
+    (duration, samples: the cap, budget: the output budget, cut: the output ended early)."""
+
+    duration: int
+    interval: int
+    samples: int
+    stopped: str
+    first: float | None = None
+    last: float | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +88,10 @@ class HostHunt:
     sockets: int = 0
     duration_s: float = 0.0
     host_seconds: float | None = None  # the collector's own run time on the host
+    incidents: tuple[Incident, ...] = ()
+    seen: Mapping[Key, Seen] = field(default_factory=dict)  # sightings of each detection (key_of pid, start)
+    samples: int = 0
+    watch: WatchInfo | None = None
 
 
 def context_for(target: Target) -> HuntContext:
@@ -79,25 +106,70 @@ def context_for(target: Target) -> HuntContext:
     )
 
 
-def snapshot_host(target: Target, options: HuntOptions) -> tuple[Snapshot, RunResult]:
-    """Collect and parse one host's snapshot (raises TransportError / FactError)."""
-    if target.connection.is_windows:
-        from hardening.hunt.windows import hunt_script, parse_windows_snapshot
+def _windows_snapshot(target: Target, options: HuntOptions) -> tuple[Snapshot, RunResult]:
+    """Collect and parse a Windows host's snapshot (raises TransportError / FactError)."""
+    from hardening.hunt.windows import hunt_script, parse_windows_snapshot
 
-        run = run_script(target, hunt_script(), options)
-        return parse_windows_snapshot(run.stdout.decode("utf-8", "replace")), run
-    from hardening.hunt.linux import new_hunt_collector, parse_snapshot
+    run = run_script(target, hunt_script(), options)
+    return parse_windows_snapshot(run.stdout.decode("utf-8", "replace")), run
+
+
+def sample_time(sample: Sample) -> float | None:
+    """The host's Unix time of a sample: boot time (``hunt.btime``) plus the uptime the watch loop
+    stamped on the sample, or, for a one-snapshot hunt, the ``hunt.uptime`` read in it."""
+    import re
+
+    m = re.search(r"btime (\d{1,19})", sample.sections.text("hunt.btime"))
+    if m is None:
+        return None
+    if sample.uptime_cs is not None:
+        return int(m.group(1)) + sample.uptime_cs / 100
+    up = re.match(r"\s*(\d{1,12}(?:\.\d{1,9})?)\s", sample.sections.text("hunt.uptime") + " ")
+    return int(m.group(1)) + float(up.group(1)) if up else None
+
+
+def _linux_samples(target: Target, options: HuntOptions) -> tuple[Iterator[Sample], RunResult, WatchEnd | None]:
+    """Run the Linux collector (one snapshot, or the watch loop) and split its output into samples."""
+    from hardening.hunt.linux import new_hunt_collector
 
     collector = new_hunt_collector()
-    run = run_script(target, collector.script, options)
-    sections = parse_sections(run.stdout, collector.nonce)  # views of the bytes, decoded per section
-    return parse_snapshot(sections), run
+    nonce = collector.nonce
+    script = watch_script(nonce, options.watch) if options.watch else collector.script
+    run = run_script(target, script, options.connect_options())
+    end = watch_end(run.stdout, nonce) if options.watch else None
+    return iter_samples(run.stdout, nonce), run, end
+
+
+def _fold_linux(tl: Timeline, samples: Iterator[Sample], watching: bool) -> tuple[bool, str]:
+    """Parse and fold every sample: (every sample complete, why no sample was usable: "" if some was)."""
+    from hardening.hunt.linux import parse_snapshot
+
+    complete, error = True, ""
+    for sample in samples:
+        complete = complete and sample.sections.complete
+        try:
+            snap = parse_snapshot(sample.sections)
+        except FactError as exc:
+            error = error or str(exc)
+            if watching:
+                tl.warn(f"watch sample {sample.index} unusable: {exc}")
+            continue
+        ss = sample.sections.get("hunt.ss")
+        traffic = parse_ss(ss.text) if ss is not None and ss.rc == 0 else {}
+        tl.add(snap, traffic, sample.index, sample_time(sample))
+    return complete, error
 
 
 def hunt_host(target: Target, options: HuntOptions, suppressions: Sequence[Suppression] = ()) -> HostHunt:
     """Hunt one host; never raises for a host problem. What the host sent back (process names, command
     lines, messages) has the host's SSH and become passwords blanked (:func:`hardening.redact.redact_host`)."""
     return redact_host(_hunt_host(target, options, suppressions), target.secrets, INVENTORY_FIELDS)
+
+
+WINDOWS_WATCH = (
+    "--watch is not supported on Windows hosts (the PowerShell collector takes one snapshot): "
+    "hunt them without --watch (e.g. --limit)"
+)
 
 
 def _hunt_host(target: Target, options: HuntOptions, suppressions: Sequence[Suppression]) -> HostHunt:
@@ -114,32 +186,77 @@ def _hunt_host(target: Target, options: HuntOptions, suppressions: Sequence[Supp
             target.name, address, platform, status, message, ctx.roles, duration_s=time.monotonic() - started
         )
 
+    watch = options.watch
+    if watch and platform is Platform.WINDOWS:
+        return failed(HostStatus.ERROR, WINDOWS_WATCH)
+    tl = Timeline(target.name, ctx, suppressions, watch.interval if watch else None)
+    end: WatchEnd | None = None
     try:
-        snapshot, run = snapshot_host(target, options)
+        if platform is Platform.WINDOWS:
+            snapshot, run = _windows_snapshot(target, options)
+            tl.add(snapshot, {}, 0, None)
+            complete, error = snapshot.complete, ""
+        else:
+            samples, run, end = _linux_samples(target, options)
+            complete, error = _fold_linux(tl, samples, watch is not None)
     except TransportError as exc:
         return failed(exc.status, exc.message)
     except FactError as exc:
         return failed(HostStatus.ERROR, f"hunt snapshot unusable: {exc}")
-    detections = score(snapshot, ctx)
-    kept, hidden = apply_suppressions(detections, target.name, suppressions)
+    if error and (watch is None or tl.samples == 0):
+        return failed(HostStatus.ERROR, f"hunt snapshot unusable: {error}")
+    info = _watch_info(tl, watch, end) if watch else None
+    result = tl.result()
     status, message = HostStatus.OK, ""
-    if not snapshot.complete:
+    if not complete:
         status = HostStatus.ERROR
         message = f"collector output incomplete (exit {run.exit_code}): detections may be missing"
+    return _host(target.name, address, platform, status, message, ctx, result, info, time.monotonic() - started)
+
+
+def _watch_info(tl: Timeline, watch: WatchSpec, end: WatchEnd | None) -> WatchInfo:
+    stopped = end.stopped if end is not None else "cut"
+    if stopped == "budget":
+        tl.warn(
+            f"the watch stopped after {tl.samples} samples: the next would have passed the output budget "
+            f"({watch.budget >> 20} MiB, from --max-output); raise --max-output to watch this host longer"
+        )
+    elif stopped == "samples":
+        tl.warn(f"the watch stopped after {tl.samples} samples (the most one watch takes): use a longer --interval")
+    elif stopped == "cut":
+        tl.warn("the watch output ended before the loop did (connection lost or collector killed)")
+    return WatchInfo(watch.duration, watch.interval, tl.samples, stopped)
+
+
+def _host(
+    name: str,
+    address: str,
+    platform: Platform,
+    status: HostStatus,
+    message: str,
+    ctx: HuntContext,
+    w: Watched,
+    info: WatchInfo | None,
+    duration: float,
+) -> HostHunt:
     return HostHunt(
-        name=target.name,
+        name=name,
         address=address,
         platform=platform,
         status=status,
         message=message,
         roles=ctx.roles,
-        detections=kept,
-        suppressed=hidden,
-        warnings=snapshot.warnings,
-        processes=len(snapshot.processes),
-        sockets=len(snapshot.sockets),
-        duration_s=time.monotonic() - started,
-        host_seconds=snapshot.host_seconds,
+        detections=w.detections,
+        suppressed=w.suppressed,
+        warnings=w.warnings,
+        processes=w.processes,
+        sockets=w.sockets,
+        duration_s=duration,
+        incidents=w.incidents,
+        seen=w.seen,
+        samples=w.samples,
+        watch=replace(info, first=w.first, last=w.last) if info else None,
+        host_seconds=w.host_seconds,
     )
 
 
@@ -186,7 +303,16 @@ def run_hunt(
     return HuntRun(tuple(hosts), path)
 
 
-def detection_json(d: Detection) -> dict[str, Any]:
+def _iso(t: float | None) -> str | None:
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds") if t is not None else None
+
+
+def _seen_json(seen: Seen | None) -> dict[str, Any]:
+    seen = seen or Seen()
+    return {"first_seen": _iso(seen.first), "last_seen": _iso(seen.last), "samples": seen.count}
+
+
+def detection_json(d: Detection, seen: Seen | None = None) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "pid": d.pid,
         "process": d.process,
@@ -198,12 +324,12 @@ def detection_json(d: Detection) -> dict[str, Any]:
         "exe": d.exe,
         "cmdline": d.cmdline,
         "parents": list(d.parents),
-        "start_time": (
-            datetime.fromtimestamp(d.start_time, UTC).isoformat(timespec="seconds") if d.start_time else None
-        ),
+        "start_time": _iso(d.start_time),
         "kind": d.extra.get("kind", ""),
         "container": container_json(d.container),
     }
+    if seen is not None:
+        doc.update(_seen_json(seen))
     if d.suppressed_by:
         doc["suppressed_by"] = d.suppressed_by
     return doc
@@ -223,8 +349,76 @@ def container_json(c: Container | None) -> dict[str, Any] | None:
     }
 
 
+def member_json(m: Member) -> dict[str, Any]:
+    return {
+        "pid": m.pid,
+        "ppid": m.ppid,
+        "process": m.process,
+        "role": m.role,
+        "severity": m.severity.value if m.severity else None,
+        "exe": m.exe,
+        "cmdline": m.cmdline,
+        "user": m.user,
+        "start_time": _iso(m.start_time),
+        "start_unix": round(m.start_time, 2) if m.start_time is not None else None,
+    }
+
+
+def incident_json(i: Incident) -> dict[str, Any]:
+    """One incident; ``root`` (pid, start_unix) and the host name are what its ``id`` derives from."""
+    return {
+        "id": i.id,
+        "severity": i.severity.value,
+        "tree": i.tree,
+        "root": member_json(i.root),
+        "remotes": list(i.remotes),
+        "container": i.container,
+        "reasons": list(i.reasons),
+        "detections": list(i.detections),
+        "processes": [member_json(m) for m in i.members],
+        "processes_truncated": i.truncated,
+        "occurrences": i.occurrences,
+        **_seen_json(i.seen),
+    }
+
+
+def _watch_json(w: WatchInfo) -> dict[str, Any]:
+    return {
+        "duration_s": w.duration,
+        "interval_s": w.interval,
+        "samples": w.samples,
+        "stopped": w.stopped,
+        "first_sample": _iso(w.first),
+        "last_sample": _iso(w.last),
+    }
+
+
+def host_json(h: HostHunt) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "name": h.name,
+        "address": h.address,
+        "platform": h.platform.value,
+        "status": h.status.value,
+        "message": h.message,
+        "roles": list(h.roles),
+        "processes": h.processes,
+        "sockets": h.sockets,
+        "samples": h.samples,
+        "duration_s": round(h.duration_s, 3),
+        "host_seconds": h.host_seconds,
+        "warnings": list(h.warnings),
+        "detections": [detection_json(d, h.seen.get(key_of(d.pid, d.start_time))) for d in h.detections],
+        "suppressed": [detection_json(d, h.seen.get(key_of(d.pid, d.start_time))) for d in h.suppressed],
+        "incidents": [incident_json(i) for i in h.incidents],
+    }
+    if h.watch is not None:
+        doc["watch"] = _watch_json(h.watch)
+    return doc
+
+
 def hunt_document(hosts: Sequence[HostHunt], inventory: str, started: str) -> dict[str, Any]:
     counts = {t.value: sum(1 for h in hosts for d in h.detections if d.severity is t) for t in Tier}
+    incidents = {t.value: sum(1 for h in hosts for i in h.incidents if i.severity is t) for t in Tier}
     return {
         "schema": SCHEMA_ID,
         "harden_version": __version__,
@@ -235,26 +429,10 @@ def hunt_document(hosts: Sequence[HostHunt], inventory: str, started: str) -> di
             "hosts": len(hosts),
             "not_reached": sum(1 for h in hosts if h.status is not HostStatus.OK),
             "detections": counts,
+            "incidents": incidents,
             "suppressed": sum(len(h.suppressed) for h in hosts),
         },
-        "hosts": [
-            {
-                "name": h.name,
-                "address": h.address,
-                "platform": h.platform.value,
-                "status": h.status.value,
-                "message": h.message,
-                "roles": list(h.roles),
-                "processes": h.processes,
-                "sockets": h.sockets,
-                "duration_s": round(h.duration_s, 3),
-                "host_seconds": h.host_seconds,
-                "warnings": list(h.warnings),
-                "detections": [detection_json(d) for d in h.detections],
-                "suppressed": [detection_json(d) for d in h.suppressed],
-            }
-            for h in hosts
-        ],
+        "hosts": [host_json(h) for h in hosts],
     }
 
 
