@@ -665,8 +665,13 @@ def _own_outbound(
     proto = "" if sock.proto == "tcp" else f" {sock.proto.upper()}"
     disguise = _disguised(proc)
     if disguise:
-        f.raise_to(Tier.HIGH, f"{disguise}; it holds an outbound{proto} connection to {sock.remote}")
-        f.strong = f.ugly = True
+        # a netcat-like under another name, or anything named like a kernel thread, has no benign
+        # reason to connect out; vendors do ship renamed interpreters (an app's embedded python)
+        fake_kthread = disguise.startswith(("named like a kernel thread", "comm "))
+        tier = Tier.HIGH if k == "netcat" or fake_kthread else Tier.MEDIUM
+        f.raise_to(tier, f"{disguise}; it holds an outbound{proto} connection to {sock.remote}")
+        f.ugly = True
+        f.strong = f.strong or tier is Tier.HIGH
     if k == "netcat":
         flag = exec_option(proc)
         if flag:
