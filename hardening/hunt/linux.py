@@ -36,6 +36,26 @@ TCP_STATES = {
     "06": "TIME_WAIT", "07": "CLOSE", "08": "CLOSE_WAIT", "09": "LAST_ACK", "0A": "LISTEN", "0B": "CLOSING",
     "0C": "NEW_SYN_RECV",
 }  # fmt: skip
+MAX_CHANNELS = 64  # inter-process channels kept per process
+# Build strings the collector looks for in candidate executables (``_HSIG`` in collect.sh), checked
+# in this order. Each is one the tool's own main program carries and programs that merely embed or
+# link its library do not (measured on Debian 12: ssh and redis carry "s_client", vim and gdb
+# "Py_InitializeEx", so neither is used).
+SIGNATURES: tuple[tuple[str, str], ...] = (
+    ("BusyBox v", "busybox"),
+    ("nmap.org/ncat", "ncat"),
+    ("[v1.10-", "nc.traditional"),
+    ("OpenBSD netcat", "nc.openbsd"),
+    ("socat by Gerhard Rieger", "socat"),
+    ("pwncat", "pwncat"),
+    ("Standard commands", "openssl"),
+    ("GNU Awk", "gawk"),
+    ("Py_BytesMain", "python"),
+    ("[switches] [--] [programfile]", "perl"),
+    ("ruby_run_node", "ruby"),
+    ("Zend Engine v", "php"),
+    ("GNU bash, version", "bash"),
+)
 # Machines whose /proc/net/tcp shows addresses in network byte order (big-endian CPUs).
 _BIG_ENDIAN = ("s390", "ppc64 ", "ppc ", "powerpc", "sparc", "mips ", "mips64 ", "m68k", "hppa", "or1k")
 
@@ -50,6 +70,10 @@ _TCP_LINE = re.compile(
     r"^\s*\d+:\s+([0-9A-Fa-f]{8}|[0-9A-Fa-f]{32}):([0-9A-Fa-f]{4})\s+([0-9A-Fa-f]{8}|[0-9A-Fa-f]{32}):"
     r"([0-9A-Fa-f]{4})\s+([0-9A-Fa-f]{2})\s+\S+\s+\S+\s+\S+\s+(\d+)\s+\d+\s+(\d+)"
 )
+_IPC = re.compile(r"/proc/(\d{1,10})/fd/(\d{1,10})\t")
+_PTMX = re.compile(r"^/proc/(\d{1,10})/fdinfo/(\d{1,10}):tty-index:\s*(\d{1,10})\s*$", re.MULTILINE)
+_PIPE = re.compile(r"pipe:\[(\d{1,20})\]")
+_PTS = re.compile(r"/dev/pts/(\d{1,10})")
 _PIECES = (
     ("hardening.facts", "header"),
     ("hardening.hunt", "collect"),
@@ -220,6 +244,99 @@ def _links(text: str) -> tuple[dict[int, str], dict[int, str], dict[int, dict[in
     return exes, netns, fds
 
 
+def parse_channels(ipc: str, ptmx: str) -> dict[int, tuple[tuple[int, str], ...]]:
+    r"""fd -> channel per pid from the ``hunt.ipc`` links and the ``hunt.ptmx`` pty indexes.
+
+    >>> parse_channels("/proc/7/fd/0\tpipe:[42]\0/proc/7/fd/4\t/dev/pts/ptmx\0/proc/7/fd/5\t/tmp/f\0",
+    ...                "/proc/7/fdinfo/4:tty-index:\t3\n")
+    {7: ((0, 'pipe:42'), (4, 'ptmx:3'), (5, 'fifo:/tmp/f'))}
+    """
+    index = {(int(m.group(1)), int(m.group(2))): m.group(3) for m in _PTMX.finditer(ptmx)}
+    out: dict[int, list[tuple[int, str]]] = {}
+    for record in ipc.split("\0"):
+        m = _IPC.match(record)
+        if not m:
+            continue
+        pid, fd, target = int(m.group(1)), int(m.group(2)), record[m.end() :]
+        if (pipe := _PIPE.fullmatch(target)) is not None:
+            channel = f"pipe:{pipe.group(1)}"
+        elif (pts := _PTS.fullmatch(target)) is not None:
+            channel = f"pts:{pts.group(1)}"
+        elif target in ("/dev/ptmx", "/dev/pts/ptmx"):
+            channel = f"ptmx:{index.get((pid, fd), '?')}"
+        elif target.startswith("/") and "\n" not in target:
+            channel = f"fifo:{target}"
+        else:
+            continue
+        chans = out.setdefault(pid, [])
+        if len(chans) < MAX_CHANNELS and all(f != fd for f, _ in chans):
+            chans.append((fd, channel))
+    return {pid: tuple(sorted(c)) for pid, c in out.items()}
+
+
+def _tool(path: str) -> str:
+    return path.rsplit("/", 1)[-1]
+
+
+def parse_identities(text: str) -> dict[int, str]:
+    r"""pid -> what its executable is by content, from the ``hunt.exeid`` section (one pid per exe).
+
+    The package that lists the exe's md5 (dpkg md5sums) names it first, then a well-known tool
+    path of the host with the same md5, then a build string (:data:`SIGNATURES`).
+
+    >>> parse_identities("id\t9\tab12\t100\nsig\t9\tnmap.org/ncat\nid\t10\tcd34\t5\n"
+    ...                  "pkg\t/var/lib/dpkg/info/socat.md5sums:cd34  usr/bin/socat\n")
+    {9: 'ncat', 10: 'socat'}
+    """
+    md5s: dict[int, str] = {}
+    sigs: dict[int, list[str]] = {}
+    owned: dict[str, str] = {}
+    known: dict[str, str] = {}
+    for line in iter_lines(text):
+        kind, _, rest = line.partition("\t")
+        if kind in ("id", "sig"):
+            pid_text, _, value = rest.partition("\t")
+            pid = parse_uint(pid_text)
+            if pid is None:
+                continue
+            if kind == "id":
+                md5s[pid] = value.partition("\t")[0]
+            else:
+                sigs.setdefault(pid, []).append(value)
+        elif kind == "pkg":
+            digest, _, path = rest.partition(":")[2].partition("  ")
+            if digest and path:
+                owned.setdefault(digest, _tool(path))
+        elif kind == "known":
+            digest, _, path = rest.partition("  ")
+            if digest and path:
+                known.setdefault(digest, _tool(path))
+    out: dict[int, str] = {}
+    for pid, digest in md5s.items():
+        name = owned.get(digest) or known.get(digest)
+        if name is None:
+            found = sigs.get(pid, [])
+            name = next((tool for sig, tool in SIGNATURES if any(f.startswith(sig) for f in found)), None)
+        if name:
+            out[pid] = name
+    return out
+
+
+def parse_port_range(text: str) -> tuple[int, int] | None:
+    r"""``ip_local_port_range`` (``"32768\t60999"``) as (low, high), None when unreadable.
+
+    >>> parse_port_range("32768\t60999\n"), parse_port_range("")
+    ((32768, 60999), None)
+    """
+    parts = text.split()
+    if len(parts) != 2:
+        return None
+    low, high = parse_uint(parts[0]), parse_uint(parts[1])
+    if low is None or high is None or not 0 < low <= high < 65536:
+        return None
+    return low, high
+
+
 def _users(passwd: str) -> dict[int, str]:
     users: dict[int, str] = {}
     for line in iter_lines(passwd):
@@ -246,7 +363,7 @@ def parse_snapshot(sections: Sections) -> Snapshot:
     """
     warnings: list[str] = []
     for name in ("hunt.stat", "hunt.uid", "hunt.cmdline", "hunt.links", "hunt.tcp", "hunt.tcp6", "hunt.udp",
-                 "hunt.udp6", "hunt.nets", "hunt.cgroup", "hunt.ctr.stores", "hunt.ctr.state"):  # fmt: skip
+                 "hunt.udp6", "hunt.nets", "hunt.cgroup", "hunt.ctr.stores", "hunt.ctr.state", "hunt.ipc"):  # fmt: skip
         sec = sections.get(name)
         if sec is not None and len(sec.text.encode("utf-8", "surrogateescape")) >= SECTION_CAP - 1:
             warnings.append(f"{name} hit the {SECTION_CAP // 1048576} MiB cap: some processes or sockets are missing")
@@ -266,6 +383,8 @@ def parse_snapshot(sections: Sections) -> Snapshot:
     nets = parse_nets(sections.text("hunt.nets"), little)
     for inode, sock in nets.sockets.items():
         sockets.setdefault(inode, sock)
+    channels = parse_channels(sections.text("hunt.ipc"), sections.text("hunt.ptmx"))
+    ids = parse_identities(sections.text("hunt.exeid"))
     clk = parse_uint(sections.text("hunt.clk_tck")) or 100
     btime_m = re.search(r"btime (\d{1,19})", sections.text("hunt.btime"))
     btime = int(btime_m.group(1)) if btime_m else None
@@ -275,6 +394,9 @@ def parse_snapshot(sections: Sections) -> Snapshot:
     argvs = _cmdlines(sections.text("hunt.cmdline"))
     exes, netns, fds = _links(links_text)
     where = _containers(sections, passwd, self_pid, warnings)
+    # one pid per exe path was examined; its identity holds for the same path in the same network
+    # namespace (another container's file at that path may be another binary: left unknown)
+    identity_by_exe = {(exes[pid], netns.get(pid, "")): name for pid, name in ids.items() if exes.get(pid)}
     procs: dict[int, Process] = {}
     for pid, line in _by_prefix(stat_text, _STAT_PREFIX).items():
         parsed = parse_stat(line)
@@ -298,6 +420,8 @@ def parse_snapshot(sections: Sections) -> Snapshot:
             sockets=socks,
             netns=netns.get(pid, ""),
             container=where.get(pid),
+            channels=channels.get(pid, ()),
+            identity=identity_by_exe.get((exes.get(pid, ""), netns.get(pid, "")), ""),
         )
     if not procs:
         raise FactError("the hunt saw no process at all (is /proc mounted?): rerun the hunt")
@@ -315,6 +439,7 @@ def parse_snapshot(sections: Sections) -> Snapshot:
         warnings=tuple(warnings),
         netns=own_ns,
         host_seconds=_host_seconds(sections),
+        ephemeral=parse_port_range(sections.text("hunt.portrange")),
     )
     return _with_self(snapshot, self_pid)
 

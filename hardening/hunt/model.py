@@ -89,7 +89,7 @@ class TcpSocket:
     local: Endpoint
     remote: Endpoint
     state: str  # ESTABLISHED, LISTEN, SYN_SENT, ... (Linux names; Windows states mapped to them)
-    proto: str = "tcp"
+    proto: str = "tcp"  # "tcp" or "udp" (a UDP socket is ESTABLISHED once connect()ed)
     netns: str = ""
 
     @property
@@ -146,6 +146,11 @@ class Process:
     ``stdio`` holds the targets of fds 0, 1, 2 (``socket:[123]``, ``/dev/pts/0``, ``pipe:[9]``;
     "" when unknown). ``sockets`` maps fd number to socket inode for every socket fd (on
     Windows, fds are unknown: ``-1`` per owned connection). ``start_time`` is Unix time.
+    ``channels`` maps fd number to the inter-process channel on it: ``pipe:N`` (anonymous pipe
+    inode), ``fifo:/path`` (named fifo), ``pts:N`` (pty slave N), ``ptmx:N`` (the master of pty N;
+    ``ptmx:?`` when the kernel does not tell the index). ``identity``: what the executable is by
+    its content (``ncat``, ``python``, ...: package md5sums, a well-known tool's md5, or a build
+    string), "" when unknown or not examined.
     """
 
     pid: int
@@ -160,6 +165,8 @@ class Process:
     sockets: tuple[tuple[int, int], ...] = ()
     netns: str = ""  # "net:[N]" of its network namespace, "" when unknown
     container: Container | None = None
+    channels: tuple[tuple[int, str], ...] = ()
+    identity: str = ""
 
     @property
     def cmdline(self) -> str:
@@ -174,7 +181,7 @@ class Snapshot:
     ran it), never reported. ``complete``: False when output was cut (warnings say where).
     ``fds_known``: whether fd-level data (stdio, socket fds) exists (Linux yes, Windows no).
     ``netns``: the collector's own network namespace; ``host_seconds``: how long the collector
-    ran on the host (None when unknown).
+    ran on the host (None when unknown). ``ephemeral``: the host's ``ip_local_port_range``.
     """
 
     platform: Platform
@@ -188,6 +195,7 @@ class Snapshot:
     warnings: tuple[str, ...] = ()
     netns: str = ""
     host_seconds: float | None = None
+    ephemeral: tuple[int, int] | None = None
 
     def children(self) -> Mapping[int, tuple[int, ...]]:
         kids: dict[int, list[int]] = {}

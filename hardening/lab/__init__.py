@@ -19,7 +19,7 @@ Example::
 """
 
 from hardening.lab.errors import LabError
-from hardening.lab.image import PACKAGES, build_image, image_ref
+from hardening.lab.image import HUNT_PACKAGES, PACKAGES, build_image, image_ref
 from hardening.lab.lab import (
     DEFAULT_NETWORK,
     DEFAULT_PREFIX,
@@ -43,6 +43,7 @@ __all__ = [
     "DEFAULT_WORKDIR",
     "GATEWAY",
     "GUARD_TABLE",
+    "HUNT_PACKAGES",
     "PACKAGES",
     "STATES",
     "SUBNET",

@@ -59,6 +59,21 @@ PACKAGES: tuple[str, ...] = (
     # services.least_privilege: a web server whose master drops privileges to its workers
     "nginx",
 )
+#: Extra packages of the hunt's technique corpus image (``tests/support/revshell_corpus.py``): the
+#: interpreters, relays and benign look-alike servers its reverse shells and look-alikes run.
+#: Only the corpus lab uses ``PACKAGES + HUNT_PACKAGES``; every other lab keeps the plain image.
+HUNT_PACKAGES: tuple[str, ...] = (
+    "gawk",
+    "php-cli",
+    "ruby",
+    "openssl",
+    "tmux",
+    "curl",
+    "wget",
+    "gunicorn",
+    "redis-server",
+    "openbsd-inetd",
+)
 #: Bump when the build steps in this module change in a way the hash cannot see.
 RECIPE_VERSION = "1"
 _BUILD_LOCK = Path("/var/tmp/harden-lab-build.lock")

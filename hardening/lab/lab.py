@@ -361,12 +361,14 @@ def lab_up(
     prefix: str = DEFAULT_PREFIX,
     network: str = DEFAULT_NETWORK,
     progress: Progress | None = None,
+    packages: tuple[str, ...] | None = None,
 ) -> Lab:
     """Start one container per state (replacing any with the same ``prefix``), wait for sshd.
 
     Creates the network and the host guard if needed, writes ``workdir/{id_ed25519,
     known_hosts,inventory.ini}``, and returns the :class:`Lab`. On any failure the
     containers of this prefix are removed and :class:`LabError` says what went wrong.
+    ``packages``: the image's package list (default :data:`~hardening.lab.image.PACKAGES`).
     """
     say = progress or (lambda _msg: None)
     states = tuple(states)
@@ -374,7 +376,7 @@ def lab_up(
     if unknown or not states or len(set(states)) != len(states):
         raise LabError(f"states must be distinct names among {sorted(STATES)}; got {list(states)}")
     _require_root()
-    image = build_image(progress=say)
+    image = build_image(progress=say) if packages is None else build_image(progress=say, packages=packages)
     workdir.mkdir(parents=True, exist_ok=True)
     key, pubkey = ensure_keypair(workdir)
     password = "lab-" + secrets.token_hex(8)

@@ -18,10 +18,11 @@ import jsonschema
 import pytest
 
 from hardening.hunt.run import load_schema
-from hardening.lab import image_ref
+from hardening.lab import HUNT_PACKAGES, PACKAGES, image_ref
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "support"))
 import hunt_scenarios as hs
+import revshell_corpus as rc
 from labutil import DEBS, private_lab
 
 pytestmark = pytest.mark.lab
@@ -31,6 +32,12 @@ BIN = Path(sys.executable).parent
 @pytest.fixture(scope="module")
 def hlab(lab, tmp_path_factory):  # `lab` first: root, podman and the shared network exist
     with private_lab(tmp_path_factory, ("default",), "h") as up:
+        yield up
+
+
+@pytest.fixture(scope="module")
+def clab(lab, tmp_path_factory):  # the corpus lab: the lab image plus the corpus's interpreters and servers
+    with private_lab(tmp_path_factory, ("default",), "hc", packages=PACKAGES + HUNT_PACKAGES) as up:
         yield up
 
 
@@ -210,3 +217,102 @@ def test_verify_open_then_blocked_after_apply(hlab, tmp_path):
     (host,) = doc["hosts"]
     assert [c["result"] for c in host["callbacks"]] == ["blocked"] * 3, host
     assert after.returncode == 0, after.stderr[-2000:]
+
+
+def _capture(lab, out: Path, corpus, local_inv: Path, cid: str) -> None:
+    """Raw collector output of the running corpus (first line: the nonce) and case -> pids, inside the
+    container over SSH (corpus_shells) and from this machine's root namespace (corpus_host, only the
+    lab's records kept: :func:`hunt_scenarios.keep_lab_records`)."""
+    from hardening.hunt.linux import new_hunt_collector
+    from hardening.hunt.run import HuntOptions
+    from hardening.inventory import load_inventory
+    from hardening.transport import run_script
+
+    (target,) = load_inventory(lab.inventory)
+    collector = new_hunt_collector()
+    run = run_script(target, collector.script, HuntOptions(timeout=60))
+    groups = corpus.groups()
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "corpus_shells.out").write_bytes(collector.nonce.encode() + b"\n" + run.stdout)
+    cases = {case.name: sorted(pids) for case, pids in groups}
+    (out / "corpus_shells.scenarios.json").write_text(json.dumps(cases, indent=1) + "\n")
+    # host side: the collector's own run time inside the container (ms), for docs/performance.md
+    timed = "s=$(date +%s%N); sh -s >/dev/null 2>&1; e=$(date +%s%N); echo $(( (e - s) / 1000000 ))"
+    ms = subprocess.run(
+        ["podman", "exec", "-i", corpus.container, "sh", "-c", timed],
+        input=collector.script, capture_output=True, text=True, timeout=120, check=True,
+    ).stdout.strip()  # fmt: skip
+    print(f"corpus hunt: collector on the host {ms} ms, {len(run.stdout)} bytes")
+    (local,) = load_inventory(local_inv)
+    collector = new_hunt_collector()
+    run = run_script(local, collector.script, HuntOptions(timeout=60))
+    body = hs.keep_lab_records(run.stdout, collector.nonce, os.getpid())
+    (out / "corpus_host.out").write_bytes(collector.nonce.encode() + b"\n" + body)
+    cases = {case.name: sorted(pids) for case, pids in rc.host_groups(corpus, cid)}
+    (out / "corpus_host.scenarios.json").write_text(json.dumps(cases, indent=1) + "\n")
+
+
+def test_hunt_technique_corpus(clab, tmp_path):
+    """Issue 20's corpus, hunted over SSH inside the container: every reverse-shell technique by
+    name is high (at most one miss per 22), every benign look-alike by name is not high."""
+    host = clab.host("default")
+    image = image_ref(PACKAGES + HUNT_PACKAGES)
+    cid = hs.podman("inspect", "-f", "{{.Id}}", host.container).stdout.strip()
+    local_inv = tmp_path / "local.ini"
+    local_inv.write_text("[here]\nthis-machine ansible_connection=local ansible_become=false\n")
+    ssh = None
+    with rc.Corpus(host.container, host.ip, image, lifetime=90) as corpus:
+        corpus.start()
+        ssh = hs.interactive_ssh(host.port, clab.key, clab.known_hosts)
+        try:
+            time.sleep(1.0)
+            r = harden("hunt", clab.inventory, "--out", tmp_path, "--timeout", "60")
+            outside = harden("hunt", local_inv, "--out", tmp_path / "outside", "--timeout", "60")
+            groups = corpus.groups()
+            host_groups = rc.host_groups(corpus, cid)
+            if os.environ.get("HARDEN_HUNT_CAPTURE"):  # refresh tests/golden/hunt/corpus_* (README there)
+                _capture(clab, Path(os.environ["HARDEN_HUNT_CAPTURE"]), corpus, local_inv, cid)
+        finally:
+            ssh.kill()
+            ssh.wait(timeout=10)
+    doc = json.loads((tmp_path / "hunt.json").read_text())
+    jsonschema.validate(doc, load_schema("hunt.v1.json"))
+    h = doc["hosts"][0]
+    assert h["status"] == "ok", h
+    print(f"corpus hunt: {h['processes']} processes, {h['sockets']} sockets, wall {h['duration_s']} s")
+    assert h["duration_s"] < 30, h["duration_s"]
+    by_pid = {d["pid"]: d["severity"] for d in h["detections"]}
+    results = rc.outcomes(by_pid, groups)
+    table = rc.table(results)
+    (tmp_path / "corpus.md").write_text(table + "\n")
+    print(table)
+    missing = [o.case for o in results if not o.pids]
+    assert not missing, f"cases with no process: {missing}"
+    bad = [o for o in results if o.malicious]
+    assert len(bad) >= 22, len(bad)
+    not_high = [o.case for o in bad if o.tier != "high"]
+    assert len(not_high) <= len(bad) // 22, f"techniques not high: {not_high}\n{table}"
+    benign_high = [o.case for o in results if not o.malicious and o.tier == "high"]
+    assert not benign_high, f"benign look-alikes at high: {benign_high}\n{table}"
+    # the interactive SSH session (pty, login shell) and the collector's own chain: never high
+    case_pids = set().union(*(o.pids for o in results))
+    stray_high = [d for d in h["detections"] if d["pid"] not in case_pids and d["severity"] == "high"]
+    assert not stray_high, stray_high
+    pids = {o.case: o.pids for o in results}
+    bind = [d for d in h["detections"] if d["pid"] in pids["bind shell (nc -l -e)"]]
+    assert any("bind shell" in " ".join(d["reasons"]) for d in bind), bind
+    assert r.returncode == 1, r.stderr[-3000:]
+    # the same corpus hunted from this machine's root namespace (the container host)
+    doc = json.loads((tmp_path / "outside" / "hunt.json").read_text())
+    jsonschema.validate(doc, load_schema("hunt.v1.json"))
+    (h,) = doc["hosts"]
+    assert h["status"] == "ok", h
+    print(f"corpus hunt from the host: {h['processes']} processes, wall {h['duration_s']} s")
+    host_results = rc.outcomes({d["pid"]: d["severity"] for d in h["detections"]}, host_groups)
+    host_table = rc.table(host_results)
+    print(host_table)
+    assert not [o.case for o in host_results if not o.pids], host_table
+    not_high = [o.case for o in host_results if o.malicious and o.tier != "high"]
+    assert len(not_high) <= len(bad) // 22, f"from the host, techniques not high: {not_high}\n{host_table}"
+    assert not [o.case for o in host_results if not o.malicious and o.tier == "high"], host_table
+    assert outside.returncode == 1, outside.stderr[-3000:]

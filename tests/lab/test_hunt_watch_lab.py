@@ -80,12 +80,16 @@ def test_watch_sees_transient_shells_beacons_and_quiet_sessions(wlab, tmp_path):
         left = _kill_all(c)
     assert not left, f"scenario processes left behind: {left}"
 
-    assert single.returncode == 0, single.stderr[-3000:]
+    assert single.returncode in (0, 1), single.stderr[-3000:]
     one = json.loads((tmp_path / "single" / "hunt.json").read_text())
     jsonschema.validate(one, load_schema("hunt.v1.json"))
     (h1,) = one["hosts"]
     assert h1["status"] == "ok" and h1["samples"] == 1, h1
-    assert h1["incidents"] == [] and h1["detections"] == [], h1  # the shell was between rounds
+    # the shell was between rounds: one snapshot misses it. The renamed pythons are python by their
+    # executable's content (hunt.exeid), so one holding a connection at that moment is seen anyway.
+    seen = {d["pid"] for d in h1["detections"]}
+    assert not seen & groups[ws.TRANSIENT] and seen <= groups[ws.BEACON] | groups[ws.QUIET], h1
+    assert all("by its content" in " ".join(d["reasons"]) for d in h1["detections"]), h1
 
     assert watch.returncode == 1, watch.stderr[-3000:]  # high: the reverse shells
     assert WATCH_S <= took < WATCH_S + 20, took

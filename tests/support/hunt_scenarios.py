@@ -399,14 +399,24 @@ def keep_lab_records(raw: bytes, nonce: str, stop_pid: int) -> bytes:
     out, pos, section = [], 0, b""
     for m in marker.finditer(raw):
         body = raw[pos : m.start()]
-        if section in (b"hunt.stat", b"hunt.uid", b"hunt.cgroup", b"hunt.nets"):
+        if section in (b"hunt.stat", b"hunt.uid", b"hunt.cgroup", b"hunt.nets", b"hunt.ptmx"):
             body = b"\n".join(r for r in body.split(b"\n") if _kept(r, keep))
-        elif section in (b"hunt.cmdline", b"hunt.links"):
+        elif section in (b"hunt.cmdline", b"hunt.links", b"hunt.ipc"):
             body = b"\0".join(r for r in body.split(b"\0") if _kept(r, keep))
+        elif section == b"hunt.exeid":  # "id|sig|size<TAB>PID<TAB>...": the kept processes' lines only
+            body = b"\n".join(r for r in body.split(b"\n") if _exeid_kept(r, keep))
         out += [body, m.group(0)]
         pos, section = m.end(), (m.group(2) if m.group(1) == b"B" else b"")
     out.append(raw[pos:])
     return b"".join(out)
+
+
+def _exeid_kept(line: bytes, keep: set[int]) -> bool:
+    kind, _, rest = line.partition(b"\t")
+    if kind not in (b"id", b"sig", b"size"):
+        return True
+    pid = rest.partition(b"\t")[0]
+    return pid.isdigit() and int(pid) in keep
 
 
 def _kept(record: bytes, keep: set[int]) -> bool:

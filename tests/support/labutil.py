@@ -16,15 +16,18 @@ DEBS = "harden_local_debs=/var/cache/harden/debs"
 
 
 @contextmanager
-def private_lab(tmp_path_factory: pytest.TempPathFactory, states: tuple[str, ...], tag: str) -> Iterator[Lab]:
+def private_lab(
+    tmp_path_factory: pytest.TempPathFactory, states: tuple[str, ...], tag: str, packages: tuple[str, ...] | None = None
+) -> Iterator[Lab]:
     """A lab of ``states`` under its own prefix (``harden-<tag><pid>``), torn down afterwards.
 
+    ``packages``: the lab image's package list (default: the plain lab image).
     Use it from a fixture that also asks for the session ``lab`` fixture first: that one checks
     root and podman and creates the shared network."""
     workdir = tmp_path_factory.mktemp(f"{tag}lab")
     prefix = f"harden-{tag}{os.getpid()}"
     try:
-        up = lab_up(workdir, states, prefix=prefix)
+        up = lab_up(workdir, states, prefix=prefix, packages=packages)
     except LabError as exc:
         pytest.fail(f"lab_up failed: {exc}")
     try:
