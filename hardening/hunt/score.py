@@ -518,8 +518,18 @@ def _stdio_socket(f: _Finding, proc: Process, k: str, g: _Graph, conns: list[tup
         _loopback_stdio(f, proc, k, g, sock, fds)
         return
     if not g.inbound(sock):
-        f.raise_to(Tier.HIGH, f"{fds} is a {proto} socket, outbound, to {sock.remote} ({k} {proc.comm})")
-        f.remote, f.network, f.strong = str(sock.remote), True, True
+        f.remote, f.network = str(sock.remote), True
+        if k in ("shell", "netcat") or sum(1 for _, s in stdio if s.inode == sock.inode) >= 2:
+            f.raise_to(Tier.HIGH, f"{fds} is a {proto} socket, outbound, to {sock.remote} ({k} {proc.comm})")
+            f.strong = True
+        else:
+            # A daemon that closed its stdio gets fd 0, 1 or 2 for its next socket (rsyslogd's
+            # forwarding connection on fd 2); a redirected shell or a dup2 loop puts the socket on two or more.
+            f.raise_to(
+                Tier.MEDIUM,
+                f"{fds} is a {proto} socket, outbound, to {sock.remote} ({k} {proc.comm}); only one stdio fd, "
+                "as when a daemon that closed its stdio reuses the fd for a connection",
+            )
         return
     if k not in ("shell", "interpreter", "netcat"):
         return

@@ -216,3 +216,16 @@ def test_many_processes_on_one_pipe_stay_cheap():
     found = score(snap(feeder, *fed, sockets=(OUT,)))
     assert time.monotonic() - started < 3
     assert len(found) == 1501 and {d.severity for d in found} == {Tier.MEDIUM}
+
+
+def test_a_daemon_reusing_one_stdio_fd_for_its_connection_is_not_high():
+    # rsyslogd forwarding to its collector (seen from a container host): it closed its stdio at
+    # start, so its forwarding socket got fd 2; 0 and 1 stay /dev/null.
+    rsyslogd = proc(30, ("/usr/sbin/rsyslogd", "-n", "-iNONE"), stdio=("/dev/null", "/dev/null", "socket:[100]"),
+                    sockets=((2, 100),))  # fmt: skip
+    assert by_pid(snap(rsyslogd, sockets=(OUT,))) == {30: Tier.MEDIUM}
+    # the same program with the socket dup2'd onto two stdio fds, or a shell with one, is high
+    dup = replace(rsyslogd, stdio=("socket:[100]", "socket:[100]", "/dev/null"), sockets=((0, 100), (1, 100)))
+    assert by_pid(snap(dup, sockets=(OUT,))) == {30: Tier.HIGH}
+    sh = proc(31, ("bash",), "/usr/bin/bash", stdio=("socket:[100]", "/dev/pts/0", "/dev/pts/0"), sockets=((0, 100),))
+    assert by_pid(snap(sh, sockets=(OUT,))) == {31: Tier.HIGH}
