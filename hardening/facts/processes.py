@@ -26,10 +26,9 @@ from dataclasses import dataclass
 from hardening.facts.areas import FactArea
 from hardening.facts.sections import FactError, Sections, iter_lines, parse_uint, require_sections
 from hardening.model import Platform
+from hardening.procfs import STAT_PREFIX, by_prefix, cmdlines, hex_ip
 
 CAP = 4194304  # must match HPK in processes.sh
-MAX_ARGV = 64
-MAX_ARG = 512
 SECTIONS = (
     "processes.self",
     "processes.stat",
@@ -43,9 +42,7 @@ SECTIONS = (
     "processes.udp6",
     "processes.passwd",
 )
-_STAT_PREFIX = re.compile(r"^/proc/(\d{1,10})/stat:", re.MULTILINE)
 _ID_LINE = re.compile(r"^/proc/(\d{1,10})/status:(Uid|Gid):\s+(\d{1,10})\s+(\d{1,10})", re.MULTILINE)
-_CMD_PREFIX = re.compile(r"/proc/(\d{1,10})/cmdline:")
 _ATTR_PREFIX = re.compile(r"^/proc/(\d{1,10})/attr/current:", re.MULTILINE)
 _LINK = re.compile(r"/proc/(\d{1,10})/(exe|fd/(\d{1,10}))\t")
 _SOCKET = re.compile(r"socket:\[(\d{1,20})\]")
@@ -165,27 +162,6 @@ def parse_stat_line(line: str) -> tuple[str, int] | None:
     return None if ppid is None else (line[open_ + 1 : close], ppid)
 
 
-def _by_prefix(text: str, prefix: re.Pattern[str]) -> dict[int, str]:
-    """Records that start with ``/proc/PID/...:``, joined per pid."""
-    out: dict[int, str] = {}
-    marks = list(prefix.finditer(text))
-    for i, m in enumerate(marks):
-        end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
-        pid = int(m.group(1))
-        out[pid] = out.get(pid, "") + text[m.end() : end]
-    return out
-
-
-def _hex_ip(text: str, little_endian: bool) -> str:
-    raw = bytes.fromhex(text)
-    if little_endian:
-        raw = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
-    if len(raw) == 4:
-        return str(ipaddress.IPv4Address(raw))
-    v6 = ipaddress.IPv6Address(raw)
-    return str(v6.ipv4_mapped) if v6.ipv4_mapped else str(v6)
-
-
 def parse_net(text: str, proto: str, little_endian: bool = True) -> dict[int, Listener]:
     """The listening sockets of one ``/proc/net/{tcp,tcp6,udp,udp6}`` table, by inode.
 
@@ -203,7 +179,7 @@ def parse_net(text: str, proto: str, little_endian: bool = True) -> dict[int, Li
         if proto == "udp" and int(m.group(4), 16) != 0:
             continue  # connected to one peer: not listening
         inode = int(m.group(7))
-        out.setdefault(inode, Listener(proto, _hex_ip(m.group(1), little_endian), int(m.group(2), 16), inode))
+        out.setdefault(inode, Listener(proto, hex_ip(m.group(1), little_endian), int(m.group(2), 16), inode))
     return out
 
 
@@ -223,18 +199,6 @@ def parse_passwd(text: str) -> dict[int, Account]:
             continue
         out.setdefault(uid, Account(parts[0], uid, gid, parts[5], parts[6].strip()))
     return out
-
-
-def _cmdlines(text: str) -> dict[int, tuple[str, ...]]:
-    args: dict[int, list[str]] = {}
-    for record in text.split("\0"):
-        m = _CMD_PREFIX.match(record)
-        if not m:
-            continue
-        argv = args.setdefault(int(m.group(1)), [])
-        if len(argv) < MAX_ARGV:
-            argv.append(record[m.end() : m.end() + MAX_ARG])
-    return {pid: tuple(a) for pid, a in args.items()}
 
 
 def _links(text: str) -> tuple[dict[int, str], dict[int, list[int]]]:
@@ -289,13 +253,13 @@ def parse(sections: Sections) -> ProcessFacts:
     if self_pid is None:
         raise FactError("the collector printed no pid of its own (processes.self): rerun the audit")
     ids = _ids(sections.text("processes.status"))
-    argvs = _cmdlines(sections.text("processes.cmdline"))
+    argvs = cmdlines(sections.text("processes.cmdline"))
     labels = {
-        pid: t.replace("\0", "").strip() for pid, t in _by_prefix(sections.text("processes.attr"), _ATTR_PREFIX).items()
+        pid: t.replace("\0", "").strip() for pid, t in by_prefix(sections.text("processes.attr"), _ATTR_PREFIX).items()
     }
     exes, socks = _links(sections.text("processes.links"))
     procs: dict[int, Proc] = {}
-    for pid, line in _by_prefix(sections.text("processes.stat"), _STAT_PREFIX).items():
+    for pid, line in by_prefix(sections.text("processes.stat"), STAT_PREFIX).items():
         parsed = parse_stat_line(line)
         if parsed is None:
             warnings.append(f"pid {pid}: unreadable /proc/{pid}/stat line")

@@ -25,11 +25,10 @@ from hardening.facts.collector import Collector
 from hardening.facts.sections import FactError, Sections, iter_lines, parse_uint
 from hardening.hunt import containers as ctr
 from hardening.hunt.model import Container, Endpoint, Platform, Process, Snapshot, TcpSocket
+from hardening.procfs import STAT_PREFIX, by_prefix, cmdlines, hex_ip
 
 SECTION_CAP = 4194304  # must match HK in collect.sh
 NS_CAP = 1048576  # bytes of one other namespace's tables: HNK in collect.sh
-MAX_ARGV = 64  # arguments kept per process
-MAX_ARG = 512  # characters kept per argument
 
 TCP_STATES = {
     "01": "ESTABLISHED", "02": "SYN_SENT", "03": "SYN_RECV", "04": "FIN_WAIT1", "05": "FIN_WAIT2",
@@ -59,9 +58,7 @@ SIGNATURES: tuple[tuple[str, str], ...] = (
 # Machines whose /proc/net/tcp shows addresses in network byte order (big-endian CPUs).
 _BIG_ENDIAN = ("s390", "ppc64 ", "ppc ", "powerpc", "sparc", "mips ", "mips64 ", "m68k", "hppa", "or1k")
 
-_STAT_PREFIX = re.compile(r"^/proc/(\d{1,10})/stat:", re.MULTILINE)
 _UID_LINE = re.compile(r"^/proc/(\d{1,10})/status:Uid:\s+(\d{1,10})", re.MULTILINE)
-_CMD_PREFIX = re.compile(r"/proc/(\d{1,10})/cmdline:")
 _LINK = re.compile(r"/proc/(\d{1,10})/(exe|ns/net|fd/(\d{1,10}))\t")
 _NETS_LINE = re.compile(r"^/proc/(?:(\d{1,10})/(ns/net|net/(?:tcp6?|udp6?))|(ns-cap)):(.*)$", re.MULTILINE)
 _NETNS = re.compile(r"net:\[\d{1,20}\]")
@@ -97,23 +94,6 @@ def new_hunt_collector() -> Collector:
     return Collector(build_hunt_script(nonce), nonce)
 
 
-def _hex_ip(text: str, little_endian: bool) -> str:
-    """Address of /proc/net/tcp (``0100007F`` -> ``127.0.0.1``); IPv4-mapped IPv6 shown as IPv4.
-
-    >>> _hex_ip("0100007F", True), _hex_ip("0000000000000000FFFF00000100007F", True)
-    ('127.0.0.1', '127.0.0.1')
-    """
-    import ipaddress
-
-    raw = bytes.fromhex(text)
-    if little_endian:
-        raw = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
-    if len(raw) == 4:
-        return str(ipaddress.IPv4Address(raw))
-    v6 = ipaddress.IPv6Address(raw)
-    return str(v6.ipv4_mapped) if v6.ipv4_mapped else str(v6)
-
-
 def parse_tcp(text: str, little_endian: bool = True, proto: str = "tcp", netns: str = "") -> dict[int, TcpSocket]:
     """Sockets of one ``/proc/net/{tcp,tcp6,udp,udp6}`` table (same columns), by inode (inode 0 = no
     owner, skipped). A UDP socket's state is ``ESTABLISHED`` once ``connect()`` fixed its peer,
@@ -130,8 +110,8 @@ def parse_tcp(text: str, little_endian: bool = True, proto: str = "tcp", netns: 
             inode,
             TcpSocket(
                 inode=inode,
-                local=Endpoint(_hex_ip(m.group(1), little_endian), int(m.group(2), 16)),
-                remote=Endpoint(_hex_ip(m.group(3), little_endian), int(m.group(4), 16)),
+                local=Endpoint(hex_ip(m.group(1), little_endian), int(m.group(2), 16)),
+                remote=Endpoint(hex_ip(m.group(3), little_endian), int(m.group(4), 16)),
                 state=TCP_STATES.get(m.group(5).upper(), m.group(5)),
                 proto=proto,
                 netns=netns,
@@ -179,18 +159,6 @@ def parse_nets(text: str, little_endian: bool = True) -> NetTables:
     return NetTables(sockets, frozenset(ns_of.values()), capped, ns_cap)
 
 
-def _by_prefix(text: str, prefix: re.Pattern[str]) -> dict[int, str]:
-    """Join records that start with ``/proc/PID/...:``; the real prefix always opens a record."""
-    out: dict[int, str] = {}
-    marks = list(prefix.finditer(text))
-    for i, m in enumerate(marks):
-        end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
-        pid = int(m.group(1))
-        body = text[m.end() : end]
-        out[pid] = out[pid] + body if pid in out else body
-    return out
-
-
 def parse_stat(line: str) -> tuple[str, int, int] | None:
     """(comm, ppid, starttime ticks) from one ``/proc/PID/stat`` line, or None when garbled.
 
@@ -211,18 +179,6 @@ def parse_stat(line: str) -> tuple[str, int, int] | None:
     if ppid is None or start is None:
         return None
     return line[open_ + 1 : close], ppid, start
-
-
-def _cmdlines(text: str) -> dict[int, tuple[str, ...]]:
-    args: dict[int, list[str]] = {}
-    for record in text.split("\0"):
-        m = _CMD_PREFIX.match(record)
-        if not m:
-            continue
-        argv = args.setdefault(int(m.group(1)), [])
-        if len(argv) < MAX_ARGV:
-            argv.append(record[m.end() : m.end() + MAX_ARG])
-    return {pid: tuple(a) for pid, a in args.items()}
 
 
 def _links(text: str) -> tuple[dict[int, str], dict[int, str], dict[int, dict[int, str]]]:
@@ -391,14 +347,14 @@ def parse_snapshot(sections: Sections) -> Snapshot:
     uids = {int(m.group(1)): int(m.group(2)) for m in _UID_LINE.finditer(sections.text("hunt.uid"))}
     passwd = sections.text("hunt.passwd")
     users = _users(passwd)
-    argvs = _cmdlines(sections.text("hunt.cmdline"))
+    argvs = cmdlines(sections.text("hunt.cmdline"))
     exes, netns, fds = _links(links_text)
     where = _containers(sections, passwd, self_pid, warnings)
     # one pid per exe path was examined; its identity holds for the same path in the same network
     # namespace (another container's file at that path may be another binary: left unknown)
     identity_by_exe = {(exes[pid], netns.get(pid, "")): name for pid, name in ids.items() if exes.get(pid)}
     procs: dict[int, Process] = {}
-    for pid, line in _by_prefix(stat_text, _STAT_PREFIX).items():
+    for pid, line in by_prefix(stat_text, STAT_PREFIX).items():
         parsed = parse_stat(line)
         if parsed is None:
             warnings.append(f"pid {pid}: unreadable /proc/{pid}/stat line")
