@@ -75,3 +75,7 @@ def test_vault_id_file_and_ask_vault_pass_unlock_vaulted_inventory_values(tmp_pa
     r = _hosts(tmp_path, "inv.ini", "--vault-id", f"default@{tmp_path / 'pw'}")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)[0]["user"] == "deploy"
+    # label@prompt is asked for once, by the CLI (here on stdin)
+    r = _hosts(tmp_path, "inv.ini", "--vault-id", "default@prompt", stdin="s3cret-vault\n")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)[0]["user"] == "deploy"
