@@ -128,8 +128,8 @@ def test_ansible_cfg_sets_key_user_become_and_host_key_policy_for_both_engines_a
     known = tmp_path / "known_hosts"
     (work / "inventory.ini").write_text(
         f"[lab]\ntarget ansible_host=127.0.0.1 ansible_port={target.port}\n"
-        "[lab:vars]\nharden_egress_allow=198.18.0.0/24\n"
-    )  # no user, key, become or ssh arguments: ansible.cfg has them
+        "[lab:vars]\nharden_egress_allow=198.18.0.0/24\nharden_log_collectors=198.18.0.1:6514\n"
+    )  # no user, key, become or ssh arguments: ansible.cfg has them (the policy as the lab inventory's)
     (work / "ansible.cfg").write_text(
         f"[defaults]\nremote_user = harden\nprivate_key_file = {clab.key}\nhost_key_checking = True\n"
         "interpreter_python = /usr/bin/python3\n"

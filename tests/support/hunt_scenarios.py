@@ -51,6 +51,7 @@ class Listener:
     def _serve(self) -> None:
         end = time.monotonic() + self.lifetime
         while not self._stop.is_set() and time.monotonic() < end:
+            self._tick(time.monotonic())
             try:
                 conn, _ = self.sock.accept()
             except TimeoutError:
@@ -60,8 +61,15 @@ class Listener:
             if len(self.conns) >= self.max_conns:
                 conn.close()
                 continue
-            self.conns.append(conn)
+            self._take(conn)
         self.close_all()
+
+    def _tick(self, now: float) -> None:
+        """Called about every 0.2 s while serving (subclasses close connections on time)."""
+
+    def _take(self, conn: socket.socket) -> None:
+        """Keep an accepted connection (within ``max_conns``)."""
+        self.conns.append(conn)
 
     def close_all(self) -> None:
         for c in self.conns:

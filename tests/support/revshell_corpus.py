@@ -25,7 +25,6 @@ import shlex
 import socket
 import subprocess
 import tempfile
-import threading
 import time
 import urllib.parse
 from collections.abc import Mapping
@@ -318,40 +317,11 @@ INTERACTIVE = Case("interactive SSH session (pty, login shell)", False, "")
 # --- listeners on the lab bridge ---------------------------------------------------------------
 
 
-class UdpListener:
-    """A bounded UDP socket on 198.18.0.1: counts datagrams (shell prompts) for ``lifetime`` s."""
+class UdpListener(hs.UdpListener):
+    """:class:`hunt_scenarios.UdpListener` on 198.18.0.1 remembering at most MAX_CONNS senders."""
 
     def __init__(self, lifetime: float = 90.0) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind((GATEWAY, 0))
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.peers: set[tuple[str, int]] = set()
-        self.lifetime = lifetime
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-
-    def _serve(self) -> None:
-        end = time.monotonic() + self.lifetime
-        while not self._stop.is_set() and time.monotonic() < end:
-            try:
-                _, peer = self.sock.recvfrom(4096)
-            except TimeoutError:
-                continue
-            except OSError:
-                break
-            if len(self.peers) < MAX_CONNS:
-                self.peers.add(peer)
-
-    def __enter__(self) -> UdpListener:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        with contextlib.suppress(OSError):
-            self.sock.close()
+        super().__init__(lifetime, MAX_CONNS)
 
 
 class TlsListener(hs.Listener):
@@ -376,24 +346,12 @@ class TlsListener(hs.Listener):
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ctx.load_cert_chain(cert, key)
 
-    def _serve(self) -> None:
-        end = time.monotonic() + self.lifetime
-        while not self._stop.is_set() and time.monotonic() < end:
-            try:
-                conn, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                break
-            if len(self.conns) >= self.max_conns:
-                conn.close()
-                continue
-            try:
-                conn.settimeout(10)
-                self.conns.append(self.ctx.wrap_socket(conn, server_side=True))
-            except OSError:
-                conn.close()
-        self.close_all()
+    def _take(self, conn: socket.socket) -> None:
+        try:
+            conn.settimeout(10)
+            self.conns.append(self.ctx.wrap_socket(conn, server_side=True))
+        except OSError:
+            conn.close()
 
     def __exit__(self, *exc: object) -> None:
         super().__exit__(*exc)

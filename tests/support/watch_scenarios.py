@@ -39,31 +39,20 @@ class HoldingListener(Listener):
         super().__init__(lifetime, max_conns)
         self.hold = hold
         self.events: list[tuple[float, float | None]] = []
+        self._open: list[tuple[socket.socket, int]] = []
 
-    def _serve(self) -> None:
-        end = time.monotonic() + self.lifetime
-        open_: list[tuple[socket.socket, int]] = []
-        while not self._stop.is_set() and time.monotonic() < end:
-            now = time.monotonic()
-            for conn, i in list(open_):
-                if now - self.events[i][0] >= self.hold:
-                    with contextlib.suppress(OSError):
-                        conn.close()
-                    self.events[i] = (self.events[i][0], now)
-                    open_.remove((conn, i))
-            try:
-                conn, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                break
-            if len(self.conns) >= self.max_conns:
-                conn.close()
-                continue
-            self.conns.append(conn)
-            self.events.append((time.monotonic(), None))
-            open_.append((conn, len(self.events) - 1))
-        self.close_all()
+    def _tick(self, now: float) -> None:
+        for conn, i in list(self._open):
+            if now - self.events[i][0] >= self.hold:
+                with contextlib.suppress(OSError):
+                    conn.close()
+                self.events[i] = (self.events[i][0], now)
+                self._open.remove((conn, i))
+
+    def _take(self, conn: socket.socket) -> None:
+        self.conns.append(conn)
+        self.events.append((time.monotonic(), None))
+        self._open.append((conn, len(self.events) - 1))
 
     def closed(self) -> int:
         return sum(1 for _, c in self.events if c is not None)
