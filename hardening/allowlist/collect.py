@@ -25,9 +25,10 @@ from importlib import resources
 from hardening.allowlist import evidence as ev
 from hardening.facts.collector import Collector, assemble
 from hardening.facts.sections import FactError, Sections
-from hardening.hunt.linux import _UID_LINE, _by_prefix, _links, _users, parse_tcp
+from hardening.hunt.linux import _UID_LINE, _links, _users, parse_tcp
 from hardening.hunt.model import Process
 from hardening.hunt.score import kind
+from hardening.procfs import by_prefix
 
 MAX_SAMPLES = 30
 MAX_SEEN = 256  # outbound connections kept per host (a host can hold tens of thousands open)
@@ -129,7 +130,7 @@ def _sample(sections: Sections, i: int, users: dict[int, str], little: bool, lis
         tcp.setdefault(inode, sock)
     exes, _, fds = _links(sections.text(f"allow.w{i}.links"))
     uids = {int(m.group(1)): int(m.group(2)) for m in _UID_LINE.finditer(sections.text(f"allow.w{i}.uid"))}
-    comms = {pid: c.rstrip("\n") for pid, c in _by_prefix(sections.text(f"allow.w{i}.comm"), _COMM_PREFIX).items()}
+    comms = {pid: c.rstrip("\n") for pid, c in by_prefix(sections.text(f"allow.w{i}.comm"), _COMM_PREFIX).items()}
     owner: dict[int, int] = {}
     for pid, table in fds.items():
         for target in table.values():
