@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from hardening.egress.evaluate import run_probe
 from hardening.facts.firewall import FirewallFacts
 from hardening.firewall.model import Probe
-from hardening.policy import LogCollector
+from hardening.model import Remedy
+from hardening.policy import LogCollector, Policy
 
 FORWARDER_EXES: dict[str, frozenset[str]] = {
     "rsyslog": frozenset({"/usr/sbin/rsyslogd", "/sbin/rsyslogd"}),
@@ -69,3 +70,11 @@ def egress(fw: FirewallFacts | None, addresses: tuple[str, ...], port: int, prot
 def in_policy(collectors: tuple[LogCollector, ...], host: str, addresses: tuple[str, ...], port: int) -> bool:
     """The destination is one of ``harden_log_collectors``: by name, or an address inside a listed network."""
     return any(c.covers(host, addresses, port) for c in collectors)
+
+
+def needs_collectors(policy: Policy, role: str = "harden_log_forwarding") -> Remedy | None:
+    """The remedy of a failure when the policy names no collector: the role would refuse, so the
+    planner leaves it out (the host's other roles still run) and says which variable to set."""
+    if policy.log_collectors:
+        return None
+    return Remedy(role, blocked="set harden_log_collectors to the collector(s) this host may forward to")

@@ -123,9 +123,13 @@ class Remedy:
     role: str
     variables: Mapping[str, JSON] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    # Why the role cannot run for this host until the policy says more (e.g. no harden_log_collectors):
+    # the planner leaves the role out and says this, so one refusal does not stop the host's other roles.
+    blocked: str = ""
 
     def to_json(self) -> dict[str, JSON]:
-        return {"role": self.role, "variables": dict(self.variables), "notes": list(self.notes)}
+        out: dict[str, JSON] = {"role": self.role, "variables": dict(self.variables), "notes": list(self.notes)}
+        return out | ({"blocked": self.blocked} if self.blocked else {})
 
     @classmethod
     def from_json(cls, raw: Any) -> Remedy | None:
@@ -133,10 +137,12 @@ class Remedy:
             return None
         variables = raw.get("variables")
         notes = raw.get("notes")
+        blocked = raw.get("blocked")
         return cls(
             raw["role"],
             dict(variables) if isinstance(variables, Mapping) else {},
             tuple(str(n) for n in notes) if isinstance(notes, list) else (),
+            blocked if isinstance(blocked, str) else "",
         )
 
 
@@ -264,7 +270,7 @@ class CheckResult:
         remedy = None
         if verdict.status is Status.FAIL and meta.role:
             given = verdict.remedy or Remedy(meta.role)
-            remedy = Remedy(meta.role, given.variables, given.notes)
+            remedy = Remedy(meta.role, given.variables, given.notes, given.blocked)
         return cls(
             id=meta.id,
             status=verdict.status,

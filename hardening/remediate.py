@@ -129,6 +129,9 @@ def _unsafe(value: Any) -> Any:
     return value
 
 
+NOT_PLANNED = " not planned: "  # in a note: a role left out until the policy says more (Remedy.blocked)
+
+
 def _check_plan(platform: Platform, check: Mapping[str, Any], notes: list[str]) -> tuple[str, dict[str, Any]] | None:
     """(role, validated variables) for one failed check of results.json, or None (with a note).
 
@@ -147,6 +150,9 @@ def _check_plan(platform: Platform, check: Mapping[str, Any], notes: list[str]) 
     if remedy is not None and remedy.role != found.meta.role:
         notes.append(f"{cid}: the results name role {remedy.role[:60]!r}, not {found.meta.role}: variables ignored")
         remedy = None
+    if remedy is not None and remedy.blocked:  # only ever leaves a role out, never adds one
+        notes.append(f"{cid}: {found.meta.role}{NOT_PLANNED}{remedy.blocked[:500]}")
+        return None
     if remedy is not None:
         notes += [n[:500] for n in remedy.notes[:50]]
     elif found.validate_remedy is not None:
@@ -208,6 +214,8 @@ def plan_hosts(host_docs: Iterable[Any]) -> Plan:
             hosts.append(hp)
         elif host.get("status") != "ok":
             skipped.append((name, f"not fully audited ({host.get('status')}): re-audit first"))
+        elif blocked := [n for n in hp.notes if NOT_PLANNED in n]:
+            skipped.append((name, "; ".join(blocked)))
     return Plan(tuple(hosts), tuple(skipped))
 
 
@@ -350,7 +358,10 @@ def remediate_doc(doc: ResultsDoc, out_dir: Path) -> tuple[Plan, Path]:
 
 
 def plan_lines(p: Plan) -> Sequence[str]:
-    """Human summary: one line per planned or skipped host."""
-    lines = [f"{h.name}: {', '.join(h.roles)} (for {', '.join(h.failed_checks)})" for h in p.hosts]
+    """Human summary: one line per planned or skipped host (and each role left out for want of policy)."""
+    lines: list[str] = []
+    for h in p.hosts:
+        lines.append(f"{h.name}: {', '.join(h.roles)} (for {', '.join(h.failed_checks)})")
+        lines += [f"  {n}" for n in h.notes if NOT_PLANNED in n]
     lines += [f"{n}: skipped ({w})" for n, w in p.skipped]
     return lines or ["no failed check has a remediation role: nothing to do"]

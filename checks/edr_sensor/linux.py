@@ -33,7 +33,7 @@ from hardening.auditd import coverage
 from hardening.facts.linux import LinuxFacts, facts_json
 from hardening.facts.processes import ProcessFacts
 from hardening.facts.sensors import SensorFacts, falco_load_order, falco_rules, parse_flags
-from hardening.model import Evidence, Status, Verdict
+from hardening.model import Evidence, Remedy, Status, Verdict
 from hardening.policy import Policy
 from hardening.sensors import LINUX_SENSORS, SENSORS, Sensor
 
@@ -326,12 +326,29 @@ def evaluate(facts: LinuxFacts, policy: Policy) -> Verdict:
     return Verdict(Status.FAIL, said + "." + _container_note(facts), ev)
 
 
+# What harden_edr installs from the distribution (its defaults' harden_edr_installable; a test
+# keeps the two equal). Any other required sensor comes from its vendor: the role would refuse.
+INSTALLABLE = frozenset({"auditd"})
+
+
+def _vendor_blocked(vendor: list[str]) -> Remedy | None:
+    """No harden_edr in the plan while a missing required sensor is one only its vendor ships."""
+    if not vendor:
+        return None
+    names = ", ".join(SENSORS[s].name for s in vendor)
+    return Remedy("harden_edr", blocked=f"install {names} from its vendor (harden adds no repository)")
+
+
 def _with_policy(facts: LinuxFacts, policy: Policy, by_id: dict[str, Found], ev: Evidence) -> Verdict:
     missing: list[str] = []
     unknown: list[str] = []
     good: list[str] = []
+    vendor: list[str] = []
     for sid in policy.required_sensors:
         f = by_id.get(sid)
+        failing = f is None or f.watch is None or f.watch.process is False or f.watch.network is False
+        if failing and sid not in INSTALLABLE:
+            vendor.append(sid)
         if f is None:
             where = "" if SENSORS[sid].linux_exes else " (it has no Linux version)"
             missing.append(f"{SENSORS[sid].name} (required) is not installed{where}")
@@ -342,7 +359,8 @@ def _with_policy(facts: LinuxFacts, policy: Policy, by_id: dict[str, Found], ev:
         else:
             good.append(_describe(f))
     if missing:
-        return Verdict(Status.FAIL, "; ".join(missing + unknown + good) + "." + _container_note(facts), ev)
+        said = "; ".join(missing + unknown + good) + "." + _container_note(facts)
+        return Verdict(Status.FAIL, said, ev, _vendor_blocked(vendor))
     if unknown:
         return Verdict(Status.ERROR, "; ".join(unknown + good), ev)
     return Verdict(Status.PASS, "every required sensor runs: " + "; ".join(good), ev)

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from hardening.facts.linux import LinuxFacts, facts_json
 from hardening.facts.logging import FACILITIES, Forward, LoggingFacts
 from hardening.facts.processes import ProcessFacts
-from hardening.forwarding import FORWARDER_EXES, Egress, egress, in_policy
+from hardening.forwarding import FORWARDER_EXES, Egress, egress, in_policy, needs_collectors
 from hardening.model import Evidence, Status, Verdict
 from hardening.policy import Policy
 from hardening.sensors import SENSORS
@@ -267,7 +267,7 @@ def evaluate(facts: LinuxFacts, policy: Policy) -> Verdict:
         facts.sections.excerpt(*SECTIONS, limit=2500),
     )
     if out.problems:
-        return Verdict(Status.FAIL, "; ".join(out.problems + out.unknown + out.notes), ev)
+        return Verdict(Status.FAIL, "; ".join(out.problems + out.unknown + out.notes), ev, needs_collectors(policy))
     if out.unknown:
         return Verdict(Status.ERROR, "; ".join(out.unknown + out.notes), ev)
     dests = ", ".join(sorted({f"{j.fwd.host}:{j.fwd.port}/{j.fwd.proto}" for j in judged if j.usable}))

@@ -29,7 +29,7 @@ from hardening.facts.windows_forwarding import (
     SYSMON_CHANNEL,
     WinForwardingFacts,
 )
-from hardening.forwarding import in_policy
+from hardening.forwarding import in_policy, needs_collectors
 from hardening.model import Evidence, Status, Verdict
 from hardening.policy import Policy
 
@@ -192,4 +192,5 @@ def evaluate(facts: WindowsFacts, policy: Policy) -> Verdict:
         return Verdict(Status.PASS, "; ".join(good), ev)
     if wef is None:
         return Verdict(Status.ERROR, "; ".join(wef_why + bad), ev)
-    return Verdict(Status.FAIL, "; ".join(wef_why + bad) or "no event forwarding and no log agent", ev)
+    why = "; ".join(wef_why + bad) or "no event forwarding and no log agent"
+    return Verdict(Status.FAIL, why, ev, needs_collectors(policy, "harden_win_log_forwarding"))

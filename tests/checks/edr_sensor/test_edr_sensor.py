@@ -157,3 +157,18 @@ def test_windows_unreported_tamper_protection_and_unreadable_defender():
 def test_fixture_sensors_area_is_in_both_collector_shapes():
     one = json.loads((GOLDEN / "windows" / "server2022-hardened.json").read_text())
     assert one["sensors"]["defender"]["tamper_protected"] is True
+
+
+def test_a_missing_vendor_sensor_leaves_harden_edr_out_of_the_plan():
+    """harden_edr refuses sensors only their vendors ship; the planner learns it from the failure."""
+    import yaml
+    from hardening.checks.edr_sensor.linux import INSTALLABLE
+
+    from hardening.remediate import roles_source
+
+    defaults = yaml.safe_load((roles_source() / "harden_edr" / "defaults" / "main.yml").read_text())
+    assert set(defaults["harden_edr_installable"]) == INSTALLABLE
+    v = LINUX.run(facts("ctr_ok"), required("falco", "tetragon"))
+    assert v.remedy is not None and "Tetragon" in v.remedy.blocked and "Falco" not in v.remedy.blocked
+    v = LINUX.run(facts("ctr_ok"), required("auditd"))
+    assert v.status is Status.FAIL and v.remedy is None  # auditd the role installs: planned as usual

@@ -158,3 +158,23 @@ def test_windows_agent_path():
 
     v = WINDOWS.run(win("server2022-default", splunk_sysmon_only), Policy())
     assert v.status is Status.FAIL and "PowerShell/Operational" in v.message
+
+
+def test_without_collectors_in_the_policy_the_role_is_left_out_of_the_plan():
+    """The role refuses without harden_log_collectors: the failure says so to the planner
+    (Remedy.blocked), which leaves only that role out; the host's other roles still run."""
+    from hardening.model import CheckResult
+    from hardening.remediate import plan
+
+    v = LINUX.run(lab("default"), LAB)
+    assert v.status is Status.FAIL and v.remedy is not None and "harden_log_collectors" in v.remedy.blocked
+    named = Policy.from_vars({"harden_log_collectors": ["198.18.0.1:6514"], "harden_egress_allow": "198.18.0.0/24"})
+    assert LINUX.run(lab("default"), named).remedy is None
+    result = CheckResult.of(LINUX.meta, v).to_json()
+    assert result["remediation"]["blocked"] and result["remediation"]["role"] == "harden_log_forwarding"
+    other = {"id": "dns.query_logging", "status": "fail"}
+    p = plan({"hosts": [{"name": "h", "platform": "linux", "status": "ok", "checks": [result, other]}]})
+    assert p.hosts[0].roles == ("harden_dns_logging",)
+    assert any("harden_log_forwarding not planned: set harden_log_collectors" in n for n in p.hosts[0].notes)
+    alone = plan({"hosts": [{"name": "h", "platform": "linux", "status": "ok", "checks": [result]}]})
+    assert not alone.hosts and alone.skipped[0][0] == "h" and "harden_log_collectors" in alone.skipped[0][1]
