@@ -39,6 +39,7 @@ from hardening.lab.network import (
     SUBNET,
     ensure_network,
     install_guard,
+    network_lock,
     remove_guard,
     remove_network,
 )
@@ -272,7 +273,8 @@ def _remove_containers(prefix: str) -> None:
         run(["podman", "rm", "-f", "-t", "0", *names], timeout=60)
 
 
-def _start(image: str, prefix: str, network: str, state: str, ip: str, pubkey: str, password: str) -> LabHost:
+def _start(image: str, prefix: str, network: str, state: str, ip: str, pubkey: str, password: str) -> str:
+    """``podman run`` one lab host on the network; its name (:func:`_ready` waits for its sshd)."""
     container = f"{prefix}-{state}"
     env = {
         "HARDEN_LAB_PUBKEY": pubkey,
@@ -294,6 +296,11 @@ def _start(image: str, prefix: str, network: str, state: str, ip: str, pubkey: s
         argv += ["-e", f"{k}={v}"]
     argv += [image, "/bin/sh", f"{_MOUNT}/entrypoint.sh", state]
     run(argv, timeout=60)
+    return container
+
+
+def _ready(container: str, state: str, ip: str) -> LabHost:
+    """The started host once its sshd answers and its off-lab traffic is contained."""
     port_out = run(["podman", "port", container, "22/tcp"]).stdout.strip().splitlines()
     port = int(port_out[0].rsplit(":", 1)[1]) if port_out else 0
     if not port:
@@ -381,18 +388,22 @@ def lab_up(
     key, pubkey = ensure_keypair(workdir)
     password = "lab-" + secrets.token_hex(8)
     _remove_containers(prefix)
-    bridge = ensure_network(network)
-    install_guard(bridge)  # before any container exists
-    say(f"network {network} (bridge {bridge}, {SUBNET}), guard table installed")
-    ips = allocate_ips(len(states), _used_ips(network, prefix))
     started = time.monotonic()
     try:
+        with network_lock():  # until the containers are on it (lab_down of another lab waits)
+            bridge = ensure_network(network)
+            install_guard(bridge)  # before any container exists
+            say(f"network {network} (bridge {bridge}, {SUBNET}), guard table installed")
+            ips = allocate_ips(len(states), _used_ips(network, prefix))
+            with ThreadPoolExecutor(max_workers=4) as pool:
+                futures = [
+                    pool.submit(_start, image, prefix, network, s, ip, pubkey, password)
+                    for s, ip in zip(states, ips, strict=True)
+                ]
+                names = [f.result() for f in futures]
         with ThreadPoolExecutor(max_workers=4) as pool:
-            futures = [
-                pool.submit(_start, image, prefix, network, s, ip, pubkey, password)
-                for s, ip in zip(states, ips, strict=True)
-            ]
-            hosts = tuple(f.result() for f in futures)
+            ready = [pool.submit(_ready, n, s, ip) for n, s, ip in zip(names, states, ips, strict=True)]
+            hosts = tuple(f.result() for f in ready)
         known = [line for h in hosts for line in _host_keys(h)]
     except BaseException:
         _remove_containers(prefix)
@@ -420,9 +431,10 @@ def lab_down(prefix: str = DEFAULT_PREFIX, network: str = DEFAULT_NETWORK, workd
     the network and the host guard; and the files ``lab_up`` wrote into ``workdir``."""
     _require_root()
     _remove_containers(prefix)
-    if not _containers([f"network={network}"]):
-        remove_network(network)
-        remove_guard()
+    with network_lock():
+        if not _containers([f"network={network}"]):
+            remove_network(network)
+            remove_guard()
     if workdir is not None:
         for name in ("inventory.ini", "known_hosts", KEY_NAME, f"{KEY_NAME}.pub"):
             (workdir / name).unlink(missing_ok=True)

@@ -19,8 +19,12 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import os
 import re
+from collections.abc import Iterator
 
 from hardening.lab.errors import LabError, run
 
@@ -31,6 +35,22 @@ DEADEND = "198.18.0.254"
 HOST_RANGE = range(128, 251)
 GUARD_TABLE = "harden_lab_guard"
 _BRIDGE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
+#: Held from "the network exists" until a lab's containers are on it, and by ``lab_down`` from
+#: "no container uses the network" until it is removed: two labs (parallel test runs, a Molecule
+#: scenario and a lab) never see the network removed between creating it and attaching to it.
+NETWORK_LOCK = "/run/harden-lab-network.lock"
+
+
+@contextlib.contextmanager
+def network_lock(path: str = NETWORK_LOCK) -> Iterator[None]:
+    """An exclusive lock between processes that create, use or remove the lab network (flock:
+    released when the process dies, so a killed run never leaves it held)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def guard_ruleset(bridge: str) -> str:

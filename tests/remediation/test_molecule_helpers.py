@@ -52,3 +52,20 @@ def test_every_harden_molecule_variable_has_a_default():
     defaults = dict(uses)
     assert defaults["HARDEN_MOLECULE_IMAGE"] == f":-{AUTO}" and defaults["HARDEN_MOLECULE_IP"] == f":-{AUTO}"
     assert yaml.safe_load(text)["driver"]["name"] == "podman"
+
+
+def test_the_network_lock_keeps_a_second_process_out_until_released(tmp_path):
+    """lab_up holds it from creating the network until its containers are on it; lab_down from
+    "no container uses it" until it is gone: another process waits in between."""
+    from hardening.lab.network import network_lock
+
+    path = str(tmp_path / "net.lock")
+    probe = (
+        "import fcntl, os, sys; fd = os.open(sys.argv[1], os.O_RDWR)\n"
+        "try:\n    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB); print('free')\n"
+        "except BlockingIOError:\n    print('held')"
+    )
+    with network_lock(path):
+        held = subprocess.run([sys.executable, "-c", probe, path], capture_output=True, text=True, timeout=30)
+    free = subprocess.run([sys.executable, "-c", probe, path], capture_output=True, text=True, timeout=30)
+    assert (held.stdout.strip(), free.stdout.strip()) == ("held", "free")
