@@ -10,12 +10,18 @@ A YAML file (``harden hunt --suppress FILE``, read with ``yaml.safe_load``)::
         cmdline: "/opt/backup/agent\\.py"   # regex, searched in the command line
         remote: ["10.20.0.0/16"]           # the detection's peer must be inside one of these
         hosts: "db-*"                      # fnmatch pattern(s) on the inventory host name
+        container: "backup-.*"             # regex, full match on the container's name (or id)
+        image: "registry\\.corp/backup:.*"   # regex, full match on the container's image
+        namespace: "ops"                   # regex, full match on the Kubernetes namespace
         max_severity: medium               # never hides a detection above this (default: high)
         justification: "nightly backup agent keeps a connection to the vault"
 
 Every given field must match; at least one of process/exe/parent/cmdline/user/remote is
-required, and a justification always is. A suppressed detection is not dropped: it moves
-to ``suppressed[]`` in hunt.json with its justification, and does not count for the exit code.
+required, and a justification always is. ``hosts``, ``container``, ``image`` and ``namespace``
+only narrow where a rule applies: a rule with ``container``, ``image`` or ``namespace`` never
+matches a process outside a container (nor one whose runtime did not name it). A suppressed
+detection is not dropped: it moves to ``suppressed[]`` in hunt.json with its justification, and
+does not count for the exit code.
 
 Example::
 
@@ -38,7 +44,10 @@ import yaml
 from hardening.hunt.model import Detection, Tier
 from hardening.hunt.score import Network, parse_networks
 
-_FIELDS = {"process", "exe", "parent", "user", "cmdline", "remote", "hosts", "max_severity", "justification"}
+_FIELDS = {
+    "process", "exe", "parent", "user", "cmdline", "remote", "hosts", "container", "image", "namespace",
+    "max_severity", "justification",
+}  # fmt: skip
 _MATCHERS = ("process", "exe", "parent", "user", "cmdline", "remote")
 
 
@@ -57,11 +66,28 @@ class Suppression:
     remote: tuple[Network, ...] = ()
     hosts: tuple[str, ...] = ()
     max_severity: Tier = Tier.HIGH
+    container: re.Pattern[str] | None = None
+    image: re.Pattern[str] | None = None
+    namespace: re.Pattern[str] | None = None
+
+    def in_scope(self, d: Detection) -> bool:
+        """The container, image and Kubernetes namespace, when the rule names them."""
+        if self.container is None and self.image is None and self.namespace is None:
+            return True
+        c = d.container
+        if c is None:
+            return False
+        names = [n for n in (c.name, c.id) if n]
+        return (
+            (self.container is None or any(self.container.fullmatch(n) for n in names))
+            and (self.image is None or (bool(c.image) and bool(self.image.fullmatch(c.image))))
+            and (self.namespace is None or (bool(c.namespace) and bool(self.namespace.fullmatch(c.namespace))))
+        )
 
     def matches(self, d: Detection, host: str) -> bool:
         if self.hosts and not any(fnmatch.fnmatchcase(host, h) for h in self.hosts):
             return False
-        if d.severity.rank > self.max_severity.rank:
+        if d.severity.rank > self.max_severity.rank or not self.in_scope(d):
             return False
         parent = d.parents[0].rsplit("(", 1)[0] if d.parents else ""
         for pattern, value in (
@@ -137,6 +163,9 @@ def parse_suppressions(doc: Any, source: str = "suppressions") -> tuple[Suppress
                 remote=remote,
                 hosts=hosts,
                 max_severity=max_sev,
+                container=_regex(i, "container", raw.get("container")),
+                image=_regex(i, "image", raw.get("image")),
+                namespace=_regex(i, "namespace", raw.get("namespace")),
             )
         )
     return tuple(out)

@@ -142,6 +142,32 @@ def test_suppressions(shells):
             parse_suppressions(bad)
 
 
+def test_suppressions_scoped_to_a_container_image_or_namespace():
+    from hardening.hunt.model import Container, Detection
+
+    pod = Container("cri-o", id="a" * 64, name="backup", image="registry.corp/backup:2", namespace="ops")
+    inside = Detection(7, "python3", Tier.MEDIUM, ("r",), exe="/usr/bin/python3", container=pod)
+    outside = replace(inside, container=None)
+    unnamed = replace(inside, container=Container("docker", id="b" * 64))
+    rule = {"exe": "/usr/bin/python3", "justification": "backup agent"}
+
+    def hidden(**scope: str) -> list[bool]:
+        rules = parse_suppressions({"suppressions": [rule | scope]})
+        return [bool(apply_suppressions([d], "h", rules)[1]) for d in (inside, outside, unnamed)]
+
+    assert hidden() == [True, True, True]
+    assert hidden(image=r"registry\.corp/backup:.*") == [True, False, False]
+    assert hidden(image="other") == [False, False, False]
+    assert hidden(container="backup") == [True, False, False]
+    assert hidden(container="b{64}") == [False, False, True]  # the id when the runtime gave no name
+    assert hidden(namespace="ops", image=".*") == [True, False, False]
+    assert hidden(namespace="dev") == [False, False, False]
+    with pytest.raises(SuppressionError):  # scope alone matches every process in it: refused
+        parse_suppressions({"suppressions": [{"image": ".*", "justification": "x"}]})
+    with pytest.raises(SuppressionError):
+        parse_suppressions({"suppressions": [rule | {"image": "("}]})
+
+
 def test_document_matches_schema(shells):
     snap, _ = shells
     found = score(snap)
