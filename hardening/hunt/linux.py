@@ -75,6 +75,7 @@ _PIECES = (
     ("hardening.facts", "header"),
     ("hardening.hunt", "collect"),
     ("hardening.hunt", "containers"),
+    ("hardening.hunt", "drift"),  # read once per hunt (HS = 0): hardening/hunt/drift.py
     ("hardening.facts", "footer"),
 )
 
