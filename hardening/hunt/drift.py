@@ -120,15 +120,25 @@ def exe_of(proc: Process) -> str:
     return exe or f"[{proc.comm}]"
 
 
-def where_of(proc: Process, own_netns: str) -> str:
-    """`` @podman:web`` (a container by name, else image; ``k8s:ns/container`` in a pod: pod names
-    carry random suffixes), `` @netns`` (another network namespace, no container), "" (the host)."""
+def own_containers(snapshot: Snapshot) -> frozenset[str]:
+    """The container ids the hunt itself runs in (hunting inside a container: that container is
+    "the host" of this view, its processes get no qualifier)."""
+    return frozenset(
+        p.container.id for pid in snapshot.self_pids if (p := snapshot.processes.get(pid)) and p.container
+    )
+
+
+def where_of(proc: Process, own_netns: str, own: frozenset[str] = frozenset()) -> str:
+    """`` @podman:web`` (a container by name, else image, else ``?``; ``k8s:ns/container`` in a pod:
+    pod names carry random suffixes; never the id, which changes when the container is recreated),
+    `` @netns`` (another network namespace, no container), "" (the host, or the container the hunt
+    itself runs in: ``own``)."""
     c = proc.container
-    if c is not None:
+    if c is not None and c.id not in own:
         if c.namespace or c.k8s_container:
             return f" @k8s:{c.namespace or '?'}/{c.k8s_container or c.name or '?'}"
         return f" @{c.runtime}:{c.name or c.image or '?'}"
-    if proc.netns and own_netns and proc.netns != own_netns:
+    if c is None and proc.netns and own_netns and proc.netns != own_netns:
         return " @netns"
     return ""
 
@@ -184,8 +194,8 @@ def observe_listen(view: HostView) -> dict[str, Item]:
     snap = view.snapshot
     eph = _ephemeral(snap)
     holders = _holders(snap)
-    mine = ours(snap)
-    ns_where = {p.netns: where_of(p, snap.netns) for p in snap.processes.values() if p.netns}
+    mine, own = ours(snap), own_containers(snap)
+    ns_where = {p.netns: where_of(p, snap.netns, own) for p in snap.processes.values() if p.netns}
     out: dict[str, Item] = {}
     for sock in snap.sockets.values():
         if sock.proto == "udp":
@@ -198,7 +208,7 @@ def observe_listen(view: HostView) -> dict[str, Item]:
         if not procs and sock.inode in holders:
             continue  # held by the collector only
         if procs:
-            sites = {(exe_of(p), where_of(p, snap.netns)) for p in procs}
+            sites = {(exe_of(p), where_of(p, snap.netns, own)) for p in procs}
         else:  # no process we can see holds it (kernel socket, or its holder not readable)
             sites = {("(no process seen)", ns_where.get(sock.netns, "") if sock.netns != snap.netns else "")}
         owners = frozenset(key_of(p.pid, p.start_time) for p in procs)
@@ -212,7 +222,7 @@ def observe_pairs(view: HostView) -> dict[str, Item]:
     """Parent > child by executable, for every process that is not the hunt's own (:func:`ours`) and
     has a readable executable (kernel threads have none)."""
     snap = view.snapshot
-    mine = ours(snap)
+    mine, own = ours(snap), own_containers(snap)
     out: dict[str, Item] = {}
     for proc in snap.processes.values():
         if proc.pid in mine or not proc.exe:
@@ -220,7 +230,7 @@ def observe_pairs(view: HostView) -> dict[str, Item]:
         parent = snap.processes.get(proc.ppid)
         if parent is None:
             continue
-        where = where_of(proc, snap.netns)
+        where = where_of(proc, snap.netns, own)
         key = _clip(f"{exe_of(parent)} > {exe_of(proc)}{where}")
         old = out.get(key)
         owners = frozenset({key_of(proc.pid, proc.start_time)}) | (old.owners if old else frozenset())
@@ -236,7 +246,7 @@ def observe_outbound(view: HostView) -> dict[str, Item]:
     snap = view.snapshot
     eph = _ephemeral(snap)
     listening = _listening(snap)
-    mine = ours(snap)
+    mine, own = ours(snap), own_containers(snap)
     out: dict[str, Item] = {}
     for proc in snap.processes.values():
         if proc.pid in mine:
@@ -248,7 +258,7 @@ def observe_outbound(view: HostView) -> dict[str, Item]:
             if _inbound(sock, listening, eph):
                 continue
             rport = "ephemeral" if eph[0] <= sock.remote.port <= eph[1] else str(sock.remote.port)
-            where = where_of(proc, snap.netns)
+            where = where_of(proc, snap.netns, own)
             dest = f"{sock.proto} {_addr(sock.remote.address)}:{rport}"
             key = _clip(f"{exe_of(proc)} -> {dest}{where}")
             old = out.get(key)

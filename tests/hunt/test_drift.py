@@ -578,3 +578,20 @@ def test_cli_refuses_baseline_flags_without_baseline(tmp_path):
             [HARDEN, "hunt", str(inv), "--out", str(tmp_path / "o"), *args], capture_output=True, text=True
         )
         assert r.returncode == 2 and message in r.stderr, (args, r.stderr)
+
+
+def test_hunting_inside_a_container_its_own_processes_are_the_host():
+    procs = {
+        1: proc(1, 0, "/usr/sbin/sshd", sockets=((3, 900),), container=WEB),
+        5: proc(5, 1, "/usr/sbin/sshd", container=WEB),  # our session
+        6: proc(6, 5, "/usr/bin/dash", container=WEB),  # the collector
+        7: proc(7, 0, "/usr/bin/python3.11", sockets=((3, 901),), container=WEB),  # podman exec'd: no parent
+    }
+    socks = {
+        900: sock(900, ("0.0.0.0", 22), ("0.0.0.0", 0), "LISTEN"),
+        901: sock(901, ("0.0.0.0", 8765), ("0.0.0.0", 0), "LISTEN"),
+    }
+    snap = Snapshot(Platform.LINUX, procs, socks, frozenset({1, 5, 6}), netns="net:[1]")
+    view = HostView(Platform.LINUX, snap)
+    assert sorted(dr.observe_listen(view)) == ["tcp *:22 /usr/sbin/sshd", "tcp *:8765 /usr/bin/python3.11"]
+    assert dr.observe_pairs(view) == {}
