@@ -276,8 +276,8 @@ def drift_table(run: HuntRun) -> Table:
     from hardening.console import safe
 
     table = Table(title="drift since baseline", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
-    for name, width in (("host", 14), ("hunts", 5), ("category", 10), ("new", 62)):
-        table.add_column(name, max_width=width, overflow="ellipsis", no_wrap=True)
+    for name, low, width in (("host", 8, 14), ("hunts", 5, 5), ("category", 8, 10), ("new", 20, 62)):
+        table.add_column(name, min_width=low, max_width=width, overflow="ellipsis", no_wrap=True)
     for h in run.hosts:
         d = h.drift
         if d is None:

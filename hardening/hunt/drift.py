@@ -123,9 +123,7 @@ def exe_of(proc: Process) -> str:
 def own_containers(snapshot: Snapshot) -> frozenset[str]:
     """The container ids the hunt itself runs in (hunting inside a container: that container is
     "the host" of this view, its processes get no qualifier)."""
-    return frozenset(
-        p.container.id for pid in snapshot.self_pids if (p := snapshot.processes.get(pid)) and p.container
-    )
+    return frozenset(p.container.id for pid in snapshot.self_pids if (p := snapshot.processes.get(pid)) and p.container)
 
 
 def where_of(proc: Process, own_netns: str, own: frozenset[str] = frozenset()) -> str:

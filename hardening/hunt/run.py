@@ -159,9 +159,10 @@ def _linux_samples(target: Target, options: HuntOptions) -> tuple[Iterator[Sampl
     """Run the Linux collector (one snapshot, or the watch loop) and split its output into samples."""
     from hardening.hunt.linux import new_hunt_collector
 
-    collector = new_hunt_collector()
+    drift = options.baseline is not None
+    collector = new_hunt_collector(drift)
     nonce = collector.nonce
-    script = watch_script(nonce, options.watch) if options.watch else collector.script
+    script = watch_script(nonce, options.watch, drift) if options.watch else collector.script
     run = run_script(target, script, options.connect_options())
     end = watch_end(run.stdout, nonce) if options.watch else None
     return iter_samples(run.stdout, nonce), run, end

@@ -521,7 +521,7 @@ def _fake_host(monkeypatch, nonce: str, body: bytes):
     import hardening.hunt.linux as linux
     import hardening.hunt.run as run
 
-    monkeypatch.setattr(linux, "new_hunt_collector", lambda: Collector("#!/bin/sh\n", nonce))
+    monkeypatch.setattr(linux, "new_hunt_collector", lambda drift=False: Collector("#!/bin/sh\n", nonce))
     monkeypatch.setattr(run, "run_script", lambda target, script, options: RunResult(body, b"", 0))
 
 
@@ -558,10 +558,16 @@ def test_hunt_host_with_a_baseline_over_the_golden(monkeypatch, tmp_path):
 
 
 def test_watch_collector_reads_the_drift_facts_in_the_first_sample_only():
+    from hardening.hunt.linux import build_hunt_script
     from hardening.hunt.watch import WatchSpec, watch_script
 
-    script = watch_script("n1", WatchSpec(10, 1, 2**20))
+    script = watch_script("n1", WatchSpec(10, 1, 2**20), drift=True)
     assert 'if [ "${HS:-0}" = 0 ]; then\n    _h_run hunt.drift.keys' in script
+    # without --baseline the users' key files and crontabs are not read at all
+    assert "hunt.drift" not in watch_script("n1", WatchSpec(10, 1, 2**20))
+    assert "hunt.drift" not in build_hunt_script("n1")
+    full = build_hunt_script("n1", drift=True)
+    assert full.index("hunt.drift.keys") < full.index("__done__")
 
 
 def test_cli_refuses_baseline_flags_without_baseline(tmp_path):
@@ -595,3 +601,28 @@ def test_hunting_inside_a_container_its_own_processes_are_the_host():
     view = HostView(Platform.LINUX, snap)
     assert sorted(dr.observe_listen(view)) == ["tcp *:22 /usr/sbin/sshd", "tcp *:8765 /usr/bin/python3.11"]
     assert dr.observe_pairs(view) == {}
+
+
+def test_drift_table_fits_100_columns_and_says_every_state(tmp_path):
+    import io
+
+    from rich.console import Console as RichConsole
+
+    from hardening.hunt.run import HuntRun
+    from hardening.hunt_cli import drift_table
+
+    many = tuple(dr.NewItem("listen", f"tcp *:{p} /usr/local/bin/{'x' * 80}", "") for p in range(15))
+    hosts = (
+        replace(hunted({}), drift=dr.Drift(dr.DriftStatus.COMPARED, "b/web1.json", hunts=4, new=many)),
+        replace(hunted({}, name="db1"), drift=dr.Drift(dr.DriftStatus.ERROR, "b/db1.json", message="not JSON")),
+        replace(hunted({}, name="db2"), drift=dr.Drift(dr.DriftStatus.COMPARED, "b/db2.json", hunts=9)),
+        replace(hunted({}, name="new1"), drift=dr.Drift(dr.DriftStatus.CREATED, "b/new1.json", message="created")),
+    )
+    console = RichConsole(width=200, record=True, file=io.StringIO())
+    console.print(drift_table(HuntRun(hosts, tmp_path / "hunt.json")), width=100)
+    lines = console.export_text().splitlines()
+    assert max(map(len, lines)) <= 100
+    text = "\n".join(lines)
+    assert "web1" in text and "tcp *:0 /usr/local/bin/" in text and "+3 more (hunt.json)" in text
+    assert "db1" in text and "error" in text and "not JSON" in text
+    assert "nothing new" in text and "created" in text

@@ -43,8 +43,8 @@ def harden(*args, timeout=300):
     return subprocess.run([str(BIN / "harden"), *map(str, args)], capture_output=True, text=True, timeout=timeout)
 
 
-def hunt(lab, out: Path, base: Path) -> dict:
-    r = harden("hunt", lab.inventory, "--out", out, "--baseline", base, "--timeout", "60")
+def hunt(lab, out: Path, base: Path, *extra: str) -> dict:
+    r = harden("hunt", lab.inventory, "--out", out, "--baseline", base, "--timeout", "60", *extra)
     assert r.returncode in (0, 1), r.stdout[-2000:] + r.stderr[-3000:]
     doc = json.loads((out / "hunt.json").read_text())
     jsonschema.validate(doc, load_schema("hunt.v1.json"))
@@ -104,3 +104,11 @@ def test_baseline_then_new_service_key_and_cron_entry_are_exactly_the_drift(dlab
     assert stored["hunts"] == 3
     assert stored["categories"]["ssh_keys"][f"harden ssh-ed25519 {fingerprint}"]["count"] == 1
     assert all(e["count"] == 3 for e in stored["categories"]["users"].values())
+    print(third["stdout"])
+
+    # a watch with the baseline: the files are read in the first sample, nothing is new (the key and
+    # the listener's absence are no drift: only what is new counts), the hunt is counted once
+    fourth = hunt(dlab, tmp_path / "h4", base, "--watch", "3", "--interval", "1")["host"]
+    assert fourth["samples"] >= 2 and fourth["drift"]["status"] == "compared" and fourth["drift"]["hunts"] == 3
+    assert fourth["drift"]["new"] == {}, fourth["drift"]
+    assert json.loads((base / f"{name}.json").read_text())["hunts"] == 4
