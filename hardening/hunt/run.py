@@ -352,8 +352,9 @@ def apply_baseline(h: HostHunt, opts: BaselineOptions, now: str) -> HostHunt:
             warnings.append(f"baseline: {message}")
     if base is None and learned:
         message = "baseline created: nothing compared (this hunt is its first)"
+    status = DriftStatus.COMPARED if base is not None else DriftStatus.CREATED if learned else DriftStatus.ERROR
     drift = Drift(
-        DriftStatus.CREATED if base is None else DriftStatus.COMPARED,
+        status,
         str(path),
         hunts=base.hunts if base else 0,
         since=base.created if base else "",

@@ -626,3 +626,56 @@ def test_drift_table_fits_100_columns_and_says_every_state(tmp_path):
     assert "web1" in text and "tcp *:0 /usr/local/bin/" in text and "+3 more (hunt.json)" in text
     assert "db1" in text and "error" in text and "not JSON" in text
     assert "nothing new" in text and "created" in text
+
+
+def test_host_passwords_never_reach_the_baseline(monkeypatch, tmp_path):
+    from hardening.inventory import load_inventory
+
+    nonce, body = golden()
+    planted = body.replace(b"C\t@reboot /tmp/.x/run.sh\n", b"C\t@reboot /tmp/.x/run.sh hunter42xyz\n")
+    assert planted != body
+    _fake_host(monkeypatch, nonce, planted)
+    inv = tmp_path / "inv.ini"
+    inv.write_text("[all]\nlab1 ansible_connection=local ansible_become_password=hunter42xyz\n")
+    inv.chmod(0o600)
+    (target,) = load_inventory(inv)
+    h = hunt_host(target, HuntOptions(baseline=BaselineOptions(tmp_path / "b")))
+    text = (tmp_path / "b" / "lab1.json").read_text()
+    assert "hunter42xyz" not in text and "/var/spool/cron/crontabs/harden: @reboot /tmp/.x/run.sh ********" in text
+    assert "hunter42xyz" not in json.dumps(hunt_document([h], "inv", NOW))
+
+
+def test_extension_point_a_new_category_starts_silently_then_reports(monkeypatch, tmp_path):
+    """What the coordinator does to wire issue 21's persistence entries in: append a Category."""
+    entries = {"cron:/etc/cron.d/a": "cron job a"}
+
+    def persistence(view: HostView) -> dict[str, str] | None:
+        return dict(entries) if view.sections is not None else None
+
+    opts = BaselineOptions(tmp_path / "b")
+    nonce, body = golden()
+    _fake_host(monkeypatch, nonce, body)
+    from hardening.inventory import load_inventory
+
+    inv = tmp_path / "inv.ini"
+    inv.write_text("[all]\nlab1 ansible_connection=local\n")
+    (target,) = load_inventory(inv)
+    hunt_host(target, HuntOptions(baseline=opts))  # a baseline from before the category existed
+    monkeypatch.setattr(dr, "CATEGORIES", (*dr.CATEGORIES, Category("persistence", "persistence entries", persistence)))
+    h = hunt_host(target, HuntOptions(baseline=opts))
+    assert h.drift.started == ("persistence",) and h.drift.new == ()  # learned silently, not drift
+    entries["systemd:/etc/systemd/system/x.service"] = "unit x runs /dev/tcp"
+    h = hunt_host(target, HuntOptions(baseline=opts))
+    assert [(i.category, i.key) for i in h.drift.new] == [("persistence", "systemd:/etc/systemd/system/x.service")]
+    stored = store.load(tmp_path / "b", "lab1").categories["persistence"]
+    assert stored["cron:/etc/cron.d/a"].count == 2 and stored["systemd:/etc/systemd/system/x.service"].count == 1
+
+
+def test_baseline_that_cannot_be_written_is_an_error_on_the_first_run(tmp_path):
+    (tmp_path / f".web1.json.{os.getpid()}.tmp").mkdir()  # the write cannot create its temporary file
+    h = apply_baseline(hunted(ITEMS), BaselineOptions(tmp_path), NOW)
+    assert h.drift.status is dr.DriftStatus.ERROR and not h.drift.learned
+    assert any("could not be updated" in w for w in h.warnings) and not (tmp_path / "web1.json").exists()
+    (tmp_path / "c").write_text("a file where the directory should be")
+    h = apply_baseline(hunted(ITEMS), BaselineOptions(tmp_path / "c"), NOW)
+    assert h.drift.status is dr.DriftStatus.ERROR and any(w.startswith("baseline: ") for w in h.warnings)
