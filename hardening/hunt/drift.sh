@@ -1,4 +1,4 @@
-# harden hunt collector piece (Linux), after containers.sh: the facts a drift baseline compares
+# harden hunt collector piece (Linux), with --baseline only, before containers.sh: the facts a drift baseline compares
 # beyond processes and sockets (hardening/hunt/drift.py; docs/hunt.md, "Drift"). Read once per hunt:
 # in a watch, the first sample only (HS, see hardening/hunt/watch.py). Read-only, bounded: at most
 # $HDU passwd lines, $HDF files of each kind, $HDL lines per file, every section capped at $HK bytes.

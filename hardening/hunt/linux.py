@@ -82,8 +82,12 @@ DRIFT_PIECE = ("hardening.hunt", "drift")
 
 
 def hunt_pieces(drift: bool = False) -> tuple[tuple[str, str], ...]:
-    """The collector's pieces in order: header, the hunt pieces, ``drift.sh`` when ``drift``, footer."""
-    return (*_PIECES[:-1], DRIFT_PIECE, _PIECES[-1]) if drift else _PIECES
+    """The collector's pieces in order; with ``drift``, ``drift.sh`` before ``containers.sh`` (which
+    reads ``hunt.uptime_end`` last: the host time then counts the drift facts too)."""
+    if not drift:
+        return _PIECES
+    at = _PIECES.index(("hardening.hunt", "containers"))
+    return (*_PIECES[:at], DRIFT_PIECE, *_PIECES[at:])
 
 
 def build_hunt_script(nonce: str, drift: bool = False) -> str:
