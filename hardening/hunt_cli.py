@@ -91,6 +91,24 @@ def _common(f):  # noqa: ANN001 - click decorator stack
     metavar="S",
     help="Seconds between samples with --watch (default 2, at least 1).",
 )
+@click.option(
+    "--baseline",
+    "baseline_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    metavar="DIR",
+    help="Report what is new on each host since the hunts recorded in DIR (one file per host, created on the "
+    "first run) and learn this hunt into it; raises or lowers a detection by whether the host showed it before.",
+)
+@click.option(
+    "--baseline-readonly",
+    is_flag=True,
+    help="With --baseline: compare only, learn nothing (the baseline files are not written).",
+)
+@click.option(
+    "--baseline-learn-incidents",
+    is_flag=True,
+    help="With --baseline: learn also what the processes of high incidents showed (withheld by default).",
+)
 def hunt_cmd(
     inventory: Path,
     limit: str | None,
@@ -103,11 +121,14 @@ def hunt_cmd(
     suppress_file: Path | None,
     watch: str | None,
     interval: int | None,
+    baseline_dir: Path | None,
+    baseline_readonly: bool,
+    baseline_learn_incidents: bool,
 ) -> None:
     """Snapshot processes and sockets on every host of INVENTORY (or sample them with --watch); score live
     reverse shells and group them into incidents."""
     from hardening.console import Console
-    from hardening.hunt.run import HuntOptions, run_hunt
+    from hardening.hunt.run import BaselineOptions, HuntOptions, run_hunt
     from hardening.hunt.suppress import SuppressionError, load_suppressions
     from hardening.hunt.watch import WatchError, watch_spec
 
@@ -120,9 +141,22 @@ def hunt_cmd(
     except (SuppressionError, WatchError) as exc:
         ui.error(str(exc))
         sys.exit(EXIT_BAD_INPUT)
+    if (baseline_readonly or baseline_learn_incidents) and baseline_dir is None:
+        ui.error("--baseline-readonly and --baseline-learn-incidents need --baseline DIR")
+        sys.exit(EXIT_BAD_INPUT)
+    if baseline_readonly and baseline_learn_incidents:
+        ui.error("--baseline-readonly learns nothing: it cannot be combined with --baseline-learn-incidents")
+        sys.exit(EXIT_BAD_INPUT)
+    base = (
+        BaselineOptions(baseline_dir, learn=not baseline_readonly, learn_incidents=baseline_learn_incidents)
+        if baseline_dir is not None
+        else None
+    )
     targets = load_targets(inventory, limit, vault_password_file, ui)
     kh = str(known_hosts) if known_hosts else None
-    options = HuntOptions(forks=forks, timeout=timeout, known_hosts=kh, max_output=max_output, watch=spec)
+    options = HuntOptions(
+        forks=forks, timeout=timeout, known_hosts=kh, max_output=max_output, watch=spec, baseline=base
+    )
     with _WatchProgress(ui, spec.duration if spec else 0, len(targets), forks):
         run = run_hunt(targets, options, rules, str(inventory), out_dir or _default_out("hunt"))
     _print_hunt(Console.for_stream(sys.stdout), run)  # results on stdout
@@ -231,6 +265,39 @@ def incident_table(run: HuntRun) -> Table:
     return table
 
 
+DRIFT_SHOWN = 12  # new items listed per host in the drift table (hunt.json has them all)
+
+
+def drift_table(run: HuntRun) -> Table:
+    """Per host: the baseline's state (created, missing, error: why) or one row per new item (at most
+    :data:`DRIFT_SHOWN`, then ``+N more``), at most TABLE_WIDTH columns."""
+    from rich import box
+
+    from hardening.console import safe
+
+    table = Table(title="drift since baseline", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    for name, low, width in (("host", 8, 14), ("hunts", 5, 5), ("category", 8, 10), ("new", 20, 62)):
+        table.add_column(name, min_width=low, max_width=width, overflow="ellipsis", no_wrap=True)
+    for h in run.hosts:
+        d = h.drift
+        if d is None:
+            continue
+        host = Text(safe(h.name, 40))
+        if d.status.value != "compared":
+            style = "yellow" if d.status.value in ("error", "missing") else "dim"
+            table.add_row(host, str(d.hunts), Text(d.status.value, style=style), Text(safe(d.message, 200)))
+            continue
+        if not d.new:
+            table.add_row(host, str(d.hunts), "-", Text("nothing new", style="green"))
+        for item in d.new[:DRIFT_SHOWN]:
+            table.add_row(host, str(d.hunts), item.category, Text(safe(item.key, 200), style="bold"))
+        if len(d.new) > DRIFT_SHOWN:
+            table.add_row(host, str(d.hunts), "", f"+{len(d.new) - DRIFT_SHOWN} more (hunt.json)")
+        if d.withheld:
+            table.add_row(host, "", "withheld", f"{len(d.withheld)} items of high incidents not learned")
+    return table
+
+
 def _when(i: Incident) -> str:
     """``22:07:01-22:07:31 `` (host times, UTC) of an incident's first and last sample, or ""."""
     if i.seen.first is None or i.seen.last is None:
@@ -253,6 +320,8 @@ def _print_hunt(ui: Console, run: HuntRun) -> None:
     for h in run.hosts:
         if h.status is not HostStatus.OK:
             ui.line(Text(f"{safe(h.name, 40)}: {h.status.value}: ", style="yellow") + Text(safe(h.message, 600)))
+    if any(h.drift is not None for h in run.hosts):
+        ui.rich.print(drift_table(run), width=width)
     total = sum(len(h.detections) for h in run.hosts)
     incidents = sum(len(h.incidents) for h in run.hosts)
     hidden = sum(len(h.suppressed) for h in run.hosts)

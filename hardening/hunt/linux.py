@@ -77,21 +77,32 @@ _PIECES = (
     ("hardening.hunt", "containers"),
     ("hardening.facts", "footer"),
 )
+# With --baseline only: the files a drift baseline compares (hardening/hunt/drift.py), read once per hunt.
+DRIFT_PIECE = ("hardening.hunt", "drift")
 
 
-def build_hunt_script(nonce: str) -> str:
-    """The POSIX sh hunt collector for ``nonce`` (letters and digits only)."""
+def hunt_pieces(drift: bool = False) -> tuple[tuple[str, str], ...]:
+    """The collector's pieces in order; with ``drift``, ``drift.sh`` before ``containers.sh`` (which
+    reads ``hunt.uptime_end`` last: the host time then counts the drift facts too)."""
+    if not drift:
+        return _PIECES
+    at = _PIECES.index(("hardening.hunt", "containers"))
+    return (*_PIECES[:at], DRIFT_PIECE, *_PIECES[at:])
+
+
+def build_hunt_script(nonce: str, drift: bool = False) -> str:
+    """The POSIX sh hunt collector for ``nonce`` (letters and digits only); ``drift``: with ``drift.sh``."""
     if not nonce.isalnum():
         raise ValueError("nonce must be alphanumeric")
     parts = ["#!/bin/sh", f"HN={nonce}"]
-    for package, name in _PIECES:
+    for package, name in hunt_pieces(drift):
         parts.append(resources.files(package).joinpath(f"{name}.sh").read_text(encoding="ascii"))
     return "\n".join(parts) + "\n"
 
 
-def new_hunt_collector() -> Collector:
+def new_hunt_collector(drift: bool = False) -> Collector:
     nonce = secrets.token_hex(8)
-    return Collector(build_hunt_script(nonce), nonce)
+    return Collector(build_hunt_script(nonce, drift), nonce)
 
 
 def parse_tcp(text: str, little_endian: bool = True, proto: str = "tcp", netns: str = "") -> dict[int, TcpSocket]:

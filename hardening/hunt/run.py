@@ -30,6 +30,19 @@ from typing import Any
 from hardening import __version__
 from hardening.facts.sections import FactError
 from hardening.fleet import run_fleet_ordered
+from hardening.hunt import baseline as store
+from hardening.hunt.drift import (
+    Drift,
+    DriftStatus,
+    HostView,
+    NewItem,
+    Observed,
+    Observer,
+    adjust,
+    compare,
+    learn,
+    tied_to,
+)
 from hardening.hunt.incident import Incident, Key, Member, Seen, key_of
 from hardening.hunt.model import Container, Detection, Snapshot, Tier
 from hardening.hunt.score import HuntContext, parse_networks, parse_roles
@@ -46,12 +59,24 @@ SCHEMA_ID = "harden.hunt/v1"
 
 
 @dataclass(frozen=True)
+class BaselineOptions:
+    """``--baseline DIR``: compare each host with its baseline file there and (``learn``) count this hunt
+    in; ``--baseline-readonly``: compare only; ``--baseline-learn-incidents``: learn also what the
+    processes of high incidents showed (withheld otherwise). See :mod:`hardening.hunt.drift`."""
+
+    directory: Path
+    learn: bool = True
+    learn_incidents: bool = False
+
+
+@dataclass(frozen=True)
 class HuntOptions:
     forks: int = 10
     timeout: float = 60.0
     known_hosts: str | None = None
     max_output: int = MAX_OUTPUT  # bytes a host may send (stdout + stderr), ``--max-output``
     watch: WatchSpec | None = None  # ``--watch``: sample for this long instead of one snapshot
+    baseline: BaselineOptions | None = None  # ``--baseline DIR``: drift since earlier hunts
 
     def connect_options(self) -> HuntOptions:
         """The options the transport gets: a watch adds its duration to ``--timeout``."""
@@ -92,6 +117,8 @@ class HostHunt:
     seen: Mapping[Key, Seen] = field(default_factory=dict)  # sightings of each detection (key_of pid, start)
     samples: int = 0
     watch: WatchInfo | None = None
+    observed: Observed | None = None  # what the drift categories saw (with --baseline)
+    drift: Drift | None = None
 
 
 def context_for(target: Target) -> HuntContext:
@@ -132,19 +159,24 @@ def _linux_samples(target: Target, options: HuntOptions) -> tuple[Iterator[Sampl
     """Run the Linux collector (one snapshot, or the watch loop) and split its output into samples."""
     from hardening.hunt.linux import new_hunt_collector
 
-    collector = new_hunt_collector()
+    drift = options.baseline is not None
+    collector = new_hunt_collector(drift)
     nonce = collector.nonce
-    script = watch_script(nonce, options.watch) if options.watch else collector.script
+    script = watch_script(nonce, options.watch, drift) if options.watch else collector.script
     run = run_script(target, script, options.connect_options())
     end = watch_end(run.stdout, nonce) if options.watch else None
     return iter_samples(run.stdout, nonce), run, end
 
 
-def _fold_linux(tl: Timeline, samples: Iterator[Sample], watching: bool) -> tuple[bool, str]:
-    """Parse and fold every sample: (every sample complete, why no sample was usable: "" if some was)."""
+def _fold_linux(
+    tl: Timeline, samples: Iterator[Sample], watching: bool, observer: Observer | None = None
+) -> tuple[bool, str]:
+    """Parse and fold every sample: (every sample complete, why no sample was usable: "" if some was).
+    The drift ``observer`` sees every usable sample (the once-per-hunt facts in the first)."""
     from hardening.hunt.linux import parse_snapshot
 
     complete, error = True, ""
+    first = True
     for sample in samples:
         complete = complete and sample.sections.complete
         try:
@@ -157,13 +189,19 @@ def _fold_linux(tl: Timeline, samples: Iterator[Sample], watching: bool) -> tupl
         ss = sample.sections.get("hunt.ss")
         traffic = parse_ss(ss.text) if ss is not None and ss.rc == 0 else {}
         tl.add(snap, traffic, sample.index, sample_time(sample))
+        if observer is not None:
+            observer.add(HostView(Platform.LINUX, snap, sample.sections), first)
+            first = False
     return complete, error
 
 
 def hunt_host(target: Target, options: HuntOptions, suppressions: Sequence[Suppression] = ()) -> HostHunt:
     """Hunt one host; never raises for a host problem. What the host sent back (process names, command
     lines, messages) has the host's SSH and become passwords blanked (:func:`hardening.redact.redact_host`)."""
-    return redact_host(_hunt_host(target, options, suppressions), target.secrets, INVENTORY_FIELDS)
+    host = redact_host(_hunt_host(target, options, suppressions), target.secrets, INVENTORY_FIELDS)
+    if options.baseline is None:
+        return host
+    return apply_baseline(host, options.baseline, datetime.now(UTC).isoformat(timespec="seconds"))
 
 
 WINDOWS_WATCH = (
@@ -190,15 +228,18 @@ def _hunt_host(target: Target, options: HuntOptions, suppressions: Sequence[Supp
     if watch and platform is Platform.WINDOWS:
         return failed(HostStatus.ERROR, WINDOWS_WATCH)
     tl = Timeline(target.name, ctx, suppressions, watch.interval if watch else None)
+    observer = Observer() if options.baseline is not None else None
     end: WatchEnd | None = None
     try:
         if platform is Platform.WINDOWS:
             snapshot, run = _windows_snapshot(target, options)
             tl.add(snapshot, {}, 0, None)
+            if observer is not None:
+                observer.add(HostView(Platform.WINDOWS, snapshot), True)
             complete, error = snapshot.complete, ""
         else:
             samples, run, end = _linux_samples(target, options)
-            complete, error = _fold_linux(tl, samples, watch is not None)
+            complete, error = _fold_linux(tl, samples, watch is not None, observer)
     except TransportError as exc:
         return failed(exc.status, exc.message)
     except FactError as exc:
@@ -211,7 +252,8 @@ def _hunt_host(target: Target, options: HuntOptions, suppressions: Sequence[Supp
     if not complete:
         status = HostStatus.ERROR
         message = f"collector output incomplete (exit {run.exit_code}): detections may be missing"
-    return _host(target.name, address, platform, status, message, ctx, result, info, time.monotonic() - started)
+    host = _host(target.name, address, platform, status, message, ctx, result, info, time.monotonic() - started)
+    return replace(host, observed=observer.result()) if observer is not None else host
 
 
 def _watch_info(tl: Timeline, watch: WatchSpec, end: WatchEnd | None) -> WatchInfo:
@@ -258,6 +300,72 @@ def _host(
         watch=replace(info, first=w.first, last=w.last) if info else None,
         host_seconds=w.host_seconds,
     )
+
+
+def _items(observed: Observed, keys: frozenset[tuple[str, str]]) -> tuple[NewItem, ...]:
+    return tuple(NewItem(c, k, observed.items[c][k]) for c, k in sorted(keys) if k in observed.items.get(c, {}))
+
+
+def apply_baseline(h: HostHunt, opts: BaselineOptions, now: str) -> HostHunt:
+    """Compare a hunted host with its baseline in ``opts.directory``, adjust its detections' tiers, and
+    (``opts.learn``) count this hunt into the baseline; ``now`` is the hunt's time (UTC, ISO 8601).
+
+    Never raises for a baseline problem: an unusable baseline, a name that cannot be a file or a host
+    not fully hunted gives drift status ``error`` (with a warning), never "no drift". What the
+    processes of high incidents showed is not learned unless ``opts.learn_incidents``."""
+
+    def error(message: str, path: str = "") -> HostHunt:
+        drift = Drift(DriftStatus.ERROR, path, message=message)
+        return replace(h, drift=drift, warnings=(*h.warnings, f"baseline: {message}"))
+
+    try:
+        path = opts.directory / store.file_name(h.name)
+    except store.BaselineError as exc:
+        return error(str(exc))
+    observed = h.observed
+    if h.status is not HostStatus.OK or observed is None:
+        return error("the host was not fully hunted: nothing compared with the baseline, nothing learned", str(path))
+    try:
+        base = store.load(opts.directory, h.name)
+    except store.BaselineError as exc:
+        return error(f"{exc}: drift unknown (fix or remove the file; nothing learned)", str(path))
+    warnings = [*h.warnings, *observed.warnings]
+    detections, incidents, moved = h.detections, h.incidents, 0
+    if base is None:
+        if not opts.learn:
+            warnings.append(f"baseline: no baseline for this host at {path} (--baseline-readonly): nothing compared")
+            drift = Drift(DriftStatus.MISSING, str(path), message="no baseline for this host: nothing compared")
+            return replace(h, drift=drift, warnings=tuple(warnings))
+        new: tuple[NewItem, ...] = ()
+        started: tuple[str, ...] = ()
+    else:
+        new, started = compare(base, observed)
+        detections, incidents, moved = adjust(h.detections, h.incidents, observed, base)
+    skip = frozenset() if opts.learn_incidents else tied_to(incidents, observed)
+    message, learned = "", False
+    if opts.learn:
+        try:
+            store.save(opts.directory, learn(base, h.name, observed, now, skip))
+            learned = True
+        except OSError as exc:
+            message = f"the baseline could not be updated: {exc}"
+            warnings.append(f"baseline: {message}")
+    if base is None and learned:
+        message = "baseline created: nothing compared (this hunt is its first)"
+    status = DriftStatus.COMPARED if base is not None else DriftStatus.CREATED if learned else DriftStatus.ERROR
+    drift = Drift(
+        status,
+        str(path),
+        hunts=base.hunts if base else 0,
+        since=base.created if base else "",
+        new=new,
+        learned=learned,
+        withheld=_items(observed, skip),
+        started=started,
+        message=message,
+        adjusted=moved,
+    )
+    return replace(h, drift=drift, detections=detections, incidents=incidents, warnings=tuple(warnings))
 
 
 def hunt_fleet(
@@ -413,7 +521,33 @@ def host_json(h: HostHunt) -> dict[str, Any]:
     }
     if h.watch is not None:
         doc["watch"] = _watch_json(h.watch)
+    if h.drift is not None:
+        doc["drift"] = drift_json(h.drift)
     return doc
+
+
+def _items_json(items: Sequence[NewItem]) -> dict[str, list[dict[str, str]]]:
+    out: dict[str, list[dict[str, str]]] = {}
+    for i in items:
+        out.setdefault(i.category, []).append({"key": i.key, "description": i.description})
+    return out
+
+
+def drift_json(d: Drift) -> dict[str, Any]:
+    """A host's ``drift``: status, baseline file, hunts in it before this one, new items per category."""
+    return {
+        "status": d.status.value,
+        "baseline": d.baseline,
+        "hunts": d.hunts,
+        "since": d.since or None,
+        "learned": d.learned,
+        "message": d.message,
+        "new_items": len(d.new),
+        "new": _items_json(d.new),
+        "withheld": _items_json(d.withheld),
+        "started": list(d.started),
+        "adjusted": d.adjusted,
+    }
 
 
 def hunt_document(hosts: Sequence[HostHunt], inventory: str, started: str) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """``harden hunt --watch``: the sampling collector and the split of its output into samples (pure).
 
 The watch collector is the ordinary Linux hunt collector with its hunt pieces (every piece of
-:data:`hardening.hunt.linux._PIECES` between the header and the footer: ``collect.sh`` and
+:func:`hardening.hunt.linux.hunt_pieces` between the header and the footer: ``collect.sh`` and
 whatever else is there, unchanged) wrapped in a shell function that a loop runs once per
 sample, in the same SSH session (one round trip)::
 
@@ -151,16 +151,17 @@ def _piece(package: str, name: str) -> str:
     return resources.files(package).joinpath(f"{name}.sh").read_text(encoding="ascii")
 
 
-def watch_script(nonce: str, spec: WatchSpec) -> str:
-    """The POSIX sh watch collector for ``nonce`` (letters and digits only)."""
+def watch_script(nonce: str, spec: WatchSpec, drift: bool = False) -> str:
+    """The POSIX sh watch collector for ``nonce`` (letters and digits only); ``drift``: with ``drift.sh``
+    (``--baseline``: read in the first sample only)."""
     if not nonce.isalnum():
         raise ValueError("nonce must be alphanumeric")
     if not (MIN_INTERVAL <= spec.interval <= spec.duration <= MAX_DURATION) or spec.budget <= 0:
         raise ValueError(f"watch out of bounds: {spec}")
-    from hardening.hunt.linux import _PIECES
+    from hardening.hunt.linux import hunt_pieces
 
     outside = {("hardening.facts", "header"), ("hardening.facts", "footer")}
-    sampled = [_piece(package, name) for package, name in _PIECES if (package, name) not in outside]
+    sampled = [_piece(package, name) for package, name in hunt_pieces(drift) if (package, name) not in outside]
     limits = f"HWD={spec.duration} HWI={spec.interval} HWN={spec.max_samples} HWB={spec.budget}"
     return "\n".join(
         [
