@@ -33,12 +33,13 @@ _DEV_NET = re.compile(r"/dev/(tcp|udp)/[^/\s\"'`;|&<>]+/\d{1,5}")
 # Code that opens a socket, and code that hands it a program (an interpreter one-liner, a web shell).
 _SOCKET = re.compile(
     r"socket\.socket|socket\(|fsockopen|TCPSocket|IO::Socket|Socket\.tcp|net\.connect|createConnection|"
-    r"new\s+Socket\b|Net\.Sockets\.TCPClient|socket\.connect|stream_socket_client|/inet[46]?/tcp/",
+    r"new\s+Socket\b|Net\.Sockets\.TCPClient|socket\.connect|stream_socket_client|/inet[46]?/tcp/|"
+    r"require\s*\(?\s*['\"](?:socket|net)['\"]",
     re.IGNORECASE,
 )
 _EXECS = re.compile(
     r"dup2|pty\.spawn|subprocess|child_process|spawn\(|exec\(|execv|system\(|popen|proc_open|"
-    r"/bin/(?:ba|da|z|k)?sh\b|cmd\.exe|\bexec\s+\d*[<>]|sh\s+-i|IO\.popen|Process\.Start",
+    r"/bin/(?:ba|da|z|k)?sh\b|cmd\.exe|\bexec\s+\d*[<>]|sh\s+-i|IO\.popen|Process\.Start|os\.execute",
     re.IGNORECASE,
 )
 _PS_B64_EXEC = re.compile(r"FromBase64String", re.IGNORECASE)

@@ -71,6 +71,8 @@ _WEB_INPUT = re.compile(
 )
 _WEB_OBFUSCATED = re.compile(r"\b(?:eval|assert)\s*\(\s*(?:base64_decode|gzinflate|gzuncompress|str_rot13)\s*\(", re.I)
 _EXEC_ON_VAR = re.compile(r"\b(?:system|exec|shell_exec|passthru|popen|proc_open|eval|assert)\s*\(\s*\$", re.I)
+_SUDO_TMP = re.compile(r"(?:^|[\s:,=)!])((?:/tmp|/var/tmp|/dev/shm)/[^\s,]+)")
+_SUDO_PRELOAD = re.compile(r"^\s*Defaults\b.*env_keep.*\bLD_(?:PRELOAD|LIBRARY_PATH)\b")
 _SYSTEM_DIRS = ("/etc/", "/usr/", "/lib/", "/run/", "/var/spool/")
 _USRMERGE = ("/lib/", "/bin/", "/sbin/")
 
@@ -250,6 +252,8 @@ def _score_lines(entry: Entry, area: str) -> tuple[Tier | None, list[str], list[
     for n, text in entry.lines:
         command = _command_of(area, entry.path, text)
         found = judge(command) if command else []
+        if area == "sudoers":
+            found += _sudoers(text)
         if area == "systemd" and not _SYSTEMD_EXEC.match(text) and not text.startswith("#!"):
             found = [f for f in found if f[0] is Tier.HIGH]  # On*=, Unit=: only a payload matters
         for tier, why in found:
@@ -277,6 +281,18 @@ def _score_lines(entry: Entry, area: str) -> tuple[Tier | None, list[str], list[
     if best is Tier.LOW and not hits:
         hits = list(entry.lines[:MAX_LINES])
     return best, reasons, hits
+
+
+def _sudoers(text: str) -> list[tuple[Tier, str]]:
+    """A sudoers rule that lets a program in a temporary directory run as another user, or keeps
+    LD_PRELOAD (every sudo command then loads the caller's library)."""
+    out = [
+        (Tier.HIGH, f"a sudo rule runs {m.group(1)} (a world-writable temporary directory)")
+        for m in _SUDO_TMP.finditer(text)
+    ][:1]
+    if _SUDO_PRELOAD.search(text):
+        out.append((Tier.MEDIUM, "sudo keeps LD_PRELOAD/LD_LIBRARY_PATH from the caller's environment"))
+    return out
 
 
 def _score_keys(entry: Entry) -> tuple[Tier | None, list[str], list[tuple[int, str]]]:
