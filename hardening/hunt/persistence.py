@@ -414,7 +414,14 @@ def parse_persistence(sections: Sections, users: Mapping[int, str] | None = None
         odd = parse_uint(sections.text(f"hunt.p.{area}.odd").strip())
         if odd:
             complete = False
-            warnings.append(f"persistence: {area}: {odd} file names hold a newline: not read (inspect them by hand)")
+            warnings.append(
+                f"persistence: {area}: {odd} file names hold a newline or are over 256 bytes: not read "
+                "(inspect them by hand)"
+            )
+        listing_err = _errors(sections.text(f"hunt.p.{area}.files!err"))
+        if listing_err or sec.rc not in (0, None):
+            complete = False
+            warnings.append(f"persistence: {area}: listing the files failed ({_first_error(listing_err)})")
     tool, owned_set, rpm = parse_owned(sections.text("hunt.p.owned"), order)
 
     def packaged(path: str) -> str:
@@ -434,13 +441,13 @@ def parse_persistence(sections: Sections, users: Mapping[int, str] | None = None
         if sec is None or sec.rc is None:
             complete = False
             warnings.append(f"persistence: {area}: the file contents were not read (output cut short?)")
-        err = sections.text(f"hunt.p.{area}.lines!err")
+        err = _errors(sections.text(f"hunt.p.{area}.lines!err"))
         if "harden: capped" in err:
             complete = False
             warnings.append(f"persistence: {area}: the lines hit the byte cap: later files were not read")
-        if "Permission denied" in err or "No such device" in err:
+        elif err.strip():
             complete = False
-            warnings.append(f"persistence: {area}: some files were unreadable ({_first_error(err)})")
+            warnings.append(f"persistence: {area}: some files could not be read ({_first_error(err)})")
         by_path = parse_lines(text, {f.path for f in files})
         listed = {canonical(f.path) for f in files}
         n_files = n_packaged = n_flagged = 0
@@ -486,6 +493,12 @@ def parse_persistence(sections: Sections, users: Mapping[int, str] | None = None
         seconds=_seconds(sections.text("hunt.p.t0"), sections.text("hunt.p.t1")),
         ownership=tool,
     )
+
+
+def _errors(text: str) -> str:
+    """An area's stderr without the dynamic loader's complaints about ``/etc/ld.so.preload`` (every
+    program the piece runs prints one when a preloaded library cannot load: no read error)."""
+    return "\n".join(ln for ln in iter_lines(text) if ln.strip() and not ln.startswith("ERROR: ld.so: object "))
 
 
 def _first_error(err: str) -> str:

@@ -6,7 +6,7 @@
 # at most $HPF files per area, $HPL lines per file, $HPW bytes per line, $HPK bytes per section,
 # $HPT bytes of lines in all;
 # files over $HPS bytes are listed, never read; at most $HPU home directories. File names with
-# a newline are counted ("hunt.p.AREA.odd"), never read. "hunt.p.owned" says which candidates a
+# a newline or over 256 bytes are counted ("hunt.p.AREA.odd"), never read. "hunt.p.owned" says which candidates a
 # package owns (dpkg's file lists, one grep -F; or one rpm -qf). Read-only; needs root to read
 # other users' files (sudoers, spools, homes). $HR is a root prefix for the tests; empty on hosts.
 if [ "${HS:-0}" = 0 ]; then
@@ -21,7 +21,7 @@ if [ "${HS:-0}" = 0 ]; then
     _hpt=$(printf '\t')
     _h_file hunt.p.t0 /proc/uptime
     if find /proc/self/ -maxdepth 0 -printf '' >/dev/null 2>&1; then _hpgnu=1; else _hpgnu=; fi
-    if grep -I -q x /dev/null 2>/dev/null || [ $? -eq 1 ]; then _hpbin=-I; else _hpbin=-s; fi
+    if grep -I -q x /dev/null 2>/dev/null || [ $? -eq 1 ]; then _hpbin=-I; else _hpbin=-H; fi
     # The homes of /etc/passwd's users (existing directories, each once), root's first.
     _hp_homes() {
         {
@@ -40,6 +40,8 @@ if [ "${HS:-0}" = 0 ]; then
             case $_hf in
             *"$_h_nl"*) _hpodd=$((_hpodd + 1)) ;;
             *)
+                # a longer name is counted too: 4096 of them stay far below ARG_MAX
+                [ "${#_hf}" -le 256 ] || { _hpodd=$((_hpodd + 1)) && continue; }
                 _hpn=$((_hpn + 1))
                 [ "$_hpn" -le "$HPF" ] && printf '%s\n' "$_hf" >>"$HT/pl"
                 ;;

