@@ -254,7 +254,9 @@ def test_parsers_by_hand():
 # --- bounds: the real piece run on a fixture tree ($HR) ---------------------------------------------
 
 
-def run_piece(root: Path, **limits: int) -> Sections:
+def run_piece(root: Path, *prefix: str, **limits: int) -> Sections:
+    """The real persistence piece (with the collector's header) run by ``sh`` over the tree ``root``
+    ($HR), ``limits`` replacing its bounds, ``prefix`` before ``sh`` (setpriv...)."""
     script = build_hunt_script("n1")
     piece = script[script.index("# harden hunt collector piece (Linux), after containers.sh: what") :]
     piece = piece.replace("HR=\n", "", 1)
@@ -262,7 +264,7 @@ def run_piece(root: Path, **limits: int) -> Sections:
         piece = piece.replace(f"    {name}=", f"    {name}={value} #", 1)
     header = script[: script.index("# harden hunt collector piece (Linux): one snapshot")]
     body = header + f"HR={root}\nHS=0\n" + piece
-    out = subprocess.run(["sh", "-s"], input=body.encode(), capture_output=True, timeout=60).stdout
+    out = subprocess.run([*prefix, "sh", "-s"], input=body.encode(), capture_output=True, timeout=60, cwd="/").stdout
     return parse_sections(out, "n1")
 
 
@@ -374,13 +376,7 @@ def test_piece_without_root_reports_unreadable_files():
         (root / "etc/sudoers").write_text("root ALL=(ALL) ALL\n")
         (root / "etc/sudoers").chmod(0o600)
         (root / "etc/sudoers.d").chmod(0o700)
-        script = build_hunt_script("n1")
-        piece = script[script.index("# harden hunt collector piece (Linux), after containers.sh: what") :]
-        header = script[: script.index("# harden hunt collector piece (Linux): one snapshot")]
-        body = header + f"HR={root}\nHS=0\n" + piece
-        cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "sh", "-s"]
-        out = subprocess.run(cmd, input=body.encode(), capture_output=True, timeout=60, cwd="/").stdout
-        report = parse_persistence(parse_sections(out, "n1"))
+        report = parse_persistence(run_piece(root, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"))
         assert report.read and not report.complete, report
         assert any("sudoers" in w and "could not be read" in w for w in report.warnings), report.warnings
     finally:

@@ -20,10 +20,9 @@ from hardening.hunt.run import load_schema
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "support"))
 import persistence_plants as pp
-from labutil import private_lab
+from labutil import harden_cli, private_lab
 
 pytestmark = pytest.mark.lab
-BIN = Path(sys.executable).parent
 
 
 @pytest.fixture(scope="module")
@@ -32,12 +31,8 @@ def plab(lab, tmp_path_factory):  # `lab` first: root, podman and the shared net
         yield up
 
 
-def harden(*args, timeout=300):
-    return subprocess.run([str(BIN / "harden"), *map(str, args)], capture_output=True, text=True, timeout=timeout)
-
-
 def _hunt(inventory: Path, out: Path) -> tuple[subprocess.CompletedProcess, dict]:
-    r = harden("hunt", inventory, "--out", out, "--timeout", "60")
+    r = harden_cli("hunt", inventory, "--out", out, "--timeout", "60")
     doc = json.loads((out / "hunt.json").read_text())
     jsonschema.validate(doc, load_schema("hunt.v1.json"))
     return r, doc
