@@ -317,6 +317,7 @@ def _print_hunt(ui: Console, run: HuntRun) -> None:
     for h in run.hosts:
         for i in h.incidents:
             ui.info(safe(f"{i.id} {_when(i) if h.watch else ''}{i.reasons[0]}", TABLE_WIDTH - 3))
+    _print_persistence(ui, run, width)
     for h in run.hosts:
         if h.status is not HostStatus.OK:
             ui.line(Text(f"{safe(h.name, 40)}: {h.status.value}: ", style="yellow") + Text(safe(h.message, 600)))
@@ -329,6 +330,71 @@ def _print_hunt(ui: Console, run: HuntRun) -> None:
         f"{len(run.hosts)} hosts, {incidents} incidents from {total} detections ({hidden} suppressed); "
         f"results: {run.path}"
     )
+
+
+PERSISTENCE_SHOWN = 20  # rows of the persistence table per run; hunt.json has every entry
+
+
+def persistence_table(run: HuntRun) -> Table | None:
+    """One row per high or medium persistence entry (at most PERSISTENCE_SHOWN), None when there is none:
+    package-owned and ordinary entries stay in hunt.json."""
+    from rich import box
+
+    from hardening.console import safe
+    from hardening.hunt.model import Tier
+
+    rows = [
+        (h.name, f)
+        for h in run.hosts
+        if h.persistence is not None
+        for f in h.persistence.findings
+        if f.tier in (Tier.HIGH, Tier.MEDIUM)
+    ]
+    if not rows:
+        return None
+    table = Table(title="persistence", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    widths = {"host": 14, "tier": 6, "kind": 15, "path": 30, "why": 0}
+    widths["why"] = TABLE_WIDTH - sum(widths.values()) - (2 * len(widths) - 3)
+    for name, width in widths.items():
+        table.add_column(name, max_width=width, overflow="ellipsis", no_wrap=True)
+    for host, f in rows[:PERSISTENCE_SHOWN]:
+        tier = f.tier.value if f.tier else "info"
+        line = f":{f.entry.lines[0][0]}" if f.entry.lines else ""
+        table.add_row(
+            Text(safe(host, 40)),
+            Text(tier, style=_TIER_STYLE.get(tier, "")),
+            Text(f.entry.kind),
+            Text(safe(f.entry.path + line, 200)),
+            Text(safe(f.reasons[0] if f.reasons else "", 200)),
+        )
+    if len(rows) > PERSISTENCE_SHOWN:
+        table.caption = f"{len(rows) - PERSISTENCE_SHOWN} more in hunt.json"
+    return table
+
+
+def _print_persistence(ui: Console, run: HuntRun, width: int) -> None:
+    """The persistence table (high and medium entries), and one line per host with the rest counted."""
+    from hardening.console import safe
+    from hardening.hunt.model import Tier
+
+    table = persistence_table(run)
+    if table is not None:
+        ui.rich.print(table, width=width)
+    for h in run.hosts:
+        p = h.persistence
+        if p is None or not p.read:
+            continue
+        files = sum(c.files for c in p.counts.values())
+        low = sum(1 for f in p.findings if f.tier is Tier.LOW)
+        state = "" if p.complete else " (INCOMPLETE: see the warnings)"
+        ui.info(
+            safe(
+                f"{h.name}: persistence: {files} files read{state}, "
+                + ", ".join(f"{sum(1 for f in p.findings if f.tier is t)} {t.value}" for t in (Tier.HIGH, Tier.MEDIUM))
+                + f", {low} low (in hunt.json)",
+                TABLE_WIDTH * 2,
+            )
+        )
 
 
 def _print_warnings(ui: Console, run: HuntRun) -> None:

@@ -1,6 +1,7 @@
 """Linux hunt: the collector script and the pure parser of its output into a :class:`Snapshot`.
 
-The script is ``facts/header.sh`` + ``hunt/collect.sh`` + ``hunt/containers.sh`` + ``facts/footer.sh`` (same wire
+The script is ``facts/header.sh`` + ``hunt/collect.sh`` + ``hunt/containers.sh`` + ``hunt/persistence.sh``
+(what would start a shell again: :mod:`hardening.hunt.persistence`) + ``facts/footer.sh`` (same wire
 format as the audit collector, see :mod:`hardening.facts.sections`), sent to ``sh -s``.
 The parser joins ``/proc/PID/fd`` socket links to the inodes of the TCP and UDP tables of every
 network namespace (the collector's own ``/proc/net/{tcp,tcp6,udp,udp6}``, the others' through
@@ -75,6 +76,7 @@ _PIECES = (
     ("hardening.facts", "header"),
     ("hardening.hunt", "collect"),
     ("hardening.hunt", "containers"),
+    ("hardening.hunt", "persistence"),
     ("hardening.facts", "footer"),
 )
 # With --baseline only: the files a drift baseline compares (hardening/hunt/drift.py), read once per hunt.
@@ -304,13 +306,17 @@ def parse_port_range(text: str) -> tuple[int, int] | None:
     return low, high
 
 
-def _users(passwd: str) -> dict[int, str]:
+def parse_users(passwd: str) -> dict[int, str]:
+    """uid -> user name from ``/etc/passwd`` text (the first name of a uid wins)."""
     users: dict[int, str] = {}
     for line in iter_lines(passwd):
         parts = line.split(":")
         if len(parts) >= 3 and (uid := parse_uint(parts[2])) is not None:
             users.setdefault(uid, parts[0])
     return users
+
+
+_users = parse_users  # the allowlist collector imports it under this name
 
 
 def _require(sections: Sections, name: str) -> str:
@@ -357,7 +363,7 @@ def parse_snapshot(sections: Sections) -> Snapshot:
     btime = int(btime_m.group(1)) if btime_m else None
     uids = {int(m.group(1)): int(m.group(2)) for m in _UID_LINE.finditer(sections.text("hunt.uid"))}
     passwd = sections.text("hunt.passwd")
-    users = _users(passwd)
+    users = parse_users(passwd)
     argvs = cmdlines(sections.text("hunt.cmdline"))
     exes, netns, fds = _links(links_text)
     where = _containers(sections, passwd, self_pid, warnings)

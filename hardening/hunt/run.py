@@ -45,6 +45,7 @@ from hardening.hunt.drift import (
 )
 from hardening.hunt.incident import Incident, Key, Member, Seen, key_of
 from hardening.hunt.model import Container, Detection, Snapshot, Tier
+from hardening.hunt.persistence import Finding, Persistence
 from hardening.hunt.score import HuntContext, parse_networks, parse_roles
 from hardening.hunt.suppress import Suppression
 from hardening.hunt.timeline import Timeline, Watched, parse_ss
@@ -119,6 +120,7 @@ class HostHunt:
     watch: WatchInfo | None = None
     observed: Observed | None = None  # what the drift categories saw (with --baseline)
     drift: Drift | None = None
+    persistence: Persistence | None = None  # what would start a shell again (None: not read)
 
 
 def context_for(target: Target) -> HuntContext:
@@ -133,12 +135,13 @@ def context_for(target: Target) -> HuntContext:
     )
 
 
-def _windows_snapshot(target: Target, options: HuntOptions) -> tuple[Snapshot, RunResult]:
-    """Collect and parse a Windows host's snapshot (raises TransportError / FactError)."""
-    from hardening.hunt.windows import hunt_script, parse_windows_snapshot
+def _windows_snapshot(target: Target, options: HuntOptions) -> tuple[Snapshot, RunResult, Persistence]:
+    """Collect and parse a Windows host's snapshot and autoruns (raises TransportError / FactError)."""
+    from hardening.hunt.windows import hunt_script, parse_windows_persistence, parse_windows_snapshot
 
     run = run_script(target, hunt_script(), options)
-    return parse_windows_snapshot(run.stdout.decode("utf-8", "replace")), run
+    text = run.stdout.decode("utf-8", "replace")
+    return parse_windows_snapshot(text), run, parse_windows_persistence(text)
 
 
 def sample_time(sample: Sample) -> float | None:
@@ -170,15 +173,20 @@ def _linux_samples(target: Target, options: HuntOptions) -> tuple[Iterator[Sampl
 
 def _fold_linux(
     tl: Timeline, samples: Iterator[Sample], watching: bool, observer: Observer | None = None
-) -> tuple[bool, str]:
-    """Parse and fold every sample: (every sample complete, why no sample was usable: "" if some was).
-    The drift ``observer`` sees every usable sample (the once-per-hunt facts in the first)."""
-    from hardening.hunt.linux import parse_snapshot
+) -> tuple[bool, str, Persistence | None]:
+    """Parse and fold every sample: (every sample complete, why no sample was usable: "" if some was,
+    the persistence the first sample read: the collector reads it once per hunt). The drift
+    ``observer`` sees every usable sample (the once-per-hunt facts in the first)."""
+    from hardening.hunt.linux import parse_snapshot, parse_users
+    from hardening.hunt.persistence import parse_persistence
 
     complete, error = True, ""
     first = True
+    persistence: Persistence | None = None
     for sample in samples:
         complete = complete and sample.sections.complete
+        if persistence is None:
+            persistence = parse_persistence(sample.sections, parse_users(sample.sections.text("hunt.passwd")))
         try:
             snap = parse_snapshot(sample.sections)
         except FactError as exc:
@@ -192,7 +200,7 @@ def _fold_linux(
         if observer is not None:
             observer.add(HostView(Platform.LINUX, snap, sample.sections), first)
             first = False
-    return complete, error
+    return complete, error, persistence
 
 
 def hunt_host(target: Target, options: HuntOptions, suppressions: Sequence[Suppression] = ()) -> HostHunt:
@@ -230,16 +238,17 @@ def _hunt_host(target: Target, options: HuntOptions, suppressions: Sequence[Supp
     tl = Timeline(target.name, ctx, suppressions, watch.interval if watch else None)
     observer = Observer() if options.baseline is not None else None
     end: WatchEnd | None = None
+    persistence: Persistence | None = None
     try:
         if platform is Platform.WINDOWS:
-            snapshot, run = _windows_snapshot(target, options)
+            snapshot, run, persistence = _windows_snapshot(target, options)
             tl.add(snapshot, {}, 0, None)
             if observer is not None:
                 observer.add(HostView(Platform.WINDOWS, snapshot), True)
             complete, error = snapshot.complete, ""
         else:
             samples, run, end = _linux_samples(target, options)
-            complete, error = _fold_linux(tl, samples, watch is not None, observer)
+            complete, error, persistence = _fold_linux(tl, samples, watch is not None, observer)
     except TransportError as exc:
         return failed(exc.status, exc.message)
     except FactError as exc:
@@ -253,6 +262,8 @@ def _hunt_host(target: Target, options: HuntOptions, suppressions: Sequence[Supp
         status = HostStatus.ERROR
         message = f"collector output incomplete (exit {run.exit_code}): detections may be missing"
     host = _host(target.name, address, platform, status, message, ctx, result, info, time.monotonic() - started)
+    if persistence is not None:
+        host = replace(host, persistence=persistence, warnings=host.warnings + persistence.warnings)
     return replace(host, observed=observer.result()) if observer is not None else host
 
 
@@ -388,8 +399,10 @@ class HuntRun:
 
     @property
     def high(self) -> bool:
-        """Some host has an (unsuppressed) high detection."""
-        return any(d.severity is Tier.HIGH for h in self.hosts for d in h.detections)
+        """Some host has an (unsuppressed) high detection, or a high persistence entry."""
+        return any(d.severity is Tier.HIGH for h in self.hosts for d in h.detections) or any(
+            h.persistence is not None and h.persistence.high for h in self.hosts
+        )
 
     @property
     def not_reached(self) -> bool:
@@ -523,6 +536,8 @@ def host_json(h: HostHunt) -> dict[str, Any]:
         doc["watch"] = _watch_json(h.watch)
     if h.drift is not None:
         doc["drift"] = drift_json(h.drift)
+    if h.persistence is not None:
+        doc["persistence"] = persistence_json(h.persistence)
     return doc
 
 
@@ -550,9 +565,45 @@ def drift_json(d: Drift) -> dict[str, Any]:
     }
 
 
+def finding_json(f: Finding) -> dict[str, Any]:
+    """One persistence entry: where it is, whose, when changed, what it runs, why it is rated."""
+    e = f.entry
+    return {
+        "kind": e.kind,
+        "path": e.path,
+        "severity": f.tier.value if f.tier else "info",
+        "reasons": list(f.reasons),
+        "owner": e.owner,
+        "uid": e.uid,
+        "mode": e.mode,
+        "mtime": _iso(e.mtime),
+        "size": e.size,
+        "package_owned": e.packaged,
+        "link": e.link,
+        "lines": [{"line": n, "text": t} for n, t in e.lines],
+    }
+
+
+def persistence_json(p: Persistence) -> dict[str, Any]:
+    """A host's ``persistence``: every entry rated low or above, and counts per kind of all files read
+    (package-owned ones included, which are only counted)."""
+    return {
+        "read": p.read,
+        "complete": p.complete,
+        "host_seconds": p.seconds,
+        "ownership": p.ownership,
+        "counts": {k: {"files": c.files, "package_owned": c.packaged, "rated": c.flagged} for k, c in p.counts.items()},
+        "warnings": list(p.warnings),
+        "entries": [finding_json(f) for f in p.findings],
+    }
+
+
 def hunt_document(hosts: Sequence[HostHunt], inventory: str, started: str) -> dict[str, Any]:
     counts = {t.value: sum(1 for h in hosts for d in h.detections if d.severity is t) for t in Tier}
     incidents = {t.value: sum(1 for h in hosts for i in h.incidents if i.severity is t) for t in Tier}
+    persist = {
+        t.value: sum(1 for h in hosts if h.persistence for f in h.persistence.findings if f.tier is t) for t in Tier
+    }
     return {
         "schema": SCHEMA_ID,
         "harden_version": __version__,
@@ -565,6 +616,7 @@ def hunt_document(hosts: Sequence[HostHunt], inventory: str, started: str) -> di
             "detections": counts,
             "incidents": incidents,
             "suppressed": sum(len(h.suppressed) for h in hosts),
+            "persistence": persist,
         },
         "hosts": [host_json(h) for h in hosts],
     }

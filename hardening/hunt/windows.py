@@ -21,6 +21,8 @@ from typing import Any
 from hardening.facts.sections import FactError
 from hardening.hunt.linux import _with_self
 from hardening.hunt.model import Endpoint, Process, Snapshot, TcpSocket
+from hardening.hunt.persistence import Persistence
+from hardening.hunt.persistence import parse_windows_persistence as windows_persistence
 from hardening.model import Platform
 
 # MSFT_NetTCPConnection State names (as [string]) -> the Linux names the scorer uses.
@@ -43,8 +45,7 @@ def _str(value: Any, limit: int = 4096) -> str:
     return value[:limit] if isinstance(value, str) else ""
 
 
-def parse_windows_snapshot(text: str) -> Snapshot:
-    """Processes and TCP connections from the script's JSON (pure; FactError when unusable)."""
+def _document(text: str) -> dict[str, Any]:
     start = text.find("{")
     try:
         doc = json.loads(text[start:]) if start >= 0 else None
@@ -52,6 +53,17 @@ def parse_windows_snapshot(text: str) -> Snapshot:
         doc = None
     if not isinstance(doc, dict) or doc.get("harden_collector") != "windows-hunt":
         raise FactError("the Windows hunt output is not the snapshot's JSON (cut short, or PowerShell failed)")
+    return doc
+
+
+def parse_windows_persistence(text: str) -> Persistence:
+    """The autoruns of the script's JSON, scored (:func:`hardening.hunt.persistence.parse_windows_persistence`)."""
+    return windows_persistence(_document(text))
+
+
+def parse_windows_snapshot(text: str) -> Snapshot:
+    """Processes and TCP connections from the script's JSON (pure; FactError when unusable)."""
+    doc = _document(text)
     if doc.get("processes_error"):
         raise FactError(f"Win32_Process query failed: {_str(doc['processes_error'], 300)}")
     if doc.get("connections_error"):

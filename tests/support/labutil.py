@@ -40,3 +40,12 @@ def pexec(container: str, *argv: str, user: str | None = None, detach: bool = Fa
     """``podman exec`` in a lab container (bounded: 60 s)."""
     cmd = ["podman", "exec", *(["--user", user] if user else []), *(["-d"] if detach else []), container, *argv]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+
+
+def harden_cli(*args: object, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run this environment's ``harden`` command (bounded), output captured as text."""
+    import sys
+    from pathlib import Path
+
+    exe = Path(sys.executable).parent / "harden"
+    return subprocess.run([str(exe), *map(str, args)], capture_output=True, text=True, timeout=timeout)

