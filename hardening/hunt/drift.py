@@ -20,17 +20,10 @@ category        key                                                           pl
 ``modules``     ``nf_tables``                                                 Linux
 ==============  ============================================================  ========
 
-**Extension point** (a category of issue 21's persistence entries, or any other): write a
-function ``(HostView) -> Mapping[str, str | Item] | None`` (None: could not be read this time,
-so nothing is compared or learned for it; ``{}``: read and empty) and append a
-:class:`Category` to :data:`CATEGORIES`, e.g.::
-
-    def persistence(view: HostView) -> dict[str, str] | None:
-        if view.sections is None or view.sections.get("hunt.persistence") is None:
-            return None
-        return {e.key: e.describe() for e in parse_persistence(view.sections)}
-
-    CATEGORIES += (Category("persistence", "persistence entries", persistence),)
+**Extension point** (how ``persistence`` came in, or any other): write a function
+``(HostView) -> Mapping[str, str | Item] | None`` (None: could not be read this time, so nothing
+is compared or learned for it; ``{}``: read and empty) and append a :class:`Category` to
+:data:`CATEGORIES` (see :func:`observe_persistence`).
 
 A baseline that predates a category learns it silently on its next hunt (reported as a category
 started, never as drift). Keys must be stable across hunts and must not carry a pid, a start time,
@@ -57,6 +50,7 @@ from enum import StrEnum
 from hardening.facts.sections import Sections, parse_uint
 from hardening.hunt.incident import MAX_REASONS, Incident, Key, key_of
 from hardening.hunt.model import Detection, Process, Snapshot, TcpSocket, Tier
+from hardening.hunt.persistence import Persistence
 from hardening.lines import iter_lines
 from hardening.model import Platform
 
@@ -78,6 +72,7 @@ class HostView:
     platform: Platform
     snapshot: Snapshot
     sections: Sections | None = None
+    persistence: Persistence | None = None  # parsed once per hunt, in the first sample
 
 
 @dataclass(frozen=True)
@@ -476,6 +471,30 @@ def observe_modules(view: HostView) -> dict[str, str] | None:
     return out
 
 
+_CRONTAB = re.compile(r"/etc/crontab\Z|/etc/cron\.d/[^/]+\Z|/var/spool/cron/(crontabs/)?[^/]+\Z")
+
+
+def observe_persistence(view: HostView) -> dict[str, str] | None:
+    """Every rated persistence entry (:mod:`hardening.hunt.persistence`: low and above; package-owned
+    ordinary files are only counted there), keyed by kind, path and a digest of the lines that rated
+    it: a new entry, or a changed one, is new. Not read whole this time: None (nothing learned)."""
+    p = view.persistence
+    if p is None or not p.read or not p.complete:
+        return None
+    out: dict[str, str] = {}
+    for f in p.findings:
+        e = f.entry
+        if view.platform is Platform.LINUX and _CRONTAB.match(e.path):
+            continue  # line by line in ``cron`` (package-owned crontabs too): one new line, one item
+        digest = hashlib.sha256("\n".join(t for _, t in e.lines).encode("utf-8", "replace")).hexdigest()[:12]
+        first = mask_secrets(" ".join(e.lines[0][1].split())) if e.lines else ""
+        tier = f.tier.value if f.tier is not None else "info"
+        out[_clip(f"{e.kind} {e.path} #{digest}")] = _clip(
+            f"{tier} {e.kind} {e.path}" + (f": {first}" if first else "")
+        )
+    return out
+
+
 #: The categories, in report order (see the module for how to add one).
 CATEGORIES: tuple[Category, ...] = (
     Category("listen", "listening services", observe_listen, per_sample=True, platforms=BOTH, scoring=True),
@@ -484,6 +503,7 @@ CATEGORIES: tuple[Category, ...] = (
     Category("users", "users", observe_users),
     Category("ssh_keys", "SSH authorized keys", observe_ssh_keys),
     Category("cron", "cron entries", observe_cron),
+    Category("persistence", "persistence entries", observe_persistence, platforms=BOTH),
     Category("modules", "kernel modules", observe_modules),
 )
 

@@ -198,7 +198,7 @@ def _fold_linux(
         traffic = parse_ss(ss.text) if ss is not None and ss.rc == 0 else {}
         tl.add(snap, traffic, sample.index, sample_time(sample))
         if observer is not None:
-            observer.add(HostView(Platform.LINUX, snap, sample.sections), first)
+            observer.add(HostView(Platform.LINUX, snap, sample.sections, persistence if first else None), first)
             first = False
     return complete, error, persistence
 
@@ -244,7 +244,7 @@ def _hunt_host(target: Target, options: HuntOptions, suppressions: Sequence[Supp
             snapshot, run, persistence = _windows_snapshot(target, options)
             tl.add(snapshot, {}, 0, None)
             if observer is not None:
-                observer.add(HostView(Platform.WINDOWS, snapshot), True)
+                observer.add(HostView(Platform.WINDOWS, snapshot, persistence=persistence), True)
             complete, error = snapshot.complete, ""
         else:
             samples, run, end = _linux_samples(target, options)

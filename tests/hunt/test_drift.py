@@ -646,10 +646,10 @@ def test_host_passwords_never_reach_the_baseline(monkeypatch, tmp_path):
 
 
 def test_extension_point_a_new_category_starts_silently_then_reports(monkeypatch, tmp_path):
-    """What the coordinator does to wire issue 21's persistence entries in: append a Category."""
+    """A category appended later (as ``persistence`` was): learned silently first, then reported."""
     entries = {"cron:/etc/cron.d/a": "cron job a"}
 
-    def persistence(view: HostView) -> dict[str, str] | None:
+    def extra(view: HostView) -> dict[str, str] | None:
         return dict(entries) if view.sections is not None else None
 
     opts = BaselineOptions(tmp_path / "b")
@@ -661,13 +661,13 @@ def test_extension_point_a_new_category_starts_silently_then_reports(monkeypatch
     inv.write_text("[all]\nlab1 ansible_connection=local\n")
     (target,) = load_inventory(inv)
     hunt_host(target, HuntOptions(baseline=opts))  # a baseline from before the category existed
-    monkeypatch.setattr(dr, "CATEGORIES", (*dr.CATEGORIES, Category("persistence", "persistence entries", persistence)))
+    monkeypatch.setattr(dr, "CATEGORIES", (*dr.CATEGORIES, Category("extra", "extra entries", extra)))
     h = hunt_host(target, HuntOptions(baseline=opts))
-    assert h.drift.started == ("persistence",) and h.drift.new == ()  # learned silently, not drift
+    assert h.drift.started == ("extra",) and h.drift.new == ()  # learned silently, not drift
     entries["systemd:/etc/systemd/system/x.service"] = "unit x runs /dev/tcp"
     h = hunt_host(target, HuntOptions(baseline=opts))
-    assert [(i.category, i.key) for i in h.drift.new] == [("persistence", "systemd:/etc/systemd/system/x.service")]
-    stored = store.load(tmp_path / "b", "lab1").categories["persistence"]
+    assert [(i.category, i.key) for i in h.drift.new] == [("extra", "systemd:/etc/systemd/system/x.service")]
+    stored = store.load(tmp_path / "b", "lab1").categories["extra"]
     assert stored["cron:/etc/cron.d/a"].count == 2 and stored["systemd:/etc/systemd/system/x.service"].count == 1
 
 
@@ -679,3 +679,29 @@ def test_baseline_that_cannot_be_written_is_an_error_on_the_first_run(tmp_path):
     (tmp_path / "c").write_text("a file where the directory should be")
     h = apply_baseline(hunted(ITEMS), BaselineOptions(tmp_path / "c"), NOW)
     assert h.drift.status is dr.DriftStatus.ERROR and any(w.startswith("baseline: ") for w in h.warnings)
+
+
+def test_persistence_entries_are_a_category_crontab_lines_stay_in_cron():
+    """Rated persistence entries (real collector output of planted payloads) keyed by kind, path and a
+    digest of their lines; crontab files are left to ``cron`` (one new line, one item); not read whole:
+    nothing observed."""
+    from hardening.facts.sections import parse_sections
+    from hardening.hunt.linux import parse_users
+    from hardening.hunt.persistence import parse_persistence
+
+    raw = (Path(__file__).parents[1] / "golden" / "hunt" / "persistence_malicious.out").read_bytes()
+    nonce, _, body = raw.partition(b"\n")
+    sections = parse_sections(body, nonce.decode())
+    p = parse_persistence(sections, parse_users(sections.text("hunt.passwd")))
+    view = HostView(Platform.LINUX, Snapshot(Platform.LINUX, {}, {}), sections, p)
+    got = dr.observe_persistence(view)
+    assert got and all(k.count(" ") >= 2 and "#" in k for k in got)
+    kinds = {k.split(" ", 1)[0] for k in got}
+    assert {"systemd", "shell-startup", "authorized_keys", "cron", "at"} <= kinds, kinds
+    assert not [k for k in got if dr._CRONTAB.match(k.split(" ")[1])]
+    assert p.findings and [f for f in p.findings if dr._CRONTAB.match(f.entry.path)]  # there were some
+    assert any(d.startswith("high ") for d in got.values())
+    assert dr.observe_persistence(replace(view, persistence=replace(p, complete=False))) is None
+    assert dr.observe_persistence(replace(view, persistence=None)) is None
+    again = dr.observe_persistence(HostView(Platform.LINUX, Snapshot(Platform.LINUX, {}, {}), sections, p))
+    assert again == got  # stable across hunts
