@@ -162,7 +162,7 @@ def respond_cmd(
 
 
 def _confirm(yes: bool, question: str) -> str:
-    """"" when confirmed (``--yes`` or a person said yes on the terminal), else why not."""
+    """ "" when confirmed (``--yes`` or a person said yes on the terminal), else why not."""
     if yes:
         return ""
     if not (sys.stdin.isatty() and sys.stderr.isatty()):
