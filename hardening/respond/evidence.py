@@ -3,7 +3,7 @@ the controller's output directory only).
 
 Layout (``out/respond/<host>/<incident>/<UTC time>/``, directories 0700, files 0600)::
 
-    manifest.json            every file with its size and sha256, what was skipped and why,
+    manifest.json            every file with its size and sha256, what was skipped or redacted (notes),
                              each process's verdict (ok, gone, reused), the limits used
     processes/<pid>/stat.txt status.txt cmdline.txt environ.txt cgroup.txt netns.txt
                    fds.txt sockets.txt parents.txt exe.txt
@@ -54,24 +54,37 @@ SECRET_FORMS = re.compile(
     r"|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"
     r"|-----BEGIN [A-Z ]*PRIVATE KEY-----"
 )
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_UNSHOWN = re.compile(r"[\x00-\x1f\x7f-\x9f\udc80-\udcff]")  # control characters, undecodable bytes
+_UNSHOWN_TEXT = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\udc80-\udcff]")  # the same but tab, newline
 _SOCKET_LINE = re.compile(r"^(tcp|tcp6|udp|udp6): (.*)$")
 
 
+def _hex(m: re.Match[str]) -> str:
+    c = ord(m.group())
+    return f"\\x{c - 0xDC00 if c >= 0xDC00 else c:02x}"
+
+
+def _decode(data: bytes) -> str:
+    return data.decode("utf-8", "surrogateescape")
+
+
 def shown(data: bytes) -> str:
-    """Host bytes as one line of text: undecodable bytes and control characters (newlines included)
-    as ``\\xNN``."""
-    text = data.decode("utf-8", "backslashreplace")
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text.replace("\\", "\\\\")).replace("\n", "\\x0a")
+    """Host bytes as one line of text: backslashes doubled, undecodable bytes and control characters
+    (newlines included) as ``\\xNN``.
 
-
-def _text(data: bytes) -> str:
-    """Host bytes as text (lines kept), control characters but newline and tab as ``\\xNN``."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", data.decode("utf-8", "backslashreplace"))
+    >>> shown(b"a\\n\\xff")
+    'a\\\\x0a\\\\xff'
+    """
+    return _UNSHOWN.sub(_hex, _decode(data).replace("\\", "\\\\"))
 
 
 def redact_forms(text: str) -> str:
     return SECRET_FORMS.sub(REDACTED, text)
+
+
+def _clean(text: str, redactor: Redactor) -> str:
+    """Secrets blanked first (the host's passwords even with junk between their letters), then shown."""
+    return redact_forms(redactor.text(text))
 
 
 def redact_environ(raw: bytes, redactor: Redactor) -> tuple[str, int]:
@@ -90,16 +103,22 @@ def redact_environ(raw: bytes, redactor: Redactor) -> tuple[str, int]:
             lines.append(f"{name_text}={REDACTED}")
             blanked += 1
             continue
-        line = shown(var)
-        clean = redactor.text(redact_forms(line))
-        blanked += clean != line
-        lines.append(clean)
+        text = _decode(var)
+        clean = _clean(text, redactor)
+        blanked += clean != text
+        lines.append(_UNSHOWN.sub(_hex, clean.replace("\\", "\\\\")))
     return "".join(f"{line}\n" for line in lines), blanked
 
 
 def clean_text(data: bytes, redactor: Redactor) -> str:
-    """Any other host text: control characters shown, the host's passwords and secret forms blanked."""
-    return redactor.text(redact_forms(_text(data)))
+    """Any other host text: secrets blanked, then control characters (but tab and newline) and undecodable
+    bytes shown as ``\\xNN``."""
+    return _UNSHOWN_TEXT.sub(_hex, _clean(_decode(data), redactor).replace("\\", "\\\\"))
+
+
+def clean_arg(data: bytes, redactor: Redactor) -> str:
+    """One argument of a command line, as one line."""
+    return _UNSHOWN.sub(_hex, _clean(_decode(data), redactor).replace("\\", "\\\\"))
 
 
 @dataclass(frozen=True)
@@ -161,7 +180,10 @@ class _Writer:
 
     def write(self, rel: str, data: bytes, mode: int = 0o600) -> None:
         path = self.root / rel
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        d = self.root
+        for part in Path(rel).parts[:-1]:  # each level 0700 (mkdir's parents= would use the umask)
+            d = d / part
+            d.mkdir(exist_ok=True, mode=0o700)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -204,7 +226,7 @@ def write_evidence(
                 continue
             w.write(f"{base}/{kind}.txt", clean_text(_raw(sections, f"e.{pid}.{kind}"), redactor).encode())
         cmd = _raw(sections, f"e.{pid}.cmdline")
-        args = [redactor.text(redact_forms(shown(a))) for a in cmd.removesuffix(b"\0").split(b"\0") if cmd]
+        args = [clean_arg(a, redactor) for a in cmd.removesuffix(b"\0").split(b"\0") if cmd]
         w.write(f"{base}/cmdline.txt", "".join(f"{a}\n" for a in args).encode())
         env = _raw(sections, f"e.{pid}.environ")
         text, blanked = redact_environ(env, redactor)
@@ -246,7 +268,7 @@ def write_evidence(
         ],
         "flows": [str(f) for f in unique.values()],
         "limits": limits,
-        "skipped": skipped,
+        "notes": skipped,
         "files": [{"path": f.path, "size": f.size, "sha256": f.sha256} for f in files],
     }
     data = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode()
