@@ -269,6 +269,8 @@ def _respond(
     live_refs = tuple(r for r in refs if evidence.verdicts.get(r.pid) == "ok")
     if not live_refs:
         refused(f"none of the incident's processes is live any more ({dict(evidence.verdicts)}): nothing done")
+    if action is Action.ISOLATE and options.connections_only and not evidence.flows:
+        refused("--connections-only: the processes have no connection to drop (see the evidence): nothing done")
     try:
         outcome = act(target, action, live_refs, incident_id, evidence.flows, options)
     except RespondError as exc:

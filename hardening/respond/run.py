@@ -192,6 +192,7 @@ def act(
     after = sections.text("r.after")
     if action is not Action.ISOLATE:
         return Outcome(action, _results(sections.text("r.act"), after))
+    connections_only = options.connections_only
     info: dict[str, str] = {}
     lines = []
     refused = ""
@@ -205,8 +206,10 @@ def act(
             info[key] = value
         elif key == "moved":
             info["moved"] = (info.get("moved", "") + " " + value).strip()
+    moved = set(info.get("moved", "").split())
     states = tuple(
-        ProcessResult(r.pid, "isolated" if not refused else "untouched", after=_after(after, r.pid)) for r in refs
+        ProcessResult(r.pid, _isolated(str(r.pid) in moved, refused, connections_only), after=_after(after, r.pid))
+        for r in refs
     )
     return Outcome(
         action,
@@ -216,6 +219,14 @@ def act(
         tuple(lines),
         shown(sections.text("r.rules").encode())[:4000] if not refused else "",
     )
+
+
+def _isolated(moved: bool, refused: str, connections_only: bool) -> str:
+    if refused:
+        return "untouched"
+    if connections_only:
+        return "connections dropped"
+    return "isolated" if moved else "not moved (gone or reused)"
 
 
 def _after(text: str, pid: int) -> str:
@@ -280,6 +291,8 @@ def who(target: Target) -> dict[str, str]:
     except (KeyError, OSError):
         local = str(os.getuid())
     remote = target.user or ""
+    if not remote and target.connection.value == "local":
+        remote = local  # a local connection runs as this user
     if target.become:
         remote += f" (become {target.become_user})"
     return {"local_user": local, "remote_user": remote}

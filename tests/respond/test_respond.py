@@ -401,3 +401,17 @@ def test_windows_hosts_are_refused(tmp_path):
 def test_respond_is_listed(tmp_path):
     r = subprocess.run([sys.executable, "-m", "hardening.cli", "--help"], capture_output=True, text=True, timeout=60)
     assert "respond" in r.stdout
+
+
+def test_the_host_scripts_ship_with_the_package():
+    import tomllib
+
+    root = Path(__file__).parents[2]
+    data = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    assert data["hardening.respond"] == ["*.sh"]
+    assert {p.name for p in (root / "hardening" / "respond").glob("*.sh")} == {
+        "common.sh",
+        "evidence.sh",
+        "act.sh",
+        "undo.sh",
+    }
