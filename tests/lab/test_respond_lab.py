@@ -153,6 +153,23 @@ def _kill(pids: set[int]) -> None:
             os.kill(p, 9)
 
 
+def _remove_isolation_cgroup(records: Path) -> None:
+    """After a failed test: kill what is left in an isolation cgroup and remove it (else the container's
+    own cgroup could not be removed with the lab)."""
+    for rec in records.glob("*/isolation.json"):
+        cg = Path(json.loads(rec.read_text())["cgroup_dir"])
+        if not cg.name.startswith("harden-isolate-") or not cg.is_dir():
+            continue
+        _kill({int(p) for p in (cg / "cgroup.procs").read_text().split()})
+        end = time.monotonic() + 5
+        while time.monotonic() < end:
+            try:
+                cg.rmdir()
+                break
+            except OSError:
+                time.sleep(0.1)
+
+
 def _no_secret(root: Path, *values: str) -> None:
     for f in root.rglob("*"):
         if f.is_file():
@@ -292,6 +309,7 @@ def test_isolate_process_blocks_only_the_shell_and_undo_removes_it(setup, tmp_pa
                 helper.kill()
                 helper.wait(timeout=10)
             _kill(pids)
+            _remove_isolation_cgroup(tmp_path / "respond" / "this-machine")
     log = [json.loads(line) for line in (tmp_path / "respond" / "actions.jsonl").read_text().splitlines()]
     assert [e["action"] for e in log] == ["isolate-process", "undo-isolate"], log
     assert log[0]["result"] == "done" and log[0]["isolation"]["sharing"] != "0", log[0]
