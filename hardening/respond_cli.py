@@ -35,8 +35,8 @@ from hardening.results import EXIT_BAD_INPUT, EXIT_CLEAN, EXIT_FAILING
 if TYPE_CHECKING:
     from hardening.console import Console
     from hardening.inventory import Target
-    from hardening.respond.model import ProcessRef
-    from hardening.respond.run import Live, Outcome
+    from hardening.respond.model import Action, ProcessRef
+    from hardening.respond.run import Live, Outcome, RespondOptions
 
 
 def _refuse(ui: Console, message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
@@ -157,8 +157,7 @@ def respond_cmd(
     target = _target(ui, inventory, host, vault_password_file)
     if undo_id is not None:
         _undo(ui, target, undo_id, out_dir, from_path, yes, options)
-    assert incident_id is not None and action is not None
-    _respond(ui, target, incident_id, Action(action), from_path, out_dir, max_age * 60, yes, options)
+    _respond(ui, target, incident_id or "", Action(action or ""), from_path, out_dir, max_age * 60, yes, options)
 
 
 def _confirm(yes: bool, question: str) -> str:
@@ -195,12 +194,12 @@ def _respond(
     ui: Console,
     target: Target,
     incident_id: str,
-    action: Any,
+    action: Action,
     from_path: Path | None,
     out_dir: Path | None,
     max_age: float,
     yes: bool,
-    options: Any,
+    options: RespondOptions,
 ) -> NoReturn:
     from hardening.hunt.run import write_json
     from hardening.respond.lookup import find_recorded, hunt_json_path, load_hunt
@@ -301,7 +300,7 @@ def _respond(
     sys.exit(EXIT_CLEAN if outcome.ok else EXIT_FAILING)
 
 
-def _after_hunt(target: Target, incident_id: str, options: Any) -> str:
+def _after_hunt(target: Target, incident_id: str, options: RespondOptions) -> str:
     from hardening.hunt.run import hunt_host
     from hardening.model import HostStatus
     from hardening.respond.run import find_incident
@@ -331,7 +330,13 @@ def _print_outcome(ui: Console, outcome: Outcome, after: str) -> None:
 
 
 def _undo(
-    ui: Console, target: Target, undo_id: str, out_dir: Path | None, from_path: Path | None, yes: bool, options: Any
+    ui: Console,
+    target: Target,
+    undo_id: str,
+    out_dir: Path | None,
+    from_path: Path | None,
+    yes: bool,
+    options: RespondOptions,
 ) -> NoReturn:
     from hardening.respond.lookup import hunt_json_path
     from hardening.respond.model import RespondError
