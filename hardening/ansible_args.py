@@ -30,7 +30,7 @@ import click
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: commands whose first positional argument is the inventory (``-i`` is accepted for them)
-INVENTORY_COMMANDS = frozenset({"audit", "collect", "hunt", "verify", "allowlist", "hosts"})
+INVENTORY_COMMANDS = frozenset({"audit", "collect", "hunt", "verify", "allowlist", "hosts", "respond"})
 
 
 class ArgsError(click.UsageError):

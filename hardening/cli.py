@@ -55,6 +55,7 @@ _LAZY_COMMANDS = {
     "judge": ("hardening.judge_cli", "judge_cmd"),
     "remediate": ("hardening.remediate_cli", "remediate_cmd"),
     "report": ("hardening.report_cli", "report_cmd"),
+    "respond": ("hardening.respond_cli", "respond_cmd"),
     "verify": ("hardening.hunt_cli", "verify_cmd"),
 }
 
