@@ -141,13 +141,17 @@ def banner_time(port: int) -> float:
 
 
 def container_cpu_us(container: str) -> int:
-    """``usage_usec`` of the container's cgroup (cgroup v2)."""
+    """CPU time of the container's cgroup in microseconds: ``usage_usec`` of ``cpu.stat``
+    (cgroup v2) or ``cpuacct.usage`` (v1, nanoseconds)."""
     pid = subprocess.run(
         ["podman", "inspect", "--format", "{{.State.Pid}}", container], capture_output=True, text=True, check=True
     ).stdout.strip()
-    rel = Path(f"/proc/{pid}/cgroup").read_text().strip().split("::", 1)[1]
-    stat = Path("/sys/fs/cgroup" + rel, "cpu.stat").read_text()
-    return int(re.search(r"usage_usec (\d+)", stat).group(1))  # type: ignore[union-attr]
+    paths = dict(line.split(":", 2)[1:] for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines())
+    if "" in paths and Path("/sys/fs/cgroup" + paths[""], "cpu.stat").exists():
+        stat = Path("/sys/fs/cgroup" + paths[""], "cpu.stat").read_text()
+        return int(re.search(r"usage_usec (\d+)", stat).group(1))  # type: ignore[union-attr]
+    group = next(v for k, v in paths.items() if "cpuacct" in k.split(","))
+    return int(Path("/sys/fs/cgroup/cpuacct" + group, "cpuacct.usage").read_text()) // 1000
 
 
 def harden_audit(inventory: Path, out: Path, *extra: str) -> Run:
