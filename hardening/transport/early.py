@@ -59,6 +59,8 @@ _CONNECTION_VARS = frozenset(
 )
 _SECTION = re.compile(r"^\[([^\]]+)\]\s*$")
 _MAX_BYTES = 1024 * 1024  # a larger inventory is not guessed at
+#: at most this many early handshakes (sshd's MaxStartups sheds more unauthenticated ones at once)
+MAX_EARLY = 32
 
 
 @dataclass(frozen=True)
@@ -236,7 +238,7 @@ _PENDING: dict[tuple[str, int], list[_Handshake]] = {}
 
 def start_early(inventory: Path, limit: str | None, most: int, timeout: float, known_hosts: str | None) -> int:
     """Start the early handshakes of :func:`guess_hosts`; how many were started."""
-    guesses = guess_hosts(inventory, limit, most)
+    guesses = guess_hosts(inventory, limit, min(most, MAX_EARLY))
     for guess in guesses:
         hs = _Handshake(guess, timeout, known_hosts)
         with _LOCK:
@@ -257,7 +259,8 @@ class Early:
 
 def claim(host: str, port: int, login: tuple[str, str] | None, deadline: float) -> Early | None:
     """A finished early handshake with ``host:port``, or None. One logged in as ``login`` (user,
-    key file) is taken first; waits for one in progress until ``deadline``."""
+    key file) is taken first; waits for one in progress until ``deadline``, then raises
+    ``TimeoutError`` (the host is as slow as a fresh connection would find it)."""
     with _LOCK:
         queue = _PENDING.get((host, port)) or []
         pick = next((h for h in queue if login and (h.guess.user, h.guess.key_file) == login), None)
@@ -267,7 +270,10 @@ def claim(host: str, port: int, login: tuple[str, str] | None, deadline: float) 
     if hs is None:
         return None
     hs.claimed = True
-    hs.done.wait(max(0.0, deadline - time.monotonic()))
+    if not hs.done.wait(max(0.0, deadline - time.monotonic())):
+        hs.close()
+        threading.Thread(target=_close_when_done, args=(hs,), daemon=True).start()
+        raise TimeoutError(f"no SSH handshake with {host}:{port} within the timeout")
     transport = hs.transport
     if transport is None or not transport.is_active():
         hs.close()

@@ -415,6 +415,9 @@ class SshTransport:
         login = (route.user, keys[0]) if route.user and len(keys) == 1 and not auth["password"] else None
         found = early.claim(route.host, route.port, login, deadline)
         if found is None:
+            if deadline - time.monotonic() < 1.0:
+                # the early handshake failed late (a silent server): no time left for another
+                raise TimeoutError
             return False
         transport = found.transport
         try:

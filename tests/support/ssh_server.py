@@ -101,7 +101,8 @@ class _Interface(paramiko.ServerInterface):
         if account is None or account.key is None or account.key != key:
             return paramiko.AUTH_FAILED
         self.user = username
-        self.server.logins.append(username)
+        if self.server.keep_requests:
+            self.server.logins.append(username)
         return paramiko.AUTH_SUCCESSFUL
 
     def check_auth_password(self, username: str, password: str) -> int:
@@ -109,7 +110,8 @@ class _Interface(paramiko.ServerInterface):
         if account is None or account.password != password:
             return paramiko.AUTH_FAILED
         self.user, self.password = username, password
-        self.server.logins.append(username)
+        if self.server.keep_requests:
+            self.server.logins.append(username)
         return paramiko.AUTH_SUCCESSFUL
 
     def check_channel_request(self, kind: str, chanid: int) -> int:
@@ -151,8 +153,9 @@ def _read_all(chan: paramiko.Channel, limit: int = 16 * 1024 * 1024) -> bytes:
 class SshServer:
     """Serve ``accounts`` on 127.0.0.1 (a random port) until closed."""
 
-    def __init__(self, accounts: dict[str, Account], port: int = 0) -> None:
+    def __init__(self, accounts: dict[str, Account], port: int = 0, keep_requests: bool = True) -> None:
         self.accounts = accounts
+        self.keep_requests = keep_requests  # False for benchmarks: a request holds the whole script
         self.host_key = paramiko.ECDSAKey.generate()
         self.requests: list[Request] = []
         self.logins: list[str] = []  # each successful authentication, by user
@@ -239,7 +242,8 @@ class SshServer:
         script = _read_all(chan)
         m = _NONCE.search(script)
         req = Request(iface.user, command, script, m.group(1).decode() if m else "", iface.password, become)
-        self.requests.append(req)
+        if self.keep_requests:
+            self.requests.append(req)
         reply = account.answer(req)
         chunks = [reply.stdout] if isinstance(reply.stdout, bytes) else reply.stdout
         for chunk in chunks:
@@ -369,11 +373,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--hosts", type=int, default=10)
     parser.add_argument("--size-mib", type=float, default=30)
-    shapes = ["section", "bmp", "outside", "ascii-emoji", "lines", "nft-json", "iptables"]
+    shapes = ["section", "bmp", "outside", "ascii-emoji", "lines", "nft-json", "iptables", "golden"]
     parser.add_argument("--shape", default="section", choices=shapes)
     parser.add_argument("--password", default="bench-pw")
     args = parser.parse_args()
     size = int(args.size_mib * 1024 * 1024)
+    if args.shape == "golden":
+        # The scale benchmark (bench/scale.py): each account answers a real lab host's collector
+        # output at once (accounts default, hardened, half, ufw), as many times as asked.
+        golden = {name: (GOLDEN / f"{name}.out").exists() for name in ("default", "hardened", "half", "ufw")}
+
+        def real(name: str) -> Callable[[Request], Reply]:
+            return lambda req: Reply(golden_output(req.nonce, name))
+
+        accounts = {name: Account(args.password, real(name)) for name, ok in golden.items() if ok}
+        srv = SshServer(accounts, keep_requests=False)
+        sys.stdout.write(f"{srv.port}\n{srv.known_hosts_line()}")
+        sys.stdout.flush()
+        srv.serve_forever()
+        return
 
     barrier = threading.Barrier(args.hosts)
 

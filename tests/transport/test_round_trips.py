@@ -291,3 +291,27 @@ def test_no_early_login_to_an_unknown_host_and_none_used_for_another_user(tmp_pa
         result = SshTransport(_key_target(srv, kh, path, "web2"), timeout=10).run(SCRIPT)
         assert b"hello" in result.stdout and srv.requests[-1].user == "web2"
         assert srv.logins == ["web1", "web2"]
+
+
+def test_an_early_handshake_with_a_silent_server_ends_as_a_timeout(tmp_path):
+    """A listener that accepts and never speaks: the host is reported timed out, as without early handshakes."""
+    import socket
+
+    kh = tmp_path / "kh"
+    kh.write_text("")
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    port = server.getsockname()[1]
+    inv = _inv(tmp_path, f"[x]\nsilent ansible_host=127.0.0.1 ansible_port={port} ansible_user=u\n")
+    try:
+        assert early.start_early(inv, None, 5, 3, None) == 1
+        target = Target(name="silent", connection=Connection.SSH, host="127.0.0.1", port=port, user="u",
+                        password="pw", known_hosts=str(kh))  # fmt: skip
+        started = time.monotonic()
+        with pytest.raises(TransportError) as err:
+            SshTransport(target, timeout=3).run(SCRIPT)
+        assert err.value.status is HostStatus.TIMEOUT, err.value.message
+        assert time.monotonic() - started < 6
+    finally:
+        server.close()
