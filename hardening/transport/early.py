@@ -199,6 +199,9 @@ class _Handshake:
             transport.banner_timeout = self.timeout
             prefer_known_key_type(transport, self.known_hosts, self.guess.host, self.guess.port)
             transport.start_client(timeout=self.timeout)
+            if not transport.initial_kex_done:  # start_client returns at its timeout without raising
+                transport.close()
+                return
             self.transport = transport
             self._log_in(transport)
         except Exception:  # a failed guess is only a lost head start
