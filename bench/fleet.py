@@ -20,6 +20,8 @@ that file for the model). The inventories and known_hosts then name the relay's 
 the bench first checks the link: the time to the SSH banner, direct and through the relay
 (expected: 2 RTT more, TCP handshake plus the banner).
 
+Memory at 10,000 hosts without a lab: ``bench/scale.py`` (simulated hosts answering real output).
+
 Usage (root, after ``make install``)::
 
     .venv/bin/python bench/fleet.py --hosts 40 --rounds 3 --hosts-big 1000
