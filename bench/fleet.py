@@ -210,7 +210,8 @@ def main() -> int:
     # As an installed harden has: its modules' bytecode (under PYTHONDONTWRITEBYTECODE an editable
     # checkout would otherwise recompile every module on every run, ≈ 0.3 s of CPU per start).
     root = Path(__file__).resolve().parents[1]
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(root / "hardening"), str(root / "checks")], check=False)
+    sources = [str(root / "hardening"), str(root / "checks")]
+    subprocess.run([sys.executable, "-m", "compileall", "-q", *sources], check=False)
 
     work = Path(tempfile.mkdtemp(prefix="harden-bench-"))
     print(f"# lab up (prefix {args.prefix}) in {work}", flush=True)
