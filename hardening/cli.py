@@ -14,6 +14,7 @@ import importlib
 import os
 import sys
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -161,14 +162,21 @@ def audit(
     ui = Console.for_stream(sys.stderr)
     waivers, fw = _report_inputs(ui, waivers_file, framework)
     source = AuditSource(inventory, limit, vault_password_file)
-    plan = _audit_plan(ui, source, engine, out_dir, resume_dir, retry_failed)
     kh = str(known_hosts) if known_hosts else None
+    early = _EarlyStart(forks, timeout, kh) if engine == "native" and resume_dir is None else None
+    plan = _audit_plan(ui, source, engine, out_dir, resume_dir, retry_failed, early)
     options = AuditOptions(
         forks=forks, timeout=timeout, known_hosts=kh, max_output=max_output, windows_timeout=_windows_timeout(timeout)
     )
     _warm_up_reports(formats)
-    with ui.progress(total=len(plan.targets)) as progress:
-        run = run_audit(plan, source, options, engine, lambda t: progress.host_started(t.name), progress.host_done)
+    try:
+        with ui.progress(total=len(plan.targets)) as progress:
+            run = run_audit(plan, source, options, engine, lambda t: progress.host_started(t.name), progress.host_done)
+    finally:
+        if early is not None:
+            from hardening.transport.early import close_unclaimed
+
+            close_unclaimed()
     doc = reports_after_run(run.writer, formats, fw, waivers)
     Console.for_stream(sys.stdout).summary(run.writer.hosts, run.path)  # results on stdout, progress on stderr
     write_audit_playbooks(doc, plan.out_dir)
@@ -192,17 +200,37 @@ def _report_inputs(
         sys.exit(EXIT_BAD_INPUT)
 
 
+@dataclass(frozen=True)
+class _EarlyStart:
+    """Start the first hosts' SSH handshakes while the inventory is read (hardening.transport.early)."""
+
+    forks: int
+    timeout: float
+    known_hosts: str | None
+
+
 def _audit_plan(
-    ui: Console, source: AuditSource, engine: str, out_dir: Path | None, resume_dir: Path | None, retry_failed: bool
+    ui: Console,
+    source: AuditSource,
+    engine: str,
+    out_dir: Path | None,
+    resume_dir: Path | None,
+    retry_failed: bool,
+    early: _EarlyStart | None = None,
 ) -> AuditPlan:
     """The hosts to audit and where to write (``--resume``); exit 2 on a bad inventory or options."""
     from hardening.audit_run import AuditPlanError, plan_audit
     from hardening.inventory import InventoryError, start_loading
 
     try:
-        # The inventory is read in a bounded child process; meanwhile this one loads what the audit
-        # needs (two cores: about the time the inventory takes).
+        # The inventory is read in a bounded child process; meanwhile this one starts the first
+        # hosts' SSH handshakes and loads what the audit needs (two cores: about the time the
+        # inventory takes).
         pending = start_loading(source.inventory, limit=source.limit, vault_password_file=source.vault_password_file)
+        if early is not None:
+            from hardening.transport.early import start_early
+
+            start_early(source.inventory, source.limit, early.forks, early.timeout, early.known_hosts)
         _prepare_audit(engine)
         targets = pending.result()
     except InventoryError as exc:

@@ -43,9 +43,11 @@ from hardening.cli_options import (
 from hardening.results import EXIT_BAD_INPUT, EXIT_CLEAN, EXIT_FAILING, EXIT_INCOMPLETE
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from hardening.console import Console
     from hardening.hunt.incident import Incident
-    from hardening.hunt.run import HuntRun
+    from hardening.hunt.run import HostHunt, HuntRun
     from hardening.hunt.verify import VerifyRun
 
 _TIER_STYLE = {"high": "bold red", "medium": "yellow", "low": "dim"}
@@ -327,8 +329,8 @@ def _print_hunt(ui: Console, run: HuntRun) -> None:
     incidents = sum(len(h.incidents) for h in run.hosts)
     hidden = sum(len(h.suppressed) for h in run.hosts)
     ui.info(
-        f"{len(run.hosts)} hosts, {incidents} incidents from {total} detections ({hidden} suppressed); "
-        f"results: {run.path}"
+        f"{len(run.hosts)} hosts, {incidents} incidents from {total} detections ({hidden} suppressed)"
+        f"{host_time_note(run.hosts)}; results: {run.path}"
     )
 
 
@@ -395,6 +397,22 @@ def _print_persistence(ui: Console, run: HuntRun, width: int) -> None:
                 TABLE_WIDTH * 2,
             )
         )
+
+
+def host_time_note(hosts: Sequence[HostHunt]) -> str:
+    """``, host side 92 ms per snapshot`` (the median over hosts of the collector's own run time on
+    the host per snapshot; ``host_seconds`` / ``samples`` in hunt.json), or "" when no host says.
+
+    >>> from hardening.hunt.run import HostHunt
+    >>> from hardening.model import HostStatus, Platform
+    >>> host_time_note([HostHunt("a", "a", Platform.LINUX, HostStatus.OK, samples=6, host_seconds=0.55)])
+    ', host side 92 ms per snapshot'
+    """
+    per = sorted(h.host_seconds / h.samples for h in hosts if h.host_seconds is not None and h.samples)
+    if not per:
+        return ""
+    median = per[len(per) // 2] if len(per) % 2 else (per[len(per) // 2 - 1] + per[len(per) // 2]) / 2
+    return f", host side {median * 1000:.0f} ms per snapshot" + (" (median of hosts)" if len(per) > 1 else "")
 
 
 def _print_warnings(ui: Console, run: HuntRun) -> None:

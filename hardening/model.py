@@ -159,6 +159,13 @@ class PackedFacts(Mapping[str, JSON]):
     def __init__(self, facts: Mapping[str, JSON]) -> None:
         self.text = json.dumps(dict(facts), ensure_ascii=False, separators=(",", ":"))
 
+    @classmethod
+    def of_text(cls, text: str) -> PackedFacts:
+        """Facts already held as compact JSON text (not decoded to check: the caller wrote it)."""
+        packed = cls.__new__(cls)
+        packed.text = text
+        return packed
+
     def unpack(self) -> dict[str, JSON]:
         return json.loads(self.text)  # type: ignore[no-any-return]
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from importlib import resources
@@ -27,7 +27,7 @@ from types import TracebackType
 from typing import Any
 
 from hardening import __version__
-from hardening.model import Evidence, HostResult, HostStatus, Severity, Status
+from hardening.model import Evidence, HostResult, HostStatus, PackedFacts, Severity, Status
 
 SCHEMA_ID = "harden.results/v1"
 
@@ -80,6 +80,61 @@ def document(
         "summary": summary(hosts),
         "hosts": [h.to_json() for h in hosts],
     }
+
+
+class Spill:
+    """An anonymous temporary file holding evidence for the reports after a run (see
+    :class:`SpilledEvidence`): a 10,000-host fleet's evidence (≈ 45 KB a host) stays on disk,
+    not in memory. Deleted when the last evidence that refers to it is gone."""
+
+    def __init__(self) -> None:
+        import tempfile
+
+        self._file = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the evidence in it
+        self._end = 0
+
+    def add(self, facts: Any, excerpt: str) -> SpilledEvidence:
+        """Store the facts as compact JSON text (what :class:`PackedFacts` holds) and the excerpt."""
+        text = json.dumps(facts, ensure_ascii=False, separators=(",", ":")).encode("utf-8") if facts else b""
+        raw = excerpt.encode("utf-8", "surrogatepass")
+        self._file.write(text + raw)
+        self._file.flush()
+        at, self._end = self._end, self._end + len(text) + len(raw)
+        return SpilledEvidence(self, at, len(text), len(raw))
+
+    def read(self, at: int, length: int) -> str:
+        return os.pread(self._file.fileno(), length, at).decode("utf-8", "surrogatepass")
+
+
+class SpilledEvidence(Evidence):
+    """:class:`Evidence` read from a :class:`Spill` on each access (facts as
+    :class:`PackedFacts`, never decoded here); equal to any Evidence with the same facts and excerpt."""
+
+    def __init__(self, spill: Spill, at: int, facts_len: int, excerpt_len: int) -> None:
+        object.__setattr__(self, "_where", (spill, at, facts_len, excerpt_len))
+
+    @property  # type: ignore[override]
+    def facts(self) -> Mapping[str, Any]:
+        spill, at, facts_len, _ = self._where
+        return PackedFacts.of_text(spill.read(at, facts_len)) if facts_len else {}
+
+    @property  # type: ignore[override]
+    def excerpt(self) -> str:
+        spill, at, facts_len, excerpt_len = self._where
+        return spill.read(at + facts_len, excerpt_len) if excerpt_len else ""
+
+    def packed(self) -> Evidence:
+        return self
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Evidence):
+            return NotImplemented
+        return other.facts_dict() == self.facts_dict() and other.excerpt == self.excerpt
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"SpilledEvidence(at {self._where[1]}, {self._where[2]} + {self._where[3]} bytes)"
 
 
 def slim(host: HostResult) -> HostResult:
@@ -203,6 +258,30 @@ class ResultsWriter:
         read back from the stream one host at a time, in results.json order."""
         for line in self._host_lines():
             yield HostResult.from_json(json.loads(line)).packed()
+
+    def spilled_hosts(self) -> Iterator[HostResult]:
+        """Like :meth:`packed_hosts`, but each host is the slim copy this writer already holds with
+        its evidence in a :class:`Spill` (a temporary file): the reports of a 10,000-host run hold
+        no evidence in memory, and no second copy of the hosts' messages."""
+        spill = Spill()
+        for kept, line in zip(self.hosts, self._host_lines(), strict=True):
+            raw = json.loads(line)
+            checks = raw.get("checks") or []
+            if raw.get("name") != kept.name or [c.get("id") for c in checks] != [c.id for c in kept.checks]:
+                host = HostResult.from_json(raw)  # the stream says otherwise (cannot happen): the stream wins
+            else:
+                host = kept
+                checks = checks if len(checks) == len(kept.checks) else []
+            evidence = [c.get("evidence") or {} for c in checks]
+            yield replace(
+                host,
+                checks=tuple(
+                    replace(c, evidence=spill.add(e.get("facts") or {}, e.get("excerpt") or ""))
+                    if e.get("facts") or e.get("excerpt")
+                    else c
+                    for c, e in zip(host.checks, evidence, strict=True)
+                ),
+            )
 
     def _host_lines(self) -> Iterator[str]:
         """The JSON line of each host in :attr:`hosts` order: the last parseable line per host name."""

@@ -169,5 +169,5 @@ def written_results(writer: ResultsWriter) -> ResultsDoc:
         inventory=head["inventory"],
         limit=head["limit"],
         complete=head["complete"],
-        hosts=tuple(writer.packed_hosts()),
+        hosts=tuple(writer.spilled_hosts()),
     )

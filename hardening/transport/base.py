@@ -2,9 +2,12 @@
 
 A transport opens ONE command channel to a host and feeds the collector script on its
 standard input. With ``become``, the command is a sudo wrapper that prints a random
-success marker once it runs as the target user; the script is sent only after the
-marker, and the sudo password only when sudo prints our random prompt. That keeps
-a password from ever reaching the shell as a command, and keeps it out of every log.
+success marker once it runs as the target user. With a become password, the script is
+sent only after the marker, and the password only when sudo prints our random prompt.
+That keeps a password from ever reaching the shell as a command, and keeps it out of
+every log. Without one, sudo runs non-interactively (``-n``: it fails at once where it
+would ask) and never reads standard input, so the script follows the command at once:
+no round trip waits for the marker.
 
 Example::
 
@@ -81,27 +84,37 @@ class CommandPlan:
     command: str
     success_marker: str = ""
     prompt: str = ""
+    # the script may be sent with the command (no become, or sudo -n: nothing else reads stdin)
+    pipelined: bool = True
 
     @property
     def become(self) -> bool:
         return bool(self.success_marker)
 
 
-def plan_command(become: bool, become_user: str = "root", shell: str = "/bin/sh") -> CommandPlan:
-    """``sh -s`` or, with become, a sudo wrapper around it. ``become_user`` is quoted."""
+def plan_command(
+    become: bool, become_user: str = "root", shell: str = "/bin/sh", with_password: bool = True
+) -> CommandPlan:
+    """``sh -s`` or, with become, a sudo wrapper around it. ``become_user`` is quoted.
+
+    ``with_password``: a become password is at hand, so sudo may prompt for it (``-S``; the
+    script waits for the marker). Without one, sudo must not prompt (``-n``) and the script is
+    sent with the command.
+
+    >>> plan_command(True, with_password=False).command.split()[:3]
+    ['sudo', '-H', '-n']
+    >>> plan_command(True).pipelined, plan_command(True, with_password=False).pipelined
+    (False, True)
+    """
     if not become:
         return CommandPlan(f"{shell} -s")
     token = secrets.token_hex(8)
     marker = f"HARDEN-BECOME-SUCCESS-{token}"
     prompt = f"[harden-sudo-password-{token}]"
     inner = f"echo {marker}; exec {shell} -s"
-    command = " ".join(
-        [
-            "sudo", "-H", "-S", "-p", shlex.quote(prompt), "-u", shlex.quote(become_user),
-            shell, "-c", shlex.quote(inner),
-        ]
-    )  # fmt: skip
-    return CommandPlan(command, marker, prompt)
+    how = ["-S", "-p", shlex.quote(prompt)] if with_password else ["-n"]
+    command = " ".join(["sudo", "-H", *how, "-u", shlex.quote(become_user), shell, "-c", shlex.quote(inner)])
+    return CommandPlan(command, marker, prompt, pipelined=not with_password)
 
 
 def _remaining(deadline: float) -> float:
@@ -138,7 +151,8 @@ def exchange(
     password_sent = False
     marker = plan.success_marker.encode()
     prompt = plan.prompt.encode()
-    if started:
+    sent = plan.pipelined
+    if sent:
         channel.send(script)
         channel.close_stdin()
     finished = False
@@ -159,8 +173,10 @@ def exchange(
             body.write(bytes(pre[found + len(marker) :]).lstrip(b"\r\n"))
             pre.clear()
             started = True
-            channel.send(script)
-            channel.close_stdin()
+            if not sent:
+                channel.send(script)
+                channel.close_stdin()
+                sent = True
             continue
         if bytes(err[-(len(prompt) + 256) :]).rstrip().endswith(prompt):
             if password_sent:
@@ -178,6 +194,11 @@ def exchange(
         text = text.strip()
         reason = text.splitlines()[-1] if text else "no output"
         status = HostStatus.AUTH_FAILED if "password" in text or "sudoers" in text else HostStatus.ERROR
+        if plan.pipelined and "password is required" in text:
+            # sudo -n: it would have asked for a password we do not have
+            raise TransportError(
+                HostStatus.AUTH_FAILED, "sudo asks for a password: set ansible_become_password (or allow NOPASSWD)"
+            )
         raise TransportError(status, f"become (sudo) failed: {reason}")
     stderr = bytes(err)
     if plan.become and prompt in stderr:

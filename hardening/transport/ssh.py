@@ -13,6 +13,7 @@ Example::
 from __future__ import annotations
 
 import contextlib
+import getpass
 import os
 import random
 import select
@@ -37,7 +38,7 @@ def _within(seconds: float) -> dict[str, Any]:
         "banner_timeout": seconds,
         "auth_timeout": seconds,
         "channel_timeout": seconds,
-        "transport_factory": _transport,
+        "transport_factory": ssh_transport,
     }
 
 
@@ -61,7 +62,7 @@ class _AcceptAny(paramiko.MissingHostKeyPolicy):
         return None
 
 
-def _transport(sock: Any, **kwargs: Any) -> paramiko.Transport:
+def ssh_transport(sock: Any, **kwargs: Any) -> paramiko.Transport:
     """A paramiko Transport that offers AES-GCM first (the server picks the client's first choice
     it supports): authenticated encryption in one C call per packet, where AES-CTR with HMAC costs
     a Python-level MAC check per packet. Servers without it (old dropbear) still get CTR."""
@@ -70,6 +71,69 @@ def _transport(sock: Any, **kwargs: Any) -> paramiko.Transport:
     ciphers = tuple(options.ciphers)
     options.ciphers = tuple(c for c in ciphers if "-gcm@" in c) + tuple(c for c in ciphers if "-gcm@" not in c)
     return transport
+
+
+def known_key_name(host: str, port: int) -> str:
+    """The name a host's keys have in known_hosts (as OpenSSH and paramiko write it)."""
+    return host if port == 22 else f"[{host}]:{port}"
+
+
+def prefer_known_key_type(transport: paramiko.Transport, known_hosts: str | None, host: str, port: int) -> None:
+    """Ask first for the host key type ``known_hosts`` holds for ``host:port`` (as
+    ``SSHClient.connect`` does before its key exchange), so that an early handshake
+    (:mod:`hardening.transport.early`) gets the key the check will look for."""
+    if not known_hosts or not os.path.exists(known_hosts):
+        return
+    try:
+        ours = known_hosts_keys(known_hosts).get(known_key_name(host, port))
+    except (OSError, paramiko.SSHException):
+        return
+    if not ours:
+        return
+    options = transport.get_security_options()
+    keytype = ours.keys()[0]
+    if keytype == "ssh-rsa":
+        keytype = next((t for t in ("rsa-sha2-512", "rsa-sha2-256") if t in options.key_types), keytype)
+    if keytype in options.key_types:
+        options.key_types = (keytype, *(t for t in options.key_types if t != keytype))
+
+
+def host_key_known(transport: paramiko.Transport, known_hosts: str, host: str, port: int) -> bool:
+    """The server's key (after key exchange) is the one ``known_hosts`` holds for ``host:port``."""
+    try:
+        ours = known_hosts_keys(known_hosts).get(known_key_name(host, port))
+    except (OSError, paramiko.SSHException):
+        return False
+    key = transport.get_remote_server_key()
+    return bool(ours) and ours.get(key.get_name()) == key
+
+
+def load_private_key(path: str) -> paramiko.PKey | None:
+    """An unencrypted private key file, or None (encrypted, unreadable, unknown type)."""
+    try:
+        return paramiko.PKey.from_path(path)
+    except (OSError, paramiko.SSHException, ValueError, TypeError):
+        return None
+
+
+class _EarlyMismatch(Exception):
+    """An early handshake got a host key of another type than known_hosts holds: connect afresh."""
+
+
+def _adopt(client: paramiko.SSHClient, transport: paramiko.Transport, host: str, port: int) -> None:
+    """Make the early ``transport`` (key exchange done) ``client``'s, checking the host key
+    exactly as ``SSHClient.connect`` does after its own key exchange: an unknown key goes to the
+    client's policy, a changed one raises ``BadHostKeyException``."""
+    name = known_key_name(host, port)
+    server_key = transport.get_remote_server_key()
+    ours = client._host_keys.get(name)
+    if ours is not None and server_key.get_name() not in ours:
+        raise _EarlyMismatch(name)
+    client._transport = transport
+    if ours is None:
+        client._policy.missing_host_key(client, name, server_key)
+    elif ours[server_key.get_name()] != server_key:
+        raise paramiko.BadHostKeyException(host, server_key, ours[server_key.get_name()])
 
 
 class _DroppedBeforeBanner(TransportError):
@@ -174,6 +238,29 @@ class _ParamikoChannel:
             self._chan.close()
 
 
+_REFUSED = "cannot start the collector: the server refused the command"
+
+
+def exec_without_waiting(chan: paramiko.Channel, command: str) -> None:
+    """Ask the server to run ``command`` on ``chan`` (``want_reply``, like ``exec_command``) but
+    do not wait for its answer: the script follows at once, as OpenSSH's client sends stdin
+    without waiting. A refusal closes the channel (paramiko's ``_request_failed``), which ends
+    the read with no exit status; :func:`exec_refused` says so afterwards."""
+    m = paramiko.Message()
+    m.add_byte(paramiko.common.cMSG_CHANNEL_REQUEST)
+    m.add_int(chan.remote_chanid)
+    m.add_string("exec")
+    m.add_boolean(True)
+    m.add_string(command)
+    chan._event_pending()
+    chan.transport._send_user_message(m)
+
+
+def exec_refused(chan: paramiko.Channel) -> bool:
+    """The server answered :func:`exec_without_waiting`'s request with a failure (or closed)."""
+    return chan.event.is_set() and not chan.event_ready
+
+
 def default_known_hosts() -> str:
     return str(Path("~/.ssh/known_hosts").expanduser())
 
@@ -189,6 +276,7 @@ class SshTransport:
         self.max_output = max_output
         self.known_hosts = known_hosts or target.known_hosts or default_known_hosts()
         self._jumps: list[paramiko.SSHClient] = []  # jump host connections, closed with the target's
+        self._early_channel: paramiko.Channel | None = None  # opened by an early login
 
     def _client(self) -> paramiko.SSHClient:
         client = paramiko.SSHClient()
@@ -268,18 +356,16 @@ class SshTransport:
             esc(route.user),
             esc(", ".join(keys) if keys else "password" if t.password else "agent or default"),
         )
+        auth = {
+            "username": route.user,
+            "password": t.password,
+            "key_filename": keys,
+            "look_for_keys": keys is None and t.password is None,
+            "allow_agent": t.password is None,
+        }
         try:
-            client.connect(
-                hostname=route.host,
-                port=route.port,
-                username=route.user,
-                password=t.password,
-                key_filename=keys,
-                look_for_keys=keys is None and t.password is None,
-                allow_agent=t.password is None,
-                sock=sock,
-                **_within(left),
-            )
+            if sock is not None or not self._authenticate_early(client, route, auth, deadline, left):
+                client.connect(hostname=route.host, port=route.port, sock=sock, **auth, **_within(left))
         except UnknownHostKey as exc:
             raise TransportError(HostStatus.AUTH_FAILED, f"host key verification failed: {exc}") from None
         except paramiko.BadHostKeyException as exc:
@@ -316,6 +402,52 @@ class SshTransport:
             )
             error = _DroppedBeforeBanner if dropped else TransportError
             raise error(HostStatus.UNREACHABLE, f"cannot connect to {where}: {exc.strerror or exc}") from None
+
+    def _authenticate_early(
+        self, client: paramiko.SSHClient, route: SshRoute, auth: dict[str, Any], deadline: float, left: float
+    ) -> bool:
+        """Authenticate over an early handshake with this route, if there is one (see
+        :mod:`hardening.transport.early`); False: there is none, connect afresh."""
+        from hardening.transport import early
+
+        keys = auth["key_filename"] or []
+        keys = [keys] if isinstance(keys, str) else list(keys)
+        login = (route.user, keys[0]) if route.user and len(keys) == 1 and not auth["password"] else None
+        found = early.claim(route.host, route.port, login, deadline)
+        if found is None:
+            if deadline - time.monotonic() < 1.0:
+                # the early handshake failed late (a silent server): no time left for another
+                raise TimeoutError
+            return False
+        transport = found.transport
+        try:
+            _adopt(client, transport, route.host, route.port)
+        except _EarlyMismatch:
+            transport.close()
+            return False
+        except BaseException:
+            transport.close()
+            raise
+        transport.auth_timeout = left
+        transport.channel_timeout = left
+        if login is not None and found.login == login and transport.is_authenticated():
+            self._early_channel = found.channel
+            vlog(3, "%s: logged in early (host key checked again now)", esc(self.target.name, 80))
+            return True
+        if transport.is_authenticated():  # as someone else: not ours to use
+            transport.close()
+            return False
+        client._auth(
+            auth["username"] or getpass.getuser(),
+            auth["password"],
+            None,
+            keys,
+            auth["allow_agent"],
+            auth["look_for_keys"],
+            None,
+        )
+        vlog(3, "%s: authenticated over the early handshake", esc(self.target.name, 80))
+        return True
 
     # Connections dropped before the server's banner are tried again, this many times in all.
     ATTEMPTS = 4
@@ -357,7 +489,9 @@ class SshTransport:
             transport = client.get_transport()
             if transport is None:
                 raise TransportError(HostStatus.ERROR, "SSH transport closed after connecting")
-            plan = plan_command(self.target.become, self.target.become_user)
+            plan = plan_command(
+                self.target.become, self.target.become_user, with_password=bool(self.target.become_password)
+            )
             if verbosity() >= 3:
                 key = transport.get_remote_server_key()
                 vlog(
@@ -371,8 +505,11 @@ class SshTransport:
                     esc(plan.command),
                 )
             try:
-                chan = transport.open_session(timeout=max(0.1, deadline - time.monotonic()))
-                chan.exec_command(plan.command)
+                chan = self._early_channel
+                if chan is None or chan.closed:
+                    chan = transport.open_session(timeout=max(0.1, deadline - time.monotonic()))
+                self._early_channel = None
+                exec_without_waiting(chan, plan.command)
             except (paramiko.SSHException, OSError) as exc:
                 raise TransportError(HostStatus.ERROR, f"cannot start the collector: {exc}") from None
             channel = _ParamikoChannel(chan)
@@ -386,6 +523,8 @@ class SshTransport:
                     max_output=self.max_output,
                     secrets=(self.target.password, self.target.become_password),
                 )
+                if exec_refused(chan):
+                    raise TransportError(HostStatus.ERROR, _REFUSED)
                 vlog(
                     3,
                     "%s: %d bytes of output, %d of stderr, exit %s",
@@ -396,6 +535,8 @@ class SshTransport:
                 )
                 return result
             except (paramiko.SSHException, OSError, EOFError) as exc:
+                if exec_refused(chan):
+                    raise TransportError(HostStatus.ERROR, _REFUSED) from None
                 raise TransportError(HostStatus.ERROR, f"connection lost while collecting: {exc}") from None
             finally:
                 channel.close()

@@ -119,3 +119,26 @@ def test_packed_facts_behave_as_the_mapping_they_hold():
     ev = Evidence(facts, "x").packed()
     assert ev.facts_dict() == facts and ev.to_json() == {"facts": facts, "excerpt": "x"}
     assert Evidence().packed() == Evidence()
+
+
+def test_evidence_after_a_run_is_spilled_to_a_file_not_held_in_memory(tmp_path):
+    """The reports after an audit hold each check's evidence as a place in a temporary file:
+    read back equal (facts, excerpt, surrogates included), the hosts' other fields shared with the writer."""
+    from hardening.report.document import written_results
+    from hardening.results import SpilledEvidence
+
+    hosts = [_host(s, f"{s}-{i}") for i, s in enumerate(["default", "ufw"])]
+    w = ResultsWriter(tmp_path / "run", inventory="inv.ini")
+    for h in hosts:
+        w.add(h)
+    w.complete = True
+    w.close()
+    doc = written_results(w)
+    spilled = [c.evidence for h in doc.hosts for c in h.checks if c.evidence.facts or c.evidence.excerpt]
+    assert spilled and all(isinstance(e, SpilledEvidence) for e in spilled)
+    assert "_where" in vars(spilled[0]) and "excerpt" not in vars(spilled[0])  # nothing but the place
+    for got, want in zip(doc.hosts, hosts, strict=True):
+        assert [c.evidence for c in got.checks] == [c.evidence for c in want.checks]
+        assert [c.evidence.facts_dict() for c in got.checks] == [dict(c.evidence.facts) for c in want.checks]
+        kept = next(k for k in w.hosts if k.name == got.name)
+        assert all(a.message is b.message for a, b in zip(got.checks, kept.checks, strict=True))

@@ -6,7 +6,10 @@ harden's transport expects of a real host, and whatever the behaviour adds:
 * password authentication (the host sees the SSH password: :attr:`Request.ssh_password`);
 * one exec channel; a ``sudo -S -p PROMPT ... sh -c 'echo MARKER; exec /bin/sh -s'`` command is
   played as sudo: the prompt on stderr, the password read from stdin
-  (:attr:`Request.become_password`), then the marker, or the behaviour's refusal;
+  (:attr:`Request.become_password`), then the marker, or the behaviour's refusal; ``sudo -n``
+  (no password to give) prints the marker at once, or ``sudo: a password is required``
+  when the account asks for one (``refuse_become``);
+* an account with ``refuse_exec`` answers the exec request with a failure;
 * the script on stdin until EOF; its nonce (line ``HN=<nonce>``) is handed to the behaviour,
   which answers with stdout (bytes, or an iterable of bytes for large answers), stderr and an
   exit status.
@@ -71,6 +74,9 @@ class Account:
     # Played as sudo: given the become password, what to print on stderr before exiting 1
     # (None: accept it, print the success marker and run the script).
     refuse_become: Callable[[str], bytes] | None = None
+    refuse_exec: bool = False
+    # public key authentication too, with this key (its private half is the client's)
+    key: paramiko.PKey | None = None
 
 
 @dataclass
@@ -87,19 +93,34 @@ class _Interface(paramiko.ServerInterface):
         self.password = ""
 
     def get_allowed_auths(self, username: str) -> str:
-        return "password"
+        account = self.server.accounts.get(username)
+        return "password,publickey" if account is not None and account.key is not None else "password"
+
+    def check_auth_publickey(self, username: str, key: paramiko.PKey) -> int:
+        account = self.server.accounts.get(username)
+        if account is None or account.key is None or account.key != key:
+            return paramiko.AUTH_FAILED
+        self.user = username
+        if self.server.keep_requests:
+            self.server.logins.append(username)
+        return paramiko.AUTH_SUCCESSFUL
 
     def check_auth_password(self, username: str, password: str) -> int:
         account = self.server.accounts.get(username)
         if account is None or account.password != password:
             return paramiko.AUTH_FAILED
         self.user, self.password = username, password
+        if self.server.keep_requests:
+            self.server.logins.append(username)
         return paramiko.AUTH_SUCCESSFUL
 
     def check_channel_request(self, kind: str, chanid: int) -> int:
         return paramiko.OPEN_SUCCEEDED if kind == "session" else paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
 
     def check_channel_exec_request(self, channel: paramiko.Channel, command: bytes) -> bool:
+        account = self.server.accounts.get(self.user)
+        if account is not None and account.refuse_exec:
+            return False
         self.session.command = command.decode("utf-8", "replace")
         self.session.exec_requested.set()
         return True
@@ -132,10 +153,12 @@ def _read_all(chan: paramiko.Channel, limit: int = 16 * 1024 * 1024) -> bytes:
 class SshServer:
     """Serve ``accounts`` on 127.0.0.1 (a random port) until closed."""
 
-    def __init__(self, accounts: dict[str, Account], port: int = 0) -> None:
+    def __init__(self, accounts: dict[str, Account], port: int = 0, keep_requests: bool = True) -> None:
         self.accounts = accounts
+        self.keep_requests = keep_requests  # False for benchmarks: a request holds the whole script
         self.host_key = paramiko.ECDSAKey.generate()
         self.requests: list[Request] = []
+        self.logins: list[str] = []  # each successful authentication, by user
         self._sock = socket.socket()
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind(("127.0.0.1", port))
@@ -198,7 +221,14 @@ class SshServer:
     def _run(self, chan: paramiko.Channel, iface: _Interface, command: str) -> None:
         account = self.accounts[iface.user]
         become = None
-        if command.startswith("sudo "):
+        if command.startswith("sudo ") and "-n" in shlex.split(command)[:3]:
+            if account.refuse_become is not None:
+                chan.sendall_stderr(b"sudo: a password is required\n")
+                chan.send_exit_status(1)
+                return
+            marker = _MARKER.search(command)
+            chan.sendall((marker.group() if marker else "").encode() + b"\n")
+        elif command.startswith("sudo "):
             words = shlex.split(command)
             prompt = words[words.index("-p") + 1]
             marker = _MARKER.search(command)
@@ -212,7 +242,8 @@ class SshServer:
         script = _read_all(chan)
         m = _NONCE.search(script)
         req = Request(iface.user, command, script, m.group(1).decode() if m else "", iface.password, become)
-        self.requests.append(req)
+        if self.keep_requests:
+            self.requests.append(req)
         reply = account.answer(req)
         chunks = [reply.stdout] if isinstance(reply.stdout, bytes) else reply.stdout
         for chunk in chunks:
@@ -342,11 +373,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--hosts", type=int, default=10)
     parser.add_argument("--size-mib", type=float, default=30)
-    shapes = ["section", "bmp", "outside", "ascii-emoji", "lines", "nft-json", "iptables"]
+    shapes = ["section", "bmp", "outside", "ascii-emoji", "lines", "nft-json", "iptables", "golden"]
     parser.add_argument("--shape", default="section", choices=shapes)
     parser.add_argument("--password", default="bench-pw")
     args = parser.parse_args()
     size = int(args.size_mib * 1024 * 1024)
+    if args.shape == "golden":
+        # The scale benchmark (bench/scale.py): each account answers a real lab host's collector
+        # output at once (accounts default, hardened, half, ufw), as many times as asked.
+        golden = {name: (GOLDEN / f"{name}.out").exists() for name in ("default", "hardened", "half", "ufw")}
+
+        def real(name: str) -> Callable[[Request], Reply]:
+            return lambda req: Reply(golden_output(req.nonce, name))
+
+        accounts = {name: Account(args.password, real(name)) for name, ok in golden.items() if ok}
+        srv = SshServer(accounts, keep_requests=False)
+        sys.stdout.write(f"{srv.port}\n{srv.known_hosts_line()}")
+        sys.stdout.flush()
+        srv.serve_forever()
+        return
 
     barrier = threading.Barrier(args.hosts)
 
