@@ -62,7 +62,9 @@ _DOWNLOADERS = frozenset({"curl", "wget", "fetch", "tftp", "ftp"})
 _B64_TOOLS = frozenset({"base64", "openssl", "base32", "xxd", "uudecode"})
 # Filters that turn a stored text into another (reversed, translated, decompressed): piped into a
 # shell, what runs is not the text a reader sees.
-_TRANSFORMS = frozenset({"rev", "tr", "zcat", "gunzip", "gzip", "bzcat", "bzip2", "xzcat", "xz", "unxz", "zstdcat", "zstd"})
+_TRANSFORMS = frozenset(
+    {"rev", "tr", "zcat", "gunzip", "gzip", "bzcat", "bzip2", "xzcat", "xz", "unxz", "zstdcat", "zstd"}
+)
 # Programs that run their argument words as shell code (eval), or a file as a script (. / source).
 _EVALS = frozenset({"eval"})
 _SOURCES = frozenset({".", "source"})

@@ -22,6 +22,8 @@ if [ "${HS:-0}" = 0 ]; then
     _h_file hunt.p.t0 /proc/uptime
     if find /proc/self/ -maxdepth 0 -printf '' >/dev/null 2>&1; then _hpgnu=1; else _hpgnu=; fi
     if grep -I -q x /dev/null 2>/dev/null || [ $? -eq 1 ]; then _hpbin=-I; else _hpbin=-H; fi
+    # a FIFO or device put in a file's place between the listing and the read is skipped (GNU grep)
+    if grep -D skip -q x /dev/null 2>/dev/null || [ $? -eq 1 ]; then _hpdev="-D skip"; else _hpdev=; fi
     # The homes of /etc/passwd's users (existing directories, each once), root's first.
     _hp_homes() {
         {
@@ -70,14 +72,20 @@ if [ "${HS:-0}" = 0 ]; then
         if [ -n "$_hpgnu" ]; then
             # over $HPS bytes: listed, not read (the parser says so)
             find -L "$@" -maxdepth 0 -type f -size -$((HPS + 1))c >"$HT/pr" 2>/dev/null
-            set --
-            while IFS= read -r _hf; do set -- "$@" "$_hf"; done <"$HT/pr"
+        else
+            for _hf in "$@"; do [ -f "$_hf" ] && printf '%s\n' "$_hf"; done >"$HT/pr"
         fi
+        # only regular files (a symlink to a FIFO, a device or a loop is listed, never read)
+        set --
+        while IFS= read -r _hf; do set -- "$@" "$_hf"; done <"$HT/pr"
         [ "$#" -gt 0 ] || return 0
         _hpcap=$HPK
         [ "$_hpleft" -lt "$_hpcap" ] && _hpcap=$_hpleft
         [ "$_hpcap" -gt 0 ] || { echo "harden: capped: the persistence byte budget ($HPT) is spent" >&2 && return 0; }
-        grep "$_hpbin" -H -n -m "$HPL" $_hpv -E "$_hpre" -- "$@" | cut -c "1-$HPW" | head -c "$_hpcap" >"$HT/pg"
+        # a line over $HPW bytes keeps its start and its end (a payload after padding stays seen)
+        grep "$_hpbin" $_hpdev -H -n -m "$HPL" $_hpv -E "$_hpre" -- "$@" |
+            LC_ALL=C awk -v w="$HPW" '{ if (length($0) > w) print substr($0, 1, w / 2) " [...] " substr($0, length($0) - w / 2 + 1); else print }' |
+            head -c "$_hpcap" >"$HT/pg"
         set -- $(wc -c <"$HT/pg")
         cat "$HT/pg"
         _hpleft=$((_hpleft - ${1:-0}))
@@ -111,23 +119,28 @@ if [ "${HS:-0}" = 0 ]; then
     _hp_add "$HR"/var/spool/cron/atjobs/* "$HR"/var/spool/at/* "$HR"/var/spool/at/spool/*
     _hp_area at '^[[:space:]]*([A-Za-z_][A-Za-z0-9_]*=.*; export [A-Za-z_][A-Za-z0-9_]*|#.*|[[:space:]]*|umask [0-7]*|cd .*\|\| \{)$' -v
     # systemd units, timers, drop-ins (system and user, every unit directory), generators.
-    for _hd in /etc/systemd/system /run/systemd/system /usr/local/lib/systemd/system /usr/lib/systemd/system \
+    # (systemd.unit(5)'s unit search path: the control, attached and transient directories too.)
+    for _hd in /etc/systemd/system.control /run/systemd/system.control /run/systemd/transient \
+        /etc/systemd/system.attached /run/systemd/system.attached \
+        /etc/systemd/system /run/systemd/system /usr/local/lib/systemd/system /usr/lib/systemd/system \
         /lib/systemd/system /run/systemd/generator /run/systemd/generator.early /run/systemd/generator.late \
-        /etc/systemd/user /usr/lib/systemd/user /lib/systemd/user; do
+        /etc/systemd/user.control /etc/systemd/user /etc/xdg/systemd/user /usr/local/lib/systemd/user \
+        /usr/local/share/systemd/user /usr/share/systemd/user /usr/lib/systemd/user /lib/systemd/user; do
         [ -d "$HR$_hd" ] || continue
         [ "$_hd" != /lib/systemd/system ] || [ ! "$HR/lib/systemd/system" -ef "$HR/usr/lib/systemd/system" ] || continue
         [ "$_hd" != /lib/systemd/user ] || [ ! "$HR/lib/systemd/user" -ef "$HR/usr/lib/systemd/user" ] || continue
         _hp_add "$HR$_hd"/* "$HR$_hd"/*.wants/* "$HR$_hd"/*.requires/* "$HR$_hd"/*.d/*.conf
     done
     while IFS= read -r _hh; do
-        _hp_add "$_hh"/.config/systemd/user/* "$_hh"/.config/systemd/user/*.wants/* \
-            "$_hh"/.config/systemd/user/*.d/*.conf
+        for _hd in .config/systemd/user .config/systemd/user.control .local/share/systemd/user; do
+            _hp_add "$_hh/$_hd"/* "$_hh/$_hd"/*.wants/* "$_hh/$_hd"/*.d/*.conf
+        done
     done <"$HT/phomes"
     for _hd in /etc/systemd/system-generators /usr/local/lib/systemd/system-generators \
         /usr/lib/systemd/system-generators /etc/systemd/user-generators /usr/lib/systemd/user-generators; do
         _hp_add "$HR$_hd"/*
     done
-    _hp_area systemd '^[[:space:]]*(Exec[A-Za-z]*|On[A-Za-z]*Sec|OnCalendar|Unit|#!.*|[^#[:space:]].*(/dev/tcp|/dev/udp|/tmp/|/dev/shm/|base64|nc |socat|mkfifo).*)[[:space:]]*(=|$)'
+    _hp_area systemd '^[[:space:]]*(Exec[A-Za-z]*|On[A-Za-z]*Sec|OnCalendar|Unit|Environment[A-Za-z]*|#!.*|.*\\|[^#[:space:]].*(/dev/tcp|/dev/udp|/tmp/|/dev/shm/|base64|nc |socat|mkfifo).*)[[:space:]]*(=|$)'
     # rc.local and SysV init scripts.
     _hp_add "$HR/etc/rc.local" "$HR/etc/rc.d/rc.local" "$HR"/etc/init.d/* "$HR"/etc/rc.d/init.d/*
     _hp_area init "$_HPCODE"
@@ -137,8 +150,10 @@ if [ "${HS:-0}" = 0 ]; then
     while IFS= read -r _hh; do
         _hp_add "$_hh/.bashrc" "$_hh/.profile" "$_hh/.bash_profile" "$_hh/.bash_login" "$_hh/.bash_logout" \
             "$_hh/.zshrc" "$_hh/.zprofile" "$_hh/.zshenv" "$_hh/.zlogin" "$_hh/.cshrc" "$_hh/.tcshrc" \
-            "$_hh/.kshrc" "$_hh/.mkshrc" "$_hh/.config/fish/config.fish"
+            "$_hh/.kshrc" "$_hh/.mkshrc" "$_hh/.config/fish/config.fish" "$_hh"/.config/autostart/*.desktop
     done <"$HT/phomes"
+    # XDG autostart (a desktop session runs each Exec= at login).
+    _hp_add "$HR"/etc/xdg/autostart/*.desktop
     _hp_area shell "$_HPCODE"
     # authorized_keys: every home's, and those AuthorizedKeysFile names (%h %u %% expanded).
     _hpakf=$(grep -h -i -E '^[[:space:]]*AuthorizedKeysFile[[:space:]]' "$HR/etc/ssh/sshd_config" \

