@@ -316,7 +316,10 @@ def observe_ssh_keys(view: HostView) -> dict[str, str] | None:
             continue
         names = ",".join(sorted({n for n, _ in key.options}))
         values = " ".join(f'{n}="{mask_secrets(v)}"' if v is not None else n for n, v in key.options)
-        k = _clip(f"{user} {key.keytype} {key.fingerprint}" + (f" [{names}]" if names else ""))
+        # the option values (masked) are part of the key through a digest: a from= widened or a
+        # command= replaced on a known key is new
+        tag = hashlib.sha256(values.encode("utf-8", "surrogateescape")).hexdigest()[:8] if values else ""
+        k = _clip(f"{user} {key.keytype} {key.fingerprint}" + (f" [{names}]#{tag}" if names else ""))
         desc = f"{user}: {key.keytype} {key.fingerprint} {key.comment}".rstrip()
         out[k] = _clip(desc + (f" options {values}" if values else ""))
     return out
@@ -364,9 +367,11 @@ _CRONTAB = re.compile(r"/etc/crontab\Z|/etc/cron\.d/[^/]+\Z|/var/spool/cron/(cro
 def observe_persistence(view: HostView) -> dict[str, str] | None:
     """Every rated persistence entry (:mod:`hardening.hunt.persistence`: low and above; package-owned
     ordinary files are only counted there), keyed by kind, path and a digest of the lines that rated
-    it: a new entry, or a changed one, is new. Not read whole this time: None (nothing learned)."""
+    it: a new entry, or a changed one, is new. Not read at all: None. Read in part (a cap hit, an
+    odd file name): what was read is compared and learned (nothing is ever learned as gone), so a
+    planted odd name cannot switch this category off."""
     p = view.persistence
-    if p is None or not p.read or not p.complete:
+    if p is None or not p.read:
         return None
     out: dict[str, str] = {}
     for f in p.findings:
@@ -406,7 +411,15 @@ def drift_warnings(sections: Sections) -> list[str]:
         if links:
             out.append(f"drift: {len(links)} {what} files are symlinks, not read (e.g. {_clip(links[0])})")
         if any(kind == "cap" for kind, _ in _records(sec.text)):
-            out.append(f"drift: more {what} files than the collector reads: some are not in the baseline")
+            out.append(
+                f"drift: more {what} files (or passwd users) than the collector reads: some are not in the baseline"
+            )
+        more = [rest for kind, rest in _records(sec.text) if kind == "more"]
+        if more:
+            out.append(
+                f"drift: {len(more)} {what} files have more lines or bytes than the collector reads: "
+                f"their later lines are not compared (e.g. {_clip(more[0])})"
+            )
         if len(sec.text.encode("utf-8", "surrogateescape")) >= 4194304 - 1:
             out.append(f"drift: {name} hit the 4 MiB cap: some {what} lines are not in the baseline")
     return out
