@@ -74,6 +74,7 @@ _LOADER_VARS = re.compile(r"^(LD_PRELOAD|LD_LIBRARY_PATH|LD_AUDIT)=(.*)$")
 _INTERACTIVE_REDIRECT = re.compile(
     r"\b(?:ba|da|z|k|mk|a)?sh\s+(?:-[A-Za-z]*i[A-Za-z]*\s+)+[^;|]*?(?:>&|&>|<>)[^;|]*?(?:0<&|0>&|<&)\s*\d"
 )
+_IFS = re.compile(r"\$\{IFS[^}]{0,16}\}|\$IFS\b")
 _ANSI_C = re.compile(r"\$'((?:[^'\\]|\\.)*)'", re.DOTALL)
 _ANSI_ESC = re.compile(r"\\(x[0-9A-Fa-f]{1,2}|u[0-9A-Fa-f]{1,4}|U[0-9A-Fa-f]{1,8}|[0-7]{1,3}|c.|.)", re.DOTALL)
 _ANSI_SIMPLE = {"n": "\n", "t": "\t", "r": "\r", "a": "\a", "b": "\b", "e": "\x1b", "E": "\x1b", "f": "\f", "v": "\v"}
@@ -331,7 +332,7 @@ def judge(text: str, depth: int = 0) -> list[tuple[Tier, str]]:
     """Why ``text`` (a command line, a script line) looks like a reverse-shell payload, strongest
     first; [] when nothing does. Decoded base64 is judged too (its reasons say so). Quoting is
     undone first as the shell would (``/d''ev/tcp``, ``$'\\x2f'dev/tcp``)."""
-    text = ansi_c(text[:MAX_TEXT])
+    text = _IFS.sub(" ", ansi_c(text[:MAX_TEXT]))  # ${IFS} splits words as a space does
     out: list[tuple[Tier, str]] = []
     m = _DEV_NET.search(text)
     if m is None:

