@@ -197,3 +197,16 @@ def test_console_escapes_bidi_and_zero_width_characters():
     from hardening.console import safe
 
     assert safe("/etc/cron.d/x\u202ehs.kcab\u200b\x1b[2J") == "/etc/cron.d/x\\u202ehs.kcab\\u200b\\x1b[2J"
+
+
+def test_a_symlinked_web_root_and_a_symlinked_page_are_read(tmp_path):
+    root = tmp_path / "r"
+    _tree(root, {"data/www/up.php": "<?php system($_GET['c']); ?>\n", "data/www/ok.php": "<?php echo 1; ?>\n"})
+    (root / "var").mkdir()
+    (root / "var/www").symlink_to(root / "data/www")
+    (root / "dev/shm").mkdir(parents=True)
+    (root / "dev/shm/.x.php").write_text("<?php eval($_POST['x']); ?>\n")
+    (root / "data/www/img.php").symlink_to(root / "dev/shm/.x.php")
+    found = {f.entry.path: f for f in parse_persistence(run_piece(root)).findings}
+    assert found[f"{root}/var/www/up.php"].tier is Tier.HIGH
+    assert found[f"{root}/var/www/img.php"].tier is Tier.HIGH
