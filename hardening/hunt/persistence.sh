@@ -140,7 +140,7 @@ if [ "${HS:-0}" = 0 ]; then
         /usr/lib/systemd/system-generators /etc/systemd/user-generators /usr/lib/systemd/user-generators; do
         _hp_add "$HR$_hd"/*
     done
-    _hp_area systemd '^[[:space:]]*(Exec[A-Za-z]*|On[A-Za-z]*Sec|OnCalendar|Unit|Environment[A-Za-z]*|#!.*|.*\\|[^#[:space:]].*(/dev/tcp|/dev/udp|/tmp/|/dev/shm/|base64|nc |socat|mkfifo).*)[[:space:]]*(=|$)'
+    _hp_area systemd '^[[:space:]]*(Exec[A-Za-z]*|On[A-Za-z]*Sec|OnCalendar|Unit|EnvironmentFile|Environment[[:space:]]*=.*LD_[A-Z_]*=.*|#!.*|.*\\|[^#[:space:]].*(/dev/tcp|/dev/udp|/tmp/|/dev/shm/|base64|nc |socat|mkfifo).*)[[:space:]]*(=|$)'
     # rc.local and SysV init scripts.
     _hp_add "$HR/etc/rc.local" "$HR/etc/rc.d/rc.local" "$HR"/etc/init.d/* "$HR"/etc/rc.d/init.d/*
     _hp_area init "$_HPCODE"
