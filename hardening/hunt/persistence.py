@@ -358,9 +358,9 @@ def _score_keys(entry: Entry) -> tuple[Tier | None, list[str], list[tuple[int, s
                 elif not _FORCED_OK.search(value.strip()):
                     tier = Tier.MEDIUM
                     reasons.append(f"line {n}: command={value[:120]!r} is no known forced command (rrsync, sftp, git)")
-            elif opt == "environment" and ("LD_PRELOAD" in value.upper() or "LD_LIBRARY_PATH" in value.upper()):
-                tier = Tier.MEDIUM
-                reasons.append(f"line {n}: environment={value[:120]!r} loads libraries into the session")
+            elif opt == "environment" and (loaded := pipe_env([value])):
+                tier = loaded[0][0]
+                reasons += [f"line {n}: environment= {why} (into the session)" for _, why in loaded]
             if tier is not None:
                 best = tier if best is None or tier.rank > best.rank else best
                 if len(hits) < MAX_LINES:

@@ -181,7 +181,8 @@ if [ "${HS:-0}" = 0 ]; then
         done <"$HT/ppw"
         ;;
     esac
-    _hp_area keys '(^|[,[:space:]])(command|environment)='
+    # (sshd matches option names without regard to case: COMMAND= is command=)
+    _hp_area keys '(^|[,[:space:]])([Cc][Oo][Mm][Mm][Aa][Nn][Dd]|[Ee][Nn][Vv][Ii][Rr][Oo][Nn][Mm][Ee][Nn][Tt])='
     # ld.so.preload, and the libraries it names (listed for their ownership).
     _hp_add "$HR/etc/ld.so.preload"
     for _hk in $(grep -s -v '^[[:space:]]*#' "$HR/etc/ld.so.preload" | tr ':' ' ' | head -c 65536); do

