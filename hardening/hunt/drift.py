@@ -388,7 +388,10 @@ def observe_persistence(view: HostView) -> dict[str, str] | None:
         e = f.entry
         if view.platform is Platform.LINUX and _CRONTAB.match(e.path):
             continue  # line by line in ``cron`` (package-owned crontabs too): one new line, one item
-        digest = hashlib.sha256("\n".join(t for _, t in e.lines).encode("utf-8", "replace")).hexdigest()[:12]
+        # the evidence lines (at most 3) and every reason (one per rated line, all lines): a payload
+        # added to a file that already shows 3 rated lines still changes the key
+        rated = "\n".join([t for _, t in e.lines] + list(f.reasons))
+        digest = hashlib.sha256(rated.encode("utf-8", "replace")).hexdigest()[:12]
         first = mask_secrets(" ".join(e.lines[0][1].split())) if e.lines else ""
         tier = f.tier.value if f.tier is not None else "info"
         out[_key(f"{e.kind} {e.path} #{digest}")] = _clip(f"{tier} {e.kind} {e.path}" + (f": {first}" if first else ""))

