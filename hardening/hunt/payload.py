@@ -34,12 +34,12 @@ _DEV_NET = re.compile(r"/dev/(tcp|udp)/[^/\s\"'`;|&<>]+/\d{1,5}")
 _SOCKET = re.compile(
     r"socket\.socket|socket\(|fsockopen|TCPSocket|IO::Socket|Socket\.tcp|net\.connect|createConnection|"
     r"new\s+Socket\b|Net\.Sockets\.TCPClient|socket\.connect|stream_socket_client|/inet[46]?/tcp/|"
-    r"require\s*\(?\s*['\"](?:socket|net)['\"]|\bztcp\b",
+    r"require\s*\(?\s*['\"](?:socket|net)['\"]|\bztcp\b|create_connection",
     re.IGNORECASE,
 )
 _EXECS = re.compile(
     r"dup2|pty\.spawn|subprocess|child_process|spawn\(|exec\(|execv|system\(|popen|proc_open|"
-    r"\b(?:system|exec)\s*\$|\b(?:ba|da|z|k)?sh\s*[<>]&\s*\$|/bin/(?:ba|da|z|k)?sh\b|cmd\.exe|\bexec\s+\d*[<>]|sh\s+-i|IO\.popen|Process\.Start|os\.execute",
+    r"\b(?:system|exec)\s*\$|`[^`]*\b(?:ba|da|z|k)?sh\b|\b(?:ba|da|z|k)?sh\s*[<>]&\s*\$|/bin/(?:ba|da|z|k)?sh\b|cmd\.exe|\bexec\s+\d*[<>]|sh\s+-i|IO\.popen|Process\.Start|os\.execute",
     re.IGNORECASE,
 )
 _PS_B64_EXEC = re.compile(r"FromBase64String", re.IGNORECASE)
@@ -74,6 +74,12 @@ _LOADER_VARS = re.compile(r"^(LD_PRELOAD|LD_LIBRARY_PATH|LD_AUDIT)=(.*)$")
 _INTERACTIVE_REDIRECT = re.compile(
     r"\b(?:ba|da|z|k|mk|a)?sh\s+(?:-[A-Za-z]*i[A-Za-z]*\s+)+[^;|]*?(?:>&|&>|<>)[^;|]*?(?:0<&|0>&|<&)\s*\d"
 )
+# String literals of inline interpreter code: what os.system("...") or exec("...") would run.
+_LITERALS = re.compile(r"'((?:[^'\\]|\\.){4,})'|\"((?:[^\"\\]|\\.){4,})\"")
+_PRINTF_ESC = re.compile(r"\\(?:([0-7]{1,3})|x([0-9A-Fa-f]{1,2}))")
+_SUBST_DOWNLOAD = re.compile(r"^\s*(?:\$\(|`)\s*(curl|wget|fetch|tftp)\b")
+_SUBST = re.compile(r"^\s*(?:\$\((.*)\)|`(.*)`)\s*$", re.DOTALL)
+_SSH_TUNNEL = frozenset({"ssh", "autossh", "dbclient", "plink"})
 _IFS = re.compile(r"\$\{IFS[^}]{0,16}\}|\$IFS\b")
 _ANSI_C = re.compile(r"\$'((?:[^'\\]|\\.)*)'", re.DOTALL)
 _ANSI_ESC = re.compile(r"\\(x[0-9A-Fa-f]{1,2}|u[0-9A-Fa-f]{1,4}|U[0-9A-Fa-f]{1,8}|[0-7]{1,3}|c.|.)", re.DOTALL)
@@ -265,8 +271,13 @@ def _judge_pipeline(pipe: list[list[str]], depth: int, out: list[tuple[Tier, str
                 out.append((Tier.MEDIUM, f"runs netcat-like {name}"))
         elif k == "shell":
             code = _shell_code(argv)
+            if code is not None and (m := _SUBST_DOWNLOAD.match(code)):
+                out.append((Tier.MEDIUM, f"a {_base(prog)} runs what {m.group(1)} downloads (command substitution)"))
             if code is not None and depth < MAX_DEPTH:
                 out.extend(judge(code, depth + 1))
+                printed = _printed(code)
+                if printed:
+                    out.extend(judge(printed, depth + 1))
         elif k == "interpreter":
             code = _inline_code(proc)
             if code is not None:
@@ -276,7 +287,13 @@ def _judge_pipeline(pipe: list[list[str]], depth: int, out: list[tuple[Tier, str
                     out.append((Tier.MEDIUM, f"{_base(prog)} one-liner opens a socket"))
                 if depth < MAX_DEPTH:
                     out.extend(judge(code, depth + 1))
+                    for lit in _LITERALS.finditer(code[:MAX_TEXT]):
+                        out.extend(judge(lit.group(1) or lit.group(2), depth + 1))
         base = _base(prog)
+        if base in _SSH_TUNNEL and any(a.startswith("-") and not a.startswith("--") and "R" in a for a in argv[1:]):
+            out.append((Tier.MEDIUM, f"{base} opens a reverse tunnel (-R): a port of another host reaches this one"))
+        if base in _EVALS and depth < MAX_DEPTH and (m := _SUBST_DOWNLOAD.match(" ".join(argv[1:]))):
+            out.append((Tier.MEDIUM, f"eval runs what {m.group(1)} downloads (command substitution)"))
         decodes = base in _B64_TOOLS and any(a in ("-d", "--decode", "-D", "-base64", "-r") for a in argv[1:])
         if decodes and nxt in ("shell", "interpreter"):
             out.append((Tier.HIGH, f"a base64-decoded payload piped into a {nxt}"))
@@ -286,6 +303,25 @@ def _judge_pipeline(pipe: list[list[str]], depth: int, out: list[tuple[Tier, str
             out.append((Tier.MEDIUM, f"downloads with {base} and pipes it into a {nxt}"))
         if mkfifo and k in ("netcat", "shell") and len(argvs) > 1:
             out.append((Tier.HIGH, "a named pipe (mkfifo) joins a shell and a netcat-like"))
+
+
+def _printed(code: str) -> str:
+    """What ``$(printf X)`` / ``$(echo X)`` (or backquotes) prints, when that is the whole of a
+    shell's code ("" otherwise): the shell then runs X."""
+    m = _SUBST.match(code)
+    if not m:
+        return ""
+    cmds = [command_argv(c) for p in pipelines(m.group(1) or m.group(2) or "") for c in p]
+    if len(cmds) == 1 and cmds[0] and _base(cmds[0][0]) in ("printf", "echo"):
+        args = cmds[0][1:]
+        while args and _base(cmds[0][0]) == "echo" and re.fullmatch(r"-[neE]+", args[0]):
+            args = args[1:]  # echo's own options, before the text
+        return " ".join(args)
+    return ""
+
+
+def _printf_char(m: re.Match[str]) -> str:
+    return chr(int(m.group(1), 8) & 0xFF) if m.group(1) else chr(int(m.group(2), 16))
 
 
 def _script_arg(argv: list[str]) -> str:
@@ -354,6 +390,9 @@ def judge(text: str, depth: int = 0) -> list[tuple[Tier, str]]:
         if n >= MAX_SEGMENTS:
             break
         _judge_pipeline(pipe, depth, out)
+    if depth < MAX_DEPTH and "printf" in text and _PRINTF_ESC.search(text):
+        # printf '\156\143 -e ...' builds the command it prints: judge what it prints
+        out.extend(judge(_PRINTF_ESC.sub(_printf_char, text), depth + 1))
     if depth < MAX_DEPTH:
         for decoded in _decodes(text):
             for tier, why in judge(decoded, depth + 1):

