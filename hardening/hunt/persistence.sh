@@ -218,9 +218,9 @@ if [ "${HS:-0}" = 0 ]; then
             [ -d "$_hd" ] && set -- "$@" "$_hd"
         done
         [ "$#" -gt 0 ] || return 0
-        # -H: a web root that is a symlink (/var/www -> /data/www) is followed, nothing below it; a
+        # -H (GNU find): a web root that is a symlink (/var/www -> /data/www) is followed, nothing below it; a
         # page that is a symlink is listed (a web server follows it: judged by its target)
-        find -H "$@" -maxdepth 12 \( -type f -o -type l \) \( -name '*.php' -o -name '*.php[3-8]' -o -name '*.phtml' -o -name '*.phar' \
+        find ${_hpgnu:+-H} "$@" -maxdepth 12 \( -type f -o -type l \) \( -name '*.php' -o -name '*.php[3-8]' -o -name '*.phtml' -o -name '*.phar' \
             -o -name '*.jsp' -o -name '*.jspx' -o -name '*.asp' -o -name '*.aspx' -o -name '*.ashx' \) \
             2>/dev/null | head -n $((HPF + 1))
     }
