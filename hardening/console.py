@@ -39,12 +39,17 @@ _STATUS_STYLE = {
 _HOST_STYLE = {HostStatus.OK: "green"}
 
 
-_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
+# C0/C1 controls, and the invisible format characters that reorder or hide text on a terminal
+# (bidirectional overrides and isolates, zero-width characters, the BOM): a host-chosen file name
+# cannot make "/etc/cron.d/x<RLO>hs.kcab" read as something else.
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 
 
 def _escape(m: re.Match[str]) -> str:
     ch = m.group()
-    return "\\n" if ch == "\n" else f"\\x{ord(ch):02x}"
+    if ch == "\n":
+        return "\\n"
+    return f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}"
 
 
 def safe(text: str, limit: int = 300) -> str:

@@ -12,13 +12,32 @@ import hashlib
 import re
 from dataclasses import dataclass
 
+# A masked value ends where the shell's word ends: an unquoted ; | & < > ( ) or backquote is an
+# operator, never part of a password (so "PASSWORD=x;nc ..." keeps the command in sight).
+_W = r"[^\s;|&<>()`]+"
 _SECRET = re.compile(
     r"(?i)((?<![a-z])(?:pass(?:word|wd|phrase)?|pwd|secret|token|api[_-]?key|auth|credential)[\w.-]*\s*[=:]\s*)"
-    r"(\"[^\"]*\"|'[^']*'|\S+)"
+    r"(\"[^\"]*\"|'[^']*'|" + _W + ")"
 )
-_DASH_P = re.compile(r"(?<=\s)(-p|--password=)(\S+)")
-_SECRET_OPTION = re.compile(r"(?i)(?<=\s)(--?(?:pass(?:word|wd|phrase)?|token|secret|api[_-]?key|auth)[\w-]*\s+)(\S+)")
+_DASH_P = re.compile(r"(?<=\s)(-p|--password=)(" + _W + ")")
+_SECRET_OPTION = re.compile(
+    r"(?i)(?<=\s)(--?(?:pass(?:word|wd|phrase)?|token|secret|api[_-]?key|auth)[\w-]*\s+)(" + _W + ")"
+)
 _URL_CRED = re.compile(r"(://[^/\s:@]+:)[^/\s@]+@")
+# An environment variable named for a secret (PGPASSWORD=, MYSQL_PWD=, AWS_SESSION_TOKEN=).
+_ENV_SECRET = re.compile(
+    r"(\b[A-Z0-9_]*(?:PASS|PWD|SECRET|TOKEN|APIKEY|API_KEY|CRED)[A-Z0-9_]*=)(\"[^\"]*\"|'[^']*'|" + _W + ")"
+)
+# user:password after curl/wget's -u/--user, an HTTP Authorization scheme's credentials.
+_USER_PASS = re.compile(r"(?<=\s)((?:-u|--user|--proxy-user)(?:\s+|=)['\"]?[^\s:'\"]+:)([^\s'\"]+)")
+_AUTH_SCHEME = re.compile(r"(?i)\b((?:bearer|basic|digest)\s+)([A-Za-z0-9._~+/=-]{6,})")
+# Tools whose password option has no "pass" in its name (sshpass -p, redis-cli -a, ldapsearch -w,
+# openssl -k / -pass pass:X, smbclient -U user%X), and a password piped into sudo -S.
+_TOOL_PASS = re.compile(
+    r"((?:\bsshpass\s+-p\s*|\bredis-cli\b[^;|&\n]*?\s-a\s+|\bldap\w*\b[^;|&\n]*?\s-w\s+|"
+    r"\bopenssl\b[^;|&\n]*?\s-k\s+|\bpass:|\s-U\s+[^\s%]+%))(" + _W + ")"
+)
+_SUDO_S = re.compile(r"(\becho\s+)(['\"]?[^|;&\s]+['\"]?)(?=\s*\|\s*sudo\s+(?:-\w+\s+)*-\w*S)")
 
 
 def mask_secrets(text: str) -> str:
@@ -30,6 +49,8 @@ def mask_secrets(text: str) -> str:
     >>> mask_secrets("rotate --token abc --verbose")
     'rotate --token ******** --verbose'
     """
+    for rule in (_ENV_SECRET, _USER_PASS, _AUTH_SCHEME, _TOOL_PASS, _SUDO_S):
+        text = rule.sub(lambda m: m.group(1) + "********", text)
     text = _SECRET.sub(lambda m: m.group(1) + "********", text)
     text = _DASH_P.sub(lambda m: m.group(1) + "********", text)
     text = _SECRET_OPTION.sub(lambda m: m.group(1) + "********", text)

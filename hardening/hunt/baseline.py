@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -124,13 +125,20 @@ def load(directory: Path, host: str) -> Baseline | None:
     symlink, too big, unreadable)."""
     path = directory / file_name(host)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        # O_NONBLOCK: a FIFO in its place never blocks the open; only a regular file is read
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise BaselineError(f"{path}: {exc.strerror or exc}") from exc
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise BaselineError(f"{path}: not a regular file")
     with os.fdopen(fd, "rb") as fh:
-        data = fh.read(MAX_FILE + 1)
+        try:
+            data = fh.read(MAX_FILE + 1)
+        except OSError as exc:
+            raise BaselineError(f"{path}: {exc.strerror or exc}") from exc
     if len(data) > MAX_FILE:
         raise BaselineError(f"{path}: larger than {MAX_FILE >> 20} MiB")
     try:

@@ -107,6 +107,16 @@ def _clip(text: str) -> str:
     return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 3] + "..."
 
 
+def _key(text: str) -> str:
+    """A key, at most :data:`MAX_TEXT` characters: a longer one keeps its start and a digest of the
+    whole (two long lines that differ only past the cut stay two keys: an appended payload is new)."""
+    text = text.replace("\n", "?").replace("\0", "?")
+    if len(text) <= MAX_TEXT:
+        return text
+    digest = hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+    return text[: MAX_TEXT - 17] + "... #" + digest
+
+
 def exe_of(proc: Process) -> str:
     """The executable path for a key (`` (deleted)`` dropped: an upgraded binary is the same
     program); ``[comm]`` when the exe is unknown (a kernel thread, or not readable)."""
@@ -205,7 +215,7 @@ def observe_listen(view: HostView) -> dict[str, Item]:
             sites = {("(no process seen)", ns_where.get(sock.netns, "") if sock.netns != snap.netns else "")}
         owners = frozenset(key_of(p.pid, p.start_time) for p in procs)
         for exe, where in sites:
-            key = _clip(f"{sock.proto} {addr}:{sock.local.port} {exe}{where}")
+            key = _key(f"{sock.proto} {addr}:{sock.local.port} {exe}{where}")
             out[key] = Item(_clip(f"{exe} listens on {sock.proto} {addr}:{sock.local.port}{where}"), owners)
     return out
 
@@ -223,7 +233,7 @@ def observe_pairs(view: HostView) -> dict[str, Item]:
         if parent is None:
             continue
         where = where_of(proc, snap.netns, own)
-        key = _clip(f"{exe_of(parent)} > {exe_of(proc)}{where}")
+        key = _key(f"{exe_of(parent)} > {exe_of(proc)}{where}")
         old = out.get(key)
         owners = frozenset({key_of(proc.pid, proc.start_time)}) | (old.owners if old else frozenset())
         out[key] = Item(_clip(f"{exe_of(parent)} started {exe_of(proc)}{where}"), owners)
@@ -252,7 +262,7 @@ def observe_outbound(view: HostView) -> dict[str, Item]:
             rport = "ephemeral" if eph[0] <= sock.remote.port <= eph[1] else str(sock.remote.port)
             where = where_of(proc, snap.netns, own)
             dest = f"{sock.proto} {_addr(sock.remote.address)}:{rport}"
-            key = _clip(f"{exe_of(proc)} -> {dest}{where}")
+            key = _key(f"{exe_of(proc)} -> {dest}{where}")
             old = out.get(key)
             owners = frozenset({key_of(proc.pid, proc.start_time)}) | (old.owners if old else frozenset())
             out[key] = Item(_clip(f"{exe_of(proc)} connected to {dest}{where}"), owners)
@@ -278,7 +288,7 @@ def observe_users(view: HostView) -> dict[str, str] | None:
         if len(parts) < 7 or not parts[0] or (uid := parse_uint(parts[2])) is None:
             continue
         name, home, shell = parts[0], parts[5], parts[6]
-        out[_clip(f"{name} uid={uid} shell={shell}")] = _clip(f"user {name} (uid {uid}, home {home}, shell {shell})")
+        out[_key(f"{name} uid={uid} shell={shell}")] = _clip(f"user {name} (uid {uid}, home {home}, shell {shell})")
     return out
 
 
@@ -316,7 +326,10 @@ def observe_ssh_keys(view: HostView) -> dict[str, str] | None:
             continue
         names = ",".join(sorted({n for n, _ in key.options}))
         values = " ".join(f'{n}="{mask_secrets(v)}"' if v is not None else n for n, v in key.options)
-        k = _clip(f"{user} {key.keytype} {key.fingerprint}" + (f" [{names}]" if names else ""))
+        # the option values (masked) are part of the key through a digest: a from= widened or a
+        # command= replaced on a known key is new
+        tag = hashlib.sha256(values.encode("utf-8", "surrogateescape")).hexdigest()[:8] if values else ""
+        k = _key(f"{user} {key.keytype} {key.fingerprint}" + (f" [{names}]#{tag}" if names else ""))
         desc = f"{user}: {key.keytype} {key.fingerprint} {key.comment}".rstrip()
         out[k] = _clip(desc + (f" options {values}" if values else ""))
     return out
@@ -336,7 +349,7 @@ def observe_cron(view: HostView) -> dict[str, str] | None:
             path = rest
         elif kind == "C" and path:
             line = mask_secrets(" ".join(rest.split()))
-            out[_clip(f"{path}: {line}")] = _clip(f"cron entry in {path}: {line}")
+            out[_key(f"{path}: {line}")] = _clip(f"cron entry in {path}: {line}")
     return out
 
 
@@ -364,21 +377,24 @@ _CRONTAB = re.compile(r"/etc/crontab\Z|/etc/cron\.d/[^/]+\Z|/var/spool/cron/(cro
 def observe_persistence(view: HostView) -> dict[str, str] | None:
     """Every rated persistence entry (:mod:`hardening.hunt.persistence`: low and above; package-owned
     ordinary files are only counted there), keyed by kind, path and a digest of the lines that rated
-    it: a new entry, or a changed one, is new. Not read whole this time: None (nothing learned)."""
+    it: a new entry, or a changed one, is new. Not read at all: None. Read in part (a cap hit, an
+    odd file name): what was read is compared and learned (nothing is ever learned as gone), so a
+    planted odd name cannot switch this category off."""
     p = view.persistence
-    if p is None or not p.read or not p.complete:
+    if p is None or not p.read:
         return None
     out: dict[str, str] = {}
     for f in p.findings:
         e = f.entry
         if view.platform is Platform.LINUX and _CRONTAB.match(e.path):
             continue  # line by line in ``cron`` (package-owned crontabs too): one new line, one item
-        digest = hashlib.sha256("\n".join(t for _, t in e.lines).encode("utf-8", "replace")).hexdigest()[:12]
+        # the evidence lines (at most 3) and every reason (one per rated line, all lines): a payload
+        # added to a file that already shows 3 rated lines still changes the key
+        rated = "\n".join([t for _, t in e.lines] + list(f.reasons))
+        digest = hashlib.sha256(rated.encode("utf-8", "replace")).hexdigest()[:12]
         first = mask_secrets(" ".join(e.lines[0][1].split())) if e.lines else ""
         tier = f.tier.value if f.tier is not None else "info"
-        out[_clip(f"{e.kind} {e.path} #{digest}")] = _clip(
-            f"{tier} {e.kind} {e.path}" + (f": {first}" if first else "")
-        )
+        out[_key(f"{e.kind} {e.path} #{digest}")] = _clip(f"{tier} {e.kind} {e.path}" + (f": {first}" if first else ""))
     return out
 
 
@@ -406,7 +422,15 @@ def drift_warnings(sections: Sections) -> list[str]:
         if links:
             out.append(f"drift: {len(links)} {what} files are symlinks, not read (e.g. {_clip(links[0])})")
         if any(kind == "cap" for kind, _ in _records(sec.text)):
-            out.append(f"drift: more {what} files than the collector reads: some are not in the baseline")
+            out.append(
+                f"drift: more {what} files (or passwd users) than the collector reads: some are not in the baseline"
+            )
+        more = [rest for kind, rest in _records(sec.text) if kind == "more"]
+        if more:
+            out.append(
+                f"drift: {len(more)} {what} files have more lines or bytes than the collector reads: "
+                f"their later lines are not compared (e.g. {_clip(more[0])})"
+            )
         if len(sec.text.encode("utf-8", "surrogateescape")) >= 4194304 - 1:
             out.append(f"drift: {name} hit the 4 MiB cap: some {what} lines are not in the baseline")
     return out

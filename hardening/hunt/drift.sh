@@ -11,8 +11,15 @@
 HDU=4096
 HDF=512
 HDL=512
-# "K<TAB>line" for the first $HDL lines of $1 (a last line without a newline too).
-_hd_lines() { head -n "$HDL" "$1" 2>/dev/null | awk -v p="$2" '{ print p "\t" $0 }'; }
+HDB=1048576
+# "P<TAB>line" (P: $2) for the first $HDL lines of $1 that are not empty or a comment (a last line
+# without a newline too), from its first $HDB bytes (a huge one-line file never fills awk's memory);
+# "more<TAB>path" when the file has more (padding with comments cannot push a line out unseen).
+_hd_lines() {
+    head -c "$HDB" "$1" 2>/dev/null | grep -v -E '^[[:space:]]*(#|$)' |
+        awk -v p="$2" -v m="$HDL" -v f="$1" 'NR <= m { print p "\t" $0 } NR == m + 1 { print "more\t" f }'
+    [ "$(wc -c <"$1" 2>/dev/null || echo 0)" -le "$HDB" ] || printf 'more\t%s\n' "$1"
+}
 _hd_file() {
     case $2 in *"$_h_nl"* | *"	"*) return 0 ;; esac
     if [ -L "$2" ]; then
@@ -23,6 +30,7 @@ _hd_file() {
     fi
 }
 _hunt_drift_keys() {
+    [ "$(wc -l </etc/passwd 2>/dev/null || echo 0)" -le "$HDU" ] || printf 'cap\t%s\n' "$HDU"
     head -n "$HDU" /etc/passwd 2>/dev/null | while IFS=: read -r _hdu _hdx _hdi _hdg _hdc _hdh _hds; do
         case $_hdh in /*) ;; *) continue ;; esac
         [ -e "$_hdh/.ssh/authorized_keys" ] || [ -e "$_hdh/.ssh/authorized_keys2" ] ||
@@ -48,7 +56,7 @@ _hunt_drift_cron() {
             continue
         fi
         printf 'F\t%s\n' "$_hdf"
-        head -n "$HDL" "$_hdf" 2>/dev/null | grep -v -E '^[[:space:]]*(#|$)' | awk '{ print "C\t" $0 }'
+        _hd_lines "$_hdf" C
     done | head -c "$HK"
 }
 if [ "${HS:-0}" = 0 ]; then

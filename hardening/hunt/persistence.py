@@ -28,13 +28,14 @@ Example::
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from hardening.facts.sections import Sections, iter_lines, parse_uint
 from hardening.hunt.authkeys import key_options, mask_secrets
 from hardening.hunt.model import Tier
-from hardening.hunt.payload import judge, unusual
+from hardening.hunt.payload import judge, pipe_env, unusual
 
 # Areas in the collector's order, and the kind each reports as.
 AREAS: Mapping[str, str] = {
@@ -52,7 +53,12 @@ _TYPES = {"f": "file", "l": "symlink", "regular file": "file", "regular empty fi
 _CRON_SCHEDULE = re.compile(r"^\s*(?:@\w+|(?:\S+\s+){4}\S+)\s+")
 _ENV_LINE = re.compile(r"^\s*[A-Za-z_][A-Za-z0-9_]*\s*=")
 _SYSTEMD_EXEC = re.compile(r"^\s*Exec[A-Za-z]*\s*=\s*[-@:+!|]*(.*)$")
-_UDEV_RUN = re.compile(r"\b(?:RUN|PROGRAM|IMPORT\{program\})\s*\+?=\s*\"((?:[^\"\\]|\\.)*)\"")
+_UDEV_RUN = re.compile(
+    r"\b(?:RUN(?:\{program\})?|PROGRAM|IMPORT\{program\})\s*[+:]?=\s*\"((?:[^\"\\]|\\.)*)\""
+)  # udev(7): RUN{program}+= is RUN+=; RUN{builtin} runs no program
+_SYSTEMD_ENV = re.compile(r"^\s*Environment\s*=\s*(.*)$")
+_SYSTEMD_ENV_FILE = re.compile(r"^\s*EnvironmentFile\s*=\s*-?\s*(\S+)")
+_DESKTOP_EXEC = re.compile(r"^\s*(?:Exec|TryExec)\s*=\s*(.*)$")
 # Forced commands that restrict a key to one service (rsync, sftp, git, backups) or refuse logins.
 _FORCED_OK = re.compile(
     r"^(?:\S*/)?(?:rrsync|rsync\s+--server|internal-sftp|sftp-server|git-shell|gitolite-shell|gitlab-shell|"
@@ -72,6 +78,7 @@ _WEB_INPUT = re.compile(
 _WEB_OBFUSCATED = re.compile(r"\b(?:eval|assert)\s*\(\s*(?:base64_decode|gzinflate|gzuncompress|str_rot13)\s*\(", re.I)
 _EXEC_ON_VAR = re.compile(r"\b(?:system|exec|shell_exec|passthru|popen|proc_open|eval|assert)\s*\(\s*\$", re.I)
 _SUDO_TMP = re.compile(r"(?:^|[\s:,=)!])((?:/tmp|/var/tmp|/dev/shm)/[^\s,]+)")
+_SUDO_INCLUDE = re.compile(r"^\s*[#@]include(?:dir)?\s+(\S+)")
 _SUDO_PRELOAD = re.compile(r"^\s*Defaults\b.*env_keep.*\bLD_(?:PRELOAD|LIBRARY_PATH)\b")
 _SYSTEM_DIRS = ("/etc/", "/usr/", "/lib/", "/run/", "/var/spool/")
 _USRMERGE = ("/lib/", "/bin/", "/sbin/")
@@ -229,15 +236,18 @@ def _link_target(info: FileInfo) -> str:
 
 def _command_of(area: str, path: str, text: str) -> str:
     """The part of a line that runs something: a crontab's command, a unit's Exec value, udev RUN."""
-    table = path.startswith(("/etc/cron.d/", "/var/spool/cron/")) or path == "/etc/crontab"
+    table = "/etc/cron.d/" in path or "/var/spool/cron/" in path or path.endswith("/etc/crontab")  # ($HR)
     if area == "cron" and table and not _ENV_LINE.match(text) and (m := _CRON_SCHEDULE.match(text)):
         rest = text[m.end() :]
-        if path.startswith("/var/spool/cron/"):
+        if "/var/spool/cron/" in path:
             return rest  # a user's crontab has no user field
         return rest.split(None, 1)[1] if len(rest.split(None, 1)) > 1 else ""
     if area == "systemd":
         m = _SYSTEMD_EXEC.match(text)
         return m.group(1) if m else text
+    if area == "shell" and path.endswith(".desktop"):
+        m = _DESKTOP_EXEC.match(text)
+        return m.group(1) if m else ""
     if area == "udev":
         return " ; ".join(v.replace('\\"', '"') for v in _UDEV_RUN.findall(text)) or ""
     return text
@@ -249,13 +259,16 @@ def _score_lines(entry: Entry, area: str) -> tuple[Tier | None, list[str], list[
     reasons: list[str] = []
     hits: list[tuple[int, str]] = []
     hint = ""
-    for n, text in entry.lines:
+    for n, text in _joined(entry, area):
         command = _command_of(area, entry.path, text)
         found = judge(command) if command else []
         if area == "sudoers":
             found += _sudoers(text)
         if area == "systemd" and not _SYSTEMD_EXEC.match(text) and not text.startswith("#!"):
             found = [f for f in found if f[0] is Tier.HIGH]  # On*=, Unit=: only a payload matters
+            found += _systemd_env(text)
+        if area == "systemd" and text.rstrip().endswith("\\") and entry.packaged != "yes":
+            found.append((Tier.MEDIUM, "its command continues on a line that was not read (a backslash continuation)"))
         for tier, why in found:
             if best is None or tier.rank > best.rank:
                 best = tier
@@ -283,6 +296,41 @@ def _score_lines(entry: Entry, area: str) -> tuple[Tier | None, list[str], list[
     return best, reasons, hits
 
 
+def _joined(entry: Entry, area: str) -> list[tuple[int, str]]:
+    """A unit's lines with backslash continuations joined as systemd reads them (systemd.syntax(7):
+    the backslash and newline become a space) when the next line was read too."""
+    if area != "systemd":
+        return list(entry.lines)
+    out: list[tuple[int, str]] = []
+    last = -1
+    for n, text in entry.lines:
+        if out and n == last + 1 and out[-1][1].rstrip().endswith("\\"):
+            out[-1] = (out[-1][0], out[-1][1].rstrip()[:-1] + " " + text)
+        else:
+            out.append((n, text))
+        last = n
+    return out
+
+
+def _systemd_env(text: str) -> list[tuple[Tier, str]]:
+    """``Environment=LD_PRELOAD=...`` (every program of the unit loads that library) and an
+    ``EnvironmentFile=`` in a world-writable temporary directory (anyone sets the unit's variables)."""
+    m = _SYSTEMD_ENV.match(text)
+    if m:
+        return pipe_env(_env_words(m.group(1)))
+    m = _SYSTEMD_ENV_FILE.match(text)
+    if m and m.group(1).startswith(("/tmp/", "/var/tmp/", "/dev/shm/")):
+        return [(Tier.HIGH, f"reads its environment from {m.group(1)} (a world-writable temporary directory)")]
+    return []
+
+
+def _env_words(value: str) -> list[str]:
+    try:
+        return shlex.split(value)
+    except ValueError:
+        return value.split()
+
+
 def _sudoers(text: str) -> list[tuple[Tier, str]]:
     """A sudoers rule that lets a program in a temporary directory run as another user, or keeps
     LD_PRELOAD (every sudo command then loads the caller's library)."""
@@ -290,6 +338,9 @@ def _sudoers(text: str) -> list[tuple[Tier, str]]:
         (Tier.HIGH, f"a sudo rule runs {m.group(1)} (a world-writable temporary directory)")
         for m in _SUDO_TMP.finditer(text)
     ][:1]
+    inc = _SUDO_INCLUDE.match(text)
+    if inc and not inc.group(1).startswith(("/etc/sudoers", "/etc/sudo")):
+        out.append((Tier.MEDIUM, f"sudoers includes {inc.group(1)}, outside /etc (rules kept out of sight)"))
     if _SUDO_PRELOAD.search(text):
         out.append((Tier.MEDIUM, "sudo keeps LD_PRELOAD/LD_LIBRARY_PATH from the caller's environment"))
     return out
@@ -311,9 +362,9 @@ def _score_keys(entry: Entry) -> tuple[Tier | None, list[str], list[tuple[int, s
                 elif not _FORCED_OK.search(value.strip()):
                     tier = Tier.MEDIUM
                     reasons.append(f"line {n}: command={value[:120]!r} is no known forced command (rrsync, sftp, git)")
-            elif opt == "environment" and ("LD_PRELOAD" in value.upper() or "LD_LIBRARY_PATH" in value.upper()):
-                tier = Tier.MEDIUM
-                reasons.append(f"line {n}: environment={value[:120]!r} loads libraries into the session")
+            elif opt == "environment" and (loaded := pipe_env([value])):
+                tier = loaded[0][0]
+                reasons += [f"line {n}: environment= {why} (into the session)" for _, why in loaded]
             if tier is not None:
                 best = tier if best is None or tier.rank > best.rank else best
                 if len(hits) < MAX_LINES:
@@ -380,8 +431,17 @@ def score_entry(entry: Entry, area: str, owned: dict[str, str] | None = None) ->
     if target.startswith(("/tmp/", "/var/tmp/", "/dev/shm/")):
         tier = Tier.HIGH
         reasons.append(f"it is a symlink to {target}, in a world-writable temporary directory")
-    kept = tuple((n, t[:MAX_TEXT]) for n, t in hits)
+    kept = tuple((n, _evidence(t)) for n, t in hits)
     return _finding(entry, kept, tier, reasons)
+
+
+def _evidence(text: str) -> str:
+    """A line as evidence, at most :data:`MAX_TEXT` characters: its start and its end (a payload
+    after padding stays in sight)."""
+    if len(text) <= MAX_TEXT:
+        return text
+    half = (MAX_TEXT - 7) // 2
+    return text[:half] + " [...] " + text[-half:]
 
 
 def _finding(entry: Entry, lines: tuple[tuple[int, str], ...], tier: Tier | None, reasons: list[str]) -> Finding:
@@ -409,6 +469,13 @@ def parse_persistence(sections: Sections, users: Mapping[int, str] | None = None
             continue
         files, capped = parse_files(sec.text)
         infos[area] = files
+        garbled = sum(1 for ln in iter_lines(sec.text) if ln.strip()) - len(files) - (capped is not None)
+        if garbled > 0:
+            complete = False
+            warnings.append(
+                f"persistence: {area}: {garbled} listing lines could not be read (a symlink target with a tab "
+                "or a newline?): those files were not examined"
+            )
         order += [f.path for f in files]
         if capped is not None or len(sec.text.encode()) >= HPK - 1:
             complete = False
@@ -565,7 +632,7 @@ def score_windows(entry: Entry) -> Finding:
         reasons.append("starts at every logon (startup folder)")
     if best is not None and not hits:
         hits = list(entry.lines[:MAX_LINES])
-    kept = tuple((n, t[:MAX_TEXT]) for n, t in hits)
+    kept = tuple((n, _evidence(t)) for n, t in hits)
     return _finding(entry, kept, best, reasons)
 
 

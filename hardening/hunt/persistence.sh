@@ -22,6 +22,8 @@ if [ "${HS:-0}" = 0 ]; then
     _h_file hunt.p.t0 /proc/uptime
     if find /proc/self/ -maxdepth 0 -printf '' >/dev/null 2>&1; then _hpgnu=1; else _hpgnu=; fi
     if grep -I -q x /dev/null 2>/dev/null || [ $? -eq 1 ]; then _hpbin=-I; else _hpbin=-H; fi
+    # a FIFO or device put in a file's place between the listing and the read is skipped (GNU grep)
+    if grep -D skip -q x /dev/null 2>/dev/null || [ $? -eq 1 ]; then _hpdev="-D skip"; else _hpdev=; fi
     # The homes of /etc/passwd's users (existing directories, each once), root's first.
     _hp_homes() {
         {
@@ -70,14 +72,20 @@ if [ "${HS:-0}" = 0 ]; then
         if [ -n "$_hpgnu" ]; then
             # over $HPS bytes: listed, not read (the parser says so)
             find -L "$@" -maxdepth 0 -type f -size -$((HPS + 1))c >"$HT/pr" 2>/dev/null
-            set --
-            while IFS= read -r _hf; do set -- "$@" "$_hf"; done <"$HT/pr"
+        else
+            for _hf in "$@"; do [ -f "$_hf" ] && printf '%s\n' "$_hf"; done >"$HT/pr"
         fi
+        # only regular files (a symlink to a FIFO, a device or a loop is listed, never read)
+        set --
+        while IFS= read -r _hf; do set -- "$@" "$_hf"; done <"$HT/pr"
         [ "$#" -gt 0 ] || return 0
         _hpcap=$HPK
         [ "$_hpleft" -lt "$_hpcap" ] && _hpcap=$_hpleft
         [ "$_hpcap" -gt 0 ] || { echo "harden: capped: the persistence byte budget ($HPT) is spent" >&2 && return 0; }
-        grep "$_hpbin" -H -n -m "$HPL" $_hpv -E "$_hpre" -- "$@" | cut -c "1-$HPW" | head -c "$_hpcap" >"$HT/pg"
+        # a line over $HPW bytes keeps its start and its end (a payload after padding stays seen)
+        grep "$_hpbin" $_hpdev -H -n -m "$HPL" $_hpv -E "$_hpre" -- "$@" |
+            LC_ALL=C awk -v w="$HPW" '{ if (length($0) > w) print substr($0, 1, w / 2) " [...] " substr($0, length($0) - w / 2 + 1); else print }' |
+            head -c "$_hpcap" >"$HT/pg"
         set -- $(wc -c <"$HT/pg")
         cat "$HT/pg"
         _hpleft=$((_hpleft - ${1:-0}))
@@ -111,34 +119,46 @@ if [ "${HS:-0}" = 0 ]; then
     _hp_add "$HR"/var/spool/cron/atjobs/* "$HR"/var/spool/at/* "$HR"/var/spool/at/spool/*
     _hp_area at '^[[:space:]]*([A-Za-z_][A-Za-z0-9_]*=.*; export [A-Za-z_][A-Za-z0-9_]*|#.*|[[:space:]]*|umask [0-7]*|cd .*\|\| \{)$' -v
     # systemd units, timers, drop-ins (system and user, every unit directory), generators.
-    for _hd in /etc/systemd/system /run/systemd/system /usr/local/lib/systemd/system /usr/lib/systemd/system \
+    # (systemd.unit(5)'s unit search path: the control, attached and transient directories too.)
+    for _hd in /etc/systemd/system.control /run/systemd/system.control /run/systemd/transient \
+        /etc/systemd/system.attached /run/systemd/system.attached \
+        /etc/systemd/system /run/systemd/system /usr/local/lib/systemd/system /usr/lib/systemd/system \
         /lib/systemd/system /run/systemd/generator /run/systemd/generator.early /run/systemd/generator.late \
-        /etc/systemd/user /usr/lib/systemd/user /lib/systemd/user; do
+        /etc/systemd/user.control /etc/systemd/user /etc/xdg/systemd/user /usr/local/lib/systemd/user \
+        /usr/local/share/systemd/user /usr/share/systemd/user /usr/lib/systemd/user /lib/systemd/user; do
         [ -d "$HR$_hd" ] || continue
         [ "$_hd" != /lib/systemd/system ] || [ ! "$HR/lib/systemd/system" -ef "$HR/usr/lib/systemd/system" ] || continue
         [ "$_hd" != /lib/systemd/user ] || [ ! "$HR/lib/systemd/user" -ef "$HR/usr/lib/systemd/user" ] || continue
         _hp_add "$HR$_hd"/* "$HR$_hd"/*.wants/* "$HR$_hd"/*.requires/* "$HR$_hd"/*.d/*.conf
     done
     while IFS= read -r _hh; do
-        _hp_add "$_hh"/.config/systemd/user/* "$_hh"/.config/systemd/user/*.wants/* \
-            "$_hh"/.config/systemd/user/*.d/*.conf
+        for _hd in .config/systemd/user .config/systemd/user.control .local/share/systemd/user; do
+            _hp_add "$_hh/$_hd"/* "$_hh/$_hd"/*.wants/* "$_hh/$_hd"/*.d/*.conf
+        done
     done <"$HT/phomes"
     for _hd in /etc/systemd/system-generators /usr/local/lib/systemd/system-generators \
         /usr/lib/systemd/system-generators /etc/systemd/user-generators /usr/lib/systemd/user-generators; do
         _hp_add "$HR$_hd"/*
     done
-    _hp_area systemd '^[[:space:]]*(Exec[A-Za-z]*|On[A-Za-z]*Sec|OnCalendar|Unit|#!.*|[^#[:space:]].*(/dev/tcp|/dev/udp|/tmp/|/dev/shm/|base64|nc |socat|mkfifo).*)[[:space:]]*(=|$)'
+    _hp_area systemd '^[[:space:]]*(Exec[A-Za-z]*|On[A-Za-z]*Sec|OnCalendar|Unit|EnvironmentFile|Environment[[:space:]]*=.*LD_[A-Z_]*=.*|#!.*|.*\\|[^#[:space:]].*(/dev/tcp|/dev/udp|/tmp/|/dev/shm/|base64|nc |socat|mkfifo).*)[[:space:]]*(=|$)'
     # rc.local and SysV init scripts.
     _hp_add "$HR/etc/rc.local" "$HR/etc/rc.d/rc.local" "$HR"/etc/init.d/* "$HR"/etc/rc.d/init.d/*
+    # scripts the system runs as root on an event: every SSH login's message of the day (pam_motd),
+    # an interface coming up (ifupdown, NetworkManager)
+    _hp_add "$HR"/etc/update-motd.d/* "$HR"/etc/network/if-up.d/* "$HR"/etc/network/if-pre-up.d/* \
+        "$HR"/etc/NetworkManager/dispatcher.d/* "$HR"/etc/NetworkManager/dispatcher.d/pre-up.d/*
     _hp_area init "$_HPCODE"
     # Shell start-up files: the system's, and every user's.
     _hp_add "$HR/etc/profile" "$HR"/etc/profile.d/* "$HR/etc/bash.bashrc" "$HR/etc/bashrc" "$HR/etc/environment" \
-        "$HR"/etc/zsh/* "$HR/etc/zshrc" "$HR/etc/zprofile" "$HR/etc/csh.cshrc" "$HR/etc/csh.login"
+        "$HR"/etc/zsh/* "$HR/etc/zshrc" "$HR/etc/zprofile" "$HR/etc/csh.cshrc" "$HR/etc/csh.login" "$HR/etc/ssh/sshrc"
     while IFS= read -r _hh; do
-        _hp_add "$_hh/.bashrc" "$_hh/.profile" "$_hh/.bash_profile" "$_hh/.bash_login" "$_hh/.bash_logout" \
+        # (~/.ssh/rc: sshd runs it at every login of that user; .bash_aliases: Debian's .bashrc sources it)
+        _hp_add "$_hh/.ssh/rc" "$_hh/.bash_aliases" "$_hh/.bashrc" "$_hh/.profile" "$_hh/.bash_profile" "$_hh/.bash_login" "$_hh/.bash_logout" \
             "$_hh/.zshrc" "$_hh/.zprofile" "$_hh/.zshenv" "$_hh/.zlogin" "$_hh/.cshrc" "$_hh/.tcshrc" \
-            "$_hh/.kshrc" "$_hh/.mkshrc" "$_hh/.config/fish/config.fish"
+            "$_hh/.kshrc" "$_hh/.mkshrc" "$_hh/.config/fish/config.fish" "$_hh"/.config/autostart/*.desktop
     done <"$HT/phomes"
+    # XDG autostart (a desktop session runs each Exec= at login).
+    _hp_add "$HR"/etc/xdg/autostart/*.desktop
     _hp_area shell "$_HPCODE"
     # authorized_keys: every home's, and those AuthorizedKeysFile names (%h %u %% expanded).
     _hpakf=$(grep -h -i -E '^[[:space:]]*AuthorizedKeysFile[[:space:]]' "$HR/etc/ssh/sshd_config" \
@@ -166,7 +186,8 @@ if [ "${HS:-0}" = 0 ]; then
         done <"$HT/ppw"
         ;;
     esac
-    _hp_area keys '(^|[,[:space:]])(command|environment)='
+    # (sshd matches option names without regard to case: COMMAND= is command=)
+    _hp_area keys '(^|[,[:space:]])([Cc][Oo][Mm][Mm][Aa][Nn][Dd]|[Ee][Nn][Vv][Ii][Rr][Oo][Nn][Mm][Ee][Nn][Tt])='
     # ld.so.preload, and the libraries it names (listed for their ownership).
     _hp_add "$HR/etc/ld.so.preload"
     for _hk in $(grep -s -v '^[[:space:]]*#' "$HR/etc/ld.so.preload" | tr ':' ' ' | head -c 65536); do
@@ -179,6 +200,14 @@ if [ "${HS:-0}" = 0 ]; then
     _hp_area udev '(RUN|PROGRAM|IMPORT\{program\})'
     # sudoers and what it includes (the drop-in directory).
     _hp_add "$HR/etc/sudoers" "$HR"/etc/sudoers.d/*
+    # and the files its include directives name (one level; sudoers(5): #include/@include FILE,
+    # #includedir/@includedir DIR), at most 64
+    grep -h -E '^[[:space:]]*[#@]include(dir)?[[:space:]]+/' "$HR/etc/sudoers" "$HR"/etc/sudoers.d/* 2>/dev/null |
+        awk '{ print $2 }' | head -n 64 >"$HT/pi"
+    while IFS= read -r _hk; do
+        case $_hk in *%*) continue ;; esac
+        if [ -d "$HR$_hk" ]; then _hp_add "$HR$_hk"/*; else _hp_add "$HR$_hk"; fi
+    done <"$HT/pi"
     _hp_area sudoers "$_HPCODE"
     # Web roots: server pages (PHP, JSP, ASP.NET), the lines that call a program or evaluate code,
     # or read request input.
@@ -189,7 +218,9 @@ if [ "${HS:-0}" = 0 ]; then
             [ -d "$_hd" ] && set -- "$@" "$_hd"
         done
         [ "$#" -gt 0 ] || return 0
-        find "$@" -maxdepth 12 -type f \( -name '*.php' -o -name '*.php[3-8]' -o -name '*.phtml' -o -name '*.phar' \
+        # -H (GNU find): a web root that is a symlink (/var/www -> /data/www) is followed, nothing below it; a
+        # page that is a symlink is listed (a web server follows it: judged by its target)
+        find ${_hpgnu:+-H} "$@" -maxdepth 12 \( -type f -o -type l \) \( -name '*.php' -o -name '*.php[3-8]' -o -name '*.phtml' -o -name '*.phar' \
             -o -name '*.jsp' -o -name '*.jspx' -o -name '*.asp' -o -name '*.aspx' -o -name '*.ashx' \) \
             2>/dev/null | head -n $((HPF + 1))
     }
@@ -216,6 +247,6 @@ if [ "${HS:-0}" = 0 ]; then
         return 0
     }
     _h_run hunt.p.owned _hp_owned
-    rm -f "$HT/pl" "$HT/pall" "$HT/pc" "$HT/pc2" "$HT/pr" "$HT/pg" "$HT/pw" "$HT/ppw" "$HT/phomes"
+    rm -f "$HT/pl" "$HT/pall" "$HT/pc" "$HT/pc2" "$HT/pr" "$HT/pg" "$HT/pw" "$HT/ppw" "$HT/phomes" "$HT/pi"
     _h_file hunt.p.t1 /proc/uptime
 fi

@@ -174,9 +174,9 @@ def test_golden_users_keys_cron_and_modules():
     keys = dr.observe_ssh_keys(view)
     assert sorted(keys) == [
         f"alice ssh-rsa {RSA}",
-        f"root ssh-ed25519 {ED25519} [command,from,no-pty]",
+        f"root ssh-ed25519 {ED25519} [command,from,no-pty]#2ba744c7",
     ]
-    root = keys[f"root ssh-ed25519 {ED25519} [command,from,no-pty]"]
+    root = keys[f"root ssh-ed25519 {ED25519} [command,from,no-pty]#2ba744c7"]
     assert "alice@laptop" in root and 'command="/usr/local/bin/backup --password=********"' in root
     assert "s3cret" not in root
     alice = keys[f"alice ssh-rsa {RSA}"]
@@ -701,7 +701,7 @@ def test_persistence_entries_are_a_category_crontab_lines_stay_in_cron():
     assert not [k for k in got if dr._CRONTAB.match(k.split(" ")[1])]
     assert p.findings and [f for f in p.findings if dr._CRONTAB.match(f.entry.path)]  # there were some
     assert any(d.startswith("high ") for d in got.values())
-    assert dr.observe_persistence(replace(view, persistence=replace(p, complete=False))) is None
+    assert dr.observe_persistence(replace(view, persistence=replace(p, complete=False))) == got  # what was read
     assert dr.observe_persistence(replace(view, persistence=None)) is None
     again = dr.observe_persistence(HostView(Platform.LINUX, Snapshot(Platform.LINUX, {}, {}), sections, p))
     assert again == got  # stable across hunts
