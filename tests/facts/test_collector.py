@@ -35,18 +35,25 @@ def _run(script: str, shell: str, tmp: Path, **kw: object) -> subprocess.Complet
 
 
 @pytest.mark.parametrize("shell", SHELLS)
-def test_pieces_run_side_by_side_and_print_in_order(shell, tmp_path):
-    slow = "_h_run first.a sh -c 'sleep 0.4; echo one'"
+def test_pieces_run_side_by_side_and_print_in_order(shell, tmp_path, tmp_path_factory):
+    """Each slow piece waits (at most 10 s) for the other's mark: both print only if they ran at once."""
+    sync = tmp_path_factory.mktemp("sync")
+
+    def waits_for(me: str, other: str, word: str) -> str:
+        return (
+            f"_h_run {me} sh -c 'touch {sync}/{me}; i=0; while [ ! -e {sync}/{other} ] && [ $i -lt 100 ]; "
+            f"do sleep 0.1; i=$((i+1)); done; [ -e {sync}/{other} ] && echo {word}'"
+        )
+
     fast = "_h_run second.b echo two"
-    started = time.monotonic()
-    out = _run(collector.assemble("abc", (slow, slow.replace("first.a", "first.c"), fast)), shell, tmp_path)
-    took = time.monotonic() - started
+    pieces = (waits_for("first.a", "first.c", "one"), waits_for("first.c", "first.a", "three"), fast)
+    out = _run(collector.assemble("abc", pieces), shell, tmp_path)
     secs = parse_sections(out.stdout.decode(), "abc")
     assert secs.complete and out.returncode == 0, out.stderr
     names = [n for n in secs if not n.startswith("meta.") and n != "__done__"]
     assert names == ["first.a", "first.c", "second.b"]  # the order of the pieces, not of finishing
-    assert secs.text("first.a").strip() == "one" and secs.text("second.b").strip() == "two"
-    assert took < 0.8  # two 0.4 s pieces at once
+    assert secs.text("first.a").strip() == "one" and secs.text("first.c").strip() == "three"  # side by side
+    assert secs.text("second.b").strip() == "two"
     assert not list(tmp_path.iterdir())  # the private directory is gone
 
 
