@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from hardening.bounded import BoundedChild, Outcome, start_child
+from hardening.policy import VARIABLES as POLICY_VARIABLES
 from hardening.policy import Policy, PolicyError
 
 
@@ -462,8 +463,7 @@ _USED = (
     "ansible_become_method", "ansible_become_user", "ansible_become_password", "ansible_become_pass",
     "ansible_sudo_pass", "ansible_host_key_checking", "ansible_ssh_host_key_checking",
     "ansible_paramiko_host_key_checking", "ansible_ssh_common_args", "ansible_ssh_extra_args",
-    "harden_egress_allow", "harden_dns_resolvers", "harden_allowed_binaries",
-    "harden_probe_addresses", "harden_role", "harden_approved_networks", "group_names",
+    *POLICY_VARIABLES, "harden_role", "harden_approved_networks", "group_names",
     "ansible_winrm_transport", "ansible_winrm_scheme", "ansible_winrm_path", "ansible_winrm_port",
     "ansible_winrm_host", "ansible_winrm_user", "ansible_winrm_pass", "ansible_winrm_password",
     "ansible_winrm_server_cert_validation", "ansible_winrm_ca_trust_path", "ansible_winrm_cert_pem",

@@ -44,6 +44,11 @@ class PolicyError(ValueError):
 
 
 DNS_PORT = 53
+#: Every inventory variable :meth:`Policy.from_vars` reads (the inventory loader keeps exactly these).
+VARIABLES = (
+    "harden_egress_allow", "harden_dns_resolvers", "harden_allowed_binaries", "harden_probe_addresses",
+    "harden_required_sensors", "harden_log_collectors",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)

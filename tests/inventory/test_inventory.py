@@ -120,3 +120,38 @@ def test_vault_encrypted_values_decrypt_with_password_file(tmp_path):
     r = subprocess.run([harden, "audit", str(inv), "--out", str(tmp_path / "o")], capture_output=True, text=True)
     assert r.returncode == 2
     assert "--vault-password-file" in r.stderr and "host a" in r.stderr
+
+
+def test_every_policy_variable_reaches_the_policy_from_group_vars(tmp_path):
+    """The loader keeps only the variables harden reads: every one Policy.from_vars reads must be
+    among them (harden_log_collectors and harden_required_sensors once were not: silently no policy)."""
+    import inspect
+    import re
+
+    from hardening.policy import VARIABLES, Policy
+
+    read = set(re.findall(r'"(harden_\w+)"', inspect.getsource(Policy.from_vars)))
+    assert read == set(VARIABLES)
+    inv = tmp_path / "inv.ini"
+    inv.write_text(
+        textwrap.dedent(
+            """\
+            [web]
+            web1 ansible_host=127.0.0.1
+
+            [web:vars]
+            harden_egress_allow=198.51.100.0/24
+            harden_dns_resolvers=192.0.2.53
+            harden_allowed_binaries=/usr/bin/ncat
+            harden_probe_addresses=203.0.113.9
+            harden_required_sensors=auditd
+            harden_log_collectors=198.18.0.1:6514
+            """
+        )
+    )
+    (t,) = load_inventory(inv)
+    p = t.policy
+    assert [str(d.net) for d in p.egress_allow] == ["198.51.100.0/24"]
+    assert [str(a) for a in p.dns_resolvers] == ["192.0.2.53"] and p.allowed_binaries == ("/usr/bin/ncat",)
+    assert [str(a) for a in p.probe_addresses] == ["203.0.113.9"] and p.required_sensors == ("auditd",)
+    assert [c.label() for c in p.log_collectors] == ["198.18.0.1/32:6514"]
