@@ -21,7 +21,6 @@ import secrets
 import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -46,42 +45,12 @@ def harden(*args, timeout=240):
     return subprocess.run([str(BIN / "harden"), *map(str, args)], capture_output=True, text=True, timeout=timeout)
 
 
-class Callback:
-    """A bounded TCP listener on 198.18.0.1: keeps up to 8 connections (with what each sent), closes
-    them all after ``lifetime`` seconds or on exit."""
+class Callback(hs.Listener):
+    """The lab listener (bounded: up to 8 connections, closed after ``lifetime`` or on exit) that
+    also waits for the Nth connection."""
 
     def __init__(self, lifetime: float = 120.0) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((GATEWAY, 0))
-        self.sock.listen(8)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.conns: list[socket.socket] = []
-        self.end = time.monotonic() + lifetime
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-
-    def _serve(self) -> None:
-        while not self._stop.is_set() and time.monotonic() < self.end:
-            try:
-                conn, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                break
-            if len(self.conns) >= 8:
-                conn.close()
-                continue
-            self.conns.append(conn)
-        self.close()
-
-    def close(self) -> None:
-        for c in self.conns:
-            with contextlib.suppress(OSError):
-                c.close()
-        with contextlib.suppress(OSError):
-            self.sock.close()
+        super().__init__(lifetime, max_conns=8)
 
     def wait(self, count: int, timeout: float = 10.0) -> socket.socket:
         end = time.monotonic() + timeout
@@ -89,15 +58,6 @@ class Callback:
             time.sleep(0.1)
         assert len(self.conns) >= count, f"{len(self.conns)} connections, wanted {count}"
         return self.conns[count - 1]
-
-    def __enter__(self) -> Callback:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self.close()
 
 
 def ask(conn: socket.socket, wait: float = 4.0) -> str:
