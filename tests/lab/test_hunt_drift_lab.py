@@ -24,6 +24,7 @@ from hardening.hunt.run import load_schema
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "support"))
 import hunt_scenarios as hs
+from labutil import harden_cli as harden
 from labutil import private_lab
 
 pytestmark = pytest.mark.lab
@@ -38,10 +39,6 @@ CRON = "*/30 * * * * root /bin/true d21drift"
 def dlab(lab, tmp_path_factory):  # `lab` first: root, podman and the shared network exist
     with private_lab(tmp_path_factory, ("default",), "d21drift") as up:
         yield up
-
-
-def harden(*args, timeout=300):
-    return subprocess.run([str(BIN / "harden"), *map(str, args)], capture_output=True, text=True, timeout=timeout)
 
 
 def hunt(lab, out: Path, base: Path, *extra: str) -> dict:

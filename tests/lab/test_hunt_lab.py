@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "support"))
 import hunt_scenarios as hs
 import revshell_corpus as rc
 from labutil import DEBS, private_lab
+from labutil import harden_cli as harden
 
 pytestmark = pytest.mark.lab
 BIN = Path(sys.executable).parent
@@ -39,10 +40,6 @@ def hlab(lab, tmp_path_factory):  # `lab` first: root, podman and the shared net
 def clab(lab, tmp_path_factory):  # the corpus lab: the lab image plus the corpus's interpreters and servers
     with private_lab(tmp_path_factory, ("default",), "hc", packages=PACKAGES + HUNT_PACKAGES) as up:
         yield up
-
-
-def harden(*args, timeout=300):
-    return subprocess.run([str(BIN / "harden"), *map(str, args)], capture_output=True, text=True, timeout=timeout)
 
 
 RANK = {"": 0, "low": 1, "medium": 2, "high": 3}

@@ -11,7 +11,6 @@ bounded in connections and lifetime; every scenario process is killed by pid.
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -25,6 +24,7 @@ from hardening.lab import image_ref
 sys.path.insert(0, str(Path(__file__).parents[1] / "support"))
 import hunt_scenarios as hs
 import watch_scenarios as ws
+from labutil import harden_cli as harden
 from labutil import private_lab
 
 pytestmark = pytest.mark.lab
@@ -36,10 +36,6 @@ WATCH_S = 36
 def wlab(lab, tmp_path_factory):  # `lab` first: root, podman and the shared network exist
     with private_lab(tmp_path_factory, ("default",), "h20inc") as up:
         yield up
-
-
-def harden(*args, timeout=300):
-    return subprocess.run([str(BIN / "harden"), *map(str, args)], capture_output=True, text=True, timeout=timeout)
 
 
 def _kill_all(container: str) -> dict[int, set[int]]:

@@ -28,7 +28,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "support"))
 import hunt_scenarios as hs
-from labutil import private_lab
+from labutil import harden_cli, private_lab
 
 pytestmark = pytest.mark.lab
 BIN = Path(sys.executable).parent
@@ -41,8 +41,8 @@ def rlab(lab, tmp_path_factory):  # `lab` first: root, podman and the shared net
         yield up
 
 
-def harden(*args, timeout=240):
-    return subprocess.run([str(BIN / "harden"), *map(str, args)], capture_output=True, text=True, timeout=timeout)
+def harden(*args: object, timeout: float = 240):
+    return harden_cli(*args, timeout=timeout)
 
 
 class Callback(hs.Listener):

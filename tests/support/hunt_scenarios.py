@@ -25,13 +25,33 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 GATEWAY = "198.18.0.1"
 BIN = "/opt/hunt-test/bin"
 COPIED = ("/usr/bin/nc.traditional", "/usr/bin/ncat", "/usr/bin/socat", "/usr/bin/busybox", "/usr/bin/python3.11")
 
 
-class Listener:
+class _Serving:
+    """A listener's thread: started on enter; on exit stopped, joined (bounded) and closed."""
+
+    _stop: threading.Event
+    _thread: threading.Thread
+
+    def close_all(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.close_all()
+
+
+class Listener(_Serving):
     """A bounded TCP server on 198.18.0.1: accepts up to ``max_conns``, holds them, closes all
     after ``lifetime`` seconds or on exit. Sends nothing (shells just sit at their prompt)."""
 
@@ -78,17 +98,8 @@ class Listener:
         with contextlib.suppress(OSError):
             self.sock.close()
 
-    def __enter__(self) -> Listener:
-        self._thread.start()
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self.close_all()
-
-
-class UdpListener:
+class UdpListener(_Serving):
     """A bounded UDP socket on 198.18.0.1: receives (so the shells' datagrams are not answered with
     ICMP port unreachable), remembers at most ``max_peers`` senders, closes after ``lifetime``
     seconds or on exit. Sends nothing."""
@@ -115,16 +126,9 @@ class UdpListener:
                 break
             if len(self.peers) < self.max_peers:
                 self.peers.add(peer)
-        with contextlib.suppress(OSError):
-            self.sock.close()
+        self.close_all()
 
-    def __enter__(self) -> UdpListener:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
+    def close_all(self) -> None:
         with contextlib.suppress(OSError):
             self.sock.close()
 
