@@ -42,6 +42,7 @@ from hardening.results import EXIT_BAD_INPUT, EXIT_INCOMPLETE
 if TYPE_CHECKING:
     from hardening.audit_run import AuditPlan, AuditRun, AuditSource
     from hardening.console import Console
+    from hardening.inventory import InventoryError, PendingInventory
     from hardening.report.frameworks import Framework
     from hardening.report.waivers import Waiver
 
@@ -153,6 +154,13 @@ def audit(
     the hosts done so far are written to results.json (complete: false) and the exit code is 3;
     ``--resume DIR`` then audits only the hosts missing.
     """
+    waivers, fw = _report_inputs(waivers_file, framework)
+    kh = str(known_hosts) if known_hosts else None
+    early = _EarlyStart(forks, timeout, kh) if engine == "native" and resume_dir is None else None
+    # First start what waits on others (ansible-core's child, the first hosts' handshakes), then
+    # import what the audit and the reports need while they run.
+    reading = _start_reading(inventory, limit, vault_password_file, early)
+
     from hardening.audit import AuditOptions
     from hardening.audit_run import AuditSource, run_audit
     from hardening.console import Console
@@ -160,11 +168,8 @@ def audit(
     from hardening.report.write import gate, reports_after_run
 
     ui = Console.for_stream(sys.stderr)
-    waivers, fw = _report_inputs(ui, waivers_file, framework)
     source = AuditSource(inventory, limit, vault_password_file)
-    kh = str(known_hosts) if known_hosts else None
-    early = _EarlyStart(forks, timeout, kh) if engine == "native" and resume_dir is None else None
-    plan = _audit_plan(ui, source, engine, out_dir, resume_dir, retry_failed, early)
+    plan = _audit_plan(ui, source, engine, out_dir, resume_dir, retry_failed, reading)
     options = AuditOptions(
         forks=forks, timeout=timeout, known_hosts=kh, max_output=max_output, windows_timeout=_windows_timeout(timeout)
     )
@@ -186,9 +191,12 @@ def audit(
 
 
 def _report_inputs(
-    ui: Console, waivers_file: Path | None, framework: str | None
+    waivers_file: Path | None, framework: str | None
 ) -> tuple[tuple[Waiver, ...] | None, Framework | None]:
     """``--waivers`` and ``--framework``, read before auditing (a bad one must not cost a fleet run); exit 2."""
+    if waivers_file is None and not framework:
+        return None, None
+    from hardening.console import Console
     from hardening.report.frameworks import FrameworkError
     from hardening.report.waivers import WaiverError
     from hardening.report.write import load_inputs
@@ -196,7 +204,7 @@ def _report_inputs(
     try:
         return load_inputs(waivers_file, framework)
     except (WaiverError, FrameworkError) as exc:
-        ui.error(str(exc))
+        Console.for_stream(sys.stderr).error(str(exc))
         sys.exit(EXIT_BAD_INPUT)
 
 
@@ -209,6 +217,24 @@ class _EarlyStart:
     known_hosts: str | None
 
 
+def _start_reading(
+    inventory: Path, limit: str | None, vault_password_file: Path | None, early: _EarlyStart | None
+) -> PendingInventory | InventoryError:
+    """Start reading the inventory in its bounded child process and, with ``early``, the first
+    hosts' SSH handshakes; the pending read, or the error that stopped it (said by the caller)."""
+    from hardening.inventory import InventoryError, start_loading
+
+    try:
+        pending = start_loading(inventory, limit=limit, vault_password_file=vault_password_file)
+    except InventoryError as exc:
+        return exc
+    if early is not None:
+        from hardening.transport.early import start_early
+
+        start_early(inventory, limit, early.forks, early.timeout, early.known_hosts)
+    return pending
+
+
 def _audit_plan(
     ui: Console,
     source: AuditSource,
@@ -216,23 +242,19 @@ def _audit_plan(
     out_dir: Path | None,
     resume_dir: Path | None,
     retry_failed: bool,
-    early: _EarlyStart | None = None,
+    reading: PendingInventory | InventoryError,
 ) -> AuditPlan:
     """The hosts to audit and where to write (``--resume``); exit 2 on a bad inventory or options."""
     from hardening.audit_run import AuditPlanError, plan_audit
-    from hardening.inventory import InventoryError, start_loading
+    from hardening.inventory import InventoryError
 
     try:
-        # The inventory is read in a bounded child process; meanwhile this one starts the first
-        # hosts' SSH handshakes and loads what the audit needs (two cores: about the time the
-        # inventory takes).
-        pending = start_loading(source.inventory, limit=source.limit, vault_password_file=source.vault_password_file)
-        if early is not None:
-            from hardening.transport.early import start_early
-
-            start_early(source.inventory, source.limit, early.forks, early.timeout, early.known_hosts)
+        if isinstance(reading, InventoryError):
+            raise reading
+        # The inventory is read in a bounded child process; meanwhile this one loads what the
+        # audit needs (two cores: about the time the inventory takes).
         _prepare_audit(engine)
-        targets = pending.result()
+        targets = reading.result()
     except InventoryError as exc:
         ui.error(str(exc))
         sys.exit(EXIT_BAD_INPUT)

@@ -15,13 +15,49 @@ Example::
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import sys
+import types
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from hardening.transport.base import MAX_OUTPUT, RunResult
 
 if TYPE_CHECKING:
     from hardening.inventory import Connection, Target
+
+
+class _Deferred(types.ModuleType):
+    """Stands in ``sys.modules`` for a module not imported yet; imports it on first attribute use."""
+
+    def __getattr__(self, name: str) -> Any:
+        real = self.__dict__.get("_deferred_real")
+        if real is None:
+            if sys.modules.get(self.__name__) is self:
+                del sys.modules[self.__name__]
+            real = importlib.import_module(self.__name__)
+            self.__dict__["_deferred_real"] = real
+        return getattr(real, name)
+
+
+def defer_invoke() -> None:
+    """Import invoke only when paramiko first uses it.
+
+    paramiko.config imports invoke at import time only to run ``Match exec`` lines of ssh_config,
+    and invoke pulls in asyncio, unittest.mock and importlib.metadata: about a third of paramiko's
+    import time, spent before the first SSH connection can start. A stand-in module takes its
+    place in ``sys.modules``; the first attribute paramiko reads from it (``invoke.run``, for a
+    ``Match exec``) imports the real one. Nothing changes if invoke was already imported or is not
+    installed (paramiko then reports its import error as before).
+    """
+    if "invoke" in sys.modules or importlib.util.find_spec("invoke") is None:
+        return
+    sys.modules["invoke"] = _Deferred("invoke")
+
+
+# Every module of this package that imports paramiko is imported after this line.
+defer_invoke()
 
 
 class Transport(Protocol):
