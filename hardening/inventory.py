@@ -607,6 +607,9 @@ def _read_hosts(source: Path, limit: str | None, vault_password_file: Path | Non
     """(name, the variables harden uses, templated and plain) of every host: ansible-core's part."""
     for path in _vars_files(source):
         check_aliases(path)
+    from hardening import ansible_cache
+
+    ansible_cache.install()
     from ansible.errors import AnsibleError
     from ansible.inventory.manager import InventoryManager
     from ansible.parsing.dataloader import DataLoader
