@@ -8,7 +8,9 @@ given with ``-F``): ``HostName``, ``Port``, ``User``, ``IdentityFile``, ``ProxyJ
 native engine (paramiko) resolves the same route here, so both engines reach the same machine;
 what it cannot follow is refused with the reason (:class:`RouteError`), never ignored.
 
-Pure except for reading the ssh_config file.
+Pure except for reading the ssh_config file. paramiko (its ssh_config parser) is imported only
+when there is a file to read: without one the route is known before paramiko is loaded, so an
+audit's first connection can start that much sooner (hardening.transport.early).
 
 Example::
 
@@ -25,8 +27,10 @@ import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import paramiko
+if TYPE_CHECKING:
+    import paramiko
 
 #: options harden follows; any other -o option is OpenSSH tuning that does not change the peer
 _FOLLOWED = {"hostname", "port", "user", "identityfile", "proxyjump", "proxycommand", "userknownhostsfile"}
@@ -106,21 +110,29 @@ def command_line_options(args: Iterable[str | None]) -> tuple[dict[str, str], st
     return found, config_file
 
 
-def _config(config_text: str | None, config_file: str | None) -> paramiko.SSHConfig:
+def _config(config_text: str | None, config_file: str | None) -> paramiko.SSHConfig | None:
+    """The ssh_config to apply; None when there is none (no -F, no ~/.ssh/config)."""
+    if config_text is None:
+        path = Path(config_file or "~/.ssh/config").expanduser()
+        if config_file and not path.is_file():
+            raise RouteError(f"ssh config {path} (from -F) does not exist")
+        if not path.is_file():
+            return None
+    import paramiko
+
     if config_text is not None:
         return paramiko.SSHConfig.from_text(config_text)
-    path = Path(config_file or "~/.ssh/config").expanduser()
-    if config_file and not path.is_file():
-        raise RouteError(f"ssh config {path} (from -F) does not exist")
-    if not path.is_file():
-        return paramiko.SSHConfig.from_text("")
     try:
         return paramiko.SSHConfig.from_path(str(path))
     except (OSError, paramiko.SSHException, ValueError) as exc:
         raise RouteError(f"cannot read ssh config {path}: {exc}") from None
 
 
-def _lookup(config: paramiko.SSHConfig, host: str) -> dict[str, object]:
+def _lookup(config: paramiko.SSHConfig | None, host: str) -> dict[str, object]:
+    if config is None:
+        return {"hostname": host}  # what paramiko's lookup gives for an empty ssh_config
+    import paramiko
+
     try:
         return dict(config.lookup(host))
     except (paramiko.SSHException, ValueError, LookupError) as exc:  # e.g. Match exec without invoke
@@ -142,7 +154,7 @@ def _keys(value: object) -> tuple[str, ...]:
     return tuple(os.path.expanduser(str(k)) for k in items)
 
 
-def _hops(spec: str, config: paramiko.SSHConfig) -> tuple[Hop, ...]:
+def _hops(spec: str, config: paramiko.SSHConfig | None) -> tuple[Hop, ...]:
     if spec.strip().lower() == "none":
         return ()
     hops = []

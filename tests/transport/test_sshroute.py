@@ -1,5 +1,9 @@
 """The SSH route harden follows is the one OpenSSH takes: command line first, then ssh_config."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from hardening.transport.sshroute import MAX_JUMPS, Hop, RouteError, command_line_options, resolve_route
@@ -82,3 +86,24 @@ def test_options_that_do_not_change_the_peer_are_ignored_and_first_value_wins():
 
 def test_proxyjump_none_means_direct():
     assert resolve_route("web1", None, None, None, ("-o ProxyJump=none",), config_text=CONFIG).jumps == ()
+
+
+def test_without_an_ssh_config_file_the_route_is_paramikos_empty_config_route(tmp_path, monkeypatch):
+    """No ~/.ssh/config: resolved without paramiko, to exactly what paramiko's empty config gives."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    cases = [(), ("-o ProxyJump=jump@bastion:2222",), ("-p 2200 -l ops -i ~/.ssh/k",), ("-o ProxyCommand=nc %h %p",)]
+    for args in cases:
+        for host in ("10.0.0.5", "Web.Example", "[2001:db8::1]"):
+            empty = resolve_route(host, None, "u", None, args, config_text="")
+            assert resolve_route(host, None, "u", None, args) == empty
+
+
+def test_resolving_a_route_without_an_ssh_config_file_does_not_import_paramiko(tmp_path):
+    code = (
+        "import sys; from hardening.transport.sshroute import resolve_route; "
+        "r = resolve_route('10.0.0.5', 2222, 'u', None, ('-o StrictHostKeyChecking=yes',)); "
+        "print(r.host, r.port, 'paramiko' in sys.modules)"
+    )
+    env = {**os.environ, "HOME": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert out.stdout.split() == ["10.0.0.5", "2222", "False"], out.stderr
