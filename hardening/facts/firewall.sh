@@ -11,8 +11,8 @@ _h_cmd firewall.iptables_nft_save iptables-nft-save
 _h_cmd firewall.ip6tables_nft_save ip6tables-nft-save
 # Legacy xtables only when its kernel tables exist: reading them must not load modules.
 # (/proc files report size 0, so test their content, not -s.)
-_h_file firewall.legacy_names /proc/net/ip_tables_names
-_h_file firewall.legacy6_names /proc/net/ip6_tables_names
+_h_text firewall.legacy_names /proc/net/ip_tables_names
+_h_text firewall.legacy6_names /proc/net/ip6_tables_names
 # _fw_nonempty FILE: FILE has at least one character (read builtin: no process).
 _fw_nonempty() {
     _hl=
@@ -28,7 +28,7 @@ fi
 # nf_conntrack.enable_hooks=1 runs connection tracking (and so nat chains) whatever the rules say.
 # The parameter is module_param(enable_hooks, bool, 0000): it has no /sys file. It is set on the
 # kernel command line or by modprobe options.
-_h_file firewall.ct_cmdline /proc/cmdline
+_h_text firewall.ct_cmdline /proc/cmdline
 _h_files firewall.ct_modprobe /etc/modprobe.d/*.conf /run/modprobe.d/*.conf /usr/local/lib/modprobe.d/*.conf \
     /usr/lib/modprobe.d/*.conf /lib/modprobe.d/*.conf
 
@@ -106,7 +106,7 @@ _h_fw_v6() {
     return 0
 }
 _h_run firewall.ipv6_disable _h_fw_v6
-_h_file firewall.if_inet6 /proc/net/if_inet6
+_h_text firewall.if_inet6 /proc/net/if_inet6
 if _h_has ip; then
     _h_run firewall.links ip -o link show
     _h_run firewall.routes4 ip -o -4 route show default

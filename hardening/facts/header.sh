@@ -67,6 +67,36 @@ _h_file() {
     fi
 }
 
+# _h_text NAME PATH: _h_file for a small text file (/proc, /etc/os-release), read by the shell
+# itself: no process (a cat costs ~1 ms of CPU in a container; dash reads a byte per syscall, so
+# only for files of a few KiB). Same bytes as cat except NUL bytes, which the shell drops; a last
+# line without a newline stays without one. rc 127 when PATH does not exist, 1 when it cannot be
+# opened (the shell's message is the section's stderr).
+_h_text() {
+    if [ ! -f "$2" ]; then
+        _h_file "$1" "$2" # missing (127), or not a plain file: as cat says
+        return
+    fi
+    printf '\n@@%s B %s\n' "$HN" "$1"
+    if { : <"$2"; } 2>"$HT/err$_hpiece"; then
+        _htl=
+        while IFS= read -r _htl; do
+            printf '%s\n' "$_htl"
+        done <"$2"
+        # read fails at the end; what it read of a last line without a newline is still in _htl
+        printf '%s' "$_htl"
+        _htrc=0
+    else
+        _htrc=1
+    fi
+    printf '\n@@%s E %s %s\n' "$HN" "$1" "$_htrc"
+    if [ -s "$HT/err$_hpiece" ]; then
+        printf '\n@@%s B %s!err\n' "$HN" "$1"
+        head -c 65536 "$HT/err$_hpiece"
+        printf '\n@@%s E %s!err 0\n' "$HN" "$1"
+    fi
+}
+
 # _h_files NAME GLOB...: every existing file as "==> path <==" blocks (like head/tail).
 # Exit 1 when a file could not be read (its block is then empty; stderr says why). A newline
 # in a file name is printed as "?" so that a name cannot fake the next block header.
@@ -91,7 +121,18 @@ _h_files() {
     _h_run "$_hn" _h_files_body "$@"
 }
 
-_h_run meta.id id -u
-_h_file meta.os_release /etc/os-release
+# The effective uid (id -u) and the host name (hostname) from /proc, without a process each.
+_h_euid() {
+    while read -r _hk _hr _he _hrest; do
+        [ "$_hk" = Uid: ] && echo "$_he" && return 0
+    done </proc/self/status
+    id -u
+}
+if [ -r /proc/self/status ]; then _h_run meta.id _h_euid; else _h_run meta.id id -u; fi
+_h_text meta.os_release /etc/os-release
 _h_run meta.uname uname -srm
-_h_run meta.hostname hostname
+if [ -r /proc/sys/kernel/hostname ]; then
+    _h_text meta.hostname /proc/sys/kernel/hostname
+else
+    _h_run meta.hostname hostname
+fi

@@ -118,3 +118,33 @@ def test_a_symlink_named_nc_to_another_system_program_is_never_run(tmp_path):
     assert fields[4] == os.path.realpath("/usr/bin/true").encode()
     assert fields[9] == b"norun:not a netcat-like program"
     assert fields[10] == b""  # no help output
+
+
+_TEXT_CASES = {
+    "plain": b"ID=debian\nVERSION_ID=12\n",
+    "no-final-newline": b"line one\nlast line",
+    "empty": b"",
+    "only-newlines": b"\n\n\n",
+    "shell-looking": b"-n\n-e x\n%s %d \\\\n \\t\n  leading and trailing  \n\ttab\t\n",
+    "backslash-end": b"ends with a backslash \\\nnext\n",
+    "cmdline": b"BOOT_IMAGE=/vmlinuz root=UUID=1 ro quiet nf_conntrack.enable_hooks=1\n",
+}
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_h_text_prints_what_cat_prints(shell, tmp_path):
+    """The shell-only reader (_h_text) against cat (_h_file): same bytes, same exit codes, for text
+    with shell-looking content, no final newline, empty files, a missing file and a directory."""
+    for name, data in _TEXT_CASES.items():
+        (tmp_path / name).write_bytes(data)
+    calls = [f"_h_file f.{n} {tmp_path / n}\n_h_text t.{n} {tmp_path / n}\n" for n in _TEXT_CASES]
+    calls.append(f"_h_file f.missing {tmp_path / 'nope'}\n_h_text t.missing {tmp_path / 'nope'}\n")
+    calls.append(f"_h_file f.dir {tmp_path}\n_h_text t.dir {tmp_path}\n")
+    script = collector.assemble("n0nce", ("".join(calls),))
+    run = _run(script, shell, tmp_path)
+    assert run.returncode == 0, run.stderr
+    sections = parse_sections(run.stdout, "n0nce")
+    for name in [*_TEXT_CASES, "missing", "dir"]:
+        by_cat, by_shell = sections[f"f.{name}"], sections[f"t.{name}"]
+        assert (bytes(by_shell.body), by_shell.rc) == (bytes(by_cat.body), by_cat.rc), name
+    assert sections["t.missing"].rc == 127 and sections["t.dir"].rc == 1
