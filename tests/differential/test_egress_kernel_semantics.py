@@ -286,4 +286,4 @@ def test_enable_hooks_has_no_sys_file_and_the_collector_reads_cmdline_and_modpro
 
     sh = (Path(hardening.facts.__file__).parent / "firewall.sh").read_text()
     assert "/sys/module/nf_conntrack/parameters/enable_hooks" not in sh
-    assert "_h_file firewall.ct_cmdline /proc/cmdline" in sh and "/etc/modprobe.d/*.conf" in sh
+    assert "_h_text firewall.ct_cmdline /proc/cmdline" in sh and "/etc/modprobe.d/*.conf" in sh
