@@ -20,13 +20,14 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from hardening.facts.areas import FactArea
 from hardening.facts.sections import FactError, Sections, iter_lines
 from hardening.firewall import firewalld, ufw
 from hardening.firewall.iptables import SaveParseError, parse_save
-from hardening.firewall.model import Ruleset, Table
-from hardening.firewall.nft import NftParseError, parse_ruleset
+from hardening.firewall.model import MEMO_LIMIT, Ruleset, Table
+from hardening.firewall.nft import NftParseError, parse_ruleset, stable_text
 from hardening.model import Platform
 
 RUNNING_SECTIONS = (
@@ -335,12 +336,21 @@ def _table_keys(rs: Ruleset) -> set[tuple[str, str]]:
     return {(t.family, t.name) for t in rs.tables}
 
 
-def _xt_tables(text: str) -> set[tuple[str, str]]:
-    """(family, table) of nft tables with at least one rule using an xt (iptables compat) match."""
+def _xt_tables(text: str) -> frozenset[tuple[str, str]]:
+    """(family, table) of nft tables with at least one rule using an xt (iptables compat) match.
+
+    Kept for the last rulesets, as the parse is (:func:`hardening.firewall.nft.parse_ruleset`):
+    decoding a large ruleset's JSON again for every host of a fleet was most of its parse time."""
+    stable = stable_text(text)
+    return _xt_tables_of(stable) if len(stable) <= MEMO_LIMIT else _xt_tables_of.__wrapped__(stable)
+
+
+@lru_cache(maxsize=64)
+def _xt_tables_of(text: str) -> frozenset[tuple[str, str]]:
     try:
         doc = json.loads(text)
-    except ValueError:
-        return set()
+    except (ValueError, RecursionError):
+        return frozenset()
     out: set[tuple[str, str]] = set()
     items = doc.get("nftables", []) if isinstance(doc, dict) else []
     for item in items:
@@ -350,7 +360,7 @@ def _xt_tables(text: str) -> set[tuple[str, str]]:
         exprs = rule.get("expr")
         if isinstance(exprs, list) and any(isinstance(e, dict) and "xt" in e for e in exprs):
             out.add((str(rule.get("family")), str(rule.get("table"))))
-    return out
+    return frozenset(out)
 
 
 def _names(rs: Ruleset) -> str:

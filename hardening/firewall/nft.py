@@ -66,8 +66,14 @@ def parse_ruleset(text: str) -> Ruleset:
     every host and every second) are zeroed first so that they do not defeat that. In JSON text
     ``"counter": {`` cannot occur inside a string (its quotes would be escaped).
     """
-    stable = _COUNTER.sub('"counter": {"packets": 0, "bytes": 0}', text)
+    stable = stable_text(text)
     return _parse_ruleset(stable) if len(stable) <= MEMO_LIMIT else _parse_ruleset.__wrapped__(stable)
+
+
+def stable_text(text: str) -> str:
+    """``nft -j list ruleset`` with its rule counters zeroed: the same for every host built from one
+    configuration (a memo key; see :func:`parse_ruleset`)."""
+    return _COUNTER.sub('"counter": {"packets": 0, "bytes": 0}', text)
 
 
 @lru_cache(maxsize=64)
