@@ -214,12 +214,12 @@ def _folders() -> list[str]:
 @cache
 def registry() -> Registry:
     """Every check folder, loaded and validated once per process."""
-    import yaml
+    from hardening import shipped_yaml
 
     defs = []
     for folder in _folders():
         text = resources.files(__name__).joinpath(folder, "check.yaml").read_text(encoding="utf-8")
-        defs.append(load_definition(folder, yaml.safe_load(text)))
+        defs.append(load_definition(folder, shipped_yaml.load(text)))
     _check_roles(defs)
     return Registry(tuple(sorted(defs, key=lambda d: (d.order, d.id))))
 

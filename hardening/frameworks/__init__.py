@@ -55,12 +55,12 @@ def _framework_file(name: str, data: Any) -> FrameworkFile:
 @cache
 def framework_files() -> tuple[FrameworkFile, ...]:
     """Every framework shipped in this package, by file name."""
-    import yaml
+    from hardening import shipped_yaml
 
     root = resources.files(__name__)
     out = []
     for entry in sorted(p.name for p in root.iterdir() if p.name.endswith(".yaml")):
-        data = yaml.safe_load(root.joinpath(entry).read_text(encoding="utf-8"))
+        data = shipped_yaml.load(root.joinpath(entry).read_text(encoding="utf-8"))
         fw = _framework_file(entry, data)
         if fw.name != entry.removesuffix(".yaml"):
             raise FrameworkError(f"{entry}: name {fw.name!r} must be the file name")

@@ -237,3 +237,19 @@ def test_windows_netcat_remedy_round_trips_and_rejects_unc_and_device_paths():
         "harden_win_netcat_files": [{"path": "C:\\Users\\bob\\AppData\\Local\\Temp\\nc.exe", "sha256": "a" * 64}]
     }
     assert len(notes) == 4
+
+
+def test_shipped_yaml_reads_the_same_with_libyaml_and_pure_python():
+    """hardening.shipped_yaml uses libyaml when present: every shipped file must mean the same to both."""
+    from pathlib import Path
+
+    import yaml
+
+    from hardening import shipped_yaml
+
+    root = Path(__file__).resolve().parents[2]
+    files = sorted([*root.glob("checks/*/check.yaml"), *root.glob("hardening/frameworks/*.yaml")])
+    assert len(files) >= 12
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        assert shipped_yaml.load(text) == yaml.safe_load(text), path
