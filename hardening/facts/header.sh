@@ -78,7 +78,8 @@ _h_text() {
         return
     fi
     printf '\n@@%s B %s\n' "$HN" "$1"
-    if { : <"$2"; } 2>"$HT/err$_hpiece"; then
+    # "true", not ":": a redirection that fails on a special builtin (":") ends the whole shell
+    if { true <"$2"; } 2>"$HT/err$_hpiece"; then
         _htl=
         while IFS= read -r _htl; do
             printf '%s\n' "$_htl"

@@ -148,3 +148,37 @@ def test_h_text_prints_what_cat_prints(shell, tmp_path):
         by_cat, by_shell = sections[f"f.{name}"], sections[f"t.{name}"]
         assert (bytes(by_shell.body), by_shell.rc) == (bytes(by_cat.body), by_cat.rc), name
     assert sections["t.missing"].rc == 127 and sections["t.dir"].rc == 1
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_h_text_on_a_file_it_may_not_read_says_so_and_the_piece_goes_on(shell, tmp_path):
+    """As an unprivileged user: rc 1 and the shell's message, like cat; the piece is not cut short
+    (a failed redirection on the special builtin ":" would end the whole shell)."""
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        pytest.skip("needs root and setpriv (util-linux) to run the collector as another user")
+    import tempfile
+
+    shared = Path(tempfile.mkdtemp(dir="/tmp"))
+    try:
+        shared.chmod(0o755)
+        secret = shared / "secret"
+        secret.write_text("root only\n")
+        secret.chmod(0o600)
+        body = f"_h_text t.secret {secret}\n_h_text t.after /proc/self/stat\n"
+        script = collector.assemble("n0nce", (body,))
+        argv = [shell, "sh", "-s"] if shell == "busybox" else [shell, "-s"]
+        run = subprocess.run(
+            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *argv],
+            input=script.encode(),
+            capture_output=True,
+            timeout=30,
+            env={"PATH": os.environ["PATH"], "TMPDIR": str(shared)},
+        )
+    finally:
+        shutil.rmtree(shared)
+    assert run.returncode == 0, run.stderr
+    sections = parse_sections(run.stdout, "n0nce")
+    assert sections.complete
+    assert sections["t.secret"].rc == 1 and b"root only" not in run.stdout
+    assert b"ermission denied" in bytes(sections["t.secret!err"].body)
+    assert sections["t.after"].rc == 0
