@@ -18,14 +18,14 @@ _hr_files_body() {
     }
     printf '\n' >"$HT/fn$_hpiece"
     _hri=0
-    for _hf in "$@"; do
-        [ -f "$_hf" ] || continue
+    for _hrf in "$@"; do
+        [ -f "$_hrf" ] || continue
         _hri=$((_hri + 1))
-        case $_hf in
-        *"$_h_nl"*) printf '==> %s <==\n' "$(printf '%s' "$_hf" | tr '\n' '?')" ;;
-        *) printf '==> %s <==\n' "$_hf" ;;
+        case $_hrf in
+        *"$_h_nl"*) printf '==> %s <==\n' "$(printf '%s' "$_hrf" | tr '\n' '?')" ;;
+        *) printf '==> %s <==\n' "$_hrf" ;;
         esac >"$HT/fh$_hpiece.$_hri"
-        set -- "$@" "$HT/fh$_hpiece.$_hri" "$_hf" "$HT/fn$_hpiece"
+        set -- "$@" "$HT/fh$_hpiece.$_hri" "$_hrf" "$HT/fn$_hpiece"
     done
     # Drop the globs, keep the (header, file, newline) triples.
     shift "$(($# - _hri * 3))"
