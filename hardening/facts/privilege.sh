@@ -114,18 +114,20 @@ _hr_webroots_once() {
 _hr_exes() {
     find /proc/[0-9]*/exe -maxdepth 0 -printf '%l\n' >"$HT/pe$_hpiece" 2>/dev/null
     if [ -s "$HT/pe$_hpiece" ]; then
-        sed 's/ (deleted)$//' <"$HT/pe$_hpiece"
+        sed -e 's/ (deleted)$//' -e '/^\//!d' <"$HT/pe$_hpiece"
     else
-        for _hrl in /proc/[0-9]*/exe; do readlink "$_hrl" 2>/dev/null; done | sed 's/ (deleted)$//'
+        for _hrl in /proc/[0-9]*/exe; do readlink "$_hrl" 2>/dev/null; done | sed -e 's/ (deleted)$//' -e '/^\//!d'
     fi
 }
-# The first 2000 paths (sorted), then each with its parent directories up to / (sed strips the
-# last "/component" until "/" or nothing is left), sorted, the first 8000.
+# The absolute paths (each sed drops the other lines: no grep, and a NUL byte in a web server's
+# configuration no longer makes grep hide every path as "binary"): the first 2000 (sorted),
+# then each with its parent directories up to / (sed strips the last "/component" until "/"
+# or nothing is left), sorted, the first 8000.
 _hr_paths() {
     {
         _hr_exes
-        [ ! -s "$HT/wr$_hpiece" ] || tr -d '"' <"$HT/wr$_hpiece" | sed "s/'//g"
-    } | grep '^/' | sort -u |
+        [ ! -s "$HT/wr$_hpiece" ] || tr -d '"' <"$HT/wr$_hpiece" | sed -e "s/'//g" -e '/^\//!d'
+    } | sort -u |
         sed -n -e '2001q' -e ':a' -e '/^\/\{0,1\}$/d' -e p -e 's|/[^/]*$||' -e ta | sort -u | head -8000
 }
 # One stat for all paths when they fit one command line (as xargs would run it); its output is
