@@ -120,15 +120,26 @@ _hr_exes() {
     fi
 }
 # The absolute paths (each sed drops the other lines: no grep, and a NUL byte in a web server's
-# configuration no longer makes grep hide every path as "binary"): the first 2000 (sorted),
-# then each with its parent directories up to / (sed strips the last "/component" until "/"
-# or nothing is left), sorted, the first 8000.
+# configuration no longer makes grep hide every path as "binary"; quotes go as tr -d did): the
+# first 2000 (sorted), then each with its parent directories up to / (sed strips the last
+# "/component" until "/" or nothing is left), sorted, the first 8000.
 _hr_paths() {
     {
         _hr_exes
-        [ ! -s "$HT/wr$_hpiece" ] || tr -d '"' <"$HT/wr$_hpiece" | sed -e "s/'//g" -e '/^\//!d'
-    } | sort -u |
-        sed -n -e '2001q' -e ':a' -e '/^\/\{0,1\}$/d' -e p -e 's|/[^/]*$||' -e ta | sort -u | head -8000
+        [ ! -s "$HT/wr$_hpiece" ] || sed -e 's/"//g' -e "s/'//g" -e '/^\//!d' <"$HT/wr$_hpiece"
+    } >"$HT/pp$_hpiece"
+    # At most 2000 lines (nearly always): the first 2000 sorted are all of them, and the final
+    # sort alone gives the same list (one sort fewer). A 2001st line makes sed print "!" (sorted
+    # first) and stop: then the sort before sed.
+    _hrp=$(sed -n -e '2001s/.*/!/p' -e 2001q -e :a -e '/^\/\{0,1\}$/d' -e p -e 's|/[^/]*$||' -e ta \
+        <"$HT/pp$_hpiece" | sort -u | head -8000)
+    case $_hrp in
+    '!'*)
+        sort -u <"$HT/pp$_hpiece" | sed -n -e 2001q -e :a -e '/^\/\{0,1\}$/d' -e p -e 's|/[^/]*$||' -e ta |
+            sort -u | head -8000
+        ;;
+    *) printf '%s\n' "$_hrp" ;;
+    esac
 }
 # One stat for all paths when they fit one command line (as xargs would run it); its output is
 # then far below the cap. Otherwise xargs and the cap.
