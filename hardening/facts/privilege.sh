@@ -7,11 +7,11 @@
 # for all sudoers files, one getent for all accounts, nginx -T once, one stat) while printing
 # exactly what one program per file/account would.
 HRK=4194304
-# _hr_files_body GLOB...: the header's _h_files_body ("==> path <==" blocks), byte for byte,
+# _hr_cat_body GLOB...: the header's _h_files_body ("==> path <==" blocks), byte for byte,
 # with ONE cat: each block header is a scratch file cat reads between the files. cat goes on
 # past a file it cannot read and then exits 1, as the per-file loop does; beyond 256 files
 # (argument size) the header's loop.
-_hr_files_body() {
+_hr_cat_body() {
     [ "$#" -le 256 ] || {
         _h_files_body "$@"
         return
@@ -35,7 +35,7 @@ _hr_files_body() {
 _hr_files() {
     _hrn=$1
     shift
-    _h_run "$_hrn" _hr_files_body "$@"
+    _h_run "$_hrn" _hr_cat_body "$@"
 }
 # privilege.sudoers: /etc/sudoers and its include directory (root only).
 _hr_files privilege.sudoers /etc/sudoers /etc/sudoers.d/*
