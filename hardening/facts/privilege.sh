@@ -48,7 +48,10 @@ _h_run privilege.groups _hr_groups
 # the kernel's "Uid:\t<real>\t<effective>..." line.
 _hr_accounts() {
     _hrus=$(sed -n -e '/^Uid:/!d' -e 's/^Uid:[[:space:]]*\([0-9]*\).*/\1/' -e '/^0$/d' -e p \
-        /proc/[0-9]*/status 2>/dev/null | sort -un)
+        /proc/[0-9]*/status 2>/dev/null)
+    # Only root runs processes: no sort, no getent.
+    [ -n "$_hrus" ] || return 0
+    _hrus=$(printf '%s\n' "$_hrus" | sort -un)
     _hrl=
     _hri=0
     for _hru in $_hrus; do
@@ -62,7 +65,10 @@ _hr_accounts() {
 # privilege.sudo_list: "== NAME" then `sudo -n -l -U NAME` for each of those accounts (names
 # of letters, digits, "_", "." and "-" only, not starting with "." or "-").
 _hr_sudo_list() {
-    _hr_accounts | while IFS=: read -r _hrn _hrrest; do
+    _hra=$(_hr_accounts)
+    # No account: nothing to list (and no head to run).
+    [ -n "$_hra" ] || return 0
+    printf '%s\n' "$_hra" | while IFS=: read -r _hrn _hrrest; do
         case $_hrn in
         '' | [!ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_]*) continue ;;
         *[!ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-]*) continue ;;
