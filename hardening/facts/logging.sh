@@ -54,9 +54,9 @@ _hl_names() {
         /etc/audit/audisp-remote.conf /etc/audisp/audisp-remote.conf 2>/dev/null | head -c "$HLK" |
         grep -v '^[[:space:]]*#' |
         grep -oE 'target[[:space:]]*=[[:space:]]*"[A-Za-z0-9.-]+"|@@?[A-Za-z][A-Za-z0-9.-]*|remote_server[[:space:]]*=[[:space:]]*[A-Za-z][A-Za-z0-9.-]*|URL=[a-z]+://[A-Za-z][A-Za-z0-9.-]*|(network|tcp|udp|tcp6|udp6|syslog)[[:space:]]*\([[:space:]]*"[A-Za-z][A-Za-z0-9.-]*"' |
-        sed -n -e 's/"$//' -e 's/.*[="(@/[:space:]]//' -e '/^[A-Za-z][A-Za-z0-9.-]*$/p' | sort -u
+        sed -n -e 's/"$//' -e 's/.*[="(@/[:space:]]//' -e '/^[A-Za-z][A-Za-z0-9.-]*$/p'
 }
-# No names (cat would read nothing, or nothing matched): nothing to resolve, no sort to run.
+# No names (cat would read nothing, or nothing matched): nothing to sort or resolve.
 _hl_resolve() {
     _hlns=
     for _hlf in /etc/rsyslog.conf /etc/rsyslog.d/* /etc/syslog-ng/syslog-ng.conf /etc/syslog-ng/conf.d/* \
@@ -64,6 +64,7 @@ _hl_resolve() {
         /etc/audit/audisp-remote.conf /etc/audisp/audisp-remote.conf; do
         if [ -e "$_hlf" ]; then
             _hlns=$(_hl_names)
+            [ -z "$_hlns" ] || _hlns=$(printf '%s\n' "$_hlns" | sort -u)
             break
         fi
     done
