@@ -2,11 +2,38 @@
 # The configuration of the forwarders that send this host's logs elsewhere: rsyslog (with its
 # include directory), syslog-ng, systemd-journal-upload, auditd's dispatcher plugins and
 # audisp-remote. Which forwarders RUN comes from the processes piece. Read-only.
+# Host CPU: every program started costs ~1 ms, so files are read by one cat per section and
+# nothing runs for files that do not exist, with exactly the output of the per-file loop.
 HLK=4194304
+# _hl_cat_body GLOB...: the header's _h_files_body ("==> path <==" blocks), byte for byte,
+# with ONE cat: each block header is a scratch file cat reads between the files. cat goes on
+# past a file it cannot read and then exits 1, as the per-file loop does; beyond 256 files
+# (argument size) the header's loop.
+_hl_cat_body() {
+    [ "$#" -le 256 ] || {
+        _h_files_body "$@"
+        return
+    }
+    printf '\n' >"$HT/fn$_hpiece"
+    _hli=0
+    for _hlf in "$@"; do
+        [ -f "$_hlf" ] || continue
+        _hli=$((_hli + 1))
+        case $_hlf in
+        *"$_h_nl"*) printf '==> %s <==\n' "$(printf '%s' "$_hlf" | tr '\n' '?')" ;;
+        *) printf '==> %s <==\n' "$_hlf" ;;
+        esac >"$HT/fh$_hpiece.$_hli"
+        set -- "$@" "$HT/fh$_hpiece.$_hli" "$_hlf" "$HT/fn$_hpiece"
+    done
+    # Drop the globs, keep the (header, file, newline) triples.
+    shift "$(($# - _hli * 3))"
+    [ "$_hli" -gt 0 ] || return 0
+    cat -- "$@"
+}
 _hl_files_body() {
-    _h_files_body "$@" >"$HT/lf$_hpiece"
+    _hl_cat_body "$@" >"$HT/lf$_hpiece"
     _hlrc=$?
-    head -c "$HLK" "$HT/lf$_hpiece"
+    [ ! -s "$HT/lf$_hpiece" ] || head -c "$HLK" "$HT/lf$_hpiece"
     return "$_hlrc"
 }
 _hl_files() {
@@ -27,10 +54,26 @@ _hl_names() {
         /etc/audit/audisp-remote.conf /etc/audisp/audisp-remote.conf 2>/dev/null | head -c "$HLK" |
         grep -v '^[[:space:]]*#' |
         grep -oE 'target[[:space:]]*=[[:space:]]*"[A-Za-z0-9.-]+"|@@?[A-Za-z][A-Za-z0-9.-]*|remote_server[[:space:]]*=[[:space:]]*[A-Za-z][A-Za-z0-9.-]*|URL=[a-z]+://[A-Za-z][A-Za-z0-9.-]*|(network|tcp|udp|tcp6|udp6|syslog)[[:space:]]*\([[:space:]]*"[A-Za-z][A-Za-z0-9.-]*"' |
-        sed -e 's/"$//' -e 's/.*[="(@/[:space:]]//' | grep -E '^[A-Za-z][A-Za-z0-9.-]*$' | sort -u | head -16
+        sed -n -e 's/"$//' -e 's/.*[="(@/[:space:]]//' -e '/^[A-Za-z][A-Za-z0-9.-]*$/p'
 }
+# No names (cat would read nothing, or nothing matched): nothing to sort or resolve.
 _hl_resolve() {
-    _hl_names | while IFS= read -r _hln; do
+    _hlns=
+    for _hlf in /etc/rsyslog.conf /etc/rsyslog.d/* /etc/syslog-ng/syslog-ng.conf /etc/syslog-ng/conf.d/* \
+        /etc/systemd/journal-upload.conf /etc/systemd/journal-upload.conf.d/*.conf \
+        /etc/audit/audisp-remote.conf /etc/audisp/audisp-remote.conf; do
+        if [ -e "$_hlf" ]; then
+            _hlns=$(_hl_names)
+            [ -z "$_hlns" ] || _hlns=$(printf '%s\n' "$_hlns" | sort -u)
+            break
+        fi
+    done
+    [ -n "$_hlns" ] || return 0
+    _hli=0
+    # The names are letters, digits, "." and "-" (sed above): no field splitting or glob surprises.
+    for _hln in $_hlns; do
+        [ "$_hli" -lt 16 ] || break
+        _hli=$((_hli + 1))
         if _h_has timeout; then _hla=$(timeout 3 getent ahosts "$_hln" 2>/dev/null); else _hla=$(getent ahosts "$_hln" 2>/dev/null); fi
         printf '%s\n' "$_hla" | while read -r _hlip _hlrest; do
             [ -n "$_hlip" ] && printf '%s %s\n' "$_hln" "$_hlip"

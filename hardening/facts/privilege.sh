@@ -3,30 +3,92 @@
 # processes, who may write the programs that run and the web roots they serve, and the
 # groups of each process. The process table and sockets come from the processes piece.
 # Read-only (`sudo -l -U` only lists; `nginx -T` only prints the configuration it would load).
+# Host CPU: every program started costs ~1 ms, so the piece starts as few as it can (one cat
+# for all sudoers files, one getent for all accounts, nginx -T once, one stat) while printing
+# exactly what one program per file/account would.
 HRK=4194304
+# _hr_cat_body GLOB...: the header's _h_files_body ("==> path <==" blocks), byte for byte,
+# with ONE cat: each block header is a scratch file cat reads between the files. cat goes on
+# past a file it cannot read and then exits 1, as the per-file loop does; beyond 256 files
+# (argument size) the header's loop.
+_hr_cat_body() {
+    [ "$#" -le 256 ] || {
+        _h_files_body "$@"
+        return
+    }
+    printf '\n' >"$HT/fn$_hpiece"
+    _hri=0
+    for _hrf in "$@"; do
+        [ -f "$_hrf" ] || continue
+        _hri=$((_hri + 1))
+        case $_hrf in
+        *"$_h_nl"*) printf '==> %s <==\n' "$(printf '%s' "$_hrf" | tr '\n' '?')" ;;
+        *) printf '==> %s <==\n' "$_hrf" ;;
+        esac >"$HT/fh$_hpiece.$_hri"
+        set -- "$@" "$HT/fh$_hpiece.$_hri" "$_hrf" "$HT/fn$_hpiece"
+    done
+    # Drop the globs, keep the (header, file, newline) triples.
+    shift "$(($# - _hri * 3))"
+    [ "$_hri" -gt 0 ] || return 0
+    cat -- "$@"
+}
+_hr_files() {
+    _hrn=$1
+    shift
+    _h_run "$_hrn" _hr_cat_body "$@"
+}
 # privilege.sudoers: /etc/sudoers and its include directory (root only).
-_h_files privilege.sudoers /etc/sudoers /etc/sudoers.d/*
+_hr_files privilege.sudoers /etc/sudoers /etc/sudoers.d/*
 _h_run privilege.group head -c "$HRK" /etc/group
 # privilege.groups: "/proc/PID/status:Groups: ..." supplementary groups of every process.
 _hr_groups() { grep -s -H '^Groups:' /proc/[0-9]*/status | head -c "$HRK"; }
 _h_run privilege.groups _hr_groups
-# The accounts that run processes (not root): their names, one per line, at most 32.
+# The accounts that run processes (not root): "NAME:..." passwd entries (getent: local and
+# NSS/LDAP accounts), at most 32 uids, in uid order. The real uid is the first number of
+# the kernel's "Uid:\t<real>\t<effective>..." line.
 _hr_accounts() {
-    grep -s -h '^Uid:' /proc/[0-9]*/status | while read -r _hrk _hru _hrrest; do
-        [ "$_hru" = 0 ] || echo "$_hru"
-    done | sort -un | head -32 | while read -r _hru; do
-        getent passwd "$_hru" | cut -d: -f1
-    done | grep -E '^[A-Za-z0-9_][A-Za-z0-9_.-]*$'
+    _hrus=$(sed -n -e '/^Uid:/!d' -e 's/^Uid:[[:space:]]*\([0-9]*\).*/\1/' -e '/^0$/d' -e p \
+        /proc/[0-9]*/status 2>/dev/null)
+    # Only root runs processes: no sort, no getent.
+    [ -n "$_hrus" ] || return 0
+    _hrus=$(printf '%s\n' "$_hrus" | sort -un)
+    _hrl=
+    _hri=0
+    for _hru in $_hrus; do
+        [ "$_hri" -lt 32 ] || break
+        _hrl="$_hrl $_hru"
+        _hri=$((_hri + 1))
+    done
+    # shellcheck disable=SC2086
+    [ -z "$_hrl" ] || getent passwd $_hrl
 }
-# privilege.sudo_list: "== NAME" then `sudo -n -l -U NAME` for each of those accounts.
+# privilege.sudo_list: "== NAME" then `sudo -n -l -U NAME` for each of those accounts (names
+# of letters, digits, "_", "." and "-" only, not starting with "." or "-").
 _hr_sudo_list() {
-    _hr_accounts | while IFS= read -r _hrn; do
+    _hra=$(_hr_accounts)
+    # No account: nothing to list (and no head to run).
+    [ -n "$_hra" ] || return 0
+    printf '%s\n' "$_hra" | while IFS=: read -r _hrn _hrrest; do
+        case $_hrn in
+        '' | [!ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_]*) continue ;;
+        *[!ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-]*) continue ;;
+        esac
         printf '== %s\n' "$_hrn"
         if _h_has timeout; then timeout 5 sudo -n -l -U "$_hrn" 2>&1; else sudo -n -l -U "$_hrn" 2>&1; fi
         printf '== rc %s\n' "$?"
     done | head -c "$HRK"
 }
-if [ "$(id -u)" = 0 ] && _h_has sudo; then
+# The effective uid (what `id -u` prints) from the kernel, without starting id.
+_hreu=
+while read -r _hrk _hrr _hre _hrrest; do
+    case $_hrk in Uid:)
+        _hreu=$_hre
+        break
+        ;;
+    esac
+done 2>/dev/null </proc/self/status
+[ -n "$_hreu" ] || _hreu=$(id -u)
+if [ "$_hreu" = 0 ] && _h_has sudo; then
     _h_run privilege.sudo_list _hr_sudo_list
 fi
 # privilege.webroots: the roots web servers serve (nginx -T's root/alias, Apache DocumentRoot).
@@ -35,32 +97,72 @@ _hr_webroots() {
         if _h_has timeout; then timeout 5 nginx -T 2>/dev/null; else nginx -T 2>/dev/null; fi |
             sed -n 's/^[[:space:]]*\(root\|alias\)[[:space:]]\{1,\}\([^;]*\);.*/\2/p'
     fi
-    cat /etc/apache2/sites-enabled/* /etc/apache2/apache2.conf /etc/httpd/conf/httpd.conf /etc/httpd/conf.d/*.conf \
-        2>/dev/null | sed -n 's/^[[:space:]]*DocumentRoot[[:space:]]\{1,\}"\{0,1\}\([^"]*\)"\{0,1\}.*/\1/p'
+    # cat prints nothing for names that do not exist (an unmatched glob): skip cat and sed then.
+    for _hrf in /etc/apache2/sites-enabled/* /etc/apache2/apache2.conf /etc/httpd/conf/httpd.conf /etc/httpd/conf.d/*.conf; do
+        [ -e "$_hrf" ] || continue
+        cat /etc/apache2/sites-enabled/* /etc/apache2/apache2.conf /etc/httpd/conf/httpd.conf /etc/httpd/conf.d/*.conf \
+            2>/dev/null | sed -n 's/^[[:space:]]*DocumentRoot[[:space:]]\{1,\}"\{0,1\}\([^"]*\)"\{0,1\}.*/\1/p'
+        break
+    done
     [ -d /var/www/html ] && echo /var/www/html
+    :
+}
+# The web roots once (nginx -T is slow): the section prints them, privilege.stat reads them.
+_hr_webroots_once() {
+    _hr_webroots >"$HT/wr$_hpiece"
+    [ ! -s "$HT/wr$_hpiece" ] || cat -- "$HT/wr$_hpiece"
     :
 }
 # privilege.stat: "uid gid rawmode(hex) path" of every running executable, each parent directory up
 # to /, and each web root (one stat for all; paths with a newline are left out).
+# The running executables: GNU find reads every link in one process; a find without -printf
+# (busybox) prints nothing, and then one readlink per link.
+_hr_exes() {
+    find /proc/[0-9]*/exe -maxdepth 0 -printf '%l\n' >"$HT/pe$_hpiece" 2>/dev/null
+    if [ -s "$HT/pe$_hpiece" ]; then
+        sed -e 's/ (deleted)$//' -e '/^\//!d' <"$HT/pe$_hpiece"
+    else
+        for _hrl in /proc/[0-9]*/exe; do readlink "$_hrl" 2>/dev/null; done | sed -e 's/ (deleted)$//' -e '/^\//!d'
+    fi
+}
+# The absolute paths (each sed drops the other lines: no grep, and a NUL byte in a web server's
+# configuration no longer makes grep hide every path as "binary"; quotes go as tr -d did): the
+# first 2000 (sorted), then each with its parent directories up to / (sed strips the last
+# "/component" until "/" or nothing is left), sorted, the first 8000.
 _hr_paths() {
     {
-        if find /proc/self/ -maxdepth 0 -printf '' >/dev/null 2>&1; then
-            find /proc/[0-9]*/exe -maxdepth 0 -printf '%l\n' 2>/dev/null
-        else
-            for _hrl in /proc/[0-9]*/exe; do readlink "$_hrl" 2>/dev/null; done
-        fi | sed 's/ (deleted)$//'
-        _hr_webroots | tr -d '"' | sed "s/'//g"
-    } | grep '^/' | sort -u | head -2000 | while IFS= read -r _hrp; do
-        _hrd=$_hrp
-        while [ -n "$_hrd" ] && [ "$_hrd" != / ]; do
-            echo "$_hrd"
-            _hrd=${_hrd%/*}
-        done
-    done | sort -u | head -8000
+        _hr_exes
+        [ ! -s "$HT/wr$_hpiece" ] || sed -e 's/"//g' -e "s/'//g" -e '/^\//!d' <"$HT/wr$_hpiece"
+    } >"$HT/pp$_hpiece"
+    # At most 2000 lines (nearly always): the first 2000 sorted are all of them, and the final
+    # sort alone gives the same list (one sort fewer). A 2001st line makes sed print "!" (sorted
+    # first) and stop: then the sort before sed.
+    _hrp=$(sed -n -e '2001s/.*/!/p' -e 2001q -e :a -e '/^\/\{0,1\}$/d' -e p -e 's|/[^/]*$||' -e ta \
+        <"$HT/pp$_hpiece" | sort -u | head -8000)
+    case $_hrp in
+    '!'*)
+        sort -u <"$HT/pp$_hpiece" | sed -n -e 2001q -e :a -e '/^\/\{0,1\}$/d' -e p -e 's|/[^/]*$||' -e ta |
+            sort -u | head -8000
+        ;;
+    *) printf '%s\n' "$_hrp" ;;
+    esac
 }
-_hr_stat() {
-    _hr_paths | tr '\n' '\0' | xargs -0 stat -c '%u %g %f %n' 2>/dev/null | head -c "$HRK"
+# One stat for all paths when they fit one command line (as xargs would run it); its output is
+# then far below the cap. Otherwise xargs and the cap.
+_hr_stat() (
+    _hrl=$(_hr_paths)
+    IFS=$_h_nl
+    set -f
+    # shellcheck disable=SC2086
+    set -- $_hrl
+    if [ "$#" -eq 0 ]; then
+        :
+    elif [ "$((${#_hrl} + 9 * $#))" -le 65536 ]; then
+        stat -c '%u %g %f %n' "$@" 2>/dev/null
+    else
+        printf '%s\n' "$@" | tr '\n' '\0' | xargs -0 stat -c '%u %g %f %n' 2>/dev/null | head -c "$HRK"
+    fi
     :
-}
-_h_run privilege.webroots _hr_webroots
+)
+_h_run privilege.webroots _hr_webroots_once
 _h_run privilege.stat _hr_stat
