@@ -67,34 +67,27 @@ _h_file() {
     fi
 }
 
-# _h_text NAME PATH: _h_file for a small text file (/proc, /etc/os-release), read by the shell
-# itself: no process (a cat costs ~1 ms of CPU in a container; dash reads a byte per syscall, so
-# only for files of a few KiB). Same bytes as cat except NUL bytes, which the shell drops; a last
-# line without a newline stays without one. rc 127 when PATH does not exist, 1 when it cannot be
-# opened (the shell's message is the section's stderr).
-_h_text() {
-    if [ ! -f "$2" ]; then
-        _h_file "$1" "$2" # missing (127), or not a plain file: as cat says
-        return
-    fi
-    printf '\n@@%s B %s\n' "$HN" "$1"
-    # "true", not ":": a redirection that fails on a special builtin (":") ends the whole shell
-    if { true <"$2"; } 2>"$HT/err$_hpiece"; then
+# _h_text NAME PATH: _h_file for a small kernel or text file (/proc, /sys, /etc/os-release; never
+# a NUL byte in it), read by the shell instead of a cat process (~1 ms of CPU each in a container;
+# dash reads a byte per syscall, so only for files of a few KiB). When the shell reads nothing (an
+# empty or unreadable file, a read error such as EINVAL) cat runs after all: its output, message
+# and exit code are the section's, exactly as with _h_file. The redirection is on a compound
+# command: one that fails on a special builtin (":") would end the whole shell.
+_h_text_body() {
+    _htc=
+    _htl=
+    { while IFS= read -r _htl; do
+        _htc=$_htc$_htl$_h_nl
         _htl=
-        while IFS= read -r _htl; do
-            printf '%s\n' "$_htl"
-        done <"$2"
-        # read fails at the end; what it read of a last line without a newline is still in _htl
-        printf '%s' "$_htl"
-        _htrc=0
+    done; } 2>/dev/null <"$1"
+    _htc=$_htc$_htl
+    if [ -n "$_htc" ]; then printf '%s' "$_htc"; else cat -- "$1"; fi
+}
+_h_text() {
+    if [ -e "$2" ]; then
+        _h_run "$1" _h_text_body "$2"
     else
-        _htrc=1
-    fi
-    printf '\n@@%s E %s %s\n' "$HN" "$1" "$_htrc"
-    if [ -s "$HT/err$_hpiece" ]; then
-        printf '\n@@%s B %s!err\n' "$HN" "$1"
-        head -c 65536 "$HT/err$_hpiece"
-        printf '\n@@%s E %s!err 0\n' "$HN" "$1"
+        printf '\n@@%s B %s\n\n@@%s E %s 127\n' "$HN" "$1" "$HN" "$1"
     fi
 }
 
@@ -103,18 +96,53 @@ _h_text() {
 # in a file name is printed as "?" so that a name cannot fake the next block header.
 _h_nl='
 '
-_h_files_body() {
-    _hfrc=0
-    for _hf in "$@"; do
-        [ -f "$_hf" ] || continue
-        case $_hf in
-        *"$_h_nl"*) printf '==> %s <==\n' "$(printf '%s' "$_hf" | tr '\n' '?')" ;;
-        *) printf '==> %s <==\n' "$_hf" ;;
+# _h_files_loop GLOB...: the blocks with one cat per file (the reference; past 256 files).
+_h_files_loop() {
+    _hflrc=0
+    for _hfl in "$@"; do
+        [ -f "$_hfl" ] || continue
+        case $_hfl in
+        *"$_h_nl"*) printf '==> %s <==\n' "$(printf '%s' "$_hfl" | tr '\n' '?')" ;;
+        *) printf '==> %s <==\n' "$_hfl" ;;
         esac
-        cat -- "$_hf" || _hfrc=1
+        cat -- "$_hfl" || _hflrc=1
         printf '\n'
     done
-    return "$_hfrc"
+    return "$_hflrc"
+}
+# _h_files_body GLOB...: the same bytes, exit code and stderr with ONE cat: each block header
+# is a scratch file cat reads between the files (cat goes on past a file it cannot read, then
+# exits 1, as the loop does). Beyond 256 files (argument size), the loop.
+_h_files_body() {
+    [ "$#" -le 256 ] || {
+        _h_files_loop "$@"
+        return
+    }
+    printf '\n' >"$HT/fn$_hpiece"
+    _hfi=0
+    for _hff in "$@"; do
+        [ -f "$_hff" ] || continue
+        _hfi=$((_hfi + 1))
+        case $_hff in
+        *"$_h_nl"*) printf '==> %s <==\n' "$(printf '%s' "$_hff" | tr '\n' '?')" ;;
+        *) printf '==> %s <==\n' "$_hff" ;;
+        esac >"$HT/fh$_hpiece.$_hfi"
+        set -- "$@" "$HT/fh$_hpiece.$_hfi" "$_hff" "$HT/fn$_hpiece"
+    done
+    # Drop the globs, keep the (header, file, newline) triples.
+    shift "$(($# - _hfi * 3))"
+    [ "$_hfi" -gt 0 ] || return 0
+    cat -- "$@"
+}
+# _h_files_capped CAP GLOB...: _h_files_body, at most CAP bytes (a parser flags a cut), and no
+# head at all when nothing was read.
+_h_files_capped() {
+    _hfcap=$1
+    shift
+    _h_files_body "$@" >"$HT/fc$_hpiece"
+    _hfcrc=$?
+    [ ! -s "$HT/fc$_hpiece" ] || head -c "$_hfcap" "$HT/fc$_hpiece"
+    return "$_hfcrc"
 }
 _h_files() {
     _hn=$1

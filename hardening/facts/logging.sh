@@ -2,44 +2,14 @@
 # The configuration of the forwarders that send this host's logs elsewhere: rsyslog (with its
 # include directory), syslog-ng, systemd-journal-upload, auditd's dispatcher plugins and
 # audisp-remote. Which forwarders RUN comes from the processes piece. Read-only.
-# Host CPU: every program started costs ~1 ms, so files are read by one cat per section and
-# nothing runs for files that do not exist, with exactly the output of the per-file loop.
+# Host CPU: every program started costs ~1 ms, so files are read by one cat per section (the
+# header's _h_files_body) and nothing runs for files that do not exist.
 HLK=4194304
-# _hl_cat_body GLOB...: the header's _h_files_body ("==> path <==" blocks), byte for byte,
-# with ONE cat: each block header is a scratch file cat reads between the files. cat goes on
-# past a file it cannot read and then exits 1, as the per-file loop does; beyond 256 files
-# (argument size) the header's loop.
-_hl_cat_body() {
-    [ "$#" -le 256 ] || {
-        _h_files_body "$@"
-        return
-    }
-    printf '\n' >"$HT/fn$_hpiece"
-    _hli=0
-    for _hlf in "$@"; do
-        [ -f "$_hlf" ] || continue
-        _hli=$((_hli + 1))
-        case $_hlf in
-        *"$_h_nl"*) printf '==> %s <==\n' "$(printf '%s' "$_hlf" | tr '\n' '?')" ;;
-        *) printf '==> %s <==\n' "$_hlf" ;;
-        esac >"$HT/fh$_hpiece.$_hli"
-        set -- "$@" "$HT/fh$_hpiece.$_hli" "$_hlf" "$HT/fn$_hpiece"
-    done
-    # Drop the globs, keep the (header, file, newline) triples.
-    shift "$(($# - _hli * 3))"
-    [ "$_hli" -gt 0 ] || return 0
-    cat -- "$@"
-}
-_hl_files_body() {
-    _hl_cat_body "$@" >"$HT/lf$_hpiece"
-    _hlrc=$?
-    [ ! -s "$HT/lf$_hpiece" ] || head -c "$HLK" "$HT/lf$_hpiece"
-    return "$_hlrc"
-}
+# _hl_files NAME GLOB...: _h_files capped at $HLK bytes.
 _hl_files() {
     _hln=$1
     shift
-    _h_run "$_hln" _hl_files_body "$@"
+    _h_run "$_hln" _h_files_capped "$HLK" "$@"
 }
 _hl_files logging.rsyslog /etc/rsyslog.conf /etc/rsyslog.d/*
 _hl_files logging.syslog_ng /etc/syslog-ng/syslog-ng.conf /etc/syslog-ng/conf.d/*

@@ -7,38 +7,8 @@
 # for all sudoers files, one getent for all accounts, nginx -T once, one stat) while printing
 # exactly what one program per file/account would.
 HRK=4194304
-# _hr_cat_body GLOB...: the header's _h_files_body ("==> path <==" blocks), byte for byte,
-# with ONE cat: each block header is a scratch file cat reads between the files. cat goes on
-# past a file it cannot read and then exits 1, as the per-file loop does; beyond 256 files
-# (argument size) the header's loop.
-_hr_cat_body() {
-    [ "$#" -le 256 ] || {
-        _h_files_body "$@"
-        return
-    }
-    printf '\n' >"$HT/fn$_hpiece"
-    _hri=0
-    for _hrf in "$@"; do
-        [ -f "$_hrf" ] || continue
-        _hri=$((_hri + 1))
-        case $_hrf in
-        *"$_h_nl"*) printf '==> %s <==\n' "$(printf '%s' "$_hrf" | tr '\n' '?')" ;;
-        *) printf '==> %s <==\n' "$_hrf" ;;
-        esac >"$HT/fh$_hpiece.$_hri"
-        set -- "$@" "$HT/fh$_hpiece.$_hri" "$_hrf" "$HT/fn$_hpiece"
-    done
-    # Drop the globs, keep the (header, file, newline) triples.
-    shift "$(($# - _hri * 3))"
-    [ "$_hri" -gt 0 ] || return 0
-    cat -- "$@"
-}
-_hr_files() {
-    _hrn=$1
-    shift
-    _h_run "$_hrn" _hr_cat_body "$@"
-}
 # privilege.sudoers: /etc/sudoers and its include directory (root only).
-_hr_files privilege.sudoers /etc/sudoers /etc/sudoers.d/*
+_h_files privilege.sudoers /etc/sudoers /etc/sudoers.d/*
 _h_run privilege.group head -c "$HRK" /etc/group
 # privilege.groups: "/proc/PID/status:Groups: ..." supplementary groups of every process.
 _hr_groups() { grep -s -H '^Groups:' /proc/[0-9]*/status | head -c "$HRK"; }

@@ -5,43 +5,12 @@
 # Host CPU: every program started costs ~1 ms, so the config files are read by one cat per
 # section, with exactly the output of the per-file loop.
 HSK=4194304
-# _hs_cat_body GLOB...: the header's _h_files_body ("==> path <==" blocks), byte for byte,
-# with ONE cat: each block header is a scratch file cat reads between the files. cat goes on
-# past a file it cannot read and then exits 1, as the per-file loop does; beyond 256 files
-# (argument size) the header's loop.
-_hs_cat_body() {
-    [ "$#" -le 256 ] || {
-        _h_files_body "$@"
-        return
-    }
-    printf '\n' >"$HT/fn$_hpiece"
-    _hsi=0
-    for _hsf in "$@"; do
-        [ -f "$_hsf" ] || continue
-        _hsi=$((_hsi + 1))
-        case $_hsf in
-        *"$_h_nl"*) printf '==> %s <==\n' "$(printf '%s' "$_hsf" | tr '\n' '?')" ;;
-        *) printf '==> %s <==\n' "$_hsf" ;;
-        esac >"$HT/fh$_hpiece.$_hsi"
-        set -- "$@" "$HT/fh$_hpiece.$_hsi" "$_hsf" "$HT/fn$_hpiece"
-    done
-    # Drop the globs, keep the (header, file, newline) triples.
-    shift "$(($# - _hsi * 3))"
-    [ "$_hsi" -gt 0 ] || return 0
-    cat -- "$@"
-}
 # _hs_files NAME GLOB...: like _h_files, capped at $HSK bytes (the parser flags a cut); no
 # program at all when none of the files exists.
-_hs_files_body() {
-    _hs_cat_body "$@" >"$HT/sf$_hpiece"
-    _hsrc=$?
-    [ ! -s "$HT/sf$_hpiece" ] || head -c "$HSK" "$HT/sf$_hpiece"
-    return "$_hsrc"
-}
 _hs_files() {
     _hsn=$1
     shift
-    _h_run "$_hsn" _hs_files_body "$@"
+    _h_run "$_hsn" _h_files_capped "$HSK" "$@"
 }
 _hs_pkgs="auditd falco osquery sysmonforlinux auditbeat elastic-agent wazuh-agent mdatp falcon-sensor sentinelagent"
 if _h_has dpkg-query; then

@@ -1,11 +1,11 @@
-"""The pieces' process-saving readers print exactly what the header's helpers print (run by the
-local dash, bash and busybox; no lab): one cat for a whole "==> path <==" section against the
-header's loop of one cat per file, and the shell-read kernel text files against cat."""
+"""The header's process-saving readers print exactly what their references print (run by the
+local dash, bash and busybox; no lab): one cat for a whole "==> path <==" section (_h_files_body,
+_h_files_capped) against the loop of one cat per file (_h_files_loop), and the shell-read text
+files (_h_text) against cat (_h_file)."""
 
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -16,7 +16,6 @@ from hardening.facts import collector
 from hardening.facts.sections import parse_sections
 
 SHELLS = ("dash", "bash", "busybox")
-FACTS = Path(collector.__file__).parent
 
 
 @pytest.fixture(autouse=True)
@@ -34,14 +33,6 @@ def _run(script: str, shell: str, tmp: Path) -> subprocess.CompletedProcess[byte
     return subprocess.run(argv, input=script.encode(), capture_output=True, timeout=30, env=env)
 
 
-def _function(piece: str, name: str) -> str:
-    """The shell function ``name`` as the piece defines it (from ``name() {`` to its closing brace)."""
-    text = (FACTS / f"{piece}.sh").read_text()
-    found = re.search(rf"^{name}\(\) \{{\n.*?^\}}\n", text, re.M | re.S)
-    assert found, f"{name} not in {piece}.sh"
-    return found.group(0)
-
-
 _FILES = {
     "plain": b"Defaults env_reset\nroot ALL=(ALL:ALL) ALL\n",
     "no-final-newline": b"%devs ALL = NOPASSWD: RST",
@@ -53,9 +44,9 @@ _FILES = {
 
 
 @pytest.mark.parametrize("shell", SHELLS)
-@pytest.mark.parametrize(("piece", "func"), [("privilege", "_hr"), ("logging", "_hl"), ("sensors", "_hs")])
-def test_one_cat_prints_what_the_per_file_loop_prints(shell, piece, func, tmp_path):
-    """Same bytes, exit code and stderr as _h_files_body, for plain, empty, unterminated and
+@pytest.mark.parametrize("reader", ["_h_files_body", "_h_files_capped 4194304"])
+def test_one_cat_prints_what_the_per_file_loop_prints(shell, reader, tmp_path):
+    """Same bytes, exit code and stderr as _h_files_loop, for plain, empty, unterminated and
     shell-looking files, a newline and a space in a name, a directory and an unmatched glob (not
     plain files: skipped), a missing file, and a file that cannot be read (cat's message, exit 1)."""
     d = tmp_path / "conf.d"
@@ -67,19 +58,29 @@ def test_one_cat_prints_what_the_per_file_loop_prints(shell, piece, func, tmp_pa
     unreadable = "/proc/self/mem"  # a plain file whose read fails, even for root (EIO at offset 0)
     globs = f"{tmp_path}/main.conf {d}/* {tmp_path}/none.d/*.conf {unreadable} {d}/plain"
     (tmp_path / "main.conf").write_bytes(b"include conf.d\n")
-    body = _function(piece, f"{func}_cat_body") + (
-        f"_h_files hdr.all {globs}\n_h_run one.all {func}_cat_body {globs}\n"
-        f"_h_files hdr.none {tmp_path}/none.d/*\n_h_run one.none {func}_cat_body {tmp_path}/none.d/*\n"
+    body = (
+        f"_h_run ref.all _h_files_loop {globs}\n_h_run one.all {reader} {globs}\n"
+        f"_h_run ref.none _h_files_loop {tmp_path}/none.d/*\n_h_run one.none {reader} {tmp_path}/none.d/*\n"
     )
     run = _run(collector.assemble("n0nce", (body,)), shell, tmp_path / "run")
     assert run.returncode == 0, run.stderr
     sections = parse_sections(run.stdout, "n0nce")
     for case in ("all", "none"):
-        loop, one = sections[f"hdr.{case}"], sections[f"one.{case}"]
+        loop, one = sections[f"ref.{case}"], sections[f"one.{case}"]
         assert (bytes(one.body), one.rc) == (bytes(loop.body), loop.rc), case
-        assert sections.stderr(f"one.{case}") == sections.stderr(f"hdr.{case}"), case
+        assert sections.stderr(f"one.{case}") == sections.stderr(f"ref.{case}"), case
     assert b"==> " + str(d / "new?line").encode() + b" <==\nx\n\n" in bytes(sections["one.all"].body)
     assert sections["one.all"].rc == 1 and sections["one.none"].rc == 0
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_capped_files_stop_at_the_cap(shell, tmp_path):
+    (tmp_path / "big").write_bytes(b"x" * 5000)
+    (tmp_path / "run").mkdir()
+    body = f"_h_run capped _h_files_capped 1000 {tmp_path}/big\n"
+    run = _run(collector.assemble("n0nce", (body,)), shell, tmp_path / "run")
+    sections = parse_sections(run.stdout, "n0nce")
+    assert len(bytes(sections["capped"].body)) == 1000 and sections["capped"].rc == 0
 
 
 _TEXT = {
@@ -94,15 +95,14 @@ _TEXT = {
 
 @pytest.mark.parametrize("shell", SHELLS)
 def test_kernel_text_read_by_the_shell_prints_what_cat_prints(shell, tmp_path):
-    """appcontrol's _ha_text against _h_file (cat): same bytes, exit code and stderr, also for a
-    missing file, a directory and /proc/self/attr/current (EINVAL without an LSM that sets it)."""
+    """_h_text against _h_file (cat): same bytes, exit code and stderr, also for a missing file, a
+    directory and /proc/self/attr/current (EINVAL without an LSM that sets it)."""
     for name, data in _TEXT.items():
         (tmp_path / name).write_bytes(data)
     paths = [str(tmp_path / n) for n in _TEXT] + [str(tmp_path / "nope"), str(tmp_path), "/proc/self/attr/current"]
     if Path("/proc/cmdline").exists():
         paths.append("/proc/cmdline")
-    body = _function("appcontrol", "_ha_text_body") + _function("appcontrol", "_ha_text")
-    body += "".join(f"_h_file f.{i} {p}\n_ha_text t.{i} {p}\n" for i, p in enumerate(paths))
+    body = "".join(f"_h_file f.{i} {p}\n_h_text t.{i} {p}\n" for i, p in enumerate(paths))
     (tmp_path / "run").mkdir()
     run = _run(collector.assemble("n0nce", (body,)), shell, tmp_path / "run")
     assert run.returncode == 0, run.stderr
