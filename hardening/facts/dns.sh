@@ -15,31 +15,62 @@
 #   dns.unbound_conf     unbound config files (used when unbound-checkconf is missing)
 #   dns.named            named-checkconf -p (effective config, includes resolved)
 #   dns.rndc             rndc status of a running named (says whether query logging is ON)
+# Few processes: each fork+exec costs about a millisecond of the host's CPU. /proc is scanned
+# once (_dns_scan), files are read with the shell's read, and a tool runs only where the shell
+# cannot give the same bytes.
 _dns_t() {
     if _h_has timeout; then timeout 3 "$@"; else "$@"; fi
 }
 
+# A plain file in a real /etc needs no readlink: "link" is empty, "real" is the path itself.
 _dns_link() {
+    if [ -f /etc/resolv.conf ] && ! [ -L /etc/resolv.conf ] && ! [ -L /etc ]; then
+        printf 'link \nreal /etc/resolv.conf\n'
+        return
+    fi
     printf 'link %s\n' "$(readlink /etc/resolv.conf)"
     printf 'real %s\n' "$(readlink -f /etc/resolv.conf)"
 }
 
-# _dns_pids COMM...: pids whose comm is one of COMM.
-_dns_pids() {
+# _dns_scan: $_dns_found = " pid:comm ..." of every running resolver, in /proc order.
+_dns_scan() {
+    _dns_found=
     for _dp in /proc/[0-9]*; do
         read -r _dc 2>/dev/null <"$_dp/comm" || continue
-        for _dw in "$@"; do
-            if [ "$_dc" = "$_dw" ]; then
-                echo "${_dp#/proc/}"
-                break
-            fi
-        done
+        case $_dc in
+        dnsmasq | unbound | named | systemd-resolve | systemd-resolved | pdns_recursor | kresd | coredns | \
+            dnscrypt-proxy | stubby | cloudflared | dnsdist | knotd)
+            _dns_found="$_dns_found ${_dp#/proc/}:$_dc"
+            ;;
+        esac
     done
 }
 
+# _dns_hex FILE: the file's bytes as hex (od -An -v -tx1 | tr -d ' \n'). The shell joins
+# od's words; a long file (over 1 KiB, > 64 lines) goes through tr instead.
+_dns_hex() {
+    od -An -v -tx1 >"$HT/dnshex" 2>/dev/null <"$1"
+    _dh=
+    _dhn=0
+    while read -r _dl; do
+        _dhn=$((_dhn + 1))
+        if [ "$_dhn" -gt 64 ]; then
+            tr -d ' \n' <"$HT/dnshex"
+            return
+        fi
+        for _dw in $_dl; do _dh=$_dh$_dw; done
+    done <"$HT/dnshex"
+    printf '%s' "$_dh"
+}
+
+# _dns_args PID: the process's argv, one argument per line, in $HT/dnsarg.
+_dns_args() {
+    tr '\0' '\n' >"$HT/dnsarg" 2>/dev/null <"/proc/$1/cmdline"
+}
+
 _dns_procs() {
-    for _dpid in $(_dns_pids dnsmasq unbound named systemd-resolve systemd-resolved pdns_recursor \
-        kresd coredns dnscrypt-proxy stubby cloudflared dnsdist knotd); do
+    for _dt in $_dns_found; do
+        _dpid=${_dt%%:*}
         _dd=/proc/$_dpid
         printf '@proc %s\n' "$_dpid"
         _du=""
@@ -48,19 +79,49 @@ _dns_procs() {
         done 2>/dev/null <"$_dd/status"
         printf 'uid %s\n' "$_du"
         printf 'comm '
-        od -An -v -tx1 2>/dev/null <"$_dd/comm" | tr -d ' \n'
+        _dns_hex "$_dd/comm"
         printf '\ncmdline '
-        od -An -v -tx1 2>/dev/null <"$_dd/cmdline" | tr -d ' \n'
+        _dns_hex "$_dd/cmdline"
         printf '\nsockets '
-        ls -l "$_dd/fd/" 2>/dev/null | grep -o 'socket:\[[0-9]*\]' | tr -dc '0-9\n' | tr '\n' ' '
-        # Listing fd/ is not enough: reading the links needs ptrace access (root with
-        # CAP_SYS_PTRACE, or the same uid).
+        # What grep -o 'socket:\[[0-9]*\]' | tr -dc '0-9\n' | tr '\n' ' ' made of ls -l's lines.
         _dfr=yes
-        ls "$_dd/fd/" >/dev/null 2>&1 || _dfr=no
-        for _df in "$_dd"/fd/*; do
-            [ -e "$_df" ] || [ -L "$_df" ] || continue
-            readlink "$_df" >/dev/null 2>&1 || { _dfr=no; break; }
-        done
+        _dls=yes
+        ls -l "$_dd/fd/" >"$HT/dnsfd" 2>/dev/null || _dls=no
+        _dsk=
+        while IFS= read -r _dl || [ -n "$_dl" ]; do
+            case $_dl in
+            "total "*) ;;
+            *" -> "*) ;;
+            *) _dls=no ;;
+            esac
+            while :; do
+                case $_dl in *'socket:['*) ;; *) break ;; esac
+                _dl=${_dl#*'socket:['}
+                _dx=${_dl%%[!0-9]*}
+                _dl=${_dl#"$_dx"}
+                case $_dl in "]"*)
+                    _dsk="$_dsk$_dx "
+                    _dl=${_dl#"]"}
+                    ;;
+                esac
+            done
+        done <"$HT/dnsfd"
+        printf '%s' "$_dsk"
+        # Listing fd/ is not enough: reading the links needs ptrace access (root with
+        # CAP_SYS_PTRACE, or the same uid). When ls -l listed fd/ and read every link (each
+        # line has its " -> target"), readlink would too; otherwise ask readlink per fd.
+        if [ "$_dls" = no ]; then
+            ls "$_dd/fd/" >/dev/null 2>&1 || _dfr=no
+            if [ "$_dfr" = yes ]; then
+                for _df in "$_dd"/fd/*; do
+                    [ -e "$_df" ] || [ -L "$_df" ] || continue
+                    readlink "$_df" >/dev/null 2>&1 || {
+                        _dfr=no
+                        break
+                    }
+                done
+            fi
+        fi
         printf '\nfd_readable %s\n' "$_dfr"
     done
 }
@@ -80,91 +141,129 @@ _dns_trusted() {
 
 # Config paths named on running dnsmasq command lines (-C/--conf-file, -7/--conf-dir).
 _dns_dm_cmdline_paths() {
-    for _dpid in $(_dns_pids dnsmasq); do
+    for _dt in $_dns_found; do
+        case $_dt in *:dnsmasq) ;; *) continue ;; esac
+        _dpid=${_dt%%:*}
         _dns_trusted "$_dpid" dnsmasq || continue
-        tr '\0' '\n' 2>/dev/null <"/proc/$_dpid/cmdline" | {
-            _dprev=""
-            while IFS= read -r _da; do
-                case $_dprev in -C | --conf-file) echo "$_da" ;; -7 | --conf-dir) echo "${_da%%,*}" ;; esac
-                case $_da in
-                --conf-file=*) echo "${_da#--conf-file=}" ;;
-                --conf-dir=*)
-                    _dx=${_da#--conf-dir=}
-                    echo "${_dx%%,*}"
-                    ;;
-                -C?*) echo "${_da#-C}" ;;
-                -7?*)
-                    _dx=${_da#-7}
-                    echo "${_dx%%,*}"
-                    ;;
-                esac
-                _dprev=$_da
-            done
-        }
+        _dns_args "$_dpid"
+        _dprev=""
+        while IFS= read -r _da; do
+            case $_dprev in -C | --conf-file) echo "$_da" ;; -7 | --conf-dir) echo "${_da%%,*}" ;; esac
+            case $_da in
+            --conf-file=*) echo "${_da#--conf-file=}" ;;
+            --conf-dir=*)
+                _dx=${_da#--conf-dir=}
+                echo "${_dx%%,*}"
+                ;;
+            -C?*) echo "${_da#-C}" ;;
+            -7?*)
+                _dx=${_da#-7}
+                echo "${_dx%%,*}"
+                ;;
+            esac
+            _dprev=$_da
+        done <"$HT/dnsarg"
     done
 }
 
+# Breadth first over the includes, at most 64 paths. Each file is shown by one head | sed,
+# which also copies its conf-* lines to $HT/dmc; only when there are some does a second
+# head | sed pick the include paths out.
 _dns_dnsmasq_conf() {
+    _dq=$HT/dmq
+    _dnx=$HT/dmnext
     {
         echo /etc/dnsmasq.conf
         echo /etc/dnsmasq.d
         _dns_dm_cmdline_paths
-    } >"$HT/dmq"
-    : >"$HT/dmseen"
+    } >"$_dq"
+    _dseen=$_h_nl
     _dn=0
-    while [ -s "$HT/dmq" ] && [ "$_dn" -lt 64 ]; do
-        : >"$HT/dmnext"
+    while [ -s "$_dq" ] && [ "$_dn" -lt 64 ]; do
+        : >"$_dnx"
         while IFS= read -r _df; do
             case $_df in /proc/* | /sys/* | /dev/*) continue ;; /*) ;; *) continue ;; esac
-            grep -qxF -- "$_df" "$HT/dmseen" && continue
-            echo "$_df" >>"$HT/dmseen"
+            case $_dseen in *"$_h_nl$_df$_h_nl"*) continue ;; esac
+            _dseen=$_dseen$_df$_h_nl
             _dn=$((_dn + 1))
             [ "$_dn" -gt 64 ] && break
             if [ -d "$_df" ]; then
                 for _dg in "$_df"/*; do
-                    [ -f "$_dg" ] && echo "$_dg" >>"$HT/dmnext"
+                    [ -f "$_dg" ] && echo "$_dg" >>"$_dnx"
                 done
             elif [ -f "$_df" ]; then
                 printf '==> %s <==\n' "$_df"
                 # at most 1 MiB per file: a config is small, a hostile include need not be
-                head -c 1048576 <"$_df" | sed -e '/^[[:space:]]*#/d' -e '/^[[:space:]]*$/d'
-                head -c 1048576 <"$_df" | sed -n -e 's/^[[:space:]]*conf-file=\([^,]*\).*/\1/p' \
-                    -e 's/^[[:space:]]*conf-dir=\([^,]*\).*/\1/p' >>"$HT/dmnext"
+                head -c 1048576 <"$_df" | sed -e '/^[[:space:]]*#/d' -e '/^[[:space:]]*$/d' \
+                    -e "/^[[:space:]]*conf-/w $HT/dmc"
+                if [ -s "$HT/dmc" ]; then
+                    head -c 1048576 <"$_df" | sed -n -e 's/^[[:space:]]*conf-file=\([^,]*\).*/\1/p' \
+                        -e 's/^[[:space:]]*conf-dir=\([^,]*\).*/\1/p' >>"$_dnx"
+                fi
             fi
-        done <"$HT/dmq"
-        mv "$HT/dmnext" "$HT/dmq"
+        done <"$_dq"
+        _dx=$_dq
+        _dq=$_dnx
+        _dnx=$_dx
+    done
+}
+
+# _dns_oneline CMD...: CMD's output (stdout and stderr) with every newline made a space.
+_dns_oneline() {
+    _dv=$("$@" 2>&1
+        echo x)
+    _dv=${_dv%x}
+    while :; do
+        case $_dv in
+        *"$_h_nl"*) _dv="${_dv%%"$_h_nl"*} ${_dv#*"$_h_nl"}" ;;
+        *) break ;;
+        esac
     done
 }
 
 _dns_unbound() {
     {
-        for _dpid in $(_dns_pids unbound); do
+        for _dt in $_dns_found; do
+            case $_dt in *:unbound) ;; *) continue ;; esac
+            _dpid=${_dt%%:*}
             _dns_trusted "$_dpid" unbound || continue
-            tr '\0' '\n' 2>/dev/null <"/proc/$_dpid/cmdline" | {
-                _dprev=""
-                while IFS= read -r _da; do
-                    [ "$_dprev" = "-c" ] && echo "$_da"
-                    _dprev=$_da
-                done
-            }
+            _dns_args "$_dpid"
+            _dprev=""
+            while IFS= read -r _da; do
+                [ "$_dprev" = "-c" ] && echo "$_da"
+                _dprev=$_da
+            done <"$HT/dnsarg"
         done
         echo /etc/unbound/unbound.conf
-    } | sort -u >"$HT/ubcfg"
+    } >"$HT/ubq"
+    sort -u "$HT/ubq" >"$HT/ubcfg"
     while IFS= read -r _dc; do
         [ -f "$_dc" ] || continue
         printf '@config %s\n' "$_dc"
         for _do in log-queries log-replies log-servfail log-tag-queryreply use-syslog logfile verbosity \
             tls-upstream; do
-            printf '%s=%s\n' "$_do" "$(_dns_t unbound-checkconf -o "$_do" "$_dc" 2>&1 | tr '\n' ' ')"
+            _dns_oneline _dns_t unbound-checkconf -o "$_do" "$_dc"
+            printf '%s=%s\n' "$_do" "$_dv"
         done
     done <"$HT/ubcfg"
 }
 
+# The -c of the first trusted named: the argument after its first "-c" (as sed '/^-c$/{n;p;q}').
 _dns_named() {
     _dcfg=""
-    for _dpid in $(_dns_pids named); do
+    for _dt in $_dns_found; do
+        case $_dt in *:named) ;; *) continue ;; esac
+        _dpid=${_dt%%:*}
         _dns_trusted "$_dpid" named || continue
-        _dcfg=$(tr '\0' '\n' 2>/dev/null <"/proc/$_dpid/cmdline" | sed -n '/^-c$/{n;p;q}')
+        _dns_args "$_dpid"
+        _dprev=""
+        while IFS= read -r _da || [ -n "$_da" ]; do
+            if [ "$_dprev" = "-c" ]; then
+                _dcfg=$_da
+                break
+            fi
+            _dprev=$_da
+        done <"$HT/dnsarg"
         break
     done
     if [ -n "$_dcfg" ]; then
@@ -174,6 +273,33 @@ _dns_named() {
     fi
 }
 
+# The four /proc/net tables through one grep (lines "path:line"), split per section by the
+# shell. Any trouble (a table missing, grep's stderr) and each section runs its own grep.
+_dns_re='^ *sl|^ *[0-9]+: [0-9A-Fa-f]+:0035 '
+_dns_netall=no
+if [ -r /proc/net/udp ] && [ -r /proc/net/udp6 ] && [ -r /proc/net/tcp ] && [ -r /proc/net/tcp6 ]; then
+    grep -E "$_dns_re" /proc/net/udp /proc/net/udp6 /proc/net/tcp /proc/net/tcp6 >"$HT/dnsnet" \
+        2>"$HT/dnsneterr"
+    case $? in 0 | 1) [ -s "$HT/dnsneterr" ] || _dns_netall=yes ;; esac
+fi
+_dns_net() {
+    if [ "$_dns_netall" = no ]; then
+        grep -E "$_dns_re" "$1"
+        return
+    fi
+    _dnr=1
+    while IFS= read -r _dl; do
+        case $_dl in
+        "$1:"*)
+            printf '%s\n' "${_dl#"$1:"}"
+            _dnr=0
+            ;;
+        esac
+    done <"$HT/dnsnet"
+    return "$_dnr"
+}
+
+_dns_scan
 _h_run dns.resolv_link _dns_link
 _h_file dns.resolv_conf /etc/resolv.conf
 _h_file dns.resolved_upstream /run/systemd/resolve/resolv.conf
@@ -186,10 +312,10 @@ _h_files dns.resolved_conf /etc/systemd/resolved.conf /etc/systemd/resolved.conf
     /run/systemd/resolved.conf.d/*.conf
 _h_run dns.procs _dns_procs
 _h_cmd dns.addrs ip -o addr show
-_h_run dns.udp grep -E '^ *sl|^ *[0-9]+: [0-9A-Fa-f]+:0035 ' /proc/net/udp
-_h_run dns.udp6 grep -E '^ *sl|^ *[0-9]+: [0-9A-Fa-f]+:0035 ' /proc/net/udp6
-_h_run dns.tcp grep -E '^ *sl|^ *[0-9]+: [0-9A-Fa-f]+:0035 ' /proc/net/tcp
-_h_run dns.tcp6 grep -E '^ *sl|^ *[0-9]+: [0-9A-Fa-f]+:0035 ' /proc/net/tcp6
+_h_run dns.udp _dns_net /proc/net/udp
+_h_run dns.udp6 _dns_net /proc/net/udp6
+_h_run dns.tcp _dns_net /proc/net/tcp
+_h_run dns.tcp6 _dns_net /proc/net/tcp6
 _h_run dns.dnsmasq_conf _dns_dnsmasq_conf
 if _h_has unbound-checkconf; then
     _h_run dns.unbound _dns_unbound
@@ -202,7 +328,8 @@ if _h_has named-checkconf; then
 else
     _h_cmd dns.named named-checkconf
 fi
-if [ -n "$(_dns_pids named)" ] && _h_has rndc; then
+case "$_dns_found " in *":named "*) _dns_named_runs=yes ;; *) _dns_named_runs= ;; esac
+if [ -n "$_dns_named_runs" ] && _h_has rndc; then
     _h_run dns.rndc _dns_t rndc status
 else
     printf '\n@@%s B dns.rndc\n\n@@%s E dns.rndc 127\n' "$HN" "$HN"
