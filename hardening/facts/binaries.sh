@@ -20,9 +20,23 @@
 cat >"$HT/binrec.sh" <<'HARDEN_BINREC'
 ht=$1
 shift
-myuid=$(id -u)
+# Few processes per file: each fork+exec costs about a millisecond of the host's CPU.
+nl='
+'
+# The effective uid (what id -u prints), from "Uid: real effective saved fs" in /proc/$$/status.
+myuid=
+if [ -r "/proc/$$/status" ]; then
+    while read -r _k _ur _ue _urest; do
+        if [ "$_k" = Uid: ]; then
+            myuid=$_ue
+            break
+        fi
+    done <"/proc/$$/status"
+fi
+case $myuid in "" | *[!0-9]*) myuid=$(id -u) ;; esac
 has_timeout=
 command -v timeout >/dev/null 2>&1 && has_timeout=1
+owd=$PWD
 # sys PATH: under a directory only root writes to.
 sys() {
     case $1 in
@@ -53,6 +67,65 @@ up() {
     # shellcheck disable=SC2086  # one token per line: uid:hexmode
     printf '%s ' $_s
 }
+# updirs [rst]: one stat for what up "$p" (Ls) and up "$pd/x" (Ps) print and, with an
+# argument, "uid octal-mode" of $real (rst, as stat -c '%u %a'). Status 1 when a stat
+# failed: the caller then makes the separate calls, whose output says which one failed.
+updirs() {
+    _dr=$1
+    set --
+    _u=$p
+    while :; do
+        _u=${_u%/*}
+        [ -n "$_u" ] || break
+        set -- "$@" "$_u"
+    done
+    set -- "$@" /
+    _nl=$#
+    if [ -n "$pd" ]; then
+        _u="${pd%/}/x"
+        while :; do
+            _u=${_u%/*}
+            [ -n "$_u" ] || break
+            set -- "$@" "$_u"
+        done
+        set -- "$@" /
+    fi
+    _nall=$#
+    [ -n "$_dr" ] && set -- "$@" "$real"
+    _s=$(stat -c '%u:%f' -- "$@" 2>/dev/null) || return 1
+    Ls=
+    Ps='! '
+    [ -n "$pd" ] && Ps=
+    _i=0
+    # shellcheck disable=SC2086  # one token per line: uid:hexmode
+    for _w in $_s; do
+        _i=$((_i + 1))
+        if [ "$_i" -le "$_nl" ]; then
+            Ls="$Ls$_w "
+        elif [ "$_i" -le "$_nall" ]; then
+            Ps="$Ps$_w "
+        else
+            _m=${_w#*:}
+            case $_m in "" | *[!0-9a-f]*) return 1 ;; esac
+            _v=$((0x$_m & 4095))
+            rst="${_w%%:*} $(((_v >> 9) * 1000 + (_v >> 6 & 7) * 100 + (_v >> 3 & 7) * 10 + (_v & 7)))"
+        fi
+    done
+    [ "$_i" -eq "$#" ]
+}
+# rdback FILE: $y gets FILE's bytes (no NULs in it) through the shell's read.
+rdback() {
+    y=
+    _l=
+    while IFS= read -r _l; do y="$y$_l$nl"; done <"$1"
+    y=$y$_l
+}
+# Content facts of a real path already seen (hash, magic, markers, help output) are reused
+# when both paths are in system directories, where no user can switch what a path points
+# at: symlink aliases (nc, netcat -> nc.openbsd) cost no second read and no second run.
+# Slot k holds cr<k> (the real path), ch<k>, cm<k>, cx<k> and cy<k> ("" when not known yet;
+# cx and cy end with an "x"). eval only ever sees variable names made of letters and digits.
+ncache=0
 n=0
 for p in "$@"; do
     n=$((n + 1))
@@ -61,34 +134,76 @@ for p in "$@"; do
         break
     fi
     printf '@bin\0%s\0' "$p"
+    # pd: the physical directory of $p, as cd -P + pwd -P in a subshell would say.
+    pd=
+    if cd -P -- "${p%/*}/" 2>/dev/null; then
+        pd=$PWD
+        cd -- "$owd" 2>/dev/null || cd /
+    fi
+    plain=
     if [ -L "$p" ]; then
         printf 'symlink\0'
         readlink -- "$p"
         printf '\0'
     elif [ -f "$p" ]; then
         printf 'file\0\0'
+        plain=1
     else
         printf 'other\0\0'
     fi
-    real=$(readlink -f -- "$p" && echo x)
-    real=${real%x}
-    real=${real%?}
+    # A file that is not a symlink: readlink -f is its physical directory and its name.
+    if [ -n "$plain" ] && [ -n "$pd" ]; then
+        real="${pd%/}/${p##*/}"
+    else
+        real=$(readlink -f -- "$p" && echo x)
+        real=${real%x}
+        real=${real%?}
+    fi
     printf '%s\0' "$real"
     to=
     if [ -n "$has_timeout" ] && ! { sys "$p" && sys "$real"; }; then to=5; fi
+    k=0
+    if sys "$p" && sys "$real"; then
+        _i=0
+        while [ "$_i" -lt "$ncache" ]; do
+            _i=$((_i + 1))
+            eval "_c=\$cr$_i"
+            if [ "$_c" = "$real" ]; then
+                k=$_i
+                break
+            fi
+        done
+        if [ "$k" = 0 ]; then
+            ncache=$((ncache + 1))
+            k=$ncache
+            eval "cr$k=\$real ch$k= cm$k= cx$k= cy$k="
+        fi
+    fi
     st=$(stat -L -c '%s %u %a' -- "$p" 2>/dev/null)
     printf '%s\0' "$st"
     size=${st%% *}
-    # Few processes per file: each fork+exec costs about a millisecond of the host's CPU.
     if [ -f "$p" ] && [ -r "$p" ] && [ -n "$size" ] && [ "$size" -le 67108864 ]; then
-        h=$(rd sha256sum)
+        h=
+        [ "$k" = 0 ] || eval "h=\$ch$k"
+        if [ -z "$h" ]; then
+            if [ -n "$to" ]; then h=$(rd sha256sum); else h=$(sha256sum <"$p"); fi
+            [ "$k" = 0 ] || eval "ch$k=\$h"
+        fi
         printf '%.64s' "$h"
     fi
     printf '\0'
     if [ -f "$p" ] && [ -r "$p" ]; then
-        m=$(rd od -An -tx1 -N4 2>/dev/null)
-        # shellcheck disable=SC2086  # split on purpose: "7f 45 4c 46" -> 7f454c46
-        printf '%s' $m
+        m=
+        [ "$k" = 0 ] || eval "m=\$cm$k"
+        if [ -z "$m" ]; then
+            if [ -n "$to" ]; then m=$(rd od -An -tx1 -N4 2>/dev/null); else m=$(od -An -tx1 -N4 2>/dev/null <"$p"); fi
+            # "7f 45 4c 46" -> 7f454c46
+            _x=
+            for _w in $m; do _x=$_x$_w; done
+            m=$_x
+            [ "$k" = 0 ] || eval "cm$k=\$m"
+        fi
+        printf '%s' "$m"
     fi
     printf '\0'
     # Markers, one per line (sorted, unique): from the file itself up to 8 MiB, else its first 8 MiB.
@@ -97,13 +212,27 @@ for p in "$@"; do
         "" | *[!0-9]*) big=1 ;;
         *) if [ "$size" -le 8388608 ]; then big=; else big=1; fi ;;
         esac
-        if [ -z "$big" ]; then
-            rd grep -a -o -F -e 'program to exec after connect' -e '--sh-exec' -e 'EXEC' \
-                -e 'OpenBSD netcat' -e 'BusyBox v'
-        else
-            rd head -c 8388608 | grep -a -o -F -e 'program to exec after connect' -e '--sh-exec' -e 'EXEC' \
-                -e 'OpenBSD netcat' -e 'BusyBox v'
-        fi | sort -u
+        y=
+        [ "$k" = 0 ] || eval "y=\$cx$k"
+        if [ -z "$y" ]; then
+            if [ -n "$to" ] || [ -n "$big" ]; then
+                if [ -z "$big" ]; then
+                    rd grep -a -o -F -e 'program to exec after connect' -e '--sh-exec' -e 'EXEC' \
+                        -e 'OpenBSD netcat' -e 'BusyBox v'
+                else
+                    rd head -c 8388608 | grep -a -o -F -e 'program to exec after connect' -e '--sh-exec' -e 'EXEC' \
+                        -e 'OpenBSD netcat' -e 'BusyBox v'
+                fi | sort -u >"$ht/binmark"
+            else
+                grep -a -o -F -e 'program to exec after connect' -e '--sh-exec' -e 'EXEC' \
+                    -e 'OpenBSD netcat' -e 'BusyBox v' <"$p" | sort -u >"$ht/binmark"
+            fi
+            # At most the five markers, one per line.
+            rdback "$ht/binmark"
+            y=${y}x
+            [ "$k" = 0 ] || eval "cx$k=\$y"
+        fi
+        printf '%s' "${y%x}"
     fi
     printf '\0'
     why=""
@@ -120,16 +249,22 @@ for p in "$@"; do
         *) why="not a netcat-like program" ;;
         esac
     fi
+    fast=1
     if [ -z "$why" ]; then
         # The file that would run ($real), not what $p pointed at a moment ago: $p may be a
         # symlink its owner switches between a harmless root file and their own.
-        rst=$(stat -c '%u %a' -- "$real" 2>/dev/null)
+        updirs rst || {
+            fast=
+            rst=$(stat -c '%u %a' -- "$real" 2>/dev/null)
+        }
         owner=${rst% *}
         mode=${rst#* }
         case $mode in "" | *[!0-7]*) mode=777 ;; esac
         if [ ! -f "$real" ] || [ "$owner" != 0 ] || [ $((0$mode & 022)) -ne 0 ]; then
             why="not a root-owned regular file, or group/other writable"
         fi
+    else
+        updirs || fast=
     fi
     if [ -z "$why" ] && [ -z "$has_timeout" ]; then why="no timeout command"; fi
     if [ -z "$why" ] && [ "$myuid" != 0 ] && [ ! -x "$real" ]; then why="not executable"; fi
@@ -137,19 +272,30 @@ for p in "$@"; do
         printf 'norun:%s\0' "$why"
     else
         printf 'run\0'
-        case ${real##*/} in
-        busybox*)
-            printf '%s\n' '--- --list'
-            timeout 2 "$real" --list </dev/null 2>&1 | tr -d '\0' | head -c 8192
-            printf '%s\n' '--- nc --help'
-            timeout 2 "$real" nc --help </dev/null 2>&1 | tr -d '\0' | head -c 4096
-            ;;
-        socat*) ;;
-        *)
-            printf '%s\n' '--- -h'
-            timeout 2 "$real" -h </dev/null 2>&1 | tr -d '\0' | head -c 4096
-            ;;
-        esac
+        # Help output goes through a file and the shell (kept for aliases of the same file).
+        y=
+        [ "$k" = 0 ] || eval "y=\$cy$k"
+        if [ -z "$y" ]; then
+            case ${real##*/} in
+            busybox*)
+                timeout 2 "$real" --list </dev/null 2>&1 | tr -d '\0' | head -c 8192 >"$ht/binhelp"
+                rdback "$ht/binhelp"
+                _y="--- --list$nl$y--- nc --help$nl"
+                timeout 2 "$real" nc --help </dev/null 2>&1 | tr -d '\0' | head -c 4096 >"$ht/binhelp"
+                rdback "$ht/binhelp"
+                y=$_y$y
+                ;;
+            socat*) y= ;;
+            *)
+                timeout 2 "$real" -h </dev/null 2>&1 | tr -d '\0' | head -c 4096 >"$ht/binhelp"
+                rdback "$ht/binhelp"
+                y="--- -h$nl$y"
+                ;;
+            esac
+            y=${y}x
+            [ "$k" = 0 ] || eval "cy$k=\$y"
+        fi
+        printf '%s' "${y%x}"
     fi
     printf '\0'
     if ! command -v dpkg-query >/dev/null 2>&1 && command -v rpm >/dev/null 2>&1; then
@@ -157,14 +303,15 @@ for p in "$@"; do
         rpm -qf --qf '%{NAME}\n' -- "$p" 2>&1 | tr -d '\0' | head -c 1024
     fi
     printf '\0'
-    printf 'L '
-    up "$p"
-    pd=$(cd -P -- "${p%/*}/" 2>/dev/null && pwd -P && echo x)
-    pd=${pd%x}
-    pd=${pd%?}
-    printf 'P '
-    if [ -n "$pd" ]; then up "${pd%/}/x"; else printf '! '; fi
-    printf '\0'
+    if [ -n "$fast" ]; then
+        printf 'L %sP %s\0' "$Ls" "$Ps"
+    else
+        printf 'L '
+        up "$p"
+        printf 'P '
+        if [ -n "$pd" ]; then up "${pd%/}/x"; else printf '! '; fi
+        printf '\0'
+    fi
     for s in "$p" "$real"; do
         case $s in "" | *[!A-Za-z0-9/._+-]*) continue ;; esac
         echo "$s"
@@ -187,9 +334,13 @@ _bin_find() {
     _brc=0
     _bd=""
     set --
+    # The physical directory by cd -P in this shell (no subshell), then back.
+    _bo=$PWD
     for _d in /usr/sbin /usr/bin /sbin /bin /usr/games; do
         [ -d "$_d" ] || continue
-        _r=$(cd -P -- "$_d" 2>/dev/null && pwd) || continue
+        cd -P -- "$_d" 2>/dev/null || continue
+        _r=$PWD
+        cd -- "$_bo" 2>/dev/null || cd /
         case " $_bd " in *" $_r "*) continue ;; esac
         _bd="$_bd $_r"
         set -- "$@" "$_d/"
