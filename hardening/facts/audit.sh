@@ -1,11 +1,11 @@
 # harden collector: audit piece (auditd). Parsed by hardening/facts/audit.py.
 # Read-only: queries the kernel's audit status and rule list, never loads anything.
 
-# audit.bins: "name path" per audit tool, "-" when absent.
+# audit.bins: "name path" per audit tool, "-" when absent (command -v prints straight: no $(...)).
 _h_audit_bins() {
     for _hb in auditctl auditd augenrules; do
-        _hp=$(command -v "$_hb" 2>/dev/null) || _hp=-
-        printf '%s %s\n' "$_hb" "$_hp"
+        printf '%s ' "$_hb"
+        command -v "$_hb" 2>/dev/null || echo -
     done
 }
 _h_run audit.bins _h_audit_bins
@@ -16,12 +16,42 @@ else
 fi
 
 # audit.boot: what starts auditd at boot, whether or not an init system runs here.
+# The link targets come from one readlink for all links (GNU readlink takes many, one line
+# each); when that fails (busybox takes one, a target with a newline), one readlink each.
 _h_audit_boot() {
     if [ -d /run/systemd/system ]; then echo 'systemd running'; fi
-    for _hf in /etc/systemd/system/multi-user.target.wants/auditd.service \
-        /etc/systemd/system/auditd.service /etc/rc[2345].d/S*auditd /etc/runlevels/*/auditd; do
+    set -- /etc/systemd/system/multi-user.target.wants/auditd.service \
+        /etc/systemd/system/auditd.service /etc/rc[2345].d/S*auditd /etc/runlevels/*/auditd
+    _han=$#
+    for _hf in "$@"; do
+        if [ -L "$_hf" ]; then set -- "$@" "$_hf"; fi
+    done
+    _hal=
+    _haok=
+    if [ $(($# - _han)) -gt 1 ] && _hal=$(
+        shift "$_han"
+        readlink -- "$@" 2>/dev/null
+    ); then
+        _hat=$_hal$_h_nl
+        _hai=0
+        while [ -n "$_hat" ]; do
+            _hat=${_hat#*"$_h_nl"}
+            _hai=$((_hai + 1))
+        done
+        [ "$_hai" -eq $(($# - _han)) ] && _haok=1
+        _hal=$_hal$_h_nl
+    fi
+    _hai=0
+    for _hf in "$@"; do
+        _hai=$((_hai + 1))
+        [ "$_hai" -le "$_han" ] || break
         if [ -L "$_hf" ]; then
-            printf 'link %s -> %s\n' "$_hf" "$(readlink "$_hf")"
+            if [ -n "$_haok" ] && [ -n "$_hal" ]; then
+                printf 'link %s -> %s\n' "$_hf" "${_hal%%"$_h_nl"*}"
+                _hal=${_hal#*"$_h_nl"}
+            else
+                printf 'link %s -> %s\n' "$_hf" "$(readlink "$_hf")"
+            fi
         elif [ -e "$_hf" ]; then
             printf 'file %s\n' "$_hf"
         fi
