@@ -45,13 +45,10 @@ sys() {
     return 1
 }
 # rd CMD...: CMD with the file on stdin. A path of the user's can turn into a FIFO between the
-# -f test and the open, which would then block for ever: those reads get timeout 5.
+# -f test and the open, which would then block for ever: those reads get timeout 5 (and a
+# shell under it that opens the file: what /proc/self/... names is then that shell).
 rd() {
-    if [ -n "$to" ]; then
-        timeout 5 sh -c 'f=$1; shift; "$@" <"$f"' sh "$p" "$@"
-    else
-        "$@" <"$p"
-    fi
+    timeout 5 sh -c 'f=$1; shift; "$@" <"$f"' sh "$p" "$@"
 }
 # up PATH: "uid:hexmode" of each directory above PATH, up to /, one stat for all.
 up() {
@@ -155,9 +152,10 @@ for p in "$@"; do
     if [ -n "$plain" ] && [ -n "$pd" ]; then
         real="${pd%/}/${p##*/}"
     else
-        real=$(readlink -f -- "$p" && echo x)
-        real=${real%x}
-        real=${real%?}
+        # through a file, not $(...): the path may end with a newline
+        readlink -f -- "$p" >"$ht/binreal"
+        rdback "$ht/binreal"
+        real=${y%?}
     fi
     printf '%s\0' "$real"
     to=
@@ -186,7 +184,11 @@ for p in "$@"; do
         h=
         [ "$k" = 0 ] || eval "h=\$ch$k"
         if [ -z "$h" ]; then
-            if [ -n "$to" ]; then h=$(rd sha256sum); else h=$(sha256sum <"$p"); fi
+            if [ -n "$to" ]; then
+                h=$(rd sha256sum)
+            else
+                h=$(sha256sum <"$p")
+            fi
             [ "$k" = 0 ] || eval "ch$k=\$h"
         fi
         printf '%.64s' "$h"
@@ -196,7 +198,11 @@ for p in "$@"; do
         m=
         [ "$k" = 0 ] || eval "m=\$cm$k"
         if [ -z "$m" ]; then
-            if [ -n "$to" ]; then m=$(rd od -An -tx1 -N4 2>/dev/null); else m=$(od -An -tx1 -N4 2>/dev/null <"$p"); fi
+            if [ -n "$to" ]; then
+                m=$(rd od -An -tx1 -N4 2>/dev/null)
+            else
+                m=$(od -An -tx1 -N4 2>/dev/null <"$p")
+            fi
             # "7f 45 4c 46" -> 7f454c46
             _x=
             for _w in $m; do _x=$_x$_w; done
@@ -215,20 +221,49 @@ for p in "$@"; do
         y=
         [ "$k" = 0 ] || eval "y=\$cx$k"
         if [ -z "$y" ]; then
-            if [ -n "$to" ] || [ -n "$big" ]; then
-                if [ -z "$big" ]; then
-                    rd grep -a -o -F -e 'program to exec after connect' -e '--sh-exec' -e 'EXEC' \
-                        -e 'OpenBSD netcat' -e 'BusyBox v'
+            if [ -n "$big" ]; then
+                if [ -n "$to" ]; then
+                    rd head -c 8388608
                 else
-                    rd head -c 8388608 | grep -a -o -F -e 'program to exec after connect' -e '--sh-exec' -e 'EXEC' \
-                        -e 'OpenBSD netcat' -e 'BusyBox v'
-                fi | sort -u >"$ht/binmark"
+                    head -c 8388608 <"$p"
+                fi | grep -a -o -F -e 'program to exec after connect' -e '--sh-exec' -e 'EXEC' \
+                    -e 'OpenBSD netcat' -e 'BusyBox v' >"$ht/binmark"
+            elif [ -n "$to" ]; then
+                rd grep -a -o -F -e 'program to exec after connect' -e '--sh-exec' -e 'EXEC' \
+                    -e 'OpenBSD netcat' -e 'BusyBox v' >"$ht/binmark"
             else
                 grep -a -o -F -e 'program to exec after connect' -e '--sh-exec' -e 'EXEC' \
-                    -e 'OpenBSD netcat' -e 'BusyBox v' <"$p" | sort -u >"$ht/binmark"
+                    -e 'OpenBSD netcat' -e 'BusyBox v' <"$p" >"$ht/binmark"
             fi
-            # At most the five markers, one per line.
-            rdback "$ht/binmark"
+            # sort -u: grep printed only the five markers, the shell sorts up to 1000 of them
+            # (C order); more (or anything else) go through sort -u.
+            x1=
+            x2=
+            x3=
+            x4=
+            x5=
+            _i=0
+            while IFS= read -r _l || [ -n "$_l" ]; do
+                _i=$((_i + 1))
+                [ "$_i" -le 1000 ] || break
+                case $_l in
+                "--sh-exec") x1="--sh-exec$nl" ;;
+                "BusyBox v") x2="BusyBox v$nl" ;;
+                "EXEC") x3="EXEC$nl" ;;
+                "OpenBSD netcat") x4="OpenBSD netcat$nl" ;;
+                "program to exec after connect") x5="program to exec after connect$nl" ;;
+                *)
+                    _i=1001
+                    break
+                    ;;
+                esac
+            done <"$ht/binmark"
+            if [ "$_i" -le 1000 ]; then
+                y=$x1$x2$x3$x4$x5
+            else
+                sort -u <"$ht/binmark" >"$ht/binsort"
+                rdback "$ht/binsort"
+            fi
             y=${y}x
             [ "$k" = 0 ] || eval "cx$k=\$y"
         fi
