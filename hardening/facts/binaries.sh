@@ -152,7 +152,7 @@ for p in "$@"; do
     if [ -n "$plain" ] && [ -n "$pd" ]; then
         real="${pd%/}/${p##*/}"
     else
-        # through a file, not $(...): the path may end with a newline
+        # read back by the shell: $(readlink ... && echo x) would cost a second fork
         readlink -f -- "$p" >"$ht/binreal"
         rdback "$ht/binreal"
         real=${y%?}
