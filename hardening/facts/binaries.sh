@@ -117,39 +117,44 @@ rdback() {
     while IFS= read -r _l; do y="$y$_l$nl"; done <"$1"
     y=$y$_l
 }
+# binhelp: what a netcat-like $real says when asked for help (at most 4 KiB per question,
+# 8 KiB of busybox --list, NULs removed).
+binhelp() {
+    case ${real##*/} in
+    busybox*)
+        printf '%s\n' '--- --list'
+        timeout 2 "$real" --list </dev/null 2>&1 | tr -d '\0' | head -c 8192
+        printf '%s\n' '--- nc --help'
+        timeout 2 "$real" nc --help </dev/null 2>&1 | tr -d '\0' | head -c 4096
+        ;;
+    socat*) ;;
+    *)
+        printf '%s\n' '--- -h'
+        timeout 2 "$real" -h </dev/null 2>&1 | tr -d '\0' | head -c 4096
+        ;;
+    esac
+}
 # Content facts of a real path already seen (hash, magic, markers, help output) are reused
 # when both paths are in system directories, where no user can switch what a path points
 # at: symlink aliases (nc, netcat -> nc.openbsd) cost no second read and no second run.
-# Slot k holds cr<k> (the real path), ch<k>, cm<k>, cx<k> and cy<k> ("" when not known yet;
-# cx and cy end with an "x"). eval only ever sees variable names made of letters and digits.
+# Slot k holds cr<k> (the real path), cn<k> (how many paths have it), ch<k>, cm<k>, cx<k>
+# ("" when not known yet; cx ends with an "x") and cy<k> (1: the help output is in
+# $ht/binhelp<k>). eval only ever sees variable names made of letters and digits.
+# A first pass finds each path's physical directory (pd<n>), real path (real<n>) and slot
+# (k<n>, 0: none), so that help output is kept in a file only when a second path will use it.
 ncache=0
 n=0
 for p in "$@"; do
     n=$((n + 1))
-    if [ "$n" -gt 64 ]; then
-        printf '@trunc\0%s\0\0\0\0\0\0\0\0\0\0\0\0' "$#"
-        break
-    fi
-    printf '@bin\0%s\0' "$p"
+    [ "$n" -le 64 ] || break
     # pd: the physical directory of $p, as cd -P + pwd -P in a subshell would say.
     pd=
     if cd -P -- "${p%/*}/" 2>/dev/null; then
         pd=$PWD
         cd -- "$owd" 2>/dev/null || cd /
     fi
-    plain=
-    if [ -L "$p" ]; then
-        printf 'symlink\0'
-        readlink -- "$p"
-        printf '\0'
-    elif [ -f "$p" ]; then
-        printf 'file\0\0'
-        plain=1
-    else
-        printf 'other\0\0'
-    fi
     # A file that is not a symlink: readlink -f is its physical directory and its name.
-    if [ -n "$plain" ] && [ -n "$pd" ]; then
+    if ! [ -L "$p" ] && [ -f "$p" ] && [ -n "$pd" ]; then
         real="${pd%/}/${p##*/}"
     else
         # read back by the shell: $(readlink ... && echo x) would cost a second fork
@@ -157,9 +162,6 @@ for p in "$@"; do
         rdback "$ht/binreal"
         real=${y%?}
     fi
-    printf '%s\0' "$real"
-    to=
-    if [ -n "$has_timeout" ] && ! { sys "$p" && sys "$real"; }; then to=5; fi
     k=0
     if sys "$p" && sys "$real"; then
         _i=0
@@ -174,9 +176,33 @@ for p in "$@"; do
         if [ "$k" = 0 ]; then
             ncache=$((ncache + 1))
             k=$ncache
-            eval "cr$k=\$real ch$k= cm$k= cx$k= cy$k="
+            eval "cr$k=\$real cn$k=0 ch$k= cm$k= cx$k= cy$k="
         fi
+        eval "cn$k=\$((cn$k + 1))"
     fi
+    eval "pd$n=\$pd real$n=\$real k$n=\$k"
+done
+n=0
+for p in "$@"; do
+    n=$((n + 1))
+    if [ "$n" -gt 64 ]; then
+        printf '@trunc\0%s\0\0\0\0\0\0\0\0\0\0\0\0' "$#"
+        break
+    fi
+    eval "pd=\$pd$n real=\$real$n k=\$k$n"
+    printf '@bin\0%s\0' "$p"
+    if [ -L "$p" ]; then
+        printf 'symlink\0'
+        readlink -- "$p"
+        printf '\0'
+    elif [ -f "$p" ]; then
+        printf 'file\0\0'
+    else
+        printf 'other\0\0'
+    fi
+    printf '%s\0' "$real"
+    to=
+    if [ -n "$has_timeout" ] && ! { sys "$p" && sys "$real"; }; then to=5; fi
     st=$(stat -L -c '%s %u %a' -- "$p" 2>/dev/null)
     printf '%s\0' "$st"
     size=${st%% *}
@@ -307,30 +333,19 @@ for p in "$@"; do
         printf 'norun:%s\0' "$why"
     else
         printf 'run\0'
-        # Help output goes through a file and the shell (kept for aliases of the same file).
-        y=
-        [ "$k" = 0 ] || eval "y=\$cy$k"
-        if [ -z "$y" ]; then
-            case ${real##*/} in
-            busybox*)
-                timeout 2 "$real" --list </dev/null 2>&1 | tr -d '\0' | head -c 8192 >"$ht/binhelp"
-                rdback "$ht/binhelp"
-                _y="--- --list$nl$y--- nc --help$nl"
-                timeout 2 "$real" nc --help </dev/null 2>&1 | tr -d '\0' | head -c 4096 >"$ht/binhelp"
-                rdback "$ht/binhelp"
-                y=$_y$y
-                ;;
-            socat*) y= ;;
-            *)
-                timeout 2 "$real" -h </dev/null 2>&1 | tr -d '\0' | head -c 4096 >"$ht/binhelp"
-                rdback "$ht/binhelp"
-                y="--- -h$nl$y"
-                ;;
-            esac
-            y=${y}x
-            [ "$k" = 0 ] || eval "cy$k=\$y"
+        # The help output straight out; kept in a file (then cat) when another path has $real.
+        cy=
+        cn=0
+        [ "$k" = 0 ] || eval "cy=\$cy$k cn=\$cn$k"
+        if [ -n "$cy" ]; then
+            cat -- "$ht/binhelp$k"
+        elif [ "$cn" -gt 1 ]; then
+            binhelp >"$ht/binhelp$k"
+            eval "cy$k=1"
+            cat -- "$ht/binhelp$k"
+        else
+            binhelp
         fi
-        printf '%s' "${y%x}"
     fi
     printf '\0'
     if ! command -v dpkg-query >/dev/null 2>&1 && command -v rpm >/dev/null 2>&1; then

@@ -47,7 +47,7 @@ _dns_scan() {
 }
 
 # _dns_hex FILE: the file's bytes as hex (od -An -v -tx1 | tr -d ' \n'). The shell joins
-# od's words; a long file (over 1 KiB, > 64 lines) goes through tr instead.
+XX
 _dns_hex() {
     od -An -v -tx1 >"$HT/dnshex" 2>/dev/null <"$1"
     _dh=
