@@ -47,14 +47,15 @@ _dns_scan() {
 }
 
 # _dns_hex FILE: the file's bytes as hex (od -An -v -tx1 | tr -d ' \n'). The shell joins
-XX
+# od's words of a short file; past 24 lines (384 bytes) tr does: dash reads a byte per
+# syscall, and reading more than ~1 KiB costs more than a tr.
 _dns_hex() {
     od -An -v -tx1 >"$HT/dnshex" 2>/dev/null <"$1"
     _dh=
     _dhn=0
     while read -r _dl; do
         _dhn=$((_dhn + 1))
-        if [ "$_dhn" -gt 64 ]; then
+        if [ "$_dhn" -gt 24 ]; then
             tr -d ' \n' <"$HT/dnshex"
             return
         fi
