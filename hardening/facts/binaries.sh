@@ -67,8 +67,19 @@ up() {
 # updirs [rst]: one stat for what up "$p" (Ls) and up "$pd/x" (Ps) print and, with an
 # argument, "uid octal-mode" of $real (rst, as stat -c '%u %a'). Status 1 when a stat
 # failed: the caller then makes the separate calls, whose output says which one failed.
+# The path after a path in the same directory with the same real file (nc, netcat) reuses
+# the answer (_ud, _upd, _ureal, _urst: what the last successful stat was asked).
+_ud=
+_upd=
+_ureal=
+_urst=
 updirs() {
     _dr=$1
+    if [ -n "$_ud" ] && [ "$_ud" = "${p%/*}/" ] && [ "$_upd" = "$pd" ] && [ "$_ureal" = "$real" ] &&
+        [ "$_urst" = "$_dr" ]; then
+        return 0
+    fi
+    _ud=
     set --
     _u=$p
     while :; do
@@ -108,7 +119,11 @@ updirs() {
             rst="${_w%%:*} $(((_v >> 9) * 1000 + (_v >> 6 & 7) * 100 + (_v >> 3 & 7) * 10 + (_v & 7)))"
         fi
     done
-    [ "$_i" -eq "$#" ]
+    [ "$_i" -eq "$#" ] || return 1
+    _ud=${p%/*}/
+    _upd=$pd
+    _ureal=$real
+    _urst=$_dr
 }
 # rdback FILE: $y gets FILE's bytes (no NULs in it) through the shell's read.
 rdback() {
