@@ -23,13 +23,38 @@ _dns_t() {
 }
 
 # A plain file in a real /etc needs no readlink: "link" is empty, "real" is the path itself.
+# A link to a file that exists and is not a link itself needs no readlink -f: "real" is the
+# physical directory of the target (cd -P in this shell, then back) and its name.
 _dns_link() {
     if [ -f /etc/resolv.conf ] && ! [ -L /etc/resolv.conf ] && ! [ -L /etc ]; then
         printf 'link \nreal /etc/resolv.conf\n'
         return
     fi
-    printf 'link %s\n' "$(readlink /etc/resolv.conf)"
-    printf 'real %s\n' "$(readlink -f /etc/resolv.conf)"
+    _dl=$(readlink /etc/resolv.conf)
+    printf 'link %s\n' "$_dl"
+    case $_dl in
+    /*) _dt=$_dl ;;
+    ?*) _dt=/etc/$_dl ;;
+    *) _dt= ;;
+    esac
+    _dx=
+    case ${_dt##*/} in
+    "" | . | ..) ;;
+    *)
+        if [ -L /etc/resolv.conf ] && ! [ -L /etc ] && [ -e "$_dt" ] && ! [ -L "$_dt" ]; then
+            _dwd=$PWD
+            if cd -P -- "${_dt%/*}/" 2>/dev/null; then
+                _dx=${PWD%/}/${_dt##*/}
+                cd -- "$_dwd" 2>/dev/null || cd /
+            fi
+        fi
+        ;;
+    esac
+    if [ -n "$_dx" ]; then
+        printf 'real %s\n' "$_dx"
+    else
+        printf 'real %s\n' "$(readlink -f /etc/resolv.conf)"
+    fi
 }
 
 # _dns_scan: $_dns_found = " pid:comm ..." of every running resolver, in /proc order.
