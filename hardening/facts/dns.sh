@@ -94,6 +94,31 @@ _dns_args() {
     tr '\0' '\n' >"$HT/dnsarg" 2>/dev/null <"/proc/$1/cmdline"
 }
 
+# _dns_socks FILE: what grep -o 'socket:\[[0-9]*\]' | tr -dc '0-9\n' | tr '\n' ' ' makes of FILE
+# (ls -l of fd/), by the shell; _dls=no when a line other than "total" has no " -> target".
+_dns_socks() {
+    _dsk=
+    while IFS= read -r _dl || [ -n "$_dl" ]; do
+        case $_dl in
+        "total "*) ;;
+        *" -> "*) ;;
+        *) _dls=no ;;
+        esac
+        while :; do
+            case $_dl in *'socket:['*) ;; *) break ;; esac
+            _dl=${_dl#*'socket:['}
+            _dx=${_dl%%[!0-9]*}
+            _dl=${_dl#"$_dx"}
+            case $_dl in "]"*)
+                _dsk="$_dsk$_dx "
+                _dl=${_dl#"]"}
+                ;;
+            esac
+        done
+    done <"$1"
+    printf '%s' "$_dsk"
+}
+
 _dns_procs() {
     for _dt in $_dns_found; do
         _dpid=${_dt%%:*}
@@ -109,30 +134,10 @@ _dns_procs() {
         printf '\ncmdline '
         _dns_hex "$_dd/cmdline"
         printf '\nsockets '
-        # What grep -o 'socket:\[[0-9]*\]' | tr -dc '0-9\n' | tr '\n' ' ' made of ls -l's lines.
         _dfr=yes
         _dls=yes
         ls -l "$_dd/fd/" >"$HT/dnsfd" 2>/dev/null || _dls=no
-        _dsk=
-        while IFS= read -r _dl || [ -n "$_dl" ]; do
-            case $_dl in
-            "total "*) ;;
-            *" -> "*) ;;
-            *) _dls=no ;;
-            esac
-            while :; do
-                case $_dl in *'socket:['*) ;; *) break ;; esac
-                _dl=${_dl#*'socket:['}
-                _dx=${_dl%%[!0-9]*}
-                _dl=${_dl#"$_dx"}
-                case $_dl in "]"*)
-                    _dsk="$_dsk$_dx "
-                    _dl=${_dl#"]"}
-                    ;;
-                esac
-            done
-        done <"$HT/dnsfd"
-        printf '%s' "$_dsk"
+        _dns_socks "$HT/dnsfd"
         # Listing fd/ is not enough: reading the links needs ptrace access (root with
         # CAP_SYS_PTRACE, or the same uid). When ls -l listed fd/ and read every link (each
         # line has its " -> target"), readlink would too; otherwise ask readlink per fd.

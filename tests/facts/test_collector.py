@@ -182,3 +182,122 @@ def test_h_text_on_a_file_it_may_not_read_says_so_and_the_piece_goes_on(shell, t
     assert sections["t.secret"].rc == 1 and b"root only" not in run.stdout
     assert b"ermission denied" in bytes(sections["t.secret!err"].body)
     assert sections["t.after"].rc == 0
+
+
+def _shell_function(piece: str, name: str) -> str:
+    """The definition of shell function ``name`` in ``<piece>.sh`` (from ``name() {`` to its ``}``)."""
+    text = (Path(collector.__file__).parent / f"{piece}.sh").read_text()
+    return re.search(rf"^{re.escape(name)}\(\) {{\n.*?^}}\n", text, re.S | re.M).group(0)
+
+
+_HEX_CASES = {
+    "comm": b"dnsmasq\n",
+    "empty": b"",
+    "argv": b"/usr/sbin/dnsmasq\0-x\0/run/dnsmasq/dnsmasq.pid\0-u\0dnsmasq\0--local-service\0",
+    "all-bytes": bytes(range(256)),
+    "24-lines": bytes(range(256)) + bytes(range(128)),
+    "25-lines": b"\0\xff a" * 100,
+    "long": b"L" * 3000 + b"\0",
+}
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_dns_hex_prints_what_od_and_tr_print(shell, tmp_path):
+    """dns.sh's _dns_hex (od, words joined by the shell up to 24 lines) against od | tr -d ' \\n'."""
+    for name, data in _HEX_CASES.items():
+        (tmp_path / name).write_bytes(data)
+    body = _shell_function("dns", "_dns_hex") + "".join(
+        f"_h_run new.{n} _dns_hex {tmp_path / n}\n"
+        f"_h_run old.{n} sh -c \"od -An -v -tx1 2>/dev/null <'{tmp_path / n}' | tr -d ' \\n'\"\n"
+        for n in _HEX_CASES
+    )
+    run = _run(collector.assemble("n0nce", (body,)), shell, tmp_path)
+    assert run.returncode == 0, run.stderr
+    sections = parse_sections(run.stdout, "n0nce")
+    for name, data in _HEX_CASES.items():
+        assert bytes(sections[f"new.{name}"].body) == bytes(sections[f"old.{name}"].body) == data.hex().encode(), name
+
+
+_LS_L_FD = (
+    "total 0\n"
+    "lrwx------ 1 root root 64 Dec  7 04:00 0 -> /dev/null\n"
+    "lrwx------ 1 root root 64 Dec  7 04:00 3 -> socket:[18315272]\n"
+    "lrwx------ 1 root root 64 Dec  7 04:00 4 -> /tmp/socket:[77]\n"
+    "lrwx------ 1 root root 64 Dec  7 04:00 5 -> /tmp/x socket:[]y socket:[12]z socket:[socket:[9]\n"
+    "lrwx------ 1 root root 64 Dec  7 04:00 6 -> anon_inode:[eventpoll]\n"
+    "lrwx------ 1 root root 64 Dec  7 04:00 7 -> socket:[1]socket:[2]\n"
+    "lrwx------ 1 root root 64 Dec  7 04:00 8 -> pipe:[55] (socket:[3x] socket:[4]"
+)
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+@pytest.mark.parametrize("readable", [True, False])
+def test_dns_socks_prints_what_grep_and_tr_print(shell, readable, tmp_path):
+    """dns.sh's _dns_socks against the pipeline it replaces, on ls -l lines whose targets name
+    sockets, files that look like sockets, and a last line without a newline; a line without
+    " -> " (a link ls could not read) sets _dls=no."""
+    text = _LS_L_FD if readable else _LS_L_FD + "\nlrwx------ 1 999 999 64 Dec  7 04:00 9\n"
+    (tmp_path / "fd").write_text(text)
+    old = f"grep -o 'socket:\\[[0-9]*\\]' <'{tmp_path / 'fd'}' | tr -dc '0-9\\n' | tr '\\n' ' '"
+    body = (
+        _shell_function("dns", "_dns_socks")
+        + f'_h_run old sh -c "{old}"\n'
+        + f'_dls=yes\n_h_run new _dns_socks {tmp_path / "fd"}\n_h_run dls echo "$_dls"\n'
+    )
+    run = _run(collector.assemble("n0nce", (body,)), shell, tmp_path)
+    assert run.returncode == 0, run.stderr
+    sections = parse_sections(run.stdout, "n0nce")
+    assert bytes(sections["new"].body) == bytes(sections["old"].body) == b"18315272 77  12 9 1 2 4 "
+    assert sections.text("dls").strip() == ("yes" if readable else "no")
+
+
+_MARKERS = (b"program to exec after connect", b"--sh-exec", b"EXEC", b"OpenBSD netcat", b"BusyBox v")
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+@pytest.mark.parametrize("repeat", [1, 1200])
+def test_binrec_markers_are_grep_and_sort_u(shell, repeat, tmp_path):
+    """The markers field (sorted, unique) of a file with every marker, many times (past the
+    1000 lines the shell sorts itself, sort -u does), in the reverse of C order."""
+    f = tmp_path / "nc"
+    f.write_bytes(b"x".join(reversed(_MARKERS)) * repeat + b"\0tail")
+    (tmp_path / "binrec.sh").write_text(_binrec())
+    argv = [shell, "sh"] if shell == "busybox" else [shell]
+    out = subprocess.run([*argv, str(tmp_path / "binrec.sh"), str(tmp_path), str(f)], capture_output=True, timeout=60)
+    fields = out.stdout.split(b"\0")
+    assert fields[:2] == [b"@bin", str(f).encode()]
+    assert fields[8] == b"".join(m + b"\n" for m in sorted(_MARKERS))
+    assert fields[9] == b"norun:not a system directory"
+
+
+def _netcat_alias() -> tuple[str, str] | None:
+    """A symlink on this machine named like a netcat whose real file is a system netcat."""
+    for name in ("nc", "netcat", "ncat", "nc.traditional", "nc.openbsd"):
+        for d in ("/usr/bin", "/bin"):
+            p = Path(d, name)
+            if p.is_symlink() and p.exists():
+                real = os.path.realpath(p)
+                if real.startswith(("/usr/bin/", "/bin/")) and real != str(p):
+                    return str(p), real
+    return None
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or _netcat_alias() is None, reason="needs root and a netcat symlink")
+def test_binrec_alias_record_is_the_same_with_or_without_the_cache(tmp_path):
+    """A symlink alias of a system netcat after its real file reuses the real file's content
+    facts and help output (no second read or run): its record is byte-identical to the one
+    binrec prints for the alias alone, and the real file's own record is unchanged."""
+    alias, real = _netcat_alias()
+    (tmp_path / "binrec.sh").write_text(_binrec())
+
+    def records(*paths: str) -> list[bytes]:
+        out = subprocess.run(
+            ["sh", str(tmp_path / "binrec.sh"), str(tmp_path), *paths], capture_output=True, timeout=60
+        )
+        assert out.returncode == 0, out.stderr
+        return [b"@bin\0" + r for r in out.stdout.split(b"@bin\0")[1:]]
+
+    both = records(real, alias, alias)
+    assert both == [*records(real), *records(alias), *records(alias)]
+    fields = both[1].split(b"\0")
+    assert fields[4] == real.encode() and fields[9] == b"run" and fields[10]  # help output
