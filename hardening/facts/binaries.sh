@@ -64,19 +64,21 @@ up() {
     # shellcheck disable=SC2086  # one token per line: uid:hexmode
     printf '%s ' $_s
 }
-# updirs [rst]: one stat for what up "$p" (Ls) and up "$pd/x" (Ps) print and, with an
-# argument, "uid octal-mode" of $real (rst, as stat -c '%u %a'). Status 1 when a stat
+# updirs [rst] [p]: one stat for what up "$p" (Ls) and up "$pd/x" (Ps) print; with "rst",
+# "uid octal-mode" of $real (rst, as stat -c '%u %a'); with "p", "size uid octal-mode" of $p
+# (pst, as stat -L -c '%s %u %a': only for a $p that is no symlink). Status 1 when a stat
 # failed: the caller then makes the separate calls, whose output says which one failed.
-# The path after a path in the same directory with the same real file (nc, netcat) reuses
-# the answer (_ud, _upd, _ureal, _urst: what the last successful stat was asked).
+# Without "p", the path after a path in the same directory with the same real file (nc,
+# netcat) reuses the answer (_ud, _upd, _ureal, _urst: what the last such stat was asked).
 _ud=
 _upd=
 _ureal=
 _urst=
 updirs() {
     _dr=$1
-    if [ -n "$_ud" ] && [ "$_ud" = "${p%/*}/" ] && [ "$_upd" = "$pd" ] && [ "$_ureal" = "$real" ] &&
-        [ "$_urst" = "$_dr" ]; then
+    _dp=$2
+    if [ -z "$_dp" ] && [ -n "$_ud" ] && [ "$_ud" = "${p%/*}/" ] && [ "$_upd" = "$pd" ] &&
+        [ "$_ureal" = "$real" ] && [ "$_urst" = "$_dr" ]; then
         return 0
     fi
     _ud=
@@ -99,14 +101,24 @@ updirs() {
         set -- "$@" /
     fi
     _nall=$#
-    [ -n "$_dr" ] && set -- "$@" "$real"
-    _s=$(stat -c '%u:%f' -- "$@" 2>/dev/null) || return 1
+    _ir=0
+    if [ -n "$_dr" ]; then
+        set -- "$@" "$real"
+        _ir=$#
+    fi
+    [ -n "$_dp" ] && set -- "$@" "$p"
+    _s=$(stat -c '%s %u:%f' -- "$@" 2>/dev/null) || return 1
     Ls=
     Ps='! '
     [ -n "$pd" ] && Ps=
     _i=0
-    # shellcheck disable=SC2086  # one token per line: uid:hexmode
+    _z=
+    # shellcheck disable=SC2086  # two tokens per line: size uid:hexmode
     for _w in $_s; do
+        if [ -z "$_z" ]; then
+            _z=$_w
+            continue
+        fi
         _i=$((_i + 1))
         if [ "$_i" -le "$_nl" ]; then
             Ls="$Ls$_w "
@@ -116,14 +128,18 @@ updirs() {
             _m=${_w#*:}
             case $_m in "" | *[!0-9a-f]*) return 1 ;; esac
             _v=$((0x$_m & 4095))
-            rst="${_w%%:*} $(((_v >> 9) * 1000 + (_v >> 6 & 7) * 100 + (_v >> 3 & 7) * 10 + (_v & 7)))"
+            _v="${_w%%:*} $(((_v >> 9) * 1000 + (_v >> 6 & 7) * 100 + (_v >> 3 & 7) * 10 + (_v & 7)))"
+            if [ "$_i" = "$_ir" ]; then rst=$_v; else pst="$_z $_v"; fi
         fi
+        _z=
     done
-    [ "$_i" -eq "$#" ] || return 1
-    _ud=${p%/*}/
-    _upd=$pd
-    _ureal=$real
-    _urst=$_dr
+    [ "$_i" -eq "$#" ] && [ -z "$_z" ] || return 1
+    if [ -z "$_dp" ]; then
+        _ud=${p%/*}/
+        _upd=$pd
+        _ureal=$real
+        _urst=$_dr
+    fi
 }
 # rdback FILE: $y gets FILE's bytes (no NULs in it) through the shell's read.
 rdback() {
@@ -206,19 +222,44 @@ for p in "$@"; do
     fi
     eval "pd=\$pd$n real=\$real$n k=\$k$n"
     printf '@bin\0%s\0' "$p"
+    plain=
     if [ -L "$p" ]; then
         printf 'symlink\0'
         readlink -- "$p"
         printf '\0'
     elif [ -f "$p" ]; then
         printf 'file\0\0'
+        plain=1
     else
         printf 'other\0\0'
     fi
     printf '%s\0' "$real"
     to=
     if [ -n "$has_timeout" ] && ! { sys "$p" && sys "$real"; }; then to=5; fi
-    st=$(stat -L -c '%s %u %a' -- "$p" 2>/dev/null)
+    why=""
+    case $real in
+    /usr/bin/* | /usr/sbin/* | /bin/* | /sbin/* | /usr/lib/* | /usr/libexec/* | /lib/*) ;;
+    *) why="not a system directory" ;;
+    esac
+    case $real in *[!A-Za-z0-9/._+-]*) why="unusual characters in path" ;; esac
+    # Only netcat-likes are asked for their help: a symlink named nc may point at any program
+    # (ln -s /sbin/halt /tmp/nc: sysvinit's halt -h halts the host).
+    if [ -z "$why" ]; then
+        case ${real##*/} in
+        nc | nc.* | netcat | netcat.* | netcat-* | ncat | ncat.* | socat* | busybox*) ;;
+        *) why="not a netcat-like program" ;;
+        esac
+    fi
+    # A file that is no symlink: its stat comes with the directories' (stat -L = stat).
+    rstw=
+    [ -z "$why" ] && rstw=rst
+    fast=
+    if [ -n "$plain" ] && updirs "$rstw" p; then
+        fast=1
+        st=$pst
+    else
+        st=$(stat -L -c '%s %u %a' -- "$p" 2>/dev/null)
+    fi
     printf '%s\0' "$st"
     size=${st%% *}
     if [ -f "$p" ] && [ -r "$p" ] && [ -n "$size" ] && [ "$size" -le 67108864 ]; then
@@ -311,36 +352,17 @@ for p in "$@"; do
         printf '%s' "${y%x}"
     fi
     printf '\0'
-    why=""
-    case $real in
-    /usr/bin/* | /usr/sbin/* | /bin/* | /sbin/* | /usr/lib/* | /usr/libexec/* | /lib/*) ;;
-    *) why="not a system directory" ;;
-    esac
-    case $real in *[!A-Za-z0-9/._+-]*) why="unusual characters in path" ;; esac
-    # Only netcat-likes are asked for their help: a symlink named nc may point at any program
-    # (ln -s /sbin/halt /tmp/nc: sysvinit's halt -h halts the host).
-    if [ -z "$why" ]; then
-        case ${real##*/} in
-        nc | nc.* | netcat | netcat.* | netcat-* | ncat | ncat.* | socat* | busybox*) ;;
-        *) why="not a netcat-like program" ;;
-        esac
-    fi
-    fast=1
+    if [ -z "$fast" ] && updirs "$rstw"; then fast=1; fi
     if [ -z "$why" ]; then
         # The file that would run ($real), not what $p pointed at a moment ago: $p may be a
         # symlink its owner switches between a harmless root file and their own.
-        updirs rst || {
-            fast=
-            rst=$(stat -c '%u %a' -- "$real" 2>/dev/null)
-        }
+        [ -n "$fast" ] || rst=$(stat -c '%u %a' -- "$real" 2>/dev/null)
         owner=${rst% *}
         mode=${rst#* }
         case $mode in "" | *[!0-7]*) mode=777 ;; esac
         if [ ! -f "$real" ] || [ "$owner" != 0 ] || [ $((0$mode & 022)) -ne 0 ]; then
             why="not a root-owned regular file, or group/other writable"
         fi
-    else
-        updirs || fast=
     fi
     if [ -z "$why" ] && [ -z "$has_timeout" ]; then why="no timeout command"; fi
     if [ -z "$why" ] && [ "$myuid" != 0 ] && [ ! -x "$real" ]; then why="not executable"; fi
