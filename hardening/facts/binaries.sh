@@ -68,8 +68,9 @@ up() {
 # "uid octal-mode" of $real (rst, as stat -c '%u %a'); with "p", "size uid octal-mode" of $p
 # (pst, as stat -L -c '%s %u %a': only for a $p that is no symlink). Status 1 when a stat
 # failed: the caller then makes the separate calls, whose output says which one failed.
-# Without "p", the path after a path in the same directory with the same real file (nc,
-# netcat) reuses the answer (_ud, _upd, _ureal, _urst: what the last such stat was asked).
+# Without "p", a path after a path in the same directory with the same real file (nc,
+# netcat after nc.openbsd) reuses the answer (_ud, _upd, _ureal, _urst: what the last
+# successful stat was asked about).
 _ud=
 _upd=
 _ureal=
@@ -134,12 +135,10 @@ updirs() {
         _z=
     done
     [ "$_i" -eq "$#" ] && [ -z "$_z" ] || return 1
-    if [ -z "$_dp" ]; then
-        _ud=${p%/*}/
-        _upd=$pd
-        _ureal=$real
-        _urst=$_dr
-    fi
+    _ud=${p%/*}/
+    _upd=$pd
+    _ureal=$real
+    _urst=$_dr
 }
 # rdback FILE: $y gets FILE's bytes (no NULs in it) through the shell's read.
 rdback() {
