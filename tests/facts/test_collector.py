@@ -1,6 +1,9 @@
 """The collector script itself, run by the local ``sh`` (no lab): pieces side by side, the done
-marker only after every piece finished, cleanup when the reader goes away, and the binaries
-piece's refusal to run anything but a netcat-like for its help."""
+marker only after every piece finished, cleanup when the reader goes away, the binaries
+piece's refusal to run anything but a netcat-like for its help, and the header's process-saving
+readers against what they replace: one cat for a whole "==> path <==" section (_h_files_body,
+_h_files_capped) against one cat per file (_h_files_loop), shell-read text files (_h_text)
+against cat (_h_file)."""
 
 from __future__ import annotations
 
@@ -118,36 +121,6 @@ def test_a_symlink_named_nc_to_another_system_program_is_never_run(tmp_path):
     assert fields[4] == os.path.realpath("/usr/bin/true").encode()
     assert fields[9] == b"norun:not a netcat-like program"
     assert fields[10] == b""  # no help output
-
-
-_TEXT_CASES = {
-    "plain": b"ID=debian\nVERSION_ID=12\n",
-    "no-final-newline": b"line one\nlast line",
-    "empty": b"",
-    "only-newlines": b"\n\n\n",
-    "shell-looking": b"-n\n-e x\n%s %d \\\\n \\t\n  leading and trailing  \n\ttab\t\n",
-    "backslash-end": b"ends with a backslash \\\nnext\n",
-    "cmdline": b"BOOT_IMAGE=/vmlinuz root=UUID=1 ro quiet nf_conntrack.enable_hooks=1\n",
-}
-
-
-@pytest.mark.parametrize("shell", SHELLS)
-def test_h_text_prints_what_cat_prints(shell, tmp_path):
-    """The shell-only reader (_h_text) against cat (_h_file): same bytes, same exit codes, for text
-    with shell-looking content, no final newline, empty files, a missing file and a directory."""
-    for name, data in _TEXT_CASES.items():
-        (tmp_path / name).write_bytes(data)
-    calls = [f"_h_file f.{n} {tmp_path / n}\n_h_text t.{n} {tmp_path / n}\n" for n in _TEXT_CASES]
-    calls.append(f"_h_file f.missing {tmp_path / 'nope'}\n_h_text t.missing {tmp_path / 'nope'}\n")
-    calls.append(f"_h_file f.dir {tmp_path}\n_h_text t.dir {tmp_path}\n")
-    script = collector.assemble("n0nce", ("".join(calls),))
-    run = _run(script, shell, tmp_path)
-    assert run.returncode == 0, run.stderr
-    sections = parse_sections(run.stdout, "n0nce")
-    for name in [*_TEXT_CASES, "missing", "dir"]:
-        by_cat, by_shell = sections[f"f.{name}"], sections[f"t.{name}"]
-        assert (bytes(by_shell.body), by_shell.rc) == (bytes(by_cat.body), by_cat.rc), name
-    assert sections["t.missing"].rc == 127 and sections["t.dir"].rc == 1
 
 
 @pytest.mark.parametrize("shell", SHELLS)
@@ -301,3 +274,83 @@ def test_binrec_alias_record_is_the_same_with_or_without_the_cache(tmp_path):
     assert both == [*records(real), *records(alias), *records(alias)]
     fields = both[1].split(b"\0")
     assert fields[4] == real.encode() and fields[9] == b"run" and fields[10]  # help output
+
+
+_FILES = {
+    "plain": b"Defaults env_reset\nroot ALL=(ALL:ALL) ALL\n",
+    "no-final-newline": b"%devs ALL = NOPASSWD: RST",
+    "empty": b"",
+    "shell-looking": b"-n\n%s %d \\\\n \\t\n  spaces  \n==> fake <==\n",
+    "new\nline": b"x\n",
+    "with space": b"*.* @@loghost:514\n",
+}
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+@pytest.mark.parametrize("reader", ["_h_files_body", "_h_files_capped 4194304"])
+def test_one_cat_prints_what_the_per_file_loop_prints(shell, reader, tmp_path):
+    """Same bytes, exit code and stderr as _h_files_loop, for plain, empty, unterminated and
+    shell-looking files, a newline and a space in a name, a directory and an unmatched glob (not
+    plain files: skipped), a missing file, and a file that cannot be read (cat's message, exit 1)."""
+    d = tmp_path / "conf.d"
+    d.mkdir()
+    for name, data in _FILES.items():
+        (d / name).write_bytes(data)
+    (d / "subdir").mkdir()
+    (tmp_path / "run").mkdir()
+    unreadable = "/proc/self/mem"  # a plain file whose read fails, even for root (EIO at offset 0)
+    globs = f"{tmp_path}/main.conf {d}/* {tmp_path}/none.d/*.conf {unreadable} {d}/plain"
+    (tmp_path / "main.conf").write_bytes(b"include conf.d\n")
+    body = (
+        f"_h_run ref.all _h_files_loop {globs}\n_h_run one.all {reader} {globs}\n"
+        f"_h_run ref.none _h_files_loop {tmp_path}/none.d/*\n_h_run one.none {reader} {tmp_path}/none.d/*\n"
+    )
+    run = _run(collector.assemble("n0nce", (body,)), shell, tmp_path / "run")
+    assert run.returncode == 0, run.stderr
+    sections = parse_sections(run.stdout, "n0nce")
+    for case in ("all", "none"):
+        loop, one = sections[f"ref.{case}"], sections[f"one.{case}"]
+        assert (bytes(one.body), one.rc) == (bytes(loop.body), loop.rc), case
+        assert sections.stderr(f"one.{case}") == sections.stderr(f"ref.{case}"), case
+    assert b"==> " + str(d / "new?line").encode() + b" <==\nx\n\n" in bytes(sections["one.all"].body)
+    assert sections["one.all"].rc == 1 and sections["one.none"].rc == 0
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_capped_files_stop_at_the_cap(shell, tmp_path):
+    (tmp_path / "big").write_bytes(b"x" * 5000)
+    (tmp_path / "run").mkdir()
+    body = f"_h_run capped _h_files_capped 1000 {tmp_path}/big\n"
+    run = _run(collector.assemble("n0nce", (body,)), shell, tmp_path / "run")
+    sections = parse_sections(run.stdout, "n0nce")
+    assert len(bytes(sections["capped"].body)) == 1000 and sections["capped"].rc == 0
+
+
+_TEXT = {
+    "cmdline": b"BOOT_IMAGE=/vmlinuz root=UUID=1 ro quiet apparmor=1 security=apparmor\n",
+    "lsm": b"lockdown,capability,landlock,yama,apparmor",
+    "enforce": b"1",
+    "enabled": b"Y\n",
+    "shell-looking": b"-n\n%s \\\\n \\t\n  spaces  \n\n",
+    "empty": b"",
+}
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_kernel_text_read_by_the_shell_prints_what_cat_prints(shell, tmp_path):
+    """_h_text against _h_file (cat): same bytes, exit code and stderr, also for a missing file, a
+    directory and /proc/self/attr/current (EINVAL without an LSM that sets it)."""
+    for name, data in _TEXT.items():
+        (tmp_path / name).write_bytes(data)
+    paths = [str(tmp_path / n) for n in _TEXT] + [str(tmp_path / "nope"), str(tmp_path), "/proc/self/attr/current"]
+    if Path("/proc/cmdline").exists():
+        paths.append("/proc/cmdline")
+    body = "".join(f"_h_file f.{i} {p}\n_h_text t.{i} {p}\n" for i, p in enumerate(paths))
+    (tmp_path / "run").mkdir()
+    run = _run(collector.assemble("n0nce", (body,)), shell, tmp_path / "run")
+    assert run.returncode == 0, run.stderr
+    sections = parse_sections(run.stdout, "n0nce")
+    for i, p in enumerate(paths):
+        by_cat, by_shell = sections[f"f.{i}"], sections[f"t.{i}"]
+        assert (bytes(by_shell.body), by_shell.rc) == (bytes(by_cat.body), by_cat.rc), p
+        assert sections.stderr(f"t.{i}") == sections.stderr(f"f.{i}"), p
