@@ -27,7 +27,7 @@ from types import TracebackType
 from typing import Any
 
 from hardening import __version__
-from hardening.model import Evidence, HostResult, HostStatus, PackedFacts, Severity, Status
+from hardening.model import CheckResult, Evidence, HostResult, HostStatus, PackedFacts, Severity, Status
 
 SCHEMA_ID = "harden.results/v1"
 
@@ -144,6 +144,50 @@ def slim(host: HostResult) -> HostResult:
     return replace(host, checks=tuple(replace(c, evidence=Evidence()) for c in host.checks))
 
 
+_NO_EVIDENCE = Evidence()
+
+
+class SlimResults:
+    """Slim copies of host results (no evidence) that share what hosts have in common.
+
+    A fleet's hosts mostly get the same verdicts: the same check, status and message (and the
+    same remedy) on thousands of hosts. Each distinct slim check result is kept once and every
+    host's tuple of checks points to it, so a 10,000-host run holds a few thousand check
+    results, not 10,000 times twenty. Shared only when equal (``==``, remedy variables
+    included); at most ``limit`` distinct ones are remembered (past it, new ones are kept per host).
+    """
+
+    def __init__(self, limit: int = 100_000) -> None:
+        self._checks: dict[tuple[Any, ...], CheckResult] = {}
+        self._groups: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self._limit = limit
+
+    def host(self, host: HostResult) -> HostResult:
+        checks = tuple(self.check(c) for c in host.checks)
+        groups = self._groups.setdefault(host.groups, host.groups) if len(self._groups) < self._limit else host.groups
+        if groups is host.groups and all(a is b for a, b in zip(checks, host.checks, strict=True)):
+            return host
+        return replace(host, checks=checks, groups=groups)
+
+    def check(self, c: CheckResult) -> CheckResult:
+        if c.evidence is not _NO_EVIDENCE:
+            c = replace(c, evidence=_NO_EVIDENCE)
+        key = (c.id, c.status, c.severity, c.title, c.message, c.references, c.waiver, _remedy_key(c))
+        kept = self._checks.get(key)
+        if kept is not None and kept == c:
+            return kept
+        if kept is None and len(self._checks) < self._limit:
+            self._checks[key] = c
+        return c
+
+
+def _remedy_key(c: CheckResult) -> str | None:
+    """The remedy as text, for :class:`SlimResults`' key (equality is checked on a match)."""
+    if c.remedy is None:
+        return None
+    return json.dumps(c.remedy.to_json(), sort_keys=True, ensure_ascii=False, default=repr)
+
+
 def document_chunks(head: dict[str, Any], host_texts: Iterable[str]) -> Iterator[str]:
     """results.json as text: ``head`` (the document without ``hosts``) indented, then ``hosts`` with
     one host per line, each the compact JSON text given (as in hosts.jsonl).
@@ -221,7 +265,9 @@ class ResultsWriter:
         self.inventory = inventory
         self.limit = limit
         self.started_at = _now()
-        self.hosts: list[HostResult] = list(previous or ())
+        self._slim = SlimResults()
+        self.hosts: list[HostResult] = [self._slim.host(h) for h in previous or ()]
+        self._names = {h.name for h in self.hosts}
         self.complete = False
         self.head: dict[str, Any] = {}  # the document without hosts, set by close()
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -240,13 +286,15 @@ class ResultsWriter:
         """Append ``host`` to the stream; only a slim copy (no evidence) stays in memory."""
         self._stream.write(host_text(host) + "\n")
         self._stream.flush()
-        self.hosts = [h for h in self.hosts if h.name != host.name]
-        self.hosts.append(slim(host))
+        if host.name in self._names:  # added again (--retry-failed): the new result replaces the old
+            self.hosts = [h for h in self.hosts if h.name != host.name]
+        self._names.add(host.name)
+        self.hosts.append(self._slim.host(host))
 
     def close(self) -> Path:
         """Write results.json from the stream, one host at a time (memory stays flat at any fleet size)."""
         self._stream.close()
-        self.hosts = [slim(h) for h in self.hosts]
+        self.hosts = [self._slim.host(h) for h in self.hosts]
         head = document((), self.inventory, self.limit, self.started_at, self.complete)
         head["summary"] = summary(self.hosts)
         self.head = head

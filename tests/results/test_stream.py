@@ -142,3 +142,32 @@ def test_evidence_after_a_run_is_spilled_to_a_file_not_held_in_memory(tmp_path):
         assert [c.evidence.facts_dict() for c in got.checks] == [dict(c.evidence.facts) for c in want.checks]
         kept = next(k for k in w.hosts if k.name == got.name)
         assert all(a.message is b.message for a, b in zip(got.checks, kept.checks, strict=True))
+
+
+def test_slim_copies_share_equal_verdicts_and_only_equal_ones(tmp_path):
+    """Hosts with the same verdicts share one slim check result; a different message, remedy
+    variable or status is never merged into another host's."""
+    from dataclasses import replace
+
+    from hardening.model import Remedy, Status
+
+    a, b = _host("default", "a"), _host("default", "b")
+    failing = next(i for i, c in enumerate(b.checks) if c.remedy is not None)
+    changed = b.checks[failing]
+    other_remedy = Remedy(changed.remedy.role, {**changed.remedy.variables, "harden_extra": [1]}, changed.remedy.notes)
+    c = replace(b, name="c", checks=tuple(replace(x, remedy=other_remedy) if x is changed else x for x in b.checks))
+    d = replace(b, name="d", checks=tuple(replace(x, message=x.message + "!") if x is changed else x for x in b.checks))
+    e = replace(b, name="e", checks=tuple(replace(x, status=Status.ERROR) if x is changed else x for x in b.checks))
+    w = ResultsWriter(tmp_path, inventory="inv.ini")
+    for h in (a, b, c, d, e):
+        w.add(h)
+    w.complete = True
+    w.close()
+    ka, kb, kc, kd, ke = w.hosts
+    assert all(x is y for x, y in zip(ka.checks, kb.checks, strict=True))  # equal verdicts: one object
+    for kept, host in ((kc, c), (kd, d), (ke, e)):
+        assert kept.checks[failing] is not ka.checks[failing]
+        assert kept.checks[failing] == replace(host.checks[failing], evidence=Evidence())
+        assert all(x is y for i, (x, y) in enumerate(zip(kept.checks, ka.checks, strict=True)) if i != failing)
+    assert kc.checks[failing].remedy.variables["harden_extra"] == [1]
+    assert [json.loads(ln)["name"] for ln in (tmp_path / "hosts.jsonl").read_text().splitlines()] == list("abcde")
