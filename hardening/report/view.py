@@ -153,16 +153,18 @@ def build_view(doc: ResultsDoc) -> View:
         title, severity, _ = doc.column(cid)
         columns.append(Column(cid, title, severity.value))
     rows = []
+    shared: dict[Cell, Cell] = {}  # a fleet's hosts mostly have the same cells: each distinct one is kept once
     for h in doc.hosts:
         cells = []
         for col in columns:
             c = h.check(col.id)
             if c is None:
-                cells.append(Cell("missing", _LABEL["missing"], h.message or h.status.value))
+                cell = Cell("missing", _LABEL["missing"], h.message or h.status.value)
             else:
                 title = c.message if c.waiver is None else f"{c.message} [waiver: {c.waiver.justification}]"
                 label = _LABEL[c.status.value] + ("*" if c.waiver is not None and c.waiver.expired else "")
-                cells.append(Cell(c.status.value, label, title[:400]))
+                cell = Cell(c.status.value, label, title[:400])
+            cells.append(shared.setdefault(cell, cell))
         rows.append(MatrixRow(h.name, h.status.value, h.message, tuple(cells)))
     bars = []
     for sev in SEVERITIES:
