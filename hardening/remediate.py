@@ -330,7 +330,9 @@ def write_playbooks(p: Plan, out_dir: Path) -> Path:
         ],
         "skipped": [{"name": n, "why": w} for n, w in p.skipped],
     }
-    (dest / "plan.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    with (dest / "plan.json").open("w", encoding="utf-8") as f:  # piece by piece: 10,000 hosts are megabytes
+        json.dump(summary, f, indent=2)
+        f.write("\n")
     return dest
 
 

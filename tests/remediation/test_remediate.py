@@ -321,3 +321,19 @@ def test_apply_output_blanks_disguised_passwords(capsys, tmp_path):
         if f.is_file():
             text = json.loads(f.read_text())["stdout"] if f.suffix == ".json" else f.read_text()
             assert "hunter42" not in text.replace("\x1b[0m", "").replace("\x00", ""), f
+
+
+def test_plan_json_is_written_piece_by_piece_as_the_whole_text_was(tmp_path):
+    """plan.json is dumped to the file as it is encoded; the bytes are those of the document as one string."""
+    p = plan(json.loads(GOLDEN.read_text()))
+    dest = write_playbooks(p, tmp_path)
+    summary = {
+        "hosts": [
+            {"name": h.name, "platform": h.platform, "roles": list(h.roles), "failed_checks": list(h.failed_checks),
+             "notes": list(h.notes)}
+            for h in p.hosts
+        ],
+        "skipped": [{"name": n, "why": w} for n, w in p.skipped],
+    }  # fmt: skip
+    assert len(summary["hosts"]) >= 2
+    assert (dest / "plan.json").read_bytes() == (json.dumps(summary, indent=2) + "\n").encode()
