@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
@@ -95,33 +96,61 @@ class Spill:
 
     def add(self, facts: Any, excerpt: str) -> SpilledEvidence:
         """Store the facts as compact JSON text (what :class:`PackedFacts` holds) and the excerpt."""
-        text = json.dumps(facts, ensure_ascii=False, separators=(",", ":")).encode("utf-8") if facts else b""
-        raw = excerpt.encode("utf-8", "surrogatepass")
-        self._file.write(text + raw)
+        return SpilledEvidence(self.add_host(((facts, excerpt),)), 0)
+
+    def add_host(self, evidence: Iterable[tuple[Any, str]]) -> SpilledHost:
+        """Store one host's evidence, each ``(facts, excerpt)`` as :meth:`add` does; where each is
+        goes in one array for the host (``SpilledEvidence(host, i)`` is the i-th)."""
+        where = array("q")
+        chunks = []
+        for facts, excerpt in evidence:
+            text = json.dumps(facts, ensure_ascii=False, separators=(",", ":")).encode("utf-8") if facts else b""
+            raw = excerpt.encode("utf-8", "surrogatepass")
+            where.extend((self._end, len(text), len(raw)))
+            self._end += len(text) + len(raw)
+            chunks += (text, raw)
+        self._file.write(b"".join(chunks))
         self._file.flush()
-        at, self._end = self._end, self._end + len(text) + len(raw)
-        return SpilledEvidence(self, at, len(text), len(raw))
+        return SpilledHost(self, where)
 
     def read(self, at: int, length: int) -> str:
         return os.pread(self._file.fileno(), length, at).decode("utf-8", "surrogatepass")
 
 
+class SpilledHost:
+    """Where one host's evidence is in a :class:`Spill`: (offset, facts length, excerpt length) per check."""
+
+    __slots__ = ("spill", "where")
+
+    def __init__(self, spill: Spill, where: array[int]) -> None:
+        self.spill = spill
+        self.where = where
+
+
 class SpilledEvidence(Evidence):
     """:class:`Evidence` read from a :class:`Spill` on each access (facts as
-    :class:`PackedFacts`, never decoded here); equal to any Evidence with the same facts and excerpt."""
+    :class:`PackedFacts`, never decoded here); equal to any Evidence with the same facts and excerpt.
+    Holds only its host's :class:`SpilledHost` and its index there (a fleet has hundreds of thousands)."""
 
-    def __init__(self, spill: Spill, at: int, facts_len: int, excerpt_len: int) -> None:
-        object.__setattr__(self, "_where", (spill, at, facts_len, excerpt_len))
+    __slots__ = ("_host", "_index")
+
+    def __init__(self, host: SpilledHost, index: int) -> None:
+        object.__setattr__(self, "_host", host)
+        object.__setattr__(self, "_index", index)
+
+    def _place(self) -> tuple[int, int, int]:
+        where, i = self._host.where, 3 * self._index
+        return where[i], where[i + 1], where[i + 2]
 
     @property  # type: ignore[override]
     def facts(self) -> Mapping[str, Any]:
-        spill, at, facts_len, _ = self._where
-        return PackedFacts.of_text(spill.read(at, facts_len)) if facts_len else {}
+        at, facts_len, _ = self._place()
+        return PackedFacts.of_text(self._host.spill.read(at, facts_len)) if facts_len else {}
 
     @property  # type: ignore[override]
     def excerpt(self) -> str:
-        spill, at, facts_len, excerpt_len = self._where
-        return spill.read(at + facts_len, excerpt_len) if excerpt_len else ""
+        at, facts_len, excerpt_len = self._place()
+        return self._host.spill.read(at + facts_len, excerpt_len) if excerpt_len else ""
 
     def packed(self) -> Evidence:
         return self
@@ -134,7 +163,8 @@ class SpilledEvidence(Evidence):
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        return f"SpilledEvidence(at {self._where[1]}, {self._where[2]} + {self._where[3]} bytes)"
+        at, facts_len, excerpt_len = self._place()
+        return f"SpilledEvidence(at {at}, {facts_len} + {excerpt_len} bytes)"
 
 
 def slim(host: HostResult) -> HostResult:
@@ -321,13 +351,12 @@ class ResultsWriter:
                 host = kept
                 checks = checks if len(checks) == len(kept.checks) else []
             evidence = [c.get("evidence") or {} for c in checks]
+            spilled = spill.add_host((e.get("facts") or {}, e.get("excerpt") or "") for e in evidence)
             yield replace(
                 host,
                 checks=tuple(
-                    replace(c, evidence=spill.add(e.get("facts") or {}, e.get("excerpt") or ""))
-                    if e.get("facts") or e.get("excerpt")
-                    else c
-                    for c, e in zip(host.checks, evidence, strict=True)
+                    replace(c, evidence=SpilledEvidence(spilled, i)) if e.get("facts") or e.get("excerpt") else c
+                    for i, (c, e) in enumerate(zip(host.checks, evidence, strict=True))
                 ),
             )
 
