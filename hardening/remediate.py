@@ -24,7 +24,7 @@ import json
 import re
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -35,7 +35,7 @@ import yaml
 
 from hardening import __version__
 from hardening.hostnames import UnsafeHostName, file_safe, host_file_name
-from hardening.model import Platform, Remedy
+from hardening.model import Evidence, Platform, Remedy
 
 if TYPE_CHECKING:
     from hardening.report.document import ResultsDoc
@@ -400,8 +400,13 @@ def warm_up() -> None:
 
 
 def remediate_doc(doc: ResultsDoc, out_dir: Path) -> tuple[Plan, Path]:
-    """``out_dir/playbooks`` for a results document already in memory (after an audit)."""
-    p = plan_hosts(h.to_json() for h in doc.hosts)
+    """``out_dir/playbooks`` for a results document already in memory (after an audit).
+
+    The plan never reads evidence, so the hosts are given without it: after an audit their
+    evidence is in a temporary file (``hardening.results.Spill``), and reading it all back
+    and decoding it would cost seconds at 10,000 hosts."""
+    none = Evidence()
+    p = plan_hosts(replace(h, checks=tuple(replace(c, evidence=none) for c in h.checks)).to_json() for h in doc.hosts)
     return p, write_playbooks(p, out_dir)
 
 

@@ -11,10 +11,12 @@ Example::
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 
-from hardening.model import Evidence, Platform, Reference, Severity, Status, WaiverNote
+from hardening.model import Evidence, PackedFacts, Platform, Reference, Severity, Status, WaiverNote
 from hardening.report.document import ResultsDoc
 from hardening.report.frameworks import CheckGuide, check_guide, check_meta
 from hardening.report.text import readable_json
@@ -65,11 +67,19 @@ class FindingItem:
     @property
     def facts_json(self) -> str:
         """The facts, indented; computed when the report writes the item (not held for the fleet)."""
+        facts = self.evidence.facts
+        if isinstance(facts, PackedFacts):  # after an audit: the same text on many hosts is laid out once
+            return _readable_text(facts.text)
         return readable_json(self.evidence.facts_dict())
 
     @property
     def excerpt(self) -> str:
         return self.evidence.excerpt
+
+
+@lru_cache(maxsize=256)
+def _readable_text(text: str) -> str:
+    return readable_json(json.loads(text))
 
 
 @dataclass(frozen=True)
