@@ -171,3 +171,30 @@ def test_slim_copies_share_equal_verdicts_and_only_equal_ones(tmp_path):
         assert all(x is y for i, (x, y) in enumerate(zip(kept.checks, ka.checks, strict=True)) if i != failing)
     assert kc.checks[failing].remedy.variables["harden_extra"] == [1]
     assert [json.loads(ln)["name"] for ln in (tmp_path / "hosts.jsonl").read_text().splitlines()] == list("abcde")
+
+
+def test_html_after_a_run_lays_out_shared_facts_as_each_hosts_own(tmp_path):
+    """Equal facts texts are laid out once for the HTML report after a run; every host's
+    evidence still shows its own facts: the page equals the one rendered from plain dicts."""
+    from dataclasses import replace
+
+    from hardening.report.document import written_results
+    from hardening.report.html import render_html
+    from hardening.report.text import readable_json
+    from hardening.report.view import build_view
+
+    hosts = [_host(s, f"{s}-{i}") for i, s in enumerate(["default", "half", "default", "ufw", "half"])]
+    w = ResultsWriter(tmp_path, inventory="inv.ini")
+    for h in hosts:
+        w.add(h)
+    w.complete = True
+    w.close()
+    streamed = written_results(w)
+    plain = replace(streamed, hosts=tuple(HostResult.from_json(h.to_json()) for h in streamed.hosts))
+    assert not any(isinstance(c.evidence.facts, PackedFacts) for h in plain.hosts for c in h.checks)
+    assert render_html(streamed) == render_html(plain)
+    by_host = {h.name: h for h in hosts}
+    items = [(f.check_id, it) for _, fs in build_view(streamed).findings for f in fs for it in f.items]
+    assert len(items) > 10
+    for check_id, it in items:
+        assert it.facts_json == readable_json(dict(by_host[it.host].check(check_id).evidence.facts))
