@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import re
 import shlex
@@ -383,8 +384,13 @@ def _known_hosts_from_args(*args: Any) -> str | None:
     return found
 
 
-def target_from_vars(name: str, hostvars: Mapping[str, Any], env: Mapping[str, str]) -> Target:
-    """Build a :class:`Target` from one host's (already templated) variables."""
+def target_from_vars(
+    name: str, hostvars: Mapping[str, Any], env: Mapping[str, str], policies: dict[str, Policy] | None = None
+) -> Target:
+    """Build a :class:`Target` from one host's (already templated) variables.
+
+    ``policies``: policies already read for other hosts, by their variables (see :func:`_policy`).
+    """
     conn_name = str(hostvars.get("ansible_connection") or "ssh")
     connection = _CONNECTIONS.get(conn_name)
     if connection is None:
@@ -413,7 +419,7 @@ def target_from_vars(name: str, hostvars: Mapping[str, Any], env: Mapping[str, s
         checking,
     )
     try:
-        policy = Policy.from_vars(hostvars)
+        policy = _policy(hostvars, policies)
     except PolicyError as exc:
         raise InventoryError(f"host {name}: {exc}") from None
     key_file = _first(
@@ -556,9 +562,38 @@ class PendingInventory:
     def result(self) -> list[Target]:
         """Wait for the child; the targets, or :class:`InventoryError` (also past the bounds)."""
         hosts: list[tuple[str, dict[str, Any]]] = self.child.result()
-        targets = [target_from_vars(name, used, self.env) for name, used in hosts]
+        strings: dict[str, str] = {}
+        policies: dict[str, Policy] = {}
+        targets = [target_from_vars(name, _shared(used, strings), self.env, policies) for name, used in hosts]
         _log_loaded(self.child.source, targets, self.env)
         return targets
+
+
+def _policy(hostvars: Mapping[str, Any], policies: dict[str, Policy] | None) -> Policy:
+    """:meth:`Policy.from_vars`, once for each distinct set of policy variables in ``policies``
+    (a fleet's hosts mostly share their group's policy: 10,000 hosts, a handful of policies)."""
+    if policies is None:
+        return Policy.from_vars(hostvars)
+    try:
+        key = json.dumps([hostvars.get(k) for k in POLICY_VARIABLES], sort_keys=True, default=repr)
+    except (TypeError, ValueError):  # keys JSON cannot sort: read this host's own
+        return Policy.from_vars(hostvars)
+    policy = policies.get(key)
+    if policy is None:
+        policy = policies[key] = Policy.from_vars(hostvars)
+    return policy
+
+
+def _shared(value: Any, strings: dict[str, str]) -> Any:
+    """``value`` (a host's variables) with each plain string that another host also has replaced by
+    that host's copy: 10,000 hosts' group variables are kept once, not 10,000 times."""
+    if type(value) is str:
+        return strings.setdefault(value, value)
+    if type(value) is dict:
+        return {_shared(k, strings): _shared(v, strings) for k, v in value.items()}
+    if type(value) is list:
+        return [_shared(v, strings) for v in value]
+    return value
 
 
 def _log_loaded(source: Path, targets: list[Target], env: Mapping[str, str]) -> None:

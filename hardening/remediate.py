@@ -24,7 +24,7 @@ import json
 import re
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -35,7 +35,7 @@ import yaml
 
 from hardening import __version__
 from hardening.hostnames import UnsafeHostName, file_safe, host_file_name
-from hardening.model import Platform, Remedy
+from hardening.model import Evidence, Platform, Remedy
 
 if TYPE_CHECKING:
     from hardening.report.document import ResultsDoc
@@ -88,6 +88,51 @@ def dump_vars(data: Mapping[str, Any]) -> str:
     p: !unsafe "/tmp/{{ x }}/nc"
     """
     return yaml.dump(dict(data), Dumper=_Dumper, sort_keys=False, allow_unicode=False, width=1000)
+
+
+class _VarsTexts:
+    """:func:`dump_vars`, once for each distinct host_vars (PyYAML's emitter is pure Python: 3 ms a
+    host, half a minute for 10,000 hosts that mostly need the same fixes). Values are told apart by
+    type as well (``Unsafe("1")``, ``"1"``, ``1``, ``True``); at most ``limit`` texts are kept."""
+
+    def __init__(self, limit: int = 2000) -> None:
+        self._texts: dict[object, str] = {}
+        self._limit = limit
+
+    def dump(self, data: Mapping[str, Any]) -> str:
+        key = _vars_key(dict(data))
+        if key is None:
+            return dump_vars(data)
+        text = self._texts.get(key)
+        if text is None:
+            text = dump_vars(data)
+            if len(self._texts) < self._limit:
+                self._texts[key] = text
+        return text
+
+
+def _vars_key(value: Any, seen: dict[int, int] | None = None) -> object:
+    """A key equal only for values :func:`dump_vars` writes alike (None: a type not covered here).
+    A list or mapping met again is an alias in YAML (``*id001``): the key says which one it is."""
+    kind = type(value)
+    if kind in (Unsafe, str, bool, int) or value is None:
+        return (kind.__name__, value)
+    if kind is float:
+        return ("float", repr(value))
+    if kind is list or isinstance(value, Mapping):
+        seen = {} if seen is None else seen
+        if id(value) in seen:
+            return ("alias", seen[id(value)])
+        seen[id(value)] = len(seen)
+        items = value.items() if isinstance(value, Mapping) else enumerate(value)
+        parts = []
+        for k, v in items:
+            kk, vk = _vars_key(k, seen), _vars_key(v, seen)
+            if kk is None or vk is None:
+                return None
+            parts.append((kk, vk))
+        return (kind.__name__, tuple(parts))
+    return None
 
 
 @dataclass(frozen=True)
@@ -314,9 +359,10 @@ def write_playbooks(p: Plan, out_dir: Path) -> Path:
         shutil.copyfile(src.parent / name, collection / name)
     (dest / "site.yml").write_text(render_site(p), encoding="utf-8")
     (dest / "ansible.cfg").write_text(_template("ansible.cfg.j2").render(), encoding="utf-8")
+    texts = _VarsTexts()
     for h in p.hosts:
         text = f"---\n# harden {__version__}: remediation variables for this host (from results.json)\n"
-        (dest / "host_vars" / _host_vars_name(h.name)).write_text(text + dump_vars(h.variables), encoding="utf-8")
+        (dest / "host_vars" / _host_vars_name(h.name)).write_text(text + texts.dump(h.variables), encoding="utf-8")
     summary = {
         "hosts": [
             {
@@ -330,7 +376,9 @@ def write_playbooks(p: Plan, out_dir: Path) -> Path:
         ],
         "skipped": [{"name": n, "why": w} for n, w in p.skipped],
     }
-    (dest / "plan.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    with (dest / "plan.json").open("w", encoding="utf-8") as f:  # piece by piece: 10,000 hosts are megabytes
+        json.dump(summary, f, indent=2)
+        f.write("\n")
     return dest
 
 
@@ -352,8 +400,13 @@ def warm_up() -> None:
 
 
 def remediate_doc(doc: ResultsDoc, out_dir: Path) -> tuple[Plan, Path]:
-    """``out_dir/playbooks`` for a results document already in memory (after an audit)."""
-    p = plan_hosts(h.to_json() for h in doc.hosts)
+    """``out_dir/playbooks`` for a results document already in memory (after an audit).
+
+    The plan never reads evidence, so the hosts are given without it: after an audit their
+    evidence is in a temporary file (``hardening.results.Spill``), and reading it all back
+    and decoding it would cost seconds at 10,000 hosts."""
+    none = Evidence()
+    p = plan_hosts(replace(h, checks=tuple(replace(c, evidence=none) for c in h.checks)).to_json() for h in doc.hosts)
     return p, write_playbooks(p, out_dir)
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
@@ -27,7 +28,7 @@ from types import TracebackType
 from typing import Any
 
 from hardening import __version__
-from hardening.model import Evidence, HostResult, HostStatus, PackedFacts, Severity, Status
+from hardening.model import CheckResult, Evidence, HostResult, HostStatus, PackedFacts, Severity, Status
 
 SCHEMA_ID = "harden.results/v1"
 
@@ -95,33 +96,61 @@ class Spill:
 
     def add(self, facts: Any, excerpt: str) -> SpilledEvidence:
         """Store the facts as compact JSON text (what :class:`PackedFacts` holds) and the excerpt."""
-        text = json.dumps(facts, ensure_ascii=False, separators=(",", ":")).encode("utf-8") if facts else b""
-        raw = excerpt.encode("utf-8", "surrogatepass")
-        self._file.write(text + raw)
+        return SpilledEvidence(self.add_host(((facts, excerpt),)), 0)
+
+    def add_host(self, evidence: Iterable[tuple[Any, str]]) -> SpilledHost:
+        """Store one host's evidence, each ``(facts, excerpt)`` as :meth:`add` does; where each is
+        goes in one array for the host (``SpilledEvidence(host, i)`` is the i-th)."""
+        where = array("q")
+        chunks = []
+        for facts, excerpt in evidence:
+            text = json.dumps(facts, ensure_ascii=False, separators=(",", ":")).encode("utf-8") if facts else b""
+            raw = excerpt.encode("utf-8", "surrogatepass")
+            where.extend((self._end, len(text), len(raw)))
+            self._end += len(text) + len(raw)
+            chunks += (text, raw)
+        self._file.write(b"".join(chunks))
         self._file.flush()
-        at, self._end = self._end, self._end + len(text) + len(raw)
-        return SpilledEvidence(self, at, len(text), len(raw))
+        return SpilledHost(self, where)
 
     def read(self, at: int, length: int) -> str:
         return os.pread(self._file.fileno(), length, at).decode("utf-8", "surrogatepass")
 
 
+class SpilledHost:
+    """Where one host's evidence is in a :class:`Spill`: (offset, facts length, excerpt length) per check."""
+
+    __slots__ = ("spill", "where")
+
+    def __init__(self, spill: Spill, where: array[int]) -> None:
+        self.spill = spill
+        self.where = where
+
+
 class SpilledEvidence(Evidence):
     """:class:`Evidence` read from a :class:`Spill` on each access (facts as
-    :class:`PackedFacts`, never decoded here); equal to any Evidence with the same facts and excerpt."""
+    :class:`PackedFacts`, never decoded here); equal to any Evidence with the same facts and excerpt.
+    Holds only its host's :class:`SpilledHost` and its index there (a fleet has hundreds of thousands)."""
 
-    def __init__(self, spill: Spill, at: int, facts_len: int, excerpt_len: int) -> None:
-        object.__setattr__(self, "_where", (spill, at, facts_len, excerpt_len))
+    __slots__ = ("_host", "_index")
+
+    def __init__(self, host: SpilledHost, index: int) -> None:
+        object.__setattr__(self, "_host", host)
+        object.__setattr__(self, "_index", index)
+
+    def _place(self) -> tuple[int, int, int]:
+        where, i = self._host.where, 3 * self._index
+        return where[i], where[i + 1], where[i + 2]
 
     @property  # type: ignore[override]
     def facts(self) -> Mapping[str, Any]:
-        spill, at, facts_len, _ = self._where
-        return PackedFacts.of_text(spill.read(at, facts_len)) if facts_len else {}
+        at, facts_len, _ = self._place()
+        return PackedFacts.of_text(self._host.spill.read(at, facts_len)) if facts_len else {}
 
     @property  # type: ignore[override]
     def excerpt(self) -> str:
-        spill, at, facts_len, excerpt_len = self._where
-        return spill.read(at + facts_len, excerpt_len) if excerpt_len else ""
+        at, facts_len, excerpt_len = self._place()
+        return self._host.spill.read(at + facts_len, excerpt_len) if excerpt_len else ""
 
     def packed(self) -> Evidence:
         return self
@@ -134,7 +163,8 @@ class SpilledEvidence(Evidence):
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        return f"SpilledEvidence(at {self._where[1]}, {self._where[2]} + {self._where[3]} bytes)"
+        at, facts_len, excerpt_len = self._place()
+        return f"SpilledEvidence(at {at}, {facts_len} + {excerpt_len} bytes)"
 
 
 def slim(host: HostResult) -> HostResult:
@@ -142,6 +172,50 @@ def slim(host: HostResult) -> HostResult:
     if all(not c.evidence.facts and not c.evidence.excerpt for c in host.checks):
         return host
     return replace(host, checks=tuple(replace(c, evidence=Evidence()) for c in host.checks))
+
+
+_NO_EVIDENCE = Evidence()
+
+
+class SlimResults:
+    """Slim copies of host results (no evidence) that share what hosts have in common.
+
+    A fleet's hosts mostly get the same verdicts: the same check, status and message (and the
+    same remedy) on thousands of hosts. Each distinct slim check result is kept once and every
+    host's tuple of checks points to it, so a 10,000-host run holds a few thousand check
+    results, not 10,000 times twenty. Shared only when equal (``==``, remedy variables
+    included); at most ``limit`` distinct ones are remembered (past it, new ones are kept per host).
+    """
+
+    def __init__(self, limit: int = 100_000) -> None:
+        self._checks: dict[tuple[Any, ...], CheckResult] = {}
+        self._groups: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self._limit = limit
+
+    def host(self, host: HostResult) -> HostResult:
+        checks = tuple(self.check(c) for c in host.checks)
+        groups = self._groups.setdefault(host.groups, host.groups) if len(self._groups) < self._limit else host.groups
+        if groups is host.groups and all(a is b for a, b in zip(checks, host.checks, strict=True)):
+            return host
+        return replace(host, checks=checks, groups=groups)
+
+    def check(self, c: CheckResult) -> CheckResult:
+        if c.evidence is not _NO_EVIDENCE:
+            c = replace(c, evidence=_NO_EVIDENCE)
+        key = (c.id, c.status, c.severity, c.title, c.message, c.references, c.waiver, _remedy_key(c))
+        kept = self._checks.get(key)
+        if kept is not None and kept == c:
+            return kept
+        if kept is None and len(self._checks) < self._limit:
+            self._checks[key] = c
+        return c
+
+
+def _remedy_key(c: CheckResult) -> str | None:
+    """The remedy as text, for :class:`SlimResults`' key (equality is checked on a match)."""
+    if c.remedy is None:
+        return None
+    return json.dumps(c.remedy.to_json(), sort_keys=True, ensure_ascii=False, default=repr)
 
 
 def document_chunks(head: dict[str, Any], host_texts: Iterable[str]) -> Iterator[str]:
@@ -221,7 +295,9 @@ class ResultsWriter:
         self.inventory = inventory
         self.limit = limit
         self.started_at = _now()
-        self.hosts: list[HostResult] = list(previous or ())
+        self._slim = SlimResults()
+        self.hosts: list[HostResult] = [self._slim.host(h) for h in previous or ()]
+        self._names = {h.name for h in self.hosts}
         self.complete = False
         self.head: dict[str, Any] = {}  # the document without hosts, set by close()
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -240,13 +316,15 @@ class ResultsWriter:
         """Append ``host`` to the stream; only a slim copy (no evidence) stays in memory."""
         self._stream.write(host_text(host) + "\n")
         self._stream.flush()
-        self.hosts = [h for h in self.hosts if h.name != host.name]
-        self.hosts.append(slim(host))
+        if host.name in self._names:  # added again (--retry-failed): the new result replaces the old
+            self.hosts = [h for h in self.hosts if h.name != host.name]
+        self._names.add(host.name)
+        self.hosts.append(self._slim.host(host))
 
     def close(self) -> Path:
         """Write results.json from the stream, one host at a time (memory stays flat at any fleet size)."""
         self._stream.close()
-        self.hosts = [slim(h) for h in self.hosts]
+        self.hosts = [self._slim.host(h) for h in self.hosts]
         head = document((), self.inventory, self.limit, self.started_at, self.complete)
         head["summary"] = summary(self.hosts)
         self.head = head
@@ -273,13 +351,12 @@ class ResultsWriter:
                 host = kept
                 checks = checks if len(checks) == len(kept.checks) else []
             evidence = [c.get("evidence") or {} for c in checks]
+            spilled = spill.add_host((e.get("facts") or {}, e.get("excerpt") or "") for e in evidence)
             yield replace(
                 host,
                 checks=tuple(
-                    replace(c, evidence=spill.add(e.get("facts") or {}, e.get("excerpt") or ""))
-                    if e.get("facts") or e.get("excerpt")
-                    else c
-                    for c, e in zip(host.checks, evidence, strict=True)
+                    replace(c, evidence=SpilledEvidence(spilled, i)) if e.get("facts") or e.get("excerpt") else c
+                    for i, (c, e) in enumerate(zip(host.checks, evidence, strict=True))
                 ),
             )
 

@@ -13,6 +13,7 @@ Example::
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 
 from hardening.model import CheckResult, HostResult, Status
 from hardening.report.document import ResultsDoc
@@ -31,7 +32,20 @@ def _text(c: CheckResult) -> str:
     return xml_safe("\n".join(parts))
 
 
-def _case(suite: ET.Element, host: HostResult, check_id: str, c: CheckResult | None, title: str) -> dict[str, int]:
+def _kind(host: HostResult, c: CheckResult | None) -> str | None:
+    """Which total a testcase counts in: ``failures``, ``errors``, ``skipped`` or none (a pass)."""
+    if c is None:  # host not fully audited: no verdict for this check
+        return "errors"
+    if c.status is Status.FAIL:
+        return "failures"
+    if c.status is Status.ERROR:
+        return "errors"
+    if c.status in (Status.NOT_APPLICABLE, Status.WAIVED):
+        return "skipped"
+    return None
+
+
+def _case(suite: ET.Element, host: HostResult, check_id: str, c: CheckResult | None, title: str) -> None:
     case = ET.SubElement(
         suite,
         "testcase",
@@ -42,59 +56,82 @@ def _case(suite: ET.Element, host: HostResult, check_id: str, c: CheckResult | N
             case, "error", {"type": host.status.value, "message": xml_safe(shorten(host.message or host.status, 500))}
         )
         err.text = xml_safe(f"{host.name} was not fully audited ({host.status.value}): {host.message}")
-        return {"errors": 1}
-    if c.status is Status.FAIL:
+    elif c.status is Status.FAIL:
         el = ET.SubElement(case, "failure", {"type": c.severity.value, "message": xml_safe(shorten(c.message, 500))})
         el.text = _text(c)
-        return {"failures": 1}
-    if c.status is Status.ERROR:
+    elif c.status is Status.ERROR:
         el = ET.SubElement(case, "error", {"type": "check_error", "message": xml_safe(shorten(c.message, 500))})
         el.text = _text(c)
-        return {"errors": 1}
-    if c.status is Status.WAIVED and c.waiver is not None:
+    elif c.status is Status.WAIVED and c.waiver is not None:
         msg = f"waived until {c.waiver.expires.isoformat()}: {c.waiver.justification}"
         ET.SubElement(case, "skipped", {"message": xml_safe(shorten(msg, 500))})
-        return {"skipped": 1}
-    if c.status in (Status.NOT_APPLICABLE, Status.WAIVED):
+    elif c.status in (Status.NOT_APPLICABLE, Status.WAIVED):
         ET.SubElement(case, "skipped", {"message": xml_safe(shorten(c.message, 500))})
-        return {"skipped": 1}
-    return {}
+
+
+def _cases(host: HostResult, check_ids: tuple[str, ...]) -> Iterator[tuple[str, CheckResult | None]]:
+    """The host's testcases: (check id, its result, or None when the host has no verdict for it)."""
+    ids = check_ids if not host.audited else tuple(c.id for c in host.checks)
+    if not ids:  # unreachable host and no check ran anywhere: still one error
+        ids = (_REACHABILITY,)
+    for cid in ids:
+        c = host.check(cid)
+        if c is None and host.audited:
+            continue
+        yield cid, c
+
+
+def _counts(host: HostResult, check_ids: tuple[str, ...]) -> dict[str, int]:
+    counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    for _, c in _cases(host, check_ids):
+        counts["tests"] += 1
+        kind = _kind(host, c)
+        if kind is not None:
+            counts[kind] += 1
+    return counts
+
+
+def _suite(doc: ResultsDoc, host: HostResult, check_ids: tuple[str, ...]) -> ET.Element:
+    suite = ET.Element(
+        "testsuite",
+        {"name": xml_safe(host.name), "hostname": xml_safe(host.name), "timestamp": doc.started_at},
+    )
+    if host.address:  # properties come first (JUnit/Ant schema order)
+        props = ET.SubElement(suite, "properties")
+        ET.SubElement(props, "property", {"name": "address", "value": xml_safe(host.address)})
+    for cid, c in _cases(host, check_ids):
+        meta = check_meta(cid, host.platform, c or doc.any_result(cid))
+        _case(suite, host, cid, c, meta.title if meta else "")
+    for k, v in _counts(host, check_ids).items():
+        suite.set(k, str(v))
+    suite.set("time", f"{host.duration_s:.3f}")
+    return suite
+
+
+def junit_chunks(doc: ResultsDoc) -> Iterator[str]:
+    """JUnit XML (``<testsuites>``) for ``doc``, one host's ``<testsuite>`` at a time: the totals
+    first (a pass over the verdicts, no evidence read), then each suite built, written and dropped,
+    so a 10,000-host report never exists as one tree or one string. The text is what
+    ``ET.indent`` and ``ET.tostring`` give for the whole tree."""
+    check_ids = doc.check_ids()
+    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    for host in doc.hosts:
+        for k, v in _counts(host, check_ids).items():
+            totals[k] += v
+    root = ET.Element("testsuites", {"name": "harden", **{k: str(v) for k, v in totals.items()}})
+    yield '<?xml version="1.0" encoding="UTF-8"?>\n'
+    if not doc.hosts:
+        yield ET.tostring(root, encoding="unicode") + "\n"
+        return
+    head = ET.tostring(root, encoding="unicode", short_empty_elements=False)
+    yield head[: -len("</testsuites>")]
+    for host in doc.hosts:
+        suite = _suite(doc, host, check_ids)
+        ET.indent(suite, level=1)
+        yield "\n  " + ET.tostring(suite, encoding="unicode")
+    yield "\n</testsuites>\n"
 
 
 def render_junit(doc: ResultsDoc) -> str:
     """JUnit XML (``<testsuites>``) for ``doc``: CI systems show each failing host × check."""
-    check_ids = doc.check_ids()
-    root = ET.Element("testsuites", {"name": "harden"})
-    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
-    for host in doc.hosts:
-        suite = ET.SubElement(
-            root,
-            "testsuite",
-            {"name": xml_safe(host.name), "hostname": xml_safe(host.name), "timestamp": doc.started_at},
-        )
-        if host.address:  # properties come first (JUnit/Ant schema order)
-            props = ET.SubElement(suite, "properties")
-            ET.SubElement(props, "property", {"name": "address", "value": xml_safe(host.address)})
-        counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
-        ids = check_ids if not host.audited else tuple(c.id for c in host.checks)
-        if not ids:  # unreachable host and no check ran anywhere: still one error
-            ids = (_REACHABILITY,)
-        for cid in ids:
-            c = host.check(cid)
-            if c is None and host.audited:
-                continue
-            counts["tests"] += 1
-            meta = check_meta(cid, host.platform, c or doc.any_result(cid))
-            for k, v in _case(suite, host, cid, c, meta.title if meta else "").items():
-                counts[k] += v
-        suite.set("tests", str(counts["tests"]))
-        suite.set("failures", str(counts["failures"]))
-        suite.set("errors", str(counts["errors"]))
-        suite.set("skipped", str(counts["skipped"]))
-        suite.set("time", f"{host.duration_s:.3f}")
-        for k in totals:
-            totals[k] += counts[k]
-    for k, v in totals.items():
-        root.set(k, str(v))
-    ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+    return "".join(junit_chunks(doc))

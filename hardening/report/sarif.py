@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -180,28 +180,49 @@ def automation_id(doc: ResultsDoc) -> str:
     return f"harden/{category}/{doc.started_at}"
 
 
-def render_sarif(doc: ResultsDoc) -> str:
-    """A SARIF 2.1.0 log (JSON text) with one run of harden over ``doc``, ready for GitHub code scanning."""
+def _reported(c: CheckResult) -> bool:
+    return c.status in (Status.FAIL, Status.WAIVED, Status.ERROR)
+
+
+def _results(doc: ResultsDoc, index: Mapping[str, int], total: int) -> Iterator[dict[str, Any]]:
+    """The run's results, one at a time: every failing, waived or unjudged host × check in host
+    order; past :data:`MAX_RESULTS` (``total`` is their number) the failures first, then the rest,
+    cut at the limit (what a stable sort on ``kind != "fail"`` and a slice give)."""
+    if total <= MAX_RESULTS:
+        for host in doc.hosts:
+            yield from (_result(host, c, index[c.id]) for c in host.checks if _reported(c))
+        return
+    left = MAX_RESULTS
+    for fail in (True, False):
+        for host in doc.hosts:
+            for c in host.checks:
+                if _reported(c) and (c.status in (Status.FAIL, Status.WAIVED)) is fail:
+                    if left == 0:
+                        return
+                    left -= 1
+                    yield _result(host, c, index[c.id])
+
+
+def _notes(doc: ResultsDoc, index: Mapping[str, int], total: int) -> Iterator[dict[str, Any]]:
+    for host in doc.hosts:
+        yield from _notifications(host, index)
+    if total > MAX_RESULTS:
+        yield {
+            "level": "warning",
+            "message": {"text": f"{total - MAX_RESULTS} results left out: code scanning takes {MAX_RESULTS}"},
+        }
+
+
+def sarif_chunks(doc: ResultsDoc) -> Iterator[str]:
+    """A SARIF 2.1.0 log (JSON text) with one run of harden over ``doc``, piece by piece: the
+    notifications and results are encoded one at a time into the document's indented text (the
+    same bytes as ``json.dumps(log, indent=2)``), so 10,000 hosts' results are never held at once."""
     ids = doc.check_ids()
     index = {cid: i for i, cid in enumerate(ids)}
-    results: list[dict[str, Any]] = []
-    notes: list[dict[str, Any]] = []
-    for host in doc.hosts:
-        notes += _notifications(host, index)
-        results += [
-            _result(host, c, index[c.id]) for c in host.checks if c.status in (Status.FAIL, Status.WAIVED, Status.ERROR)
-        ]
-    if len(results) > MAX_RESULTS:
-        results.sort(key=lambda r: r["kind"] != "fail")  # failures first; stable within each kind
-        notes.append(
-            {
-                "level": "warning",
-                "message": {
-                    "text": f"{len(results) - MAX_RESULTS} results left out: code scanning takes {MAX_RESULTS}"
-                },
-            }
-        )
-        results = results[:MAX_RESULTS]
+    total = sum(_reported(c) for h in doc.hosts for c in h.checks)
+    any_note = total > MAX_RESULTS or any(
+        not h.audited or any(c.status is Status.ERROR for c in h.checks) for h in doc.hosts
+    )
     log = {
         "$schema": SARIF_SCHEMA_URI,
         "version": "2.1.0",
@@ -217,16 +238,49 @@ def render_sarif(doc: ResultsDoc) -> str:
                 },
                 "invocations": [
                     {
-                        "executionSuccessful": not notes and doc.complete,
+                        "executionSuccessful": not any_note and doc.complete,
                         "startTimeUtc": _utc(doc.started_at),
                         "endTimeUtc": _utc(doc.finished_at),
-                        "toolExecutionNotifications": notes,
+                        "toolExecutionNotifications": _NOTES,
                     }
                 ],
                 "automationDetails": {"id": automation_id(doc)},
-                "results": results,
+                "results": _RESULTS,
                 "properties": {"inventory": doc.inventory, "hosts": [h.name for h in doc.hosts]},
             }
         ],
     }
-    return json.dumps(log, indent=2, ensure_ascii=False) + "\n"
+    text = json.dumps(log, indent=2, ensure_ascii=False) + "\n"
+    for key, placeholder, items in (
+        ("toolExecutionNotifications", _NOTES, _notes(doc, index, total)),
+        ("results", _RESULTS, _results(doc, index, total)),
+    ):
+        # the key and the quotes around it are the encoder's own: no host string encodes to them
+        marker = f'"{key}": {json.dumps(placeholder)}'
+        at = text.index(marker) + len(marker) - len(json.dumps(placeholder))
+        before, text = text[:at], text[at + len(json.dumps(placeholder)) :]
+        yield before
+        yield from _json_list(items, before)
+    yield text
+
+
+# placeholders for the two lists streamed into the text (JSON-encoded as "\u0000...")
+_NOTES = "\x00harden notifications\x00"
+_RESULTS = "\x00harden results\x00"
+
+
+def _json_list(items: Iterator[dict[str, Any]], before: str) -> Iterator[str]:
+    """``items`` as the list ``json.dumps(..., indent=2)`` writes where ``before`` ends (a key's line)."""
+    line = before[before.rindex("\n") + 1 :]
+    pad = " " * (len(line) - len(line.lstrip(" ")))
+    inner = "\n" + pad + "  "
+    first = True
+    for item in items:  # JSON text has no raw newline inside a string: each one is the encoder's
+        yield ("[" if first else ",") + inner + json.dumps(item, indent=2, ensure_ascii=False).replace("\n", inner)
+        first = False
+    yield "[]" if first else "\n" + pad + "]"
+
+
+def render_sarif(doc: ResultsDoc) -> str:
+    """A SARIF 2.1.0 log (JSON text) with one run of harden over ``doc``, ready for GitHub code scanning."""
+    return "".join(sarif_chunks(doc))

@@ -11,10 +11,12 @@ Example::
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 
-from hardening.model import Evidence, Platform, Reference, Severity, Status, WaiverNote
+from hardening.model import Evidence, PackedFacts, Platform, Reference, Severity, Status, WaiverNote
 from hardening.report.document import ResultsDoc
 from hardening.report.frameworks import CheckGuide, check_guide, check_meta
 from hardening.report.text import readable_json
@@ -65,11 +67,19 @@ class FindingItem:
     @property
     def facts_json(self) -> str:
         """The facts, indented; computed when the report writes the item (not held for the fleet)."""
+        facts = self.evidence.facts
+        if isinstance(facts, PackedFacts):  # after an audit: the same text on many hosts is laid out once
+            return _readable_text(facts.text)
         return readable_json(self.evidence.facts_dict())
 
     @property
     def excerpt(self) -> str:
         return self.evidence.excerpt
+
+
+@lru_cache(maxsize=256)
+def _readable_text(text: str) -> str:
+    return readable_json(json.loads(text))
 
 
 @dataclass(frozen=True)
@@ -153,16 +163,18 @@ def build_view(doc: ResultsDoc) -> View:
         title, severity, _ = doc.column(cid)
         columns.append(Column(cid, title, severity.value))
     rows = []
+    shared: dict[Cell, Cell] = {}  # a fleet's hosts mostly have the same cells: each distinct one is kept once
     for h in doc.hosts:
         cells = []
         for col in columns:
             c = h.check(col.id)
             if c is None:
-                cells.append(Cell("missing", _LABEL["missing"], h.message or h.status.value))
+                cell = Cell("missing", _LABEL["missing"], h.message or h.status.value)
             else:
                 title = c.message if c.waiver is None else f"{c.message} [waiver: {c.waiver.justification}]"
                 label = _LABEL[c.status.value] + ("*" if c.waiver is not None and c.waiver.expired else "")
-                cells.append(Cell(c.status.value, label, title[:400]))
+                cell = Cell(c.status.value, label, title[:400])
+            cells.append(shared.setdefault(cell, cell))
         rows.append(MatrixRow(h.name, h.status.value, h.message, tuple(cells)))
     bars = []
     for sev in SEVERITIES:

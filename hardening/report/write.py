@@ -44,11 +44,15 @@ def gate(doc: ResultsDoc, fail_on: Severity) -> int:
 
 
 def write_report(doc: ResultsDoc, fmt: str, framework: Framework | None, path: Path) -> None:
-    """Write one report format to ``path`` (atomically). HTML and JSON are streamed, host by host."""
-    from hardening.report import html
+    """Write one report format to ``path`` (atomically). HTML, JSON, JUnit and SARIF are streamed, host by host."""
+    from hardening.report import html, junit, sarif
 
     if fmt == "html":
         write_atomic(path, html.html_chunks(doc, framework))
+    elif fmt == "junit":
+        write_atomic(path, junit.junit_chunks(doc))
+    elif fmt == "sarif":
+        write_atomic(path, sarif.sarif_chunks(doc))
     elif fmt == "json":
         write_results(doc, path)
     else:

@@ -155,3 +155,34 @@ def test_every_policy_variable_reaches_the_policy_from_group_vars(tmp_path):
     assert [str(a) for a in p.dns_resolvers] == ["192.0.2.53"] and p.allowed_binaries == ("/usr/bin/ncat",)
     assert [str(a) for a in p.probe_addresses] == ["203.0.113.9"] and p.required_sensors == ("auditd",)
     assert [c.label() for c in p.log_collectors] == ["198.18.0.1/32:6514"]
+
+
+def test_hosts_share_equal_policies_and_strings_but_keep_their_own(tmp_path):
+    """10,000 hosts of one group hold its policy and variables once; a host whose policy
+    variables differ gets its own policy, and a bad value is still refused for that host."""
+    inv = write(
+        tmp_path / "inv.ini",
+        """
+        [web]
+        w1 ansible_host=10.0.0.1
+        w2 ansible_host=10.0.0.2
+        w3 ansible_host=10.0.0.3 harden_egress_allow=192.0.2.0/24
+        [web:vars]
+        harden_egress_allow=198.18.0.0/24
+        ansible_ssh_common_args='-o UserKnownHostsFile=/dev/null'
+        """,
+    )
+    t = {x.name: x for x in load_inventory(inv, env={})}
+    assert t["w1"].policy is t["w2"].policy
+    assert t["w3"].policy is not t["w1"].policy
+    assert [str(d.net) for d in t["w3"].policy.egress_allow] == ["192.0.2.0/24"]
+    assert [str(d.net) for d in t["w1"].policy.egress_allow] == ["198.18.0.0/24"]
+    a, b = t["w1"].variables["ansible_ssh_common_args"], t["w2"].variables["ansible_ssh_common_args"]
+    assert a == b == "-o UserKnownHostsFile=/dev/null" and a is b
+    assert (t["w1"].host, t["w2"].host, t["w3"].host) == ("10.0.0.1", "10.0.0.2", "10.0.0.3")
+    bad = write(
+        tmp_path / "bad.ini",
+        "[web]\nw1\nw2 harden_egress_allow=nonsense\n[web:vars]\nharden_egress_allow=198.18.0.0/24\n",
+    )
+    with pytest.raises(InventoryError, match="w2"):
+        load_inventory(bad, env={})

@@ -321,3 +321,45 @@ def test_apply_output_blanks_disguised_passwords(capsys, tmp_path):
         if f.is_file():
             text = json.loads(f.read_text())["stdout"] if f.suffix == ".json" else f.read_text()
             assert "hunter42" not in text.replace("\x1b[0m", "").replace("\x00", ""), f
+
+
+def test_plan_json_is_written_piece_by_piece_as_the_whole_text_was(tmp_path):
+    """plan.json is dumped to the file as it is encoded; the bytes are those of the document as one string."""
+    p = plan(json.loads(GOLDEN.read_text()))
+    dest = write_playbooks(p, tmp_path)
+    summary = {
+        "hosts": [
+            {"name": h.name, "platform": h.platform, "roles": list(h.roles), "failed_checks": list(h.failed_checks),
+             "notes": list(h.notes)}
+            for h in p.hosts
+        ],
+        "skipped": [{"name": n, "why": w} for n, w in p.skipped],
+    }  # fmt: skip
+    assert len(summary["hosts"]) >= 2
+    assert (dest / "plan.json").read_bytes() == (json.dumps(summary, indent=2) + "\n").encode()
+
+
+def test_host_vars_texts_are_reused_only_for_values_written_alike():
+    """write_playbooks dumps each distinct host_vars once; a text is reused only for variables
+    whose YAML is the same: types (Unsafe, str, int, bool, float, None) and aliases count."""
+    from hardening.remediate import Unsafe, _VarsTexts
+
+    shared = [Unsafe("/tmp/x")]
+    cases = [
+        {"a": Unsafe("1")},
+        {"a": "1"},
+        {"a": 1},
+        {"a": True},
+        {"a": 1.0},
+        {"a": None},
+        {"a": [Unsafe("/tmp/x")], "b": [Unsafe("/tmp/x")]},
+        {"a": shared, "b": shared},
+        {"a": {"k": Unsafe("v")}},
+        {"a": {"k": "v"}},
+        {"a": ("t",)},
+    ]
+    texts = _VarsTexts()
+    for _ in range(2):
+        for case in cases:
+            assert texts.dump(case) == dump_vars(case)
+    assert len({dump_vars(c) for c in cases}) == len(cases)

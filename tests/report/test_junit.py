@@ -5,6 +5,7 @@ from pathlib import Path
 
 from hardening.report.document import load_results
 from hardening.report.junit import render_junit
+from hardening.report.text import xml_safe
 
 GOLDEN = Path(__file__).parents[1] / "golden" / "report"
 
@@ -58,3 +59,69 @@ def test_unreachable_host_in_a_fleet_with_no_results_still_errors():
     only_gone = replace(doc, hosts=tuple(h for h in doc.hosts if h.name.startswith("gone")))
     _, cases = _cases(render_junit(only_gone))
     assert len(cases) == 1 and cases[0].find("error") is not None
+
+
+def _whole_tree(doc):
+    """junit.xml as it was rendered before it was streamed: one tree, ET.indent, ET.tostring
+    (the totals counted from the elements themselves)."""
+    from hardening.report.junit import _REACHABILITY, _case, check_meta
+
+    check_ids = doc.check_ids()
+    root = ET.Element("testsuites", {"name": "harden"})
+    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    for host in doc.hosts:
+        attrs = {"name": xml_safe(host.name), "hostname": xml_safe(host.name), "timestamp": doc.started_at}
+        suite = ET.SubElement(root, "testsuite", attrs)
+        if host.address:
+            props = ET.SubElement(suite, "properties")
+            ET.SubElement(props, "property", {"name": "address", "value": xml_safe(host.address)})
+        ids = (check_ids if not host.audited else tuple(c.id for c in host.checks)) or (_REACHABILITY,)
+        for cid in ids:
+            c = host.check(cid)
+            if c is None and host.audited:
+                continue
+            meta = check_meta(cid, host.platform, c or doc.any_result(cid))
+            _case(suite, host, cid, c, meta.title if meta else "")
+        cases = suite.findall("testcase")
+        counts = {"tests": len(cases)}
+        for k, tag in (("failures", "failure"), ("errors", "error"), ("skipped", "skipped")):
+            counts[k] = sum(x.find(tag) is not None for x in cases)
+        for k, v in counts.items():
+            suite.set(k, str(v))
+            totals[k] += v
+        suite.set("time", f"{host.duration_s:.3f}")
+    for k, v in totals.items():
+        root.set(k, str(v))
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def test_junit_is_written_suite_by_suite_as_the_whole_tree_was(tmp_path):
+    """junit.xml is streamed one host's testsuite at a time: byte for byte the whole tree's text,
+    for audited, unreachable, hostile, waived and empty documents, also as written to the file."""
+    from dataclasses import replace
+    from datetime import date
+
+    from hardening.model import HostResult, HostStatus, Platform
+    from hardening.report.waivers import apply_waivers, parse_waivers
+    from hardening.report.write import write_report
+
+    lab, hostile = load_results(GOLDEN / "results.json"), load_results(GOLDEN / "hostile.json")
+    waivers = parse_waivers(
+        "- {check: appcontrol.enforced, hosts: hardened, justification: ok, expires: 2027-01-01}\n"
+        "- {check: audit.auditd, hosts: all, justification: container, expires: 2020-01-01}\n"
+    )
+    bare = HostResult("bare", Platform.LINUX, HostStatus.OK, address="")  # audited, no check at all
+    docs = [
+        lab,
+        hostile,
+        replace(hostile, hosts=tuple(h for h in hostile.hosts if h.name.startswith("gone"))),
+        apply_waivers(lab, waivers, date(2026, 6, 1)),
+        replace(lab, hosts=(*lab.hosts, bare)),
+        replace(lab, hosts=()),
+    ]
+    for i, doc in enumerate(docs):
+        want = _whole_tree(doc)
+        assert render_junit(doc) == want, i
+        write_report(doc, "junit", None, tmp_path / f"{i}.xml")
+        assert (tmp_path / f"{i}.xml").read_bytes() == want.encode(), i

@@ -76,3 +76,67 @@ def test_schema_rejects_a_broken_log(validator):
     log = json.loads(render_sarif(load_results(GOLDEN / "results.json")))
     log["runs"][0]["results"][0]["level"] = "fatal"
     assert list(validator.iter_errors(log))
+
+
+def _whole_log(doc):
+    """harden.sarif as it was rendered before it was streamed: the whole log, then json.dumps."""
+    from hardening.report import sarif as s
+
+    ids = doc.check_ids()
+    index = {cid: i for i, cid in enumerate(ids)}
+    results, notes = [], []
+    for host in doc.hosts:
+        notes += s._notifications(host, index)
+        results += [
+            s._result(host, c, index[c.id]) for c in host.checks if c.status.value in ("fail", "waived", "error")
+        ]
+    if len(results) > s.MAX_RESULTS:
+        results.sort(key=lambda r: r["kind"] != "fail")
+        left = f"{len(results) - s.MAX_RESULTS} results left out: code scanning takes {s.MAX_RESULTS}"
+        notes.append({"level": "warning", "message": {"text": left}})
+        results = results[: s.MAX_RESULTS]
+    driver = {"name": "harden", "version": doc.tool_version, "semanticVersion": doc.tool_version}
+    run = {
+        "tool": {"driver": {**driver, "rules": [s._rule(doc, cid) for cid in ids]}},
+        "invocations": [
+            {
+                "executionSuccessful": not notes and doc.complete,
+                "startTimeUtc": s._utc(doc.started_at),
+                "endTimeUtc": s._utc(doc.finished_at),
+                "toolExecutionNotifications": notes,
+            }
+        ],
+        "automationDetails": {"id": s.automation_id(doc)},
+        "results": results,
+        "properties": {"inventory": doc.inventory, "hosts": [h.name for h in doc.hosts]},
+    }
+    log = {"$schema": s.SARIF_SCHEMA_URI, "version": "2.1.0", "runs": [run]}
+    return json.dumps(log, indent=2, ensure_ascii=False) + "\n"
+
+
+@pytest.mark.parametrize("limit", [25_000, 7, 0])
+def test_sarif_is_written_result_by_result_as_the_whole_log_was(tmp_path, monkeypatch, limit):
+    """harden.sarif is streamed one result and notification at a time: byte for byte the whole
+    log's text, for audited, hostile, unreachable, waived and empty documents, past the result
+    limit too (failures first, then the rest, cut), also as written to the file."""
+    from dataclasses import replace
+    from datetime import date
+
+    from hardening.report import sarif
+    from hardening.report.waivers import apply_waivers, parse_waivers
+    from hardening.report.write import write_report
+
+    monkeypatch.setattr(sarif, "MAX_RESULTS", limit)
+    lab, hostile = load_results(GOLDEN / "results.json"), load_results(GOLDEN / "hostile.json")
+    waivers = parse_waivers(
+        "- {check: appcontrol.enforced, hosts: hardened, justification: ok, expires: 2027-01-01}\n"
+        "- {check: audit.auditd, hosts: all, justification: container, expires: 2020-01-01}\n"
+    )
+    trap = replace(lab, inventory='"toolExecutionNotifications": "\x00harden notifications\x00"')
+    docs = [lab, hostile, apply_waivers(lab, waivers, date(2026, 6, 1)), replace(lab, hosts=()), trap]
+    docs.append(replace(hostile, hosts=tuple(h for h in hostile.hosts if h.name.startswith("gone"))))
+    for i, doc in enumerate(docs):
+        want = _whole_log(doc)
+        assert render_sarif(doc) == want, i
+        write_report(doc, "sarif", None, tmp_path / f"{i}.sarif")
+        assert (tmp_path / f"{i}.sarif").read_bytes() == want.encode(), i

@@ -136,9 +136,65 @@ def test_evidence_after_a_run_is_spilled_to_a_file_not_held_in_memory(tmp_path):
     doc = written_results(w)
     spilled = [c.evidence for h in doc.hosts for c in h.checks if c.evidence.facts or c.evidence.excerpt]
     assert spilled and all(isinstance(e, SpilledEvidence) for e in spilled)
-    assert "_where" in vars(spilled[0]) and "excerpt" not in vars(spilled[0])  # nothing but the place
+    assert not vars(spilled[0]) and type(spilled[0]).__slots__ == ("_host", "_index")  # nothing but the place
     for got, want in zip(doc.hosts, hosts, strict=True):
         assert [c.evidence for c in got.checks] == [c.evidence for c in want.checks]
         assert [c.evidence.facts_dict() for c in got.checks] == [dict(c.evidence.facts) for c in want.checks]
         kept = next(k for k in w.hosts if k.name == got.name)
         assert all(a.message is b.message for a, b in zip(got.checks, kept.checks, strict=True))
+
+
+def test_slim_copies_share_equal_verdicts_and_only_equal_ones(tmp_path):
+    """Hosts with the same verdicts share one slim check result; a different message, remedy
+    variable or status is never merged into another host's."""
+    from dataclasses import replace
+
+    from hardening.model import Remedy, Status
+
+    a, b = _host("default", "a"), _host("default", "b")
+    failing = next(i for i, c in enumerate(b.checks) if c.remedy is not None)
+    changed = b.checks[failing]
+    other_remedy = Remedy(changed.remedy.role, {**changed.remedy.variables, "harden_extra": [1]}, changed.remedy.notes)
+    c = replace(b, name="c", checks=tuple(replace(x, remedy=other_remedy) if x is changed else x for x in b.checks))
+    d = replace(b, name="d", checks=tuple(replace(x, message=x.message + "!") if x is changed else x for x in b.checks))
+    e = replace(b, name="e", checks=tuple(replace(x, status=Status.ERROR) if x is changed else x for x in b.checks))
+    w = ResultsWriter(tmp_path, inventory="inv.ini")
+    for h in (a, b, c, d, e):
+        w.add(h)
+    w.complete = True
+    w.close()
+    ka, kb, kc, kd, ke = w.hosts
+    assert all(x is y for x, y in zip(ka.checks, kb.checks, strict=True))  # equal verdicts: one object
+    for kept, host in ((kc, c), (kd, d), (ke, e)):
+        assert kept.checks[failing] is not ka.checks[failing]
+        assert kept.checks[failing] == replace(host.checks[failing], evidence=Evidence())
+        assert all(x is y for i, (x, y) in enumerate(zip(kept.checks, ka.checks, strict=True)) if i != failing)
+    assert kc.checks[failing].remedy.variables["harden_extra"] == [1]
+    assert [json.loads(ln)["name"] for ln in (tmp_path / "hosts.jsonl").read_text().splitlines()] == list("abcde")
+
+
+def test_html_after_a_run_lays_out_shared_facts_as_each_hosts_own(tmp_path):
+    """Equal facts texts are laid out once for the HTML report after a run; every host's
+    evidence still shows its own facts: the page equals the one rendered from plain dicts."""
+    from dataclasses import replace
+
+    from hardening.report.document import written_results
+    from hardening.report.html import render_html
+    from hardening.report.text import readable_json
+    from hardening.report.view import build_view
+
+    hosts = [_host(s, f"{s}-{i}") for i, s in enumerate(["default", "half", "default", "ufw", "half"])]
+    w = ResultsWriter(tmp_path, inventory="inv.ini")
+    for h in hosts:
+        w.add(h)
+    w.complete = True
+    w.close()
+    streamed = written_results(w)
+    plain = replace(streamed, hosts=tuple(HostResult.from_json(h.to_json()) for h in streamed.hosts))
+    assert not any(isinstance(c.evidence.facts, PackedFacts) for h in plain.hosts for c in h.checks)
+    assert render_html(streamed) == render_html(plain)
+    by_host = {h.name: h for h in hosts}
+    items = [(f.check_id, it) for _, fs in build_view(streamed).findings for f in fs for it in f.items]
+    assert len(items) > 10
+    for check_id, it in items:
+        assert it.facts_json == readable_json(dict(by_host[it.host].check(check_id).evidence.facts))
