@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 from hardening.checks import linux_checks
@@ -18,6 +19,16 @@ from hardening.policy import Policy
 from hardening.results import ResultsWriter, document
 
 G = Path(__file__).parents[1] / "golden" / "lab"
+
+
+def _closed_writer(out: Path, hosts: Iterable[HostResult]) -> ResultsWriter:
+    """A complete run of ``hosts`` streamed and closed in ``out``, as ``harden audit`` leaves it."""
+    w = ResultsWriter(out, inventory="inv.ini")
+    for h in hosts:
+        w.add(h)
+    w.complete = True
+    w.close()
+    return w
 
 
 def _host(state: str, name: str) -> HostResult:
@@ -86,11 +97,7 @@ def test_reports_after_a_run_work_from_the_stream_and_match_the_whole_document(t
     from hardening.report_cli import reports_after_run
 
     hosts = [_host(s, f"{s}-{i}") for i, s in enumerate(["default", "hardened", "half", "ufw"])]
-    w = ResultsWriter(tmp_path / "run", inventory="inv.ini")
-    for h in hosts:
-        w.add(h)
-    w.complete = True
-    w.close()
+    w = _closed_writer(tmp_path / "run", hosts)
     streamed = written_results(w)
     whole = load_results(w.results_path)
     assert streamed == whole
@@ -128,11 +135,7 @@ def test_evidence_after_a_run_is_spilled_to_a_file_not_held_in_memory(tmp_path):
     from hardening.results import SpilledEvidence
 
     hosts = [_host(s, f"{s}-{i}") for i, s in enumerate(["default", "ufw"])]
-    w = ResultsWriter(tmp_path / "run", inventory="inv.ini")
-    for h in hosts:
-        w.add(h)
-    w.complete = True
-    w.close()
+    w = _closed_writer(tmp_path / "run", hosts)
     doc = written_results(w)
     spilled = [c.evidence for h in doc.hosts for c in h.checks if c.evidence.facts or c.evidence.excerpt]
     assert spilled and all(isinstance(e, SpilledEvidence) for e in spilled)
@@ -158,11 +161,7 @@ def test_slim_copies_share_equal_verdicts_and_only_equal_ones(tmp_path):
     c = replace(b, name="c", checks=tuple(replace(x, remedy=other_remedy) if x is changed else x for x in b.checks))
     d = replace(b, name="d", checks=tuple(replace(x, message=x.message + "!") if x is changed else x for x in b.checks))
     e = replace(b, name="e", checks=tuple(replace(x, status=Status.ERROR) if x is changed else x for x in b.checks))
-    w = ResultsWriter(tmp_path, inventory="inv.ini")
-    for h in (a, b, c, d, e):
-        w.add(h)
-    w.complete = True
-    w.close()
+    w = _closed_writer(tmp_path, (a, b, c, d, e))
     ka, kb, kc, kd, ke = w.hosts
     assert all(x is y for x, y in zip(ka.checks, kb.checks, strict=True))  # equal verdicts: one object
     for kept, host in ((kc, c), (kd, d), (ke, e)):
@@ -184,11 +183,7 @@ def test_html_after_a_run_lays_out_shared_facts_as_each_hosts_own(tmp_path):
     from hardening.report.view import build_view
 
     hosts = [_host(s, f"{s}-{i}") for i, s in enumerate(["default", "half", "default", "ufw", "half"])]
-    w = ResultsWriter(tmp_path, inventory="inv.ini")
-    for h in hosts:
-        w.add(h)
-    w.complete = True
-    w.close()
+    w = _closed_writer(tmp_path, hosts)
     streamed = written_results(w)
     plain = replace(streamed, hosts=tuple(HostResult.from_json(h.to_json()) for h in streamed.hosts))
     assert not any(isinstance(c.evidence.facts, PackedFacts) for h in plain.hosts for c in h.checks)

@@ -25,14 +25,14 @@ def _echo(req):
 SCRIPT = "HN=abc123\necho hi\n"
 
 
-def _target(srv: SshServer, known_hosts: Path, user: str = "web1", **kw) -> Target:
+def _target(srv: SshServer, known_hosts: Path, user: str = "web1", password: str | None = "pw", **kw) -> Target:
     return Target(
         name=user,
         connection=Connection.SSH,
         host="127.0.0.1",
         port=srv.port,
         user=user,
-        password="pw",
+        password=password,
         known_hosts=str(known_hosts),
         **kw,
     )
@@ -246,15 +246,7 @@ def _key_inventory(tmp_path: Path, srv: SshServer, kh: Path, key: Path, user: st
 
 
 def _key_target(srv: SshServer, kh: Path, key: Path, user: str = "web1") -> Target:
-    return Target(
-        name=user,
-        connection=Connection.SSH,
-        host="127.0.0.1",
-        port=srv.port,
-        user=user,
-        key_file=str(key),
-        known_hosts=str(kh),
-    )
+    return _target(srv, kh, user, password=None, key_file=str(key))
 
 
 def test_an_early_login_to_a_known_host_is_used_once_and_its_key_checked_again(tmp_path):
