@@ -43,7 +43,22 @@ def build_linux_script(nonce: str, pieces: tuple[str, ...] | None = None) -> str
     """The full POSIX sh collector for ``nonce`` (letters and digits only); every area's piece by default."""
     if not nonce.isalnum():
         raise ValueError("nonce must be alphanumeric")
-    return assemble(nonce, tuple(_piece(p) for p in (linux_pieces() if pieces is None else pieces)))
+    names = linux_pieces() if pieces is None else pieces
+    return assemble(nonce, tuple(_linux_piece(p, names) for p in names))
+
+
+def _linux_piece(name: str, names: tuple[str, ...]) -> str:
+    """``name``'s piece as it runs beside ``names``.
+
+    With the processes piece in the same run, the dns piece leaves the TCP tables to it:
+    :func:`hardening.facts.dns.parse` takes the port-53 TCP listeners from processes.tcp and
+    processes.tcp6. Each read of /proc/net/tcp or tcp6 walks the kernel's whole
+    established-connection hash (~4 ms of host CPU each here, more on a busy host).
+    """
+    body = _piece(name)
+    if name == "dns" and "processes" in names:
+        return "_dns_tcp=processes\n" + body
+    return body
 
 
 def assemble(nonce: str, pieces: tuple[str, ...]) -> str:

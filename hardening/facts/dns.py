@@ -297,6 +297,41 @@ def parse_proc_net(text: str, proto: str, big_endian: bool = False) -> tuple[Lis
     return tuple(out)
 
 
+PROCESSES_CAP = 4194304  # HPK in processes.sh: a processes.tcp section this long was cut
+
+
+def processes_tcp(sections: Sections, table: str, big_endian: bool = False) -> tuple[Listener, ...]:
+    """Port-53 TCP listeners from the processes piece's whole ``/proc/net/<table>``.
+
+    dns.sh leaves the TCP tables to the processes piece when both run (collector.py). That
+    section is capped: a cut one still holds every listener once it shows any other state,
+    because the kernel prints the listening hash before the established one
+    (``tcp_get_idx`` in net/ipv4/tcp_ipv4.c, shared by tcp6). The cut last line is dropped.
+
+    >>> from hardening.facts.sections import parse_sections
+    >>> t = " sl local\\n 0: 00000000:0035 00000000:0000 0A 0:0 0:0 0 101 0 777 1\\n"
+    >>> s = parse_sections(f"@@n B processes.tcp\\n{t}@@n E processes.tcp 0\\n", "n")
+    >>> processes_tcp(s, "tcp")[0].inode
+    777
+    """
+    name = f"processes.{table}"
+    text = _need(sections, name, f"/proc/net/{table}")
+    rc = sections.rc(name)
+    if rc != 0:
+        if table == "tcp":
+            raise FactError(f"/proc/net/tcp unreadable (exit {rc}): {sections.stderr(name).strip()[:200]}")
+        return ()
+    if len(sections[name].body) >= PROCESSES_CAP:
+        text = text[: text.rfind("\n") + 1]
+        states = [f[3].upper() for f in (line.split() for line in iter_lines(text)) if len(f) > 3 and f[0] != "sl"]
+        if all(state == "0A" for state in states):
+            raise FactError(
+                f"/proc/net/{table} was cut at {PROCESSES_CAP // 1048576} MiB among the listening sockets: "
+                "cannot see every port-53 listener"
+            )
+    return tuple(li for li in parse_proc_net(text, "tcp", big_endian) if li.port == 53)
+
+
 def parse_ip_addr(text: str) -> tuple[str, ...]:
     """Addresses from ``ip -o addr show``."""
     out = []
@@ -535,7 +570,8 @@ def _resolved_dot(text: str) -> str:
 
 def parse(sections: Sections) -> DnsFacts:
     """All DNS facts of one collector run (see module docstring)."""
-    require_sections(sections, "dns", SECTIONS)
+    shared = "dns.tcp" not in sections and "processes.tcp" in sections
+    require_sections(sections, "dns", [n for n in SECTIONS if not (shared and n.startswith("dns.tcp"))])
     resolv = _resolv(sections)
     procs = parse_procs(_need(sections, "dns.procs", "resolver process list"))
     if sections.rc("dns.procs") != 0:
@@ -546,6 +582,9 @@ def parse(sections: Sections) -> DnsFacts:
     big = any(m in sections.text("meta.uname").split() for m in BIG_ENDIAN_MACHINES)
     listeners: list[Listener] = []
     for name, proto in (("dns.udp", "udp"), ("dns.tcp", "tcp"), ("dns.udp6", "udp"), ("dns.tcp6", "tcp")):
+        if shared and proto == "tcp":
+            listeners += processes_tcp(sections, name[4:], big)
+            continue
         text = _need(sections, name, f"/proc/net/{name[4:]}")
         if not name.endswith("6") and sections.rc(name) not in (0, 1):
             raise FactError(f"/proc/net/{name[4:]} unreadable: {sections.stderr(name).strip()}")

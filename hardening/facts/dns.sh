@@ -8,7 +8,8 @@
 #   dns.procs            running resolvers from /proc: pid, uid, comm and NUL-separated
 #                        argv (both hex-encoded: any byte survives), socket inodes of fds
 #   dns.addrs            ip -o addr show (is a nameserver address one of this host's own?)
-#   dns.udp .udp6 .tcp .tcp6  /proc/net lines whose local port is 53 (0035)
+#   dns.udp .udp6 .tcp .tcp6  /proc/net lines whose local port is 53 (0035); no .tcp .tcp6 when
+#                        the processes piece runs beside this one (dns.py reads its tables)
 #   dns.dnsmasq_conf     dnsmasq config files (comments dropped) as "==> path <==" blocks: /etc/dnsmasq.conf,
 #                        /etc/dnsmasq.d, -C/-7 of running dnsmasqs, conf-file/conf-dir includes
 #   dns.unbound          unbound-checkconf -o per config (running -c configs and the default)
@@ -304,13 +305,21 @@ _dns_named() {
     fi
 }
 
-# The four /proc/net tables through one grep (lines "path:line"), split per section by the
-# shell. Any trouble (a table missing, grep's stderr) and each section runs its own grep.
+# The /proc/net tables through one grep (lines "path:line"), split per section by the shell.
+# Any trouble (a table missing, grep's stderr) and each section runs its own grep. The TCP
+# tables only when the processes piece does not run beside this one (_dns_tcp, set by
+# collector.py): dns.py then takes the TCP listeners from processes.tcp and processes.tcp6.
 _dns_re='^ *sl|^ *[0-9]+: [0-9A-Fa-f]+:0035 '
-_dns_netall=no
-if [ -r /proc/net/udp ] && [ -r /proc/net/udp6 ] && [ -r /proc/net/tcp ] && [ -r /proc/net/tcp6 ]; then
-    grep -E "$_dns_re" /proc/net/udp /proc/net/udp6 /proc/net/tcp /proc/net/tcp6 >"$HT/dnsnet" \
-        2>"$HT/dnsneterr"
+if [ "${_dns_tcp:-}" = processes ]; then
+    set -- /proc/net/udp /proc/net/udp6
+else
+    set -- /proc/net/udp /proc/net/udp6 /proc/net/tcp /proc/net/tcp6
+fi
+_dns_netall=yes
+for _dl in "$@"; do [ -r "$_dl" ] || _dns_netall=no; done
+if [ "$_dns_netall" = yes ]; then
+    _dns_netall=no
+    grep -E "$_dns_re" "$@" >"$HT/dnsnet" 2>"$HT/dnsneterr"
     case $? in 0 | 1) [ -s "$HT/dnsneterr" ] || _dns_netall=yes ;; esac
 fi
 _dns_net() {
@@ -345,8 +354,10 @@ _h_run dns.procs _dns_procs
 _h_cmd dns.addrs ip -o addr show
 _h_run dns.udp _dns_net /proc/net/udp
 _h_run dns.udp6 _dns_net /proc/net/udp6
-_h_run dns.tcp _dns_net /proc/net/tcp
-_h_run dns.tcp6 _dns_net /proc/net/tcp6
+if [ "${_dns_tcp:-}" != processes ]; then
+    _h_run dns.tcp _dns_net /proc/net/tcp
+    _h_run dns.tcp6 _dns_net /proc/net/tcp6
+fi
 _h_run dns.dnsmasq_conf _dns_dnsmasq_conf
 if _h_has unbound-checkconf; then
     _h_run dns.unbound _dns_unbound
