@@ -23,16 +23,9 @@ shift
 # Few processes per file: each fork+exec costs about a millisecond of the host's CPU.
 nl='
 '
-# The effective uid (what id -u prints), from "Uid: real effective saved fs" in /proc/$$/status.
-myuid=
-if [ -r "/proc/$$/status" ]; then
-    while read -r _k _ur _ue _urest; do
-        if [ "$_k" = Uid: ]; then
-            myuid=$_ue
-            break
-        fi
-    done <"/proc/$$/status"
-fi
+# The effective uid (what id -u prints): the header's HEUID, passed by find -exec.
+myuid=$1
+shift
 case $myuid in "" | *[!0-9]*) myuid=$(id -u) ;; esac
 has_timeout=
 command -v timeout >/dev/null 2>&1 && has_timeout=1
@@ -434,7 +427,7 @@ _bin_find() {
     if [ "$#" -gt 0 ]; then
         find "$@" -maxdepth 1 \( -type f -o -type l \) \( -name nc -o -name nc.traditional \
             -o -name nc.openbsd -o -name netcat -o -name ncat -o -name socat -o -name 'busybox*' \) \
-            -exec sh "$HT/binrec.sh" "$HT" {} + || _brc=1
+            -exec sh "$HT/binrec.sh" "$HT" "$HEUID" {} + || _brc=1
     fi
     set --
     for _d in /usr/local /opt /tmp /var/tmp /dev/shm /home /root; do
@@ -443,7 +436,7 @@ _bin_find() {
     if [ "$#" -gt 0 ]; then
         find "$@" -xdev -maxdepth 4 \( -type f -o -type l \) \( -name nc -o -name nc.traditional \
             -o -name nc.openbsd -o -name netcat -o -name ncat -o -name socat -o -name 'busybox*' \) \
-            -exec sh "$HT/binrec.sh" "$HT" {} + || _brc=1
+            -exec sh "$HT/binrec.sh" "$HT" "$HEUID" {} + || _brc=1
     fi
     return "$_brc"
 }

@@ -151,13 +151,20 @@ _h_files() {
 }
 
 # The effective uid (id -u) and the host name (hostname) from /proc, without a process each.
-_h_euid() {
+# HEUID: the effective uid for the pieces (and binaries.sh's record script) too.
+HEUID=
+if [ -r /proc/self/status ]; then
     while read -r _hk _hr _he _hrest; do
-        [ "$_hk" = Uid: ] && echo "$_he" && return 0
+        [ "$_hk" = Uid: ] && HEUID=$_he && break
     done </proc/self/status
-    id -u
-}
-if [ -r /proc/self/status ]; then _h_run meta.id _h_euid; else _h_run meta.id id -u; fi
+fi
+case $HEUID in
+"" | *[!0-9]*)
+    _h_run meta.id id -u
+    HEUID=$(id -u 2>/dev/null)
+    ;;
+*) _h_run meta.id echo "$HEUID" ;;
+esac
 _h_text meta.os_release /etc/os-release
 _h_run meta.uname uname -srm
 if [ -r /proc/sys/kernel/hostname ]; then

@@ -48,17 +48,7 @@ _hr_sudo_list() {
         printf '== rc %s\n' "$?"
     done | head -c "$HRK"
 }
-# The effective uid (what `id -u` prints) from the kernel, without starting id.
-_hreu=
-while read -r _hrk _hrr _hre _hrrest; do
-    case $_hrk in Uid:)
-        _hreu=$_hre
-        break
-        ;;
-    esac
-done 2>/dev/null </proc/self/status
-[ -n "$_hreu" ] || _hreu=$(id -u)
-if [ "$_hreu" = 0 ] && _h_has sudo; then
+if [ "$HEUID" = 0 ] && _h_has sudo; then
     _h_run privilege.sudo_list _hr_sudo_list
 fi
 # privilege.webroots: the roots web servers serve (nginx -T's root/alias, Apache DocumentRoot).

@@ -112,7 +112,7 @@ def test_a_symlink_named_nc_to_another_system_program_is_never_run(tmp_path):
     (tmp_path / "nc").symlink_to("/usr/bin/true")
     (tmp_path / "binrec.sh").write_text(_binrec())
     out = subprocess.run(
-        ["sh", str(tmp_path / "binrec.sh"), str(tmp_path), str(tmp_path / "nc")],
+        ["sh", str(tmp_path / "binrec.sh"), str(tmp_path), str(os.geteuid()), str(tmp_path / "nc")],
         capture_output=True,
         timeout=30,
     )
@@ -236,7 +236,9 @@ def test_binrec_markers_are_grep_and_sort_u(shell, repeat, tmp_path):
     f.write_bytes(b"x".join(reversed(_MARKERS)) * repeat + b"\0tail")
     (tmp_path / "binrec.sh").write_text(_binrec())
     argv = [shell, "sh"] if shell == "busybox" else [shell]
-    out = subprocess.run([*argv, str(tmp_path / "binrec.sh"), str(tmp_path), str(f)], capture_output=True, timeout=60)
+    out = subprocess.run(
+        [*argv, str(tmp_path / "binrec.sh"), str(tmp_path), str(os.geteuid()), str(f)], capture_output=True, timeout=60
+    )
     fields = out.stdout.split(b"\0")
     assert fields[:2] == [b"@bin", str(f).encode()]
     assert fields[8] == b"".join(m + b"\n" for m in sorted(_MARKERS))
@@ -265,7 +267,9 @@ def test_binrec_alias_record_is_the_same_with_or_without_the_cache(tmp_path):
 
     def records(*paths: str) -> list[bytes]:
         out = subprocess.run(
-            ["sh", str(tmp_path / "binrec.sh"), str(tmp_path), *paths], capture_output=True, timeout=60
+            ["sh", str(tmp_path / "binrec.sh"), str(tmp_path), str(os.geteuid()), *paths],
+            capture_output=True,
+            timeout=60,
         )
         assert out.returncode == 0, out.stderr
         return [b"@bin\0" + r for r in out.stdout.split(b"@bin\0")[1:]]
