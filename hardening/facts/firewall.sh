@@ -4,9 +4,28 @@
 
 _h_cmd firewall.nft_version nft --version
 _h_cmd firewall.nft_ruleset nft -j list ruleset
-_h_cmd firewall.iptables_version iptables -V
-_h_cmd firewall.iptables_save iptables-save
-_h_cmd firewall.ip6tables_save ip6tables-save
+# iptables -V says which backend the plain iptables-save is. When it is nf_tables and the
+# *-nft-save tool is there, firewall.py reads only the latter: the plain one, the same dump of
+# the same rules (its cost grows with the ruleset), is not run.
+_fw_ipt_nft=
+_fw_iptv() {
+    iptables -V >"$HT/iptv$_hpiece"
+    _fwrc=$?
+    _h_text_body "$HT/iptv$_hpiece"
+    case $_htc in *nf_tables*) [ "$_fwrc" != 0 ] || _fw_ipt_nft=yes ;; esac
+    return "$_fwrc"
+}
+if _h_has iptables; then
+    _h_run firewall.iptables_version _fw_iptv
+else
+    _h_cmd firewall.iptables_version iptables -V
+fi
+if [ -z "$_fw_ipt_nft" ] || ! _h_has iptables-nft-save; then
+    _h_cmd firewall.iptables_save iptables-save
+fi
+if [ -z "$_fw_ipt_nft" ] || ! _h_has ip6tables-nft-save; then
+    _h_cmd firewall.ip6tables_save ip6tables-save
+fi
 _h_cmd firewall.iptables_nft_save iptables-nft-save
 _h_cmd firewall.ip6tables_nft_save ip6tables-nft-save
 # Legacy xtables only when its kernel tables exist: reading them must not load modules.

@@ -1,0 +1,75 @@
+"""firewall.sh runs the plain iptables-save / ip6tables-save only when firewall.py could read them.
+
+firewall.py reads the plain tool's dump only when `iptables -V` does not say nf_tables (the
+plain tool is then the legacy one) or when the *-nft-save tool is missing. The stand-in programs
+below print what iptables 1.8 prints for `-V`; the real programs are checked by the lab tests.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from hardening.facts import collector
+from hardening.facts.sections import parse_sections
+
+SHELLS = ("dash", "bash", "busybox")
+
+
+def _tools(bin_dir: Path, version: str, version_rc: int, nft_save: tuple[str, ...]) -> None:
+    bin_dir.mkdir()
+    progs = {"iptables": f"echo '{version}'\nexit {version_rc}", "iptables-save": "echo '# plain'"}
+    progs["ip6tables-save"] = "echo '# plain6'"
+    progs.update({name: f"echo '# {name}'" for name in nft_save})
+    for name, body in progs.items():
+        (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n")
+        (bin_dir / name).chmod(0o755)
+
+
+def _run(shell: str, tmp: Path) -> dict[str, tuple[int | None, str]]:
+    piece = f"PATH={tmp / 'bin'}:/usr/bin:/bin\n" + collector._piece("firewall")
+    argv = [shell, "sh", "-s"] if shell == "busybox" else [shell, "-s"]
+    out = subprocess.run(
+        argv,
+        input=collector.assemble("n0", (piece,)).encode(),
+        capture_output=True,
+        timeout=60,
+        env={"PATH": os.environ["PATH"], "TMPDIR": str(tmp)},
+    )
+    secs = parse_sections(out.stdout, "n0")
+    assert secs.complete, out.stderr
+    names = ("firewall.iptables_version", "firewall.iptables_save", "firewall.ip6tables_save")
+    return {n: (secs.rc(n), secs.text(n)) for n in names if n in secs}
+
+
+NFT = "iptables v1.8.9 (nf_tables)"
+LEGACY = "iptables v1.8.9 (legacy)"
+BOTH = ("iptables-nft-save", "ip6tables-nft-save")
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+@pytest.mark.parametrize(
+    ("version", "rc", "nft_save", "plain"),
+    [
+        (NFT, 0, BOTH, ()),
+        (LEGACY, 0, BOTH, ("firewall.iptables_save", "firewall.ip6tables_save")),
+        (NFT, 0, ("iptables-nft-save",), ("firewall.ip6tables_save",)),
+        (NFT, 0, (), ("firewall.iptables_save", "firewall.ip6tables_save")),
+        (NFT, 1, BOTH, ("firewall.iptables_save", "firewall.ip6tables_save")),
+    ],
+)
+def test_plain_save_runs_only_when_the_parser_would_read_it(shell, version, rc, nft_save, plain, tmp_path):
+    if not shutil.which(shell):
+        if os.environ.get("CI"):
+            pytest.fail(f"{shell} is not installed (make install installs it)")
+        pytest.skip(f"{shell} is not installed")
+    _tools(tmp_path / "bin", version, rc, nft_save)
+    got = _run(shell, tmp_path)
+    assert got["firewall.iptables_version"] == (rc, version + "\n")
+    assert sorted(n for n in got if n != "firewall.iptables_version") == sorted(plain)
+    for name in plain:
+        assert got[name] == (0, "# plain\n" if "ip6" not in name else "# plain6\n")
