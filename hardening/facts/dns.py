@@ -2,7 +2,8 @@
 
 Parses the ``dns.*`` sections of ``dns.sh``: ``/etc/resolv.conf`` (and its symlink),
 systemd-resolved's upstreams, the running resolvers from ``/proc`` (hex-encoded comm and
-NUL-separated argv, socket inodes), the port-53 sockets of ``/proc/net/{udp,tcp}{,6}``,
+NUL-separated argv, socket inodes), the port-53 sockets of ``/proc/net/{udp,tcp}{,6}``
+(the TCP ones from the processes piece's ``processes.tcp{,6}`` when it ran beside dns.sh),
 and each resolver's query-logging settings: dnsmasq config files (includes followed here,
 as dnsmasq does), ``unbound-checkconf -o``, ``named-checkconf -p`` and ``rndc status``.
 
