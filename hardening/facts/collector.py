@@ -56,8 +56,8 @@ def _linux_piece(name: str, names: tuple[str, ...]) -> str:
     established-connection hash (~4 ms of host CPU each here, more on a busy host).
     """
     body = _piece(name)
-    if name == "dns" and "processes" in names:
-        return "_dns_tcp=processes\n" + body
+    if name == "dns":
+        return ("_dns_tcp=processes\n" if "processes" in names else "_dns_tcp=\n") + body
     return body
 
 

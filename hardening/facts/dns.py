@@ -25,6 +25,7 @@ import re
 from dataclasses import dataclass
 
 from hardening.facts.areas import FactArea
+from hardening.facts.processes import CAP as PROCESSES_CAP
 from hardening.facts.sections import RC_NOT_FOUND, FactError, Sections, iter_lines, parse_uint, require_sections
 from hardening.model import Platform
 
@@ -298,16 +299,34 @@ def parse_proc_net(text: str, proto: str, big_endian: bool = False) -> tuple[Lis
     return tuple(out)
 
 
-PROCESSES_CAP = 4194304  # HPK in processes.sh: a processes.tcp section this long was cut
+# The processes piece's TCP tables stand in for dns.tcp and dns.tcp6 (see processes_tcp).
+TCP_FROM_PROCESSES = ("processes.tcp", "processes.tcp6")
+# dns.sh's grep for port-53 lines, and a line in a state no listening-phase line has.
+_PORT_53 = re.compile(r"^ *[0-9]+: [0-9A-Fa-f]+:0035 .*$", re.MULTILINE)
+_PAST_LISTENING = re.compile(r"^ *[0-9]+: \S+ \S+ (?!0[Aa] |03 )[0-9A-Fa-f]{2} ", re.MULTILINE)
+
+
+def tcp_from_processes(sections: Sections) -> bool:
+    """dns.sh said (section dns.tcp_from) that the processes piece's tables hold its TCP sockets."""
+    return sections.rc("dns.tcp_from") == 0 and sections.text("dns.tcp_from").strip() == "processes"
+
+
+def required_sections(sections: Sections) -> tuple[str, ...]:
+    """The sections :func:`parse` cannot do without, for this run of the collector."""
+    if tcp_from_processes(sections):
+        return tuple(n for n in SECTIONS if not n.startswith("dns.tcp")) + TCP_FROM_PROCESSES
+    return SECTIONS
 
 
 def processes_tcp(sections: Sections, table: str, big_endian: bool = False) -> tuple[Listener, ...]:
     """Port-53 TCP listeners from the processes piece's whole ``/proc/net/<table>``.
 
     dns.sh leaves the TCP tables to the processes piece when both run (collector.py). That
-    section is capped: a cut one still holds every listener once it shows any other state,
-    because the kernel prints the listening hash before the established one
-    (``tcp_get_idx`` in net/ipv4/tcp_ipv4.c, shared by tcp6). The cut last line is dropped.
+    section is capped (``processes.CAP``). A cut one still holds every listener once it shows a
+    line in a state other than LISTEN (0A) and SYN_RECV (03): the kernel prints the listening
+    hash before the established one (``tcp_get_idx`` in net/ipv4/tcp_ipv4.c, shared by tcp6).
+    Before Linux 4.4 a listener's SYN_RECV requests were printed right after it, so 03 tells
+    nothing. The cut last line (its inode may be cut short) is dropped.
 
     >>> from hardening.facts.sections import parse_sections
     >>> t = " sl local\\n 0: 00000000:0035 00000000:0000 0A 0:0 0:0 0 101 0 777 1\\n"
@@ -324,13 +343,13 @@ def processes_tcp(sections: Sections, table: str, big_endian: bool = False) -> t
         return ()
     if len(sections[name].body) >= PROCESSES_CAP:
         text = text[: text.rfind("\n") + 1]
-        states = [f[3].upper() for f in (line.split() for line in iter_lines(text)) if len(f) > 3 and f[0] != "sl"]
-        if all(state == "0A" for state in states):
+        if not _PAST_LISTENING.search(text):
             raise FactError(
                 f"/proc/net/{table} was cut at {PROCESSES_CAP // 1048576} MiB among the listening sockets: "
                 "cannot see every port-53 listener"
             )
-    return tuple(li for li in parse_proc_net(text, "tcp", big_endian) if li.port == 53)
+    lines = "\n".join(m.group(0) for m in _PORT_53.finditer(text))
+    return tuple(li for li in parse_proc_net(lines, "tcp", big_endian) if li.port == 53)
 
 
 def parse_ip_addr(text: str) -> tuple[str, ...]:
@@ -571,8 +590,8 @@ def _resolved_dot(text: str) -> str:
 
 def parse(sections: Sections) -> DnsFacts:
     """All DNS facts of one collector run (see module docstring)."""
-    shared = "dns.tcp" not in sections and "processes.tcp" in sections
-    require_sections(sections, "dns", [n for n in SECTIONS if not (shared and n.startswith("dns.tcp"))])
+    shared = tcp_from_processes(sections)
+    require_sections(sections, "dns", required_sections(sections))
     resolv = _resolv(sections)
     procs = parse_procs(_need(sections, "dns.procs", "resolver process list"))
     if sections.rc("dns.procs") != 0:

@@ -8,8 +8,9 @@
 #   dns.procs            running resolvers from /proc: pid, uid, comm and NUL-separated
 #                        argv (both hex-encoded: any byte survives), socket inodes of fds
 #   dns.addrs            ip -o addr show (is a nameserver address one of this host's own?)
-#   dns.udp .udp6 .tcp .tcp6  /proc/net lines whose local port is 53 (0035); no .tcp .tcp6 when
-#                        the processes piece runs beside this one (dns.py reads its tables)
+#   dns.udp .udp6 .tcp .tcp6  /proc/net lines whose local port is 53 (0035); instead of .tcp .tcp6,
+#   dns.tcp_from         "processes" when the processes piece runs beside this one (dns.py then
+#                        reads its processes.tcp and processes.tcp6)
 #   dns.dnsmasq_conf     dnsmasq config files (comments dropped) as "==> path <==" blocks: /etc/dnsmasq.conf,
 #                        /etc/dnsmasq.d, -C/-7 of running dnsmasqs, conf-file/conf-dir includes
 #   dns.unbound          unbound-checkconf -o per config (running -c configs and the default)
@@ -354,7 +355,9 @@ _h_run dns.procs _dns_procs
 _h_cmd dns.addrs ip -o addr show
 _h_run dns.udp _dns_net /proc/net/udp
 _h_run dns.udp6 _dns_net /proc/net/udp6
-if [ "${_dns_tcp:-}" != processes ]; then
+if [ "${_dns_tcp:-}" = processes ]; then
+    _h_run dns.tcp_from echo processes
+else
     _h_run dns.tcp _dns_net /proc/net/tcp
     _h_run dns.tcp6 _dns_net /proc/net/tcp6
 fi

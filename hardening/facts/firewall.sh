@@ -5,8 +5,8 @@
 _h_cmd firewall.nft_version nft --version
 _h_cmd firewall.nft_ruleset nft -j list ruleset
 # iptables -V says which backend the plain iptables-save is. When it is nf_tables and the
-# *-nft-save tool is there, firewall.py reads only the latter: the plain one, the same dump of
-# the same rules (its cost grows with the ruleset), is not run.
+# *-nft-save tool ran (exit other than 127), firewall.py reads only the latter: the plain one,
+# the same dump of the same rules (its cost grows with the ruleset), is not run.
 _fw_ipt_nft=
 _fw_iptv() {
     iptables -V >"$HT/iptv$_hpiece"
@@ -20,14 +20,16 @@ if _h_has iptables; then
 else
     _h_cmd firewall.iptables_version iptables -V
 fi
-if [ -z "$_fw_ipt_nft" ] || ! _h_has iptables-nft-save; then
-    _h_cmd firewall.iptables_save iptables-save
-fi
-if [ -z "$_fw_ipt_nft" ] || ! _h_has ip6tables-nft-save; then
-    _h_cmd firewall.ip6tables_save ip6tables-save
-fi
-_h_cmd firewall.iptables_nft_save iptables-nft-save
-_h_cmd firewall.ip6tables_nft_save ip6tables-nft-save
+# _fw_saves NFT_SECTION NFT_TOOL PLAIN_SECTION PLAIN_TOOL (_h_run leaves the exit code in _hrc).
+_fw_saves() {
+    _hrc=127
+    _h_cmd "$1" "$2"
+    if [ -z "$_fw_ipt_nft" ] || [ "$_hrc" = 127 ]; then
+        _h_cmd "$3" "$4"
+    fi
+}
+_fw_saves firewall.iptables_nft_save iptables-nft-save firewall.iptables_save iptables-save
+_fw_saves firewall.ip6tables_nft_save ip6tables-nft-save firewall.ip6tables_save ip6tables-save
 # Legacy xtables only when its kernel tables exist: reading them must not load modules.
 # (/proc files report size 0, so test their content, not -s.)
 _h_text firewall.legacy_names /proc/net/ip_tables_names

@@ -1,7 +1,7 @@
 """firewall.sh runs the plain iptables-save / ip6tables-save only when firewall.py could read them.
 
 firewall.py reads the plain tool's dump only when `iptables -V` does not say nf_tables (the
-plain tool is then the legacy one) or when the *-nft-save tool is missing. The stand-in programs
+plain tool is then the legacy one) or when the *-nft-save tool is missing or exits 127. The stand-in programs
 below print what iptables 1.8 prints for `-V`; the real programs are checked by the lab tests.
 """
 
@@ -20,11 +20,11 @@ from hardening.facts.sections import parse_sections
 SHELLS = ("dash", "bash", "busybox")
 
 
-def _tools(bin_dir: Path, version: str, version_rc: int, nft_save: tuple[str, ...]) -> None:
+def _tools(bin_dir: Path, version: str, version_rc: int, nft_save: tuple[str, ...], nft_rc: int = 0) -> None:
     bin_dir.mkdir()
     progs = {"iptables": f"echo '{version}'\nexit {version_rc}", "iptables-save": "echo '# plain'"}
     progs["ip6tables-save"] = "echo '# plain6'"
-    progs.update({name: f"echo '# {name}'" for name in nft_save})
+    progs.update({name: f"echo '# {name}'\nexit {nft_rc}" for name in nft_save})
     for name, body in progs.items():
         (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n")
         (bin_dir / name).chmod(0o755)
@@ -53,21 +53,23 @@ BOTH = ("iptables-nft-save", "ip6tables-nft-save")
 
 @pytest.mark.parametrize("shell", SHELLS)
 @pytest.mark.parametrize(
-    ("version", "rc", "nft_save", "plain"),
+    ("version", "rc", "nft_save", "nft_rc", "plain"),
     [
-        (NFT, 0, BOTH, ()),
-        (LEGACY, 0, BOTH, ("firewall.iptables_save", "firewall.ip6tables_save")),
-        (NFT, 0, ("iptables-nft-save",), ("firewall.ip6tables_save",)),
-        (NFT, 0, (), ("firewall.iptables_save", "firewall.ip6tables_save")),
-        (NFT, 1, BOTH, ("firewall.iptables_save", "firewall.ip6tables_save")),
+        (NFT, 0, BOTH, 0, ()),
+        (NFT, 0, BOTH, 1, ()),  # a failing nft-save is read (and reported), not replaced
+        (NFT, 0, BOTH, 127, ("firewall.iptables_save", "firewall.ip6tables_save")),
+        (LEGACY, 0, BOTH, 0, ("firewall.iptables_save", "firewall.ip6tables_save")),
+        (NFT, 0, ("iptables-nft-save",), 0, ("firewall.ip6tables_save",)),
+        (NFT, 0, (), 0, ("firewall.iptables_save", "firewall.ip6tables_save")),
+        (NFT, 1, BOTH, 0, ("firewall.iptables_save", "firewall.ip6tables_save")),
     ],
 )
-def test_plain_save_runs_only_when_the_parser_would_read_it(shell, version, rc, nft_save, plain, tmp_path):
+def test_plain_save_runs_only_when_the_parser_would_read_it(shell, version, rc, nft_save, nft_rc, plain, tmp_path):
     if not shutil.which(shell):
         if os.environ.get("CI"):
             pytest.fail(f"{shell} is not installed (make install installs it)")
         pytest.skip(f"{shell} is not installed")
-    _tools(tmp_path / "bin", version, rc, nft_save)
+    _tools(tmp_path / "bin", version, rc, nft_save, nft_rc)
     got = _run(shell, tmp_path)
     assert got["firewall.iptables_version"] == (rc, version + "\n")
     assert sorted(n for n in got if n != "firewall.iptables_version") == sorted(plain)

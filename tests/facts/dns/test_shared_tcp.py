@@ -34,8 +34,8 @@ def _line(i: int, port: int, state: str, inode: int) -> str:
 def test_dns_piece_leaves_tcp_to_processes_only_when_both_run():
     both = collector.build_linux_script("n0", ("dns", "processes"))
     alone = collector.build_linux_script("n0", ("dns",))
-    assert "_dns_tcp=processes" in both
-    assert "_dns_tcp=processes" not in alone
+    assert "_dns_tcp=processes\n" in both
+    assert "_dns_tcp=\n" in alone and "_dns_tcp=processes" not in alone  # never left to the environment
     assert "_dns_tcp=processes" in collector.build_linux_script("n0")
 
 
@@ -46,20 +46,31 @@ def test_only_port_53_listeners_are_taken():
     assert [(x.proto, x.address, x.port, x.inode) for x in got] == [("tcp", "127.0.0.1", 53, 11)]
 
 
-def test_a_table_cut_after_the_listeners_still_gives_them_and_drops_the_cut_line():
-    head = "  sl  local_address rem_address   st\n" + _line(0, 53, LISTEN, 11) + "\n"
-    filler = "".join(_line(i, 40000, "01", 100 + i) + "\n" for i in range(1, 40000))
-    body = (head + filler)[: dns.PROCESSES_CAP - 40] + _line(9, 53, LISTEN, 99)[:60]
-    body = body[: dns.PROCESSES_CAP]
-    body += "x" * (dns.PROCESSES_CAP - len(body))
-    got = dns.processes_tcp(_sections(body), "tcp")
-    assert [x.inode for x in got] == [11]
-
-
-def test_a_table_cut_among_the_listeners_is_an_error_not_an_empty_list():
-    rows = "".join(_line(i, 1024 + i % 60000, LISTEN, 100 + i) + "\n" for i in range(60000))
-    body = ("  sl  local_address rem_address   st\n" + rows)[: dns.PROCESSES_CAP]
+def _cut(head: list[str], state: str, tail: str) -> str:
+    """A table of exactly the cap: ``head`` rows, rows in ``state``, then ``tail`` (a cut line)."""
+    rows = ["  sl  local_address rem_address   st", *head]
+    rows += [_line(100 + i, 40000, state, 1000 + i) for i in range(dns.PROCESSES_CAP // 90)]
+    body = "\n".join(rows) + "\n"
+    assert len(body) > dns.PROCESSES_CAP
+    body = body[: dns.PROCESSES_CAP - len(tail) - 1]
+    body = body[: body.rfind("\n") + 1]
+    body += "x" * (dns.PROCESSES_CAP - len(tail) - len(body) - 1) + "\n" + tail
     assert len(body) == dns.PROCESSES_CAP
+    return body
+
+
+def test_a_table_cut_after_the_listeners_gives_them_and_not_the_cut_line():
+    # The last line is cut inside its inode: 99999 would be read as 99.
+    tail = _line(9, 53, LISTEN, 99999)[:-5]
+    assert tail.endswith(" 99")
+    body = _cut([_line(0, 53, LISTEN, 11)], "01", tail)
+    assert [x.inode for x in dns.processes_tcp(_sections(body), "tcp")] == [11]
+
+
+@pytest.mark.parametrize("state", [LISTEN, "03"])
+def test_a_table_cut_among_listeners_and_their_requests_is_an_error(state):
+    """Only LISTEN lines, or LISTEN and SYN_RECV (before Linux 4.4 a listener's requests follow it)."""
+    body = _cut([_line(0, 53, LISTEN, 11)], state, _line(9, 22, LISTEN, 12))
     with pytest.raises(FactError, match="cut at 4 MiB among the listening sockets"):
         dns.processes_tcp(_sections(body), "tcp")
 
@@ -68,6 +79,16 @@ def test_an_unreadable_ipv4_table_is_an_error_and_a_missing_ipv6_one_is_none():
     with pytest.raises(FactError, match="/proc/net/tcp unreadable"):
         dns.processes_tcp(_sections("", rc=1), "tcp")
     assert dns.processes_tcp(_sections("", "processes.tcp6", 127), "tcp6") == ()
+
+
+def test_without_the_marker_the_dns_tcp_sections_are_required():
+    """A run that says nothing about sharing needs its own dns.tcp: its absence is an error."""
+    both = {"dns.tcp_from": ("processes", 0)}
+    req = dns.required_sections(_sections("", "dns.udp"))
+    assert "dns.tcp" in req and "processes.tcp" not in req
+    shared = parse_sections("".join(f"@@n B {k}\n{t}\n@@n E {k} {rc}\n" for k, (t, rc) in both.items()), "n")
+    req = dns.required_sections(shared)
+    assert "dns.tcp" not in req and {"processes.tcp", "processes.tcp6"} <= set(req)
 
 
 LISTENER = """
@@ -117,7 +138,8 @@ def test_dns_facts_are_the_same_from_its_own_tables_and_from_the_processes_table
     outs = _in_netns([collector.build_linux_script("n0", p) for p in (("dns",), both_pieces)], shell, tmp_path)
     alone, both = (parse_sections(o, "n0") for o in outs)
     assert alone.complete and both.complete
-    assert "dns.tcp" in alone and "dns.tcp" not in both and "processes.tcp" in both
+    assert "dns.tcp" in alone and "dns.tcp_from" not in alone
+    assert "dns.tcp" not in both and both.text("dns.tcp_from") == "processes\n" and "processes.tcp" in both
     got = dns.parse(both).listeners
     assert sorted((x.proto, x.address, x.port) for x in got) == [
         ("tcp", "127.0.0.1", 53),
