@@ -5,7 +5,9 @@ Issue 23 asks for <= 100 ms of host CPU per audit (the lab container's cgroup). 
 measures, per lab host, the CPU of the container's cgroup (``cpu.stat`` ``usage_usec``) around
 each of these runs, alternating them in every round so they all see the same machine state:
 
-1. ``ssh host true``: sshd's own cost (key exchange, PAM session, the login shell);
+1. ``ssh host true``: sshd's own cost (key exchange, PAM session, the login shell). Every
+   OpenSSH row uses the key exchange harden's paramiko negotiates with the lab's sshd
+   (``--kex``, curve25519); one more row shows OpenSSH's own default (sntrup761x25519);
 2. ``ssh host sudo -n true``: plus sudo (``sudo -S`` with the password on a host whose sudo
    asks for one, as the lab's ``half``);
 3. evidence only: harden's own command for the host (``sudo -H -n -u root /bin/sh -c 'echo ...;
@@ -15,6 +17,9 @@ each of these runs, alternating them in every round so they all see the same mac
    every directory it lists;
 4. the collector: the same wrapper fed harden's full collector;
 5. ``harden audit --limit host`` itself (``--no-audit`` skips it).
+
+``--breakdown`` also runs each evidence program (and the cat, and the globs) alone in the
+container through ``nsenter`` and prints their CPU (user+sys of the children).
 
 The evidence list is derived, not written by hand: harden's real collector runs once in each
 container (``nsenter`` into its namespaces, as root) under ``strace -f -e
@@ -47,6 +52,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shlex
 import shutil
 import signal
@@ -70,6 +76,9 @@ from hardening.transport.base import plan_command
 
 PREFIX = "harden-floor"
 NONCE = "FLOOR0"
+# What harden (paramiko 5) and the lab's OpenSSH 9.2 agree on; OpenSSH's own client picks
+# sntrup761x25519-sha512, which costs sshd ≈ 6–8 ms more per connection here.
+HARDEN_KEX = "curve25519-sha256@libssh.org"
 
 # Glue: programs that only move, cut, test or label what the evidence programs and files
 # produce, or manage the collector's own scratch space and time limits. An agent (or any
@@ -496,6 +505,39 @@ def check_tools() -> None:
             raise SystemExit(f"floor.py needs {tool} on PATH")
 
 
+def breakdown(container: str, ev: Evidence, rounds: int) -> list[tuple[str, float]]:
+    """CPU (ms, median over ``rounds``) of each evidence program, of the one cat and of the globs,
+    each run alone in ``container`` as root (``nsenter``; user+sys of the children), costliest first.
+    The sum is below the evidence row: no sshd, sudo or login shell, and no sh around each."""
+    pid = container_pid(container)
+    enter = ["nsenter", "-t", pid, "-p", "-n", "-u", "-i", "-m"]
+    parts = [(shlex.join(argv), [*enter, *argv]) for argv in ev.programs]
+    if ev.files:
+        parts.append((f"cat ({len(ev.files)} files)", [*enter, "cat", "--", *ev.files]))
+    if ev.dirs:
+        globs = 'for _d in "$@"; do set -- "$_d"/* "$_d"/.[!.]*; done'
+        parts.append((f"sh: globs ({len(ev.dirs)} directories)", [*enter, "sh", "-c", globs, "sh", *ev.dirs]))
+    spent: dict[str, list[float]] = {label: [] for label, _ in parts}
+    for _ in range(rounds):
+        for label, argv in parts:
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=60, cwd="/")
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            spent[label].append((after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) * 1000)
+    return sorted(((label, statistics.median(v)) for label, v in spent.items()), key=lambda kv: -kv[1])
+
+
+def subprocess_cpu_ms(argv: list[str], rounds: int = 5) -> float:
+    """Median user+sys CPU (ms) of ``argv`` and its children."""
+    runs = []
+    for _ in range(rounds):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        subprocess.run(argv, capture_output=True, timeout=60)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        runs.append((after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) * 1000)
+    return statistics.median(runs)
+
+
 def idle_rate(read_cpu: Callable[[], int], seconds: float = 2.0) -> float:
     """The container's CPU in ms per second while nothing is asked of it."""
     before = read_cpu()
@@ -534,10 +576,13 @@ class Target:
         ]
 
 
-def target(inventory: Path, host: str, askpass: Path) -> Target:
-    """The lab host's way in, from its inventory line (key, or password through ``askpass``)."""
+def target(inventory: Path, host: str, askpass: Path, kex: str = "") -> Target:
+    """The lab host's way in, from its inventory line (key, or password through ``askpass``);
+    ``kex``: OpenSSH's key exchange (empty: its own default)."""
     words = inventory_vars(inventory, host)
     ssh = ssh_argv(inventory, host)
+    if kex:
+        ssh = [ssh[0], "-o", f"KexAlgorithms={kex}", *ssh[1:]]
     env = dict(os.environ)
     password = words.get("ansible_password")
     if password is not None and "ansible_ssh_private_key_file" not in words:
@@ -547,7 +592,7 @@ def target(inventory: Path, host: str, askpass: Path) -> Target:
     return Target(ssh, env, become, words.get("ansible_become_password") if become else None)
 
 
-KINDS = ("ssh true", "ssh sudo true", "evidence only", "collector", "harden audit")
+KINDS = ("ssh true, default kex", "ssh true", "ssh sudo true", "evidence only", "collector", "harden audit")
 
 
 def main() -> int:
@@ -556,10 +601,17 @@ def main() -> int:
     ap.add_argument("--hosts", nargs="+", default=["default", "hardened", "half", "ufw"])
     ap.add_argument("--prefix", default=PREFIX, help="lab container name prefix")
     ap.add_argument("--lab", type=Path, help="directory of a running lab (inventory.ini, key); default: start one")
+    ap.add_argument(
+        "--kex",
+        default=HARDEN_KEX,
+        help="OpenSSH KexAlgorithms for the ssh rows ('': OpenSSH's default; the default: what harden's paramiko"
+        " negotiates with the lab's OpenSSH 9.2)",
+    )
     ap.add_argument("--no-audit", action="store_true", help="skip the harden audit row")
     ap.add_argument("--settle", type=float, default=0.3, help="seconds after each run before reading the cgroup")
     ap.add_argument("--json", action="store_true", help="also print the results as one JSON document")
     ap.add_argument("--show", action="store_true", help="print each host's evidence script")
+    ap.add_argument("--breakdown", action="store_true", help="CPU of each evidence program alone (nsenter)")
     args = ap.parse_args()
     check_tools()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
@@ -611,13 +663,24 @@ def run(args: argparse.Namespace, lab_dir: Path, hosts: Mapping[str, LabHost], w
             print(f"#   evidence naming the collector's scratch files (runs as recorded): {shlex.join(argv)}")
         if args.show:
             print(script, flush=True)
-        way = target(inventory, name, askpass)
+        way = target(inventory, name, askpass, args.kex)
         plan = way.steps(collector, script)
+        if args.kex:
+            plan.insert(0, Step("ssh true, default kex", [*target(inventory, name, askpass).ssh, "true"]))
         if not args.no_audit:
             plan.append(Step("harden audit", []))
         plans[name] = plan
         envs[name] = way.env
         readers[name] = cgroup_cpu_reader(host.container)
+    if args.breakdown:
+        nsenter_ms = subprocess_cpu_ms(["nsenter", "-t", container_pid(hosts[args.hosts[0]].container), "true"])
+        print(f"# breakdown: each alone via nsenter, median of {args.rounds}; nsenter + true: {nsenter_ms:.1f} ms")
+        for name in args.hosts:
+            parts = breakdown(hosts[name].container, found[name], args.rounds)
+            net = sum(ms - nsenter_ms for _, ms in parts)
+            print(f"# {name}: sum {sum(ms for _, ms in parts):.0f} ms, {net:.0f} ms without nsenter's")
+            for label, ms in parts:
+                print(f"#   {ms:6.1f}  {label[:110]}")
     idle = {name: idle_rate(readers[name]) for name in args.hosts}
     samples: dict[str, dict[str, list[float]]] = {n: {st.kind: [] for st in plans[n]} for n in args.hosts}
     for r in range(args.rounds):
