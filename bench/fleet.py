@@ -45,6 +45,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -143,18 +144,24 @@ def banner_time(port: int) -> float:
     return time.perf_counter() - started
 
 
-def container_cpu_us(container: str) -> int:
-    """CPU time of the container's cgroup in microseconds: ``usage_usec`` of ``cpu.stat``
-    (cgroup v2) or ``cpuacct.usage`` (v1, nanoseconds)."""
+def cgroup_cpu_reader(container: str) -> Callable[[], int]:
+    """A function returning the container's cgroup CPU time in microseconds: ``usage_usec`` of
+    ``cpu.stat`` (cgroup v2) or ``cpuacct.usage`` (v1, nanoseconds). The cgroup is looked up once."""
     pid = subprocess.run(
         ["podman", "inspect", "--format", "{{.State.Pid}}", container], capture_output=True, text=True, check=True
     ).stdout.strip()
     paths = dict(line.split(":", 2)[1:] for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines())
     if "" in paths and Path("/sys/fs/cgroup" + paths[""], "cpu.stat").exists():
-        stat = Path("/sys/fs/cgroup" + paths[""], "cpu.stat").read_text()
-        return int(re.search(r"usage_usec (\d+)", stat).group(1))  # type: ignore[union-attr]
+        stat = Path("/sys/fs/cgroup" + paths[""], "cpu.stat")
+        return lambda: int(re.search(r"usage_usec (\d+)", stat.read_text()).group(1))  # type: ignore[union-attr]
     group = next(v for k, v in paths.items() if "cpuacct" in k.split(","))
-    return int(Path("/sys/fs/cgroup/cpuacct" + group, "cpuacct.usage").read_text()) // 1000
+    usage = Path("/sys/fs/cgroup/cpuacct" + group, "cpuacct.usage")
+    return lambda: int(usage.read_text()) // 1000
+
+
+def container_cpu_us(container: str) -> int:
+    """CPU time of the container's cgroup in microseconds (see :func:`cgroup_cpu_reader`)."""
+    return cgroup_cpu_reader(container)()
 
 
 def harden_audit(inventory: Path, out: Path, *extra: str) -> Run:
@@ -182,13 +189,24 @@ def ansible_raw_true(inventory: Path, host: str) -> Run:
     return timed(argv, env=env)
 
 
-def ssh_true(lab_inventory: Path, host: str) -> Run:
+def inventory_vars(lab_inventory: Path, host: str) -> dict[str, str]:
+    """The variables on ``host``'s line of the lab inventory."""
     line = next(ln for ln in lab_inventory.read_text().splitlines() if ln.startswith(host + " "))
-    words = dict(w.split("=", 1) for w in shlex.split(line)[1:])
-    argv = ["ssh", "-o", "BatchMode=yes", "-o", "ControlMaster=no", "-i", words["ansible_ssh_private_key_file"]]
+    return dict(w.split("=", 1) for w in shlex.split(line)[1:])
+
+
+def ssh_argv(lab_inventory: Path, host: str) -> list[str]:
+    """OpenSSH to ``host`` of the lab inventory with its key and options (no command yet)."""
+    words = inventory_vars(lab_inventory, host)
+    argv = ["ssh", "-o", "BatchMode=yes", "-o", "ControlMaster=no"]
+    if "ansible_ssh_private_key_file" in words:
+        argv += ["-i", words["ansible_ssh_private_key_file"]]
     argv += shlex.split(words["ansible_ssh_common_args"])
-    argv += ["-p", words["ansible_port"], f"{words['ansible_user']}@{words['ansible_host']}", "true"]
-    return timed(argv)
+    return [*argv, "-p", words["ansible_port"], f"{words['ansible_user']}@{words['ansible_host']}"]
+
+
+def ssh_true(lab_inventory: Path, host: str) -> Run:
+    return timed([*ssh_argv(lab_inventory, host), "true"])
 
 
 def main() -> int:
