@@ -476,11 +476,53 @@ def _persisted(sections: Sections) -> tuple[RuleSet | None, str, tuple[str, ...]
     return None, "", (), f"/etc/audit/rules.d is unreadable: {why}"
 
 
+def pkg_from_sensors(sections: Sections) -> bool:
+    """audit.sh said (section audit.pkg_from) that the sensors piece's dpkg-query lists auditd."""
+    return sections.rc("audit.pkg_from") == 0 and sections.text("audit.pkg_from").strip() == "sensors"
+
+
+def required_sections(sections: Sections) -> tuple[str, ...]:
+    """The sections :func:`parse` cannot do without, for this run of the collector."""
+    if pkg_from_sensors(sections):
+        return (*(n for n in SECTIONS if n != "audit.pkg"), "sensors.packages")
+    return SECTIONS
+
+
+def _package_line(sections: Sections) -> str:
+    """The first line of what ``dpkg-query -W -f '${Package} ${Version} ${Status}\\n' auditd``
+    (or ``rpm -q audit``) printed, "" when it failed.
+
+    When the sensors piece listed auditd (``${Package} ${db:Status-Status} ${Version} ${Status}``,
+    exit 1 when some other package is unknown), the same line without its second field.
+
+    >>> from hardening.facts.sections import parse_sections
+    >>> out = "@@n B audit.pkg_from\\nsensors\\n@@n E audit.pkg_from 0\\n@@n B sensors.packages\\n"
+    >>> out += "auditd installed 1:3.0.9-1 install ok installed\\n@@n E sensors.packages 1\\n"
+    >>> _package_line(parse_sections(out, "n"))
+    'auditd 1:3.0.9-1 install ok installed'
+    """
+    if not pkg_from_sensors(sections):
+        if sections.rc("audit.pkg") != 0:
+            return ""
+        return (sections.text("audit.pkg").strip().splitlines() or [""])[0]
+    rc = sections.rc("sensors.packages")
+    if rc is None:
+        raise FactError("the package list (sensors.packages) was cut short: rerun the audit")
+    if rc not in (0, 1):
+        return ""
+    for line in iter_lines(sections.text("sensors.packages")):
+        name, _, rest = line.strip().partition(" ")
+        _status, _, tail = rest.partition(" ")
+        if name.split(":", 1)[0] == "auditd" and tail:
+            return f"{name} {tail}"
+    return ""
+
+
 def parse(sections: Sections) -> AuditFacts:
     """Parse the ``audit.*`` sections. Raises :class:`FactError` when they are missing or garbled."""
     if "audit.bins" not in sections or "audit.status" not in sections:
         raise FactError("the collector output has no audit sections (output cut short?): rerun the audit")
-    require_sections(sections, "audit", SECTIONS)
+    require_sections(sections, "audit", required_sections(sections))
     if "systemd running" in sections.text("audit.boot").splitlines():
         require_sections(sections, "audit", ("audit.is_enabled",))
     for name in _ALWAYS_ZERO:
@@ -495,12 +537,11 @@ def parse(sections: Sections) -> AuditFacts:
         parts = line.split(" ", 1)
         if len(parts) == 2 and parts[1] != "-":
             tools[parts[0]] = parts[1]
+    first = _package_line(sections)
     package = ""
-    if sections.rc("audit.pkg") == 0:
-        first = (sections.text("audit.pkg").strip().splitlines() or [""])[0]
-        # dpkg: "auditd VERSION install ok installed"; rpm: "audit-3.0.7-4.el9.x86_64"
-        if (first.endswith(" installed") and " not-installed" not in first) or first.startswith("audit-"):
-            package = first
+    # dpkg: "auditd VERSION install ok installed"; rpm: "audit-3.0.7-4.el9.x86_64"
+    if (first.endswith(" installed") and " not-installed" not in first) or first.startswith("audit-"):
+        package = first
     capeff, markers = _env(sections)
     kernel = _kernel(sections, uid, capeff)
     loaded = None

@@ -9,7 +9,12 @@ _h_audit_bins() {
     done
 }
 _h_run audit.bins _h_audit_bins
-if _h_has dpkg-query; then
+# With the sensors piece beside this one (_ha_pkg, set by collector.py), its one dpkg-query
+# lists auditd as well: audit.pkg_from says so and audit.py reads auditd's line there (each
+# dpkg-query parses dpkg's whole status file, ~1 ms per 100 packages installed).
+if _h_has dpkg-query && [ "${_ha_pkg:-}" = sensors ]; then
+    _h_run audit.pkg_from echo sensors
+elif _h_has dpkg-query; then
     _h_run audit.pkg dpkg-query -W -f '${Package} ${Version} ${Status}\n' auditd
 else
     _h_cmd audit.pkg rpm -q audit

@@ -50,7 +50,9 @@ def build_linux_script(nonce: str, pieces: tuple[str, ...] | None = None) -> str
 def _linux_piece(name: str, names: tuple[str, ...]) -> str:
     """``name``'s piece as it runs beside ``names``.
 
-    With the processes piece in the same run, the dns piece leaves the TCP tables to it:
+    With the sensors piece in the same run, the audit piece leaves auditd's dpkg line to it
+    (:func:`hardening.facts.audit.parse`). With the processes piece, the dns piece leaves it
+    the TCP tables:
     :func:`hardening.facts.dns.parse` takes the port-53 TCP listeners from processes.tcp and
     processes.tcp6. Each read of /proc/net/tcp or tcp6 walks the kernel's whole
     established-connection hash (~4 ms of host CPU each here, more on a busy host).
@@ -58,6 +60,8 @@ def _linux_piece(name: str, names: tuple[str, ...]) -> str:
     body = _piece(name)
     if name == "dns":
         return ("_dns_tcp=processes\n" if "processes" in names else "_dns_tcp=\n") + body
+    if name == "audit":  # the sensors piece's dpkg-query lists auditd: audit.py reads it there
+        return ("_ha_pkg=sensors\n" if "sensors" in names else "_ha_pkg=\n") + body
     return body
 
 

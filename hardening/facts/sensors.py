@@ -478,8 +478,8 @@ def parse_units(text: str) -> dict[str, Unit]:
 def _packages(sections: Sections) -> frozenset[str]:
     out = set()
     for line in iter_lines(sections.text("sensors.packages")):
-        parts = line.split()
-        if len(parts) == 2 and parts[1] == "installed":
+        parts = line.split()  # "name status" (older collectors) or "name status version want ok status"
+        if len(parts) >= 2 and parts[1] == "installed":
             out.add(parts[0].split(":", 1)[0].lower())
     return frozenset(out)
 

@@ -14,9 +14,10 @@ _hs_files() {
 }
 _hs_pkgs="auditd falco osquery sysmonforlinux auditbeat elastic-agent wazuh-agent mdatp falcon-sensor sentinelagent"
 if _h_has dpkg-query; then
-    # One line per package dpkg knows; unknown ones only on stderr (exit 1).
+    # One line per package dpkg knows; unknown ones only on stderr (exit 1). Version and Status
+    # too: the audit piece reads auditd's line as its audit.pkg (see audit.sh).
     # shellcheck disable=SC2086
-    _h_run sensors.packages dpkg-query -W -f '${Package} ${db:Status-Status}\n' $_hs_pkgs
+    _h_run sensors.packages dpkg-query -W -f '${Package} ${db:Status-Status} ${Version} ${Status}\n' $_hs_pkgs
 else
     # shellcheck disable=SC2086
     _h_cmd sensors.packages rpm -q --qf '%{NAME} installed\n' audit falco osquery sysmonforlinux auditbeat \

@@ -358,3 +358,13 @@ def test_kernel_text_read_by_the_shell_prints_what_cat_prints(shell, tmp_path):
         by_cat, by_shell = sections[f"f.{i}"], sections[f"t.{i}"]
         assert (bytes(by_shell.body), by_shell.rc) == (bytes(by_cat.body), by_cat.rc), p
         assert sections.stderr(f"t.{i}") == sections.stderr(f"f.{i}"), p
+
+
+def test_pieces_that_share_work_are_told_so_explicitly():
+    """dns leaves its TCP tables to processes, audit its dpkg line to sensors, only when they run
+    beside it; the variable is always set by the script (never left to the host's environment)."""
+    full = collector.build_linux_script("n0")
+    assert "_dns_tcp=processes\n" in full and "_ha_pkg=sensors\n" in full
+    alone = collector.build_linux_script("n0", ("dns", "audit"))
+    assert "_dns_tcp=\n" in alone and "_ha_pkg=\n" in alone
+    assert "_dns_tcp=processes" not in alone and "_ha_pkg=sensors" not in alone

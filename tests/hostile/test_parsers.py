@@ -134,7 +134,19 @@ def _bases() -> dict[str, Sections]:
     shared = {"dns.tcp": None, "dns.tcp6": None, "dns.tcp_from": ("processes\n", 0)}
     for host in ("default", "hardened"):  # the bases whose dns passes
         out[f"{host}_dns_shared"] = _with(out[host], shared)
+    # Likewise audit.sh prints audit.pkg_from and audit.py reads auditd's line from the sensors
+    # piece's dpkg-query ("name db-status version want ok status").
+    for name in ("audit_pass", "hardened"):
+        out[f"{name}_pkg_shared"] = _pkg_shared(out[name])
     return out
+
+
+def _pkg_shared(s: Sections) -> Sections:
+    line = s.text("audit.pkg").strip() if s.rc("audit.pkg") == 0 else ""
+    name, _, tail = line.partition(" ")
+    listed = f"{name} {tail.split()[-1]} {tail}\n" if tail else ""
+    packages = (listed + s.text("sensors.packages"), 1)
+    return _with(s, {"audit.pkg": None, "audit.pkg_from": ("sensors\n", 0), "sensors.packages": packages})
 
 
 BASES = _bases()

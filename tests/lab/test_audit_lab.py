@@ -198,3 +198,14 @@ def test_ssh_agent_authentication(lab, tmp_path):
         assert r.returncode in (0, 1)
     finally:
         subprocess.run(["ssh-agent", "-k"], env=env, capture_output=True, timeout=10)
+
+
+def test_work_shared_between_pieces_still_reaches_the_evidence(audited):
+    """The dns piece takes its TCP listeners from the processes piece's tables, the audit piece
+    auditd's dpkg line from the sensors piece's dpkg-query (collector.py): the hardened host's
+    dnsmasq still shows on TCP port 53, and its auditd package with its version and status."""
+    _, doc, _ = audited
+    got = {c["id"]: c for c in by_host(doc)["hardened"]["checks"]}
+    assert "tcp 127.0.0.1:53" in got["dns.query_logging"]["evidence"]["facts"]["listeners"]
+    package = got["audit.auditd"]["evidence"]["facts"]["package"]
+    assert package.startswith("auditd ") and package.endswith(" install ok installed"), package

@@ -179,3 +179,53 @@ def test_garbled_status_raises():
     garbled = Sections({**s.by_name, "audit.status": Section("audit.status", "hello\n", 0)}, complete=True)
     with pytest.raises(FactError, match="enabled"):
         audit.parse(garbled)
+
+
+# --------------------------------------------------------------------- auditd's dpkg line, shared
+# When the sensors piece runs beside audit.sh, audit.sh prints audit.pkg_from instead of its own
+# dpkg-query, and audit.py reads auditd's line from sensors.packages. The line below is what the
+# sensors piece's dpkg-query printed in the lab's hardened container (auditd 1:3.0.9-1).
+LAB_LINE = "auditd installed 1:3.0.9-1 install ok installed\n"
+
+
+def _shared(packages: str, rc: int | None, base: str = "host_root") -> Sections:
+    s = golden(base)
+    by_name = {n: sec for n, sec in s.by_name.items() if n != "audit.pkg"}
+    by_name["audit.pkg_from"] = Section("audit.pkg_from", "sensors\n", 0)
+    by_name["sensors.packages"] = Section("sensors.packages", packages, rc)
+    return Sections(by_name, s.complete)
+
+
+def test_shared_package_line_is_what_audit_pkg_printed():
+    own = audit.parse(golden("host_root"))
+    for rc in (0, 1):  # 1: some other sensor package is unknown to dpkg
+        shared = audit.parse(_shared("falco config-files 0.36 deinstall ok config-files\n" + LAB_LINE, rc))
+        assert shared.package == own.package == "auditd 1:3.0.9-1 install ok installed"
+        assert shared == own
+
+
+@pytest.mark.parametrize(
+    ("packages", "rc"),
+    [
+        ("auditd config-files 1:3.0.9-1 deinstall ok config-files\n", 0),  # purged: config files only
+        ("auditd not-installed  unknown ok not-installed\n", 0),
+        ("falco installed 0.36 install ok installed\n", 1),  # auditd unknown to dpkg
+        (LAB_LINE, 2),  # dpkg-query failed
+    ],
+)
+def test_shared_package_absent_or_failed_is_no_package(packages, rc):
+    assert audit.parse(_shared(packages, rc)).package == ""
+
+
+def test_shared_package_list_cut_short_is_an_error():
+    with pytest.raises(FactError, match=r"sensors\.packages"):
+        audit.parse(_shared(LAB_LINE, None))
+
+
+def test_without_the_marker_audit_pkg_is_required_and_with_it_sensors_packages():
+    assert "audit.pkg" in audit.required_sections(golden("host_root"))
+    s = _shared(LAB_LINE, 0)
+    assert "audit.pkg" not in audit.required_sections(s) and "sensors.packages" in audit.required_sections(s)
+    no_list = Sections({n: sec for n, sec in s.by_name.items() if n != "sensors.packages"}, s.complete)
+    with pytest.raises(FactError, match=r"sensors\.packages"):
+        audit.parse(no_list)
