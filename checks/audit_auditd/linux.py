@@ -31,6 +31,8 @@ from hardening.policy import Policy
 SECTIONS = (
     "audit.bins",
     "audit.pkg",
+    "audit.pkg_from",
+    "sensors.packages",
     "audit.boot",
     "audit.is_enabled",
     "audit.procs",

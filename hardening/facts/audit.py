@@ -580,4 +580,6 @@ def parse(sections: Sections) -> AuditFacts:
     )
 
 
-AREAS = (FactArea("audit", Platform.LINUX, parse, SECTIONS, order=30, piece="audit"),)
+# Shown when parsing fails: the sensors piece's package list stands in for audit.pkg when shared.
+EXCERPT = (*SECTIONS, "audit.pkg_from", "sensors.packages")
+AREAS = (FactArea("audit", Platform.LINUX, parse, SECTIONS, order=30, piece="audit", excerpt=EXCERPT),)

@@ -196,6 +196,9 @@ def test_bases_pass_where_expected():
     for base, policy, check_id in [
         ("hardened", 0, "dns.query_logging"),
         ("default", 1, "dns.query_logging"),
+        ("hardened_dns_shared", 0, "dns.query_logging"),
+        ("default_dns_shared", 1, "dns.query_logging"),
+        ("audit_pass_pkg_shared", 0, "audit.auditd"),
         ("hardened", 0, "binaries.netcat"),
         ("default", 1, "binaries.netcat"),
         ("audit_pass", 0, "audit.auditd"),

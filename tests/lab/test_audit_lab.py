@@ -207,5 +207,7 @@ def test_work_shared_between_pieces_still_reaches_the_evidence(audited):
     _, doc, _ = audited
     got = {c["id"]: c for c in by_host(doc)["hardened"]["checks"]}
     assert "tcp 127.0.0.1:53" in got["dns.query_logging"]["evidence"]["facts"]["listeners"]
-    package = got["audit.auditd"]["evidence"]["facts"]["package"]
-    assert package.startswith("auditd ") and package.endswith(" install ok installed"), package
+    auditd = got["audit.auditd"]["evidence"]
+    assert auditd["facts"]["package"] == "auditd 1:3.0.9-1 install ok installed"  # Debian 12's auditd
+    assert "# audit.pkg_from (rc=0)\nsensors" in auditd["excerpt"]
+    assert "auditd installed 1:3.0.9-1 install ok installed" in auditd["excerpt"]
