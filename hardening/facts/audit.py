@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from hardening.facts.areas import FactArea
-from hardening.facts.sections import RC_NOT_FOUND, FactError, Sections, iter_lines, parse_uint, require_sections
+from hardening.facts.sections import RC_NOT_FOUND, FactError, Sections, iter_lines, marked, parse_uint, require_sections
 from hardening.model import Platform
 
 CAP_AUDIT_CONTROL = 30
@@ -478,7 +478,7 @@ def _persisted(sections: Sections) -> tuple[RuleSet | None, str, tuple[str, ...]
 
 def pkg_from_sensors(sections: Sections) -> bool:
     """audit.sh said (section audit.pkg_from) that the sensors piece's dpkg-query lists auditd."""
-    return sections.rc("audit.pkg_from") == 0 and sections.text("audit.pkg_from").strip() == "sensors"
+    return marked(sections, "audit.pkg_from", "sensors")
 
 
 def required_sections(sections: Sections) -> tuple[str, ...]:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from hardening.facts.areas import FactArea
 from hardening.facts.processes import CAP as PROCESSES_CAP
-from hardening.facts.sections import RC_NOT_FOUND, FactError, Sections, iter_lines, parse_uint, require_sections
+from hardening.facts.sections import RC_NOT_FOUND, FactError, Sections, iter_lines, marked, parse_uint, require_sections
 from hardening.model import Platform
 
 DNSMASQ_DEFAULT_CONF = "/etc/dnsmasq.conf"
@@ -308,7 +308,7 @@ _PAST_LISTENING = re.compile(r"^ *[0-9]+: \S+ \S+ (?!0[Aa] |03 )[0-9A-Fa-f]{2} "
 
 def tcp_from_processes(sections: Sections) -> bool:
     """dns.sh said (section dns.tcp_from) that the processes piece's tables hold its TCP sockets."""
-    return sections.rc("dns.tcp_from") == 0 and sections.text("dns.tcp_from").strip() == "processes"
+    return marked(sections, "dns.tcp_from", "processes")
 
 
 def required_sections(sections: Sections) -> tuple[str, ...]:

@@ -242,6 +242,12 @@ def parse_uint(text: str) -> int | None:
     return int(t) if _UINT.fullmatch(t) else None
 
 
+def marked(sections: Sections, name: str, value: str) -> bool:
+    """Section ``name`` ran and says ``value``: a piece's note that another piece beside it
+    printed what it would have (see ``collector._linux_piece``)."""
+    return sections.rc(name) == 0 and sections.text(name).strip() == value
+
+
 def require_sections(sections: Sections, area: str, required: Iterable[str]) -> None:
     """Raise :class:`FactError` unless ``area``'s sections are all there and all closed.
 
