@@ -287,7 +287,10 @@ def parse(sections: Sections) -> ProcessFacts:
     for table in ("tcp", "tcp6", "udp", "udp6"):
         name = f"processes.{table}"
         if sections.rc(name) == 0:
-            listeners.update(parse_net(sections.text(name), table.rstrip("6"), little))
+            text = sections.text(name)
+            if len(sections[name].body) >= CAP:  # cut: its last line may end inside the inode
+                text = text[: text.rfind("\n") + 1]
+            listeners.update(parse_net(text, table.rstrip("6"), little))
         elif table in ("tcp", "udp"):
             raise FactError(
                 f"/proc/net/{table} could not be read (rc={sections.rc(name)}): cannot see listening sockets"

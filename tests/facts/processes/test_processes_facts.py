@@ -82,3 +82,21 @@ def test_cut_output_is_an_error_not_an_empty_table():
 def test_passwd_skips_nis_and_garbage():
     acc = processes.parse_passwd("+::0:0:::\nbad\nweb:x:33:33:w:/var/www:/bin/bash\nweb2:x:33:33:w:/x:/bin/sh\n")
     assert list(acc) == [33] and acc[33].name == "web" and acc[33].shell == "/bin/bash"
+
+
+def test_a_cut_socket_table_drops_its_cut_last_line():
+    """At the cap the last line may end inside its inode (12345 read as 123): it is not a listener."""
+    s = golden("processes_host_root")
+    line = "{:4d}: 00000000:{:04X} 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 {} 1\n"
+    rows = "".join(line.format(i, 1024 + i % 3000, 100000 + i) for i in range(processes.CAP // 100))
+    body = ("  sl  local_address rem_address   st\n" + rows)[: processes.CAP - 60]
+    body = body[: body.rfind("\n") + 1]
+    cut = line.format(9999, 4444, 12345)
+    cut = cut[: cut.index(" 12345") + 4]  # "... 0 123"
+    body += "x" * (processes.CAP - len(body) - len(cut) - 1) + "\n" + cut
+    assert len(body) == processes.CAP
+    tables = dict(s.by_name, **{"processes.tcp": Section("processes.tcp", body, 0)})
+    p = processes.parse(Sections(tables, s.complete))
+    assert not any(li.port == 4444 for li in p.listeners.values())
+    assert any(li.port == 1024 for li in p.listeners.values())
+    assert any("processes.tcp hit the 4 MiB cap" in w for w in p.warnings)
