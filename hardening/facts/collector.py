@@ -50,17 +50,20 @@ def build_linux_script(nonce: str, pieces: tuple[str, ...] | None = None) -> str
 def _linux_piece(name: str, names: tuple[str, ...]) -> str:
     """``name``'s piece as it runs beside ``names``.
 
-    With the sensors piece in the same run, the audit piece leaves auditd's dpkg line to it
-    (:func:`hardening.facts.audit.parse`). With the processes piece, the dns piece leaves it
-    the TCP tables:
-    :func:`hardening.facts.dns.parse` takes the port-53 TCP listeners from processes.tcp and
-    processes.tcp6. Each read of /proc/net/tcp or tcp6 walks the kernel's whole
-    established-connection hash (~4 ms of host CPU each here, more on a busy host).
+    Two pieces leave work to a piece beside them, and say so in a section of their own
+    (:func:`hardening.facts.sections.marked`); the variable is always set here, never left to
+    the host's environment:
+
+    - dns leaves the TCP tables to processes (``dns.tcp_from``): each read of /proc/net/tcp or
+      tcp6 walks the kernel's whole established-connection hash (~4 ms of host CPU here, more on
+      a busy host); :func:`hardening.facts.dns.parse` reads processes.tcp and processes.tcp6.
+    - audit leaves auditd's dpkg line to sensors (``audit.pkg_from``): each dpkg-query parses
+      dpkg's whole status file; :func:`hardening.facts.audit.parse` reads sensors.packages.
     """
     body = _piece(name)
     if name == "dns":
         return ("_dns_tcp=processes\n" if "processes" in names else "_dns_tcp=\n") + body
-    if name == "audit":  # the sensors piece's dpkg-query lists auditd: audit.py reads it there
+    if name == "audit":
         return ("_ha_pkg=sensors\n" if "sensors" in names else "_ha_pkg=\n") + body
     return body
 
