@@ -29,6 +29,7 @@ Example::
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -47,17 +48,38 @@ class CheckDefinitionError(Exception):
 
 @dataclass(frozen=True)
 class Check:
-    """One check on one platform: its metadata and its evaluation."""
+    """One check on one platform: its metadata and its evaluation.
+
+    The evaluation module (``<folder>/<platform>.py``) is imported when the check first runs or
+    is asked for it, not when the registry loads: reports and the planner read metadata only, and
+    an audit of Linux hosts never imports the Windows evaluations and the fact models they pull
+    in (~25 ms of start-up). That the module exists is checked when the registry loads.
+    """
 
     meta: CheckMeta
-    evaluate: Callable[[Any, Any], Verdict]
-    # re-checks the role variables a results.json carries for this check (``validate_remedy``
-    # in the platform module); a check without one passes no variables to its role
-    validate_remedy: Callable[[Mapping[str, Any], list[str]], dict[str, Any]] | None = None
+    module: str  # the evaluation module's full name
+
+    @property
+    def evaluate(self) -> Callable[[Any, Any], Verdict]:
+        """``evaluate(facts, policy) -> Verdict`` of the evaluation module."""
+        evaluate = getattr(_evaluation(self.module), "evaluate", None)
+        if not callable(evaluate):
+            raise CheckDefinitionError(f"{self.module} defines no evaluate()")
+        return evaluate  # type: ignore[no-any-return]
+
+    @property
+    def validate_remedy(self) -> Callable[[Mapping[str, Any], list[str]], dict[str, Any]] | None:
+        """Re-checks the role variables a results.json carries for this check (``validate_remedy``
+        in the evaluation module); None: the check passes no variables to its role."""
+        return getattr(_evaluation(self.module), "validate_remedy", None)
 
     def run(self, facts: Any, policy: Any) -> Verdict:
         """The verdict over ``facts`` (an unparsed fact area it needs: ``error``, see :func:`evaluated`)."""
         return evaluated(self.evaluate, facts, policy)
+
+
+def _evaluation(module: str) -> Any:
+    return importlib.import_module(module)
 
 
 def evaluated(evaluate: Callable[[Any, Any], Verdict], facts: Any, policy: Any) -> Verdict:
@@ -174,14 +196,10 @@ def _platform_check(cid: str, severity: Severity, folder: str, platform: Platfor
         stage=_need(role, "stage", int, where + ".role"),
         fix=_fix(raw.get("fix"), where),
     )
-    try:
-        module = importlib.import_module(f"{__name__}.{folder}.{platform.value}")
-    except ModuleNotFoundError as exc:
-        raise CheckDefinitionError(f"{where}: no {folder}/{platform.value}.py with its evaluate()") from exc
-    evaluate = getattr(module, "evaluate", None)
-    if not callable(evaluate):
-        raise CheckDefinitionError(f"{where}: {folder}/{platform.value}.py defines no evaluate()")
-    return Check(meta, evaluate, getattr(module, "validate_remedy", None))
+    module = f"{__name__}.{folder}.{platform.value}"
+    if importlib.util.find_spec(module) is None:  # found, not imported (see Check)
+        raise CheckDefinitionError(f"{where}: no {folder}/{platform.value}.py with its evaluate()")
+    return Check(meta, module)
 
 
 def load_definition(folder: str, raw: Any) -> CheckDefinition:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 
 
@@ -35,7 +36,9 @@ class Collector:
     nonce: str
 
 
+@cache
 def _piece(name: str) -> str:
+    """A shipped piece's text (read once per process: every host's script is built from it)."""
     return resources.files("hardening.facts").joinpath(f"{name}.sh").read_text(encoding="ascii")
 
 
@@ -44,7 +47,26 @@ def build_linux_script(nonce: str, pieces: tuple[str, ...] | None = None) -> str
     if not nonce.isalnum():
         raise ValueError("nonce must be alphanumeric")
     names = linux_pieces() if pieces is None else pieces
-    return assemble(nonce, tuple(_linux_piece(p, names) for p in names))
+    return _with_nonce(nonce, _linux_body(names))
+
+
+@cache
+def _linux_body(names: tuple[str, ...]) -> tuple[str, str]:
+    """The script for ``names`` around its nonce line: built once per process, not per host."""
+    return _split_nonce(assemble(_NONCE_SLOT, tuple(_linux_piece(p, names) for p in names)))
+
+
+_NONCE_SLOT = "0"  # any alphanumeric nonce: only its line is replaced
+
+
+def _split_nonce(script: str) -> tuple[str, str]:
+    head, line, rest = script.partition(f"\nHN={_NONCE_SLOT}\n")
+    assert line, "assemble() writes the nonce line"
+    return head + "\nHN=", "\n" + rest
+
+
+def _with_nonce(nonce: str, parts: tuple[str, str]) -> str:
+    return parts[0] + nonce + parts[1]
 
 
 def _linux_piece(name: str, names: tuple[str, ...]) -> str:

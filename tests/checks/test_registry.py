@@ -2,6 +2,8 @@
 reports read metadata by (id, platform); the planner takes roles from the registry."""
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -92,6 +94,49 @@ def test_fact_areas_declare_pieces_and_sections_once():
         for section in a.sections[:1]:
             assert section in script, section  # the piece prints the sections its parser declares
     assert {a.name for a in areas(Platform.WINDOWS)} >= {"firewall", "dns", "sysmon", "powershell"}
+
+
+def test_each_fact_module_declares_only_the_platform_its_name_says():
+    # areas() imports only the modules that may declare the platform asked for (windows* for
+    # Windows): a Linux area in a windows* module (or the reverse) would be silently lost.
+    import importlib
+    import pkgutil
+
+    import hardening.facts as package
+
+    for info in pkgutil.iter_modules(package.__path__):
+        module = importlib.import_module(f"{package.__name__}.{info.name}")
+        for a in getattr(module, "AREAS", ()):
+            assert (a.platform is Platform.WINDOWS) == info.name.startswith("windows"), (info.name, a.name)
+
+
+def test_linux_checks_and_areas_load_no_windows_module():
+    # Start-up of an audit of Linux hosts: the Windows parsers and evaluations stay unimported
+    # until a Windows host needs them (the evaluation module loads when a check first runs).
+    code = (
+        "import sys\n"
+        "from hardening.checks import linux_checks, registry\n"
+        "from hardening.facts.areas import areas\n"
+        "from hardening.model import Platform\n"
+        "areas(Platform.LINUX); checks = linux_checks(); registry().roles(Platform.WINDOWS)\n"
+        "assert all(callable(c.evaluate) for c in checks)\n"
+        "print(sorted(m for m in sys.modules if 'windows' in m))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "[]"
+
+
+def test_a_check_module_without_evaluate_is_refused_when_it_runs(monkeypatch):
+    import types
+
+    from hardening.checks import CheckDefinitionError
+
+    check = registry().check("egress.default_deny", Platform.LINUX)
+    assert check is not None
+    monkeypatch.setitem(sys.modules, check.module, types.ModuleType(check.module))
+    with pytest.raises(CheckDefinitionError, match="defines no evaluate"):
+        check.run(object(), object())
+    assert check.validate_remedy is None
 
 
 # ----------------------------------------------------------------------------- mixed fleet
