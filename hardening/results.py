@@ -304,9 +304,13 @@ class ResultsWriter:
         path = out_dir / STREAM_NAME
         resuming = previous is not None
         torn = resuming and path.is_file() and path.stat().st_size > 0 and not path.read_bytes().endswith(b"\n")
-        self._stream = path.open("a" if resuming else "w", encoding="utf-8")
+        self._stream = path.open("ab" if resuming else "wb")
         if torn:  # a killed run left half a line: end it, so the next record stands on its own
-            self._stream.write("\n")
+            self._stream.write(b"\n")
+        # Where each host's line starts, for the lines this writer writes: reading them back needs
+        # no parse to find them. What comes before ``_start`` (a resumed run's) is scanned then.
+        self._start = self._stream.tell()
+        self._offsets: dict[str, int] = {}
 
     @property
     def results_path(self) -> Path:
@@ -314,7 +318,9 @@ class ResultsWriter:
 
     def add(self, host: HostResult) -> None:
         """Append ``host`` to the stream; only a slim copy (no evidence) stays in memory."""
-        self._stream.write(host_text(host) + "\n")
+        line = (host_text(host) + "\n").encode("utf-8")
+        self._offsets[host.name] = self._stream.tell()
+        self._stream.write(line)
         self._stream.flush()
         if host.name in self._names:  # added again (--retry-failed): the new result replaces the old
             self.hosts = [h for h in self.hosts if h.name != host.name]
@@ -361,12 +367,16 @@ class ResultsWriter:
             )
 
     def _host_lines(self) -> Iterator[str]:
-        """The JSON line of each host in :attr:`hosts` order: the last parseable line per host name."""
+        """The JSON line of each host in :attr:`hosts` order: the last parseable line per host name
+        (a line this writer wrote is found where it wrote it, without parsing the stream again)."""
         path = self.out_dir / STREAM_NAME
         offsets: dict[str, int] = {}
         with path.open("rb") as f:
             pos = 0
-            for raw in f:
+            while pos < self._start:  # a resumed run's lines
+                raw = f.readline()
+                if not raw:
+                    break
                 try:
                     name = json.loads(raw)["name"]
                 except (ValueError, KeyError, TypeError):
@@ -374,6 +384,7 @@ class ResultsWriter:
                 if isinstance(name, str):
                     offsets[name] = pos
                 pos += len(raw)
+            offsets.update(self._offsets)
             for h in self.hosts:
                 if h.name in offsets:
                     f.seek(offsets[h.name])

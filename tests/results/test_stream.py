@@ -72,8 +72,8 @@ def test_a_host_added_again_replaces_its_result_and_torn_lines_are_skipped(tmp_p
     first, again = _host("default", "web"), _host("hardened", "web")
     w = ResultsWriter(tmp_path, inventory="inv.ini")
     w.add(first)
-    w._stream.write('{"name": "db", "trunc')  # a torn line, as a killed run leaves it
-    w._stream.write("\n")
+    w._stream.write(b'{"name": "db", "trunc')  # a torn line, as a killed run leaves it
+    w._stream.write(b"\n")
     w.add(again)
     w.complete = True
     doc = json.loads(w.close().read_text())
