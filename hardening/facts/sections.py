@@ -211,22 +211,22 @@ def parse_sections(output: str | bytes, nonce: str) -> Sections:
         output = bytes(output)  # a bytearray could change under the views
         syn, mark, view = _BYTES, ("@@" + nonce).encode(), memoryview(output)
     found: dict[str, Section] = {}
-    pos = 0
-    while (m := _find_begin(output, mark, pos, syn)) is not None:
+    m = _find_begin(output, mark, 0, syn)
+    while m is not None:
         _, raw_name, body_start = m
         name = raw_name if isinstance(raw_name, str) else raw_name.decode("utf-8", "replace")
+        # The next begin line is also where the search after this section would resume: the end
+        # line is searched for only before it, so nothing between them can start a section.
         nxt = _find_begin(output, mark, body_start, syn)
         stop = nxt[0] if nxt else len(output)
         e = _find_end(output, mark, raw_name, body_start, stop, syn)
         if e is None:
             # Unterminated: the output was cut. Keep what we have, flagged by rc=None.
             found.setdefault(name, Section(name, view[body_start:stop], None))
-            pos = stop
-            continue
-        end_start, rc, end_stop = e
-        # A repeated name keeps its first occurrence: a host cannot override a section.
-        found.setdefault(name, Section(name, view[body_start:end_start], rc))
-        pos = end_stop - 1
+        else:
+            # A repeated name keeps its first occurrence: a host cannot override a section.
+            found.setdefault(name, Section(name, view[body_start : e[0]], e[1]))
+        m = nxt
     return Sections(found, complete=DONE_SECTION in found)
 
 
