@@ -131,6 +131,8 @@ def _strip_comments(text: str) -> str:
         else:
             out.append(line)
     joined = "\n".join(out)
+    if "/*" not in joined:  # the scan below changes only what a "/*" starts
+        return joined
     res: list[str] = []
     i, n = 0, len(joined)
     quote = ""
