@@ -199,9 +199,38 @@ _dns_dm_cmdline_paths() {
     done
 }
 
-# Breadth first over the includes, at most 64 paths. Each file is shown by one head | sed,
-# which also copies its conf-* lines to $HT/dmc; only when there are some does a second
-# head | sed pick the include paths out.
+# Breadth first over the includes, at most 64 paths. Files are shown by head | sed, which also
+# copies their conf-* lines to $HT/dmc; only when there are some does a second head | sed pick
+# the include paths out. Consecutive files of one round go through ONE head | sed (two programs
+# per round instead of per file): head -c of several files prints the same "==> path <==" lines
+# and caps each file at 1 MiB, the blank line it puts before each next header is dropped by sed
+# as any blank line, and the include paths come out in the same order. (A file whose last line
+# has no newline no longer glues that line to the next header.) A file that cannot be read and
+# a name with a newline (which sed would see as two lines) are shown alone, as before.
+_dns_dm_sed1='/^[[:space:]]*#/d
+/^[[:space:]]*$/d'
+_dns_dm_sed2='s/^[[:space:]]*conf-file=\([^,]*\).*/\1/p
+s/^[[:space:]]*conf-dir=\([^,]*\).*/\1/p'
+# _dns_dm_show FILE...: the files' blocks; their include paths appended to $_dnx.
+_dns_dm_show() {
+    case $# in
+    0) return ;;
+    1)
+        printf '==> %s <==\n' "$1"
+        # at most 1 MiB per file: a config is small, a hostile include need not be
+        head -c 1048576 <"$1" | sed -e "$_dns_dm_sed1" -e "/^[[:space:]]*conf-/w $HT/dmc"
+        if [ -s "$HT/dmc" ]; then
+            head -c 1048576 <"$1" | sed -n -e "$_dns_dm_sed2" >>"$_dnx"
+        fi
+        ;;
+    *)
+        head -c 1048576 -- "$@" | sed -e "$_dns_dm_sed1" -e "/^[[:space:]]*conf-/w $HT/dmc"
+        if [ -s "$HT/dmc" ]; then
+            head -c 1048576 -- "$@" | sed -n -e "$_dns_dm_sed2" >>"$_dnx"
+        fi
+        ;;
+    esac
+}
 _dns_dnsmasq_conf() {
     _dq=$HT/dmq
     _dnx=$HT/dmnext
@@ -214,6 +243,8 @@ _dns_dnsmasq_conf() {
     _dn=0
     while [ -s "$_dq" ] && [ "$_dn" -lt 64 ]; do
         : >"$_dnx"
+        # The files waiting for one head | sed; shown before a directory's files are queued.
+        set --
         while IFS= read -r _df; do
             case $_df in /proc/* | /sys/* | /dev/*) continue ;; /*) ;; *) continue ;; esac
             case $_dseen in *"$_h_nl$_df$_h_nl"*) continue ;; esac
@@ -221,20 +252,25 @@ _dns_dnsmasq_conf() {
             _dn=$((_dn + 1))
             [ "$_dn" -gt 64 ] && break
             if [ -d "$_df" ]; then
+                _dns_dm_show "$@"
+                set --
                 for _dg in "$_df"/*; do
                     [ -f "$_dg" ] && echo "$_dg" >>"$_dnx"
                 done
             elif [ -f "$_df" ]; then
-                printf '==> %s <==\n' "$_df"
-                # at most 1 MiB per file: a config is small, a hostile include need not be
-                head -c 1048576 <"$_df" | sed -e '/^[[:space:]]*#/d' -e '/^[[:space:]]*$/d' \
-                    -e "/^[[:space:]]*conf-/w $HT/dmc"
-                if [ -s "$HT/dmc" ]; then
-                    head -c 1048576 <"$_df" | sed -n -e 's/^[[:space:]]*conf-file=\([^,]*\).*/\1/p' \
-                        -e 's/^[[:space:]]*conf-dir=\([^,]*\).*/\1/p' >>"$_dnx"
-                fi
+                case $_df in
+                *"$_h_nl"*) ;;
+                *) [ ! -r "$_df" ] || {
+                    set -- "$@" "$_df"
+                    continue
+                } ;;
+                esac
+                _dns_dm_show "$@"
+                set --
+                _dns_dm_show "$_df"
             fi
         done <"$_dq"
+        _dns_dm_show "$@"
         _dx=$_dq
         _dq=$_dnx
         _dnx=$_dx
