@@ -60,11 +60,12 @@ _hr_sortun() {
 }
 # privilege.sudo_list: "== NAME" then `sudo -n -l -U NAME` for each of those accounts (names
 # of letters, digits, "_", "." and "-" only, not starting with "." or "-").
+# The accounts go through a scratch file, not $(...) and printf | (two forks fewer).
 _hr_sudo_list() {
-    _hra=$(_hr_accounts)
+    _hr_accounts >"$HT/ha$_hpiece"
     # No account: nothing to list (and no head to run).
-    [ -n "$_hra" ] || return 0
-    printf '%s\n' "$_hra" | while IFS=: read -r _hrn _hrrest; do
+    [ -s "$HT/ha$_hpiece" ] || return 0
+    while IFS=: read -r _hrn _hrrest; do
         case $_hrn in
         '' | [!ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_]*) continue ;;
         *[!ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-]*) continue ;;
@@ -72,7 +73,7 @@ _hr_sudo_list() {
         printf '== %s\n' "$_hrn"
         if _h_has timeout; then timeout 5 sudo -n -l -U "$_hrn" 2>&1; else sudo -n -l -U "$_hrn" 2>&1; fi
         printf '== rc %s\n' "$?"
-    done | head -c "$HRK"
+    done <"$HT/ha$_hpiece" | head -c "$HRK"
 }
 if [ "$HEUID" = 0 ] && _h_has sudo; then
     _h_run privilege.sudo_list _hr_sudo_list
@@ -114,8 +115,8 @@ _hr_exes() {
     for _hrl in /proc/[0-9]*/exe; do readlink "$_hrl" 2>/dev/null; done | sed -e 's/ (deleted)$//' -e '/^\//!d' \
         >"$HT/pe$_hpiece"
 }
-# The absolute paths: the first 2000 (sorted), then each with its parent directories up to /
-# (sed strips the last "/component" until "/" or nothing is left), sorted, the first 8000. An
+# $_hrl: the absolute paths: the first 2000 (sorted), then each with its parent directories up to
+# / (sed strips the last "/component" until "/" or nothing is left), sorted, the first 8000. An
 # "x" line (an executable) loses its "x" and a " (deleted)" suffix, and must be absolute.
 _hr_xsed='/^x/{
 s/^x//
@@ -136,16 +137,17 @@ _hr_paths() {
         -e 's|/[^/]*$||' -e ta "$@" | sort -u | head -8000)
     case $_hrp in
     '!'*)
-        sed -e "$_hr_xsed" "$@" | sort -u | sed -n -e 2001q -e :a -e '/^\/\{0,1\}$/d' -e p -e 's|/[^/]*$||' -e ta |
-            sort -u | head -8000
+        _hrl=$(sed -e "$_hr_xsed" "$@" | sort -u | sed -n -e 2001q -e :a -e '/^\/\{0,1\}$/d' -e p -e 's|/[^/]*$||' \
+            -e ta | sort -u | head -8000)
         ;;
-    *) printf '%s\n' "$_hrp" ;;
+    *) _hrl=$_hrp ;;
     esac
 }
 # One stat for all paths when they fit one command line (as xargs would run it); its output is
-# then far below the cap. Otherwise xargs and the cap.
-_hr_stat() (
-    _hrl=$(_hr_paths)
+# then far below the cap. Otherwise xargs and the cap. (A function, not a subshell, and _hr_paths
+# sets $_hrl: two forks fewer; IFS and globbing are restored after.)
+_hr_stat() {
+    _hr_paths
     IFS=$_h_nl
     set -f
     # shellcheck disable=SC2086
@@ -157,7 +159,8 @@ _hr_stat() (
     else
         printf '%s\n' "$@" | tr '\n' '\0' | xargs -0 stat -c '%u %g %f %n' 2>/dev/null | head -c "$HRK"
     fi
-    :
-)
+    unset IFS
+    set +f
+}
 _h_run privilege.webroots _hr_webroots
 _h_run privilege.stat _hr_stat

@@ -115,7 +115,7 @@ def _exes(n: int) -> str:
 @pytest.mark.parametrize("shell", SHELLS)
 @pytest.mark.parametrize("n", [0, 1990, 2500, 9000])
 def test_paths_from_marked_executables_are_the_old_pipelines(shell, n, tmp_path):
-    """_hr_paths with find's "x"-marked executables and the roots files (below and past the 2000
+    """_hr_paths ($_hrl) with find's "x"-marked executables and the roots files (below and past the 2000
     lines of the sort-free path, past the 8000 of the cap) against the pipeline it replaced."""
     exes = _exes(n)
     (tmp_path / "exes").write_text(exes)
@@ -130,8 +130,8 @@ def test_paths_from_marked_executables_are_the_old_pipelines(shell, n, tmp_path)
         ).group(0)
         + _function("_hr_paths")
         + "_hr_exes() { :; }\n"
-        + f"_hr_paths >'{tmp_path}/new'\n"
-        + f"{{ {_OLD_PATHS}\n}} >'{tmp_path}/old'\n"
+        + f"_hr_paths\nprintf '%s\\n' \"$_hrl\" >'{tmp_path}/new'\n"
+        + f"_old=$({_OLD_PATHS}\n)\nprintf '%s\\n' \"$_old\" >'{tmp_path}/old'\n"
     )
     run = _sh(shell, script)
     assert run.returncode == 0 and not run.stderr, run.stderr
@@ -160,3 +160,19 @@ def test_a_find_without_printf_gives_clean_executables_by_readlink(shell, tmp_pa
     exes = (tmp_path / "pe").read_text().splitlines()
     assert exes and all(e.startswith("/") and not e.endswith(" (deleted)") for e in exes)
     assert os.path.realpath(shutil.which(shell)) in exes
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_stat_runs_in_the_shell_and_restores_field_splitting_and_globbing(shell, tmp_path):
+    (tmp_path / "a b").mkdir()
+    (tmp_path / "g1").touch()
+    script = (
+        _function("_hr_stat")
+        + f"_h_nl='\n'\nHRK=4194304\n_hr_paths() {{ _hrl='{tmp_path}/a b\n{tmp_path}/g1'; }}\n"
+        + f"_hr_stat >'{tmp_path}/out'\necho rc=$?\nw='1 2'\nset -- $w {tmp_path}/g*\necho $#\n"
+    )
+    run = _sh(shell, script)
+    assert run.returncode == 0 and not run.stderr, run.stderr
+    assert run.stdout.split() == ["rc=0", "3"]
+    out = (tmp_path / "out").read_text().splitlines()
+    assert [line.split(" ", 3)[3] for line in out] == [f"{tmp_path}/a b", f"{tmp_path}/g1"]
