@@ -50,8 +50,8 @@ _hl_resolve() {
         /etc/systemd/journal-upload.conf /etc/systemd/journal-upload.conf.d/*.conf \
         /etc/audit/audisp-remote.conf /etc/audisp/audisp-remote.conf; do
         if [ -e "$_hlf" ]; then
-            _hlns=$(_hl_names)
-            [ -z "$_hlns" ] || _hlns=$(printf '%s\n' "$_hlns" | sort -u)
+            _hl_names >"$HT/hln$_hpiece"
+            [ ! -s "$HT/hln$_hpiece" ] || _hlns=$(sort -u "$HT/hln$_hpiece")
             break
         fi
     done

@@ -75,3 +75,51 @@ def test_one_sed_prints_the_names_grep_o_and_sed_print(shell, sed, tmp_path):
     ]  # fmt: skip
     rnd = (tmp_path / "random.new").read_text()
     assert rnd == (tmp_path / "random.old").read_text() and len(rnd.split()) > 300
+
+
+_OLD_RESOLVE_NAMES = """
+            _hlns=$(_hl_names)
+            [ -z "$_hlns" ] || _hlns=$(printf '%s\\n' "$_hlns" | sort -u)
+"""
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+@pytest.mark.parametrize("conf", ["*.* @@b.example\n*.* @a.example:514\n@@b.example\n", "# @@x.example\n", ""])
+def test_resolve_takes_the_names_through_a_scratch_file_as_it_did_through_a_variable(shell, conf, tmp_path):
+    """_hl_resolve (names from a scratch file) against its old form (names in a variable), with the
+    piece's /etc paths moved under tmp_path and getent answered by a stub."""
+    if not shutil.which(shell):
+        pytest.skip(f"{shell} is not installed")
+    etc = tmp_path / "etc"
+    (etc / "rsyslog.d").mkdir(parents=True)
+    (etc / "rsyslog.conf").write_text(conf)
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "getent").write_text("#!/bin/sh\necho \"198.51.100.9 STREAM $3\"\necho '2001:db8::9 DGRAM'\n")
+    (tmp_path / "bin" / "getent").chmod(0o755)
+    text = (Path(collector.__file__).parent / "logging.sh").read_text().replace("/etc/", f"{etc}/")
+    new = re.search(r"^_hl_resolve\(\) {\n.*?^}\n", text, re.S | re.M).group(0)
+    marker = (
+        '            _hl_names >"$HT/hln$_hpiece"\n'
+        '            [ ! -s "$HT/hln$_hpiece" ] || _hlns=$(sort -u "$HT/hln$_hpiece")\n'
+    )
+    assert marker in new
+    old = new.replace("_hl_resolve()", "_old_resolve()").replace(marker, _OLD_RESOLVE_NAMES.lstrip("\n"))
+    names = re.search(r"^_hl_names\(\) {\n.*?^}\n", text, re.S | re.M).group(0)
+    script = (
+        f"PATH='{tmp_path}/bin':$PATH\nHT='{tmp_path}'\n_hpiece=\nHLK=4194304\n"
+        '_h_has() { command -v "$1" >/dev/null 2>&1; }\n'
+        + _defs()
+        + names
+        + new
+        + old
+        + f"_hl_resolve >'{tmp_path}/new'\necho $?\n_old_resolve >'{tmp_path}/old'\necho $?\n"
+    )
+    argv = [shell, "sh", "-s"] if shell == "busybox" else [shell, "-s"]
+    run = subprocess.run(argv, input=script.encode(), capture_output=True, timeout=60)
+    assert run.returncode == 0 and not run.stderr and run.stdout == b"0\n0\n", (run.stdout, run.stderr)
+    got = (tmp_path / "new").read_text()
+    assert got == (tmp_path / "old").read_text()
+    if "@@b" in conf:
+        assert got == ("a.example 198.51.100.9\na.example 2001:db8::9\nb.example 198.51.100.9\nb.example 2001:db8::9\n")
+    else:
+        assert got == ""
