@@ -81,9 +81,10 @@ fi
 # privilege.webroots: the roots web servers serve (nginx -T's root/alias, Apache DocumentRoot).
 # The sed that prints a root also writes it for privilege.stat to $HT/wr[nae] (quotes dropped,
 # only absolute paths): no cat of a scratch copy for the section, no sed to clean it.
-# _hr_roots SUBST FILE: sed -n "${SUBST}p" on stdin, the cleaned roots to FILE.
+# _hr_roots SUBST FILE: sed -n "${SUBST}p" on stdin (printed by the same s///p: busybox sed's p
+# command would add a newline to a last line without one), the cleaned roots to FILE.
 _hr_roots() {
-    sed -n -e "$1" -e 't r' -e d -e ':r' -e p -e 's/"//g' -e "s/'//g" -e "\\|^/|w $2"
+    sed -n -e "${1}p" -e 't r' -e d -e ':r' -e 's/"//g' -e "s/'//g" -e "\\|^/|w $2"
 }
 _hr_webroots() {
     if _h_has nginx; then

@@ -12,10 +12,19 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from busybox_tools import use_tools
 
 from hardening.facts import collector
 
 SHELLS = ("dash", "bash", "busybox")
+
+
+@pytest.fixture(autouse=True, params=["system", "busybox"])
+def _tools(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path_factory) -> None:
+    """Every test with this machine's tools, then with busybox's applets first on PATH."""
+    use_tools(request.param, monkeypatch, tmp_path_factory)
+
+
 _OLD = r"""
 _old_dnsmasq_conf() {
     _dq=$HT/dmq

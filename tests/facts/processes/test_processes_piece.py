@@ -11,10 +11,19 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from busybox_tools import use_tools
 
 from hardening.facts import collector
 
 SHELLS = ("dash", "bash", "busybox")
+
+
+@pytest.fixture(autouse=True, params=["system", "busybox"])
+def _tools(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path_factory) -> None:
+    """Every test with this machine's tools, then with busybox's applets first on PATH."""
+    use_tools(request.param, monkeypatch, tmp_path_factory)
+
+
 _OLD = """
 if echo | grep -a -q '' 2>/dev/null; then _hpa=-a; else _hpa=-s; fi
 _old_cmdline() { grep "$_hpa" -s -z -H '' "$P"/[0-9]*/cmdline | head -c "$HPK"; }
