@@ -21,7 +21,7 @@ _hr_accounts() {
         /proc/[0-9]*/status 2>/dev/null)
     # Only root runs processes: no sort, no getent.
     [ -n "$_hrus" ] || return 0
-    _hrus=$(printf '%s\n' "$_hrus" | sort -un)
+    _hr_sortun || _hrus=$(printf '%s\n' "$_hrus" | sort -un)
     _hrl=
     _hri=0
     for _hru in $_hrus; do
@@ -32,13 +32,40 @@ _hr_accounts() {
     # shellcheck disable=SC2086
     [ -z "$_hrl" ] || getent passwd $_hrl
 }
+# _hr_sortun: $_hrus as sort -un makes it (distinct uids in numeric order), by the shell (one
+# sort fewer) when there are at most 512 lines of plain uids (1-10 digits, no leading 0) and at
+# most 64 distinct ones: the insertion sort stays a few hundred tests. Otherwise false: sort.
+_hr_sortun() {
+    # shellcheck disable=SC2086
+    set -- $_hrus
+    [ "$#" -le 512 ] || return 1
+    _hrs=
+    _hrk=0
+    for _hru in "$@"; do
+        case $_hru in '' | 0* | *[!0-9]* | ???????????*) return 1 ;; esac
+        case " $_hrs " in *" $_hru "*) continue ;; esac
+        _hrk=$((_hrk + 1))
+        [ "$_hrk" -le 64 ] || return 1
+        _hrn=
+        for _hrx in $_hrs; do
+            if [ -n "$_hru" ] && [ "$_hru" -lt "$_hrx" ]; then
+                _hrn="$_hrn $_hru"
+                _hru=
+            fi
+            _hrn="$_hrn $_hrx"
+        done
+        _hrs="$_hrn $_hru"
+    done
+    _hrus=$_hrs
+}
 # privilege.sudo_list: "== NAME" then `sudo -n -l -U NAME` for each of those accounts (names
 # of letters, digits, "_", "." and "-" only, not starting with "." or "-").
+# The accounts go through a scratch file, not $(...) and printf | (two forks fewer).
 _hr_sudo_list() {
-    _hra=$(_hr_accounts)
+    _hr_accounts >"$HT/ha$_hpiece"
     # No account: nothing to list (and no head to run).
-    [ -n "$_hra" ] || return 0
-    printf '%s\n' "$_hra" | while IFS=: read -r _hrn _hrrest; do
+    [ -s "$HT/ha$_hpiece" ] || return 0
+    while IFS=: read -r _hrn _hrrest; do
         case $_hrn in
         '' | [!ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_]*) continue ;;
         *[!ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-]*) continue ;;
@@ -46,71 +73,82 @@ _hr_sudo_list() {
         printf '== %s\n' "$_hrn"
         if _h_has timeout; then timeout 5 sudo -n -l -U "$_hrn" 2>&1; else sudo -n -l -U "$_hrn" 2>&1; fi
         printf '== rc %s\n' "$?"
-    done | head -c "$HRK"
+    done <"$HT/ha$_hpiece" | head -c "$HRK"
 }
 if [ "$HEUID" = 0 ] && _h_has sudo; then
     _h_run privilege.sudo_list _hr_sudo_list
 fi
 # privilege.webroots: the roots web servers serve (nginx -T's root/alias, Apache DocumentRoot).
+# The sed that prints a root also writes it for privilege.stat to $HT/wr[nae] (quotes dropped,
+# only absolute paths): no cat of a scratch copy for the section, no sed to clean it.
+# _hr_roots SUBST FILE: sed -n "${SUBST}p" on stdin (printed by the same s///p: busybox sed's p
+# command would add a newline to a last line without one), the cleaned roots to FILE.
+_hr_roots() {
+    sed -n -e "${1}p" -e 't r' -e d -e ':r' -e 's/"//g' -e "s/'//g" -e "\\|^/|w $2"
+}
 _hr_webroots() {
     if _h_has nginx; then
         if _h_has timeout; then timeout 5 nginx -T 2>/dev/null; else nginx -T 2>/dev/null; fi |
-            sed -n 's/^[[:space:]]*\(root\|alias\)[[:space:]]\{1,\}\([^;]*\);.*/\2/p'
+            _hr_roots 's/^[[:space:]]*\(root\|alias\)[[:space:]]\{1,\}\([^;]*\);.*/\2/' "$HT/wrn$_hpiece"
     fi
     # cat prints nothing for names that do not exist (an unmatched glob): skip cat and sed then.
     for _hrf in /etc/apache2/sites-enabled/* /etc/apache2/apache2.conf /etc/httpd/conf/httpd.conf /etc/httpd/conf.d/*.conf; do
         [ -e "$_hrf" ] || continue
         cat /etc/apache2/sites-enabled/* /etc/apache2/apache2.conf /etc/httpd/conf/httpd.conf /etc/httpd/conf.d/*.conf \
-            2>/dev/null | sed -n 's/^[[:space:]]*DocumentRoot[[:space:]]\{1,\}"\{0,1\}\([^"]*\)"\{0,1\}.*/\1/p'
+            2>/dev/null | _hr_roots 's/^[[:space:]]*DocumentRoot[[:space:]]\{1,\}"\{0,1\}\([^"]*\)"\{0,1\}.*/\1/' \
+            "$HT/wra$_hpiece"
         break
     done
-    [ -d /var/www/html ] && echo /var/www/html
-    :
-}
-# The web roots once (nginx -T is slow): the section prints them, privilege.stat reads them.
-_hr_webroots_once() {
-    _hr_webroots >"$HT/wr$_hpiece"
-    [ ! -s "$HT/wr$_hpiece" ] || cat -- "$HT/wr$_hpiece"
+    if [ -d /var/www/html ]; then
+        echo /var/www/html
+        echo /var/www/html >"$HT/wre$_hpiece"
+    fi
     :
 }
 # privilege.stat: "uid gid rawmode(hex) path" of every running executable, each parent directory up
 # to /, and each web root (one stat for all; paths with a newline are left out).
-# The running executables: GNU find reads every link in one process; a find without -printf
-# (busybox) prints nothing, and then one readlink per link.
+# The running executables: GNU find reads every link in one process, each target marked "x" (for
+# _hr_paths to clean; a root never starts with "x"); a find without -printf (busybox) prints
+# nothing, and then one readlink per link, cleaned here.
 _hr_exes() {
-    find /proc/[0-9]*/exe -maxdepth 0 -printf '%l\n' >"$HT/pe$_hpiece" 2>/dev/null
-    if [ -s "$HT/pe$_hpiece" ]; then
-        sed -e 's/ (deleted)$//' -e '/^\//!d' <"$HT/pe$_hpiece"
-    else
-        for _hrl in /proc/[0-9]*/exe; do readlink "$_hrl" 2>/dev/null; done | sed -e 's/ (deleted)$//' -e '/^\//!d'
-    fi
+    find /proc/[0-9]*/exe -maxdepth 0 -printf 'x%l\n' >"$HT/pe$_hpiece" 2>/dev/null
+    [ -s "$HT/pe$_hpiece" ] && return
+    for _hrl in /proc/[0-9]*/exe; do readlink "$_hrl" 2>/dev/null; done | sed -e 's/ (deleted)$//' -e '/^\//!d' \
+        >"$HT/pe$_hpiece"
 }
-# The absolute paths (each sed drops the other lines: no grep, and a NUL byte in a web server's
-# configuration no longer makes grep hide every path as "binary"; quotes go as tr -d did): the
-# first 2000 (sorted), then each with its parent directories up to / (sed strips the last
-# "/component" until "/" or nothing is left), sorted, the first 8000.
+# $_hrl: the absolute paths: the first 2000 (sorted), then each with its parent directories up to
+# / (sed strips the last "/component" until "/" or nothing is left), sorted, the first 8000. An
+# "x" line (an executable) loses its "x" and a " (deleted)" suffix, and must be absolute.
+_hr_xsed='/^x/{
+s/^x//
+s/ (deleted)$//
+/^\//!d
+}'
 _hr_paths() {
-    {
-        _hr_exes
-        [ ! -s "$HT/wr$_hpiece" ] || sed -e 's/"//g' -e "s/'//g" -e '/^\//!d' <"$HT/wr$_hpiece"
-    } >"$HT/pp$_hpiece"
+    _hr_exes
+    set -- "$HT/pe$_hpiece"
+    for _hrf in "$HT/wrn$_hpiece" "$HT/wra$_hpiece" "$HT/wre$_hpiece"; do
+        [ ! -s "$_hrf" ] || set -- "$@" "$_hrf"
+    done
     # At most 2000 lines (nearly always): the first 2000 sorted are all of them, and the final
     # sort alone gives the same list (one sort fewer). A 2001st line makes sed print "!" (sorted
-    # first) and stop: then the sort before sed.
-    _hrp=$(sed -n -e '2001s/.*/!/p' -e 2001q -e :a -e '/^\/\{0,1\}$/d' -e p -e 's|/[^/]*$||' -e ta \
-        <"$HT/pp$_hpiece" | sort -u | head -8000)
+    # first) and stop: then the sort before sed. (The "tc" and ":c" clear sed's substitution flag
+    # after the cleaning, for the "ta" loop.)
+    _hrp=$(sed -n -e '2001s/.*/!/p' -e 2001q -e "$_hr_xsed" -e tc -e :c -e :a -e '/^\/\{0,1\}$/d' -e p \
+        -e 's|/[^/]*$||' -e ta "$@" | sort -u | head -8000)
     case $_hrp in
     '!'*)
-        sort -u <"$HT/pp$_hpiece" | sed -n -e 2001q -e :a -e '/^\/\{0,1\}$/d' -e p -e 's|/[^/]*$||' -e ta |
-            sort -u | head -8000
+        _hrl=$(sed -e "$_hr_xsed" "$@" | sort -u | sed -n -e 2001q -e :a -e '/^\/\{0,1\}$/d' -e p -e 's|/[^/]*$||' \
+            -e ta | sort -u | head -8000)
         ;;
-    *) printf '%s\n' "$_hrp" ;;
+    *) _hrl=$_hrp ;;
     esac
 }
 # One stat for all paths when they fit one command line (as xargs would run it); its output is
-# then far below the cap. Otherwise xargs and the cap.
-_hr_stat() (
-    _hrl=$(_hr_paths)
+# then far below the cap. Otherwise xargs and the cap. (A function, not a subshell, and _hr_paths
+# sets $_hrl: two forks fewer; IFS and globbing are restored after.)
+_hr_stat() {
+    _hr_paths
     IFS=$_h_nl
     set -f
     # shellcheck disable=SC2086
@@ -122,7 +160,8 @@ _hr_stat() (
     else
         printf '%s\n' "$@" | tr '\n' '\0' | xargs -0 stat -c '%u %g %f %n' 2>/dev/null | head -c "$HRK"
     fi
-    :
-)
-_h_run privilege.webroots _hr_webroots_once
+    unset IFS
+    set +f
+}
+_h_run privilege.webroots _hr_webroots
 _h_run privilege.stat _hr_stat

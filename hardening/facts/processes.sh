@@ -31,9 +31,28 @@ _hp_status() {
     grep -s -H -e '^Uid:' -e '^Gid:' "$@" | head -c "$HPK"
 }
 _h_run processes.status _hp_status
-# "/proc/PID/cmdline:<arg>" NUL-terminated, one record per argument.
-if echo | grep -a -q '' 2>/dev/null; then _hpa=-a; else _hpa=-s; fi
-_hp_cmdline() { grep "$_hpa" -s -z -H '' /proc/[0-9]*/cmdline | head -c "$HPK"; }
+# "/proc/PID/cmdline:<arg>" NUL-terminated, one record per argument. grep -a (bytes are text)
+# where grep has it, else -s in its place. The probe grep for that (an exec and two forks) runs
+# only when the cmdline grep, which tries -a, exited 2 with a message, as a grep without -a does
+# (stopped at its options, nothing printed): then, if the probe says so, the grep runs again
+# with -s. Its stderr is kept aside for that and shown as it was otherwise (-s: nearly always
+# empty, and no cat then).
+_hpa=-a
+_hp_cmdline() {
+    { grep -a -s -z -H '' /proc/[0-9]*/cmdline 2>"$HT/pge$_hpiece"; echo "$?" >"$HT/pgr$_hpiece"; } | head -c "$HPK"
+    _hprc=$?
+    _hpr=
+    { read -r _hpr; } 2>/dev/null <"$HT/pgr$_hpiece"
+    if [ -s "$HT/pge$_hpiece" ]; then
+        if [ "$_hpr" = 2 ] && ! echo | grep -a -q '' 2>/dev/null; then
+            _hpa=-s
+            grep -s -s -z -H '' /proc/[0-9]*/cmdline | head -c "$HPK"
+            return
+        fi
+        cat -- "$HT/pge$_hpiece" >&2
+    fi
+    return "$_hprc"
+}
 _h_run processes.cmdline _hp_cmdline
 # The MAC label of each process (SELinux context, AppArmor "profile (mode)"); nothing on a
 # kernel without an LSM that sets it (the read fails with EINVAL there).
