@@ -360,6 +360,51 @@ def test_kernel_text_read_by_the_shell_prints_what_cat_prints(shell, tmp_path):
         assert sections.stderr(f"t.{i}") == sections.stderr(f"f.{i}"), p
 
 
+_ERR = {
+    "short": b"dpkg-query: no packages found matching falco\n",
+    "unterminated": b"no newline at the end",
+    "shell-looking": b"-n\n%s \\\\n \\t\n  spaces  \n\n",
+    "utf8-and-bad-bytes": "caf\u00e9 \u2603\n".encode() + b"\xff\xfe\x80\n",
+    "nul": b"before\0after\n",
+    "nul-last": b"x\n\0",
+    "only-newlines": b"\n\n\n",
+    "at-1024": b"y" * 1023 + b"\n",
+    "at-1025": b"z" * 1024 + b"\n",
+    "one-long-line": b"w" * 3000,
+    "past-the-cap": b"v" * 70000 + b"\n",
+}
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+@pytest.mark.parametrize("lang", ["", "C.UTF-8"])
+def test_stderr_read_by_the_shell_is_what_head_printed(shell, lang, tmp_path):
+    """_h_err: a command's stderr, exactly its bytes up to 64 KiB, whether the shell read it (up
+    to 1 KiB) or head did (longer, or with a NUL byte, which the shell's read drops); also from a
+    shell function, and nothing at all for an empty stderr. A head function beside the real one
+    records which sections needed it."""
+    for name, data in _ERR.items():
+        (tmp_path / name).write_bytes(data)
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    body = f'head() {{ : >"{marks}/$_hn"; command head "$@"; }}\n'
+    body += "".join(f"_h_run e.{n} sh -c 'cat -- \"$1\" >&2; exit 3' sh {tmp_path / n}\n" for n in _ERR)
+    body += f"_fn() {{ echo out; cat -- {tmp_path / 'short'} >&2; }}\n_h_run fn _fn\n_h_run quiet echo fine\n"
+    (tmp_path / "run").mkdir()
+    argv = [shell, "sh", "-s"] if shell == "busybox" else [shell, "-s"]
+    env = {"PATH": os.environ["PATH"], "TMPDIR": str(tmp_path / "run")} | ({"LANG": lang} if lang else {})
+    script = collector.assemble("n0nce", (body,)).encode()
+    run = subprocess.run(argv, input=script, capture_output=True, timeout=30, env=env)
+    assert run.returncode == 0, run.stderr
+    sections = parse_sections(run.stdout, "n0nce")
+    for name, data in _ERR.items():
+        assert sections.rc(f"e.{name}") == 3
+        assert bytes(sections[f"e.{name}!err"].body) == data[:65536], name
+    assert bytes(sections["fn!err"].body) == _ERR["short"] and sections.text("fn") == "out\n"
+    assert "quiet!err" not in sections.by_name and sections.text("quiet") == "fine\n"
+    by_head = {p.name for p in marks.iterdir()}
+    assert by_head == {f"e.{n}" for n in ("nul", "nul-last", "at-1025", "one-long-line", "past-the-cap")}
+
+
 def test_pieces_that_share_work_are_told_so_explicitly():
     """dns leaves its TCP tables to processes, audit its dpkg line to sensors, only when they run
     beside it; the variable is always set by the script (never left to the host's environment)."""
