@@ -196,7 +196,20 @@ case $HEUID in
 *) _h_run meta.id echo "$HEUID" ;;
 esac
 _h_text meta.os_release /etc/os-release
-_h_run meta.uname uname -srm
+# meta.uname: what uname -srm prints, from the kernel's sysctls (the UTS namespace's, as uname(2)
+# reads them; arch since Linux 6.1) without a process, when the personality is the plain one
+# (PER_LINUX32 and UNAME26 change what uname(2) says); uname itself otherwise.
+_hus=
+_hur=
+_hum=
+_hup=
+{ IFS= read -r _hup </proc/self/personality && IFS= read -r _hus </proc/sys/kernel/ostype &&
+    IFS= read -r _hur </proc/sys/kernel/osrelease && IFS= read -r _hum </proc/sys/kernel/arch; } 2>/dev/null
+if [ "$_hup" = 00000000 ] && [ -n "$_hus" ] && [ -n "$_hur" ] && [ -n "$_hum" ] && _h_has uname; then
+    _h_run meta.uname printf '%s %s %s\n' "$_hus" "$_hur" "$_hum"
+else
+    _h_run meta.uname uname -srm
+fi
 if [ -r /proc/sys/kernel/hostname ]; then
     _h_text meta.hostname /proc/sys/kernel/hostname
 else

@@ -405,6 +405,26 @@ def test_stderr_read_by_the_shell_is_what_head_printed(shell, lang, tmp_path):
     assert by_head == {f"e.{n}" for n in ("nul", "nul-last", "at-1025", "one-long-line", "past-the-cap")}
 
 
+@pytest.mark.parametrize("shell", SHELLS)
+@pytest.mark.parametrize("personality", ["", "linux32", "uname26"])
+def test_uname_from_the_kernel_is_what_uname_prints(shell, personality, tmp_path):
+    """meta.uname from /proc/sys/kernel (no process) is uname -srm's output, and under a
+    personality that changes what uname(2) says (linux32, uname26) it is uname's own."""
+    if personality and not shutil.which("setarch"):
+        pytest.skip("setarch is not installed")
+    prefixes = {"": [], "linux32": ["setarch", "linux32"], "uname26": ["setarch", os.uname().machine, "--uname-2.6"]}
+    pre = prefixes[personality]
+    want = subprocess.run([*pre, "uname", "-srm"], capture_output=True, check=True).stdout
+    argv = [shell, "sh", "-s"] if shell == "busybox" else [shell, "-s"]
+    env = {"PATH": os.environ["PATH"], "TMPDIR": str(tmp_path)}
+    script = collector.assemble("n0nce", ()).encode()
+    run = subprocess.run([*pre, *argv], input=script, capture_output=True, timeout=30, env=env)
+    assert run.returncode == 0, run.stderr
+    sections = parse_sections(run.stdout, "n0nce")
+    assert (bytes(sections["meta.uname"].body), sections.rc("meta.uname")) == (want, 0)
+    assert "meta.uname!err" not in sections.by_name
+
+
 def test_pieces_that_share_work_are_told_so_explicitly():
     """dns leaves its TCP tables to processes, audit its dpkg line to sensors, only when they run
     beside it; the variable is always set by the script (never left to the host's environment)."""
