@@ -21,8 +21,15 @@ trap 'exit 141' PIPE
 
 # The output leaves in 64 KiB blocks through dd instead of one SSH packet per printf: the
 # controller decrypts ~10 packets per host instead of ~200 (its CPU per host drops 5-fold).
-# Only when dd works here (tested), so a missing or odd dd can never block the FIFO open.
-if [ "$(printf x | dd obs=65536 2>/dev/null)" = x ] && mkfifo "$HT/out" 2>/dev/null; then
+# Only when dd works here (tested: it copies "x" into a file the shell reads back, one process
+# where $(printf x | dd) forked three times), so a missing or odd dd can never block the FIFO open.
+_h_ddx=
+_h_ddy=
+dd obs=65536 >"$HT/dd" 2>/dev/null <<'HARDEN_DD'
+x
+HARDEN_DD
+{ IFS= read -r _h_ddx && ! IFS= read -r _h_ddy; } 2>/dev/null <"$HT/dd"
+if [ "$_h_ddx" = x ] && [ -z "$_h_ddy" ] && mkfifo "$HT/out" 2>/dev/null; then
     dd obs=65536 <"$HT/out" 2>/dev/null &
     _h_dd=$!
     exec >"$HT/out"

@@ -425,6 +425,23 @@ def test_uname_from_the_kernel_is_what_uname_prints(shell, personality, tmp_path
     assert "meta.uname!err" not in sections.by_name
 
 
+@pytest.mark.parametrize("shell", SHELLS)
+@pytest.mark.parametrize("dd", ["missing-dd-xyz", "false", "printf 'x\\ny\\n'", "printf y", "dd"])
+def test_output_without_a_working_dd_goes_straight_out(shell, dd, tmp_path):
+    """The dd probe: a dd that is missing, fails or copies something else than "x" leaves the
+    output unbuffered (no FIFO, which nothing would read); the complete output either way."""
+    script = collector.assemble("n0nce", ("_h_run a.b echo hi",))
+    probe = 'dd obs=65536 >"$HT/dd" 2>/dev/null <<'
+    assert script.count(probe) == 1
+    script = script.replace(probe, f'{dd} >"$HT/dd" 2>/dev/null <<')
+    script = script.replace("_hfail=\n", 'echo "fifo=$([ -p "$HT/out" ] && echo yes)" >&2\n_hfail=\n', 1)
+    run = _run(script, shell, tmp_path)
+    assert run.returncode == 0, run.stderr
+    sections = parse_sections(run.stdout, "n0nce")
+    assert sections.text("a.b") == "hi\n" and "__done__" in sections.by_name
+    assert (b"fifo=yes" in run.stderr) == (dd == "dd"), run.stderr
+
+
 def test_pieces_that_share_work_are_told_so_explicitly():
     """dns leaves its TCP tables to processes, audit its dpkg line to sensors, only when they run
     beside it; the variable is always set by the script (never left to the host's environment)."""
