@@ -161,8 +161,8 @@ binhelp() {
 # when both paths are in system directories, where no user can switch what a path points
 # at: symlink aliases (nc, netcat -> nc.openbsd) cost no second read and no second run.
 # Slot k holds cr<k> (the real path), cn<k> (how many paths have it), ch<k>, cm<k>, cx<k>
-# ("" when not known yet; cx ends with an "x") and cy<k> (1: the help output is in
-# $ht/binhelp<k>). eval only ever sees variable names made of letters and digits.
+# ("" when not known yet; cx ends with an "x") and cy<k> (1: the help output is in cb<k>, with
+# an "x" after it). eval only ever sees variable names made of letters and digits.
 # A first pass finds each path's physical directory (pd<n>), real path (real<n>) and slot
 # (k<n>, 0: none), so that help output is kept in a file only when a second path will use it.
 ncache=0
@@ -199,7 +199,7 @@ for p in "$@"; do
         if [ "$k" = 0 ]; then
             ncache=$((ncache + 1))
             k=$ncache
-            eval "cr$k=\$real cn$k=0 ch$k= cm$k= cx$k= cy$k="
+            eval "cr$k=\$real cn$k=0 ch$k= cm$k= cx$k= cy$k= cb$k="
         fi
         eval "cn$k=\$((cn$k + 1))"
     fi
@@ -362,16 +362,22 @@ for p in "$@"; do
         printf 'norun:%s\0' "$why"
     else
         printf 'run\0'
-        # The help output straight out; kept in a file (then cat) when another path has $real.
+        # The help output straight out; kept in cb<k> when another path has $real: one $(...)
+        # (a fork, no NUL in it: binhelp removes them; "x" keeps its last newlines) instead of
+        # a cat per path.
         cy=
         cn=0
         [ "$k" = 0 ] || eval "cy=\$cy$k cn=\$cn$k"
         if [ -n "$cy" ]; then
-            cat -- "$ht/binhelp$k"
+            eval "_h=\$cb$k"
+            printf '%s' "${_h%x}"
         elif [ "$cn" -gt 1 ]; then
-            binhelp >"$ht/binhelp$k"
-            eval "cy$k=1"
-            cat -- "$ht/binhelp$k"
+            _h=$(
+                binhelp
+                echo x
+            )
+            eval "cb$k=\$_h cy$k=1"
+            printf '%s' "${_h%x}"
         else
             binhelp
         fi
