@@ -283,6 +283,68 @@ def test_binrec_alias_record_is_the_same_with_or_without_the_cache(shell, tmp_pa
     assert fields[4] == real.encode() and fields[9] == b"run" and fields[10]  # help output
 
 
+_READLINK = """#!/bin/sh
+n=0
+for a in "$@"; do case $a in -*) ;; *) n=$((n + 1)) ;; esac; done
+echo "$n" >>CALLS
+[ "$n" -le MOST ] || { echo "readlink: one path only" >&2; exit 1; }
+exec REAL "$@"
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or _netcat_alias() is None, reason="needs root and a netcat symlink")
+@pytest.mark.parametrize("shell", SHELLS)
+@pytest.mark.parametrize("newline", [False, True])
+def test_binrec_one_readlink_for_all_is_one_per_path(shell, newline, tmp_path):
+    """The symlinks' readlink -f and readlink answers from one call each are the records that one
+    call per path gives (a readlink that takes one path only, like busybox's): system aliases,
+    a symlink elsewhere, a dangling one; with a target that holds a newline (an answer on two
+    lines), one call per path after all."""
+    alias, real = _netcat_alias()
+    d = tmp_path / "home"
+    d.mkdir()
+    (d / "nc").symlink_to(alias)
+    (d / "netcat").symlink_to(d / "gone")
+    (d / "ncat").symlink_to("new\nline")
+    (tmp_path / "binrec.sh").write_text(_binrec())
+    argv = [shell, "sh"] if shell == "busybox" else [shell]
+    paths = [real, alias, alias, str(d / "nc"), str(d / "netcat"), *([str(d / "ncat")] if newline else [])]
+    links = str(len(paths) - 1)
+    runs, calls = {}, {}
+    for name, most in (("many", 99), ("one", 1), ("symlinked", 99)):
+        bin_dir = tmp_path / f"bin-{name}"
+        bin_dir.mkdir()
+        wrapper = _READLINK.replace("CALLS", str(bin_dir / "calls")).replace("MOST", str(most))
+        program = bin_dir / ("readlink.real" if name == "symlinked" else "readlink")
+        program.write_text(wrapper.replace("REAL", str(shutil.which("readlink"))))
+        program.chmod(0o755)
+        if name == "symlinked":  # like busybox's applet links: never asked for many paths
+            (bin_dir / "readlink").symlink_to(program)
+        work = tmp_path / f"ht-{name}"
+        work.mkdir()
+        out = subprocess.run(
+            [*argv, str(tmp_path / "binrec.sh"), str(work), str(os.geteuid()), *paths],
+            capture_output=True,
+            timeout=60,
+            env={"PATH": f"{bin_dir}:{os.environ['PATH']}", "LC_ALL": "C"},
+        )
+        assert out.returncode == 0, out.stderr
+        runs[name] = out.stdout
+        calls[name] = (bin_dir / "calls").read_text().split()
+    assert runs["many"] == runs["one"] == runs["symlinked"]
+    assert set(calls["symlinked"]) == {"1"}
+    # a readlink that fails for many paths is not asked for many again
+    assert calls["one"][0] == links and set(calls["one"][1:]) == {"1"}
+    # readlink -f and readlink, each once for every symlink; one call per path after a newline
+    per_path = [links, links, *calls["one"][1:]]
+    assert calls["many"] == (per_path if newline else [links, links])
+    records = runs["many"].split(b"@bin\0")[1:]
+    assert len(records) == len(paths)
+    assert records[1].split(b"\0")[1:3] == [b"symlink", os.readlink(alias).encode() + b"\n"]
+    if newline:
+        assert records[5].split(b"\0")[2] == b"new\nline\n"
+
+
 _FILES = {
     "plain": b"Defaults env_reset\nroot ALL=(ALL:ALL) ALL\n",
     "no-final-newline": b"%devs ALL = NOPASSWD: RST",
