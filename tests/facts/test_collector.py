@@ -477,19 +477,23 @@ def test_stderr_read_by_the_shell_is_what_head_printed(shell, lang, fdinfo, tmp_
 
 
 @pytest.mark.parametrize("shell", SHELLS)
-@pytest.mark.parametrize("personality", ["", "linux32", "uname26"])
+@pytest.mark.parametrize("personality", ["", "linux32", "uname26", "no-arch"])
 def test_uname_from_the_kernel_is_what_uname_prints(shell, personality, tmp_path):
     """meta.uname from /proc/sys/kernel (no process) is uname -srm's output, and under a
-    personality that changes what uname(2) says (linux32, uname26) it is uname's own."""
-    if personality and not shutil.which("setarch"):
+    personality that changes what uname(2) says (linux32, uname26) or without kernel.arch
+    (Linux before 6.1) it is uname's own."""
+    if personality not in ("", "no-arch") and not shutil.which("setarch"):
         pytest.skip("setarch is not installed")
-    prefixes = {"": [], "linux32": ["setarch", "linux32"], "uname26": ["setarch", os.uname().machine, "--uname-2.6"]}
-    pre = prefixes[personality]
+    prefixes = {"linux32": ["setarch", "linux32"], "uname26": ["setarch", os.uname().machine, "--uname-2.6"]}
+    pre = prefixes.get(personality, [])
     want = subprocess.run([*pre, "uname", "-srm"], capture_output=True, check=True).stdout
     argv = [shell, "sh", "-s"] if shell == "busybox" else [shell, "-s"]
     env = {"PATH": os.environ["PATH"], "TMPDIR": str(tmp_path)}
-    script = collector.assemble("n0nce", ()).encode()
-    run = subprocess.run([*pre, *argv], input=script, capture_output=True, timeout=30, env=env)
+    script = collector.assemble("n0nce", ())
+    if personality == "no-arch":
+        assert script.count("</proc/sys/kernel/arch") == 1
+        script = script.replace("</proc/sys/kernel/arch", f"<{tmp_path}/no-arch")
+    run = subprocess.run([*pre, *argv], input=script.encode(), capture_output=True, timeout=30, env=env)
     assert run.returncode == 0, run.stderr
     sections = parse_sections(run.stdout, "n0nce")
     assert (bytes(sections["meta.uname"].body), sections.rc("meta.uname")) == (want, 0)
