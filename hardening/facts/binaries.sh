@@ -161,24 +161,86 @@ binhelp() {
 # when both paths are in system directories, where no user can switch what a path points
 # at: symlink aliases (nc, netcat -> nc.openbsd) cost no second read and no second run.
 # Slot k holds cr<k> (the real path), cn<k> (how many paths have it), ch<k>, cm<k>, cx<k>
-# ("" when not known yet; cx ends with an "x") and cy<k> (1: the help output is in
-# $ht/binhelp<k>). eval only ever sees variable names made of letters and digits.
-# A first pass finds each path's physical directory (pd<n>), real path (real<n>) and slot
-# (k<n>, 0: none), so that help output is kept in a file only when a second path will use it.
-ncache=0
+# ("" when not known yet; cx ends with an "x") and cy<k> (1: the help output is in cb<k>, with
+# an "x" after it). eval only ever sees variable names made of letters and digits.
+# A first pass finds each path's real path (real<n>) and slot (k<n>, 0: none), so that help
+# output is kept only when a second path will use it.
+# pd<n>: the physical directory of each path, as cd -P + pwd -P in a subshell would say.
 n=0
 for p in "$@"; do
     n=$((n + 1))
     [ "$n" -le 64 ] || break
-    # pd: the physical directory of $p, as cd -P + pwd -P in a subshell would say.
     pd=
     if cd -P -- "${p%/*}/" 2>/dev/null; then
         pd=$PWD
         cd -- "$owd" 2>/dev/null || cd /
     fi
+    eval "pd$n=\$pd rfok$n= rlok$n="
+done
+# rlall f|l PATH...: one readlink -f (f: every path that is no plain file in a known directory)
+# or readlink (l: every symlink) for all of them: GNU readlink takes many paths, one line each.
+# Only when it exits 0 with one line per path (so no answer holds a newline): rf<n> / rl<n> get
+# the answers (without the newline) and rfok<n> / rlok<n> say so; otherwise the passes below
+# run one readlink per path, as before. busybox's readlink takes one path: not tried where
+# readlink is a symlink (to busybox), nor again after a readlink that failed.
+rlno=
+command -v readlink >"$ht/binrl" 2>/dev/null
+rdback "$ht/binrl"
+case $y in /*) [ -L "${y%"$nl"}" ] && rlno=1 ;; *) rlno=1 ;; esac
+rlall() {
+    [ -z "$rlno" ] || return 0
+    _md=$1
+    shift
+    _n0=$#
+    _i=0
+    _sel=
+    for _q in "$@"; do
+        _i=$((_i + 1))
+        [ "$_i" -le 64 ] || break
+        if [ "$_md" = f ]; then
+            eval "_d=\$pd$_i"
+            ! [ -L "$_q" ] && [ -f "$_q" ] && [ -n "$_d" ] && continue
+        else
+            [ -L "$_q" ] || continue
+        fi
+        _sel="$_sel $_i"
+        set -- "$@" "$_q"
+    done
+    shift "$_n0"
+    [ "$#" -ge 2 ] || return 0
+    if [ "$_md" = f ]; then
+        readlink -f -- "$@" >"$ht/binrl" 2>/dev/null
+    else
+        readlink -- "$@" >"$ht/binrl" 2>/dev/null
+    fi || {
+        rlno=1
+        return 0
+    }
+    rdback "$ht/binrl"
+    _a=$y
+    for _i in $_sel; do
+        case $_a in *"$nl"*) ;; *) return 0 ;; esac
+        _a=${_a#*"$nl"}
+    done
+    [ -z "$_a" ] || return 0
+    for _i in $_sel; do
+        eval "r$_md$_i=\${y%%\"\$nl\"*} r${_md}ok$_i=1"
+        y=${y#*"$nl"}
+    done
+}
+rlall f "$@"
+rlall l "$@"
+ncache=0
+n=0
+for p in "$@"; do
+    n=$((n + 1))
+    [ "$n" -le 64 ] || break
+    eval "pd=\$pd$n"
     # A file that is not a symlink: readlink -f is its physical directory and its name.
     if ! [ -L "$p" ] && [ -f "$p" ] && [ -n "$pd" ]; then
         real="${pd%/}/${p##*/}"
+    elif eval "_ok=\$rfok$n" && [ -n "$_ok" ]; then
+        eval "real=\$rf$n"
     else
         # read back by the shell: $(readlink ... && echo x) would cost a second fork
         readlink -f -- "$p" >"$ht/binreal"
@@ -199,7 +261,7 @@ for p in "$@"; do
         if [ "$k" = 0 ]; then
             ncache=$((ncache + 1))
             k=$ncache
-            eval "cr$k=\$real cn$k=0 ch$k= cm$k= cx$k= cy$k="
+            eval "cr$k=\$real cn$k=0 ch$k= cm$k= cx$k= cy$k= cb$k="
         fi
         eval "cn$k=\$((cn$k + 1))"
     fi
@@ -217,7 +279,11 @@ for p in "$@"; do
     plain=
     if [ -L "$p" ]; then
         printf 'symlink\0'
-        readlink -- "$p"
+        if eval "_ok=\$rlok$n _t=\$rl$n" && [ -n "$_ok" ]; then
+            printf '%s\n' "$_t"
+        else
+            readlink -- "$p"
+        fi
         printf '\0'
     elif [ -f "$p" ]; then
         printf 'file\0\0'
@@ -362,16 +428,22 @@ for p in "$@"; do
         printf 'norun:%s\0' "$why"
     else
         printf 'run\0'
-        # The help output straight out; kept in a file (then cat) when another path has $real.
+        # The help output straight out; kept in cb<k> when another path has $real: one $(...)
+        # (a fork, no NUL in it: binhelp removes them; "x" keeps its last newlines) instead of
+        # a cat per path.
         cy=
         cn=0
         [ "$k" = 0 ] || eval "cy=\$cy$k cn=\$cn$k"
         if [ -n "$cy" ]; then
-            cat -- "$ht/binhelp$k"
+            eval "_h=\$cb$k"
+            printf '%s' "${_h%x}"
         elif [ "$cn" -gt 1 ]; then
-            binhelp >"$ht/binhelp$k"
-            eval "cy$k=1"
-            cat -- "$ht/binhelp$k"
+            _h=$(
+                binhelp
+                echo x
+            )
+            eval "cb$k=\$_h cy$k=1"
+            printf '%s' "${_h%x}"
         else
             binhelp
         fi

@@ -32,13 +32,25 @@ _fw_saves firewall.iptables_nft_save iptables-nft-save firewall.iptables_save ip
 _fw_saves firewall.ip6tables_nft_save ip6tables-nft-save firewall.ip6tables_save ip6tables-save
 # Legacy xtables only when its kernel tables exist: reading them must not load modules.
 # (/proc files report size 0, so test their content, not -s.)
-_h_text firewall.legacy_names /proc/net/ip_tables_names
-_h_text firewall.legacy6_names /proc/net/ip6_tables_names
 # _fw_nonempty FILE: FILE has at least one character (read builtin: no process).
 _fw_nonempty() {
     _hl=
     IFS= read -r _hl 2>/dev/null <"$1" || [ -n "$_hl" ]
 }
+# The shell cannot tell an empty file from a read error, so _h_text runs cat on a file it read
+# nothing from. Host CPU: when both lists read as empty (the usual case where the modules are
+# loaded), one cat reads both: no output, no message and exit 0 mean each cat alone would have
+# printed nothing and exited 0. Anything else: _h_text for each, as before.
+if [ -e /proc/net/ip_tables_names ] && [ -e /proc/net/ip6_tables_names ] &&
+    ! _fw_nonempty /proc/net/ip_tables_names && ! _fw_nonempty /proc/net/ip6_tables_names &&
+    cat -- /proc/net/ip_tables_names /proc/net/ip6_tables_names >"$HT/lg$_hpiece" 2>&1 </dev/null &&
+    ! [ -s "$HT/lg$_hpiece" ]; then
+    printf '\n@@%s B %s\n\n@@%s E %s 0\n' "$HN" firewall.legacy_names "$HN" firewall.legacy_names
+    printf '\n@@%s B %s\n\n@@%s E %s 0\n' "$HN" firewall.legacy6_names "$HN" firewall.legacy6_names
+else
+    _h_text firewall.legacy_names /proc/net/ip_tables_names
+    _h_text firewall.legacy6_names /proc/net/ip6_tables_names
+fi
 if _fw_nonempty /proc/net/ip_tables_names; then
     _h_cmd firewall.iptables_legacy_save iptables-legacy-save
 fi

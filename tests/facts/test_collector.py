@@ -258,16 +258,19 @@ def _netcat_alias() -> tuple[str, str] | None:
 
 
 @pytest.mark.skipif(os.geteuid() != 0 or _netcat_alias() is None, reason="needs root and a netcat symlink")
-def test_binrec_alias_record_is_the_same_with_or_without_the_cache(tmp_path):
+@pytest.mark.parametrize("shell", SHELLS)
+def test_binrec_alias_record_is_the_same_with_or_without_the_cache(shell, tmp_path):
     """A symlink alias of a system netcat after its real file reuses the real file's content
-    facts and help output (no second read or run): its record is byte-identical to the one
-    binrec prints for the alias alone, and the real file's own record is unchanged."""
+    facts and help output (no second read or run; the help output kept in a variable): its record
+    is byte-identical to the one binrec prints for the alias alone, and the real file's own record
+    is unchanged."""
     alias, real = _netcat_alias()
     (tmp_path / "binrec.sh").write_text(_binrec())
+    argv = [shell, "sh"] if shell == "busybox" else [shell]
 
     def records(*paths: str) -> list[bytes]:
         out = subprocess.run(
-            ["sh", str(tmp_path / "binrec.sh"), str(tmp_path), str(os.geteuid()), *paths],
+            [*argv, str(tmp_path / "binrec.sh"), str(tmp_path), str(os.geteuid()), *paths],
             capture_output=True,
             timeout=60,
         )
@@ -278,6 +281,68 @@ def test_binrec_alias_record_is_the_same_with_or_without_the_cache(tmp_path):
     assert both == [*records(real), *records(alias), *records(alias)]
     fields = both[1].split(b"\0")
     assert fields[4] == real.encode() and fields[9] == b"run" and fields[10]  # help output
+
+
+_READLINK = """#!/bin/sh
+n=0
+for a in "$@"; do case $a in -*) ;; *) n=$((n + 1)) ;; esac; done
+echo "$n" >>CALLS
+[ "$n" -le MOST ] || { echo "readlink: one path only" >&2; exit 1; }
+exec REAL "$@"
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or _netcat_alias() is None, reason="needs root and a netcat symlink")
+@pytest.mark.parametrize("shell", SHELLS)
+@pytest.mark.parametrize("newline", [False, True])
+def test_binrec_one_readlink_for_all_is_one_per_path(shell, newline, tmp_path):
+    """The symlinks' readlink -f and readlink answers from one call each are the records that one
+    call per path gives (a readlink that takes one path only, like busybox's): system aliases,
+    a symlink elsewhere, a dangling one; with a target that holds a newline (an answer on two
+    lines), one call per path after all."""
+    alias, real = _netcat_alias()
+    d = tmp_path / "home"
+    d.mkdir()
+    (d / "nc").symlink_to(alias)
+    (d / "netcat").symlink_to(d / "gone")
+    (d / "ncat").symlink_to("new\nline")
+    (tmp_path / "binrec.sh").write_text(_binrec())
+    argv = [shell, "sh"] if shell == "busybox" else [shell]
+    paths = [real, alias, alias, str(d / "nc"), str(d / "netcat"), *([str(d / "ncat")] if newline else [])]
+    links = str(len(paths) - 1)
+    runs, calls = {}, {}
+    for name, most in (("many", 99), ("one", 1), ("symlinked", 99)):
+        bin_dir = tmp_path / f"bin-{name}"
+        bin_dir.mkdir()
+        wrapper = _READLINK.replace("CALLS", str(bin_dir / "calls")).replace("MOST", str(most))
+        program = bin_dir / ("readlink.real" if name == "symlinked" else "readlink")
+        program.write_text(wrapper.replace("REAL", str(shutil.which("readlink"))))
+        program.chmod(0o755)
+        if name == "symlinked":  # like busybox's applet links: never asked for many paths
+            (bin_dir / "readlink").symlink_to(program)
+        work = tmp_path / f"ht-{name}"
+        work.mkdir()
+        out = subprocess.run(
+            [*argv, str(tmp_path / "binrec.sh"), str(work), str(os.geteuid()), *paths],
+            capture_output=True,
+            timeout=60,
+            env={"PATH": f"{bin_dir}:{os.environ['PATH']}", "LC_ALL": "C"},
+        )
+        assert out.returncode == 0, out.stderr
+        runs[name] = out.stdout
+        calls[name] = (bin_dir / "calls").read_text().split()
+    assert runs["many"] == runs["one"] == runs["symlinked"]
+    assert set(calls["symlinked"]) == {"1"}
+    # a readlink that fails for many paths is not asked for many again
+    assert calls["one"][0] == links and set(calls["one"][1:]) == {"1"}
+    # readlink -f and readlink, each once for every symlink; one call per path after a newline
+    per_path = [links, links, *calls["one"][1:]]
+    assert calls["many"] == (per_path if newline else [links, links])
+    records = runs["many"].split(b"@bin\0")[1:]
+    assert len(records) == len(paths)
+    assert records[1].split(b"\0")[1:3] == [b"symlink", os.readlink(alias).encode() + b"\n"]
+    if newline:
+        assert records[5].split(b"\0")[2] == b"new\nline\n"
 
 
 _FILES = {
@@ -358,6 +423,98 @@ def test_kernel_text_read_by_the_shell_prints_what_cat_prints(shell, tmp_path):
         by_cat, by_shell = sections[f"f.{i}"], sections[f"t.{i}"]
         assert (bytes(by_shell.body), by_shell.rc) == (bytes(by_cat.body), by_cat.rc), p
         assert sections.stderr(f"t.{i}") == sections.stderr(f"f.{i}"), p
+
+
+_ERR = {
+    "short": b"dpkg-query: no packages found matching falco\n",
+    "unterminated": b"no newline at the end",
+    "shell-looking": b"-n\n%s \\\\n \\t\n  spaces  \n\n",
+    "utf8-and-bad-bytes": "caf\u00e9 \u2603\n".encode() + b"\xff\xfe\x80\n",
+    "nul": b"before\0after\n",
+    "nul-last": b"x\n\0",
+    "only-newlines": b"\n\n\n",
+    "at-1024": b"y" * 1023 + b"\n",
+    "at-1025": b"z" * 1024 + b"\n",
+    "one-long-line": b"w" * 3000,
+    "past-the-cap": b"v" * 70000 + b"\n",
+}
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+@pytest.mark.parametrize(("lang", "fdinfo"), [("", True), ("C.UTF-8", True), ("", False)])
+def test_stderr_read_by_the_shell_is_what_head_printed(shell, lang, fdinfo, tmp_path):
+    """_h_err: a command's stderr, exactly its bytes up to 64 KiB, whether the shell read it (up
+    to 1 KiB) or head did (longer, or with a NUL byte, which the shell's read drops; or every
+    message, where /proc/self/fdinfo cannot be read); also from a shell function, and nothing at
+    all for an empty stderr. A head function beside the real one records which sections needed it."""
+    for name, data in _ERR.items():
+        (tmp_path / name).write_bytes(data)
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    body = f'head() {{ : >"{marks}/$_hn"; command head "$@"; }}\n'
+    body += "".join(f"_h_run e.{n} sh -c 'cat -- \"$1\" >&2; exit 3' sh {tmp_path / n}\n" for n in _ERR)
+    body += f"_fn() {{ echo out; cat -- {tmp_path / 'short'} >&2; }}\n_h_run fn _fn\n_h_run quiet echo fine\n"
+    (tmp_path / "run").mkdir()
+    argv = [shell, "sh", "-s"] if shell == "busybox" else [shell, "-s"]
+    env = {"PATH": os.environ["PATH"], "TMPDIR": str(tmp_path / "run")} | ({"LANG": lang} if lang else {})
+    script = collector.assemble("n0nce", (body,))
+    if not fdinfo:
+        assert script.count("</proc/self/fdinfo/4") == 1
+        script = script.replace("</proc/self/fdinfo/4", f"<{tmp_path}/no-fdinfo")
+    run = subprocess.run(argv, input=script.encode(), capture_output=True, timeout=30, env=env)
+    assert run.returncode == 0, run.stderr
+    sections = parse_sections(run.stdout, "n0nce")
+    for name, data in _ERR.items():
+        assert sections.rc(f"e.{name}") == 3
+        assert bytes(sections[f"e.{name}!err"].body) == data[:65536], name
+    assert bytes(sections["fn!err"].body) == _ERR["short"] and sections.text("fn") == "out\n"
+    assert "quiet!err" not in sections.by_name and sections.text("quiet") == "fine\n"
+    by_head = {p.name for p in marks.iterdir()}
+    if fdinfo:
+        assert by_head == {f"e.{n}" for n in ("nul", "nul-last", "at-1025", "one-long-line", "past-the-cap")}
+    else:
+        assert by_head == {f"e.{n}" for n in _ERR} | {"fn"}
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+@pytest.mark.parametrize("personality", ["", "linux32", "uname26", "no-arch"])
+def test_uname_from_the_kernel_is_what_uname_prints(shell, personality, tmp_path):
+    """meta.uname from /proc/sys/kernel (no process) is uname -srm's output, and under a
+    personality that changes what uname(2) says (linux32, uname26) or without kernel.arch
+    (Linux before 6.1) it is uname's own."""
+    if personality not in ("", "no-arch") and not shutil.which("setarch"):
+        pytest.skip("setarch is not installed")
+    prefixes = {"linux32": ["setarch", "linux32"], "uname26": ["setarch", os.uname().machine, "--uname-2.6"]}
+    pre = prefixes.get(personality, [])
+    want = subprocess.run([*pre, "uname", "-srm"], capture_output=True, check=True).stdout
+    argv = [shell, "sh", "-s"] if shell == "busybox" else [shell, "-s"]
+    env = {"PATH": os.environ["PATH"], "TMPDIR": str(tmp_path)}
+    script = collector.assemble("n0nce", ())
+    if personality == "no-arch":
+        assert script.count("</proc/sys/kernel/arch") == 1
+        script = script.replace("</proc/sys/kernel/arch", f"<{tmp_path}/no-arch")
+    run = subprocess.run([*pre, *argv], input=script.encode(), capture_output=True, timeout=30, env=env)
+    assert run.returncode == 0, run.stderr
+    sections = parse_sections(run.stdout, "n0nce")
+    assert (bytes(sections["meta.uname"].body), sections.rc("meta.uname")) == (want, 0)
+    assert "meta.uname!err" not in sections.by_name
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+@pytest.mark.parametrize("dd", ["missing-dd-xyz", "false", "printf 'x\\ny\\n'", "printf y", "dd"])
+def test_output_without_a_working_dd_goes_straight_out(shell, dd, tmp_path):
+    """The dd probe: a dd that is missing, fails or copies something else than "x" leaves the
+    output unbuffered (no FIFO, which nothing would read); the complete output either way."""
+    script = collector.assemble("n0nce", ("_h_run a.b echo hi",))
+    probe = 'dd obs=65536 >"$HT/dd" 2>/dev/null <<'
+    assert script.count(probe) == 1
+    script = script.replace(probe, f'{dd} >"$HT/dd" 2>/dev/null <<')
+    script = script.replace("_hfail=\n", 'echo "fifo=$([ -p "$HT/out" ] && echo yes)" >&2\n_hfail=\n', 1)
+    run = _run(script, shell, tmp_path)
+    assert run.returncode == 0, run.stderr
+    sections = parse_sections(run.stdout, "n0nce")
+    assert sections.text("a.b") == "hi\n" and "__done__" in sections.by_name
+    assert (b"fifo=yes" in run.stderr) == (dd == "dd"), run.stderr
 
 
 def test_pieces_that_share_work_are_told_so_explicitly():

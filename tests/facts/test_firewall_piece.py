@@ -75,3 +75,63 @@ def test_plain_save_runs_only_when_the_parser_would_read_it(shell, version, rc, 
     assert sorted(n for n in got if n != "firewall.iptables_version") == sorted(plain)
     for name in plain:
         assert got[name] == (0, "# plain\n" if "ip6" not in name else "# plain6\n")
+
+
+def _legacy_block() -> str:
+    """firewall.sh's lines that print firewall.legacy_names and legacy6_names."""
+    piece = collector._piece("firewall")
+    start = piece.index("# _fw_nonempty FILE:")
+    end = piece.index("\nfi\n", start) + 4
+    return piece[start:end]
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+@pytest.mark.parametrize(
+    ("v4", "v6"),
+    [
+        (b"", b""),
+        (b"", b"filter\n"),
+        (b"nat\nfilter\n", b""),
+        (b"mangle", b""),
+        ("dir", b""),
+        (b"", None),
+        (None, None),
+    ],
+)
+def test_legacy_lists_with_one_cat_are_what_h_text_prints(shell, v4, v6, tmp_path):
+    """Both lists empty: one cat for both; otherwise (content, a directory's read error, a missing
+    file) _h_text for each: the same bytes, exit code and stderr as _h_text alone."""
+    paths = []
+    for name, data in (("ip_tables_names", v4), ("ip6_tables_names", v6)):
+        path = tmp_path / name
+        if data == "dir":
+            path.mkdir()
+        elif data is not None:
+            path.write_bytes(data)
+        paths.append(str(path))
+    block = _legacy_block()
+    assert block.count("/proc/net/ip_tables_names") == 4 and block.count("/proc/net/ip6_tables_names") == 4
+    block = block.replace("/proc/net/ip_tables_names", paths[0]).replace("/proc/net/ip6_tables_names", paths[1])
+    count = f'cat() {{ echo x >>"{tmp_path}/cats"; command cat "$@"; }}\n'
+    body = f"{count}{block}unset -f cat\n_h_text ref.legacy_names {paths[0]}\n_h_text ref.legacy6_names {paths[1]}\n"
+    argv = [shell, "sh", "-s"] if shell == "busybox" else [shell, "-s"]
+    (tmp_path / "run").mkdir()
+    out = subprocess.run(
+        argv,
+        input=collector.assemble("n0", (body,)).encode(),
+        capture_output=True,
+        timeout=60,
+        env={"PATH": os.environ["PATH"], "TMPDIR": str(tmp_path / "run")},
+    )
+    secs = parse_sections(out.stdout, "n0")
+    assert secs.complete, out.stderr
+    for name in ("legacy_names", "legacy6_names"):
+        new, ref = secs[f"firewall.{name}"], secs[f"ref.{name}"]
+        assert (bytes(new.body), new.rc, secs.stderr(f"firewall.{name}")) == (
+            bytes(ref.body),
+            ref.rc,
+            secs.stderr(f"ref.{name}"),
+        ), name
+    cats = (tmp_path / "cats").read_text().count("x") if (tmp_path / "cats").exists() else 0
+    if (v4, v6) == (b"", b""):
+        assert cats == 1  # one cat for both lists
