@@ -28,8 +28,9 @@ _h_ddy=
 dd obs=65536 >"$HT/dd" 2>/dev/null <<'HARDEN_DD'
 x
 HARDEN_DD
-{ IFS= read -r _h_ddx && ! IFS= read -r _h_ddy; } 2>/dev/null <"$HT/dd"
-if [ "$_h_ddx" = x ] && [ -z "$_h_ddy" ] && mkfifo "$HT/out" 2>/dev/null; then
+_h_ddok=
+{ IFS= read -r _h_ddx && ! IFS= read -r _h_ddy && _h_ddok=1; } 2>/dev/null <"$HT/dd"
+if [ -n "$_h_ddok" ] && [ "$_h_ddx" = x ] && [ -z "$_h_ddy" ] && mkfifo "$HT/out" 2>/dev/null; then
     dd obs=65536 <"$HT/out" 2>/dev/null &
     _h_dd=$!
     exec >"$HT/out"
@@ -39,11 +40,16 @@ fi
 # $_hpiece tells the pieces (which run side by side, see collector.py) their scratch files apart.
 # CMD's stderr is fd 4, which this shell holds open: its offset afterwards is how many bytes
 # CMD wrote (see _h_err).
+# fd 4 is opened read-write (<>, which does not truncate: the file is emptied first) so that
+# _h_err can also read past that offset. When the file cannot be opened the command does not
+# run, and the section ends with 2, as a failed 2> redirection would.
 _hpiece=
 _h_run() {
     _hn=$1
     shift
     printf '\n@@%s B %s\n' "$HN" "$_hn"
+    _hrc=
+    { true >"$HT/err$_hpiece"; } 2>/dev/null
     {
         "$@" 2>&4 4>&- </dev/null
         _hrc=$?
@@ -53,20 +59,29 @@ _h_run() {
             _h_err "$HT/err$_hpiece"
             printf '\n@@%s E %s!err 0\n' "$HN" "$_hn"
         fi
-    } 4>"$HT/err$_hpiece"
+    } 4<>"$HT/err$_hpiece"
+    [ -n "$_hrc" ] || {
+        _hrc=2
+        printf '\n@@%s E %s 2\n' "$HN" "$_hn"
+    }
 }
 
 # _h_err FILE: _h_run's stderr file (fd 4 open on it), at most 64 KiB. Host CPU: a message of up
 # to 1 KiB (nearly all are) is read by the shell instead of a head process (~0.9 ms; dash reads
 # a byte per syscall, ~0.7 ms per KiB). fd 4's offset (/proc/self/fdinfo/4, "pos:") says how many
-# bytes were written, and the shell's copy counts only when it has exactly that many (read drops
-# NUL bytes): anything else, and a longer message, goes through head.
+# bytes CMD wrote through it; nothing to read at that offset means the file holds no more (bytes
+# written through another description, >>/dev/stderr, lie past it, or it was rewritten shorter);
+# and the shell's copy counts only when it has exactly that many bytes (read drops NUL bytes).
+# Anything else, and a longer message, goes through head. (Only when something else wrote past
+# the offset does the check read on, to the end of that line.)
 _h_err() {
     _hek=
     _hep=
+    _hex=
     { IFS=' 	' read -r _hek _hep; } 2>/dev/null </proc/self/fdinfo/4
     case $_hep in "" | *[!0-9]*) _hep=0 ;; esac
-    if [ "$_hek" = pos: ] && [ "${#_hep}" -le 4 ] && [ "$_hep" -ge 1 ] && [ "$_hep" -le 1024 ]; then
+    if [ "$_hek" = pos: ] && [ "${#_hep}" -le 4 ] && [ "$_hep" -ge 1 ] && [ "$_hep" -le 1024 ] &&
+        ! { IFS= read -r _hex; } 2>/dev/null <&4 && [ -z "$_hex" ]; then
         _hec=
         _hel=
         { while [ "${#_hec}" -lt "$_hep" ] && IFS= read -r _hel; do

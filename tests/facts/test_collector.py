@@ -477,6 +477,29 @@ def test_stderr_read_by_the_shell_is_what_head_printed(shell, lang, fdinfo, tmp_
 
 
 @pytest.mark.parametrize("shell", SHELLS)
+def test_stderr_written_through_another_description_is_all_there(shell, tmp_path):
+    """Bytes that reach the stderr file through another open file description (>>/dev/stderr
+    appends past fd 4's offset, >/dev/stderr rewrites the file from 0) do not move that offset:
+    the section is the file as head reads it, not the first offset bytes. A stderr file that
+    cannot be opened ends the section with 2, the command not run (as a failed 2> would)."""
+    body = (
+        "_h_run a.b sh -c 'echo first >&2; echo second >>/dev/stderr; exit 4'\n"
+        "_h_run c.d sh -c 'echo abc >&2; printf \"xyz\\nmore\\n\" >/dev/stderr'\n"
+        "_h_run e.f sh -c 'printf a >&2; printf \"bcd\\nefgh\" >>/dev/stderr'\n"
+        'rm -f "$HT/err.0"\nmkdir "$HT/err.0"\n_h_run g.h echo never\nrmdir "$HT/err.0"\n_h_run i.j echo then\n'
+    )
+    script = collector.assemble("n0nce", (body,))
+    run = _run(script, shell, tmp_path)
+    assert run.returncode == 0, run.stderr
+    sections = parse_sections(run.stdout, "n0nce")
+    assert bytes(sections["a.b!err"].body) == b"first\nsecond\n" and sections.rc("a.b") == 4
+    assert bytes(sections["c.d!err"].body) == b"xyz\nmore\n"
+    assert bytes(sections["e.f!err"].body) == b"abcd\nefgh"
+    assert sections.rc("g.h") == 2 and sections.text("g.h") == "" and "g.h!err" not in sections.by_name
+    assert sections.text("i.j") == "then\n" and "__done__" in sections.by_name
+
+
+@pytest.mark.parametrize("shell", SHELLS)
 @pytest.mark.parametrize("personality", ["", "linux32", "uname26", "no-arch"])
 def test_uname_from_the_kernel_is_what_uname_prints(shell, personality, tmp_path):
     """meta.uname from /proc/sys/kernel (no process) is uname -srm's output, and under a
@@ -501,7 +524,7 @@ def test_uname_from_the_kernel_is_what_uname_prints(shell, personality, tmp_path
 
 
 @pytest.mark.parametrize("shell", SHELLS)
-@pytest.mark.parametrize("dd", ["missing-dd-xyz", "false", "printf 'x\\ny\\n'", "printf y", "dd"])
+@pytest.mark.parametrize("dd", ["missing-dd-xyz", "false", "printf 'x\\ny\\n'", "printf y", "printf x", "dd"])
 def test_output_without_a_working_dd_goes_straight_out(shell, dd, tmp_path):
     """The dd probe: a dd that is missing, fails or copies something else than "x" leaves the
     output unbuffered (no FIFO, which nothing would read); the complete output either way."""
