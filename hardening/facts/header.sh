@@ -220,7 +220,9 @@ esac
 _h_text meta.os_release /etc/os-release
 # meta.uname: what uname -srm prints, from the kernel's sysctls (the UTS namespace's, as uname(2)
 # reads them; arch since Linux 6.1) without a process, when the personality is the plain one
-# (PER_LINUX32 and UNAME26 change what uname(2) says); uname itself otherwise.
+# (PER_LINUX32 and UNAME26 change what uname(2) says); uname itself otherwise. Where uname is
+# intercepted (qemu-user emulating another machine, a shim on PATH, a preloaded hook) this is the
+# kernel's machine, which is what /proc/net's byte order and audit's arch= follow.
 _hus=
 _hur=
 _hum=
