@@ -79,7 +79,6 @@ _dns_scan() {
 _dns_hex() {
     od -An -v -tx1 >"$HT/dnshex" 2>/dev/null <"$1"
     _dh=
-    _dhok=
     _dhn=0
     while read -r _dl; do
         _dhn=$((_dhn + 1))
@@ -89,60 +88,12 @@ _dns_hex() {
         fi
         for _dw in $_dl; do _dh=$_dh$_dw; done
     done <"$HT/dnshex"
-    _dhok=1
     printf '%s' "$_dh"
 }
 
-# _dns_comm_hex FILE: _dns_hex of a comm file that is one line of [a-z0-9._-] (every resolver's
-# own name), by the shell (an od fewer); false otherwise, and nothing printed.
-_dns_comm_hex() {
-    _dcl=
-    _dcm=
-    { IFS= read -r _dcl && ! IFS= read -r _dcm; } 2>/dev/null <"$1" || return 1
-    [ -z "$_dcm" ] || return 1
-    case $_dcl in '' | *[!a-z0-9._-]*) return 1 ;; esac
-    while [ -n "$_dcl" ]; do
-        _dcm=${_dcl#?}
-        printf '%02x' "'${_dcl%"$_dcm"}"
-        _dcl=$_dcm
-    done
-    printf 0a
-}
-
-# _dns_args PID: the process's argv, one argument per line, in $HT/dnsarg (tr '\0' '\n'). From
-# the hex dns.procs read (" pid:hex" words in $_dns_hexes) by the shell's printf when there is
-# one (a tr fewer), each byte an octal escape and NUL a newline; else tr.
-_dns_hexes=
+# _dns_args PID: the process's argv, one argument per line, in $HT/dnsarg.
 _dns_args() {
-    case " $_dns_hexes" in
-    *" $1:"*)
-        _dar=${_dns_hexes#*" $1:"}
-        _dar=${_dar%% *}
-        ;;
-    *) _dar=x ;;
-    esac
-    case $_dar in
-    *[!0-9a-f]*)
-        tr '\0' '\n' >"$HT/dnsarg" 2>/dev/null <"/proc/$1/cmdline"
-        return
-        ;;
-    esac
-    _daf=
-    while [ -n "$_dar" ]; do
-        _dab=${_dar#??}
-        _dab=${_dar%"$_dab"}
-        _dar=${_dar#??}
-        case $_dab in
-        00) _daf="$_daf\\n" ;;
-        *)
-            _dab=$((0x$_dab))
-            _daf="$_daf\\$((_dab / 64))$((_dab / 8 % 8))$((_dab % 8))"
-            ;;
-        esac
-    done
-    # The format is escapes only (made above from hex digits), never the host's bytes.
-    # shellcheck disable=SC2059
-    printf "$_daf" >"$HT/dnsarg"
+    tr '\0' '\n' >"$HT/dnsarg" 2>/dev/null <"/proc/$1/cmdline"
 }
 
 # _dns_socks FILE: what grep -o 'socket:\[[0-9]*\]' | tr -dc '0-9\n' | tr '\n' ' ' makes of FILE
@@ -181,10 +132,9 @@ _dns_procs() {
         done 2>/dev/null <"$_dd/status"
         printf 'uid %s\n' "$_du"
         printf 'comm '
-        _dns_comm_hex "$_dd/comm" || _dns_hex "$_dd/comm"
+        _dns_hex "$_dd/comm"
         printf '\ncmdline '
         _dns_hex "$_dd/cmdline"
-        [ -z "$_dhok" ] || _dns_hexes="$_dns_hexes $_dpid:$_dh"
         printf '\nsockets '
         _dfr=yes
         _dls=yes
@@ -213,12 +163,7 @@ _dns_procs() {
 # command line are followed (read as root) only for those: comm is just a file name, so any
 # user can start a script called dnsmasq with "-C /etc/shadow". Without ptrace access to
 # /proc/PID/exe nothing is followed, and the parser then reports the config as not read.
-# When /proc/PID/exe is one of those files (test -ef: same device and inode, as stat follows the
-# link) no readlink runs: only root can hard-link or bind-mount that file elsewhere.
 _dns_trusted() {
-    for _dtx in /usr/sbin /usr/bin /sbin /bin; do
-        [ "/proc/$1/exe" -ef "$_dtx/$2" ] && return 0
-    done
     _dtx=$(readlink "/proc/$1/exe" 2>/dev/null) || return 1
     _dtx=${_dtx% (deleted)}
     case $_dtx in
@@ -254,38 +199,9 @@ _dns_dm_cmdline_paths() {
     done
 }
 
-# Breadth first over the includes, at most 64 paths. Files are shown by head | sed, which also
-# copies their conf-* lines to $HT/dmc; only when there are some does a second head | sed pick
-# the include paths out. Consecutive files of one round go through ONE head | sed (two programs
-# per round instead of per file): head -c of several files prints the same "==> path <==" lines
-# and caps each file at 1 MiB, the blank line it puts before each next header is dropped by sed
-# as any blank line, and the include paths come out in the same order. (A file whose last line
-# has no newline no longer glues that line to the next header.) A file that cannot be read and
-# a name with a newline (which sed would see as two lines) are shown alone, as before.
-_dns_dm_sed1='/^[[:space:]]*#/d
-/^[[:space:]]*$/d'
-_dns_dm_sed2='s/^[[:space:]]*conf-file=\([^,]*\).*/\1/p
-s/^[[:space:]]*conf-dir=\([^,]*\).*/\1/p'
-# _dns_dm_show FILE...: the files' blocks; their include paths appended to $_dnx.
-_dns_dm_show() {
-    case $# in
-    0) return ;;
-    1)
-        printf '==> %s <==\n' "$1"
-        # at most 1 MiB per file: a config is small, a hostile include need not be
-        head -c 1048576 <"$1" | sed -e "$_dns_dm_sed1" -e "/^[[:space:]]*conf-/w $HT/dmc"
-        if [ -s "$HT/dmc" ]; then
-            head -c 1048576 <"$1" | sed -n -e "$_dns_dm_sed2" >>"$_dnx"
-        fi
-        ;;
-    *)
-        head -c 1048576 -- "$@" | sed -e "$_dns_dm_sed1" -e "/^[[:space:]]*conf-/w $HT/dmc"
-        if [ -s "$HT/dmc" ]; then
-            head -c 1048576 -- "$@" | sed -n -e "$_dns_dm_sed2" >>"$_dnx"
-        fi
-        ;;
-    esac
-}
+# Breadth first over the includes, at most 64 paths. Each file is shown by one head | sed,
+# which also copies its conf-* lines to $HT/dmc; only when there are some does a second
+# head | sed pick the include paths out.
 _dns_dnsmasq_conf() {
     _dq=$HT/dmq
     _dnx=$HT/dmnext
@@ -298,8 +214,6 @@ _dns_dnsmasq_conf() {
     _dn=0
     while [ -s "$_dq" ] && [ "$_dn" -lt 64 ]; do
         : >"$_dnx"
-        # The files waiting for one head | sed; shown before a directory's files are queued.
-        set --
         while IFS= read -r _df; do
             case $_df in /proc/* | /sys/* | /dev/*) continue ;; /*) ;; *) continue ;; esac
             case $_dseen in *"$_h_nl$_df$_h_nl"*) continue ;; esac
@@ -307,25 +221,20 @@ _dns_dnsmasq_conf() {
             _dn=$((_dn + 1))
             [ "$_dn" -gt 64 ] && break
             if [ -d "$_df" ]; then
-                _dns_dm_show "$@"
-                set --
                 for _dg in "$_df"/*; do
                     [ -f "$_dg" ] && echo "$_dg" >>"$_dnx"
                 done
             elif [ -f "$_df" ]; then
-                case $_df in
-                *"$_h_nl"*) ;;
-                *) [ ! -r "$_df" ] || {
-                    set -- "$@" "$_df"
-                    continue
-                } ;;
-                esac
-                _dns_dm_show "$@"
-                set --
-                _dns_dm_show "$_df"
+                printf '==> %s <==\n' "$_df"
+                # at most 1 MiB per file: a config is small, a hostile include need not be
+                head -c 1048576 <"$_df" | sed -e '/^[[:space:]]*#/d' -e '/^[[:space:]]*$/d' \
+                    -e "/^[[:space:]]*conf-/w $HT/dmc"
+                if [ -s "$HT/dmc" ]; then
+                    head -c 1048576 <"$_df" | sed -n -e 's/^[[:space:]]*conf-file=\([^,]*\).*/\1/p' \
+                        -e 's/^[[:space:]]*conf-dir=\([^,]*\).*/\1/p' >>"$_dnx"
+                fi
             fi
         done <"$_dq"
-        _dns_dm_show "$@"
         _dx=$_dq
         _dq=$_dnx
         _dnx=$_dx

@@ -18,30 +18,13 @@ _hl_files logging.audisp /etc/audit/plugins.d/*.conf /etc/audisp/plugins.d/*.con
     /etc/audisp/audisp-remote.conf
 # logging.resolve: "name address" for the host names those files forward to, resolved by the
 # host's own resolver (the controller's may differ). At most 16 names, 3 s each.
-# The names by one sed instead of grep -v '^[[:space:]]*#' | grep -oE "$_hl_re" | sed (two
-# programs fewer): the leftmost match is cut out between two newlines, made a name (printed if
-# valid), and the search goes on after it, as grep -o's does.
-_hl_re='target[[:space:]]*=[[:space:]]*"[A-Za-z0-9.-]+"|@@?[A-Za-z][A-Za-z0-9.-]*|remote_server[[:space:]]*=[[:space:]]*[A-Za-z][A-Za-z0-9.-]*|URL=[a-z]+://[A-Za-z][A-Za-z0-9.-]*|(network|tcp|udp|tcp6|udp6|syslog)[[:space:]]*\([[:space:]]*"[A-Za-z][A-Za-z0-9.-]*"'
-_hl_sed='/^[[:space:]]*#/d
-:a
-\#'"$_hl_re"'#!d
-s#'"$_hl_re"'#\
-&\
-#
-s/^.*\n(.*\n)/\1/
-h
-s/\n.*//
-s/"$//
-s/.*[="(@/[:space:]]//
-/^[A-Za-z][A-Za-z0-9.-]*$/p
-g
-s/^.*\n//
-ba'
 _hl_names() {
     cat /etc/rsyslog.conf /etc/rsyslog.d/* /etc/syslog-ng/syslog-ng.conf /etc/syslog-ng/conf.d/* \
         /etc/systemd/journal-upload.conf /etc/systemd/journal-upload.conf.d/*.conf \
         /etc/audit/audisp-remote.conf /etc/audisp/audisp-remote.conf 2>/dev/null | head -c "$HLK" |
-        sed -n -E "$_hl_sed"
+        grep -v '^[[:space:]]*#' |
+        grep -oE 'target[[:space:]]*=[[:space:]]*"[A-Za-z0-9.-]+"|@@?[A-Za-z][A-Za-z0-9.-]*|remote_server[[:space:]]*=[[:space:]]*[A-Za-z][A-Za-z0-9.-]*|URL=[a-z]+://[A-Za-z][A-Za-z0-9.-]*|(network|tcp|udp|tcp6|udp6|syslog)[[:space:]]*\([[:space:]]*"[A-Za-z][A-Za-z0-9.-]*"' |
+        sed -n -e 's/"$//' -e 's/.*[="(@/[:space:]]//' -e '/^[A-Za-z][A-Za-z0-9.-]*$/p'
 }
 # No names (cat would read nothing, or nothing matched): nothing to sort or resolve.
 _hl_resolve() {
@@ -50,8 +33,8 @@ _hl_resolve() {
         /etc/systemd/journal-upload.conf /etc/systemd/journal-upload.conf.d/*.conf \
         /etc/audit/audisp-remote.conf /etc/audisp/audisp-remote.conf; do
         if [ -e "$_hlf" ]; then
-            _hl_names >"$HT/hln$_hpiece"
-            [ ! -s "$HT/hln$_hpiece" ] || _hlns=$(sort -u "$HT/hln$_hpiece")
+            _hlns=$(_hl_names)
+            [ -z "$_hlns" ] || _hlns=$(printf '%s\n' "$_hlns" | sort -u)
             break
         fi
     done
