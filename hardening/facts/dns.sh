@@ -201,7 +201,12 @@ _dns_dm_cmdline_paths() {
 
 # Breadth first over the includes, at most 64 paths. Each file is shown by one head | sed,
 # which also copies its conf-* lines to $HT/dmc; only when there are some does a second
-# head | sed pick the include paths out.
+# head | sed pick the include paths out. Only the option lines dns.py reads are shown
+# (log-queries, log-facility, port, conf-file, conf-dir: "name" or "name=value", as dnsmasq
+# splits a line; each a sed "b" to print it, every other line deleted): a file named on a
+# command line is read as root, and any user can start the system's dnsmasq with
+# "-C /etc/shadow" (kept stopped under ptrace until the audit comes): nothing else of such a
+# file may reach the report.
 _dns_dnsmasq_conf() {
     _dq=$HT/dmq
     _dnx=$HT/dmnext
@@ -228,7 +233,12 @@ _dns_dnsmasq_conf() {
                 printf '==> %s <==\n' "$_df"
                 # at most 1 MiB per file: a config is small, a hostile include need not be
                 head -c 1048576 <"$_df" | sed -e '/^[[:space:]]*#/d' -e '/^[[:space:]]*$/d' \
-                    -e "/^[[:space:]]*conf-/w $HT/dmc"
+                    -e "/^[[:space:]]*conf-/w $HT/dmc" \
+                    -e '/^[[:space:]]*log-queries[[:space:]]*\(=.*\)\{0,1\}$/b' \
+                    -e '/^[[:space:]]*log-facility[[:space:]]*\(=.*\)\{0,1\}$/b' \
+                    -e '/^[[:space:]]*port[[:space:]]*\(=.*\)\{0,1\}$/b' \
+                    -e '/^[[:space:]]*conf-file[[:space:]]*\(=.*\)\{0,1\}$/b' \
+                    -e '/^[[:space:]]*conf-dir[[:space:]]*\(=.*\)\{0,1\}$/b' -e d
                 if [ -s "$HT/dmc" ]; then
                     head -c 1048576 <"$_df" | sed -n -e 's/^[[:space:]]*conf-file=\([^,]*\).*/\1/p' \
                         -e 's/^[[:space:]]*conf-dir=\([^,]*\).*/\1/p' >>"$_dnx"

@@ -191,6 +191,29 @@ def test_dns_hex_prints_what_od_and_tr_print(shell, tmp_path):
         assert bytes(sections[f"new.{name}"].body) == bytes(sections[f"old.{name}"].body) == data.hex().encode(), name
 
 
+@pytest.mark.parametrize("shell", SHELLS)
+def test_dnsmasq_files_show_only_the_options_the_parser_reads(shell, tmp_path):
+    """A file named by a dnsmasq command line is read as root, and any user can start the
+    system's dnsmasq with "-C /etc/shadow": only log-queries, log-facility, port, conf-file and
+    conf-dir lines (what dns.py reads) are printed; includes are still followed."""
+    main = tmp_path / "main.conf"
+    inc = tmp_path / "inc.conf"
+    main.write_text(
+        "root:$6$SECRET:19000:0:99999:7:::\nserver=1.1.1.1\n  log-queries\nportx=1\n"
+        f"port=5353\nconf-file={inc}\n# log-queries in a comment\nlog-queries extra\n"
+    )
+    inc.write_text("log-facility=/var/log/q.log\ndhcp-range=10.0.0.2,10.0.0.9\nconf-dir = /nowhere\n")
+    fn = _shell_function("dns", "_dns_dnsmasq_conf").replace("/etc/dnsmasq", f"{tmp_path}/absent")
+    body = f"_dns_dm_cmdline_paths() {{ echo {main}; }}\n{fn}_h_run dns.dnsmasq_conf _dns_dnsmasq_conf\n"
+    run = _run(collector.assemble("n0nce", (body,)), shell, tmp_path)
+    assert run.returncode == 0, run.stderr
+    shown = parse_sections(run.stdout, "n0nce").text("dns.dnsmasq_conf")
+    assert shown == (
+        f"==> {main} <==\n  log-queries\nport=5353\nconf-file={inc}\n"
+        f"==> {inc} <==\nlog-facility=/var/log/q.log\nconf-dir = /nowhere\n"
+    )
+
+
 _LS_L_FD = (
     "total 0\n"
     "lrwx------ 1 root root 64 Dec  7 04:00 0 -> /dev/null\n"
