@@ -264,36 +264,96 @@ _dns_oneline() {
     done
 }
 
+# _dns_as PID CMD...: CMD (under timeout 3) with the rights of process PID: its real uid and
+# gid and its supplementary groups (setpriv), unless PID runs as this collector's own uid. For
+# the configs a resolver's command line names (-c): the system's named or unbound can be started
+# by any user with "-c /etc/shadow" (kept stopped under ptrace until the audit comes), and the
+# check tools quote what they cannot parse; read with the rights of whoever runs the resolver,
+# a config shows nothing that user could not read. A root-started named or unbound that dropped
+# to its own account reads its config as that account here (it is that account's to read).
+# Without setpriv (or not as root) such a config is not read: exit 126, and the parser says so.
+_dns_as() {
+    _dap=$1
+    shift
+    _dau=
+    _dag=
+    _das=
+    while read -r _dak _dav; do
+        case $_dak in
+        Uid:) _dau=${_dav%%[!0-9]*} ;;
+        Gid:) _dag=${_dav%%[!0-9]*} ;;
+        Groups:) _das=$_dav ;;
+        esac
+    done 2>/dev/null <"/proc/$_dap/status"
+    case $_dau:$_dag:$_das in
+    :* | *::* | *[!0-9:\ ]*)
+        echo "harden: cannot read the credentials of pid $_dap" >&2
+        return 126
+        ;;
+    esac
+    if _h_has timeout; then set -- timeout 3 "$@"; fi
+    if [ "$_dau" = "$HEUID" ]; then
+        "$@"
+        return
+    fi
+    if [ "$HEUID" != 0 ] || ! _h_has setpriv; then
+        echo "harden: not reading what pid $_dap (uid $_dau) names with other rights than its own (setpriv missing or not root)" >&2
+        return 126
+    fi
+    _dal=
+    for _dg in $_das; do _dal=${_dal:+$_dal,}$_dg; done
+    if [ -n "$_dal" ]; then
+        setpriv --reuid="$_dau" --regid="$_dag" --groups="$_dal" -- "$@"
+    else
+        setpriv --reuid="$_dau" --regid="$_dag" --clear-groups -- "$@"
+    fi
+}
+
+# The configs of the trusted unbounds' -c (each with that process's rights, see _dns_as), then
+# the default one (as root): each path once, as "PID" (or "-") and path lines.
 _dns_unbound() {
-    {
-        for _dt in $_dns_found; do
-            case $_dt in *:unbound) ;; *) continue ;; esac
-            _dpid=${_dt%%:*}
-            _dns_trusted "$_dpid" unbound || continue
-            _dns_args "$_dpid"
-            _dprev=""
-            while IFS= read -r _da; do
-                [ "$_dprev" = "-c" ] && echo "$_da"
-                _dprev=$_da
-            done <"$HT/dnsarg"
-        done
-        echo /etc/unbound/unbound.conf
-    } >"$HT/ubq"
-    sort -u "$HT/ubq" >"$HT/ubcfg"
-    while IFS= read -r _dc; do
+    _dus=$_h_nl/etc/unbound/unbound.conf$_h_nl
+    : >"$HT/ubcfg"
+    for _dt in $_dns_found; do
+        case $_dt in *:unbound) ;; *) continue ;; esac
+        _dpid=${_dt%%:*}
+        _dns_trusted "$_dpid" unbound || continue
+        _dns_args "$_dpid"
+        _dprev=""
+        while IFS= read -r _da; do
+            if [ "$_dprev" = "-c" ]; then
+                case $_dus in
+                *"$_h_nl$_da$_h_nl"*) ;;
+                *)
+                    _dus=$_dus$_da$_h_nl
+                    printf '%s\n%s\n' "$_dpid" "$_da" >>"$HT/ubcfg"
+                    ;;
+                esac
+            fi
+            _dprev=$_da
+        done <"$HT/dnsarg"
+    done
+    printf '%s\n%s\n' - /etc/unbound/unbound.conf >>"$HT/ubcfg"
+    while IFS= read -r _dcp && IFS= read -r _dc; do
         [ -f "$_dc" ] || continue
         printf '@config %s\n' "$_dc"
         for _do in log-queries log-replies log-servfail log-tag-queryreply use-syslog logfile verbosity \
             tls-upstream; do
-            _dns_oneline _dns_t unbound-checkconf -o "$_do" "$_dc"
+            if [ "$_dcp" = - ]; then
+                _dns_oneline _dns_t unbound-checkconf -o "$_do" "$_dc"
+            else
+                _dns_oneline _dns_as "$_dcp" unbound-checkconf -o "$_do" "$_dc"
+            fi
             printf '%s=%s\n' "$_do" "$_dv"
         done
     done <"$HT/ubcfg"
 }
 
-# The -c of the first trusted named: the argument after its first "-c" (as sed '/^-c$/{n;p;q}').
+# The -c of the first trusted named: the argument after its first "-c" (as sed '/^-c$/{n;p;q}'),
+# checked with that process's rights (_dns_as); without one, named's default config, as root.
 _dns_named() {
     _dcfg=""
+    _dnp=
     for _dt in $_dns_found; do
         case $_dt in *:named) ;; *) continue ;; esac
         _dpid=${_dt%%:*}
@@ -303,6 +363,7 @@ _dns_named() {
         while IFS= read -r _da || [ -n "$_da" ]; do
             if [ "$_dprev" = "-c" ]; then
                 _dcfg=$_da
+                _dnp=$_dpid
                 break
             fi
             _dprev=$_da
@@ -310,7 +371,7 @@ _dns_named() {
         break
     done
     if [ -n "$_dcfg" ]; then
-        _dns_t named-checkconf -p "$_dcfg"
+        _dns_as "$_dnp" named-checkconf -p "$_dcfg"
     else
         _dns_t named-checkconf -p
     fi

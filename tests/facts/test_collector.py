@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -212,6 +213,55 @@ def test_dnsmasq_files_show_only_the_options_the_parser_reads(shell, tmp_path):
         f"==> {main} <==\n  log-queries\nport=5353\nconf-file={inc}\n"
         f"==> {inc} <==\nlog-facility=/var/log/q.log\nconf-dir = /nowhere\n"
     )
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root and setpriv")
+@pytest.mark.parametrize("shell", SHELLS)
+def test_a_config_a_resolvers_command_line_names_is_read_with_its_rights(shell, tmp_path):
+    """named -c / unbound -c of a resolver anyone could have started: the check tools run with
+    that process's uid, gid and groups (setpriv); a root process's config as root; without
+    setpriv, not at all (126, and why)."""
+    shared = Path(tempfile.mkdtemp(prefix="harden-dns-as-"))  # pytest's own tmp is root's alone
+    shared.chmod(0o755)
+    fake = shared / "bin"
+    fake.mkdir()
+    for tool in ("named-checkconf", "unbound-checkconf"):
+        (fake / tool).write_text('#!/bin/sh\necho "uid=$(id -u) gid=$(id -g) groups=$(id -G) $*"\n')
+        (fake / tool).chmod(0o755)
+    conf = shared / "resolver.conf"
+    conf.write_text("options { };\n")
+    other = subprocess.Popen(["setpriv", "--reuid=65534", "--regid=65534", "--groups=65534,4", "sleep", "30"])
+    try:
+        for _ in range(100):  # until setpriv has dropped to 65534 and run sleep (at most 5 s)
+            if "Uid:\t65534" in Path(f"/proc/{other.pid}/status").read_text():
+                break
+            time.sleep(0.05)
+        names = ("_dns_t", "_dns_oneline", "_dns_as", "_dns_unbound", "_dns_named")
+        fns = "".join(_shell_function("dns", f) for f in names)
+        body = (
+            f"PATH={fake}:/usr/bin:/bin\n{fns}"
+            "_dns_trusted() { return 0; }\n"
+            f"_dns_args() {{ printf '%s\\n' resolver -u x -c {conf} >\"$HT/dnsarg\"; }}\n"
+            f"_dns_found=' {other.pid}:named {other.pid}:unbound'\n"
+            "_h_run t.named _dns_named\n_h_run t.unbound _dns_unbound\n"
+            f"_dns_found=' {os.getpid()}:named'\n_h_run t.root _dns_named\n"
+            f"_dns_found=' {other.pid}:named'\n"
+            '_h_has() { [ "$1" != setpriv ] && command -v "$1" >/dev/null 2>&1; }\n_h_run t.none _dns_named\n'
+        )
+        run = _run(collector.assemble("n0nce", (body,)), shell, tmp_path)
+    finally:
+        other.kill()
+        other.wait(timeout=10)
+        shutil.rmtree(shared)
+    assert run.returncode == 0, run.stderr
+    sections = parse_sections(run.stdout, "n0nce")
+    assert sections.text("t.named") == f"uid=65534 gid=65534 groups=65534 4 -p {conf}\n"
+    assert sections.text("t.unbound").startswith(
+        f"@config {conf}\nlog-queries=uid=65534 gid=65534 groups=65534 4 -o log-queries {conf} \n"
+    )
+    assert sections.text("t.root").startswith("uid=0 gid=0 ")
+    assert sections.rc("t.none") == 126 and sections.text("t.none") == ""
+    assert "setpriv missing" in sections.stderr("t.none")
 
 
 _LS_L_FD = (
