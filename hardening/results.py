@@ -270,7 +270,9 @@ def read_streamed(out_dir: Path) -> list[HostResult]:
     if not path.is_file():
         return []
     by_name: dict[str, HostResult] = {}
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    # Lines end at "\n" only: a host's text may hold U+2028 or U+0085, which json.dumps leaves
+    # as they are and str.splitlines() would take for line ends (that host then audited again).
+    for line in path.read_text(encoding="utf-8", errors="replace").split("\n"):
         try:
             host = HostResult.from_json(json.loads(line))
         except (ValueError, KeyError, TypeError, AttributeError):

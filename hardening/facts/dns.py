@@ -425,6 +425,9 @@ def _dnsmasq_options(argv: tuple[str, ...]) -> list[tuple[str, str]]:
     return out
 
 
+_DNSMASQ_SPACES = str.maketrans("\r\v\f", "   ")
+
+
 def dnsmasq_logging(argv: tuple[str, ...], files: dict[str, str]) -> QueryLogging:
     """Query logging of a dnsmasq started with ``argv``, reading config ``files``.
 
@@ -459,12 +462,15 @@ def dnsmasq_logging(argv: tuple[str, ...], files: dict[str, str]) -> QueryLoggin
         if path not in files:
             notes.append(f"{path} was not read")
             return
-        for raw in iter_lines(files[path]):
-            line = raw.strip()
+        for raw in files[path].split("\n"):
+            # As dnsmasq reads a file (option.c, read_file): fgets lines, so "\n" alone ends
+            # one; "\r", "\v" and "\f" are spaces. ("log-facility=x\rlog-queries" is one
+            # option for dnsmasq, with query logging off; str.splitlines() made it two.)
+            line = raw.translate(_DNSMASQ_SPACES).strip(" \t")
             if not line or line.startswith("#"):
                 continue
             name, _, value = line.partition("=")
-            apply(name.strip(), value.strip(), path)
+            apply(name.strip(" \t"), value.strip(" \t"), path)
 
     for name, value in cmdline:
         if name not in ("conf-file", "conf-dir"):

@@ -349,26 +349,38 @@ _dns_unbound() {
     done <"$HT/ubcfg"
 }
 
-# The -c of the first trusted named: the argument after its first "-c" (as sed '/^-c$/{n;p;q}'),
+# The -c of the trusted nameds (the argument after the first "-c", as sed '/^-c$/{n;p;q}'),
 # checked with that process's rights (_dns_as); without one, named's default config, as root.
+# One config is checked for all of them (dns.py judges every named by it), so nameds started
+# with different configs (a user can start the system's named with a config of their own,
+# "querylog yes;") make it exit 125 and say so: their logging is then unknown, never the
+# user's config standing for the system's named.
 _dns_named() {
     _dcfg=""
     _dnp=
+    _dnn=0
     for _dt in $_dns_found; do
         case $_dt in *:named) ;; *) continue ;; esac
         _dpid=${_dt%%:*}
         _dns_trusted "$_dpid" named || continue
         _dns_args "$_dpid"
         _dprev=""
+        _dthis=""
         while IFS= read -r _da || [ -n "$_da" ]; do
             if [ "$_dprev" = "-c" ]; then
-                _dcfg=$_da
-                _dnp=$_dpid
+                _dthis=$_da
                 break
             fi
             _dprev=$_da
         done <"$HT/dnsarg"
-        break
+        _dnn=$((_dnn + 1))
+        if [ "$_dnn" = 1 ]; then
+            _dcfg=$_dthis
+            _dnp=$_dpid
+        elif [ "$_dthis" != "$_dcfg" ]; then
+            echo "harden: named processes $_dnp and $_dpid run with different configs (-c); not judging either" >&2
+            return 125
+        fi
     done
     if [ -n "$_dcfg" ]; then
         _dns_as "$_dnp" named-checkconf -p "$_dcfg"

@@ -264,6 +264,35 @@ def test_a_config_a_resolvers_command_line_names_is_read_with_its_rights(shell, 
     assert "setpriv missing" in sections.stderr("t.none")
 
 
+@pytest.mark.parametrize("shell", SHELLS)
+def test_nameds_started_with_different_configs_are_not_judged_by_one(shell, tmp_path):
+    """One named-checkconf stands for every named: when the trusted nameds name different
+    configs (a user may start the system's named with "-c ~/mine.conf"), none is checked
+    (125, and why); nameds that agree are checked once."""
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "named-checkconf").write_text('#!/bin/sh\necho "checked $*"\n')
+    (fake / "named-checkconf").chmod(0o755)
+    me = os.getpid()
+    names = ("_dns_t", "_dns_as", "_dns_named")
+    body = (
+        f"PATH={fake}:/usr/bin:/bin\n"
+        + "".join(_shell_function("dns", f) for f in names)
+        + "_dns_trusted() { return 0; }\n"
+        "_dns_args() { case $1 in 1) c=/etc/bind/named.conf ;; *) c=/home/u/mine.conf ;; esac; "
+        'printf \'%s\\n\' named -u bind -c "$c" >"$HT/dnsarg"; }\n'
+        f"_dns_found=' 1:named {me}:named'\n_h_run t.differ _dns_named\n"
+        f"_dns_args() {{ printf '%s\\n' named -c /etc/x.conf >\"$HT/dnsarg\"; }}\n"
+        f"_dns_found=' {me}:named {me}:named'\n_h_run t.same _dns_named\n"
+    )
+    run = _run(collector.assemble("n0nce", (body,)), shell, tmp_path)
+    assert run.returncode == 0, run.stderr
+    sections = parse_sections(run.stdout, "n0nce")
+    assert sections.rc("t.differ") == 125 and sections.text("t.differ") == ""
+    assert "different configs" in sections.stderr("t.differ")
+    assert sections.text("t.same") == "checked -p /etc/x.conf\n"
+
+
 _LS_L_FD = (
     "total 0\n"
     "lrwx------ 1 root root 64 Dec  7 04:00 0 -> /dev/null\n"

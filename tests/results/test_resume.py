@@ -42,6 +42,14 @@ def test_torn_last_line_is_skipped_and_the_next_record_stands_alone(tmp_path):
     assert [h["name"] for h in doc["hosts"]] == ["a", "b", "c"] and doc["complete"] is True
 
 
+def test_a_host_whose_text_holds_unicode_line_separators_is_kept(tmp_path):
+    # json.dumps leaves U+2028 and U+0085 as they are: only "\n" ends a streamed line.
+    with ResultsWriter(tmp_path, inventory="i") as w:
+        w.add(HostResult("a", Platform.LINUX, HostStatus.OK, message="x\u2028y\x85z"))
+        w.add(host("b"))
+    assert [(h.name, h.message) for h in read_streamed(tmp_path)] == [("a", "x\u2028y\x85z"), ("b", "b ok")]
+
+
 def test_a_host_added_again_replaces_its_earlier_result(tmp_path):
     with ResultsWriter(tmp_path, inventory="i") as w:
         w.add(host("a", HostStatus.TIMEOUT))

@@ -81,6 +81,25 @@ def test_dnsmasq_cmdline_q_and_no_logging():
     assert q.enabled is False
 
 
+@pytest.mark.parametrize(
+    ("text", "enabled"),
+    [
+        ("log-facility=/var/log/d.log\rlog-queries\n", False),  # one option for dnsmasq: fgets lines
+        ("port=53\vlog-queries\n", False),
+        ("server=1.1.1.1\flog-queries\n", False),
+        ("x\u2028log-queries\n", False),
+        ("log-queries\r\n", True),  # CR LF: "\r" is a space, trailing
+        (" \tlog-queries = extra \n", True),
+    ],
+)
+def test_dnsmasq_lines_end_where_dnsmasq_ends_them(text, enabled):
+    """dnsmasq reads its files with fgets (only "\\n" ends a line) and takes "\\r", "\\v" and
+    "\\f" for spaces (option.c, read_file): a log-queries after one of them is inside another
+    option's value, and query logging stays off."""
+    q = dns.dnsmasq_logging(("dnsmasq",), {dns.DNSMASQ_DEFAULT_CONF: text})
+    assert q.enabled is enabled, text
+
+
 def test_dnsmasq_not_running_keeps_config_but_no_process():
     f = facts("dnsmasq_not_running")
     assert f.processes == ()
