@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -50,10 +50,11 @@ class CheckDefinitionError(Exception):
 class Check:
     """One check on one platform: its metadata and its evaluation.
 
-    The evaluation module (``<folder>/<platform>.py``) is imported when the check first runs or
-    is asked for it, not when the registry loads: reports and the planner read metadata only, and
-    an audit of Linux hosts never imports the Windows evaluations and the fact models they pull
-    in (~25 ms of start-up). That the module exists is checked when the registry loads.
+    The evaluation module (``<folder>/<platform>.py``) is imported when it is first asked for
+    (an audit asks for its platforms' before its worker threads start: :func:`load_platforms`),
+    not when the registry loads: reports and the planner read metadata only, and an audit of
+    Linux hosts never imports the Windows evaluations and the fact models they pull in (~25 ms
+    of start-up). That the module exists is checked when the registry loads.
     """
 
     meta: CheckMeta
@@ -254,6 +255,22 @@ def _check_roles(defs: list[CheckDefinition]) -> None:
 def linux_checks() -> tuple[Check, ...]:
     """Every Linux check, in report order."""
     return registry().for_platform(Platform.LINUX)
+
+
+def load_platforms(platforms: Iterable[Platform]) -> None:
+    """Import the fact areas and check evaluations of ``platforms`` now, in the caller's thread.
+
+    An audit calls it with the platforms of its hosts before its worker threads start: the
+    modules a host needs are then loaded once, by one thread, as the full registry load did
+    before evaluations became lazy (two threads importing modules that import each other can
+    deadlock in the import system), and a run of Linux hosts still never loads Windows'.
+    """
+    from hardening.facts.areas import areas
+
+    for platform in platforms:
+        areas(platform)
+        for check in registry().for_platform(platform):
+            _ = check.evaluate
 
 
 def windows_checks() -> tuple[Check, ...]:

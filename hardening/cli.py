@@ -40,9 +40,11 @@ from hardening.model import Severity
 from hardening.results import EXIT_BAD_INPUT, EXIT_INCOMPLETE
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from hardening.audit_run import AuditPlan, AuditRun, AuditSource
     from hardening.console import Console
-    from hardening.inventory import InventoryError, PendingInventory
+    from hardening.inventory import InventoryError, PendingInventory, Target
     from hardening.report.frameworks import Framework
     from hardening.report.waivers import Waiver
 
@@ -170,6 +172,7 @@ def audit(
     ui = Console.for_stream(sys.stderr)
     source = AuditSource(inventory, limit, vault_password_file)
     plan = _audit_plan(ui, source, engine, out_dir, resume_dir, retry_failed, reading)
+    _load_platforms(plan.targets)
     options = AuditOptions(
         forks=forks, timeout=timeout, known_hosts=kh, max_output=max_output, windows_timeout=_windows_timeout(timeout)
     )
@@ -296,6 +299,15 @@ def _prepare_audit(engine: str) -> None:
     linux_checks()
     if engine == "native":
         import hardening.transport.ssh  # noqa: F401
+
+
+def _load_platforms(targets: Iterable[Target]) -> None:
+    """The fact areas and check evaluations of the platforms in the run, loaded here before the
+    worker threads start (see :func:`hardening.checks.load_platforms`)."""
+    from hardening.checks import load_platforms
+    from hardening.model import Platform
+
+    load_platforms({Platform.WINDOWS if t.connection.is_windows else Platform.LINUX for t in targets})
 
 
 def _warm_up_reports(formats: tuple[str, ...]) -> None:

@@ -115,15 +115,16 @@ def test_linux_checks_and_areas_load_no_windows_module():
     # until a Windows host needs them (the evaluation module loads when a check first runs).
     code = (
         "import sys\n"
-        "from hardening.checks import linux_checks, registry\n"
-        "from hardening.facts.areas import areas\n"
+        "from hardening.checks import linux_checks, load_platforms, registry\n"
         "from hardening.model import Platform\n"
-        "areas(Platform.LINUX); checks = linux_checks(); registry().roles(Platform.WINDOWS)\n"
-        "assert all(callable(c.evaluate) for c in checks)\n"
+        "load_platforms([Platform.LINUX]); registry().roles(Platform.WINDOWS)\n"
+        "assert all(c.module in sys.modules for c in linux_checks())\n"
         "print(sorted(m for m in sys.modules if 'windows' in m))\n"
+        "load_platforms([Platform.WINDOWS])\n"
+        "print(sum(m.startswith('hardening.facts.windows') for m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
-    assert out.stdout.strip() == "[]"
+    assert out.stdout.split("\n")[:2] == ["[]", "4"]
 
 
 def test_a_check_module_without_evaluate_is_refused_when_it_runs(monkeypatch):
