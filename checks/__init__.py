@@ -63,7 +63,7 @@ class Check:
     @property
     def evaluate(self) -> Callable[[Any, Any], Verdict]:
         """``evaluate(facts, policy) -> Verdict`` of the evaluation module."""
-        evaluate = getattr(_evaluation(self.module), "evaluate", None)
+        evaluate = getattr(importlib.import_module(self.module), "evaluate", None)
         if not callable(evaluate):
             raise CheckDefinitionError(f"{self.module} defines no evaluate()")
         return evaluate  # type: ignore[no-any-return]
@@ -72,15 +72,11 @@ class Check:
     def validate_remedy(self) -> Callable[[Mapping[str, Any], list[str]], dict[str, Any]] | None:
         """Re-checks the role variables a results.json carries for this check (``validate_remedy``
         in the evaluation module); None: the check passes no variables to its role."""
-        return getattr(_evaluation(self.module), "validate_remedy", None)
+        return getattr(importlib.import_module(self.module), "validate_remedy", None)
 
     def run(self, facts: Any, policy: Any) -> Verdict:
         """The verdict over ``facts`` (an unparsed fact area it needs: ``error``, see :func:`evaluated`)."""
         return evaluated(self.evaluate, facts, policy)
-
-
-def _evaluation(module: str) -> Any:
-    return importlib.import_module(module)
 
 
 def evaluated(evaluate: Callable[[Any, Any], Verdict], facts: Any, policy: Any) -> Verdict:

@@ -47,7 +47,8 @@ def build_linux_script(nonce: str, pieces: tuple[str, ...] | None = None) -> str
     if not nonce.isalnum():
         raise ValueError("nonce must be alphanumeric")
     names = linux_pieces() if pieces is None else pieces
-    return _with_nonce(nonce, _linux_body(names))
+    head, tail = _linux_body(names)
+    return head + nonce + tail
 
 
 @cache
@@ -63,10 +64,6 @@ def _split_nonce(script: str) -> tuple[str, str]:
     head, line, rest = script.partition(f"\nHN={_NONCE_SLOT}\n")
     assert line, "assemble() writes the nonce line"
     return head + "\nHN=", "\n" + rest
-
-
-def _with_nonce(nonce: str, parts: tuple[str, str]) -> str:
-    return parts[0] + nonce + parts[1]
 
 
 def _linux_piece(name: str, names: tuple[str, ...]) -> str:
