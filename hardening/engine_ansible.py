@@ -232,8 +232,8 @@ def audit_fleet_ansible(run: AnsibleRun) -> Iterator[HostResult]:
 
     run.private_dir.mkdir(parents=True, exist_ok=True)
     envvars = _runner_env(run.options)
-    body = run.private_dir / "harden_collector.sh"
-    body.write_text(script_body(), encoding="ascii")
+    script = run.private_dir / "harden_collector.sh"  # whole, with this run's nonce: no scratch copy in /tmp
+    script.write_text(build_linux_script(nonce), encoding="ascii")
     cmdline, passwords = flag_arguments(run.vault_password_file)
     kwargs: dict[str, Any] = {
         "private_data_dir": str(run.private_dir),
@@ -247,7 +247,7 @@ def audit_fleet_ansible(run: AnsibleRun) -> Iterator[HostResult]:
             **_plain_vars(inventory.OVERRIDES.extra_vars),  # -e, as the native engine reads them
             "harden_nonce": nonce,
             "harden_timeout": int(max(1, run.options.timeout)),
-            "harden_collector_body": str(body.resolve()),
+            "harden_collector_script": str(script.resolve()),
             "harden_collector_version": __version__,
         },
         **runner_kwargs(envvars),
@@ -349,7 +349,10 @@ def judge_gathered(directory: Path, targets: Iterable[Target]) -> Iterator[HostR
             yield host.failed(HostStatus.ERROR, f"{path.name} holds the output of host {g.host!r}, not {target.name!r}")
         elif g.failed_status is not None:
             reason = g.text.splitlines()[0] if g.text else "no output"
-            yield host.failed(g.failed_status, f"ansible: {reason}")
+            status = g.failed_status  # the playbook knows unreachable or error; the message says more, as for events
+            if status in (HostStatus.UNREACHABLE, HostStatus.ERROR):
+                status = failure_status(reason, status is HostStatus.UNREACHABLE)
+            yield host.failed(status, f"ansible: {reason}")
         else:
             result = judge_output(host, g.text, g.nonce, g.rc)
             if g.version not in ("", "unknown", __version__):

@@ -225,7 +225,64 @@ def test_collect_playbook_changes_nothing_and_stamps_the_version():
     import yaml
 
     text = (Path(__file__).parents[2] / "playbooks" / "harden_collect.yml").read_text()
-    tasks = [task for play in yaml.safe_load(text) for task in play["tasks"]]
+    top = [task for play in yaml.safe_load(text) for task in play["tasks"]]
+    tasks = [t for task in top for t in (task.get("block", []) + task.get("rescue", []) if "block" in task else [task])]
+    assert len(tasks) > len(top)  # the collector's block was looked into
     changing = [t["name"] for t in tasks if "ansible.builtin.set_fact" not in t and t.get("changed_when") is not False]
     assert changing == []
     assert "version=' ~ (harden_collector_version" in text
+
+
+def _collect(inventory: Path, tmp: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    """The real playbook with local connections; ``tmp`` is the controller's temporary directory."""
+    bindir = Path(sys.executable).parent
+    env = {"PATH": f"{bindir}:/usr/bin:/bin", "HOME": str(tmp.parent), "ANSIBLE_NOCOLOR": "1", "TMPDIR": str(tmp)}
+    return subprocess.run(
+        [str(bindir / "ansible-playbook"), "-i", str(inventory), str(PLAYBOOKS / "harden_collect.yml"), *extra],
+        capture_output=True, text=True, timeout=300, env=env,
+    )  # fmt: skip
+
+
+def test_collect_playbook_saves_a_failure_raised_before_the_script_and_removes_its_scratch_script(tmp_path):
+    """The task's timeout (like a sudo password Ansible lacks) fails the task outside what
+    failed_when can turn into a result. With every host failing that way Ansible used to end the
+    run there: no failure record, and the scratch script left in the controller's /tmp."""
+    body, tmp, gathered = tmp_path / "body.sh", tmp_path / "tmp", tmp_path / "gathered"
+    tmp.mkdir()
+    gathered.mkdir()
+    body.write_text("sleep 20\n")  # a collector that hangs on the host
+    inventory = tmp_path / "inv.ini"
+    inventory.write_text(f"h1 ansible_connection=local ansible_python_interpreter={sys.executable}\n")
+    r = _collect(inventory, tmp, "-e", f"harden_gather_dir={gathered}", "-e", f"harden_collector_body={body}",
+                 "-e", "harden_timeout=1")  # fmt: skip
+    assert "Remove the temporary script" in r.stdout, r.stdout[-2000:]
+    assert list(tmp.iterdir()) == []
+    (result,) = judge_gathered(gathered, load_inventory(inventory))
+    assert result.status is HostStatus.TIMEOUT and "Timed out" in result.message, result.message
+    assert result.checks and all(c.status.value != "pass" for c in result.checks)
+
+
+@pytest.mark.parametrize("hangs", [False, True])
+def test_engine_ansible_writes_its_script_in_its_own_directory_not_in_tmp(tmp_path, hangs):
+    """Nothing in the controller's temporary directory, also when every host's task times out
+    (here: a sudo that never answers), which used to end the playbook before its clean-up."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    inventory = tmp_path / "inv.ini"
+    line = f"h1 ansible_connection=local ansible_python_interpreter={sys.executable}"
+    if hangs:
+        sudo = tmp_path / "sudo"
+        sudo.write_text("#!/bin/sh\nexec sleep 20\n")
+        sudo.chmod(0o755)
+        line += f" ansible_become=true ansible_become_user=nobody ansible_become_exe={sudo}"  # root to root skips it
+    inventory.write_text(line + "\n")
+    env = {"PATH": f"{Path(HARDEN).parent}:/usr/bin:/bin", "HOME": str(tmp_path), "TMPDIR": str(tmp)}
+    r = subprocess.run(
+        [HARDEN, "audit", str(inventory), "--engine", "ansible", "--out", str(tmp_path / "out"), "--format", "json",
+         "--timeout", "2"],
+        capture_output=True, text=True, timeout=300, env=env,
+    )  # fmt: skip
+    assert r.returncode in ((3,) if hangs else (0, 1)), r.stderr[-2000:]  # 3: a host not audited
+    (host,) = json.loads((tmp_path / "out" / "results.json").read_text())["hosts"]
+    assert host["status"] == ("timeout" if hangs else "ok"), host["message"]
+    assert [p.name for p in tmp.rglob("*")] == []
