@@ -418,6 +418,25 @@ def _run(shell: list[str], script: str, cwd: Path) -> Sections:
     return parse_sections(out.stdout.decode("utf-8", "replace"), "n1")
 
 
+#: Runs a command with a /tmp of its own holding a copy of the directory it starts in (a child of
+#: /tmp, still reachable as the working directory once the new /tmp hides it). A copy, not a bind
+#: mount: the netcat search does not cross file systems (find -xdev).
+_PRIVATE_TMP = 'mount -t tmpfs -o size=4m,mode=1777 harden-test /tmp && cp -a . "/tmp/$1" && shift && exec "$@"'
+
+
+def _private_tmp(tree: Path) -> list[str]:
+    """The prefix that runs a command with only ``tree`` in /tmp (a mount namespace: root, or a user
+    namespace), or [] where this system allows neither: then the command sees the real /tmp."""
+    if tree.parent != Path("/tmp") or not shutil.which("unshare"):
+        return []
+    for ns in (["unshare", "--mount", "--propagation", "private"], ["unshare", "--user", "--map-root-user", "--mount"]):
+        cmd = [*ns, "sh", "-c", _PRIVATE_TMP, "sh", tree.name]
+        probe = subprocess.run([*cmd, "sh", "-c", "ls -A /tmp"], capture_output=True, text=True, timeout=30, cwd=tree)
+        if probe.returncode == 0 and probe.stdout.split() == [tree.name]:
+            return cmd
+    return []
+
+
 @pytest.fixture
 def hostile_tree():
     """Dirs with hostile names under /tmp (the netcat search looks there), each holding ``nc``."""
@@ -437,9 +456,16 @@ def hostile_tree():
 def test_hostile_file_names_run_nothing_and_keep_the_framing(shell, hostile_tree):
     from hardening.facts.collector import build_linux_script
 
-    s = _run(shell, build_linux_script("n1", pieces=("binaries",)), hostile_tree)
+    # In a /tmp of its own: the piece records at most 64 netcat-like paths, and this machine's /tmp
+    # may hold more than that (other tests' and tools' scratch), which would crowd these out.
+    prefix = _private_tmp(hostile_tree)
+    s = _run([*prefix, *shell], build_linux_script("n1", pieces=("binaries",)), hostile_tree)
     assert s.complete and s.rc("binaries.found") is not None
     facts = binaries.parse(s)
+    if prefix:  # the private /tmp held nothing else
+        assert [p.path for p in facts.paths if p.path.startswith("/tmp/")] == [
+            p.path for p in facts.paths if p.path.startswith(str(hostile_tree))
+        ]
     mine = sorted(p.path for p in facts.paths if p.path.startswith(str(hostile_tree)))
     assert mine == sorted(f"{hostile_tree}/{d}/nc" for d in HOSTILE_DIRS)
     assert not any(p.executed for p in facts.paths if p.path.startswith(str(hostile_tree)))
