@@ -10,6 +10,9 @@ the tools in each round so both see the same machine state:
 * one host: ``harden audit --limit hardened`` vs OpenSSH ``ssh host true``;
 * client CPU per host: user+sys of the harden process / hosts (start-up included), and the
   marginal cost of one more host: (CPU of the fleet run - CPU of the one-host run) / (N - 1);
+* the controller floor of harden's contract (``bench/ctlfloor.py``, in the same rounds): the
+  inventory read by ansible-core and the same collector sent over paramiko to every host, its
+  output read and thrown away, nothing else; and the inventory read alone;
 * memory: max RSS of ``harden audit --forks 40`` over ``--hosts-big`` aliases;
 * host CPU per run: the lab container's cgroup ``cpu.stat`` (``usage_usec``) before and after
   ``--rounds`` one-host runs of each tool.
@@ -177,6 +180,13 @@ def ansible_setup(inventory: Path, forks: int) -> Run:
     )
 
 
+def contract_floor(inventory: Path, script: Path, forks: int, *extra: str) -> Run:
+    """``bench/ctlfloor.py``: ansible-core's inventory read plus paramiko sessions, nothing of harden."""
+    ctlfloor = Path(__file__).with_name("ctlfloor.py")
+    argv = [sys.executable, str(ctlfloor), str(inventory), "--script", str(script), "--forks", str(forks)]
+    return timed([*argv, *extra])
+
+
 def ansible_setup_one(inventory: Path, host: str) -> Run:
     env = {**os.environ, "ANSIBLE_SSH_CONTROL_PATH_DIR": tempfile.mkdtemp(prefix="cp-")}
     return timed([str(VENV_BIN / "ansible"), host, "-i", str(inventory), "-m", "ansible.builtin.setup"], env=env)
@@ -255,18 +265,27 @@ def main() -> int:
                 print(f"# host {h.name} container {h.container} port {h.port}", flush=True)
             time.sleep(args.serve)
             return 0
+        script = work / "collector.sh"
+        script.write_bytes(subprocess.run([str(VENV_BIN / "harden"), "collector-script"], capture_output=True,
+                                          check=True).stdout)  # fmt: skip
         h_runs: list[Run] = []
         a_runs: list[Run] = []
+        f_runs: list[Run] = []
+        i_runs: list[Run] = []
         for r in range(args.rounds):
             a = ansible_setup(fleet, args.forks)
             h = harden_audit(fleet, work / f"out-{r}", "--forks", str(args.forks))
+            f = contract_floor(fleet, script, args.forks)
+            i_runs.append(contract_floor(fleet, script, args.forks, "--inventory-only"))
             a_runs.append(a)
             h_runs.append(h)
+            f_runs.append(f)
             print(
                 f"fleet round {r + 1}: {args.hosts} hosts  ansible setup {a.wall:6.2f}s (rc {a.rc})"
                 f"  harden {h.wall:6.2f}s (rc {h.rc})  ratio {h.wall / a.wall:5.3f}"
                 f"  controller CPU/host: ansible {a.cpu / args.hosts * 1000:.0f} ms,"
-                f" harden {h.cpu / args.hosts * 1000:.0f} ms",
+                f" harden {h.cpu / args.hosts * 1000:.0f} ms, contract floor {f.cpu / args.hosts * 1000:.0f} ms"
+                f" (wall {f.wall:.2f}s, rc {f.rc}), inventory alone {i_runs[-1].cpu / args.hosts * 1000:.0f} ms",
                 flush=True,
             )
         s_runs: list[Run] = []
@@ -322,6 +341,13 @@ def main() -> int:
         print(f"host CPU per audit: {host_cpu['harden audit']:.0f} ms  (WAN target <= 100)")
         print(f"client CPU per host (fleet, incl. start-up): {cpu_per_host_ms:.1f} ms")
         print(f"client CPU per additional host (marginal): {marginal_ms:.1f} ms  (goal <= 10)")
+        floor_ms = statistics.median(f.cpu for f in f_runs) / args.hosts * 1000
+        inv_ms = statistics.median(i.cpu for i in i_runs) / args.hosts * 1000
+        print(
+            f"controller floor of the contract (ansible-core inventory + paramiko, nothing else): {floor_ms:.1f} ms"
+            f" per host, of which the inventory read {inv_ms:.1f} ms  (WAN target for harden <= 10;"
+            f" failed floor runs: {sum(f.rc != 0 for f in f_runs)})"
+        )
         if big:
             print(f"max RSS for {args.hosts_big} hosts: {big.max_rss_kb / 1024:.1f} MB  (target < 200)")
     finally:
