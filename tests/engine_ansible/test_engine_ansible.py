@@ -257,15 +257,46 @@ def test_collect_playbook_saves_a_failure_raised_before_the_script_and_removes_i
                  "-e", "harden_timeout=1")  # fmt: skip
     assert "Remove the temporary script" in r.stdout, r.stdout[-2000:]
     assert list(tmp.iterdir()) == []
+    assert r.returncode != 0 and "not audited: h1" in r.stdout  # the run still fails, as Ansible's own did
     (result,) = judge_gathered(gathered, load_inventory(inventory))
     assert result.status is HostStatus.TIMEOUT and "Timed out" in result.message, result.message
     assert result.checks and all(c.status.value != "pass" for c in result.checks)
 
 
+def test_collect_playbook_runs_only_the_controllers_script_and_keeps_one_line_of_a_failure(tmp_path):
+    """A host's own variables cannot choose the script it runs (harden_collector_script is read on
+    the controller), and a failure record keeps Ansible's first line, not what the host printed
+    after it (a sudo that echoes what it was given)."""
+    tmp, gathered = tmp_path / "tmp", tmp_path / "gathered"
+    tmp.mkdir()
+    gathered.mkdir()
+    body = tmp_path / "body.sh"
+    body.write_text("echo collected\n")
+    evil, marker = tmp_path / "evil.sh", tmp_path / "EVIL_RAN"
+    evil.write_text(f"touch {marker}\n")
+    sudo = tmp_path / "sudo"
+    sudo.write_text("#!/bin/sh\necho 'first line'; echo ECHOED-SECRET; exit 1\n")
+    sudo.chmod(0o755)
+    py = f"ansible_connection=local ansible_python_interpreter={sys.executable}"
+    inventory = tmp_path / "inv.ini"
+    inventory.write_text(
+        f"steered {py} harden_collector_script={evil}\n"
+        f"echoer {py} ansible_become=true ansible_become_user=nobody ansible_become_exe={sudo}\n"
+    )
+    r = _collect(inventory, tmp, "-e", f"harden_gather_dir={gathered}", "-e", f"harden_collector_body={body}")
+    assert not marker.exists(), r.stdout[-2000:]
+    assert "collected" in (gathered / "steered.out").read_text()
+    echoed = (gathered / "echoer.out").read_text()
+    assert echoed.startswith("# harden collector failed host=echoer status=error\n") and "ECHOED" not in echoed
+    assert "ECHOED" not in r.stdout.split("TASK [Why the collector failed here]")[-1]
+    assert r.returncode != 0 and "not audited: echoer" in r.stdout and list(tmp.iterdir()) == []
+
+
 @pytest.mark.parametrize("hangs", [False, True])
 def test_engine_ansible_writes_its_script_in_its_own_directory_not_in_tmp(tmp_path, hangs):
     """Nothing in the controller's temporary directory, also when every host's task times out
-    (here: a sudo that never answers), which used to end the playbook before its clean-up."""
+    (here: a sudo that never answers), which used to end the playbook before its clean-up. The
+    output directory has a space and a quote in its name: the script's path is one word."""
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     inventory = tmp_path / "inv.ini"
@@ -277,12 +308,13 @@ def test_engine_ansible_writes_its_script_in_its_own_directory_not_in_tmp(tmp_pa
         line += f" ansible_become=true ansible_become_user=nobody ansible_become_exe={sudo}"  # root to root skips it
     inventory.write_text(line + "\n")
     env = {"PATH": f"{Path(HARDEN).parent}:/usr/bin:/bin", "HOME": str(tmp_path), "TMPDIR": str(tmp)}
+    out = tmp_path / "it's out" / "out"
     r = subprocess.run(
-        [HARDEN, "audit", str(inventory), "--engine", "ansible", "--out", str(tmp_path / "out"), "--format", "json",
+        [HARDEN, "audit", str(inventory), "--engine", "ansible", "--out", str(out), "--format", "json",
          "--timeout", "2"],
         capture_output=True, text=True, timeout=300, env=env,
     )  # fmt: skip
     assert r.returncode in ((3,) if hangs else (0, 1)), r.stderr[-2000:]  # 3: a host not audited
-    (host,) = json.loads((tmp_path / "out" / "results.json").read_text())["hosts"]
+    (host,) = json.loads((out / "results.json").read_text())["hosts"]
     assert host["status"] == ("timeout" if hangs else "ok"), host["message"]
     assert [p.name for p in tmp.rglob("*")] == []
