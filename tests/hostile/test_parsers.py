@@ -413,15 +413,22 @@ SHELLS = [sh for sh in (["dash", "-s"], ["busybox", "sh", "-s"]) if shutil.which
 HOSTILE_DIRS = ["$(touch PWNED)", "`touch PWNED`", "a\n==> fake <==\nb", "-rf", "x;touch PWNED", " \t"]
 
 
+def _run_out(shell: list[str], script: str, cwd: Path) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(shell, input=script.encode(), capture_output=True, timeout=60, check=False, cwd=cwd)
+
+
 def _run(shell: list[str], script: str, cwd: Path) -> Sections:
-    out = subprocess.run(shell, input=script.encode(), capture_output=True, timeout=60, check=False, cwd=cwd)
-    return parse_sections(out.stdout.decode("utf-8", "replace"), "n1")
+    return parse_sections(_run_out(shell, script, cwd).stdout.decode("utf-8", "replace"), "n1")
 
 
 #: Runs a command with a /tmp of its own holding a copy of the directory it starts in (a child of
 #: /tmp, still reachable as the working directory once the new /tmp hides it). A copy, not a bind
-#: mount: the netcat search does not cross file systems (find -xdev).
-_PRIVATE_TMP = 'mount -t tmpfs -o size=4m,mode=1777 harden-test /tmp && cp -a . "/tmp/$1" && shift && exec "$@"'
+#: mount: the netcat search does not cross file systems (find -xdev). What the command made there
+#: is gone with the namespace, so a file named PWNED* anywhere in that /tmp is said on stderr.
+_PRIVATE_TMP = (
+    'mount -t tmpfs -o size=4m,mode=1777 harden-test /tmp && cp -a . "/tmp/$1" && shift && { "$@"; _rc=$?;'
+    " find /tmp -name 'PWNED*' -exec printf '%s\\n' PWNED-IN-PRIVATE-TMP ';' >&2; exit $_rc; }"
+)
 
 
 def _private_tmp(tree: Path) -> list[str]:
@@ -459,7 +466,9 @@ def test_hostile_file_names_run_nothing_and_keep_the_framing(shell, hostile_tree
     # In a /tmp of its own: the piece records at most 64 netcat-like paths, and this machine's /tmp
     # may hold more than that (other tests' and tools' scratch), which would crowd these out.
     prefix = _private_tmp(hostile_tree)
-    s = _run([*prefix, *shell], build_linux_script("n1", pieces=("binaries",)), hostile_tree)
+    out = _run_out([*prefix, *shell], build_linux_script("n1", pieces=("binaries",)), hostile_tree)
+    assert b"PWNED" not in out.stderr  # the shells ran in the private /tmp's copy
+    s = parse_sections(out.stdout.decode("utf-8", "replace"), "n1")
     assert s.complete and s.rc("binaries.found") is not None
     facts = binaries.parse(s)
     if prefix:  # the private /tmp held nothing else
