@@ -177,6 +177,25 @@ def _unsafe(value: Any) -> Any:
 NOT_PLANNED = " not planned: "  # in a note: a role left out until the policy says more (Remedy.blocked)
 
 
+def utf8_only(value: Any) -> bool:
+    """Whether every string in ``value`` (nested dicts and lists) can be written as UTF-8.
+
+    >>> utf8_only({"paths": [{"path": "/tmp/x/nc"}]}), utf8_only({"paths": [{"path": "/tmp/\\udcff/nc"}]})
+    (True, False)
+    """
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, Mapping):
+        return all(utf8_only(k) and utf8_only(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return all(utf8_only(v) for v in value)
+    return True
+
+
 def _check_plan(platform: Platform, check: Mapping[str, Any], notes: list[str]) -> tuple[str, dict[str, Any]] | None:
     """(role, validated variables) for one failed check of results.json, or None (with a note).
 
@@ -199,11 +218,15 @@ def _check_plan(platform: Platform, check: Mapping[str, Any], notes: list[str]) 
         notes.append(f"{cid}: {found.meta.role}{NOT_PLANNED}{remedy.blocked[:500]}")
         return None
     if remedy is not None:
-        notes += [n[:500] for n in remedy.notes[:50]]
+        notes += [n[:500].encode("utf-8", "replace").decode() for n in remedy.notes[:50]]
     elif found.validate_remedy is not None:
         notes.append(f"{cid}: no remediation data in the results (an older harden?): re-audit to plan its changes")
     if found.validate_remedy is not None:  # a role that takes host data gets only what passes its check
-        return found.meta.role, found.validate_remedy(remedy.variables if remedy else {}, notes)
+        variables = found.validate_remedy(remedy.variables if remedy else {}, notes)
+        if not utf8_only(variables):  # a lone surrogate ("\udcff" in a hand-edited file): no YAML parser reads it
+            notes.append(f"{cid}: {found.meta.role}{NOT_PLANNED}its variables hold text that is not UTF-8")
+            return None
+        return found.meta.role, variables
     if remedy is not None and remedy.variables:
         notes.append(f"{cid}: {found.meta.role} takes no variables from an audit; ignored")
     return found.meta.role, {}

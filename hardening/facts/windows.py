@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from hardening import hostjson
 from hardening.facts.areas import AreaFacts, AreaUnavailable, FactArea, area, parse_all
 from hardening.facts.sections import FactError
 from hardening.model import Evidence, Platform, Status, Verdict
@@ -987,7 +988,7 @@ MAX_LINES = 64  # the collector prints one line per area (a handful)
 def _json_line(line: str) -> dict[str, Any] | None:
     """One line of the collector's output as its JSON object, or None (not JSON, cut short, foreign)."""
     try:
-        obj = json.loads(line)
+        obj = hostjson.loads(line)
     except (json.JSONDecodeError, RecursionError):
         return None
     return obj if isinstance(obj, dict) and obj.get("harden_collector") == "windows" else None
@@ -1019,7 +1020,7 @@ def parse_output(text: str) -> dict[str, Any]:
     if doc:
         return doc
     try:
-        whole = json.loads(body[start:])
+        whole = hostjson.loads(body[start:])
     except json.JSONDecodeError as exc:
         raise FactError(f"collector output is not complete JSON ({exc.msg} at char {exc.pos})") from None
     except RecursionError:

@@ -28,13 +28,13 @@ Example::
 from __future__ import annotations
 
 import ipaddress
-import json
 import math
 import socket
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from hardening import hostjson
 from hardening.inventory import Target, WinrmSettings
 from hardening.model import HostStatus
 from hardening.transport.base import TransportError
@@ -107,7 +107,7 @@ def parse_callback_output(text: str, ports: list[int] | tuple[int, ...]) -> tupl
     """
     start = text.find("{")
     try:
-        doc: Any = json.loads(text[start:]) if start >= 0 else None
+        doc: Any = hostjson.loads(text[start:]) if start >= 0 else None
     except ValueError:
         doc = None
     if not isinstance(doc, dict) or doc.get("harden_collector") != "windows-verify":

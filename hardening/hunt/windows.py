@@ -13,11 +13,11 @@ Example::
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from importlib import resources
 from typing import Any
 
+from hardening import hostjson
 from hardening.facts.sections import FactError
 from hardening.hunt.linux import _with_self
 from hardening.hunt.model import Endpoint, Process, Snapshot, TcpSocket
@@ -48,7 +48,7 @@ def _str(value: Any, limit: int = 4096) -> str:
 def _document(text: str) -> dict[str, Any]:
     start = text.find("{")
     try:
-        doc = json.loads(text[start:]) if start >= 0 else None
+        doc = hostjson.loads(text[start:]) if start >= 0 else None
     except ValueError:
         doc = None
     if not isinstance(doc, dict) or doc.get("harden_collector") != "windows-hunt":

@@ -311,10 +311,41 @@ def test_engine_ansible_writes_its_script_in_its_own_directory_not_in_tmp(tmp_pa
     out = tmp_path / "it's out" / "out"
     r = subprocess.run(
         [HARDEN, "audit", str(inventory), "--engine", "ansible", "--out", str(out), "--format", "json",
-         "--timeout", "2"],
+         "--timeout", "2" if hangs else "120"],
         capture_output=True, text=True, timeout=300, env=env,
     )  # fmt: skip
     assert r.returncode in ((3,) if hangs else (0, 1)), r.stderr[-2000:]  # 3: a host not audited
     (host,) = json.loads((out / "results.json").read_text())["hosts"]
     assert host["status"] == ("timeout" if hangs else "ok"), host["message"]
     assert [p.name for p in tmp.rglob("*")] == []
+
+
+def test_a_file_name_that_is_not_utf8_does_not_end_the_run(tmp_path):
+    """A user's ``/tmp/$'\\xff'/nc`` comes back from Ansible as a lone surrogate (``\\udcff``):
+    judged as the native engine judges the byte (U+FFFD), so results.json and the playbooks'
+    host_vars can hold it. It used to end the whole run (UnicodeEncodeError)."""
+    from ansible.parsing.yaml.loader import AnsibleLoader
+
+    from hardening.engine_ansible import _host_run
+    from hardening.remediate import plan_hosts, write_playbooks
+    from hardening.results import host_text
+
+    target = load_inventory(_inventory(tmp_path, ["h"]))[0]
+    text = (G / "default.out").read_bytes().decode("utf-8", "surrogateescape")
+    nonce = text.split("nonce=")[1].split()[0]
+    stdout = text.partition("\n")[2].replace("/usr/bin/nc.openbsd", "/tmp/\udcff/nc.openbsd")
+    res = {"stdout": stdout, "rc": 0, "stderr": "warn \udcfe", "msg": "\udcff"}
+    result = result_from_event(_host_run(target), "runner_on_ok", res, nonce)
+    assert result.status is HostStatus.OK
+    line = host_text(result).encode("utf-8")  # what results.json and hosts.jsonl hold
+    assert "/tmp/\ufffd/nc.openbsd".encode() in line and b"\\udc" not in line
+    doc = {"hosts": [json.loads(line)]}
+    host_vars = write_playbooks(plan_hosts(doc["hosts"]), tmp_path) / "host_vars"
+    (f,) = host_vars.iterdir()
+    loaded = AnsibleLoader(f.read_text(encoding="utf-8")).get_single_data()  # as ansible-inventory reads it
+    assert "/tmp/\ufffd/nc.openbsd" in str(loaded)
+    # the same path as an edited results.json may spell it ("\udcff"): no role is planned with it
+    edited = json.loads(line.decode().replace("/tmp/\ufffd/", "/tmp/\\udcff/"))
+    (plan,) = plan_hosts([edited]).hosts
+    assert "harden_netcat" not in plan.roles and any("not UTF-8" in n for n in plan.notes), plan.notes
+    write_playbooks(plan_hosts([edited]), tmp_path / "edited")
