@@ -21,6 +21,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
+from typing import Any
 
 from hardening.allowlist import evidence as ev
 from hardening.facts.collector import Collector, assemble
@@ -131,23 +132,29 @@ def _sample(sections: Sections, i: int, users: dict[int, str], little: bool, lis
     exes, _, fds = _links(sections.text(f"allow.w{i}.links"))
     uids = {int(m.group(1)): int(m.group(2)) for m in _UID_LINE.finditer(sections.text(f"allow.w{i}.uid"))}
     comms = {pid: c.rstrip("\n") for pid, c in by_prefix(sections.text(f"allow.w{i}.comm"), _COMM_PREFIX).items()}
-    owner: dict[int, int] = {}
+    holders: dict[int, set[int]] = {}
     for pid, table in fds.items():
         for target in table.values():
             m = re.fullmatch(r"socket:\[(\d{1,20})\]", target)
             if m:
-                owner.setdefault(int(m.group(1)), pid)
+                holders.setdefault(int(m.group(1)), set()).add(pid)
+
+    def seen(sock: Any, pid: int) -> Seen:
+        proc = Process(pid=pid, ppid=0, comm=comms.get(pid, ""), exe=exes.get(pid, ""), uid=uids.get(pid))
+        uid = uids.get(pid)
+        user = users.get(uid, str(uid)) if uid is not None else ""
+        return Seen(sock.remote.address, sock.remote.port, proc.exe, proc.comm, user, kind(proc), uid)
+
     out = []
     for inode, sock in tcp.items():
         if sock.state not in ("ESTABLISHED", "SYN_SENT") or sock.remote.loopback or sock.local.port in listening:
             continue
-        pid = owner.get(inode)
-        if pid is None:
-            continue
-        proc = Process(pid=pid, ppid=0, comm=comms.get(pid, ""), exe=exes.get(pid, ""), uid=uids.get(pid))
-        uid = uids.get(pid)
-        user = users.get(uid, str(uid)) if uid is not None else ""
-        out.append(Seen(sock.remote.address, sock.remote.port, proc.exe, proc.comm, user, kind(proc), uid))
+        # Every holder of the socket is judged: a web server's worker that hands its connection
+        # to a shell (a web shell's reverse connection) is held back for the shell, whatever
+        # order /proc lists them in.
+        candidates = [seen(sock, pid) for pid in sorted(holders.get(inode, ()))]
+        if candidates:
+            out.append(next((s for s in candidates if s.held_back), candidates[0]))
     return out
 
 

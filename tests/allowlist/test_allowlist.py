@@ -244,3 +244,44 @@ def test_resolvers_are_quoted_so_yaml_never_reads_a_number():
     p = propose_host("h", ev.resolv_conf("nameserver 2001:10:20:30:40:50:1:2\n"), (), resolve=lambda n: ())
     data = yaml.safe_load(render_vars(p, "g", "0"))
     assert data["harden_dns_resolvers"] == ["2001:10:20:30:40:50:1:2"]
+
+
+def _watch(holders: list[tuple[int, str, str, int]]) -> str:
+    """One watch sample in the collector's format: a connection 198.18.0.5:41000 -> 203.0.113.9:4444
+    (socket inode 777) held by every process of ``holders`` (pid, exe, comm, uid)."""
+    from hardening.facts.sections import DONE_SECTION
+
+    n = "N1"
+    tcp = (
+        "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+        "   0: 050012C6:A028 097100CB:115C 01 00000000:00000000 00:00000000 00000000    33        0 777 1 0 20 4\n"
+    )
+    links = "".join(f"/proc/{pid}/exe\t{exe}\0/proc/{pid}/fd/5\tsocket:[777]\0" for pid, exe, _, _ in holders)
+    uids = "".join(f"/proc/{pid}/status:Uid:\t{uid}\t{uid}\t{uid}\t{uid}\n" for pid, _, _, uid in holders)
+    comms = "".join(f"/proc/{pid}/comm:{comm}\n" for pid, _, comm, _ in holders)
+    sections = {
+        "meta.id": "0\n",
+        "meta.uname": "Linux 6.1.0 x86_64\n",
+        "allow.passwd": "www-data:x:33:33:www-data:/var/www:/usr/sbin/nologin\n",
+        "allow.w1.tcp": tcp,
+        "allow.w1.links": links,
+        "allow.w1.uid": uids,
+        "allow.w1.comm": comms,
+    }
+    sections[DONE_SECTION] = ""
+    return "".join(f"@@{n} B {name}\n{body}@@{n} E {name} 0\n" for name, body in sections.items())
+
+
+@pytest.mark.parametrize("shell_pid", [12346, 1234])  # listed after the worker, and before it
+def test_a_connection_a_service_shares_with_a_shell_is_held_back(shell_pid):
+    """A web shell's reverse connection (PHP handing its socket to sh) is never proposed, whichever
+    holder /proc lists first; the worker alone is a service's connection and is proposed."""
+    from hardening.allowlist.collect import parse_evidence
+    from hardening.facts.sections import parse_sections
+
+    worker = (2345, "/usr/sbin/php-fpm8.2", "php-fpm8.2", 33)
+    both = parse_evidence(parse_sections(_watch([worker, (shell_pid, "/usr/bin/dash", "sh", 33)]), "N1"), 1)
+    assert not [n for n in both.needs if n.host == "203.0.113.9"]
+    assert [(s.address, s.port, s.held_back) for s in both.suspicious] == [("203.0.113.9", 4444, "shell")]
+    alone = parse_evidence(parse_sections(_watch([worker]), "N1"), 1)
+    assert [(n.host, n.port) for n in alone.needs if n.host == "203.0.113.9"] == [("203.0.113.9", 4444)]
