@@ -1,4 +1,4 @@
-"""JSON a host printed (the Windows collectors), read without lone surrogates.
+"""JSON a host printed (``nft -j``, the Windows collectors, container stores...), read without lone surrogates.
 
 JSON may spell a UTF-16 surrogate alone (``"\\ud800"``), and PowerShell does for a file name
 NTFS holds with an unpaired one: any user can make such a name. ``json.loads`` keeps it as a
@@ -24,14 +24,24 @@ def loads(text: str) -> Any:
     True
     """
     doc = json.loads(text)
-    return _clean(doc) if _SURROGATE_ESCAPE.search(text) else doc  # text from bytes holds none unescaped
+    return clean(doc) if _SURROGATE_ESCAPE.search(text) else doc  # text from bytes holds none unescaped
 
 
-def _clean(value: Any) -> Any:
+def clean(value: Any) -> Any:
+    """``value`` (JSON data) with every lone surrogate in its strings replaced by U+FFFD."""
     if isinstance(value, str):
         return _SURROGATE.sub("\ufffd", value)
     if isinstance(value, list):
-        return [_clean(v) for v in value]
+        return [clean(v) for v in value]
     if isinstance(value, dict):
-        return {_clean(k): _clean(v) for k, v in value.items()}
+        return {clean(k): clean(v) for k, v in value.items()}
     return value
+
+
+def scrub(text: str) -> str:
+    """``text`` with every lone surrogate replaced by U+FFFD.
+
+    >>> scrub("a\\udcffb")
+    'a\ufffdb'
+    """
+    return _SURROGATE.sub("\ufffd", text)

@@ -27,7 +27,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from hardening import __version__
+from hardening import __version__, hostjson
 from hardening.model import CheckResult, Evidence, HostResult, HostStatus, PackedFacts, Severity, Status
 
 SCHEMA_ID = "harden.results/v1"
@@ -320,7 +320,11 @@ class ResultsWriter:
 
     def add(self, host: HostResult) -> None:
         """Append ``host`` to the stream; only a slim copy (no evidence) stays in memory."""
-        line = (host_text(host) + "\n").encode("utf-8")
+        text = host_text(host) + "\n"
+        try:
+            line = text.encode("utf-8")
+        except UnicodeEncodeError:  # a parser let a lone surrogate through: never lose the run for it
+            line = hostjson.scrub(text).encode("utf-8")
         self._offsets[host.name] = self._stream.tell()
         self._stream.write(line)
         self._stream.flush()

@@ -17,11 +17,11 @@ Example::
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
+from hardening import hostjson
 from hardening.facts.areas import FactArea
 from hardening.facts.sections import FactError, Sections, iter_lines
 from hardening.firewall import firewalld, ufw
@@ -348,7 +348,7 @@ def _xt_tables(text: str) -> frozenset[tuple[str, str]]:
 @lru_cache(maxsize=64)
 def _xt_tables_of(text: str) -> frozenset[tuple[str, str]]:
     try:
-        doc = json.loads(text)
+        doc = hostjson.loads(text)
     except (ValueError, RecursionError):
         return frozenset()
     out: set[tuple[str, str]] = set()

@@ -44,6 +44,7 @@ from typing import Any
 
 import yaml
 
+from hardening import hostjson
 from hardening.facts.areas import FactArea
 from hardening.facts.audit import RuleSet, parse_rules
 from hardening.facts.sections import RC_NOT_FOUND, FactError, Sections, iter_lines, require_sections
@@ -249,7 +250,7 @@ class OsqueryConfig:
 def _json_lenient(text: str) -> Any:
     """osquery's JSON (it accepts // and # comment lines)."""
     lines = [ln for ln in text.splitlines() if not ln.lstrip().startswith(("//", "#"))]
-    return json.loads("\n".join(lines))
+    return hostjson.loads("\n".join(lines))
 
 
 def parse_flags(lines: list[str] | tuple[str, ...]) -> dict[str, str]:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
+from hardening import hostjson
 from hardening.firewall.model import (
     MEMO_LIMIT,
     NFT_OUTPUT_HOOKS,
@@ -79,7 +80,7 @@ def stable_text(text: str) -> str:
 @lru_cache(maxsize=64)
 def _parse_ruleset(text: str) -> Ruleset:
     try:
-        doc = json.loads(text)
+        doc = hostjson.loads(text)
     except (ValueError, RecursionError) as exc:
         raise NftParseError(f"not JSON: {exc}") from exc
     items = doc.get("nftables") if isinstance(doc, dict) else None

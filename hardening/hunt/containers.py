@@ -36,6 +36,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from hardening import hostjson
 from hardening.hunt.model import Container
 from hardening.lines import iter_lines
 
@@ -207,7 +208,7 @@ def _json_items(text: str) -> Iterable[object]:
             item, pos = decoder.raw_decode(text, pos)
         except (ValueError, RecursionError):  # cut, garbled, or nested to exhaust the stack (a hostile host)
             return
-        yield item
+        yield hostjson.clean(item)
 
 
 def _store_entry(item: object) -> StoreEntry | None:
@@ -218,7 +219,7 @@ def _store_entry(item: object) -> StoreEntry | None:
     raw = item.get("metadata")
     if isinstance(raw, str):
         try:
-            parsed = json.loads(raw)
+            parsed = hostjson.loads(raw)
         except (ValueError, RecursionError):
             parsed = None
         if isinstance(parsed, dict):
@@ -283,7 +284,7 @@ def parse_state(text: str) -> dict[str, tuple[State, ...]]:
                 continue
             ns, cid = (pm.group(1), pm.group(2)) if source == "containerd" else ("", pm.group(1))
             try:
-                value = json.loads(raw)
+                value = hostjson.loads(raw)
             except ValueError:
                 break
             if isinstance(value, str):

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hardening import hostjson
 from hardening.model import JSON, CheckResult, HostResult, Platform, Reference, Severity
 from hardening.results import (
     SCHEMA_ID,
@@ -141,7 +142,7 @@ def load_results(path: Path) -> ResultsDoc:
     except (OSError, UnicodeDecodeError) as exc:
         raise ResultsError(f"{path}: cannot read: {exc}") from exc
     try:
-        data = json.loads(text)
+        data = hostjson.loads(text)  # an edited file may spell a lone surrogate
     except json.JSONDecodeError as exc:
         raise ResultsError(f"{path}: not JSON: {exc}") from exc
     return parse_results(data, str(path))
