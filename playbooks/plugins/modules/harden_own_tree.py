@@ -15,8 +15,11 @@ without ``lchmod`` changes a link's target mode for a moment even when told not 
 - changes every entry through a descriptor opened with ``O_PATH | O_NOFOLLOW`` on that very
   inode (``fchownat`` / ``chmod`` of ``/proc/self/fd/N``): a name swapped for a symlink is
   seen as one and left alone; symlinks are never followed or changed;
-- leaves alone regular files with more than one link (a hard link to a file elsewhere), and
+- leaves alone regular files with more than one link (a hard link to a file elsewhere) unless
+  they belong to the account the tree is taken from (its owner until now, or ``accounts``), and
   does not cross into other file systems;
+- fails when it could not reach every entry (an unreadable directory, more than
+  ``max_entries``, deeper than 128 levels, an error): never "ok" for a tree left half done;
 - clears set-user-ID and set-group-ID from files it gives to root (the kernel clears them on
   ``chown``; the new mode never sets them again), and keeps a directory's set-group-ID and
   sticky bits.
@@ -36,6 +39,11 @@ short_description: Own a directory tree by root, writable by nobody else, follow
 options:
   path: {description: Absolute path of the directory., type: str, required: true}
   recurse: {description: Also everything below it (same file system)., type: bool, default: false}
+  accounts:
+    description: The accounts the tree is taken from (their hard-linked files are taken too).
+    type: list
+    elements: str
+    default: []
   max_entries: {description: Stop after this many entries (the rest left as they are)., type: int, default: 1000000}
 author: harden
 """
@@ -95,17 +103,28 @@ def open_dir(parts: list[str]) -> int:
     return fd
 
 
+#: Reasons an entry was left that make the run incomplete: the module then fails.
+INCOMPLETE = ("unreadable directory", "over max_entries", "deeper than max_depth", "error")
+MAX_DEPTH = 128  # open descriptors grow with the depth (about three a level)
+
+
 class Walk:
     """The counts of one run (entries changed, left alone and why)."""
 
-    def __init__(self, check: bool, max_entries: int) -> None:
+    def __init__(self, check: bool, max_entries: int, owners: frozenset[int] = frozenset()) -> None:
         self.check = check
         self.left = max_entries
+        self.owners = owners  # the accounts the tree is taken from: their hard-linked files are theirs
         self.changed = 0
         self.skipped: dict[str, int] = {}
+        self.linked: set[tuple[int, int]] = set()  # files with several names, each seen once
 
     def skip(self, why: str) -> None:
         self.skipped[why] = self.skipped.get(why, 0) + 1
+
+    @property
+    def incomplete(self) -> dict[str, int]:
+        return {k: v for k, v in self.skipped.items() if k.startswith(INCOMPLETE)}
 
     def own(self, fd: int, st: os.stat_result) -> None:
         """Give the inode behind ``fd`` (O_PATH or open, never a symlink) to root with the new mode."""
@@ -113,45 +132,48 @@ class Walk:
         change = st.st_uid != 0 or st.st_gid != 0 or stat.S_IMODE(st.st_mode) != new_mode(st.st_mode)
         if not change:
             return
-        self.changed += 1
         if self.check:
+            self.changed += 1
             return
-        if st.st_uid != 0 or st.st_gid != 0:
-            os.chown(proc, 0, 0)  # the magic link names this inode: no path is resolved again
-            st = os.stat(proc)
-        if stat.S_IMODE(st.st_mode) != new_mode(st.st_mode):
-            os.chmod(proc, new_mode(st.st_mode))
-
-    def tree(self, top: int) -> None:
-        """Everything below the directory ``top`` (an open descriptor), depth first, one file system."""
-        dev = os.fstat(top).st_dev
-        stack = [top]
         try:
-            while stack:
-                dfd = stack.pop()
-                try:
-                    names = os.listdir(dfd)
-                except OSError:
-                    self.skip("unreadable directory")
-                    names = []
-                for name in names:
-                    if self.left <= 0:
-                        self.skip("over max_entries")
-                        continue
-                    self.left -= 1
-                    self.entry(dfd, name, dev, stack)
-                if dfd != top:
-                    os.close(dfd)
-        finally:
-            for dfd in stack:
-                if dfd != top:
-                    os.close(dfd)
+            if st.st_uid != 0 or st.st_gid != 0:
+                os.chown(proc, 0, 0)  # the magic link names this inode: no path is resolved again
+                st = os.stat(proc)
+            if stat.S_IMODE(st.st_mode) != new_mode(st.st_mode):
+                os.chmod(proc, new_mode(st.st_mode))
+        except OSError as exc:  # a read-only bind mount, an immutable file...
+            self.skip(f"error: {os.strerror(exc.errno or 0)}")
+            return
+        self.changed += 1
 
-    def entry(self, dfd: int, name: str, dev: int, stack: list[int]) -> None:
+    def tree(self, dfd: int, dev: int, depth: int = 0) -> None:
+        """Everything below the open directory ``dfd``, depth first, one file system. Each
+        directory is given to root before its entries are read, so its account can no longer
+        rename or swap anything in it while they are."""
+        if depth >= MAX_DEPTH:
+            self.skip("deeper than max_depth")
+            return
+        try:
+            entries = os.scandir(dfd)  # read lazily: a huge directory is not held in memory
+        except OSError:
+            self.skip("unreadable directory")
+            return
+        with entries:
+            for entry in entries:
+                if self.left <= 0:
+                    self.skip("over max_entries")
+                    return
+                self.left -= 1
+                self.entry(dfd, entry.name, dev, depth)
+
+    def entry(self, dfd: int, name: str, dev: int, depth: int) -> None:
         try:
             fd = os.open(name, O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dfd)
-        except OSError:
-            self.skip("gone or unreadable")
+        except FileNotFoundError:
+            self.skip("gone")
+            return
+        except OSError as exc:
+            self.skip(f"error: {os.strerror(exc.errno or 0)}")
             return
         try:
             st = os.fstat(fd)
@@ -162,30 +184,41 @@ class Walk:
                 self.skip("another file system")
                 return
             if not stat.S_ISDIR(st.st_mode) and st.st_nlink > 1:
-                self.skip("file with more than one hard link")
-                return
-            if stat.S_ISDIR(st.st_mode):
-                try:
-                    sub = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dfd)
-                except OSError:
-                    self.skip("gone or unreadable")
+                if (st.st_dev, st.st_ino) in self.linked:  # another name of a file already seen
                     return
+                self.linked.add((st.st_dev, st.st_ino))
+                if st.st_uid not in self.owners:
+                    self.skip("file with more than one hard link, not the account's")
+                    return
+            if not stat.S_ISDIR(st.st_mode):
+                self.own(fd, st)
+                return
+            try:
+                sub = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dfd)
+            except FileNotFoundError:
+                self.skip("gone")
+                return
+            except OSError as exc:
+                self.skip(f"error: {os.strerror(exc.errno or 0)}")
+                return
+            try:
                 sst = os.fstat(sub)
                 if (sst.st_dev, sst.st_ino) != (st.st_dev, st.st_ino):  # swapped between the two opens
-                    os.close(sub)
-                    self.skip("changed while read")
+                    self.skip("error: changed while read")
                     return
                 self.own(fd, st)
-                stack.append(sub)
-                return
-            self.own(fd, st)
+                self.tree(sub, dev, depth + 1)
+            finally:
+                os.close(sub)
         finally:
             os.close(fd)
 
 
-def own_tree(path: str, recurse: bool, check: bool = False, max_entries: int = 1_000_000) -> tuple[str, Walk]:
+def own_tree(
+    path: str, recurse: bool, check: bool = False, max_entries: int = 1_000_000, owners: frozenset[int] = frozenset()
+) -> tuple[str, Walk]:
     """Do the work; ("", counts), or (why the directory was left as it is, counts)."""
-    walk = Walk(check, max_entries)
+    walk = Walk(check, max_entries, owners)
     parts = plain_parts(path)
     if parts is None:
         return f"not a plain absolute path: {path!r}", walk
@@ -198,12 +231,30 @@ def own_tree(path: str, recurse: bool, check: bool = False, max_entries: int = 1
             return "a component of the path is a symlink or not a directory: left as it is", walk
         return f"cannot open it: {exc.strerror}", walk
     try:
-        walk.own(top, os.fstat(top))
+        st = os.fstat(top)
+        if st.st_uid != 0:
+            walk.owners = walk.owners | {st.st_uid}  # who wrote the tree until now
+        walk.own(top, st)
         if recurse:
-            walk.tree(top)
+            walk.tree(top, st.st_dev)
     finally:
         os.close(top)
     return "", walk
+
+
+def account_uids(names: list[str]) -> frozenset[int]:
+    """The uids of the named accounts (root and unknown names left out)."""
+    import pwd
+
+    uids = set()
+    for name in names:
+        try:
+            uid = pwd.getpwnam(name).pw_uid
+        except KeyError:
+            continue
+        if uid != 0:
+            uids.add(uid)
+    return frozenset(uids)
 
 
 def main() -> None:
@@ -213,17 +264,20 @@ def main() -> None:
         argument_spec={
             "path": {"type": "str", "required": True},
             "recurse": {"type": "bool", "default": False},
+            "accounts": {"type": "list", "elements": "str", "default": []},
             "max_entries": {"type": "int", "default": 1_000_000},
         },
         supports_check_mode=True,
     )
     p = module.params
-    why, walk = own_tree(p["path"], p["recurse"], module.check_mode, max(1, p["max_entries"]))
+    owners = account_uids(p["accounts"])
+    why, walk = own_tree(p["path"], p["recurse"], module.check_mode, max(1, p["max_entries"]), owners)
+    result = {"path": p["path"], "changed": walk.changed > 0, "changed_entries": walk.changed, "skipped": walk.skipped}
+    if walk.incomplete:
+        module.fail_json(msg=f"{p['path']!r}: not every entry could be given to root: {walk.incomplete}", **result)
     if why and why != "absent":
         module.warn(f"{p['path']!r}: {why}")
-    module.exit_json(
-        changed=walk.changed > 0, path=p["path"], msg=why or "ok", changed_entries=walk.changed, skipped=walk.skipped
-    )
+    module.exit_json(msg=why or "ok", **result)
 
 
 if __name__ == "__main__":
