@@ -166,14 +166,19 @@ class Walk:
                 self.left -= 1
                 self.entry(dfd, entry.name, dev, depth)
 
-    def entry(self, dfd: int, name: str, dev: int, depth: int) -> None:
+    def open_at(self, dfd: int, name: str, flags: int) -> int | None:
+        """``name`` in ``dfd`` opened with ``flags`` and O_NOFOLLOW, or None (counted why)."""
         try:
-            fd = os.open(name, O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dfd)
+            return os.open(name, flags | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dfd)
         except FileNotFoundError:
             self.skip("gone")
-            return
         except OSError as exc:
             self.skip(f"error: {os.strerror(exc.errno or 0)}")
+        return None
+
+    def entry(self, dfd: int, name: str, dev: int, depth: int) -> None:
+        fd = self.open_at(dfd, name, O_PATH)
+        if fd is None:
             return
         try:
             st = os.fstat(fd)
@@ -193,13 +198,8 @@ class Walk:
             if not stat.S_ISDIR(st.st_mode):
                 self.own(fd, st)
                 return
-            try:
-                sub = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dfd)
-            except FileNotFoundError:
-                self.skip("gone")
-                return
-            except OSError as exc:
-                self.skip(f"error: {os.strerror(exc.errno or 0)}")
+            sub = self.open_at(dfd, name, os.O_RDONLY | os.O_DIRECTORY)
+            if sub is None:
                 return
             try:
                 sst = os.fstat(sub)
