@@ -34,6 +34,7 @@ import jinja2
 import yaml
 
 from hardening import __version__
+from hardening.hostjson import scrub
 from hardening.hostnames import UnsafeHostName, file_safe, host_file_name
 from hardening.model import Evidence, Platform, Remedy
 
@@ -218,7 +219,7 @@ def _check_plan(platform: Platform, check: Mapping[str, Any], notes: list[str]) 
         notes.append(f"{cid}: {found.meta.role}{NOT_PLANNED}{remedy.blocked[:500]}")
         return None
     if remedy is not None:
-        notes += [n[:500].encode("utf-8", "replace").decode() for n in remedy.notes[:50]]
+        notes += [n[:500] for n in remedy.notes[:50]]
     elif found.validate_remedy is not None:
         notes.append(f"{cid}: no remediation data in the results (an older harden?): re-audit to plan its changes")
     if found.validate_remedy is not None:  # a role that takes host data gets only what passes its check
@@ -255,7 +256,8 @@ def plan_host(host: Mapping[str, Any]) -> HostPlan:
         "harden_roles": list(ordered),
         "harden_failed_checks": [Unsafe(c) for c in failed],
     }
-    return HostPlan(name, platform.value, ordered, tuple(failed), {**head, **variables}, tuple(notes))
+    # notes quote results.json, which an edited file may fill with lone surrogates: plan.json must stay writable
+    return HostPlan(name, platform.value, ordered, tuple(failed), {**head, **variables}, tuple(map(scrub, notes)))
 
 
 def plan(results: Mapping[str, Any]) -> Plan:

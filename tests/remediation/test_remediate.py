@@ -363,3 +363,14 @@ def test_host_vars_texts_are_reused_only_for_values_written_alike():
         for case in cases:
             assert texts.dump(case) == dump_vars(case)
     assert len({dump_vars(c) for c in cases}) == len(cases)
+
+
+def test_notes_quoting_an_edited_results_json_stay_writable(tmp_path):
+    """A package name with a lone surrogate ("\\udcff" in an edited results.json) is quoted in a
+    note; plan.json must still be written (it ended in a UnicodeEncodeError)."""
+    sshd = _named("/usr/sbin/nc", "file", ["openssh-\udcff"], root_only=True)
+    _, _, notes = _netcat_plan(
+        {"real_path": "/usr/sbin/nc", "sha256": "d" * 64, "removable_packages": [], "paths": [sshd]}
+    )
+    assert any("openssh-\ufffd" in n for n in notes)
+    "".join(notes).encode("utf-8")
