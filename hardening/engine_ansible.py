@@ -45,6 +45,7 @@ from hardening.audit import AuditOptions, _HostRun, linux_result
 from hardening.checks import linux_checks, windows_checks
 from hardening.facts.collector import build_linux_script
 from hardening.facts.sections import parse_sections
+from hardening.hostjson import scrub
 from hardening.hostnames import UnsafeHostName, host_file_name
 from hardening.inventory import Target
 from hardening.model import HostResult, HostStatus, Platform
@@ -118,37 +119,19 @@ def _host_run(target: Target) -> _HostRun:
     return _HostRun(target, Platform.LINUX, address, linux_checks(), time.monotonic())
 
 
-def ansible_bytes(text: str) -> bytes:
-    """The bytes behind text Ansible decoded from a host: a byte that is not UTF-8 (a file name
-    ``/tmp/\\xff/nc`` a user made) comes back from Ansible as a lone surrogate (``\\udcff``), which
-    no JSON, HTML or YAML writer can encode. Any other lone surrogate becomes ``?``.
-
-    >>> ansible_bytes("a\\udcffb"), ansible_bytes("a\\ud800b")
-    (b'a\\xffb', b'a?b')
-    """
-    try:
-        return text.encode("utf-8", "surrogateescape")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "replace")
-
-
-def ansible_text(text: str) -> str:
-    """``text`` from a host as the native engine decodes it: bytes that are not UTF-8 are U+FFFD.
-
-    >>> ansible_text("a\\udcffb") == "a\\ufffdb"
-    True
-    """
-    return ansible_bytes(text).decode("utf-8", "replace")
-
-
 def judge_output(host: _HostRun, stdout: str, nonce: str, rc: int | None, stderr: str = "") -> HostResult:
-    """Judge one host's raw collector output (as Ansible or a gathered file returned it)."""
-    return linux_result(host, parse_sections(ansible_bytes(untty(stdout)), nonce), rc, ansible_text(stderr))
+    """Judge one host's raw collector output (as Ansible or a gathered file returned it).
+
+    Ansible hands back a byte that is not UTF-8 (a user's file name ``/tmp/$'\\xff'/nc``) as a lone
+    surrogate, which no JSON, HTML or YAML writer can encode: it becomes U+FFFD, as the native
+    engine decodes that byte.
+    """
+    return linux_result(host, parse_sections(scrub(untty(stdout)), nonce), rc, scrub(stderr))
 
 
 def result_from_event(host: _HostRun, kind: str, res: Mapping[str, Any], nonce: str) -> HostResult:
     """A host result from the collector task's runner event (``runner_on_ok/failed/unreachable``)."""
-    msg = ansible_text(str(res.get("msg") or "")).strip()
+    msg = scrub(str(res.get("msg") or "")).strip()
     if kind == "runner_on_unreachable" or res.get("unreachable"):
         return host.failed(failure_status(msg, True), f"ansible: {msg or 'host unreachable'}")
     stdout = res.get("stdout")
